@@ -1,0 +1,134 @@
+//! Values inside command arguments: US dates, times, day sets and integers.
+//!
+//! Owns the formats the reference fixes (`MM/DD/YYYY`, `HH:MM:SS`, day digits 0 = Sunday).
+//! Every function is pure and returns a reason an operator can act on.
+
+use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
+
+/// Why a value did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ValueError(pub String);
+
+/// `MM/DD/YYYY`.
+pub fn parse_date(s: &str) -> Result<NaiveDate, ValueError> {
+    let bad = || ValueError(format!("{s:?} is not a date in MM/DD/YYYY form"));
+    let parts: Vec<&str> = s.split('/').collect();
+    if parts.len() != 3
+        || parts[2].len() != 4
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad());
+    }
+    let m: u32 = parts[0].parse().map_err(|_| bad())?;
+    let d: u32 = parts[1].parse().map_err(|_| bad())?;
+    let y: i32 = parts[2].parse().map_err(|_| bad())?;
+    NaiveDate::from_ymd_opt(y, m, d)
+        .ok_or_else(|| ValueError(format!("{s:?} is not a real calendar date")))
+}
+
+/// `HH:MM:SS` or `HH:MM` (24-hour clock).
+pub fn parse_time(s: &str) -> Result<NaiveTime, ValueError> {
+    let bad = || ValueError(format!("{s:?} is not a time in HH:MM:SS or HH:MM form"));
+    let parts: Vec<&str> = s.split(':').collect();
+    if !(2..=3).contains(&parts.len())
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad());
+    }
+    let n: Vec<u32> = parts.iter().map(|p| p.parse().unwrap_or(99)).collect();
+    NaiveTime::from_hms_opt(n[0], n[1], n.get(2).copied().unwrap_or(0)).ok_or_else(bad)
+}
+
+/// Day digits `0`–`6` (0 = Sunday), or `*` for every day, as a set indexed by days from Sunday.
+pub fn parse_days(s: &str) -> Result<[bool; 7], ValueError> {
+    if s.trim() == "*" {
+        return Ok([true; 7]);
+    }
+    let mut days = [false; 7];
+    if s.is_empty() {
+        return Err(ValueError(
+            "the day list is empty (use digits 0-6, or *)".into(),
+        ));
+    }
+    for c in s.chars() {
+        match c.to_digit(10) {
+            Some(d) if d <= 6 => days[d as usize] = true,
+            _ if c == ' ' || c == ',' => {}
+            _ => {
+                return Err(ValueError(format!(
+                    "{c:?} in day list {s:?} is not a day digit 0 (Sunday) to 6 (Saturday)"
+                )))
+            }
+        }
+    }
+    Ok(days)
+}
+
+/// A decimal integer (optionally negative).
+pub fn parse_int(s: &str) -> Result<i64, ValueError> {
+    s.parse()
+        .map_err(|_| ValueError(format!("{s:?} is not a whole number")))
+}
+
+/// Formats `MM/DD/YYYY`.
+pub fn format_date(d: NaiveDate) -> String {
+    format!("{:02}/{:02}/{:04}", d.month(), d.day(), d.year())
+}
+
+/// Formats `HH:MM:SS`.
+pub fn format_time(t: NaiveTime) -> String {
+    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(
+            parse_date("03/02/2024").unwrap(),
+            NaiveDate::from_ymd_opt(2024, 3, 2).unwrap()
+        );
+        assert_eq!(format_date(parse_date("3/2/2024").unwrap()), "03/02/2024");
+        assert!(parse_date("02/30/2024")
+            .unwrap_err()
+            .0
+            .contains("real calendar"));
+        for bad in ["2024-03-02", "03/02/24", "a/b/cccc", "", "03/02/2024/1"] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(
+            parse_time("08:30:00").unwrap(),
+            NaiveTime::from_hms_opt(8, 30, 0).unwrap()
+        );
+        assert_eq!(
+            parse_time("17:00").unwrap(),
+            NaiveTime::from_hms_opt(17, 0, 0).unwrap()
+        );
+        assert_eq!(format_time(parse_time("7:05:09").unwrap()), "07:05:09");
+        for bad in ["24:00", "12:60", "1:2:3:4", "", "aa:bb", "123:00"] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn days() {
+        assert_eq!(
+            parse_days("12345").unwrap(),
+            [false, true, true, true, true, true, false]
+        );
+        assert_eq!(parse_days("*").unwrap(), [true; 7]);
+        assert!(parse_days("17").is_err());
+        assert!(parse_days("").is_err());
+    }
+}

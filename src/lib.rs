@@ -1,0 +1,6 @@
+//! redial: an outbound fax and voice dialer with a CopiaFacts-compatible spool.
+//!
+//! The library is the sans-IO core: the `$command` language, the typed job view, the retry
+//! engine and its calendar. The binary (`src/main.rs`) is the thin shell around it.
+
+pub mod command;
