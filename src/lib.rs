@@ -4,3 +4,4 @@
 //! engine and its calendar. The binary (`src/main.rs`) is the thin shell around it.
 
 pub mod command;
+pub mod retry;

@@ -1,0 +1,540 @@
+//! The retry list grammar of `$retry_delays` / `$email_retry_delays`, and the backoff form.
+//!
+//! Owns parsing a list string (`"2 10S 1H 17:30W AG5"`) into [`RetryList`] and expanding the
+//! backoff form (`"backoff initial=30S factor=2 max=1H count=6 limit=12H jitter=20%"`) into the
+//! same model. It never decides anything: the engine walks the list.
+
+use chrono::NaiveTime;
+use nom::branch::alt;
+use nom::bytes::complete::take_while;
+use nom::character::complete::{char, digit1, one_of, satisfy};
+use nom::combinator::{all_consuming, opt};
+use nom::{IResult, Parser};
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use std::fmt;
+
+/// The prefix letters redial knows (spec 8.1), in canonical order.
+pub const PREFIX_LETTERS: &str = "AEGIQRTXY";
+
+/// A set of prefix letters on one list entry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Prefixes(u16);
+
+impl Prefixes {
+    /// Adds a letter; `None` when it is not one of [`PREFIX_LETTERS`].
+    pub fn with(self, letter: char) -> Option<Prefixes> {
+        let i = PREFIX_LETTERS.find(letter.to_ascii_uppercase())?;
+        Some(Prefixes(self.0 | (1 << i)))
+    }
+
+    /// Whether `letter` is in the set.
+    pub fn has(self, letter: char) -> bool {
+        PREFIX_LETTERS
+            .find(letter.to_ascii_uppercase())
+            .is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The letters in canonical order.
+    pub fn letters(self) -> impl Iterator<Item = char> {
+        PREFIX_LETTERS.chars().filter(move |&c| self.has(c))
+    }
+}
+
+impl fmt::Display for Prefixes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.letters().try_for_each(|c| write!(f, "{c}"))
+    }
+}
+
+/// Which days a clock-time entry may land on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DayRule {
+    /// Any day.
+    Any,
+    /// `W`: a working day.
+    Working,
+    /// `N`: a non-working day.
+    NonWorking,
+}
+
+/// When one retry happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum When {
+    /// A delay in seconds after the end of the failed attempt.
+    Delay(u32),
+    /// The next occurrence of a local clock time.
+    Clock(NaiveTime, DayRule),
+}
+
+/// One entry of a retry list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RetryEntry {
+    /// Prefix letters acting on the retry this entry schedules.
+    pub prefixes: Prefixes,
+    /// When the retry happens.
+    pub when: When,
+}
+
+impl RetryEntry {
+    /// An "immediate" retry (less than a minute): it earns the `$retry_max` extra (spec 4.5).
+    pub fn is_immediate(&self) -> bool {
+        matches!(self.when, When::Delay(s) if s < 60)
+    }
+
+    /// Whether this is a clock-time entry.
+    pub fn is_clock(&self) -> bool {
+        matches!(self.when, When::Clock(..))
+    }
+}
+
+impl fmt::Display for RetryEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.prefixes)?;
+        match self.when {
+            When::Delay(s) if s % 3600 == 0 && s > 0 => write!(f, "{}H", s / 3600),
+            When::Delay(s) if s % 60 == 0 => write!(f, "{}", s / 60),
+            When::Delay(s) => write!(f, "{s}S"),
+            When::Clock(t, rule) => {
+                write!(f, "{}", t.format("%H:%M"))?;
+                match rule {
+                    DayRule::Any => Ok(()),
+                    DayRule::Working => write!(f, "W"),
+                    DayRule::NonWorking => write!(f, "N"),
+                }
+            }
+        }
+    }
+}
+
+/// A list of retry entries: entry k schedules the k-th retry of its class.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct RetryList {
+    /// The entries in order.
+    pub entries: Vec<RetryEntry>,
+}
+
+impl fmt::Display for RetryList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.entries.iter().enumerate() {
+            if i > 0 {
+                write!(f, " ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Exponential backoff, expanded into a [`RetryList`] (an extension beyond CopiaFacts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backoff {
+    /// First delay, seconds.
+    pub initial: u32,
+    /// Growth factor between delays (1.0 to 10.0).
+    pub factor: f64,
+    /// Largest single delay, seconds.
+    pub max: u32,
+    /// Number of retries at most.
+    pub count: u32,
+    /// Total of all delays at most, seconds (entries beyond it are dropped).
+    pub limit: Option<u32>,
+    /// Random spread as a fraction (0.2 = each delay ±20%).
+    pub jitter: f64,
+    /// Prefix letters applied to every entry.
+    pub prefixes: Prefixes,
+}
+
+impl Backoff {
+    /// The list this backoff stands for. The same `seed` gives the same jitter.
+    pub fn expand(&self, seed: u64) -> RetryList {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut entries = Vec::new();
+        let mut total: u64 = 0;
+        let mut base = f64::from(self.initial);
+        for _ in 0..self.count {
+            let capped = base.min(f64::from(self.max));
+            let unit = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64; // [0, 1)
+            let spread = (unit * 2.0 - 1.0) * self.jitter;
+            let secs = (capped * (1.0 + spread)).round().max(1.0) as u32;
+            total += u64::from(secs);
+            if self.limit.is_some_and(|l| total > u64::from(l)) {
+                break;
+            }
+            entries.push(RetryEntry {
+                prefixes: self.prefixes,
+                when: When::Delay(secs),
+            });
+            base *= self.factor;
+        }
+        RetryList { entries }
+    }
+}
+
+/// A list as written: plain entries, or a backoff to expand per job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListSpec {
+    /// Explicit entries.
+    Entries(RetryList),
+    /// A backoff form.
+    Backoff(Backoff),
+}
+
+impl ListSpec {
+    /// The concrete list; `seed` only matters for backoff jitter.
+    pub fn expand(&self, seed: u64) -> RetryList {
+        match self {
+            ListSpec::Entries(l) => l.clone(),
+            ListSpec::Backoff(b) => b.expand(seed),
+        }
+    }
+}
+
+/// Why a list string was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("retry list {list:?}: {reason}")]
+pub struct ListError {
+    /// The list text.
+    pub list: String,
+    /// The reason.
+    pub reason: String,
+}
+
+const MAX_DELAY_SECS: u64 = 366 * 24 * 3600;
+
+fn prefix_letters(i: &str) -> IResult<&str, &str> {
+    take_while(|c: char| c.is_ascii_alphabetic())(i)
+}
+
+fn suffix(i: &str) -> IResult<&str, Option<char>> {
+    opt(one_of("sShHnNwW")).parse(i)
+}
+
+fn clock(i: &str) -> IResult<&str, (&str, &str)> {
+    let (i, h) = digit1(i)?;
+    let (i, _) = char(':')(i)?;
+    let (i, m) = digit1(i)?;
+    Ok((i, (h, m)))
+}
+
+enum Body<'a> {
+    Clock(&'a str, &'a str),
+    Number(&'a str),
+}
+
+fn body(i: &str) -> IResult<&str, Body<'_>> {
+    alt((
+        clock.map(|(h, m)| Body::Clock(h, m)),
+        digit1.map(Body::Number),
+    ))
+    .parse(i)
+}
+
+fn entry_token(tok: &str) -> Result<RetryEntry, String> {
+    let parsed = (prefix_letters, body, suffix).parse(tok);
+    let (rest, (letters, body, suf)) = parsed.map_err(|_| {
+        format!("{tok:?} is not a retry entry (minutes, nS, nH or hh:mm, optionally with prefix letters)")
+    })?;
+    if !rest.is_empty() {
+        return Err(format!("unexpected {rest:?} after {tok:?}"));
+    }
+    let mut prefixes = Prefixes::default();
+    for c in letters.chars() {
+        prefixes = prefixes.with(c).ok_or_else(|| {
+            format!("{c:?} in {tok:?} is not a prefix letter (known: {PREFIX_LETTERS})")
+        })?;
+    }
+    let when = match body {
+        Body::Number(n) => {
+            let n: u64 = n
+                .parse()
+                .map_err(|_| format!("{tok:?}: number too large"))?;
+            let secs = match suf.map(|c| c.to_ascii_uppercase()) {
+                None => n * 60,
+                Some('S') => n,
+                Some('H') => n * 3600,
+                Some(c) => {
+                    return Err(format!(
+                        "{tok:?}: suffix {c} belongs on a clock time (hh:mm{c})"
+                    ))
+                }
+            };
+            if secs > MAX_DELAY_SECS {
+                return Err(format!("{tok:?} is longer than a year"));
+            }
+            When::Delay(secs as u32)
+        }
+        Body::Clock(h, m) => {
+            let t = (h.len() <= 2 && m.len() == 2)
+                .then(|| NaiveTime::from_hms_opt(h.parse().ok()?, m.parse().ok()?, 0))
+                .flatten()
+                .ok_or_else(|| format!("{tok:?} is not a valid hh:mm clock time"))?;
+            let rule = match suf.map(|c| c.to_ascii_uppercase()) {
+                None => DayRule::Any,
+                Some('W') => DayRule::Working,
+                Some('N') => DayRule::NonWorking,
+                Some(c) => {
+                    return Err(format!(
+                        "{tok:?}: suffix {c} belongs on a delay, not a clock time"
+                    ))
+                }
+            };
+            When::Clock(t, rule)
+        }
+    };
+    Ok(RetryEntry { prefixes, when })
+}
+
+fn duration_value(key: &str, v: &str) -> Result<u32, String> {
+    match entry_token(v) {
+        Ok(RetryEntry {
+            prefixes,
+            when: When::Delay(s),
+        }) if prefixes.is_empty() => Ok(s),
+        _ => Err(format!(
+            "{key}={v}: expected a duration (minutes, nS or nH)"
+        )),
+    }
+}
+
+fn backoff(words: &[&str]) -> Result<Backoff, String> {
+    let mut b = Backoff {
+        initial: 60,
+        factor: 2.0,
+        max: 3600,
+        count: 3,
+        limit: None,
+        jitter: 0.0,
+        prefixes: Prefixes::default(),
+    };
+    let mut seen_initial = false;
+    for w in words {
+        let (k, v) = w
+            .split_once('=')
+            .ok_or_else(|| format!("backoff setting {w:?} is not key=value"))?;
+        match k.to_ascii_lowercase().as_str() {
+            "initial" => {
+                b.initial = duration_value(k, v)?;
+                seen_initial = true;
+            }
+            "factor" => {
+                b.factor = v
+                    .parse()
+                    .ok()
+                    .filter(|f: &f64| (1.0..=10.0).contains(f))
+                    .ok_or_else(|| format!("factor={v}: expected a number from 1 to 10"))?
+            }
+            "max" => b.max = duration_value(k, v)?,
+            "count" => {
+                b.count = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or_else(|| format!("count={v}: expected a whole number from 1 to 100"))?
+            }
+            "limit" => b.limit = Some(duration_value(k, v)?),
+            "jitter" => {
+                let pct = v.strip_suffix('%').unwrap_or(v);
+                b.jitter = pct
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|p| (0.0..=100.0).contains(p))
+                    .map(|p| p / 100.0)
+                    .ok_or_else(|| format!("jitter={v}: expected a percentage from 0 to 100"))?
+            }
+            "prefix" => {
+                for c in v.chars() {
+                    b.prefixes = b.prefixes.with(c).ok_or_else(|| {
+                        format!("prefix={v}: {c:?} is not a prefix letter (known: {PREFIX_LETTERS})")
+                    })?;
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "unknown backoff setting {k:?} (known: initial, factor, max, count, limit, jitter, prefix)"
+                ))
+            }
+        }
+    }
+    if !seen_initial {
+        return Err("backoff needs initial=DELAY".into());
+    }
+    if b.max < b.initial {
+        return Err("backoff max is smaller than initial".into());
+    }
+    Ok(b)
+}
+
+/// Parses a list string (the text inside the quotes).
+pub fn parse_list(text: &str) -> Result<ListSpec, ListError> {
+    let err = |reason: String| ListError {
+        list: text.to_string(),
+        reason,
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case("backoff"))
+    {
+        return backoff(&words[1..]).map(ListSpec::Backoff).map_err(err);
+    }
+    let entries = words
+        .iter()
+        .map(|w| entry_token(w))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(err)?;
+    Ok(ListSpec::Entries(RetryList { entries }))
+}
+
+/// Parses a class letter of a retry command (`A`–`H`, `J`–`O`).
+pub fn parse_retry_class(s: &str) -> Result<char, String> {
+    let parsed: IResult<&str, char> = all_consuming(satisfy(
+        |c: char| matches!(c.to_ascii_uppercase(), 'A'..='H' | 'J'..='O'),
+    ))
+    .parse(s);
+    parsed.map(|(_, c)| c.to_ascii_uppercase()).map_err(|_| {
+        format!("{s:?} is not a retryable class letter (A-H or J-O; I, S and Z take no list)")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(s: &str) -> RetryList {
+        match parse_list(s).unwrap() {
+            ListSpec::Entries(l) => l,
+            ListSpec::Backoff(_) => panic!("backoff"),
+        }
+    }
+
+    fn t(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn units() {
+        let l = list("5 10S 1H 2h 30s");
+        let secs: Vec<When> = l.entries.iter().map(|e| e.when).collect();
+        assert_eq!(
+            secs,
+            [
+                When::Delay(300),
+                When::Delay(10),
+                When::Delay(3600),
+                When::Delay(7200),
+                When::Delay(30)
+            ]
+        );
+    }
+
+    #[test]
+    fn clock_entries() {
+        let l = list("17:30W 08:00n 9:15");
+        assert_eq!(l.entries[0].when, When::Clock(t(17, 30), DayRule::Working));
+        assert_eq!(l.entries[1].when, When::Clock(t(8, 0), DayRule::NonWorking));
+        assert_eq!(l.entries[2].when, When::Clock(t(9, 15), DayRule::Any));
+    }
+
+    #[test]
+    fn empty_and_blank_lists() {
+        assert!(list("").entries.is_empty());
+        assert!(list("   ").entries.is_empty());
+    }
+
+    #[test]
+    fn prefixes() {
+        let l = list("AG5 qt10S ry17:30W");
+        assert_eq!(l.entries[0].prefixes.to_string(), "AG");
+        assert_eq!(l.entries[1].prefixes.to_string(), "QT");
+        assert_eq!(l.entries[2].prefixes.to_string(), "RY");
+        assert_eq!(l.to_string(), "AG5 QT10S RY17:30W");
+    }
+
+    #[test]
+    fn rejects_with_reasons() {
+        for (bad, why) in [
+            ("B5", "not a prefix letter"),
+            ("5X", "unexpected"),
+            ("25:00", "valid hh:mm"),
+            ("17:3", "valid hh:mm"),
+            ("5W", "belongs on a clock time"),
+            ("17:30S", "belongs on a delay"),
+            ("-5", "not a retry entry"),
+            ("9999999H", "longer than a year"),
+            ("A", "not a retry entry"),
+        ] {
+            let e = parse_list(bad).unwrap_err();
+            assert!(e.reason.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn backoff_expands_deterministically() {
+        let ListSpec::Backoff(b) =
+            parse_list("backoff initial=2S factor=2 max=60S count=6").unwrap()
+        else {
+            panic!()
+        };
+        let l = b.expand(7);
+        let secs: Vec<When> = l.entries.iter().map(|e| e.when).collect();
+        assert_eq!(secs, [2, 4, 8, 16, 32, 60].map(When::Delay).to_vec());
+    }
+
+    #[test]
+    fn backoff_limit_and_jitter() {
+        let spec =
+            parse_list("backoff initial=10 factor=3 max=2H count=10 limit=3H jitter=20% prefix=g")
+                .unwrap();
+        let a = spec.expand(1);
+        assert_eq!(a, spec.expand(1), "same seed, same list");
+        assert_ne!(a, spec.expand(2), "another seed spreads differently");
+        let total: u32 = a
+            .entries
+            .iter()
+            .map(|e| match e.when {
+                When::Delay(s) => s,
+                _ => 0,
+            })
+            .sum();
+        assert!(total <= 3 * 3600, "{total}");
+        for (k, e) in a.entries.iter().enumerate() {
+            let When::Delay(s) = e.when else { panic!() };
+            let nominal = (600.0 * 3f64.powi(k as i32)).min(7200.0);
+            assert!(
+                (s as f64) >= nominal * 0.8 - 1.0 && (s as f64) <= nominal * 1.2 + 1.0,
+                "{k}: {s}"
+            );
+            assert!(e.prefixes.has('G'));
+        }
+    }
+
+    #[test]
+    fn backoff_errors() {
+        for bad in [
+            "backoff",
+            "backoff initial=5 factor=0.5",
+            "backoff initial=5 count=0",
+            "backoff initial=5 jitter=150%",
+            "backoff initial=5 speed=3",
+            "backoff initial=10 max=5",
+            "backoff initial=17:30",
+        ] {
+            assert!(parse_list(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn class_letters() {
+        assert_eq!(parse_retry_class("b").unwrap(), 'B');
+        assert_eq!(parse_retry_class("O").unwrap(), 'O');
+        for bad in ["I", "S", "Z", "P", "AB", ""] {
+            assert!(parse_retry_class(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Retry: list grammar, outcome classes, policy resolution, attempt records and the engine.
+//!
+//! Everything here is pure: files come in as parsed documents, the clock comes in as a value.
+
+pub mod delays;
+pub mod outcome;
