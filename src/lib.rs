@@ -3,5 +3,6 @@
 //! The library is the sans-IO core: the `$command` language, the typed job view, the retry
 //! engine and its calendar. The binary (`src/main.rs`) is the thin shell around it.
 
+pub mod calendar;
 pub mod command;
 pub mod retry;
