@@ -5,4 +5,5 @@
 
 pub mod calendar;
 pub mod command;
+pub mod linegroup;
 pub mod retry;

@@ -2,5 +2,6 @@
 //!
 //! Everything here is pure: files come in as parsed documents, the clock comes in as a value.
 
+pub mod attempt;
 pub mod delays;
 pub mod outcome;

@@ -1,0 +1,195 @@
+//! Line groups: `$line_group name rangespec[,rangespec…]` and the `~0` retry exclusion.
+//!
+//! Owns the rangespec grammar (`7`, `8-12`, `~3`, `~1-2`, `*`, legacy `10000+n` = lines below n
+//! and `20000+n` = lines above n) and membership: all inclusions apply before exclusions. It
+//! knows nothing about modems; the line registry gives it the lines that exist.
+
+/// One part of a rangespec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    All,
+    Range(u32, u32),
+    Below(u32),
+    Above(u32),
+}
+
+/// A parsed rangespec.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LineSet {
+    include: Vec<Part>,
+    exclude: Vec<Part>,
+    /// A `~0` part: "not the line just used", resolved by the engine after a failure.
+    pub excludes_last: bool,
+}
+
+fn part(s: &str) -> Result<Part, String> {
+    if s == "*" {
+        return Ok(Part::All);
+    }
+    let num = |t: &str| {
+        t.parse::<u32>()
+            .map_err(|_| format!("{t:?} is not a line number"))
+    };
+    match s.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (num(a)?, num(b)?);
+            if a > b {
+                return Err(format!("range {s:?} runs backwards"));
+            }
+            Ok(Part::Range(a, b))
+        }
+        None => {
+            let n = num(s)?;
+            Ok(match n {
+                10001..=19999 => Part::Below(n - 10000),
+                20001..=29999 => Part::Above(n - 20000),
+                _ => Part::Range(n, n),
+            })
+        }
+    }
+}
+
+impl LineSet {
+    /// Parses `1-4,~3,*`.
+    pub fn parse(spec: &str) -> Result<LineSet, String> {
+        let mut set = LineSet::default();
+        for raw in spec.split(',').map(str::trim) {
+            if raw.is_empty() {
+                return Err(format!("empty part in line range {spec:?}"));
+            }
+            if let Some(ex) = raw.strip_prefix('~') {
+                if ex == "0" {
+                    set.excludes_last = true;
+                } else {
+                    set.exclude.push(part(ex)?);
+                }
+            } else {
+                set.include.push(part(raw)?);
+            }
+        }
+        Ok(set)
+    }
+
+    fn matches(p: Part, line: u32) -> bool {
+        match p {
+            Part::All => true,
+            Part::Range(a, b) => (a..=b).contains(&line),
+            Part::Below(n) => line < n,
+            Part::Above(n) => line > n,
+        }
+    }
+
+    /// Whether `line` belongs to the set (`~0` is not resolved here).
+    pub fn contains(&self, line: u32) -> bool {
+        let included = if self.include.is_empty() {
+            true
+        } else {
+            self.include.iter().any(|&p| Self::matches(p, line))
+        };
+        included && !self.exclude.iter().any(|&p| Self::matches(p, line))
+    }
+}
+
+/// Adds "not line `failed`" to a group spec after a failure, as `$retry_linegroup G,~0` asks.
+///
+/// `retry_spec` is the configured retry group (it contains `~0`); `current` is the job's
+/// `$fax_send_line` group. Exclusions already added for earlier failures are kept while the job
+/// stays on the same base group, newest last, capped at `max_exclusions` (oldest dropped).
+pub fn exclude_failed(
+    retry_spec: &str,
+    current: Option<&str>,
+    failed: Option<u32>,
+    max_exclusions: Option<usize>,
+) -> String {
+    let base: Vec<&str> = retry_spec
+        .split(',')
+        .map(str::trim)
+        .filter(|p| *p != "~0")
+        .collect();
+    let base_text = base.join(",");
+    let mut excluded: Vec<u32> = Vec::new();
+    if let Some(cur) = current {
+        let parts: Vec<&str> = cur.split(',').map(str::trim).collect();
+        let (head, tail) = parts.split_at(base.len().min(parts.len()));
+        if head == base.as_slice() {
+            for p in tail {
+                match p.strip_prefix('~').and_then(|n| n.parse::<u32>().ok()) {
+                    Some(n) => excluded.push(n),
+                    None => {
+                        excluded.clear();
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(line) = failed {
+        excluded.retain(|&n| n != line);
+        excluded.push(line);
+    }
+    if let Some(cap) = max_exclusions {
+        let cap = cap.max(1);
+        if excluded.len() > cap {
+            excluded.drain(..excluded.len() - cap);
+        }
+    }
+    let mut out = if base_text.is_empty() {
+        "*".to_string()
+    } else {
+        base_text
+    };
+    for n in excluded {
+        out.push_str(&format!(",~{n}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn membership() {
+        let s = LineSet::parse("1-8,~3,~5-6").unwrap();
+        let members: Vec<u32> = (0..10).filter(|&n| s.contains(n)).collect();
+        assert_eq!(members, [1, 2, 4, 7, 8]);
+        assert!(LineSet::parse("*").unwrap().contains(42));
+        assert!(
+            LineSet::parse("~2").unwrap().contains(1),
+            "exclusion only means all but"
+        );
+        let legacy = LineSet::parse("10004").unwrap();
+        assert!(legacy.contains(3) && !legacy.contains(4));
+        assert!(LineSet::parse("20004").unwrap().contains(5));
+        assert!(LineSet::parse("*,~0").unwrap().excludes_last);
+    }
+
+    #[test]
+    fn bad_specs() {
+        for bad in ["", "1,,2", "a", "5-2", "~x"] {
+            assert!(LineSet::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn exclusions_accumulate_and_are_capped() {
+        assert_eq!(exclude_failed("*,~0", None, Some(7), None), "*,~7");
+        assert_eq!(
+            exclude_failed("*,~0", Some("*,~7"), Some(2), None),
+            "*,~7,~2"
+        );
+        assert_eq!(
+            exclude_failed("*,~0", Some("*,~7,~2"), Some(7), None),
+            "*,~2,~7"
+        );
+        assert_eq!(
+            exclude_failed("*,~0", Some("*,~7,~2"), Some(4), Some(2)),
+            "*,~2,~4"
+        );
+        assert_eq!(
+            exclude_failed("fax,~0", Some("other,~7"), Some(1), None),
+            "fax,~1"
+        );
+        assert_eq!(exclude_failed("*,~0", None, None, None), "*");
+    }
+}
