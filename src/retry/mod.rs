@@ -5,3 +5,4 @@
 pub mod attempt;
 pub mod delays;
 pub mod outcome;
+pub mod policy;
