@@ -5,5 +5,6 @@
 
 pub mod calendar;
 pub mod command;
+pub mod job;
 pub mod linegroup;
 pub mod retry;

@@ -1,0 +1,360 @@
+//! The typed view of an FS file: destinations, documents, schedule, status and overrides.
+//!
+//! Owns reading (and validating) the job commands of a [`Document`]; the document stays the
+//! source of truth and keeps every line. It never touches the filesystem and never decides a
+//! retry: the retry commands are handed to [`PolicyLayer`] and the records to the engine.
+
+use crate::calendar::SendWindow;
+use crate::command::{parse_date, parse_days, parse_time, Command, Document, ParseError};
+use crate::retry::attempt::{current_cycle, AttemptRecord};
+use crate::retry::outcome::Channel;
+use crate::retry::policy::{Level, PolicyLayer};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+
+/// `$fax_send_time start [end [days [DEST|override]]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendTime {
+    /// Not before this local time on the send date.
+    pub start: NaiveTime,
+    /// Attempts only until this local time (a window for every attempt).
+    pub end: Option<NaiveTime>,
+    /// Allowed weekdays in the week from the send date.
+    pub days: Option<[bool; 7]>,
+}
+
+/// Where the job goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Destinations {
+    /// `$fax_phone`.
+    pub fax_phone: Option<String>,
+    /// `$voice_phone number [infobox]`.
+    pub voice_phone: Option<String>,
+    /// The voice message (the infobox argument of `$voice_phone`).
+    pub voice_message: Option<String>,
+    /// `$email_address`.
+    pub email_address: Option<String>,
+    /// `$sms_phone`.
+    pub sms_phone: Option<String>,
+    /// `$alternate_phone`.
+    pub alternate_phone: Option<String>,
+    /// `$email_alt_address`.
+    pub email_alt_address: Option<String>,
+    /// `$alternate_cover`.
+    pub alternate_cover: Option<String>,
+}
+
+/// A typed FS file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// Where it goes.
+    pub destinations: Destinations,
+    /// `$fax_user`: the USR profile.
+    pub user: Option<String>,
+    /// `$fax_filename` documents in order.
+    pub documents: Vec<String>,
+    /// `$fax_cover`.
+    pub cover: Option<String>,
+    /// `$fax_send_date`.
+    pub send_date: Option<NaiveDate>,
+    /// `$fax_send_time`.
+    pub send_time: Option<SendTime>,
+    /// `$fax_next_date` + `$fax_next_time` (engine-written).
+    pub next: Option<NaiveDateTime>,
+    /// `$fax_status1 status [line]`.
+    pub status1: Option<(u8, Option<u32>)>,
+    /// `$fax_status2 code`.
+    pub status2: Option<u32>,
+    /// `$fax_send_line group`.
+    pub send_line: Option<String>,
+    /// `$fax_tosend n` (informational: the folder is authoritative).
+    pub tosend: Option<u8>,
+    /// Every `$attempt_record`, in order.
+    pub records: Vec<AttemptRecord>,
+    /// The FS-level retry overrides.
+    pub policy: PolicyLayer,
+}
+
+fn single<'d>(doc: &'d Document, name: &str) -> Option<&'d Command> {
+    doc.last(name)
+}
+
+impl Job {
+    /// Reads and validates the job commands of `doc`.
+    pub fn from_document(doc: &Document) -> Result<Job, ParseError> {
+        let fail = |cmd: &Command, column: usize, reason: String| ParseError {
+            file: doc.origin().to_string(),
+            line: cmd.line,
+            column,
+            reason,
+        };
+        let need_arg = |cmd: &Command| -> Result<(), ParseError> {
+            if cmd.args.is_empty() {
+                Err(fail(cmd, 1, format!("${} needs an argument", cmd.name)))
+            } else {
+                Ok(())
+            }
+        };
+        let text = |name: &str| -> Result<Option<String>, ParseError> {
+            match single(doc, name) {
+                Some(c) => {
+                    need_arg(c)?;
+                    Ok(Some(c.joined()))
+                }
+                None => Ok(None),
+            }
+        };
+        let mut destinations = Destinations {
+            fax_phone: text("fax_phone")?,
+            email_address: text("email_address")?,
+            sms_phone: text("sms_phone")?,
+            alternate_phone: text("alternate_phone")?,
+            email_alt_address: text("email_alt_address")?,
+            alternate_cover: text("alternate_cover")?,
+            ..Destinations::default()
+        };
+        if let Some(c) = single(doc, "voice_phone") {
+            need_arg(c)?;
+            destinations.voice_phone = c.arg(0).map(str::to_string);
+            destinations.voice_message = c.arg(1).map(str::to_string);
+        }
+        if destinations.fax_phone.is_some() && destinations.voice_phone.is_some() {
+            let c = single(doc, "voice_phone").expect("present");
+            return Err(fail(
+                c,
+                1,
+                "$voice_phone cannot be combined with $fax_phone in one job".into(),
+            ));
+        }
+        let mut documents = Vec::new();
+        for c in doc.all("fax_filename") {
+            need_arg(c)?;
+            documents.extend(c.args.iter().map(|a| a.text.clone()));
+        }
+        let send_date = match single(doc, "fax_send_date") {
+            Some(c) => {
+                need_arg(c)?;
+                Some(parse_date(&c.args[0].text).map_err(|e| fail(c, c.args[0].column, e.0))?)
+            }
+            None => None,
+        };
+        let send_time = match single(doc, "fax_send_time") {
+            Some(c) => {
+                need_arg(c)?;
+                let t = |i: usize| {
+                    parse_time(&c.args[i].text).map_err(|e| fail(c, c.args[i].column, e.0))
+                };
+                let start = t(0)?;
+                let end = if c.args.len() > 1 { Some(t(1)?) } else { None };
+                let days = match c.args.get(2) {
+                    Some(a) => Some(parse_days(&a.text).map_err(|e| fail(c, a.column, e.0))?),
+                    None => None,
+                };
+                Some(SendTime { start, end, days })
+            }
+            None => None,
+        };
+        let next_date = match single(doc, "fax_next_date") {
+            Some(c) => {
+                need_arg(c)?;
+                Some(parse_date(&c.args[0].text).map_err(|e| fail(c, c.args[0].column, e.0))?)
+            }
+            None => None,
+        };
+        let next_time = match single(doc, "fax_next_time") {
+            Some(c) => {
+                need_arg(c)?;
+                Some(parse_time(&c.args[0].text).map_err(|e| fail(c, c.args[0].column, e.0))?)
+            }
+            None => None,
+        };
+        let next = next_date.map(|d| d.and_time(next_time.unwrap_or(NaiveTime::MIN)));
+        let number = |c: &Command, i: usize, max: u64| -> Result<Option<u64>, ParseError> {
+            match c.args.get(i) {
+                None => Ok(None),
+                Some(a) => a
+                    .text
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n <= max)
+                    .map(Some)
+                    .ok_or_else(|| {
+                        fail(
+                            c,
+                            a.column,
+                            format!("{:?} is not a number from 0 to {max}", a.text),
+                        )
+                    }),
+            }
+        };
+        let status1 = match single(doc, "fax_status1") {
+            Some(c) => {
+                need_arg(c)?;
+                let s = number(c, 0, 6)?.expect("checked") as u8;
+                Some((s, number(c, 1, u64::from(u32::MAX))?.map(|n| n as u32)))
+            }
+            None => None,
+        };
+        let status2 = match single(doc, "fax_status2") {
+            Some(c) => {
+                need_arg(c)?;
+                number(c, 0, u64::from(u32::MAX))?.map(|n| n as u32)
+            }
+            None => None,
+        };
+        let tosend = match single(doc, "fax_tosend") {
+            Some(c) => {
+                need_arg(c)?;
+                number(c, 0, 99)?.map(|n| n as u8)
+            }
+            None => None,
+        };
+        let send_line = match single(doc, "fax_send_line") {
+            Some(c) => {
+                need_arg(c)?;
+                Some(c.args[0].text.clone())
+            }
+            None => None,
+        };
+        let mut records = Vec::new();
+        for c in doc.all("attempt_record") {
+            records.push(AttemptRecord::from_command(c).map_err(|(col, why)| fail(c, col, why))?);
+        }
+        let cover = match single(doc, "fax_cover") {
+            Some(c) => c.arg(0).map(str::to_string),
+            None => None,
+        };
+        let user = text("fax_user")?;
+        Ok(Job {
+            destinations,
+            user,
+            documents,
+            cover,
+            send_date,
+            send_time,
+            next,
+            status1,
+            status2,
+            send_line,
+            tosend,
+            records,
+            policy: PolicyLayer::from_document(doc, Level::Fs)?,
+        })
+    }
+
+    /// The channel the job's main destination uses, or `None` when it has no destination.
+    pub fn channel(&self) -> Option<Channel> {
+        let d = &self.destinations;
+        if d.fax_phone.is_some() {
+            Some(Channel::Fax)
+        } else if d.voice_phone.is_some() {
+            Some(Channel::Voice)
+        } else if d.sms_phone.is_some() {
+            Some(Channel::Sms)
+        } else if d.email_address.is_some() {
+            Some(Channel::Email)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the job has a phone destination (fax, voice or SMS).
+    pub fn has_phone(&self) -> bool {
+        let d = &self.destinations;
+        d.fax_phone.is_some() || d.voice_phone.is_some() || d.sms_phone.is_some()
+    }
+
+    /// The first allowed local start: `$fax_send_date` at the send time's start (a date
+    /// without a time means 00:00:00).
+    pub fn send_at(&self) -> Option<NaiveDateTime> {
+        let start = self.send_time.as_ref().map_or(NaiveTime::MIN, |t| t.start);
+        self.send_date.map(|d| d.and_time(start))
+    }
+
+    /// When the job is next due, in local time: the engine's next time, else the send time.
+    pub fn due_local(&self) -> Option<NaiveDateTime> {
+        self.next.or_else(|| self.send_at())
+    }
+
+    /// The send window for every attempt, when `$fax_send_time` has an end. Its `days` week
+    /// starts on the send date, else on `first_day` (the date of the first attempt).
+    pub fn send_window(&self, first_day: NaiveDate) -> Option<SendWindow> {
+        let t = self.send_time.as_ref()?;
+        Some(SendWindow {
+            start: t.start,
+            end: t.end?,
+            days: t.days,
+            week_start: self.send_date.unwrap_or(first_day),
+        })
+    }
+
+    /// The attempt records of the current cycle.
+    pub fn cycle(&self) -> &[AttemptRecord] {
+        current_cycle(&self.records)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(text: &str) -> Result<Job, ParseError> {
+        Job::from_document(&Document::parse_str(text, "J.FS").unwrap())
+    }
+
+    #[test]
+    fn reads_a_typical_fax_job() {
+        let j = job(concat!(
+            "$fax_user DEFAULT.USR\n$fax_phone 555 0100\n$alternate_phone 555-0199\n",
+            "$fax_filename a.tif b.txt\n$fax_filename c.pbm\n$fax_send_date 03/02/2026\n",
+            "$fax_send_time 08:30:00 17:00:00 \"12345\"\n$fax_status1 2\n$fax_status2 2\n$fax_tosend 3\n",
+            "$fax_send_line fax,~0\n$retry_delays B \"2 2 30\"\n",
+            "$attempt_record 03/02/2026 08:31:05 1 0 3 2 B 0 3 0 M1 0 40 0 \"\"\n",
+        ))
+        .unwrap();
+        assert_eq!(j.destinations.fax_phone.as_deref(), Some("555 0100"));
+        assert_eq!(j.channel(), Some(Channel::Fax));
+        assert_eq!(j.documents, ["a.tif", "b.txt", "c.pbm"]);
+        assert_eq!(j.send_at().unwrap().to_string(), "2026-03-02 08:30:00");
+        assert_eq!(j.status1, Some((2, None)));
+        assert_eq!((j.status2, j.tosend), (Some(2), Some(3)));
+        assert_eq!(j.records.len(), 1);
+        assert_eq!(j.policy.delays.len(), 1);
+        let w = j
+            .send_window(NaiveDate::from_ymd_opt(2030, 1, 1).unwrap())
+            .unwrap();
+        assert_eq!(w.week_start, NaiveDate::from_ymd_opt(2026, 3, 2).unwrap());
+    }
+
+    #[test]
+    fn next_time_wins_over_send_time() {
+        let j = job("$fax_phone 1\n$fax_send_date 03/02/2026\n$fax_next_date 03/03/2026\n$fax_next_time 09:15:00\n").unwrap();
+        assert_eq!(j.due_local().unwrap().to_string(), "2026-03-03 09:15:00");
+        assert_eq!(job("$fax_phone 1\n").unwrap().due_local(), None);
+    }
+
+    #[test]
+    fn voice_and_email_channels() {
+        let j = job("$voice_phone 5550100 msg.wav\n").unwrap();
+        assert_eq!(j.channel(), Some(Channel::Voice));
+        assert_eq!(j.destinations.voice_message.as_deref(), Some("msg.wav"));
+        let j = job("$email_address a@example.org\n").unwrap();
+        assert_eq!((j.channel(), j.has_phone()), (Some(Channel::Email), false));
+        assert_eq!(job("$fax_user X\n").unwrap().channel(), None);
+    }
+
+    #[test]
+    fn bad_values_name_line_and_column() {
+        let e = job("$fax_phone 1\n$fax_send_date 13/01/2026\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 16));
+        let e = job("$fax_phone 1\n$fax_status1 9\n").unwrap_err();
+        assert!(e.reason.contains("0 to 6"), "{e}");
+        let e = job("$fax_phone\n").unwrap_err();
+        assert!(e.reason.contains("needs an argument"));
+        let e = job("$fax_phone 1\n$voice_phone 2\n").unwrap_err();
+        assert!(e.reason.contains("cannot be combined"));
+        let e = job("$fax_phone 1\n$attempt_record 1 2\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        let e = job("$fax_phone 1\n$retry_delays B \"2 x\"\n").unwrap_err();
+        assert_eq!(e.line, 2);
+    }
+}
