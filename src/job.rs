@@ -6,6 +6,7 @@
 
 use crate::calendar::SendWindow;
 use crate::command::{parse_date, parse_days, parse_time, Command, Document, ParseError};
+use crate::linegroup::validate_group_ref;
 use crate::retry::attempt::{current_cycle, AttemptRecord};
 use crate::retry::outcome::Channel;
 use crate::retry::policy::{Level, PolicyLayer};
@@ -211,6 +212,7 @@ impl Job {
         let send_line = match single(doc, "fax_send_line") {
             Some(c) => {
                 need_arg(c)?;
+                validate_group_ref(&c.args[0].text).map_err(|e| fail(c, c.args[0].column, e))?;
                 Some(c.args[0].text.clone())
             }
             None => None,

@@ -90,6 +90,21 @@ impl LineSet {
     }
 }
 
+/// Checks a group reference such as `$fax_send_line`'s or `$retry_linegroup`'s: parts that are
+/// group names (`fax`, `*`), line ranges, or exclusions (`~3`, `~0`).
+pub fn validate_group_ref(spec: &str) -> Result<(), String> {
+    for raw in spec.split(',').map(str::trim) {
+        let is_name = raw.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+        if !is_name {
+            LineSet::parse(raw).map_err(|e| format!("line group {spec:?}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Adds "not line `failed`" to a group spec after a failure, as `$retry_linegroup G,~0` asks.
 ///
 /// `retry_spec` is the configured retry group (it contains `~0`); `current` is the job's
@@ -162,6 +177,16 @@ mod tests {
         assert!(legacy.contains(3) && !legacy.contains(4));
         assert!(LineSet::parse("20004").unwrap().contains(5));
         assert!(LineSet::parse("*,~0").unwrap().excludes_last);
+    }
+
+    #[test]
+    fn group_references() {
+        for ok in ["fax", "*,~0", "night,~3", "1-4", "main_2"] {
+            assert!(validate_group_ref(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "fax,,x", "~y", "a b", "5-2"] {
+            assert!(validate_group_ref(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

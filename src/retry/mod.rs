@@ -4,5 +4,6 @@
 
 pub mod attempt;
 pub mod delays;
+pub mod engine;
 pub mod outcome;
 pub mod policy;

@@ -12,7 +12,7 @@ use crate::calendar::{Calendar, DailyWindow};
 use crate::command::{
     parse_date, parse_days, parse_int, parse_time, Command, Document, ParseError,
 };
-use crate::linegroup::LineSet;
+use crate::linegroup::{validate_group_ref, LineSet};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 
@@ -238,7 +238,7 @@ impl PolicyLayer {
             }
             "retry_linegroup" | "retry_channelgroup" => {
                 let (selector, a) = self.selector(cmd, 1)?;
-                LineSet::parse(a[0]).map_err(|e| (col(last), e))?;
+                validate_group_ref(a[0]).map_err(|e| (col(last), e))?;
                 self.linegroup.push(Rule {
                     selector,
                     value: a[0].to_string(),
