@@ -7,4 +7,5 @@ pub mod calendar;
 pub mod command;
 pub mod job;
 pub mod linegroup;
+pub mod load;
 pub mod retry;

@@ -230,7 +230,14 @@ pub fn decide(input: &Input) -> Decision {
             "the shared legacy list (no $retry_delays anywhere)".to_string()
         } else {
             let from = match source {
-                ListSource::Command(level, line) => format!("{level:?} line {line}"),
+                ListSource::Command(level, line) => {
+                    let origin = &policy.layer(level).origin;
+                    if origin.is_empty() {
+                        format!("{level:?} line {line}")
+                    } else {
+                        format!("{origin} line {line}")
+                    }
+                }
                 ListSource::Callback => "$callback default".to_string(),
             };
             format!("class {class} list ({from})")
@@ -377,7 +384,9 @@ fn apply_prefixes(d: &mut Decision, input: &Input) {
             }
         }
     }
-    if d.linegroup.as_deref() == current {
+    if d.linegroup.as_deref() == current
+        || (current.is_none() && d.linegroup.as_deref() == Some("*"))
+    {
         d.linegroup = None;
     }
     d.effects = Effects {

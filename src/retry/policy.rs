@@ -406,6 +406,15 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// The layer of one level.
+    pub fn layer(&self, level: Level) -> &PolicyLayer {
+        match level {
+            Level::Cfg => &self.cfg,
+            Level::Usr => &self.usr,
+            Level::Fs => &self.fs,
+        }
+    }
+
     /// Lowest level first: FS, USR, CFG.
     fn layers(&self) -> [&PolicyLayer; 3] {
         [&self.fs, &self.usr, &self.cfg]

@@ -1,0 +1,3 @@
+//! The command-line shell: one module per subcommand, each a thin layer over the library.
+
+pub mod explain;
