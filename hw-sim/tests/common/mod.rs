@@ -1,0 +1,86 @@
+//! Shared helpers for the integration tests: start a `redial-sim` rack in a fresh directory,
+//! wait for its `ready` file, stop it on drop, read its call log.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running rack; SIGTERM and wait on drop.
+pub struct Rack {
+    pub dir: PathBuf,
+    child: Child,
+}
+
+impl Rack {
+    /// Start `modems` modems with this scenario text at the given time scale.
+    pub fn start(name: &str, modems: usize, scenario: &str, time_scale: f64) -> Rack {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hw-sim-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let sc = dir.join("scenario.toml");
+        std::fs::write(&sc, scenario).unwrap();
+        let log = std::fs::File::create(dir.join("sim.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_redial-sim"))
+            .arg("--modems")
+            .arg(modems.to_string())
+            .arg("--dir")
+            .arg(dir.join("rack"))
+            .arg("--scenario")
+            .arg(&sc)
+            .arg("--time-scale")
+            .arg(time_scale.to_string())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start redial-sim");
+        let rack = Rack {
+            dir: dir.join("rack"),
+            child,
+        };
+        // Bounded poll for the ready file (at most 10 s).
+        for _ in 0..400 {
+            if rack.dir.join("ready").exists() {
+                return rack;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!(
+            "redial-sim did not become ready; see {}",
+            dir.join("sim.log").display()
+        );
+    }
+
+    /// Path of modem `i`.
+    pub fn tty(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("ttySIM{i}"))
+    }
+
+    /// All call records so far.
+    pub fn calls(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.join("calls.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect()
+    }
+
+    /// Stop the rack and wait for it; returns whether it exited cleanly.
+    pub fn stop(mut self) -> bool {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> bool {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        self.child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+}
+
+impl Drop for Rack {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.terminate();
+        }
+    }
+}
