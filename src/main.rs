@@ -15,7 +15,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Print the retry engine's decision for a job file as one line of JSON.
+    #[command(about = "Print the retry engine's decision for a job file as one line of JSON")]
     Explain(cli::explain::ExplainArgs),
 }
 

@@ -1,0 +1,216 @@
+//! The `redial explain` contract, driven through the real binary.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::fs;
+use std::path::Path;
+
+fn explain(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(assert_cmd::cargo::cargo_bin!("redial"))
+        .arg("explain")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn json(stdout: &str) -> Value {
+    assert_eq!(stdout.lines().count(), 1, "exactly one line: {stdout:?}");
+    serde_json::from_str(stdout).unwrap()
+}
+
+fn write(dir: &Path, rel: &str, text: &str) -> String {
+    let p = dir.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn retry_line_has_every_field_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "redial.cfg",
+        "$retry_delays B \"2 2 30\"\n$retry_max 5\n",
+    );
+    let fs = write(
+        dir.path(),
+        "spool/TOSEND3/00000042.FS",
+        "$fax_phone 555 0100\n$attempt_record 03/02/2026 14:00:00 1 0 1 2 B 0 3 0 M1 0 30 0 \"\"\n",
+    );
+    let (code, out, err) = explain(&[
+        &fs,
+        "--cfg",
+        &cfg,
+        "--now",
+        "2026-03-02T14:03:00Z",
+        "--class",
+        "B",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let keys: Vec<&str> = [
+        "action",
+        "at",
+        "class",
+        "entry",
+        "tosend",
+        "linegroup",
+        "prefixes",
+        "reason",
+    ]
+    .to_vec();
+    let positions: Vec<usize> = keys
+        .iter()
+        .map(|k| out.find(&format!("\"{k}\":")).unwrap())
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "keys out of order: {out}"
+    );
+    let v = json(&out);
+    assert_eq!(v.as_object().unwrap().len(), keys.len());
+    assert_eq!(v["action"], "retry");
+    assert_eq!(v["at"], "2026-03-02T14:05:00Z");
+    assert_eq!(v["class"], "B");
+    assert_eq!(v["entry"], 2);
+    assert_eq!(v["tosend"], 3, "the TOSEND folder holding the file");
+    assert_eq!(v["linegroup"], Value::Null);
+    assert_eq!(v["prefixes"], "");
+    assert!(v["reason"].as_str().unwrap().contains("entry 2 of 3"));
+}
+
+#[test]
+fn outcome_codes_use_the_table_and_usr_from_fax_user() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "jobs/ACME.USR",
+        "$retry_delays A \"QG7\"\n$retry_linegroup *,~0\n",
+    );
+    let fs = write(
+        dir.path(),
+        "jobs/1.FS",
+        "$fax_user ACME.USR\n$fax_phone 1\n$fax_tosend 2\n$fax_status1 3 4\n",
+    );
+    let (code, out, err) = explain(&[&fs, "--now", "2026-03-02T10:00:00+01:00", "--outcome", "1"]);
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    assert_eq!(
+        (v["action"].as_str(), v["at"].as_str()),
+        (Some("retry"), Some("2026-03-02T09:07:00Z"))
+    );
+    assert_eq!(v["class"], "A");
+    assert_eq!(v["tosend"], 3, "$fax_tosend 2, then Q");
+    assert_eq!(v["linegroup"], "*,~4");
+    assert_eq!(v["prefixes"], "GQ");
+    assert!(v["reason"].as_str().unwrap().contains("no answer"));
+    // --usr wins over $fax_user.
+    let other = write(dir.path(), "OTHER.USR", "$retry_delays A \"\"\n");
+    let (_, out, _) = explain(&[
+        &fs,
+        "--usr",
+        &other,
+        "--now",
+        "2026-03-02T10:00:00Z",
+        "--outcome",
+        "1",
+    ]);
+    let v = json(&out);
+    assert_eq!(
+        (v["action"].as_str(), v["at"].clone(), v["entry"].clone()),
+        (Some("fail"), Value::Null, Value::Null)
+    );
+}
+
+#[test]
+fn done_fail_and_class_i() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = write(dir.path(), "TOSEND/7.FS", "$fax_phone 1\n");
+    let (_, out, _) = explain(&[&fs, "--outcome", "0", "--now", "2026-03-02T10:00:00Z"]);
+    assert_eq!(json(&out)["action"], "done");
+    let (_, out, _) = explain(&[&fs, "--outcome", "7", "--now", "2026-03-02T10:00:00Z"]);
+    let v = json(&out);
+    assert_eq!(
+        (v["action"].as_str(), v["class"].as_str()),
+        (Some("fail"), Some("Z"))
+    );
+    let (_, out, _) = explain(&[&fs, "--class", "I", "--now", "2026-03-02T10:00:00Z"]);
+    let v = json(&out);
+    assert_eq!(
+        (v["at"].as_str(), v["entry"].clone()),
+        (Some("2026-03-02T10:01:00Z"), Value::Null)
+    );
+}
+
+#[test]
+fn invalid_input_exits_2_with_the_place_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "TOSEND/8.FS",
+        "$fax_phone 1\n$retry_delays B \"2 2x\"\n",
+    );
+    let (code, out, err) = explain(&[&bad, "--class", "B"]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("8.FS:2:") && err.contains("\"2x\""), "{err}");
+    let (code, _, err) = explain(&["/nonexistent/9.FS", "--class", "B"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read /nonexistent/9.FS"), "{err}");
+    let ok = write(dir.path(), "TOSEND/9.FS", "$fax_phone 1\n");
+    let (code, _, err) = explain(&[&ok, "--class", "B", "--now", "yesterday"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("RFC 3339"), "{err}");
+    assert_eq!(explain(&[&ok, "--class", "P"]).0, 2);
+    assert_eq!(explain(&[&ok]).0, 2, "--class or --outcome is required");
+    let cfg = write(dir.path(), "x.cfg", "$retry_max 1 2 3\n");
+    let (code, _, err) = explain(&[&ok, "--class", "B", "--cfg", &cfg]);
+    assert_eq!(code, 2);
+    assert!(err.contains("x.cfg:1:"), "{err}");
+}
+
+#[test]
+fn help_documents_the_contract() {
+    let out = Command::new(assert_cmd::cargo::cargo_bin!("redial"))
+        .args(["explain", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "--cfg",
+        "--usr",
+        "--now",
+        "--class",
+        "--outcome",
+        "\"action\"",
+        "Exit status",
+    ] {
+        assert!(text.contains(needle), "help lacks {needle}");
+    }
+}
+
+#[test]
+fn sample_spool_files_are_explained() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fs = root.join("spool/TOSEND1/00000003.FS");
+    let cfg = root.join("conf/redial.cfg");
+    let (code, out, err) = explain(&[
+        fs.to_str().unwrap(),
+        "--cfg",
+        cfg.to_str().unwrap(),
+        "--now",
+        "2026-03-02T10:06:00Z",
+        "--outcome",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    assert_eq!(
+        (v["entry"].as_i64(), v["tosend"].as_i64()),
+        (Some(3), Some(1))
+    );
+}
