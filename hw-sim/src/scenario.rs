@@ -560,3 +560,15 @@ mod tests {
         assert!(e.is_err());
     }
 }
+
+#[cfg(test)]
+mod shipped {
+    #[test]
+    fn conf_sim_toml_parses() {
+        let s = super::Scenario::parse(include_str!("../../conf/sim.toml")).unwrap();
+        assert!(s.number.len() >= 19);
+        let mut x = super::Exchange::new(s);
+        assert_eq!(x.fault(2), Some(super::Fault::NoDialtone));
+        assert_eq!(x.route("5559123").outcome.kind(), "sit");
+    }
+}
