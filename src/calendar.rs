@@ -191,7 +191,7 @@ impl Calendar {
     }
 
     /// Moves `t` to the next instant the send window allows (or keeps it).
-    fn into_send_window(
+    fn move_into_send_window(
         &self,
         w: &SendWindow,
         t: DateTime<Utc>,
@@ -225,7 +225,7 @@ impl Calendar {
         for _ in 0..1000 {
             let mut next = t;
             if let Some(w) = send {
-                next = self.into_send_window(w, next)?;
+                next = self.move_into_send_window(w, next)?;
             }
             if let Some(end) = self.pause_end(next) {
                 next = end;

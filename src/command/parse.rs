@@ -176,8 +176,7 @@ pub fn parse_line(text: &str, file: &str, line: usize) -> Result<LineKind, Parse
         }
     }
     let mut args = Vec::new();
-    loop {
-        let Ok((after_ws, _)) = ws1(rest) else { break };
+    while let Ok((after_ws, _)) = ws1(rest) {
         rest = after_ws;
         if rest.is_empty() || comment_start(rest).is_ok() {
             break;

@@ -115,9 +115,9 @@ pub struct Decision {
 /// Describes a delay in words: "10 seconds", "1 minute", "2 hours".
 pub fn describe_delay(secs: u32) -> String {
     let plural = |n: u32, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    if secs >= 3600 && secs % 3600 == 0 {
+    if secs >= 3600 && secs.is_multiple_of(3600) {
         plural(secs / 3600, "hour")
-    } else if secs >= 60 && secs % 60 == 0 {
+    } else if secs >= 60 && secs.is_multiple_of(60) {
         plural(secs / 60, "minute")
     } else {
         plural(secs, "second")
@@ -125,8 +125,8 @@ pub fn describe_delay(secs: u32) -> String {
 }
 
 /// What a record in the cycle used from its list, found by replaying the history.
-fn replay<'p>(
-    policy: &'p Policy,
+fn replay(
+    policy: &Policy,
     family: ListFamily,
     legacy: bool,
     seed: u64,

@@ -158,7 +158,7 @@ impl PolicyLayer {
         &self,
         cmd: &'c Command,
         n: usize,
-    ) -> Result<(Option<String>, Vec<&'c str>), (usize, String)> {
+    ) -> Result<Selected<'c>, (usize, String)> {
         let args = cmd.texts();
         if args.len() == n {
             return Ok((None, args));
@@ -358,6 +358,9 @@ impl PolicyLayer {
         Ok(())
     }
 }
+
+/// A command's optional line selector and its remaining arguments.
+type Selected<'c> = (Option<String>, Vec<&'c str>);
 
 fn parse_queue(s: &str) -> Result<u8, String> {
     s.parse::<u8>()
