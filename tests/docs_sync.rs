@@ -1,0 +1,43 @@
+//! The outcome-code table in docs/outcome-codes.md must list exactly the built-in table.
+//! Run with REDIAL_BLESS=1 to rewrite the file after changing the table.
+
+use redial::retry::outcome::{Channel, DEFAULT_TABLE};
+
+fn render() -> String {
+    let mut s = String::from(
+        "# Outcome codes\n\n\
+         Every attempt ends with a numeric outcome code; the outcome table maps it to a class letter\n\
+         (A-H, J-O retried by their `$retry_delays` list, I ignored and retried after a minute, S success,\n\
+         Z final failure). A `$retry_parms` file in the CFG overrides rows (see retry.md).\n\n\
+         Numbering: 0 success; 1-29 call placement and fax session; 30-49 system and job errors;\n\
+         66 interrupted; 183 send window expired; 300-319 voice; 400-409 SMS delivery reports;\n\
+         1000+n fax hang-up code n (`+FHS`/`+FHNG`, 2388-A decimal numbering; Class 2.0's A0-A3 are\n\
+         1100-1103); 2000+n SMTP reply n, and 2001-2009 SMTP failures without a reply.\n\
+         Unlisted codes: 1000-1199 class F, 2400-2499 class E, 2500-2599 class H, anything else class E.\n\n\
+         This file is checked against the built-in table by `tests/docs_sync.rs`.\n\n\
+         | code | channel | class | meaning |\n|---:|---|:---:|---|\n",
+    );
+    for (code, ch, class, what) in DEFAULT_TABLE {
+        let ch = match ch {
+            None => "any",
+            Some(Channel::Fax) => "fax",
+            Some(Channel::Voice) => "voice",
+            Some(Channel::Poll) => "poll",
+            Some(Channel::Email) => "email",
+            Some(Channel::Sms) => "sms",
+        };
+        s.push_str(&format!("| {code} | {ch} | {class} | {what} |\n"));
+    }
+    s
+}
+
+#[test]
+fn outcome_code_doc_matches_the_table() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/outcome-codes.md");
+    let want = render();
+    if std::env::var_os("REDIAL_BLESS").is_some() {
+        std::fs::write(path, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(have == want, "docs/outcome-codes.md is out of date; run REDIAL_BLESS=1 cargo test --test docs_sync");
+}
