@@ -255,9 +255,9 @@ fn entry_token(tok: &str) -> Result<RetryEntry, String> {
                 .parse()
                 .map_err(|_| format!("{tok:?}: number too large"))?;
             let secs = match suf.map(|c| c.to_ascii_uppercase()) {
-                None => n * 60,
+                None => n.saturating_mul(60),
                 Some('S') => n,
-                Some('H') => n * 3600,
+                Some('H') => n.saturating_mul(3600),
                 Some(c) => {
                     return Err(format!(
                         "{tok:?}: suffix {c} belongs on a clock time (hh:mm{c})"
@@ -467,6 +467,8 @@ mod tests {
             ("17:30S", "belongs on a delay"),
             ("-5", "not a retry entry"),
             ("9999999H", "longer than a year"),
+            ("00000000000016578868067081242395", "longer than a year"),
+            ("99999999999999999999999", "number too large"),
             ("A", "not a retry entry"),
         ] {
             let e = parse_list(bad).unwrap_err();
