@@ -237,13 +237,14 @@ async fn serve(
     let mut buf = [0u8; 4096];
     let mut pace_until = Instant::now();
     loop {
-        while let Some(out) = modem.poll_transmit() {
-            write_paced(&fd, &out, shared.bps, &mut pace_until).await;
-        }
+        // Files first: once the DTE sees a result, the page and the log line are on disk.
         while let Some(e) = modem.poll_event() {
             if let Some(back) = shared.handle(e) {
                 return Ok(back);
             }
+        }
+        while let Some(out) = modem.poll_transmit() {
+            write_paced(&fd, &out, shared.bps, &mut pace_until).await;
         }
         let deadline = modem.poll_timeout();
         tokio::select! {

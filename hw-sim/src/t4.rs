@@ -234,6 +234,50 @@ pub fn encode_mh(bitmap: &Bitmap) -> Vec<u8> {
     w.finish()
 }
 
+fn row_runs(bm: &Bitmap, y: u32) -> Vec<u32> {
+    let mut v = Vec::new();
+    let mut x = 0;
+    let mut black = false;
+    while x < bm.width {
+        let mut n = 0;
+        while x < bm.width && bm.black(x, y) == black {
+            n += 1;
+            x += 1;
+        }
+        v.push(n);
+        black = !black;
+    }
+    v
+}
+
+/// A tiny MR encoder for tests and demos (K = 2): even rows 1-D (tag 1), odd rows 2-D using
+/// horizontal mode only (tag 0). EOL before each row, RTC at the end. MSB-first.
+pub fn encode_mr(bm: &Bitmap) -> Vec<u8> {
+    let mut w = BitWriter::default();
+    for y in 0..bm.height {
+        w.put(0x001, 12);
+        let r = row_runs(bm, y);
+        if y % 2 == 0 {
+            w.put(1, 1);
+            for (i, n) in r.iter().enumerate() {
+                put_run(&mut w, *n, i % 2 == 1);
+            }
+        } else {
+            w.put(0, 1);
+            for pair in r.chunks(2) {
+                w.put(0b001, 3);
+                put_run(&mut w, pair[0], false);
+                put_run(&mut w, pair.get(1).copied().unwrap_or(0), true);
+            }
+        }
+    }
+    for _ in 0..6 {
+        w.put(0x001, 12);
+        w.put(1, 1);
+    }
+    w.finish()
+}
+
 #[derive(Default)]
 struct BitWriter {
     out: Vec<u8>,
@@ -502,6 +546,16 @@ mod tests {
         let p = decode_page(&reverse_bits(&with_fill), 1728, Coding::Mh).unwrap();
         assert_eq!(p.bitmap, bm);
         assert!(p.reversed);
+    }
+
+    #[test]
+    fn mr_decodes() {
+        let bm = sample(1728, 24);
+        let mr = encode_mr(&bm);
+        let p = decode_page(&mr, 1728, Coding::Mr).unwrap();
+        assert_eq!(p.bitmap, bm);
+        let p = decode_page(&reverse_bits(&mr), 1728, Coding::Mr).unwrap();
+        assert_eq!(p.bitmap, bm);
     }
 
     #[test]

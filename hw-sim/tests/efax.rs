@@ -184,3 +184,58 @@ fn efax_exit_codes_for_busy_and_no_carrier() {
         .collect();
     assert_eq!(results, ["BUSY", "BUSY", "NO CARRIER", "NO CARRIER"]);
 }
+
+const FAILURES: &str = r#"
+[[number]]
+number = "201"
+sequence = [{ kind = "busy" }, { kind = "busy" }, { kind = "fax" }]
+[[number]]
+number = "202"
+outcome = { kind = "fax", rtn_pages = [1], rtn_times = 1 }
+[[number]]
+number = "203"
+outcome = { kind = "fax", rtn_pages = [1] }
+[[number]]
+number = "204"
+outcome = { kind = "fax", hangup = { phase = "C", code = 43 } }
+[[number]]
+number = "205"
+outcome = { kind = "fax", hangup = { phase = "B", code = 25 } }
+"#;
+
+#[test]
+fn efax_against_scenario_failures() {
+    let rack = Rack::start("efax-failures", 1, FAILURES, 0.02);
+    let work = rack.dir.join("..").join("work");
+    make_pages(&work);
+    let send = |number: &str| {
+        let out = run(Command::new("efax")
+            .arg("-d")
+            .arg(rack.tty(0))
+            .arg("-o0")
+            .arg("-t")
+            .arg(number)
+            .arg(work.join("page.002")));
+        out.status.code()
+    };
+    // Busy, busy, then the fax answers.
+    assert_eq!(["201", "201", "201"].map(send), [Some(1), Some(1), Some(0)]);
+    // RTN once: efax resends the page and succeeds; RTN always: efax gives up (2).
+    assert_eq!(send("202"), Some(0));
+    assert_eq!(send("203"), Some(2));
+    // Remote hang-ups in phase C and B.
+    assert_eq!(send("204"), Some(2));
+    assert_eq!(send("205"), Some(2));
+    let calls = rack.calls();
+    let seq: Vec<_> = calls[..3]
+        .iter()
+        .map(|c| c["sequence_call"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seq, [1, 2, 3]);
+    assert_eq!(calls[3]["pages_rejected"], 1);
+    assert_eq!(calls[3]["pages"].as_array().unwrap().len(), 1);
+    assert_eq!(calls[4]["pages"].as_array().unwrap().len(), 0);
+    assert_eq!(calls[5]["hangup_code"], "43");
+    assert_eq!(calls[6]["hangup_code"], "25");
+    assert!(rack.stop());
+}

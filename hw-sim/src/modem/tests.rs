@@ -546,3 +546,44 @@ fn incoming_ring_with_caller_id_and_answer() {
     assert_eq!(recs[0].direction, "in");
     assert_eq!(recs[0].number, "5551234");
 }
+
+#[test]
+fn mr_page_when_both_sides_offer_2d() {
+    let x = exchange(
+        r#"
+[[number]]
+number = "1"
+outcome = { kind = "fax", dis = "1,5,0,2,1,0,0,0" }
+"#,
+    );
+    let mut r = rig_with(0, x);
+    r.send("ATE0+FCLASS=2.0;+FIS=1,5,0,2,1,0,0,0\r");
+    r.send("ATD1\r");
+    r.wait(60);
+    r.send("AT+FDT\r");
+    assert_eq!(r.wait(10), "\r\n+FCS:1,5,0,2,1,0,0,0\r\n\r\nCONNECT\r\n");
+    let (bm, _) = stuffed_page();
+    let mut wire = Vec::new();
+    for b in crate::t4::encode_mr(&bm) {
+        if b == DLE {
+            wire.push(DLE);
+        }
+        wire.push(b);
+    }
+    r.bytes(&wire);
+    r.bytes(&[DLE, b'.']);
+    assert_eq!(r.wait(10), "\r\n+FHS:00\r\n\r\nOK\r\n");
+    let ev = r.events();
+    let strip = ev
+        .iter()
+        .find_map(|e| match e {
+            Event::Page { strip, info, .. } => {
+                assert_eq!(info.coding, crate::t4::Coding::Mr);
+                Some(strip.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    let got = crate::t4::decode_page(&strip, 1728, crate::t4::Coding::Mr).unwrap();
+    assert_eq!(got.bitmap, bm);
+}

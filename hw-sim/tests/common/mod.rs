@@ -84,3 +84,79 @@ impl Drop for Rack {
         }
     }
 }
+
+/// A DTE on a rack tty: raw termios, bounded reads.
+pub struct Port {
+    pub file: std::fs::File,
+}
+
+impl Port {
+    /// Open like a serial program does and set 19200 baud raw.
+    pub fn open(path: &Path) -> Port {
+        use nix::sys::termios::{cfmakeraw, cfsetspeed, tcgetattr, tcsetattr, BaudRate, SetArg};
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(nix::libc::O_NOCTTY)
+            .open(path)
+            .expect("open tty");
+        let mut t = tcgetattr(&file).expect("tcgetattr");
+        cfmakeraw(&mut t);
+        cfsetspeed(&mut t, BaudRate::B19200).expect("cfsetspeed");
+        tcsetattr(&file, SetArg::TCSANOW, &t).expect("tcsetattr (baud rate) must succeed");
+        Port { file }
+    }
+
+    pub fn write(&mut self, b: &[u8]) {
+        use std::io::Write;
+        self.file.write_all(b).unwrap();
+    }
+
+    /// Read until `done(buffer)` or `secs` pass; returns what was read.
+    pub fn read_until(&mut self, secs: f64, done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::io::Read;
+        use std::os::fd::AsFd;
+        let end = std::time::Instant::now() + Duration::from_secs_f64(secs);
+        let mut acc = Vec::new();
+        while !done(&acc) {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let mut fds = [PollFd::new(self.file.as_fd(), PollFlags::POLLIN)];
+            let ms = PollTimeout::from(left.as_millis().min(60_000) as u16);
+            if poll(&mut fds, ms).unwrap_or(0) == 0 {
+                continue;
+            }
+            let mut buf = [0u8; 4096];
+            match self.file.read(&mut buf) {
+                Ok(n) if n > 0 => acc.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+        acc
+    }
+
+    /// Send a command line and return the text up to and including the final result.
+    pub fn cmd(&mut self, line: &str, secs: f64) -> String {
+        self.write(format!("{line}\r").as_bytes());
+        let out = self.read_until(secs, |b| {
+            let s = String::from_utf8_lossy(b);
+            FINALS.iter().any(|f| s.contains(&format!("\r\n{f}\r\n")))
+        });
+        String::from_utf8_lossy(&out).to_string()
+    }
+}
+
+pub const FINALS: [&str; 8] = [
+    "OK",
+    "ERROR",
+    "CONNECT",
+    "BUSY",
+    "NO CARRIER",
+    "NO DIALTONE",
+    "NO ANSWER",
+    "VCON",
+];
