@@ -141,6 +141,9 @@ pub struct Incoming {
     /// How many RINGs before the caller gives up.
     #[serde(default = "default_in_rings")]
     pub rings: u32,
+    /// The caller is a fax machine: answered in class 8 it sends CNG (`DLE c`).
+    #[serde(default)]
+    pub fax: bool,
 }
 
 fn default_in_rings() -> u32 {

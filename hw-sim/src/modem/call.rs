@@ -280,7 +280,7 @@ impl Modem {
                 call: seq,
                 direction: "in".into(),
                 number: inc.caller.clone(),
-                outcome: "incoming".into(),
+                outcome: if inc.fax { "incoming-fax" } else { "incoming" }.into(),
                 sequence_call: rings as usize,
                 class: self.fclass.label().into(),
                 ..CallRecord::default()
@@ -299,7 +299,11 @@ impl Modem {
                 c.rec.result = "VCON".into();
             }
             self.result(Res::Vcon);
-            self.start_voice(now, &outcome);
+            if inc.fax {
+                self.start_calling_fax(now);
+            } else {
+                self.start_voice(now, &outcome);
+            }
         } else {
             if let Some(c) = self.call.as_mut() {
                 c.rec.result = "NO CARRIER".into();

@@ -446,10 +446,18 @@ fn voice_call_with_dtmf_and_playback() {
         .collect();
     assert!(got.contains(&0xff), "µ-law silence");
     assert_eq!(events, b"vq42");
+    let got = r.advance(2.0);
+    assert!(
+        got.windows(2).any(|w| w == [DLE, b's']),
+        "silence after hello"
+    );
     r.bytes(&[DLE, b'!']);
     assert_eq!(r.raw_out(), b"\x10\x03\r\nOK\r\n");
     let after = r.advance(10.0);
-    assert_eq!(after, b"\x10b", "far end hangs up");
+    assert_eq!(
+        after, b"\x10b\x10d",
+        "far end hangs up: busy, then dial tone"
+    );
     assert_eq!(r.send("ATH\r"), "\r\nOK\r\n");
     let rec = &r.records()[0];
     assert_eq!(rec.dtmf_reported, "42");
@@ -586,4 +594,24 @@ outcome = { kind = "fax", dis = "1,5,0,2,1,0,0,0" }
         .unwrap();
     let got = crate::t4::decode_page(&strip, 1728, crate::t4::Coding::Mr).unwrap();
     assert_eq!(got.bitmap, bm);
+}
+
+#[test]
+fn incoming_fax_caller_sends_cng_in_voice_mode() {
+    let x = exchange(
+        r#"
+[[incoming]]
+modem = 0
+caller = "777"
+fax = true
+"#,
+    );
+    let mut r = rig_with(0, x);
+    r.send("ATE0+FCLASS=8\r");
+    assert!(r.wait(5).ends_with("RING\r\n"));
+    assert_eq!(r.send("ATA\r"), "\r\nVCON\r\n");
+    let got = r.advance(1.0);
+    assert_eq!(got, [DLE, b'c']);
+    r.send("ATH\r");
+    assert_eq!(r.records()[0].outcome, "incoming-fax");
 }

@@ -34,6 +34,7 @@ impl Modem {
             } => {
                 plan.push((0.1, b'v'));
                 plan.push((0.1 + greeting, b'q'));
+                plan.push((2.1 + greeting, b's'));
                 for p in dtmf {
                     for (k, d) in p.digits.chars().enumerate() {
                         plan.push((p.at + k as f64 * gap, d as u8));
@@ -48,6 +49,7 @@ impl Modem {
             } => {
                 plan.push((0.1, b'v'));
                 plan.push((0.1 + greeting, b'q'));
+                plan.push((2.1 + greeting, b's'));
                 *h
             }
             Outcome::Fax(_) => {
@@ -80,8 +82,28 @@ impl Modem {
             .is_some_and(|c| c.voice.as_ref().is_some_and(|v| !v.remote_gone))
     }
 
+    /// A calling fax machine (incoming call): CNG every 3.5 s until it gives up.
+    pub(crate) fn start_calling_fax(&mut self, now: Instant) {
+        if let Some(c) = self.call.as_mut() {
+            c.up = true;
+            c.voice = Some(VoiceSide::default());
+        }
+        for k in 0..10 {
+            let at = now + self.scale_secs(0.5 + 3.5 * k as f64);
+            self.at(at, TimerKind::VoiceEvent(b'c'));
+        }
+        let at = now + self.scale_secs(35.0);
+        self.at(at, TimerKind::RemoteHangup);
+    }
+
     pub(crate) fn voice_event(&mut self, _now: Instant, e: u8) {
-        if !self.voice_up() {
+        let gone = self
+            .call
+            .as_ref()
+            .and_then(|c| c.voice.as_ref())
+            .is_none_or(|v| v.remote_gone);
+        // After the far end hung up only the exchange's dial tone still comes.
+        if gone && !(e == b'd' && self.call.is_some()) {
             return;
         }
         if e.is_ascii_digit() || matches!(e, b'*' | b'#' | b'A'..=b'D') {
@@ -99,8 +121,11 @@ impl Modem {
         if let Some(v) = self.call.as_mut().and_then(|c| c.voice.as_mut()) {
             v.remote_gone = true;
         }
-        // Busy/reorder tone after the far end hangs up; the DTE decides to go on-hook.
+        // Busy/reorder tone after the far end hangs up, later dial tone; the DTE decides to
+        // go on-hook.
         self.send(&[DLE, b'b']);
+        let at = _now + self.scale_secs(4.0);
+        self.at(at, TimerKind::VoiceEvent(b'd'));
     }
 
     fn silence_byte(&self) -> u8 {
