@@ -7,3 +7,4 @@
 pub mod at;
 pub mod dialstring;
 pub mod dle;
+pub mod fax_send;
