@@ -8,3 +8,38 @@ pub mod at;
 pub mod dialstring;
 pub mod dle;
 pub mod fax_send;
+
+use std::time::Instant;
+
+/// The face every call procedure shows the serial shell (DESIGN.md, "the shape of a protocol
+/// machine"): bytes in, bytes out, a timer, and whether it is over.
+pub trait Machine {
+    /// Bytes from the port.
+    fn feed(&mut self, now: Instant, bytes: &[u8]);
+    /// The next bytes to write.
+    fn poll_transmit(&mut self) -> Option<Vec<u8>>;
+    /// When the machine next needs the clock.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// The clock reached `now`.
+    fn handle_timeout(&mut self, now: Instant);
+    /// Whether the procedure is over.
+    fn is_done(&self) -> bool;
+}
+
+impl Machine for fax_send::FaxSend {
+    fn feed(&mut self, now: Instant, bytes: &[u8]) {
+        fax_send::FaxSend::feed(self, now, bytes)
+    }
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        fax_send::FaxSend::poll_transmit(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        fax_send::FaxSend::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        fax_send::FaxSend::handle_timeout(self, now)
+    }
+    fn is_done(&self) -> bool {
+        fax_send::FaxSend::is_done(self)
+    }
+}

@@ -1,0 +1,102 @@
+//! The serial shell: runs a sans-IO [`Machine`] over a port (a tokio-serial stream or any
+//! async byte stream).
+//!
+//! Owns only the loop — write what the machine wants written, feed it what the port read, wake
+//! it when its timer is due — and the one fact the machine cannot see: the port going away.
+
+use crate::modem::Machine;
+use std::io;
+use std::time::Instant;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Why the shell stopped before the machine was done.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    /// The device closed or failed (unplugged, pty gone).
+    #[error("the port went away: {0}")]
+    Vanished(io::Error),
+    /// The machine is waiting for nothing (a bug in a machine, reported instead of hanging).
+    #[error("the call procedure stalled with no timer and nothing to send")]
+    Stalled,
+}
+
+/// The machine's clock: tokio's, so a paused test runtime is virtual time for the machine too.
+pub fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Runs `machine` on `port` until it is done.
+pub async fn drive<M, P>(port: &mut P, machine: &mut M) -> Result<(), PortError>
+where
+    M: Machine,
+    P: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 4096];
+    loop {
+        while let Some(tx) = machine.poll_transmit() {
+            port.write_all(&tx).await.map_err(PortError::Vanished)?;
+        }
+        port.flush().await.map_err(PortError::Vanished)?;
+        if machine.is_done() {
+            return Ok(());
+        }
+        let Some(deadline) = machine.poll_timeout() else {
+            return Err(PortError::Stalled);
+        };
+        tokio::select! {
+            read = port.read(&mut buf) => {
+                match read {
+                    Ok(0) => return Err(PortError::Vanished(io::Error::new(io::ErrorKind::UnexpectedEof, "end of file on the port"))),
+                    Ok(n) => machine.feed(now(), &buf[..n]),
+                    Err(e) => return Err(PortError::Vanished(e)),
+                }
+            }
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                machine.handle_timeout(now());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modem::dialstring::DialString;
+    use crate::modem::fax_send::{FaxClass, FaxEvent, FaxPlan, FaxSend, FaxTimeouts};
+
+    fn plan() -> FaxPlan {
+        FaxPlan {
+            dial: DialString::new("1", "").unwrap(),
+            pages: vec![vec![1, 2, 3]],
+            fine: false,
+            two_d: false,
+            local_id: "x".into(),
+            init: vec![],
+            max_speed: 5,
+            page_retries: 1,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_modem_times_out_on_the_paused_clock() {
+        let (mut ours, _theirs) = tokio::io::duplex(1024);
+        let mut m = FaxSend::new(now(), plan(), FaxClass::Class20, FaxTimeouts::default());
+        drive(&mut ours, &mut m).await.unwrap();
+        let result = std::iter::from_fn(|| m.poll_event()).find_map(|e| match e {
+            FaxEvent::Finished(r) => Some(r),
+            _ => None,
+        });
+        assert_eq!(result.unwrap().code, 34);
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_reported_as_vanished() {
+        let (mut ours, theirs) = tokio::io::duplex(1024);
+        drop(theirs);
+        let mut m = FaxSend::new(now(), plan(), FaxClass::Class20, FaxTimeouts::default());
+        assert!(matches!(
+            drive(&mut ours, &mut m).await,
+            Err(PortError::Vanished(_))
+        ));
+    }
+}
