@@ -3,9 +3,11 @@
 //! The library is the sans-IO core: the `$command` language, the typed job view, the retry
 //! engine and its calendar. The binary (`src/main.rs`) is the thin shell around it.
 
+pub mod audio;
 pub mod calendar;
 pub mod command;
 pub mod job;
 pub mod linegroup;
 pub mod load;
+pub mod modem;
 pub mod retry;

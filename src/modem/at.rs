@@ -79,6 +79,8 @@ pub enum Event {
     Timeout(String),
     /// Bytes received in raw mode.
     Data(Vec<u8>),
+    /// A DLE-shielded event in command mode (voice: `DLE 5` a DTMF digit, `DLE b` busy…).
+    Shielded(u8),
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +99,7 @@ pub struct AtSession {
     pending: Option<Pending>,
     raw: bool,
     swallow_lf: bool,
+    after_dle: bool,
     numeric: bool,
 }
 
@@ -116,6 +119,7 @@ impl AtSession {
             pending: None,
             raw: false,
             swallow_lf: false,
+            after_dle: false,
             numeric: true,
         }
     }
@@ -206,6 +210,17 @@ impl AtSession {
             }
             let b = bytes[i];
             i += 1;
+            if self.after_dle {
+                self.after_dle = false;
+                if b != super::dle::DLE {
+                    self.events.push_back(Event::Shielded(b));
+                }
+                continue;
+            }
+            if b == super::dle::DLE {
+                self.after_dle = true;
+                continue;
+            }
             if b == b'\r' || b == b'\n' {
                 self.finish_line();
                 // "CONNECT\r\n": the LF belongs to the line, not to the data that follows.
@@ -386,6 +401,24 @@ mod tests {
         s.handle_timeout(t + Duration::from_secs(2));
         assert_eq!(drain(&mut s), [Event::Timeout("ATZ".into())]);
         assert_eq!(s.poll_timeout(), None);
+    }
+
+    #[test]
+    fn shielded_events_in_command_mode_do_not_disturb_lines() {
+        let t = Instant::now();
+        let mut s = AtSession::new();
+        s.set_verbose(true);
+        s.command(t, "DT1", Duration::from_secs(60));
+        s.feed(t, b"\r\nVC\x10vON\r\n\x10");
+        s.feed(t, b"5");
+        assert_eq!(
+            drain(&mut s),
+            [
+                Event::Shielded(b'v'),
+                Event::Final(Final::Vcon),
+                Event::Shielded(b'5')
+            ]
+        );
     }
 
     #[test]

@@ -329,7 +329,7 @@ impl FaxSend {
     fn on_event(&mut self, now: Instant, ev: Event) {
         match ev {
             Event::Info(line) => self.on_info(&line),
-            Event::Unsolicited(_) => {}
+            Event::Unsolicited(_) | Event::Shielded(_) => {}
             Event::Data(bytes) => {
                 if self.state == State::WaitXon && bytes.iter().any(|b| *b == DC1 || *b == DC2) {
                     self.send_page(now);
