@@ -6,17 +6,21 @@
 //! records through [`Modem::poll_event`]; the clock is passed in and [`Modem::poll_timeout`]
 //! says when it is next needed. It never touches a file descriptor or sleeps.
 //!
-//! Submodules: `commands` (the command interpreter), `call` (dialling and call progress),
+//! Submodules: `framing` (line assembly, echo, result codes), `commands` (the command
+//! interpreter), `call` (dialling and call progress),
 //! `fax` (Class 2 and 2.0 receiver), `voice` (class 8).
 
 mod call;
 mod commands;
 mod fax;
+mod framing;
 mod voice;
 
 use crate::calllog::CallRecord;
 use crate::scenario::{Exchange, Fault, Incoming, Outcome};
 use crate::tiff_f::PageInfo;
+use framing::LineState;
+pub(crate) use framing::Res;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -103,52 +107,6 @@ impl FClass {
             FClass::Fax2 => "2",
             FClass::Fax20 => "2.0",
             FClass::Voice => "8",
-        }
-    }
-}
-
-/// Result codes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Res {
-    Ok,
-    Connect(Option<u32>),
-    Ring,
-    NoCarrier,
-    Error,
-    NoDialtone,
-    Busy,
-    NoAnswer,
-    Vcon,
-    Text(String),
-}
-
-impl Res {
-    fn text(&self) -> String {
-        match self {
-            Res::Ok => "OK".into(),
-            Res::Connect(None) => "CONNECT".into(),
-            Res::Connect(Some(s)) => format!("CONNECT {s}"),
-            Res::Ring => "RING".into(),
-            Res::NoCarrier => "NO CARRIER".into(),
-            Res::Error => "ERROR".into(),
-            Res::NoDialtone => "NO DIALTONE".into(),
-            Res::Busy => "BUSY".into(),
-            Res::NoAnswer => "NO ANSWER".into(),
-            Res::Vcon => "VCON".into(),
-            Res::Text(t) => t.clone(),
-        }
-    }
-    fn code(&self) -> u32 {
-        match self {
-            Res::Ok => 0,
-            Res::Connect(_) | Res::Vcon => 1,
-            Res::Ring => 2,
-            Res::NoCarrier => 3,
-            Res::Error => 4,
-            Res::NoDialtone => 6,
-            Res::Busy => 7,
-            Res::NoAnswer => 8,
-            Res::Text(_) => 3,
         }
     }
 }
@@ -249,13 +207,6 @@ pub struct Modem {
     /// Incoming call ringing now: (scenario index, rings so far).
     pub(crate) ringing: Option<(usize, u32)>,
     start: Instant,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LineState {
-    Idle,
-    GotA,
-    InLine,
 }
 
 impl Modem {
@@ -411,30 +362,6 @@ impl Modem {
         self.out.extend_from_slice(bytes);
     }
 
-    /// Information text line.
-    pub(crate) fn info(&mut self, text: &str) {
-        if self.verbose {
-            self.out.extend_from_slice(b"\r\n");
-        }
-        self.out.extend_from_slice(text.as_bytes());
-        self.out.extend_from_slice(b"\r\n");
-    }
-
-    /// Final or unsolicited result code.
-    pub(crate) fn result(&mut self, r: Res) {
-        if self.quiet {
-            return;
-        }
-        if self.verbose {
-            self.out.extend_from_slice(b"\r\n");
-            self.out.extend_from_slice(r.text().as_bytes());
-            self.out.extend_from_slice(b"\r\n");
-        } else {
-            self.out
-                .extend_from_slice(format!("{}\r", r.code()).as_bytes());
-        }
-    }
-
     pub(crate) fn push_event(&mut self, e: Event) {
         self.events.push_back(e);
     }
@@ -535,68 +462,6 @@ impl Modem {
             State::Command => self.command_byte(now, b),
         }
         self.last_rx = Some(now);
-    }
-
-    fn command_byte(&mut self, now: Instant, b: u8) {
-        if self.echo {
-            self.out.push(b);
-        }
-        let up = b.to_ascii_uppercase();
-        match self.line_state {
-            LineState::Idle => {
-                if up == b'A' {
-                    self.line_state = LineState::GotA;
-                }
-            }
-            LineState::GotA => match up {
-                b'T' => {
-                    self.line_state = LineState::InLine;
-                    self.line.clear();
-                }
-                b'/' => {
-                    self.line_state = LineState::Idle;
-                    let l = self.last_line.clone();
-                    self.execute(now, &l);
-                }
-                b'A' => {}
-                _ => self.line_state = LineState::Idle,
-            },
-            LineState::InLine => {
-                if b == self.s[3] {
-                    self.line_state = LineState::Idle;
-                    let l = std::mem::take(&mut self.line);
-                    self.last_line = l.clone();
-                    self.execute(now, &l);
-                } else if b == self.s[5] || b == 0x7f {
-                    self.line.pop();
-                } else if b == self.s[4] || b < 0x20 {
-                    // LF and other controls are ignored inside a command line.
-                } else if self.line.len() < 255 {
-                    self.line.push(b);
-                }
-            }
-        }
-    }
-
-    fn online_byte(&mut self, now: Instant, b: u8) {
-        let guard = self.scale(Duration::from_millis(self.s[12] as u64 * 20));
-        let quiet_before = self
-            .last_rx
-            .is_none_or(|t| now.saturating_duration_since(t) >= guard);
-        if b == self.s[2] && (self.plus_count > 0 || quiet_before) {
-            self.plus_count += 1;
-            if self.plus_count == 3 {
-                self.escape_gen += 1;
-                let g = self.escape_gen;
-                self.at(now + guard, TimerKind::Escape(g));
-            } else if self.plus_count > 3 {
-                self.plus_count = 0;
-                self.escape_gen += 1;
-            }
-        } else {
-            self.plus_count = 0;
-            self.escape_gen += 1;
-        }
     }
 
     fn fire(&mut self, now: Instant, kind: TimerKind) {
