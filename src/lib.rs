@@ -6,8 +6,12 @@
 pub mod audio;
 pub mod calendar;
 pub mod command;
+pub mod daemon;
+pub mod dispatch;
 pub mod job;
+pub mod line;
 pub mod linegroup;
 pub mod load;
 pub mod modem;
 pub mod retry;
+pub mod spool;

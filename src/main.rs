@@ -17,12 +17,31 @@ struct Cli {
 enum Command {
     #[command(about = "Print the retry engine's decision for a job file as one line of JSON")]
     Explain(cli::explain::ExplainArgs),
+    /// Run the sample spool on simulated lines with a virtual clock (finishes in seconds).
+    Demo(cli::demo::DemoArgs),
+    /// Run the spooler daemon (one node) until SIGTERM.
+    Run(cli::run::RunArgs),
+    /// Drop a new job into a TOSEND queue; prints its path.
+    Submit(cli::ops::SubmitArgs),
+    /// Counts per queue, SENT and FAIL totals, nodes and their lines.
+    Status(cli::ops::StatusArgs),
+    /// Every attempt of one job: when, line, outcome, class, what happened next.
+    Report(cli::ops::ReportArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Explain(args) => cli::explain::run(args),
+        Command::Demo(args) => match cli::demo::run(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
+        Command::Run(args) => cli::run::run(args),
+        Command::Submit(args) => cli::ops::submit(args),
+        Command::Status(args) => cli::ops::status(args),
+        Command::Report(args) => cli::ops::report(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

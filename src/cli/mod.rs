@@ -1,3 +1,6 @@
 //! The command-line shell: one module per subcommand, each a thin layer over the library.
 
+pub mod demo;
 pub mod explain;
+pub mod ops;
+pub mod run;

@@ -1,0 +1,294 @@
+//! `redial submit`, `redial status` and `redial report`: operations on a spool, beside live
+//! nodes. Submit writes the job elsewhere (TEMP), fsyncs and renames it into the queue, so a
+//! node never sees a half-written file; status and report only read.
+
+use anyhow::{bail, Context, Result};
+use chrono::Utc;
+use redial::command::Document;
+use redial::daemon::settings::Settings;
+use redial::load::SystemConfig;
+use redial::spool::{report, rewrite::quote, store, Layout};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// Where the spool is.
+#[derive(Debug, clap::Args)]
+pub struct SpoolArgs {
+    /// The system configuration (CFG); its `$request_dir` names the spool.
+    #[arg(long)]
+    cfg: Option<PathBuf>,
+    /// The request directory, instead of the CFG's.
+    #[arg(long)]
+    spool: Option<PathBuf>,
+    /// Directory that relative paths are relative to (default: the current directory).
+    #[arg(long)]
+    base: Option<PathBuf>,
+}
+
+impl SpoolArgs {
+    fn open(&self) -> Result<(Layout, SystemConfig)> {
+        let sys = match &self.cfg {
+            Some(p) => SystemConfig::load(p)?,
+            None => SystemConfig::builtin(),
+        };
+        let base = match &self.base {
+            Some(b) => b.clone(),
+            None => std::env::current_dir()?,
+        };
+        let mut layout = Settings::from_cfg(&sys.document, &base, "status")
+            .map_err(anyhow::Error::msg)?
+            .layout;
+        if let Some(s) = &self.spool {
+            layout.root = s.clone();
+        }
+        Ok((layout, sys))
+    }
+}
+
+/// Arguments of `redial submit`.
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    spool: SpoolArgs,
+    /// Queue number (0 = TOSEND).
+    #[arg(long, default_value_t = 0)]
+    queue: u8,
+    /// An FS file to start from (its lines are kept; flags add to it).
+    #[arg(long)]
+    template: Option<PathBuf>,
+    /// Fax number.
+    #[arg(long)]
+    fax: Option<String>,
+    /// Voice number.
+    #[arg(long)]
+    voice: Option<String>,
+    /// Voice message (with --voice).
+    #[arg(long)]
+    message: Option<String>,
+    /// Document to send (repeatable).
+    #[arg(long = "file")]
+    files: Vec<String>,
+    /// User profile (USR).
+    #[arg(long)]
+    user: Option<String>,
+    /// Not before this date (MM/DD/YYYY).
+    #[arg(long)]
+    send_date: Option<String>,
+    /// Not before this time (HH:MM:SS), optionally with an end: "08:00:00 17:00:00".
+    #[arg(long)]
+    send_time: Option<String>,
+    /// Any further command, e.g. --set '$retry_max 3' (repeatable).
+    #[arg(long = "set")]
+    set: Vec<String>,
+    /// File name (default: the next number from TOSEND/NEXTFS).
+    #[arg(long)]
+    name: Option<String>,
+}
+
+/// The next job number from `TOSEND/NEXTFS` (locked while read and written).
+fn next_number(layout: &Layout) -> Result<u64> {
+    let path = layout.queue_dir(0).join("NEXTFS");
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)?;
+    f.lock()?;
+    let mut s = String::new();
+    f.read_to_string(&mut s)?;
+    let n = s.trim().parse::<u64>().unwrap_or(0) + 1;
+    f.set_len(0)?;
+    f.rewind()?;
+    writeln!(f, "{n}")?;
+    f.sync_all()?;
+    Ok(n)
+}
+
+/// Writes the job and prints its path.
+pub fn submit(a: SubmitArgs) -> Result<()> {
+    let (layout, _) = a.spool.open()?;
+    if a.queue > layout.max_queue {
+        bail!(
+            "queue {} does not exist (highest is {})",
+            a.queue,
+            layout.max_queue
+        );
+    }
+    layout.create(None)?;
+    let mut doc = match &a.template {
+        Some(t) => Document::parse(&std::fs::read(t)?, &t.display().to_string())?,
+        None => Document::new("submitted"),
+    };
+    for (v, name) in [(&a.user, "fax_user"), (&a.fax, "fax_phone")] {
+        if let Some(v) = v {
+            doc.set(name, &[v]);
+        }
+    }
+    if let Some(v) = &a.voice {
+        let mut args = vec![v.as_str()];
+        args.extend(a.message.as_deref());
+        doc.set("voice_phone", &args);
+    }
+    for f in &a.files {
+        doc.append("fax_filename", &[f]);
+    }
+    if let Some(d) = &a.send_date {
+        doc.set("fax_send_date", &[d]);
+    }
+    if let Some(t) = &a.send_time {
+        let parts: Vec<&str> = t.split_whitespace().collect();
+        doc.set("fax_send_time", &parts);
+    }
+    let mut text = String::from_utf8(doc.to_bytes()).context("template is not UTF-8")?;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    for s in &a.set {
+        let s = s.trim();
+        text.push_str(if s.starts_with('$') { "" } else { "$" });
+        text.push_str(s);
+        text.push('\n');
+    }
+    // Validate before dropping it in.
+    let doc = Document::parse(text.as_bytes(), "submitted job")?;
+    redial::job::Job::from_document(&doc)?;
+    let dir = layout.queue_dir(a.queue);
+    let target = loop {
+        let name = match &a.name {
+            Some(n) if redial::spool::is_job_name(n) => n.clone(),
+            Some(n) => format!("{n}.FS"),
+            None => format!("{:08}.FS", next_number(&layout)?),
+        };
+        let t = dir.join(&name);
+        if !t.exists() {
+            break t;
+        }
+        if a.name.is_some() {
+            bail!("{} already exists", t.display());
+        }
+    };
+    store::write_atomic(&layout.temp(), ".submit.", &target, text.as_bytes())?;
+    println!("{}", target.display());
+    Ok(())
+}
+
+/// Arguments of `redial status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    spool: SpoolArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Prints the counts.
+pub fn status(a: StatusArgs) -> Result<()> {
+    let (layout, sys) = a.spool.open()?;
+    let tz = sys.layer.timezone.unwrap_or(chrono_tz::UTC);
+    let s = report::status(&layout, tz, Utc::now())?;
+    if a.json {
+        println!("{}", serde_json::to_string(&s)?);
+        return Ok(());
+    }
+    println!(
+        "{:<10} {:>8} {:>14} {:>10}",
+        "QUEUE", "DUE", "WAITING RETRY", "SCHEDULED"
+    );
+    for q in &s.queues {
+        println!(
+            "{:<10} {:>8} {:>14} {:>10}",
+            q.queue, q.due, q.waiting_retry, q.scheduled
+        );
+    }
+    println!(
+        "in progress {}   SENT {}   FAIL {}",
+        s.in_progress, s.sent, s.failed
+    );
+    for (l, stale) in s.nodes.iter().zip(&s.stale) {
+        let count = |st: &str| l.lines.iter().filter(|x| x.state == st).count();
+        println!(
+            "node {} (pid {}, lease {}{}): lines busy {} idle {} down {}",
+            l.node,
+            l.pid,
+            l.renewed.format("%Y-%m-%d %H:%M:%S"),
+            if *stale {
+                ", STALE"
+            } else if l.draining {
+                ", draining"
+            } else {
+                ""
+            },
+            count("busy"),
+            count("idle"),
+            count("down")
+        );
+        for x in &l.lines {
+            println!(
+                "  line {:>3} {:<5} {}",
+                x.line,
+                x.state,
+                x.job.as_deref().unwrap_or("")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Arguments of `redial report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The job: a file name (`00000001.FS` or `00000001`) found in the spool, or a path.
+    job: String,
+    #[command(flatten)]
+    spool: SpoolArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Prints a job's attempts.
+pub fn report(a: ReportArgs) -> Result<()> {
+    let (layout, sys) = a.spool.open()?;
+    let Some(path) = report::find(&layout, &a.job) else {
+        bail!("job {:?} is not in {}", a.job, layout.root.display());
+    };
+    let r = match report::report(&layout, &path, &sys.outcomes) {
+        Ok(r) => r,
+        Err(e) => {
+            let err = Path::new(&format!("{}.err", path.display())).to_path_buf();
+            let extra = std::fs::read_to_string(&err).unwrap_or_default();
+            bail!("{e}\n{extra}");
+        }
+    };
+    if a.json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
+    println!(
+        "{}  ({})  to {}",
+        r.path,
+        r.place,
+        r.destination.as_deref().unwrap_or("-")
+    );
+    println!(
+        "{:<20} {:<6} {:>5} {:<5} {:<44} THEN",
+        "WHEN", "LINE", "CODE", "CLASS", "OUTCOME"
+    );
+    for x in &r.attempts {
+        println!(
+            "{:<20} {:<6} {:>5} {:<5} {:<44} {}",
+            x.when.format("%Y-%m-%d %H:%M:%S"),
+            x.line,
+            x.code,
+            x.class,
+            x.description,
+            x.then
+        );
+    }
+    if let Some(reason) = &r.fail_reason {
+        println!("fail reason: {}", quote(reason));
+    }
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! `redial run`: one spooler node as a service (real clock, watcher, signals).
+
+use anyhow::Result;
+use redial::daemon::clock::SystemClock;
+use redial::daemon::Daemon;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Arguments of `redial run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The system configuration (CFG).
+    #[arg(long)]
+    cfg: PathBuf,
+    /// This node's name (its `ACTIVE/<node>/` directory and lease).
+    #[arg(long, default_value = "node1")]
+    node: String,
+    /// Directory that relative paths (request dir, documents, USR files) are relative to
+    /// (default: the current directory).
+    #[arg(long)]
+    base: Option<PathBuf>,
+    /// Log as JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the node until SIGTERM/SIGINT.
+pub fn run(args: RunArgs) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let sub = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if args.json {
+        sub.json().init();
+    } else {
+        sub.init();
+    }
+    let base = match args.base {
+        Some(b) => b,
+        None => std::env::current_dir()?,
+    };
+    let d = Daemon::new(
+        Some(&args.cfg),
+        &base,
+        &args.node,
+        Arc::new(SystemClock),
+        None,
+    )?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(redial::daemon::service::serve(d))
+}

@@ -1,0 +1,133 @@
+//! Crash recovery: jobs found in an `ACTIVE` directory, this node's at start-up or a dead
+//! node's after a takeover.
+//!
+//! A file's `$fax_status1` says how far its attempt got: 3 = the call may have been under way
+//! (an interrupted attempt, code 66, and the policy decides); 6 = the decision was written but
+//! the file not yet moved (finish the move to SENT or FAIL); anything else = claimed but never
+//! dialled (back to its queue unchanged). Never dials anything itself.
+
+use super::{Bad, Daemon, Event, Next, CODE_INTERRUPTED};
+use crate::line::CallResult;
+use crate::retry::outcome::Class;
+use crate::spool::rewrite::{STATUS_ACTIVE, STATUS_DONE};
+use crate::spool::store::fsync_dir;
+use std::path::Path;
+
+impl Daemon {
+    /// Recovers every job under `dir` (nested takeover directories included), then removes
+    /// the emptied nested directories.
+    pub(super) fn recover_dir(&mut self, dir: &Path, owner: &str) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<_> = rd.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let path = e.path();
+            let Some(name) = e.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                let from = name
+                    .strip_prefix(".takeover-")
+                    .and_then(|s| s.rsplit_once('-').map(|(n, _)| n.to_string()))
+                    .unwrap_or(name.clone());
+                self.recover_dir(&path, &from);
+                if std::fs::remove_dir(&path).is_ok() {
+                    let _ = fsync_dir(dir);
+                }
+            } else if crate::spool::is_job_name(&name) {
+                self.recover_file(&path, &name, owner);
+            }
+        }
+    }
+
+    fn recover_file(&mut self, path: &Path, name: &str, owner: &str) {
+        let Ok(bytes) = std::fs::read(path) else {
+            return;
+        };
+        tracing::warn!(job = name, node = owner, "recovering a job left in ACTIVE");
+        self.emit(Event::Recovered {
+            job: name.to_string(),
+            node: owner.to_string(),
+        });
+        let loaded = match self.load(path, &bytes) {
+            Ok(l) => l,
+            Err(bad) => return self.reject_active(path, name, bad),
+        };
+        let max = self.settings.layout.max_queue;
+        let queue = loaded.job.tosend.unwrap_or(0).min(max);
+        match loaded.job.status1 {
+            Some((s, line)) if s == STATUS_ACTIVE => {
+                let Some(channel) = loaded.job.channel() else {
+                    let bad = Bad {
+                        code: super::CODE_NO_DESTINATION,
+                        reason: format!("{}: the job has no destination", path.display()),
+                        doc: Some(loaded.doc),
+                    };
+                    return self.reject_active(path, name, bad);
+                };
+                let now = self.clock.now();
+                let board = line
+                    .and_then(|n| self.lines.get(&n))
+                    .map_or('X', |l| l.board());
+                self.stats.recovered += 1;
+                let result = CallResult {
+                    code: CODE_INTERRUPTED,
+                    ..CallResult::default()
+                };
+                self.settle(
+                    path.to_path_buf(),
+                    name,
+                    loaded,
+                    queue,
+                    now,
+                    now,
+                    line,
+                    board,
+                    channel,
+                    result,
+                );
+            }
+            Some((s, _)) if s == STATUS_DONE => {
+                let sent = loaded
+                    .job
+                    .records
+                    .last()
+                    .is_some_and(|r| r.class == Class::S);
+                self.move_on(path, name, if sent { &Next::Sent } else { &Next::Fail });
+            }
+            _ => {
+                let due = self.clock.now();
+                self.move_on(path, name, &Next::Retry(queue, due));
+            }
+        }
+    }
+
+    /// Takes over a dead node's `ACTIVE/<node>/` by renaming it into this node's directory
+    /// (only one node can win that rename), then recovers its jobs.
+    pub(super) fn take_over(&mut self, other: &str) {
+        let layout = self.settings.layout.clone();
+        let src = layout.active(other);
+        if !src.is_dir() {
+            let _ = std::fs::remove_file(layout.lease(other));
+            return;
+        }
+        let stamp = self.clock.now().timestamp_millis();
+        let mine = layout.active(&self.node);
+        let _ = std::fs::create_dir_all(&mine);
+        let dst = mine.join(format!(".takeover-{other}-{stamp}"));
+        if std::fs::rename(&src, &dst).is_err() {
+            return; // another node won
+        }
+        let _ = fsync_dir(&mine);
+        let _ = fsync_dir(&layout.active_root());
+        let _ = std::fs::remove_file(layout.lease(other));
+        tracing::warn!(node = other, by = %self.node, "took over a dead node's ACTIVE directory");
+        self.emit(Event::TookOver {
+            node: other.to_string(),
+        });
+        self.recover_dir(&dst, other);
+        let _ = std::fs::remove_dir(&dst);
+    }
+}

@@ -1,0 +1,164 @@
+//! The spooler's own CFG commands, read once per (re)load.
+//!
+//! ```text
+//! $request_dir spool 3                    ; request directory and highest TOSEND queue
+//! $node n1 queues=0,2,1 lines=1-4         ; per node: queue order (TOSEND stays first), lines
+//! $queue_disable 3                        ; queues no node takes jobs from
+//! $max_concurrent_calls 1                 ; calls at once to one number (default 1)
+//! $node_lease 10 60                       ; renew every 10 s; stale after 60 s
+//! $rescan_interval 60                     ; full directory rescan (seconds)
+//! $shutdown_grace 30                      ; SIGTERM: seconds in-flight calls may take
+//! ```
+
+use crate::command::Document;
+use crate::linegroup::LineSet;
+use crate::spool::Layout;
+use std::path::{Path, PathBuf};
+
+/// Settings of one node.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The spool.
+    pub layout: Layout,
+    /// Queues this node takes jobs from, highest priority first.
+    pub order: Vec<u8>,
+    /// The lines this node runs (`None`: every `$line`).
+    pub lines: Option<LineSet>,
+    /// `$max_concurrent_calls`.
+    pub max_per_dest: u32,
+    /// Lease renewal, seconds.
+    pub lease_renew: i64,
+    /// Lease staleness, seconds.
+    pub lease_stale: i64,
+    /// Rescan interval, seconds.
+    pub rescan: u64,
+    /// Shutdown grace, seconds.
+    pub grace: u64,
+}
+
+fn num<T: std::str::FromStr>(
+    doc: &Document,
+    name: &str,
+    i: usize,
+    default: T,
+) -> Result<T, String> {
+    match doc.last(name) {
+        None => Ok(default),
+        Some(c) => match c.arg(i) {
+            None => Ok(default),
+            Some(s) => s.parse().map_err(|_| {
+                format!(
+                    "{} line {}: ${name}: {s:?} is not a number",
+                    doc.origin(),
+                    c.line
+                )
+            }),
+        },
+    }
+}
+
+impl Settings {
+    /// Reads the settings for `node`; relative paths are relative to `base`.
+    pub fn from_cfg(doc: &Document, base: &Path, node: &str) -> Result<Settings, String> {
+        let (dir, max) = match doc.last("request_dir") {
+            Some(c) => (
+                c.arg(0)
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| "spool".into()),
+                c.arg(1).and_then(|s| s.parse::<u8>().ok()).unwrap_or(9),
+            ),
+            None => (PathBuf::from("spool"), 9),
+        };
+        let root = if dir.is_relative() {
+            base.join(dir)
+        } else {
+            dir
+        };
+        let layout = Layout::new(root, max);
+        let mut disabled = Vec::new();
+        for c in doc.all("queue_disable") {
+            for a in &c.args {
+                disabled.push(a.text.parse::<u8>().map_err(|_| {
+                    format!(
+                        "{} line {}: {:?} is not a queue number",
+                        doc.origin(),
+                        c.line,
+                        a.text
+                    )
+                })?);
+            }
+        }
+        let mut order: Vec<u8> = layout.queues().collect();
+        let mut lines = None;
+        if let Some(c) = doc
+            .all("node")
+            .filter(|c| c.arg(0).is_some_and(|n| n.eq_ignore_ascii_case(node)))
+            .last()
+        {
+            for a in &c.args[1..] {
+                match a.text.split_once('=') {
+                    Some(("queues", v)) => {
+                        let mut o = Vec::new();
+                        for t in v.split([' ', ',']).filter(|t| !t.is_empty()) {
+                            let q = t.parse::<u8>().ok().filter(|q| *q <= layout.max_queue).ok_or_else(
+                                || format!("{} line {}: queue {t:?} does not exist", doc.origin(), c.line),
+                            )?;
+                            if !o.contains(&q) {
+                                o.push(q);
+                            }
+                        }
+                        // TOSEND can never be moved from the top.
+                        if let Some(p) = o.iter().position(|q| *q == 0) {
+                            o.remove(p);
+                            o.insert(0, 0);
+                        }
+                        order = o;
+                    }
+                    Some(("lines", v)) => {
+                        lines = Some(LineSet::parse(v).map_err(|e| format!("{} line {}: {e}", doc.origin(), c.line))?);
+                    }
+                    _ => {
+                        return Err(format!(
+                            "{} line {}: expected $node NAME [queues=0,1,…] [lines=RANGE], found {:?}",
+                            doc.origin(),
+                            c.line,
+                            a.text
+                        ))
+                    }
+                }
+            }
+        }
+        order.retain(|q| !disabled.contains(q));
+        Ok(Settings {
+            layout,
+            order,
+            lines,
+            max_per_dest: num(doc, "max_concurrent_calls", 0, 1u32)?.max(1),
+            lease_renew: num(doc, "node_lease", 0, 10i64)?.max(1),
+            lease_stale: num(doc, "node_lease", 1, 60i64)?.max(2),
+            rescan: num(doc, "rescan_interval", 0, 60u64)?.max(1),
+            grace: num(doc, "shutdown_grace", 0, 30u64)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_order_and_defaults() {
+        let d = Document::parse_str(
+            "$request_dir /s 4\n$node a queues=2,0,1 lines=1-2\n$queue_disable 1\n$node_lease 1 3\n",
+            "t.cfg",
+        )
+        .unwrap();
+        let s = Settings::from_cfg(&d, Path::new("/b"), "A").unwrap();
+        assert_eq!(s.order, [0, 2]);
+        assert!(s.lines.as_ref().unwrap().contains(2));
+        assert_eq!((s.lease_renew, s.lease_stale, s.max_per_dest), (1, 3, 1));
+        let s = Settings::from_cfg(&d, Path::new("/b"), "b").unwrap();
+        assert_eq!(s.order, [0, 2, 3, 4]);
+        assert_eq!(s.layout.root, Path::new("/s"));
+    }
+}

@@ -1,0 +1,171 @@
+//! Lines: what the dispatcher places attempts on.
+//!
+//! Owns the [`Line`] trait (place one attempt for a job; the outcome comes back as a code plus
+//! details), the `$line` definitions of the CFG, and the line kinds that need no hardware: the
+//! `sim` line ([`sim`]) whose outcomes follow a scenario, and a scripted line for tests
+//! ([`scripted`]). It never touches the spool: the daemon turns outcomes into records.
+
+pub mod breaker;
+pub mod scripted;
+pub mod serial;
+pub mod sim;
+
+use crate::command::Document;
+use crate::retry::outcome::Channel;
+use chrono::{DateTime, Utc};
+use std::path::PathBuf;
+
+/// One attempt to place.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The job's file name.
+    pub job: String,
+    /// The number (or address) to dial, as written in the job.
+    pub number: String,
+    /// Fax, voice, …
+    pub channel: Channel,
+    /// Documents to send (resolved paths).
+    pub documents: Vec<PathBuf>,
+    /// The voice message (`$voice_phone`'s second argument).
+    pub message: Option<String>,
+    /// 1-based attempt number within the job's current cycle.
+    pub attempt: usize,
+    /// Whether this attempt dials `$alternate_phone` (prefix `A`).
+    pub alternate: bool,
+}
+
+/// What an attempt produced.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallResult {
+    /// The outcome code (0 = success; see the outcome table).
+    pub code: u32,
+    /// Pages sent.
+    pub pages: u32,
+    /// Fax speed, bit/s.
+    pub baud: u32,
+    /// Seconds from dialling to hang-up.
+    pub call_secs: u32,
+    /// Seconds connected.
+    pub connect_secs: u32,
+    /// The remote's ID.
+    pub answerback: String,
+}
+
+/// How a placed attempt completes.
+#[derive(Debug)]
+pub enum Placed {
+    /// The result is known and the call ends at this instant (simulated lines: the daemon
+    /// completes it when its clock reaches the instant, so virtual clocks need no sleeping).
+    Until(DateTime<Utc>, CallResult),
+    /// The line reports the result later through the [`Completion`] it was given.
+    Reported,
+}
+
+/// Where asynchronous lines report results: `(line number, result)`.
+pub type Completion = tokio::sync::mpsc::UnboundedSender<(u32, CallResult)>;
+
+/// One line (a "channel" in CopiaFacts 8.3): places one attempt at a time.
+pub trait Line: Send {
+    /// Its number (`$line N …`).
+    fn number(&self) -> u32;
+    /// The board letter written in attempt records (`S` sim, `T` test, `M` modem).
+    fn board(&self) -> char;
+    /// Whether the line can take calls.
+    fn is_up(&self) -> bool {
+        true
+    }
+    /// Starts an attempt at `now`.
+    fn place(&mut self, call: &Call, now: DateTime<Utc>, done: &Completion) -> Placed;
+}
+
+/// A `$line N KIND key=value…` definition from the CFG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineDef {
+    /// Line number.
+    pub number: u32,
+    /// Kind: `sim` (others come with their issues).
+    pub kind: String,
+    /// `key=value` parameters (bare words get an empty value).
+    pub params: Vec<(String, String)>,
+    /// CFG line number (for errors).
+    pub cfg_line: usize,
+}
+
+impl LineDef {
+    /// A parameter's value.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Every `$line` of a CFG, in order.
+pub fn line_defs(cfg: &Document) -> Result<Vec<LineDef>, String> {
+    let mut out: Vec<LineDef> = Vec::new();
+    for c in cfg.all("line") {
+        let number = c
+            .arg(0)
+            .and_then(|s| s.parse::<u32>().ok())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                format!(
+                    "{} line {}: expected $line NUMBER KIND …",
+                    cfg.origin(),
+                    c.line
+                )
+            })?;
+        let kind = c
+            .arg(1)
+            .ok_or_else(|| {
+                format!(
+                    "{} line {}: $line {number} needs a kind (sim)",
+                    cfg.origin(),
+                    c.line
+                )
+            })?
+            .to_ascii_lowercase();
+        let params = c.args[2..]
+            .iter()
+            .map(|a| match a.text.split_once('=') {
+                Some((k, v)) => (k.to_ascii_lowercase(), v.to_string()),
+                None => (a.text.to_ascii_lowercase(), String::new()),
+            })
+            .collect();
+        if out.iter().any(|d| d.number == number) {
+            return Err(format!(
+                "{} line {}: line {number} is defined twice",
+                cfg.origin(),
+                c.line
+            ));
+        }
+        out.push(LineDef {
+            number,
+            kind,
+            params,
+            cfg_line: c.line,
+        });
+    }
+    Ok(out)
+}
+
+/// Builds the lines of the given definitions (kinds this build knows).
+pub fn build_lines(cfg: &Document, defs: &[LineDef]) -> Result<Vec<Box<dyn Line>>, String> {
+    let scenario = sim::Scenario::from_cfg(cfg)?;
+    defs.iter()
+        .map(|d| -> Result<Box<dyn Line>, String> {
+            match d.kind.as_str() {
+                "sim" => Ok(Box::new(sim::SimLine::new(d, scenario.clone()).map_err(
+                    |e| format!("{} line {}: {e}", cfg.origin(), d.cfg_line),
+                )?)),
+                other => Err(format!(
+                    "{} line {}: line kind {other:?} is not available (known: sim)",
+                    cfg.origin(),
+                    d.cfg_line
+                )),
+            }
+        })
+        .collect()
+}

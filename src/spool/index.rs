@@ -1,0 +1,230 @@
+//! The in-memory index of queued jobs: due time, line group and destination per job, per queue.
+//!
+//! Pure data structure: no files, no clock of its own. Jobs whose due time has passed are
+//! `ready`, kept per queue and per line group in FIFO (file-name) order, so the dispatcher finds
+//! the next job for a free line without scanning; the others wait in one time-ordered set whose
+//! first element is when the daemon next has to wake up.
+
+use super::JobName;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// What the dispatcher needs to know about a queued job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Earliest start (unix seconds, already moved by send and pause windows).
+    pub due: i64,
+    /// Interned line group (`$fax_send_line`, `*` when absent).
+    pub group: u32,
+    /// Hash of the destination number (for `$max_concurrent_calls`).
+    pub dest: u64,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    entries: HashMap<JobName, Entry>,
+    ready: BTreeMap<u32, BTreeSet<JobName>>,
+}
+
+/// The index.
+#[derive(Debug, Default)]
+pub struct Index {
+    queues: BTreeMap<u8, Queue>,
+    waiting: BTreeSet<(i64, u8, JobName)>,
+    groups: Vec<String>,
+    group_ids: HashMap<String, u32>,
+    promoted_to: i64,
+    len: usize,
+    ready_len: usize,
+}
+
+impl Index {
+    /// An empty index.
+    pub fn new() -> Index {
+        Index {
+            promoted_to: i64::MIN,
+            ..Index::default()
+        }
+    }
+
+    /// The id of a group spec (interned).
+    pub fn group_id(&mut self, spec: &str) -> u32 {
+        if let Some(&id) = self.group_ids.get(spec) {
+            return id;
+        }
+        let id = self.groups.len() as u32;
+        self.groups.push(spec.to_string());
+        self.group_ids.insert(spec.to_string(), id);
+        id
+    }
+
+    /// The spec of a group id.
+    pub fn group(&self, id: u32) -> &str {
+        &self.groups[id as usize]
+    }
+
+    /// Number of interned groups.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Inserts or replaces a job.
+    pub fn upsert(&mut self, queue: u8, name: JobName, entry: Entry) {
+        self.remove(queue, &name);
+        let q = self.queues.entry(queue).or_default();
+        if entry.due <= self.promoted_to {
+            q.ready.entry(entry.group).or_default().insert(name.clone());
+            self.ready_len += 1;
+        } else {
+            self.waiting.insert((entry.due, queue, name.clone()));
+        }
+        q.entries.insert(name, entry);
+        self.len += 1;
+    }
+
+    /// Removes a job; returns its entry.
+    pub fn remove(&mut self, queue: u8, name: &JobName) -> Option<Entry> {
+        let q = self.queues.get_mut(&queue)?;
+        let e = q.entries.remove(name)?;
+        self.len -= 1;
+        let was_ready = match q.ready.get_mut(&e.group) {
+            Some(set) => {
+                let hit = set.remove(name);
+                if set.is_empty() {
+                    q.ready.remove(&e.group);
+                }
+                hit
+            }
+            None => false,
+        };
+        if was_ready {
+            self.ready_len -= 1;
+        } else {
+            self.waiting.remove(&(e.due, queue, name.clone()));
+        }
+        Some(e)
+    }
+
+    /// Moves every job due at or before `now` (unix seconds) to its ready set.
+    pub fn promote(&mut self, now: i64) {
+        self.promoted_to = self.promoted_to.max(now);
+        while let Some(first) = self.waiting.first() {
+            if first.0 > now {
+                break;
+            }
+            let (_, queue, name) = self.waiting.pop_first().expect("first exists");
+            let q = self.queues.get_mut(&queue).expect("queue of an entry");
+            let group = q.entries[&name].group;
+            q.ready.entry(group).or_default().insert(name);
+            self.ready_len += 1;
+        }
+    }
+
+    /// When the next waiting job becomes due.
+    pub fn next_due(&self) -> Option<i64> {
+        self.waiting.first().map(|w| w.0)
+    }
+
+    /// A job's entry.
+    pub fn get(&self, queue: u8, name: &JobName) -> Option<&Entry> {
+        self.queues.get(&queue)?.entries.get(name)
+    }
+
+    /// The ready jobs of a queue, per group, each group in FIFO order.
+    pub fn ready(&self, queue: u8) -> impl Iterator<Item = (u32, &BTreeSet<JobName>)> {
+        self.queues
+            .get(&queue)
+            .into_iter()
+            .flat_map(|q| q.ready.iter().map(|(g, s)| (*g, s)))
+    }
+
+    /// Every job in a queue (unordered).
+    pub fn names(&self, queue: u8) -> impl Iterator<Item = &JobName> {
+        self.queues
+            .get(&queue)
+            .into_iter()
+            .flat_map(|q| q.entries.keys())
+    }
+
+    /// Jobs indexed.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// Whether no job is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Jobs due now.
+    pub fn ready_len(&self) -> usize {
+        self.ready_len
+    }
+    /// (ready, waiting) per queue.
+    pub fn counts(&self, queue: u8) -> (usize, usize) {
+        match self.queues.get(&queue) {
+            None => (0, 0),
+            Some(q) => {
+                let r: usize = q.ready.values().map(BTreeSet::len).sum();
+                (r, q.entries.len() - r)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> JobName {
+        JobName::new(s)
+    }
+
+    #[test]
+    fn promotion_and_fifo() {
+        let mut ix = Index::new();
+        let g = ix.group_id("*");
+        for (name, due) in [("3.FS", 10), ("1.FS", 30), ("2.FS", 10)] {
+            ix.upsert(
+                0,
+                n(name),
+                Entry {
+                    due,
+                    group: g,
+                    dest: 0,
+                },
+            );
+        }
+        assert_eq!(ix.next_due(), Some(10));
+        ix.promote(10);
+        let ready: Vec<&str> = ix
+            .ready(0)
+            .flat_map(|(_, s)| s.iter().map(JobName::as_str))
+            .collect();
+        assert_eq!(ready, ["2.FS", "3.FS"]);
+        assert_eq!(ix.next_due(), Some(30));
+        assert_eq!(ix.counts(0), (2, 1));
+        // A job due in the past goes straight to ready.
+        ix.upsert(
+            1,
+            n("9.FS"),
+            Entry {
+                due: 5,
+                group: g,
+                dest: 0,
+            },
+        );
+        assert_eq!(ix.counts(1), (1, 0));
+        assert!(ix.remove(0, &n("2.FS")).is_some());
+        assert!(ix.remove(0, &n("1.FS")).is_some());
+        assert_eq!((ix.len(), ix.ready_len(), ix.next_due()), (2, 2, None));
+        // Re-inserting with a later due time moves it back to waiting.
+        ix.upsert(
+            0,
+            n("3.FS"),
+            Entry {
+                due: 99,
+                group: g,
+                dest: 0,
+            },
+        );
+        assert_eq!((ix.len(), ix.ready_len(), ix.next_due()), (2, 1, Some(99)));
+    }
+}

@@ -1,0 +1,95 @@
+//! Node leases: `ACTIVE/<node>.lease`, rewritten atomically while the node runs.
+//!
+//! A lease names the node, its process, when it was last renewed (on the node's clock) and what
+//! its lines are doing (for `redial status`). A node whose lease is older than the stale limit is
+//! dead: another node takes its `ACTIVE/<node>/` over by renaming the whole directory into its
+//! own, so exactly one node recovers it. This module reads and writes lease files; it never
+//! decides what happens to jobs.
+
+use super::store::write_atomic;
+use super::Layout;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::io;
+
+/// A line in a lease.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LeaseLine {
+    /// Number.
+    pub line: u32,
+    /// `idle`, `busy` or `down`.
+    pub state: String,
+    /// The job on it.
+    pub job: Option<String>,
+}
+
+/// The content of a lease file (JSON).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Lease {
+    /// Node name.
+    pub node: String,
+    /// Process id.
+    pub pid: u32,
+    /// Last renewal.
+    pub renewed: DateTime<Utc>,
+    /// Seconds after which the lease is stale.
+    pub stale_after: i64,
+    /// Whether the node is shutting down.
+    pub draining: bool,
+    /// Its lines.
+    pub lines: Vec<LeaseLine>,
+}
+
+impl Lease {
+    /// Whether the lease is stale at `now`.
+    pub fn is_stale(&self, now: DateTime<Utc>) -> bool {
+        (now - self.renewed).num_seconds() > self.stale_after
+    }
+}
+
+/// Writes (renews) a lease.
+pub fn write(layout: &Layout, lease: &Lease) -> io::Result<()> {
+    let json = serde_json::to_vec_pretty(lease).map_err(io::Error::other)?;
+    write_atomic(
+        &layout.temp(),
+        &format!(".{}.", lease.node),
+        &layout.lease(&lease.node),
+        &json,
+    )
+}
+
+/// Every readable lease in `ACTIVE`.
+pub fn read_all(layout: &Layout) -> Vec<Lease> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(layout.active_root()) {
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.ends_with(".lease") {
+                if let Ok(bytes) = std::fs::read(e.path()) {
+                    if let Ok(l) = serde_json::from_slice::<Lease>(&bytes) {
+                        out.push(l);
+                    }
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.node.cmp(&b.node));
+    out
+}
+
+/// Node directories in `ACTIVE` (names of subdirectories).
+pub fn node_dirs(layout: &Layout) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(layout.active_root()) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                if let Some(n) = e.file_name().to_str() {
+                    out.push(n.to_string());
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,225 @@
+//! The spool on disk: the request directory's layout, job names and their FIFO order.
+//!
+//! Owns where things live (`TOSEND`, `TOSEND1`…`TOSENDn`, `SENT`, `FAIL`, `ACTIVE/<node>/`,
+//! `TEMP`, lease files) and the durable primitives that move jobs between them ([`store`]).
+//! The in-memory picture of the queues is [`index`], fed by [`watch`] and by scans. This module
+//! never decides anything about a job's retries: that is the engine's.
+
+pub mod index;
+pub mod lease;
+pub mod report;
+pub mod rewrite;
+pub mod store;
+pub mod watch;
+
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+
+/// The directories of one request directory.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The request directory (`$request_dir`).
+    pub root: PathBuf,
+    /// The highest numbered queue (`$request_dir DIR n`; default 9, at most 99).
+    pub max_queue: u8,
+}
+
+/// Where a job file is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// A TOSEND queue.
+    Queue(u8),
+    /// In progress on a node.
+    Active(String),
+    /// Done.
+    Sent,
+    /// Failed.
+    Fail,
+}
+
+impl Layout {
+    /// A layout rooted at `root`.
+    pub fn new(root: impl Into<PathBuf>, max_queue: u8) -> Layout {
+        Layout {
+            root: root.into(),
+            max_queue: max_queue.min(99),
+        }
+    }
+
+    /// `TOSEND` for 0, else `TOSENDn`.
+    pub fn queue_dir(&self, q: u8) -> PathBuf {
+        self.root.join(queue_name(q))
+    }
+    /// `SENT`.
+    pub fn sent(&self) -> PathBuf {
+        self.root.join("SENT")
+    }
+    /// `FAIL`.
+    pub fn fail(&self) -> PathBuf {
+        self.root.join("FAIL")
+    }
+    /// `TEMP`: temporary files, on the spool's file system so renames stay atomic.
+    pub fn temp(&self) -> PathBuf {
+        self.root.join("TEMP")
+    }
+    /// `ACTIVE`.
+    pub fn active_root(&self) -> PathBuf {
+        self.root.join("ACTIVE")
+    }
+    /// `ACTIVE/<node>`: the jobs a node has claimed.
+    pub fn active(&self, node: &str) -> PathBuf {
+        self.active_root().join(node)
+    }
+    /// `ACTIVE/<node>.lease`: the node's lease (renewed while it runs).
+    pub fn lease(&self, node: &str) -> PathBuf {
+        self.active_root().join(format!("{node}.lease"))
+    }
+    /// `ACTIVE/<node>.lock`: held (flock) by the one process running as that node.
+    pub fn lock(&self, node: &str) -> PathBuf {
+        self.active_root().join(format!("{node}.lock"))
+    }
+    /// Queue numbers, `0..=max_queue`.
+    pub fn queues(&self) -> impl Iterator<Item = u8> {
+        0..=self.max_queue
+    }
+
+    /// Creates every directory (and `ACTIVE/<node>` when a node is given).
+    pub fn create(&self, node: Option<&str>) -> std::io::Result<()> {
+        for q in self.queues() {
+            std::fs::create_dir_all(self.queue_dir(q))?;
+        }
+        for d in [self.sent(), self.fail(), self.temp(), self.active_root()] {
+            std::fs::create_dir_all(d)?;
+        }
+        if let Some(n) = node {
+            std::fs::create_dir_all(self.active(n))?;
+        }
+        Ok(())
+    }
+
+    /// Which spool directory `path` is directly inside, if any.
+    pub fn place_of(&self, path: &Path) -> Option<Place> {
+        let dir = path.parent()?;
+        let name = dir.file_name()?.to_str()?;
+        let parent = dir.parent()?;
+        if parent == self.root {
+            if let Some(q) = crate::load::queue_number(name).filter(|q| *q <= self.max_queue) {
+                if name == queue_name(q) {
+                    return Some(Place::Queue(q));
+                }
+            }
+            return match name {
+                "SENT" => Some(Place::Sent),
+                "FAIL" => Some(Place::Fail),
+                _ => None,
+            };
+        }
+        (parent == self.active_root()).then(|| Place::Active(name.to_string()))
+    }
+}
+
+/// The folder name of queue `q`.
+pub fn queue_name(q: u8) -> String {
+    if q == 0 {
+        "TOSEND".to_string()
+    } else {
+        format!("TOSEND{q}")
+    }
+}
+
+/// Whether a directory entry is a job: `NAME.FS` (any case), not hidden, not a temp name.
+pub fn is_job_name(name: &str) -> bool {
+    name.len() > 3
+        && !name.starts_with('.')
+        && name.is_char_boundary(name.len() - 3)
+        && name[name.len() - 3..].eq_ignore_ascii_case(".FS")
+}
+
+/// A job's file name, ordered FIFO as CopiaFacts does: numeric names by value (so `9.FS`
+/// before `10.FS`), then other names by byte order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JobName(pub Box<str>);
+
+impl JobName {
+    /// Wraps a file name.
+    pub fn new(s: &str) -> JobName {
+        JobName(s.into())
+    }
+    /// The file name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    fn stem(&self) -> &str {
+        self.0.split('.').next().unwrap_or(&self.0)
+    }
+}
+
+impl std::fmt::Display for JobName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Ord for JobName {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let (a, b) = (self.stem(), other.stem());
+        let num = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+        match (num(a), num(b)) {
+            (true, true) => {
+                let (ta, tb) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+                ta.len()
+                    .cmp(&tb.len())
+                    .then_with(|| ta.cmp(tb))
+                    .then_with(|| self.0.cmp(&other.0))
+            }
+            (true, false) => Ordering::Less,
+            (false, true) => Ordering::Greater,
+            (false, false) => self.0.cmp(&other.0),
+        }
+    }
+}
+
+impl PartialOrd for JobName {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifo_order_is_numeric_then_text() {
+        let mut v: Vec<JobName> = ["10.FS", "9.FS", "b.FS", "00000002.FS", "a.FS", "0011.FS"]
+            .iter()
+            .map(|s| JobName::new(s))
+            .collect();
+        v.sort();
+        let s: Vec<&str> = v.iter().map(JobName::as_str).collect();
+        assert_eq!(
+            s,
+            ["00000002.FS", "9.FS", "10.FS", "0011.FS", "a.FS", "b.FS"]
+        );
+    }
+
+    #[test]
+    fn job_names_and_places() {
+        assert!(is_job_name("1.FS") && is_job_name("x.fs"));
+        for bad in [".1.FS", "1.TFS", "1.FS.err", "FS", "1.FSX"] {
+            assert!(!is_job_name(bad), "{bad}");
+        }
+        let l = Layout::new("/s", 3);
+        assert_eq!(
+            l.place_of(Path::new("/s/TOSEND2/1.FS")),
+            Some(Place::Queue(2))
+        );
+        assert_eq!(l.place_of(Path::new("/s/TOSEND4/1.FS")), None);
+        assert_eq!(l.place_of(Path::new("/s/TOSEND02/1.FS")), None);
+        assert_eq!(l.place_of(Path::new("/s/FAIL/1.FS")), Some(Place::Fail));
+        assert_eq!(
+            l.place_of(Path::new("/s/ACTIVE/n1/1.FS")),
+            Some(Place::Active("n1".into()))
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! Durable file operations: every job state change is a write to a temporary file, fsync,
+//! rename into place, fsync of the directory (Maildir's protocol).
+//!
+//! Owns the crash-safety primitives; it knows nothing about job contents. It never leaves a job
+//! in two directories: moves are single `rename(2)` calls.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// fsyncs a directory so the renames inside it survive a crash.
+pub fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Writes `bytes` to `target` atomically: a temporary file in `temp_dir` (same file system),
+/// `sync_all`, rename over `target`, fsync `target`'s directory.
+pub fn write_atomic(temp_dir: &Path, prefix: &str, target: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".tmp")
+        .tempfile_in(temp_dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(target).map_err(|e| e.error)?;
+    fsync_dir(parent(target))
+}
+
+/// Renames `from` to `to` and fsyncs both directories (the destination first).
+pub fn rename_durable(from: &Path, to: &Path) -> io::Result<()> {
+    std::fs::rename(from, to)?;
+    fsync_dir(parent(to))?;
+    if parent(from) != parent(to) {
+        fsync_dir(parent(from))?;
+    }
+    Ok(())
+}
+
+fn parent(p: &Path) -> &Path {
+    p.parent().unwrap_or(Path::new("."))
+}
+
+/// `dir/name` when free, else `dir/STEM_n.EXT` with the first free `n` (a job never replaces
+/// another job of the same name in SENT, FAIL or a queue).
+pub fn free_name(dir: &Path, name: &str) -> PathBuf {
+    let first = dir.join(name);
+    if !first.exists() {
+        return first;
+    }
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) => (&name[..i], &name[i..]),
+        None => (name, ""),
+    };
+    (1u32..)
+        .map(|n| dir.join(format!("{stem}_{n}{ext}")))
+        .find(|p| !p.exists())
+        .expect("some name is free")
+}
+
+/// The job files (`*.FS`) directly in `dir`, unsorted; a missing directory is empty.
+pub fn list_jobs(dir: &Path) -> io::Result<Vec<String>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for e in rd {
+        let e = e?;
+        if let Some(n) = e.file_name().to_str() {
+            if super::is_job_name(n) {
+                out.push(n.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Removes this node's temporary files left in `TEMP` by a crash (other nodes' are theirs).
+pub fn clean_temp(temp_dir: &Path, prefix: &str) -> io::Result<usize> {
+    let mut n = 0;
+    if let Ok(rd) = std::fs::read_dir(temp_dir) {
+        for e in rd.flatten() {
+            if e.file_name()
+                .to_str()
+                .is_some_and(|s| s.starts_with(prefix))
+            {
+                std::fs::remove_file(e.path())?;
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_and_free_names() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("TEMP");
+        std::fs::create_dir(&t).unwrap();
+        let target = d.path().join("1.FS");
+        write_atomic(&t, ".n.", &target, b"$fax_phone 1\n").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"$fax_phone 1\n");
+        assert_eq!(free_name(d.path(), "1.FS"), d.path().join("1_1.FS"));
+        assert_eq!(free_name(d.path(), "2.FS"), d.path().join("2.FS"));
+        assert_eq!(std::fs::read_dir(&t).unwrap().count(), 0);
+        assert_eq!(list_jobs(d.path()).unwrap(), ["1.FS"]);
+        assert!(list_jobs(&d.path().join("none")).unwrap().is_empty());
+    }
+}
