@@ -20,12 +20,14 @@ pub(crate) enum Plan {
 
 impl Modem {
     pub(crate) fn cmd_dial(&mut self, now: Instant, rest: &str) -> Done {
-        if self.call.is_some() {
-            return Done::Error;
-        }
         let Some(d) = dial::parse(rest.trim()) else {
             return Done::Error;
         };
+        if self.call.is_some() {
+            // A pty cannot show DTR dropping, so a DTE that quit mid-call without ATH left
+            // the line off-hook; a new dial means that call is over.
+            self.end_call(now, "abandoned by DTE");
+        }
         let exchange = self.exchange();
         let routed = {
             let mut x = exchange.lock().expect("exchange lock");

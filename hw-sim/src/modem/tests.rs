@@ -615,3 +615,16 @@ fax = true
     r.send("ATH\r");
     assert_eq!(r.records()[0].outcome, "incoming-fax");
 }
+
+#[test]
+fn dialling_again_ends_an_abandoned_call() {
+    let mut r = rig();
+    r.send("ATE0+FCLASS=2.0\r");
+    r.send("ATD100\r");
+    assert!(r.wait(60).ends_with("OK\r\n"));
+    r.send("ATD200\r");
+    assert_eq!(r.wait(60), "\r\nBUSY\r\n");
+    let recs = r.records();
+    assert_eq!(recs[0].ended_by, "abandoned by DTE");
+    assert_eq!(recs[1].result, "BUSY");
+}
