@@ -1,0 +1,475 @@
+//! In-process spooler tests on a virtual clock with scripted lines: no sleeps, no real time.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use redial::command::Document;
+use redial::daemon::clock::{Clock, ManualClock};
+use redial::daemon::{Daemon, Event};
+use redial::line::scripted::{Placement, Script, ScriptedLine};
+use redial::line::{Call, Line};
+use redial::load::{job_from_document, job_seed, SystemConfig};
+use redial::retry::engine::{decide, Action, Input, ThisAttempt};
+use redial::spool::{store, Layout};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+fn t0() -> DateTime<Utc> {
+    // A Monday.
+    Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+}
+
+struct Rig {
+    dir: tempfile::TempDir,
+    cfg: PathBuf,
+    clock: ManualClock,
+    log: Arc<Mutex<Vec<Placement>>>,
+    events: Arc<Mutex<Vec<Event>>>,
+}
+
+impl Rig {
+    fn new(cfg_text: &str) -> Rig {
+        // These tests are about scheduling; durability is the crash test's business.
+        store::set_durable(false);
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("redial.cfg");
+        std::fs::write(&cfg, format!("$request_dir spool 3\n{cfg_text}")).unwrap();
+        let layout = Layout::new(dir.path().join("spool"), 3);
+        layout.create(None).unwrap();
+        Rig {
+            dir,
+            cfg,
+            clock: ManualClock::new(t0()),
+            log: Arc::new(Mutex::new(Vec::new())),
+            events: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+    fn layout(&self) -> Layout {
+        Layout::new(self.dir.path().join("spool"), 3)
+    }
+    fn drop_job(&self, q: u8, name: &str, text: &str) {
+        std::fs::write(self.layout().queue_dir(q).join(name), text).unwrap();
+    }
+    fn daemon(&self, node: &str, lines: u32, script: Script) -> Daemon {
+        let lines: Vec<Box<dyn Line>> = (1..=lines)
+            .map(|n| {
+                Box::new(ScriptedLine::new(n, script.clone(), self.log.clone())) as Box<dyn Line>
+            })
+            .collect();
+        let mut d = Daemon::new(
+            Some(&self.cfg),
+            self.dir.path(),
+            node,
+            Arc::new(self.clock.clone()),
+            Some(lines),
+        )
+        .unwrap();
+        let ev = self.events.clone();
+        d.on_event(move |e| ev.lock().unwrap().push(e.clone()));
+        d
+    }
+    fn files(&self, dir: &Path) -> Vec<String> {
+        let mut v = store::list_jobs(dir).unwrap();
+        v.sort();
+        v
+    }
+}
+
+fn always(code: u32, secs: i64) -> Script {
+    Arc::new(move |_: &Call, _| (code, secs))
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Replays a finished job's records through the engine: every record's class and every retry
+/// time must be what the engine decides, and the last decision must match SENT or FAIL.
+fn check_against_engine(
+    sys: &SystemConfig,
+    path: &Path,
+    sent: bool,
+    secs_of: &dyn Fn(&str, usize) -> i64,
+) {
+    let bytes = std::fs::read(path).unwrap();
+    let doc = Document::parse(&bytes, "x").unwrap();
+    let full = job_from_document(doc, None, sys, None).unwrap();
+    let name = path.file_name().unwrap().to_str().unwrap();
+    let records = full.job.records.clone();
+    assert!(!records.is_empty(), "{name}: no attempt");
+    let cal = full.policy.calendar();
+    for (i, r) in records.iter().enumerate() {
+        let mut job = full.job.clone();
+        job.records.truncate(i);
+        let channel = job.channel().unwrap();
+        let row = sys.outcomes.classify(r.outcome, Some(channel));
+        let started = cal.instant(r.start);
+        let d = decide(&Input {
+            policy: &full.policy,
+            job: &job,
+            queue_from: r.tosend,
+            attempt: ThisAttempt {
+                class: row.class,
+                code: Some(r.outcome),
+                description: None,
+                ended: started + Duration::seconds(secs_of(name, i + 1)),
+                line: r.line(),
+                channel,
+            },
+            seed: job_seed(path),
+        });
+        assert_eq!(d.record_class, r.class, "{name} record {}: class", i + 1);
+        match (d.action, records.get(i + 1)) {
+            (Action::Retry { at }, Some(next)) => {
+                let next_at = cal.instant(next.start);
+                assert!(
+                    next_at >= at - Duration::seconds(1),
+                    "{name} record {}: retried at {next_at}, engine said {at}",
+                    i + 2
+                );
+                assert_eq!(next.tosend, d.tosend, "{name}: retry queue");
+            }
+            (Action::Done, None) => assert!(sent, "{name}: done but not in SENT"),
+            (Action::Fail, None) => assert!(!sent, "{name}: failed but not in FAIL"),
+            (a, n) => panic!(
+                "{name} record {}: engine says {a:?}, next record {n:?}",
+                i + 1
+            ),
+        }
+    }
+}
+
+const CAMPAIGN_CFG: &str = "\
+$timezone UTC
+$retry_delays A \"5 15 60\"
+$retry_delays B \"1 1 5 Q10\"
+$retry_delays C \"2 10\"
+$retry_delays D \"1 G5\"
+$retry_max 6
+";
+
+#[test]
+fn thousand_jobs_four_queues_eight_lines_all_land_as_the_engine_says() {
+    let rig = Rig::new(CAMPAIGN_CFG);
+    // Outcome per (job, attempt): mixed success, no answer, busy, no carrier, no dial tone,
+    // and SIT (final). Call length depends on the outcome.
+    let code_of = |job: &str, attempt: usize| -> u32 {
+        let h = fnv(&format!("{job}/{attempt}")) % 100;
+        match h {
+            0..=34 => 0,
+            35..=54 => 1,
+            55..=74 => 2,
+            75..=84 => 3,
+            85..=94 => 4,
+            _ => 7,
+        }
+    };
+    let secs_of = move |job: &str, attempt: usize| -> i64 {
+        match code_of(job, attempt) {
+            0 => 60,
+            1 => 45,
+            2 => 5,
+            _ => 20,
+        }
+    };
+    let script: Script =
+        Arc::new(move |c: &Call, _| (code_of(&c.job, c.attempt), secs_of(&c.job, c.attempt)));
+    for i in 0..1000u32 {
+        let q = (i % 4) as u8;
+        // Some numbers are shared, so one-call-per-number matters.
+        rig.drop_job(
+            q,
+            &format!("{:08}.FS", i + 1),
+            &format!("$fax_phone 555{:04}\n", i % 700),
+        );
+    }
+    let mut d = rig.daemon("n1", 8, script);
+    d.start().unwrap();
+    assert_eq!(d.index().len(), 1000);
+    let wall = std::time::Instant::now();
+    d.run_virtual(&rig.clock, 1_000_000);
+    assert!(wall.elapsed().as_secs() < 30);
+    let l = rig.layout();
+    for q in 0..4 {
+        assert!(rig.files(&l.queue_dir(q)).is_empty(), "queue {q} not empty");
+    }
+    assert!(rig.files(&l.active("n1")).is_empty());
+    let sent = rig.files(&l.sent());
+    let failed = rig.files(&l.fail());
+    assert_eq!(sent.len() + failed.len(), 1000);
+    assert!(
+        sent.len() > 500 && failed.len() > 50,
+        "{} sent, {} failed",
+        sent.len(),
+        failed.len()
+    );
+    let sys = SystemConfig::load(&rig.cfg).unwrap();
+    for n in &sent {
+        check_against_engine(&sys, &l.sent().join(n), true, &secs_of);
+    }
+    for n in &failed {
+        check_against_engine(&sys, &l.fail().join(n), false, &secs_of);
+    }
+    // Never two calls at once to one number, never two calls at once on one line.
+    let log = rig.log.lock().unwrap();
+    let total: usize = sent
+        .iter()
+        .chain(&failed)
+        .map(|n| {
+            let p = if sent.contains(n) {
+                l.sent().join(n)
+            } else {
+                l.fail().join(n)
+            };
+            std::fs::read_to_string(p)
+                .unwrap()
+                .matches("$attempt_record")
+                .count()
+        })
+        .sum();
+    assert_eq!(total, log.len(), "one record per placed call");
+    for (i, a) in log.iter().enumerate() {
+        for b in &log[i + 1..] {
+            let overlap = a.at < b.until && b.at < a.until;
+            if overlap {
+                assert_ne!(a.line, b.line, "line {} double-booked", a.line);
+                let num = |j: &str| j.trim_end_matches(".FS").parse::<u32>().unwrap() - 1;
+                assert_ne!(
+                    num(&a.job) % 700,
+                    num(&b.job) % 700,
+                    "two calls at once to one number"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn queue_priority_then_fifo_by_name() {
+    let rig = Rig::new("");
+    for (q, name) in [
+        (2, "1.FS"),
+        (2, "2.FS"),
+        (1, "10.FS"),
+        (1, "3.FS"),
+        (0, "20.FS"),
+        (0, "5.FS"),
+    ] {
+        rig.drop_job(q, name, &format!("$fax_phone {q}{name}\n"));
+    }
+    let mut d = rig.daemon("n1", 1, always(0, 30));
+    d.start().unwrap();
+    d.run_virtual(&rig.clock, 1000);
+    let order: Vec<String> = rig
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| p.job.clone())
+        .collect();
+    assert_eq!(order, ["5.FS", "20.FS", "3.FS", "10.FS", "1.FS", "2.FS"]);
+}
+
+#[test]
+fn a_future_send_date_is_not_touched_early() {
+    let rig = Rig::new("$timezone Europe/London\n");
+    let text = "$fax_phone 1\n$fax_send_date 03/03/2026\n$fax_send_time 10:00:00\n";
+    rig.drop_job(0, "1.FS", text);
+    rig.drop_job(1, "2.FS", "$fax_phone 2\n");
+    let mut d = rig.daemon("n1", 2, always(0, 30));
+    d.start().unwrap();
+    let due = Utc.with_ymd_and_hms(2026, 3, 3, 10, 0, 0).unwrap();
+    d.poll();
+    rig.clock.set(due - Duration::seconds(1));
+    d.poll();
+    let path = rig.layout().queue_dir(0).join("1.FS");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        text,
+        "touched early"
+    );
+    assert_eq!(
+        rig.log.lock().unwrap().len(),
+        1,
+        "only the undated job was dialled"
+    );
+    assert_eq!(d.next_wakeup(), Some(due));
+    rig.clock.set(due);
+    d.poll();
+    let log = rig.log.lock().unwrap();
+    assert_eq!(
+        (log.len(), log[1].job.as_str(), log[1].at),
+        (2, "1.FS", due)
+    );
+}
+
+#[test]
+fn bad_input_goes_to_fail_and_the_daemon_keeps_going() {
+    let rig = Rig::new("");
+    let l = rig.layout();
+    rig.drop_job(0, "1.FS", "$fax_phone \"unterminated\n");
+    rig.drop_job(0, "2.FS", "$fax_filename nowhere.tif\n");
+    rig.drop_job(0, "3.FS", "$fax_phone 5\n$fax_filename missing.tif\n");
+    rig.drop_job(0, "4.FS", "$fax_phone 5\n$fax_send_date 13/45/2026\n");
+    rig.drop_job(0, "5.FS", "$fax_phone 6\n");
+    std::fs::write(l.queue_dir(0).join("6.TFS"), "$fax_phone 7\n").unwrap();
+    let mut d = rig.daemon("n1", 1, always(0, 10));
+    d.start().unwrap();
+    d.run_virtual(&rig.clock, 100);
+    assert_eq!(rig.files(&l.sent()), ["5.FS"]);
+    assert_eq!(rig.files(&l.fail()), ["1.FS", "2.FS", "3.FS", "4.FS"]);
+    let err = std::fs::read_to_string(l.fail().join("1.FS.err")).unwrap();
+    assert!(
+        err.contains("$fax_status2 33") && err.contains("1.FS:1:"),
+        "{err}"
+    );
+    // The unparseable file is kept byte for byte.
+    assert_eq!(
+        std::fs::read_to_string(l.fail().join("1.FS")).unwrap(),
+        "$fax_phone \"unterminated\n"
+    );
+    let two = std::fs::read_to_string(l.fail().join("2.FS")).unwrap();
+    assert!(
+        two.contains("$fax_status2 32")
+            && two.contains("$fail_reason \"")
+            && two.contains("no destination"),
+        "{two}"
+    );
+    let three = std::fs::read_to_string(l.fail().join("3.FS")).unwrap();
+    assert!(
+        three.contains("$fax_status2 30") && three.contains(":2: document"),
+        "{three}"
+    );
+    let four = std::fs::read_to_string(l.fail().join("4.FS")).unwrap();
+    assert!(four.contains("$fax_status2 33"), "{four}");
+    assert!(
+        l.queue_dir(0).join("6.TFS").exists(),
+        "other extensions are left alone"
+    );
+}
+
+#[test]
+fn restart_recovers_this_nodes_active_jobs() {
+    let rig = Rig::new("$retry_delays E \"5\"\n");
+    let l = rig.layout();
+    l.create(Some("n1")).unwrap();
+    let a = l.active("n1");
+    // Interrupted mid-call on line 2.
+    std::fs::write(
+        a.join("1.FS"),
+        "$fax_phone 1\n$fax_status1 3 2\n$fax_tosend 1\n",
+    )
+    .unwrap();
+    // Decided and rewritten, not yet moved.
+    std::fs::write(
+        a.join("2.FS"),
+        "$fax_phone 2\n$fax_status1 6\n$fax_status2 0\n$attempt_record 03/02/2026 08:00:00 1 0 1 0 S 1 0 0 T1 0 60 60 \"\"\n",
+    )
+    .unwrap();
+    // Claimed, never dialled.
+    std::fs::write(a.join("3.FS"), "$fax_phone 3\n$fax_tosend 2\n").unwrap();
+    let mut d = rig.daemon("n1", 2, always(0, 10));
+    d.start().unwrap();
+    assert_eq!(rig.files(&a), Vec::<String>::new());
+    assert_eq!(rig.files(&l.sent()), ["2.FS"]);
+    let one = std::fs::read_to_string(l.queue_dir(1).join("1.FS")).unwrap();
+    assert!(
+        one.contains("$fax_status2 66") && one.contains(" 66 E 0 1 0 T2 "),
+        "{one}"
+    );
+    assert!(one.contains("$fax_next_time 09:05:00"), "{one}");
+    assert_eq!(
+        std::fs::read_to_string(l.queue_dir(2).join("3.FS")).unwrap(),
+        "$fax_phone 3\n$fax_tosend 2\n"
+    );
+    d.run_virtual(&rig.clock, 100);
+    assert_eq!(rig.files(&l.sent()), ["1.FS", "2.FS", "3.FS"]);
+}
+
+#[test]
+fn a_stale_nodes_active_directory_is_taken_over_once() {
+    let rig = Rig::new("$node_lease 1 5\n$retry_delays E \"1\"\n");
+    let l = rig.layout();
+    for i in 1..=4 {
+        rig.drop_job(0, &format!("{i}.FS"), &format!("$fax_phone {i}\n"));
+    }
+    // Node a claims jobs on its two lines, then dies (dropped without shutdown).
+    let mut a = rig.daemon("a", 2, always(0, 600));
+    a.start().unwrap();
+    a.poll();
+    assert_eq!(rig.files(&l.active("a")).len(), 2);
+    drop(a);
+    let mut b = rig.daemon("b", 2, always(0, 10));
+    let mut c = rig.daemon("c", 2, always(0, 10));
+    b.start().unwrap();
+    c.start().unwrap();
+    b.maintain();
+    assert!(l.active("a").exists(), "a's lease is still fresh");
+    rig.clock.advance(Duration::seconds(6));
+    c.renew_lease().unwrap();
+    b.maintain();
+    c.maintain();
+    assert!(!l.active("a").exists() && !l.lease("a").exists());
+    let takeovers = rig
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Event::TookOver { .. }))
+        .count();
+    assert_eq!(takeovers, 1);
+    b.run_virtual(&rig.clock, 100);
+    c.run_virtual(&rig.clock, 100);
+    b.run_virtual(&rig.clock, 100);
+    assert_eq!(rig.files(&l.sent()), ["1.FS", "2.FS", "3.FS", "4.FS"]);
+    let interrupted = rig
+        .files(&l.sent())
+        .iter()
+        .filter(|n| {
+            std::fs::read_to_string(l.sent().join(n))
+                .unwrap()
+                .contains(" 66 E ")
+        })
+        .count();
+    assert_eq!(interrupted, 2);
+}
+
+#[test]
+fn a_multi_day_campaign_with_clock_time_retries_takes_no_time() {
+    let rig = Rig::new(
+        "$timezone Europe/Berlin\n$pause_window \"*\" 20:00 08:00\n$retry_delays A \"2H 10:00W 17:30W 1H\"\n$retry_max 9\n",
+    );
+    rig.drop_job(
+        0,
+        "1.FS",
+        "$fax_phone 1\n$fax_send_date 03/06/2026\n$fax_send_time 16:00:00\n",
+    );
+    let mut d = rig.daemon("n1", 1, always(1, 45));
+    d.start().unwrap();
+    let wall = std::time::Instant::now();
+    d.run_virtual(&rig.clock, 100);
+    assert!(wall.elapsed() < std::time::Duration::from_millis(900));
+    let log = rig.log.lock().unwrap();
+    let starts: Vec<String> = log
+        .iter()
+        .map(|p| {
+            p.at.with_timezone(&chrono_tz::Europe::Berlin)
+                .format("%a %H:%M")
+                .to_string()
+        })
+        .collect();
+    // Fri 16:00; +2h is 18:00:45; then 10:00 on the next working day (Monday); the second clock
+    // entry acts as 3 minutes; then 1 hour; then the list is exhausted.
+    assert_eq!(
+        starts,
+        [
+            "Fri 16:00",
+            "Fri 18:00",
+            "Mon 10:00",
+            "Mon 10:03",
+            "Mon 11:04"
+        ]
+    );
+    assert_eq!(rig.files(&rig.layout().fail()), ["1.FS"]);
+    assert!(rig.clock.now() > Utc.with_ymd_and_hms(2026, 3, 9, 10, 0, 0).unwrap());
+}
