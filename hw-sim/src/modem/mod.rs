@@ -152,6 +152,8 @@ pub(crate) enum TimerKind {
     Escape(u64),
     /// A wedged modem starts working again.
     Unwedge,
+    /// The `+VTX` audio has been played: say OK.
+    PlaybackDone,
 }
 
 #[derive(Debug)]
@@ -493,6 +495,7 @@ impl Modem {
                 self.state = State::Command;
                 self.end_call(now, "wedged");
             }
+            TimerKind::PlaybackDone => self.result(Res::Ok),
         }
     }
 }

@@ -435,7 +435,8 @@ fn voice_call_with_dtmf_and_playback() {
     assert_eq!(r.wait(60), "\r\nVCON\r\n");
     assert_eq!(r.send("AT+VTX\r"), "\r\nCONNECT\r\n");
     r.bytes(&[1, 2, DLE, DLE, 3, DLE, ETX]);
-    assert_eq!(r.out(), "\r\nOK\r\n");
+    assert_eq!(r.out(), "", "OK only once the audio has played");
+    assert_eq!(r.wait(1), "\r\nOK\r\n");
     assert_eq!(r.send("AT+VTS=1,{2,10},[440,0,5]\r"), "\r\nOK\r\n");
     assert_eq!(r.send("AT+VRX\r"), "\r\nCONNECT\r\n");
     let got = r.advance(3.0);

@@ -241,7 +241,6 @@ impl Modem {
     }
 
     pub(crate) fn voice_byte(&mut self, now: Instant, b: u8) {
-        let _ = now;
         match &mut self.state {
             State::VoiceTx { dle, bytes } => {
                 if *dle {
@@ -253,7 +252,10 @@ impl Modem {
                                 c.rec.audio_bytes_sent += n;
                             }
                             self.state = State::Command;
-                            self.result(Res::Ok);
+                            // The message plays at 8000 samples (bytes) a second; OK comes
+                            // when the buffer has been played, as on a real voice modem.
+                            let at = now + self.scale_secs(n as f64 / 8000.0);
+                            self.at(at, TimerKind::PlaybackDone);
                         }
                         DLE => *bytes += 1,
                         SUB => *bytes += 2,
