@@ -39,5 +39,8 @@ fn outcome_code_doc_matches_the_table() {
         std::fs::write(path, &want).unwrap();
     }
     let have = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(have == want, "docs/outcome-codes.md is out of date; run REDIAL_BLESS=1 cargo test --test docs_sync");
+    assert!(
+        have == want,
+        "docs/outcome-codes.md is out of date; run REDIAL_BLESS=1 cargo test --test docs_sync"
+    );
 }

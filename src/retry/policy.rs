@@ -154,11 +154,7 @@ impl PolicyLayer {
     }
 
     /// Splits a command's args into (selector, rest) given how many non-selector args it takes.
-    fn selector<'c>(
-        &self,
-        cmd: &'c Command,
-        n: usize,
-    ) -> Result<Selected<'c>, (usize, String)> {
+    fn selector<'c>(&self, cmd: &'c Command, n: usize) -> Result<Selected<'c>, (usize, String)> {
         let args = cmd.texts();
         if args.len() == n {
             return Ok((None, args));
