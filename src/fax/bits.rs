@@ -35,7 +35,7 @@ pub(crate) struct BitWriter {
     out: Vec<u8>,
     /// Pending bits, left-aligned (the next bit to emit is bit 63).
     acc: u64,
-    /// Number of pending bits in `acc` (always < 8 between calls).
+    /// Number of pending bits in `acc` (always < 32 between calls).
     pending: u32,
 }
 
@@ -56,31 +56,28 @@ impl BitWriter {
     /// Appends the low `len` bits of `code` (len ≤ 32), first bit = most significant.
     #[inline]
     pub(crate) fn write(&mut self, code: u32, len: u32) {
-        debug_assert!(len <= 32);
+        debug_assert!(len <= 32 && self.pending < 32);
         if len == 0 {
             return;
         }
         let code = u64::from(code) & ((1u64 << len) - 1);
         self.acc |= code << (64 - self.pending - len);
         self.pending += len;
-        while self.pending >= 8 {
-            self.out.push((self.acc >> 56) as u8);
-            self.acc <<= 8;
-            self.pending -= 8;
+        if self.pending >= 32 {
+            self.out
+                .extend_from_slice(&((self.acc >> 32) as u32).to_be_bytes());
+            self.acc <<= 32;
+            self.pending -= 32;
         }
     }
 
     /// Appends `count` zero bits.
     pub(crate) fn zeros(&mut self, mut count: usize) {
-        // Complete the pending byte, then whole zero bytes, then the rest.
-        while count > 0 && self.pending != 0 {
-            let n = count.min(8 - self.pending as usize) as u32;
-            self.write(0, n);
-            count -= n as usize;
+        while count > 0 {
+            let n = count.min(32);
+            self.write(0, n as u32);
+            count -= n;
         }
-        let whole = count / 8;
-        self.out.resize(self.out.len() + whole, 0);
-        self.write(0, (count % 8) as u32);
     }
 
     /// Pads with zero bits so that after `then_bits` more bits the output is byte-aligned.
@@ -93,9 +90,8 @@ impl BitWriter {
 
     /// Pads the last byte with zeros and returns the bytes.
     pub(crate) fn finish(mut self) -> Vec<u8> {
-        if self.pending > 0 {
-            self.out.push((self.acc >> 56) as u8);
-        }
+        let bytes = self.pending.div_ceil(8) as usize;
+        self.out.extend_from_slice(&self.acc.to_be_bytes()[..bytes]);
         self.out
     }
 }

@@ -316,10 +316,10 @@ mod tests {
         // Each line: 00 01 | 4D 9A 80-ish data; EOL ends at the end of byte 2 of the line.
         assert_eq!(&data[..2], &[0x00, 0x01]);
         // RTC: the first EOL ends on a byte boundary, the other five follow without fill, and
-        // the last byte is padded: …0x00 0x01 | 00 10 01 00 10 01 00 10 (+ 4 zero bits).
+        // the last byte is padded: 1 (last data bit) 000 0000 | 0001 + five EOLs + 4 zero bits.
         assert_eq!(
             &data[data.len() - 10..],
-            &[0x00, 0x01, 0x00, 0x10, 0x01, 0x00, 0x10, 0x01, 0x00, 0x10]
+            &[0x80, 0x01, 0x00, 0x10, 0x01, 0x00, 0x10, 0x01, 0x00, 0x10]
         );
     }
 

@@ -45,12 +45,12 @@ impl Default for TextLayout {
 }
 
 impl TextLayout {
-    fn left_margin(&self) -> i32 {
-        (PAGE_WIDTH as i32 - (self.columns * self.column_pitch) as i32).max(0) / 2
+    fn left_margin(&self) -> i64 {
+        (i64::from(PAGE_WIDTH) - i64::from(self.columns) * i64::from(self.column_pitch)).max(0) / 2
     }
 
-    fn top_margin(&self) -> i32 {
-        (self.page_lines as i32 - (self.lines * self.line_pitch) as i32).max(0) / 2
+    fn top_margin(&self) -> i64 {
+        (i64::from(self.page_lines) - i64::from(self.lines) * i64::from(self.line_pitch)).max(0) / 2
     }
 }
 
@@ -147,8 +147,10 @@ impl TextRenderer {
         let layout = self.layout;
         let mut bitmap = Bitmap::new(PAGE_WIDTH, layout.page_lines);
         for &(line, column, ch) in cells {
-            let pen_x = layout.left_margin() + (column * layout.column_pitch) as i32;
-            let base_y = layout.top_margin() + (line * layout.line_pitch) as i32 + self.baseline;
+            let pen_x = layout.left_margin() + i64::from(column) * i64::from(layout.column_pitch);
+            let base_y = layout.top_margin()
+                + i64::from(line) * i64::from(layout.line_pitch)
+                + i64::from(self.baseline);
             let glyph = self.glyph(ch);
             blit(&mut bitmap, glyph, pen_x, base_y);
         }
@@ -231,17 +233,15 @@ impl TextRenderer {
 }
 
 /// ORs a glyph into the page at pen position (x, baseline y), clipped to the page.
-fn blit(bitmap: &mut Bitmap, glyph: &Glyph, pen_x: i32, base_y: i32) {
+fn blit(bitmap: &mut Bitmap, glyph: &Glyph, pen_x: i64, base_y: i64) {
     for gy in 0..glyph.height {
-        let y = base_y + glyph.top + gy as i32;
-        if y < 0 || y >= bitmap.height() as i32 {
-            continue;
-        }
+        let y = base_y + i64::from(glyph.top) + i64::from(gy);
+        let Ok(y) = u32::try_from(y) else { continue };
         for gx in 0..glyph.width {
             if glyph.mask[(gy * glyph.width + gx) as usize] {
-                let x = pen_x + glyph.left + gx as i32;
-                if x >= 0 {
-                    bitmap.set(x as u32, y as u32, true);
+                let x = pen_x + i64::from(glyph.left) + i64::from(gx);
+                if let Ok(x) = u32::try_from(x) {
+                    bitmap.set(x, y, true);
                 }
             }
         }

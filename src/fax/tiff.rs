@@ -133,7 +133,7 @@ fn read_page(
     let fill_order = tag_u32(decoder, Tag::FillOrder, 1)?;
     let t4_options = tag_u32(decoder, Tag::Unknown(TAG_T4_OPTIONS), 0)?;
     let t6_options = tag_u32(decoder, Tag::Unknown(TAG_T6_OPTIONS), 0)?;
-    let rows_per_strip = tag_u32(decoder, Tag::RowsPerStrip, height)?.clamp(1, height);
+    let rows_per_strip = tag_u32(decoder, Tag::RowsPerStrip, height)?.max(1);
     let scheme = match compression {
         1 => None,
         2 => Some(Scheme::MhRowsAligned),
