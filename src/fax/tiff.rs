@@ -5,7 +5,8 @@
 //! Supported compressions: 1 (none), 2 (CCITT RLE), 3 (T.4 MH or MR per `T4Options` bit 0),
 //! 4 (T.6). `FillOrder = 2` is bit-reversed first; `PhotometricInterpretation = 1`
 //! (BlackIsZero) is inverted. The vertical resolution comes from `YResolution` and
-//! `ResolutionUnit` (≈ 98 lpi → standard, ≈ 196 → fine; missing → fine).
+//! `ResolutionUnit` (≈ 98 lpi → standard, ≈ 196 → fine; missing → fine); images at other
+//! resolutions (300 dpi scans…) are resampled to 204 × 196 dpi.
 //! Pure: bytes in, pages out; never panics on any input.
 
 use super::bitmap::{Bitmap, Page, Resolution, MAX_IMAGE_WIDTH, MAX_PAGE_LINES};
@@ -211,8 +212,7 @@ fn read_page(
     if photometric == 1 {
         bitmap.invert();
     }
-    let resolution = vertical_resolution(decoder).map_err(malformed)?;
-    Ok(Page::new(bitmap, resolution))
+    to_page(decoder, bitmap).map_err(malformed)
 }
 
 /// Rows of packed uncompressed pixels (compression 1); missing bytes are white.
@@ -247,21 +247,37 @@ fn number(value: tiff::decoder::ifd::Value) -> Option<f64> {
     }
 }
 
-/// Standard or fine from `YResolution` / `ResolutionUnit` (2 = inch, 3 = cm; 1 = none).
-fn vertical_resolution(
-    decoder: &mut Decoder<Cursor<&[u8]>>,
-) -> Result<Resolution, tiff::TiffError> {
+/// Dots per inch from a resolution tag, or `None` when absent, unitless or nonsense.
+fn dpi(decoder: &mut Decoder<Cursor<&[u8]>>, tag: Tag) -> Result<Option<f64>, tiff::TiffError> {
     let unit = decoder
         .find_tag_unsigned::<u32>(Tag::ResolutionUnit)?
         .unwrap_or(2);
-    let y = decoder.find_tag(Tag::YResolution)?.and_then(number);
-    let lines_per_inch = match (y, unit) {
-        (Some(y), 3) => y * 2.54,
-        (Some(y), 2) => y,
-        _ => return Ok(Resolution::Fine),
-    };
-    if !lines_per_inch.is_finite() || lines_per_inch <= 0.0 {
-        return Ok(Resolution::Fine);
+    let value = decoder.find_tag(tag)?.and_then(number);
+    Ok(match (value, unit) {
+        (Some(v), 3) => Some(v * 2.54),
+        (Some(v), 2) => Some(v),
+        _ => None,
     }
-    Ok(Resolution::from_lines_per_inch(lines_per_inch))
+    .filter(|v| v.is_finite() && (10.0..=4800.0).contains(v)))
+}
+
+/// The page for a decoded image. Fax resolutions (x ≈ 204 dpi or unknown, y ≈ 98 or ≈ 196
+/// lpi or unknown) are kept pixel for pixel; anything else (a 300 or 400 dpi scan) is
+/// resampled to 204 × 196 dpi so the page keeps its physical size.
+fn to_page(decoder: &mut Decoder<Cursor<&[u8]>>, bitmap: Bitmap) -> Result<Page, tiff::TiffError> {
+    let x = dpi(decoder, Tag::XResolution)?;
+    let y = dpi(decoder, Tag::YResolution)?;
+    let x_is_fax = x.is_none_or(|x| (190.0..=220.0).contains(&x));
+    let y_is_fax = y.is_none_or(|y| (88.0..=108.0).contains(&y) || (180.0..=215.0).contains(&y));
+    if x_is_fax && y_is_fax {
+        let resolution = y.map_or(Resolution::Fine, Resolution::from_lines_per_inch);
+        return Ok(Page::new(bitmap, resolution));
+    }
+    let scale = |pixels: u32, from: Option<f64>, to: f64| -> u32 {
+        let scaled = from.map_or(f64::from(pixels), |from| f64::from(pixels) * to / from);
+        (scaled.round() as u32).clamp(1, MAX_PAGE_LINES)
+    };
+    let width = scale(bitmap.width(), x, 204.0).min(MAX_IMAGE_WIDTH);
+    let height = scale(bitmap.height(), y, 196.0);
+    Ok(Page::new(bitmap.resample(width, height), Resolution::Fine))
 }
