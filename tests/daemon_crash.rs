@@ -64,6 +64,7 @@ fn start(dir: &Path, node: &str) -> Child {
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .stdin(Stdio::null())
         .spawn()
         .expect("start redial run")
 }

@@ -224,6 +224,8 @@ impl Daemon {
             Some(p) => SystemConfig::load(p)?,
             None => SystemConfig::builtin(),
         };
+        // Absolute paths: watcher events, lease files and recovery do not depend on the cwd.
+        let base = &std::path::absolute(base)?;
         let settings = Settings::from_cfg(&sys.document, base, node).map_err(anyhow::Error::msg)?;
         let lines = match lines {
             Some(l) => l,

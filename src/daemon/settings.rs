@@ -100,9 +100,17 @@ impl Settings {
                     Some(("queues", v)) => {
                         let mut o = Vec::new();
                         for t in v.split([' ', ',']).filter(|t| !t.is_empty()) {
-                            let q = t.parse::<u8>().ok().filter(|q| *q <= layout.max_queue).ok_or_else(
-                                || format!("{} line {}: queue {t:?} does not exist", doc.origin(), c.line),
-                            )?;
+                            let q = t
+                                .parse::<u8>()
+                                .ok()
+                                .filter(|q| *q <= layout.max_queue)
+                                .ok_or_else(|| {
+                                    format!(
+                                        "{} line {}: queue {t:?} does not exist",
+                                        doc.origin(),
+                                        c.line
+                                    )
+                                })?;
                             if !o.contains(&q) {
                                 o.push(q);
                             }
@@ -115,16 +123,17 @@ impl Settings {
                         order = o;
                     }
                     Some(("lines", v)) => {
-                        lines = Some(LineSet::parse(v).map_err(|e| format!("{} line {}: {e}", doc.origin(), c.line))?);
+                        lines = Some(
+                            LineSet::parse(v)
+                                .map_err(|e| format!("{} line {}: {e}", doc.origin(), c.line))?,
+                        );
                     }
-                    _ => {
-                        return Err(format!(
-                            "{} line {}: expected $node NAME [queues=0,1,…] [lines=RANGE], found {:?}",
-                            doc.origin(),
-                            c.line,
-                            a.text
-                        ))
-                    }
+                    _ => return Err(format!(
+                        "{} line {}: expected $node NAME [queues=0,1,…] [lines=RANGE], found {:?}",
+                        doc.origin(),
+                        c.line,
+                        a.text
+                    )),
                 }
             }
         }
