@@ -1,0 +1,927 @@
+//! Sending a fax in Class 1: the T.30 transmitter (phases B, C, D) as a sans-IO machine.
+//!
+//! Owns the order of the DCE operations (`+FRH=3` / `+FTH=3` frames, `+FTM` training and page
+//! data, `+FTS`/`+FRS` pauses), the T.30 decisions (DCS from DIS, step-down after FTT, retrain
+//! and resend after RTN, command repeats after T4, DCN) and the mapping of every failure to the
+//! outcome code of its phase (the `+FHS` numbering, so Class 1 and Class 2.0 lines report alike).
+//! Pages are encoded here, after DCS, because resolution, coding and the minimum scan-line
+//! fill depend on what the receiver said. Clock and bytes are inputs; no port, no sleeping.
+
+use super::caps::{Dis, Modulation, Session, FALLBACK};
+use super::frame::{fcf, fcf_name, id_fif, id_from_fif, Frame, FrameReader};
+use crate::fax::{encode, BitOrder, Coding, EncodeOptions, Page, Resolution};
+use crate::modem::at::{AtSession, Event, Final};
+use crate::modem::dialstring::DialString;
+use crate::modem::dle::{escape_into, CAN, DLE, ETX};
+use crate::modem::fax_send::{FaxEvent, FaxResult, FaxTimeouts};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// What to send and how (the Class 1 twin of [`crate::modem::fax_send::FaxPlan`]: pages are
+/// bitmaps, encoded once the session parameters are known).
+#[derive(Debug, Clone)]
+pub struct Class1Plan {
+    /// The validated number.
+    pub dial: DialString,
+    /// The pages.
+    pub pages: Vec<Page>,
+    /// Send at fine resolution when the receiver can.
+    pub fine: bool,
+    /// Use 2-D (MR) coding when the receiver can.
+    pub two_d: bool,
+    /// Our station ID (TSI), up to 20 characters.
+    pub local_id: String,
+    /// Extra init commands (without `AT`).
+    pub init: Vec<String>,
+    /// Highest speed (`br` code: 0 = 2400 … 5 = 14400).
+    pub max_speed: u8,
+    /// How often a page rejected with RTN is sent again.
+    pub page_retries: u32,
+}
+
+/// The T.30 timers and limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct T30Timers {
+    /// T1: from the answer until a DIS is received.
+    pub t1: Duration,
+    /// T4: how long to wait for a response before repeating the command.
+    pub t4: Duration,
+    /// A frame's bytes after `CONNECT` until `DLE ETX`.
+    pub frame: Duration,
+    /// Tries of a command before giving up (T.30: 3).
+    pub tries: u32,
+}
+
+impl Default for T30Timers {
+    fn default() -> Self {
+        T30Timers {
+            t1: Duration::from_secs(35),
+            t4: Duration::from_secs(3),
+            frame: Duration::from_secs(6),
+            tries: 3,
+        }
+    }
+}
+
+/// The speed of a `br` code.
+pub fn br_bps(br: u8) -> u32 {
+    [2400, 4800, 7200, 9600, 12000, 14400][usize::from(br.min(5))]
+}
+
+/// What the DCE is doing for us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Cmd,
+    Dial,
+    FrhWait,
+    FrhData,
+    FrhEnd,
+    FrhAbort,
+    FthWait(usize),
+    FthEnd,
+    FtmWait,
+    FtmEnd,
+}
+
+/// How a DCE operation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Done {
+    Ok,
+    Frame(Frame),
+    NoFrame,
+    Failed(String),
+}
+
+/// Where the T.30 procedure is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Init(usize),
+    Dial,
+    PhaseB,
+    SwitchDcs,
+    Dcs,
+    PauseTcf,
+    Tcf,
+    TrainResp,
+    SwitchPage,
+    Page,
+    PausePpm,
+    Ppm,
+    PpmResp,
+    Dcn,
+    Hangup,
+    Done,
+}
+
+/// One Class 1 fax call.
+#[derive(Debug)]
+pub struct Class1Send {
+    at: AtSession,
+    plan: Class1Plan,
+    timeouts: FaxTimeouts,
+    timers: T30Timers,
+    init: Vec<(String, bool)>,
+    step: Step,
+    op: Op,
+    reader: FrameReader,
+    received: Option<Vec<u8>>,
+    frame_deadline: Option<Instant>,
+    tx_frames: Vec<Frame>,
+    tx_data: Vec<u8>,
+    ftm_codes: Vec<u8>,
+    t1_deadline: Instant,
+    heard_frames: bool,
+    dis: Option<Dis>,
+    modulations: Vec<Modulation>,
+    session: Option<Session>,
+    dcs_tries: u32,
+    ppm_tries: u32,
+    page_tries: u32,
+    page: usize,
+    retrain: bool,
+    result: FaxResult,
+    events: VecDeque<FaxEvent>,
+}
+
+impl Class1Send {
+    /// Starts the call at `now`: the first init command is queued at once.
+    pub fn new(
+        now: Instant,
+        plan: Class1Plan,
+        timeouts: FaxTimeouts,
+        timers: T30Timers,
+    ) -> Class1Send {
+        let mut init: Vec<(String, bool)> = vec![
+            ("Z".into(), true),
+            ("E0".into(), true),
+            ("V1".into(), true),
+            ("Q0".into(), true),
+            ("X4".into(), false),
+        ];
+        init.extend(plan.init.iter().map(|c| (c.clone(), true)));
+        init.extend([("+FCLASS=1".into(), true), ("+FTM=?".into(), false)]);
+        let mut me = Class1Send {
+            at: AtSession::new(),
+            plan,
+            timeouts,
+            timers,
+            init,
+            step: Step::Init(0),
+            op: Op::Cmd,
+            reader: FrameReader::default(),
+            received: None,
+            frame_deadline: None,
+            tx_frames: Vec::new(),
+            tx_data: Vec::new(),
+            ftm_codes: Vec::new(),
+            t1_deadline: now + timers.t1,
+            heard_frames: false,
+            dis: None,
+            modulations: Vec::new(),
+            session: None,
+            dcs_tries: 0,
+            ppm_tries: 0,
+            page_tries: 0,
+            page: 0,
+            retrain: false,
+            result: FaxResult {
+                code: 0,
+                pages_sent: 0,
+                baud: 0,
+                remote_id: String::new(),
+                hangup: None,
+                modem_unresponsive: false,
+                detail: String::new(),
+            },
+            events: VecDeque::new(),
+        };
+        me.send_init(now, 0);
+        me
+    }
+
+    /// Bytes from the port.
+    pub fn feed(&mut self, now: Instant, bytes: &[u8]) {
+        // iaxmodem/spandsp write XON/XOFF into the port while we send: not result text.
+        if matches!(
+            self.op,
+            Op::Cmd | Op::FthWait(_) | Op::FthEnd | Op::FtmWait | Op::FtmEnd
+        ) {
+            let clean: Vec<u8> = bytes
+                .iter()
+                .copied()
+                .filter(|b| *b != 0x11 && *b != 0x13)
+                .collect();
+            self.at.feed(now, &clean);
+        } else {
+            self.at.feed(now, bytes);
+        }
+        self.pump(now);
+    }
+
+    /// The clock reached `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.op == Op::FrhData && self.frame_deadline.is_some_and(|d| now >= d) {
+            // The frame never ended: cancel the reception.
+            self.frame_deadline = None;
+            self.at.end_raw();
+            self.abort_receive(now);
+        }
+        self.at.handle_timeout(now);
+        self.pump(now);
+    }
+
+    /// Bytes for the port.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.at.poll_transmit()
+    }
+
+    /// When the machine needs the clock.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.at.poll_timeout(), self.frame_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Progress, confirmed pages and the final result.
+    pub fn poll_event(&mut self) -> Option<FaxEvent> {
+        self.events.pop_front()
+    }
+
+    /// Whether the call is over.
+    pub fn is_done(&self) -> bool {
+        self.step == Step::Done
+    }
+
+    /// The session parameters chosen (after DIS).
+    pub fn session(&self) -> Option<Session> {
+        self.session
+    }
+
+    fn progress(&mut self, s: String) {
+        self.events.push_back(FaxEvent::Progress(s));
+    }
+
+    // ---- DCE operations -------------------------------------------------------------------
+
+    fn cmd(&mut self, now: Instant, text: &str, timeout: Duration) {
+        self.op = Op::Cmd;
+        if !self.at.command(now, text, timeout) {
+            self.result.code = 36;
+            self.result.detail = format!("command {text:?} contains a line break");
+            self.finish();
+        }
+    }
+
+    fn frh(&mut self, now: Instant, timeout: Duration) {
+        self.op = Op::FrhWait;
+        self.at.command_then_raw(now, "+FRH=3", timeout);
+    }
+
+    fn fth(&mut self, now: Instant, frames: Vec<Frame>) {
+        for f in &frames {
+            self.progress(format!("sending {}", fcf_name(f.fcf)));
+        }
+        self.tx_frames = frames;
+        self.op = Op::FthWait(0);
+        self.at
+            .command_then_raw(now, "+FTH=3", self.timeouts.command + self.timers.t4);
+    }
+
+    fn ftm(&mut self, now: Instant, code: u8, data: Vec<u8>) {
+        self.tx_data = data;
+        self.op = Op::FtmWait;
+        self.at.command_then_raw(
+            now,
+            &format!("+FTM={code}"),
+            self.timeouts.command + self.timers.t4,
+        );
+    }
+
+    fn abort_receive(&mut self, now: Instant) {
+        self.op = Op::FrhAbort;
+        self.at.send_raw(vec![CAN]);
+        self.at
+            .expect_final(now, "+FRH=3 cancel", self.timeouts.command);
+    }
+
+    fn pump(&mut self, now: Instant) {
+        while let Some(ev) = self.at.poll_event() {
+            if self.step == Step::Done {
+                continue;
+            }
+            match ev {
+                Event::Info(line) => {
+                    if self.step == Step::Init(self.init.len() - 1) {
+                        self.ftm_codes = line
+                            .split(',')
+                            .filter_map(|c| c.trim().parse().ok())
+                            .collect();
+                    }
+                }
+                Event::Unsolicited(_) | Event::Shielded(_) => {}
+                Event::Data(bytes) => self.on_data(now, &bytes),
+                Event::Timeout(cmd) => self.on_timeout(now, cmd),
+                Event::Final(f) => self.on_final(now, f),
+            }
+        }
+    }
+
+    fn on_data(&mut self, now: Instant, bytes: &[u8]) {
+        if self.op != Op::FrhData {
+            return;
+        }
+        if let Some(used) = self.reader.push(bytes) {
+            self.received = Some(self.reader.take());
+            self.frame_deadline = None;
+            self.at.end_raw();
+            self.op = Op::FrhEnd;
+            self.at.expect_final(now, "frame", self.timeouts.command);
+            self.at.feed(now, &bytes[used..]);
+        }
+    }
+
+    fn on_timeout(&mut self, now: Instant, cmd: String) {
+        match self.op {
+            Op::FrhWait => self.abort_receive(now),
+            Op::Cmd | Op::FrhAbort if !matches!(self.step, Step::Dial) => {
+                self.result.modem_unresponsive = true;
+                if self.step == Step::Hangup {
+                    if self.result.code != 0
+                        || self.result.pages_sent < self.plan.pages.len() as u32
+                    {
+                        self.result.code = 34;
+                    }
+                    self.result.detail =
+                        format!("{}; the modem did not answer {cmd}", self.result.detail);
+                    return self.finish();
+                }
+                self.result.code = 34;
+                self.result.detail = format!("the modem did not answer {cmd}");
+                self.hang_up(now);
+            }
+            Op::Dial => self.fail(
+                now,
+                9,
+                "no call-progress result within the dial timeout".into(),
+                false,
+            ),
+            _ => self.step_done(now, Done::Failed(format!("no answer to {cmd}"))),
+        }
+    }
+
+    fn on_final(&mut self, now: Instant, f: Final) {
+        match self.op {
+            Op::Cmd => {
+                let d = if f == Final::Ok {
+                    Done::Ok
+                } else {
+                    Done::Failed(format!("{f:?}"))
+                };
+                self.step_done(now, d)
+            }
+            Op::Dial => self.on_dial(now, f),
+            Op::FrhWait => match f {
+                Final::Connect(_) => self.start_frame(now),
+                _ => self.step_done(now, Done::NoFrame),
+            },
+            Op::FrhData => {}
+            Op::FrhEnd => {
+                let bytes = self.received.take().unwrap_or_default();
+                let d = match (f, Frame::parse(&bytes)) {
+                    (Final::Ok, Some(frame)) => Done::Frame(frame),
+                    _ => Done::NoFrame,
+                };
+                self.step_done(now, d)
+            }
+            Op::FrhAbort => match f {
+                // The frame began just as we cancelled: wait for its end, then count it lost.
+                Final::Connect(_) => {
+                    self.at
+                        .expect_final(now, "+FRH=3 cancel", self.timeouts.command)
+                }
+                _ => self.step_done(now, Done::NoFrame),
+            },
+            Op::FthWait(i) => match f {
+                Final::Connect(_) => {
+                    let frame = self.tx_frames[i].clone();
+                    self.at.send_raw(frame.to_dte());
+                    self.at.end_raw();
+                    let wait = self.timeouts.command + Duration::from_secs(frame.line_secs());
+                    if i + 1 == self.tx_frames.len() {
+                        self.op = Op::FthEnd;
+                        self.at.expect_final(now, "frame sent", wait);
+                    } else {
+                        self.op = Op::FthWait(i + 1);
+                        self.at.expect_final(now, "next frame", wait);
+                    }
+                }
+                other => self.step_done(now, Done::Failed(format!("+FTH=3: {other:?}"))),
+            },
+            Op::FthEnd => {
+                let d = if f == Final::Ok {
+                    Done::Ok
+                } else {
+                    Done::Failed(format!("frame: {f:?}"))
+                };
+                self.step_done(now, d)
+            }
+            Op::FtmWait => match f {
+                Final::Connect(_) => {
+                    let data = std::mem::take(&mut self.tx_data);
+                    let mut out = Vec::with_capacity(data.len() + data.len() / 64 + 2);
+                    escape_into(&mut out, &data);
+                    out.extend([DLE, ETX]);
+                    let bps = self.session.map_or(2400, |s| s.modulation.bps);
+                    let wire = Duration::from_millis(out.len() as u64 * 8000 / u64::from(bps));
+                    self.at.send_raw(out);
+                    self.at.end_raw();
+                    self.op = Op::FtmEnd;
+                    self.at
+                        .expect_final(now, "data sent", self.timeouts.command + wire * 2);
+                }
+                other => self.step_done(now, Done::Failed(format!("+FTM: {other:?}"))),
+            },
+            Op::FtmEnd => {
+                let d = if f == Final::Ok {
+                    Done::Ok
+                } else {
+                    Done::Failed(format!("data: {f:?}"))
+                };
+                self.step_done(now, d)
+            }
+        }
+    }
+
+    fn start_frame(&mut self, now: Instant) {
+        self.op = Op::FrhData;
+        self.reader.take();
+        self.frame_deadline = Some(now + self.timers.frame);
+    }
+
+    fn on_dial(&mut self, now: Instant, f: Final) {
+        match f {
+            Final::Connect(_) => {
+                self.progress("connected: fax answer heard".into());
+                self.t1_deadline = now + self.timers.t1;
+                self.step = Step::PhaseB;
+                self.start_frame(now);
+            }
+            Final::Busy => self.fail(now, 2, "busy".into(), false),
+            Final::NoAnswer => self.fail(now, 1, "no answer".into(), false),
+            Final::NoDialtone => self.fail(now, 4, "no dial tone".into(), false),
+            Final::NoCarrier => self.fail(now, 3, "no carrier".into(), false),
+            Final::Error => self.fail(
+                now,
+                5,
+                "the modem answered ERROR to the dial command".into(),
+                false,
+            ),
+            Final::Vcon => self.fail(now, 6, "a voice answered".into(), false),
+            Final::Ok => self.fail(now, 1011, "no fax answer".into(), false),
+            Final::FcError => self.fail(now, 3, "wrong carrier".into(), false),
+        }
+    }
+
+    // ---- T.30 -----------------------------------------------------------------------------
+
+    fn send_init(&mut self, now: Instant, i: usize) {
+        self.step = Step::Init(i);
+        let cmd = self.init[i].0.clone();
+        self.cmd(now, &cmd, self.timeouts.command);
+    }
+
+    fn fail(&mut self, now: Instant, code: u32, detail: String, dcn: bool) {
+        self.result.code = code;
+        self.result.detail = detail;
+        self.at.end_raw();
+        self.frame_deadline = None;
+        if dcn {
+            self.step = Step::Dcn;
+            self.fth(now, vec![Frame::ours(fcf::DCN, vec![], true)]);
+        } else {
+            self.hang_up(now);
+        }
+    }
+
+    fn hang_up(&mut self, now: Instant) {
+        self.at.end_raw();
+        self.step = Step::Hangup;
+        self.cmd(now, "H0", self.timeouts.command);
+    }
+
+    fn finish(&mut self) {
+        self.step = Step::Done;
+        if self.result.detail.is_empty() {
+            self.result.detail = format!("{} page(s) sent", self.result.pages_sent);
+        }
+        self.events
+            .push_back(FaxEvent::Finished(self.result.clone()));
+    }
+
+    fn step_done(&mut self, now: Instant, d: Done) {
+        match self.step {
+            Step::Init(i) => {
+                let (cmd, required) = self.init[i].clone();
+                if d != Done::Ok && required {
+                    return self.fail(
+                        now,
+                        36,
+                        format!("the modem answered {d:?} to AT{cmd}"),
+                        false,
+                    );
+                }
+                if cmd == "V1" && d == Done::Ok {
+                    self.at.set_verbose(true);
+                }
+                if i + 1 < self.init.len() {
+                    self.send_init(now, i + 1);
+                } else {
+                    self.step = Step::Dial;
+                    self.op = Op::Dial;
+                    let n = self.plan.dial.as_str().to_string();
+                    let cmd = if n.starts_with(['T', 'P']) {
+                        format!("D{n}")
+                    } else {
+                        format!("DT{n}")
+                    };
+                    self.progress(format!("dialling {n}"));
+                    self.at.command_then_raw(now, &cmd, self.timeouts.dial);
+                }
+            }
+            Step::Dial | Step::Done => {}
+            Step::PhaseB => self.phase_b(now, d),
+            Step::SwitchDcs => match d {
+                Done::Ok => self.send_dcs(now),
+                Done::Failed(e) => self.fail(now, 1020, format!("before DCS: {e}"), false),
+                _ => {}
+            },
+            Step::Dcs => match d {
+                Done::Ok => {
+                    self.step = Step::PauseTcf;
+                    self.cmd(now, "+FTS=8", self.timeouts.command);
+                }
+                _ => self.fail(now, 1020, format!("sending DCS: {d:?}"), false),
+            },
+            Step::PauseTcf => match d {
+                Done::Ok => {
+                    let m = self.modulation();
+                    self.step = Step::Tcf;
+                    self.ftm(now, m.tcf_code, vec![0; m.tcf_bytes()]);
+                }
+                _ => self.fail(now, 1020, format!("pause before TCF: {d:?}"), false),
+            },
+            Step::Tcf => match d {
+                Done::Ok => {
+                    self.step = Step::TrainResp;
+                    self.frh(now, self.timers.t4);
+                }
+                _ => self.fail(now, 1027, format!("sending TCF: {d:?}"), false),
+            },
+            Step::TrainResp => self.train_response(now, d),
+            Step::SwitchPage => match d {
+                Done::Ok => self.send_page(now),
+                _ => self.fail(now, 1040, format!("before the page: {d:?}"), false),
+            },
+            Step::Page => match d {
+                Done::Ok => {
+                    self.step = Step::PausePpm;
+                    self.cmd(now, "+FTS=8", self.timeouts.command);
+                }
+                _ => self.fail(now, 1040, format!("page data: {d:?}"), false),
+            },
+            Step::PausePpm => match d {
+                Done::Ok => self.send_ppm(now),
+                _ => self.fail(now, 1050, format!("pause after the page: {d:?}"), false),
+            },
+            Step::Ppm => match d {
+                Done::Ok => {
+                    self.step = Step::PpmResp;
+                    self.frh(now, self.timers.t4);
+                }
+                _ => self.fail(
+                    now,
+                    1050,
+                    format!("sending the post-page message: {d:?}"),
+                    false,
+                ),
+            },
+            Step::PpmResp => self.ppm_response(now, d),
+            Step::Dcn => self.hang_up(now),
+            Step::Hangup => self.finish(),
+        }
+    }
+
+    fn phase_b(&mut self, now: Instant, d: Done) {
+        if let Done::Frame(f) = &d {
+            self.heard_frames = true;
+            match f.kind() {
+                fcf::CSI => {
+                    self.result.remote_id = id_from_fif(&f.fif);
+                    self.progress(format!("CSI {:?}", self.result.remote_id));
+                }
+                fcf::DIS => self.dis = Dis::parse(&f.fif),
+                _ => {}
+            }
+            if f.last && self.dis.is_some() {
+                return self.choose(now);
+            }
+        }
+        if now >= self.t1_deadline {
+            let (code, why) = if self.heard_frames {
+                (1023, "no valid DIS from the receiver")
+            } else {
+                (1011, "no fax answer before T1")
+            };
+            return self.fail(now, code, why.into(), false);
+        }
+        let left = self.t1_deadline - now;
+        self.frh(now, left);
+    }
+
+    fn modulation(&self) -> Modulation {
+        self.session.expect("session").modulation
+    }
+
+    fn choose(&mut self, now: Instant) {
+        let dis = self.dis.clone().expect("dis");
+        self.progress(format!("DIS {dis:?}"));
+        if !dis.can_receive {
+            return self.fail(now, 1021, "the remote cannot receive".into(), true);
+        }
+        let cap = br_bps(self.plan.max_speed);
+        let codes = &self.ftm_codes;
+        self.modulations = FALLBACK
+            .iter()
+            .copied()
+            .filter(|m| m.bps <= cap && dis.supports(m))
+            .filter(|m| {
+                codes.is_empty() || (codes.contains(&m.tcf_code) && codes.contains(&m.page_code))
+            })
+            .collect();
+        let Some(first) = self.modulations.first().copied() else {
+            return self.fail(
+                now,
+                21,
+                "no modulation in common with the receiver".into(),
+                true,
+            );
+        };
+        let fine = self.plan.fine && dis.fine;
+        self.session = Some(Session {
+            modulation: first,
+            fine,
+            two_d: self.plan.two_d && dis.two_d,
+            unlimited_length: dis.unlimited_length,
+            scan_ms: if fine {
+                dis.scan.fine_ms
+            } else {
+                dis.scan.standard_ms
+            },
+        });
+        self.result.baud = first.bps;
+        self.step = Step::SwitchDcs;
+        self.cmd(now, "+FRS=7", self.timeouts.command);
+    }
+
+    fn send_dcs(&mut self, now: Instant) {
+        let s = self.session.expect("session");
+        self.progress(format!("DCS at {}", s.modulation.name()));
+        self.step = Step::Dcs;
+        self.fth(
+            now,
+            vec![
+                Frame::ours(fcf::TSI, id_fif(&self.plan.local_id), false),
+                Frame::ours(fcf::DCS, s.dcs(), true),
+            ],
+        );
+    }
+
+    fn retrain(&mut self, now: Instant) {
+        self.step = Step::SwitchDcs;
+        self.cmd(now, "+FRS=7", self.timeouts.command);
+    }
+
+    fn train_response(&mut self, now: Instant, d: Done) {
+        let f = match d {
+            Done::Frame(f) if !f.last => return self.frh(now, self.timers.t4),
+            Done::Frame(f) => f,
+            _ => {
+                self.dcs_tries += 1;
+                if self.dcs_tries >= self.timers.tries {
+                    return self.fail(now, 1025, "no response to DCS".into(), true);
+                }
+                self.progress("no response to DCS/TCF: repeating".into());
+                return self.send_dcs(now);
+            }
+        };
+        match f.kind() {
+            fcf::CFR => {
+                self.dcs_tries = 0;
+                self.retrain = false;
+                let m = self.modulation();
+                self.result.baud = m.bps;
+                self.progress(format!("CFR: trained at {}", m.name()));
+                self.step = Step::SwitchPage;
+                self.cmd(now, "+FRS=7", self.timeouts.command);
+            }
+            fcf::FTT => {
+                let m = self.modulation();
+                let next = self
+                    .modulations
+                    .iter()
+                    .position(|x| *x == m)
+                    .and_then(|i| self.modulations.get(i + 1))
+                    .copied();
+                let Some(next) = next else {
+                    return self.fail(
+                        now,
+                        1027,
+                        format!("failure to train, last at {}", m.name()),
+                        true,
+                    );
+                };
+                self.progress(format!("FTT at {}: trying {}", m.name(), next.name()));
+                if let Some(s) = self.session.as_mut() {
+                    s.modulation = next;
+                }
+                self.dcs_tries = 0;
+                self.retrain(now);
+            }
+            fcf::DIS | fcf::CSI | fcf::NSF => {
+                self.dcs_tries += 1;
+                if self.dcs_tries >= self.timers.tries {
+                    return self.fail(now, 1026, "DIS repeated: DCS not recognised".into(), true);
+                }
+                self.retrain(now);
+            }
+            fcf::CRP => {
+                self.dcs_tries += 1;
+                if self.dcs_tries >= self.timers.tries {
+                    return self.fail(now, 1025, "DCS repeated after CRP".into(), true);
+                }
+                self.retrain(now);
+            }
+            fcf::DCN => self.fail(
+                now,
+                1024,
+                "the receiver disconnected after DCS".into(),
+                false,
+            ),
+            other => self.fail(
+                now,
+                1028,
+                format!("invalid response to DCS: {}", fcf_name(other)),
+                true,
+            ),
+        }
+    }
+
+    fn send_page(&mut self, now: Instant) {
+        let s = self.session.expect("session");
+        let resolution = if s.fine {
+            Resolution::Fine
+        } else {
+            Resolution::Standard
+        };
+        let page = self.plan.pages[self.page].to_resolution(resolution);
+        let options = EncodeOptions {
+            coding: if s.two_d {
+                Coding::mr_for(resolution)
+            } else {
+                Coding::Mh
+            },
+            bit_order: BitOrder::LsbFirst,
+            align_eol: true,
+            min_line_bytes: s.min_line_bytes(),
+            rtc: true,
+        };
+        let data = encode(&page, &options);
+        self.progress(format!(
+            "page {}: {} lines, {} bytes at {}",
+            self.page + 1,
+            page.lines(),
+            data.len(),
+            s.modulation.name()
+        ));
+        self.step = Step::Page;
+        self.ftm(now, s.modulation.page_code, data);
+    }
+
+    fn ppm(&self) -> u8 {
+        if self.page + 1 < self.plan.pages.len() {
+            fcf::MPS
+        } else {
+            fcf::EOP
+        }
+    }
+
+    fn send_ppm(&mut self, now: Instant) {
+        self.step = Step::Ppm;
+        let ppm = self.ppm();
+        self.fth(now, vec![Frame::ours(ppm, vec![], true)]);
+    }
+
+    fn ppm_response(&mut self, now: Instant, d: Done) {
+        let ppm = self.ppm();
+        let (no_answer, invalid) = match ppm {
+            fcf::MPS => (1052, 1053),
+            fcf::EOM => (1056, 1057),
+            _ => (1054, 1055),
+        };
+        let f = match d {
+            Done::Frame(f) if !f.last => return self.frh(now, self.timers.t4),
+            Done::Frame(f) if f.kind() != fcf::CRP => f,
+            _ => {
+                self.ppm_tries += 1;
+                if self.ppm_tries >= self.timers.tries {
+                    return self.fail(
+                        now,
+                        no_answer,
+                        format!("no response to {} three times", fcf_name(ppm)),
+                        true,
+                    );
+                }
+                self.progress(format!("no response to {}: repeating", fcf_name(ppm)));
+                return self.send_ppm(now);
+            }
+        };
+        self.ppm_tries = 0;
+        match f.kind() {
+            fcf::MCF => self.confirmed(now),
+            fcf::RTP => {
+                self.retrain = true;
+                self.confirmed(now)
+            }
+            fcf::RTN => {
+                self.page_tries += 1;
+                if self.page_tries > self.plan.page_retries {
+                    return self.fail(
+                        now,
+                        20,
+                        format!(
+                            "page {} rejected (RTN) {} times",
+                            self.page + 1,
+                            self.page_tries
+                        ),
+                        true,
+                    );
+                }
+                self.progress(format!("page {} rejected (RTN): retraining", self.page + 1));
+                self.retrain(now);
+            }
+            fcf::PIN | fcf::PIP => self.fail(
+                now,
+                1058,
+                format!("procedure interrupt ({})", fcf_name(f.kind())),
+                true,
+            ),
+            fcf::DCN => self.fail(now, 1051, "the receiver disconnected".into(), false),
+            other => self.fail(
+                now,
+                invalid,
+                format!("invalid response to {}: {}", fcf_name(ppm), fcf_name(other)),
+                true,
+            ),
+        }
+    }
+
+    fn confirmed(&mut self, now: Instant) {
+        self.result.pages_sent += 1;
+        self.page_tries = 0;
+        self.events
+            .push_back(FaxEvent::PageSent(self.result.pages_sent));
+        self.page += 1;
+        if self.page < self.plan.pages.len() {
+            if self.retrain {
+                self.retrain(now)
+            } else {
+                self.step = Step::SwitchPage;
+                self.cmd(now, "+FRS=7", self.timeouts.command);
+            }
+        } else {
+            self.result.code = 0;
+            self.result.detail = format!("{} page(s) sent", self.result.pages_sent);
+            self.step = Step::Dcn;
+            self.fth(now, vec![Frame::ours(fcf::DCN, vec![], true)]);
+        }
+    }
+}
+
+impl crate::modem::Machine for Class1Send {
+    fn feed(&mut self, now: Instant, bytes: &[u8]) {
+        Class1Send::feed(self, now, bytes)
+    }
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        Class1Send::poll_transmit(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Class1Send::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Class1Send::handle_timeout(self, now)
+    }
+    fn is_done(&self) -> bool {
+        Class1Send::is_done(self)
+    }
+}

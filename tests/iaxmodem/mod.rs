@@ -1,0 +1,170 @@
+//! Two iaxmodems back to back (../shared/spec/iaxmodem-rig.md): a real fax line on one machine.
+//!
+//! Writes `/etc/iaxmodem/<tag>a` and `<tag>b` (the path is compiled into iaxmodem, so this
+//! runs as root, as CI does), starts both instances as plain processes and kills them by PID when
+//! dropped. A missing iaxmodem or efax is a test failure, not a skip: `.ci/run` installs them.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Fails loudly when a tool is missing.
+pub fn require(tool: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "{tool} is not installed: the Class 1 rig tests need iaxmodem, efax and efix (.ci/run installs them)"
+    );
+}
+
+/// Polls `f` every 20 ms for up to `limit`.
+pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// A running pair.
+pub struct Rig {
+    pub dir: tempfile::TempDir,
+    /// The caller's pty (Class 1 only).
+    pub a: PathBuf,
+    /// The receiver's pty.
+    pub b: PathBuf,
+    configs: Vec<PathBuf>,
+    children: Vec<Child>,
+}
+
+impl Rig {
+    /// Starts iaxmodem `<tag>a` on UDP `port` and `<tag>b` on `port + 1`.
+    pub fn start(tag: &str, port: u16) -> Rig {
+        require("iaxmodem");
+        require("efax");
+        require("efix");
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all("/etc/iaxmodem").expect("/etc/iaxmodem (run as root)");
+        let _ = std::fs::create_dir_all("/var/log/iaxmodem");
+        let mut rig = Rig {
+            a: dir.path().join("ttyIAXa"),
+            b: dir.path().join("ttyIAXb"),
+            dir,
+            configs: Vec::new(),
+            children: Vec::new(),
+        };
+        for (side, own, peer) in [("a", port, port + 1), ("b", port + 1, port)] {
+            let name = format!("{tag}{side}");
+            let cfg = PathBuf::from("/etc/iaxmodem").join(&name);
+            std::fs::write(
+                &cfg,
+                format!(
+                    "device     {}\nowner      root:root\nmode       660\nport       {own}\nrefresh    0\nserver     127.0.0.1:{peer}\npeername   {side}\nsecret     x\ncodec      slinear\n",
+                    rig.dir.path().join(format!("ttyIAX{side}")).display()
+                ),
+            )
+            .expect("write iaxmodem config");
+            rig.configs.push(cfg);
+            let log = std::fs::File::create(rig.dir.path().join(format!("iaxmodem-{side}.log")))
+                .expect("log");
+            let child = Command::new("iaxmodem")
+                .arg(&name)
+                .stdout(log.try_clone().expect("log"))
+                .stderr(log)
+                .spawn()
+                .expect("start iaxmodem");
+            rig.children.push(child);
+        }
+        let (a, b) = (rig.a.clone(), rig.b.clone());
+        assert!(
+            wait_for(Duration::from_secs(10), || a.exists() && b.exists()),
+            "iaxmodem did not create its ptys"
+        );
+        rig
+    }
+
+    /// efax answering on B (`-i S0=1 -w`), receiving into `<dir>/rx/fax.NNN`. Waits until it
+    /// listens.
+    pub fn efax_receiver(&mut self) -> PathBuf {
+        let rx = self.dir.path().join("rx");
+        std::fs::create_dir_all(&rx).unwrap();
+        let log_path = self.dir.path().join("efax-rx.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new("efax")
+            .args(["-d"])
+            .arg(&self.b)
+            .args(["-o1", "-i", "S0=1", "-w", "-r"])
+            .arg(rx.join("fax"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start efax");
+        self.children.push(child);
+        assert!(
+            wait_for(Duration::from_secs(10), || std::fs::read_to_string(
+                &log_path
+            )
+            .is_ok_and(|l| l.contains("waiting for activity"))),
+            "efax receiver did not start: {}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+        rx
+    }
+
+    /// Waits for the last child (the efax receiver) to exit; its status code.
+    pub fn wait_receiver(&mut self, limit: Duration) -> Option<i32> {
+        let child = self.children.last_mut()?;
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(s)) = child.try_wait() {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// A log file of the rig, for failure messages.
+    pub fn log(&self, name: &str) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(self.dir.path().join(name)) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        for c in self.children.iter_mut().rev() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for cfg in &self.configs {
+            let _ = std::fs::remove_file(cfg);
+        }
+    }
+}
+
+/// Decodes an efax-received file to PBM pages with efix.
+pub fn efix_pbm(file: &Path) -> Vec<u8> {
+    let out = Command::new("efix")
+        .args(["-i", "fax", "-o", "pbm"])
+        .arg(file)
+        .stderr(Stdio::null())
+        .output()
+        .expect("efix");
+    assert!(out.status.success(), "efix failed on {}", file.display());
+    out.stdout
+}
