@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod command;
 pub mod daemon;
 pub mod dispatch;
+pub mod fax;
 pub mod job;
 pub mod line;
 pub mod linegroup;

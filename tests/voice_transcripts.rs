@@ -13,6 +13,8 @@ fn plan() -> VoicePlan {
         machine_greeting: Duration::from_millis(1500),
         amd_timeout: Duration::from_secs(5),
         opt_out_digit: Some('9'),
+        command_timeout: Duration::from_secs(5),
+        dial_timeout: Duration::from_secs(120),
     }
 }
 

@@ -725,9 +725,26 @@ impl Daemon {
                 .iter()
                 .map(|d| self.resolve(d))
                 .collect(),
-            message: loaded.job.destinations.voice_message.clone(),
+            message: loaded
+                .job
+                .destinations
+                .voice_message
+                .as_deref()
+                .map(|m| self.resolve(m).display().to_string()),
             attempt: loaded.job.cycle().len() + 1,
             alternate,
+            low_resolution: loaded
+                .doc
+                .last("fax_resolution")
+                .and_then(|c| c.arg(0))
+                .is_some_and(|r| {
+                    r.eq_ignore_ascii_case("standard") || r.eq_ignore_ascii_case("low")
+                }),
+            fax_speed: loaded
+                .doc
+                .last("fax_speed")
+                .and_then(|c| c.arg(0))
+                .and_then(|s| s.parse().ok()),
         };
         let placed = match self.lines.get_mut(&line) {
             Some(l) => l.place(&call, now, &self.completion),

@@ -6,6 +6,7 @@
 //! ([`scripted`]). It never touches the spool: the daemon turns outcomes into records.
 
 pub mod breaker;
+pub mod modem;
 pub mod scripted;
 pub mod serial;
 pub mod sim;
@@ -32,6 +33,10 @@ pub struct Call {
     pub attempt: usize,
     /// Whether this attempt dials `$alternate_phone` (prefix `A`).
     pub alternate: bool,
+    /// Send at standard resolution (`$fax_resolution standard`, prefix `R`).
+    pub low_resolution: bool,
+    /// Highest fax speed for this attempt in bit/s (`$fax_speed`, stepped down by prefix `T`).
+    pub fax_speed: Option<u32>,
 }
 
 /// What an attempt produced.
@@ -117,16 +122,19 @@ pub fn line_defs(cfg: &Document) -> Result<Vec<LineDef>, String> {
                     c.line
                 )
             })?;
-        let kind = c
-            .arg(1)
-            .ok_or_else(|| {
-                format!(
-                    "{} line {}: $line {number} needs a kind (sim)",
-                    cfg.origin(),
-                    c.line
-                )
-            })?
-            .to_ascii_lowercase();
+        let kind = c.arg(1).ok_or_else(|| {
+            format!(
+                "{} line {}: $line {number} needs a kind (sim, modem) or a device path",
+                cfg.origin(),
+                c.line
+            )
+        })?;
+        // A device path keeps its case; kinds are case-insensitive.
+        let kind = if kind.starts_with('/') {
+            kind.to_string()
+        } else {
+            kind.to_ascii_lowercase()
+        };
         let params = c.args[2..]
             .iter()
             .map(|a| match a.text.split_once('=') {
@@ -160,8 +168,13 @@ pub fn build_lines(cfg: &Document, defs: &[LineDef]) -> Result<Vec<Box<dyn Line>
                 "sim" => Ok(Box::new(sim::SimLine::new(d, scenario.clone()).map_err(
                     |e| format!("{} line {}: {e}", cfg.origin(), d.cfg_line),
                 )?)),
+                kind if kind == "modem" || kind.starts_with('/') => {
+                    let settings = modem::ModemSettings::from_def(d)
+                        .map_err(|e| format!("{} line {}: {e}", cfg.origin(), d.cfg_line))?;
+                    Ok(Box::new(modem::ModemLine::new(d.number, settings)))
+                }
                 other => Err(format!(
-                    "{} line {}: line kind {other:?} is not available (known: sim)",
+                    "{} line {}: line kind {other:?} is not available (known: sim, modem, or a device path such as /dev/ttyS0)",
                     cfg.origin(),
                     d.cfg_line
                 )),

@@ -72,7 +72,7 @@ pub enum FaxEvent {
 }
 
 /// Timeouts of each phase.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FaxTimeouts {
     /// An ordinary command.
     pub command: Duration,

@@ -29,6 +29,10 @@ pub struct VoicePlan {
     pub amd_timeout: Duration,
     /// A DTMF digit that means "do not call me again" (outcome 305).
     pub opt_out_digit: Option<char>,
+    /// An ordinary command's timeout.
+    pub command_timeout: Duration,
+    /// `ATD` until a result.
+    pub dial_timeout: Duration,
 }
 
 /// How the call ended.
@@ -75,8 +79,6 @@ pub struct VoiceCall {
     finished: VecDeque<VoiceResult>,
 }
 
-const COMMAND: Duration = Duration::from_secs(5);
-const DIAL: Duration = Duration::from_secs(120);
 /// How long a machine's beep (the silence after its greeting) is awaited.
 const BEEP_WAIT: Duration = Duration::from_secs(30);
 
@@ -105,7 +107,8 @@ impl VoiceCall {
             result: VoiceResult::default(),
             finished: VecDeque::new(),
         };
-        me.at.command(now, "Z", COMMAND);
+        let t = me.plan.command_timeout;
+        me.at.command(now, "Z", t);
         me
     }
 
@@ -187,7 +190,7 @@ impl VoiceCall {
         self.listen_deadline = None;
         self.at.end_raw();
         self.state = State::Hangup;
-        self.at.command(now, "H0", COMMAND);
+        self.at.command(now, "H0", self.plan.command_timeout);
     }
 
     fn finish(&mut self) {
@@ -271,7 +274,8 @@ impl VoiceCall {
     fn play(&mut self, now: Instant) {
         self.state = State::Play;
         self.listen_deadline = None;
-        self.at.command_then_raw(now, "+VTX", COMMAND);
+        self.at
+            .command_then_raw(now, "+VTX", self.plan.command_timeout);
     }
 
     fn on_final(&mut self, now: Instant, f: Final) {
@@ -287,7 +291,7 @@ impl VoiceCall {
                 if i + 1 < self.init.len() {
                     self.state = State::Init(i + 1);
                     let next = self.init[i + 1].0.clone();
-                    self.at.command(now, &next, COMMAND);
+                    self.at.command(now, &next, self.plan.command_timeout);
                 } else {
                     self.state = State::Dial;
                     let d = self.plan.dial.as_str();
@@ -296,7 +300,7 @@ impl VoiceCall {
                     } else {
                         format!("DT{d}")
                     };
-                    self.at.command(now, &cmd, DIAL);
+                    self.at.command(now, &cmd, self.plan.dial_timeout);
                 }
             }
             State::Dial => match f {

@@ -1,0 +1,618 @@
+//! The `modem` line: a fax/voice modem on a serial port, driven by the sans-IO call machines.
+//!
+//! ```text
+//! $line 1 /dev/ttyS0 group=fax class=2.0 speed=19200 init="S7=60" id="+1 555 0100"
+//! $line 2 modem device=/dev/ttyACM0 type=voice amd_greeting=1.5 opt_out=9
+//! ```
+//! Owns opening the port for each call (so a modem that vanished is simply reopened when it is
+//! back), preparing what the call needs (a validated dial string, encoded pages or µ-law audio),
+//! running the machine over the port, and the line's circuit breaker: a modem that stops
+//! answering or disappears takes the line out of service at once, no dial tone three times in a
+//! row does too, and after the cool-down a probe (`ATZ`) must answer `OK` before calls resume.
+//! Its failures become outcome codes for the job (34, 35, 36: class E by default), so the job is
+//! requeued and other lines carry on.
+
+use super::breaker::{self, Breaker, State};
+use super::serial::{drive, now, PortError};
+use super::{Call, CallResult, Completion, Line, LineDef, Placed};
+use crate::audio::load_message;
+use crate::fax::{load_document, Coding, EncodeOptions, Resolution};
+use crate::modem::at::{AtSession, Event, Final};
+use crate::modem::dialstring::DialString;
+use crate::modem::fax_send::{FaxClass, FaxEvent, FaxPlan, FaxSend, FaxTimeouts};
+use crate::modem::voice_call::{VoiceCall, VoicePlan};
+use crate::modem::Machine;
+use crate::retry::outcome::Channel;
+use chrono::{DateTime, Utc};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_serial::SerialPortBuilderExt;
+
+/// A modem line's settings from its `$line` definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModemSettings {
+    /// The serial device.
+    pub device: PathBuf,
+    /// Port speed (DTE rate).
+    pub baud: u32,
+    /// Fax command set.
+    pub class: FaxClass,
+    /// Takes fax calls.
+    pub fax: bool,
+    /// Takes voice calls.
+    pub voice: bool,
+    /// Extra init commands (`init="S7=60;S0=0"`, without `AT`).
+    pub init: Vec<String>,
+    /// Our fax station ID.
+    pub local_id: String,
+    /// Dialled before every number (`prefix=9,`).
+    pub prefix: String,
+    /// Highest fax speed offered (`br` code 0–5).
+    pub max_speed: u8,
+    /// Retransmissions of a rejected page.
+    pub page_retries: u32,
+    /// Greeting length above which a voice answer is a machine.
+    pub amd_greeting: Duration,
+    /// No speech after the answer for this long: could not tell.
+    pub amd_timeout: Duration,
+    /// The opt-out DTMF digit.
+    pub opt_out: Option<char>,
+    /// Timeouts of the call phases.
+    pub timeouts: FaxTimeouts,
+}
+
+fn seconds(key: &str, v: &str) -> Result<Duration, String> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 3600.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{key}={v}: expected seconds"))
+}
+
+impl ModemSettings {
+    /// Reads a `$line N DEVICE …` or `$line N modem device=DEVICE …` definition.
+    pub fn from_def(def: &LineDef) -> Result<ModemSettings, String> {
+        let device = match def.param("device") {
+            Some(d) => d.to_string(),
+            None if def.kind.starts_with('/') => def.kind.clone(),
+            None => return Err(format!("line {} needs device=PATH", def.number)),
+        };
+        let mut s = ModemSettings {
+            device: PathBuf::from(device),
+            baud: 19200,
+            class: FaxClass::Class20,
+            fax: true,
+            voice: true,
+            init: Vec::new(),
+            local_id: String::new(),
+            prefix: String::new(),
+            max_speed: 5,
+            page_retries: 2,
+            amd_greeting: Duration::from_millis(1500),
+            amd_timeout: Duration::from_secs(5),
+            opt_out: None,
+            timeouts: FaxTimeouts::default(),
+        };
+        for (k, v) in &def.params {
+            match k.as_str() {
+                "device" | "group" | "down" => {}
+                "speed" => {
+                    s.baud =
+                        v.parse().ok().filter(|b| *b >= 300).ok_or_else(|| {
+                            format!("speed={v}: expected a port speed such as 19200")
+                        })?
+                }
+                "class" => {
+                    s.class = match v.as_str() {
+                        "2.0" => FaxClass::Class20,
+                        "2" => FaxClass::Class2,
+                        "1" | "1.0" => {
+                            return Err(
+                                "class=1: Class 1 fax is not supported yet (use 2.0 or 2)".into()
+                            )
+                        }
+                        _ => return Err(format!("class={v}: expected 2.0 or 2")),
+                    }
+                }
+                "type" => {
+                    (s.fax, s.voice) = match v.as_str() {
+                        "fax" => (true, false),
+                        "voice" => (false, true),
+                        "both" => (true, true),
+                        _ => return Err(format!("type={v}: expected fax, voice or both")),
+                    }
+                }
+                "init" => {
+                    for c in v.split(';').map(str::trim).filter(|c| !c.is_empty()) {
+                        let c = c
+                            .strip_prefix("AT")
+                            .or_else(|| c.strip_prefix("at"))
+                            .unwrap_or(c);
+                        if c.bytes().any(|b| b < 0x20 || b == 0x7f) {
+                            return Err(format!("init={v:?}: control characters are not allowed"));
+                        }
+                        s.init.push(c.to_string());
+                    }
+                }
+                "id" => s.local_id = v.clone(),
+                "prefix" => {
+                    DialString::new("0", v).map_err(|e| format!("prefix={v}: {e}"))?;
+                    s.prefix = v.clone();
+                }
+                "fax_speed" => {
+                    s.max_speed = match v.as_str() {
+                        "2400" => 0,
+                        "4800" => 1,
+                        "7200" => 2,
+                        "9600" => 3,
+                        "12000" => 4,
+                        "14400" => 5,
+                        _ => {
+                            return Err(format!(
+                                "fax_speed={v}: expected 2400, 4800, 7200, 9600, 12000 or 14400"
+                            ))
+                        }
+                    }
+                }
+                "page_retries" => {
+                    s.page_retries = v
+                        .parse()
+                        .map_err(|_| format!("page_retries={v}: expected a number"))?
+                }
+                "amd_greeting" => s.amd_greeting = seconds(k, v)?,
+                "dial_timeout" => s.timeouts.dial = seconds(k, v)?,
+                "command_timeout" => s.timeouts.command = seconds(k, v)?,
+                "amd_timeout" => s.amd_timeout = seconds(k, v)?,
+                "opt_out" => {
+                    let mut chars = v.chars();
+                    s.opt_out = match (chars.next(), chars.next()) {
+                        (Some(c), None) if c.is_ascii_digit() || c == '*' || c == '#' => Some(c),
+                        _ => return Err(format!("opt_out={v}: expected one DTMF digit")),
+                    }
+                }
+                other => return Err(format!("unknown modem setting {other:?}")),
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// A modem line.
+pub struct ModemLine {
+    number: u32,
+    settings: Arc<ModemSettings>,
+    health: Arc<Mutex<Health>>,
+}
+
+#[derive(Debug)]
+struct Health {
+    breaker: Breaker,
+    probing: bool,
+}
+
+impl ModemLine {
+    /// A line from its settings.
+    pub fn new(number: u32, settings: ModemSettings) -> ModemLine {
+        ModemLine {
+            number,
+            settings: Arc::new(settings),
+            health: Arc::new(Mutex::new(Health {
+                breaker: Breaker::new(breaker::LINE),
+                probing: false,
+            })),
+        }
+    }
+
+    /// The breaker's state now.
+    pub fn breaker_state(&self) -> State {
+        self.health
+            .lock()
+            .expect("health lock")
+            .breaker
+            .state(Utc::now())
+    }
+}
+
+impl Line for ModemLine {
+    fn number(&self) -> u32 {
+        self.number
+    }
+
+    fn board(&self) -> char {
+        'M'
+    }
+
+    fn is_up(&self) -> bool {
+        let mut h = self.health.lock().expect("health lock");
+        match h.breaker.state(Utc::now()) {
+            State::Closed => true,
+            State::Open(_) => false,
+            State::HalfOpen => {
+                if !h.probing && tokio::runtime::Handle::try_current().is_ok() {
+                    h.probing = true;
+                    let (settings, health) = (self.settings.clone(), self.health.clone());
+                    tokio::spawn(async move {
+                        let ok = probe(&settings).await;
+                        let mut h = health.lock().expect("health lock");
+                        h.probing = false;
+                        if ok {
+                            h.breaker.success();
+                            tracing::info!(device = %settings.device.display(), "modem answers again: line back in service");
+                        } else {
+                            h.breaker.failure(Utc::now());
+                        }
+                    });
+                }
+                false
+            }
+        }
+    }
+
+    fn place(&mut self, call: &Call, _now: DateTime<Utc>, done: &Completion) -> Placed {
+        let (number, settings, health, call, done) = (
+            self.number,
+            self.settings.clone(),
+            self.health.clone(),
+            call.clone(),
+            done.clone(),
+        );
+        tokio::spawn(async move {
+            let result = run_call(&settings, &call).await;
+            {
+                let mut h = health.lock().expect("health lock");
+                let now = Utc::now();
+                match result.code {
+                    34 | 35 => {
+                        // A modem that does not answer or is gone is out of service now.
+                        while !matches!(h.breaker.state(now), State::Open(_)) {
+                            h.breaker.failure(now);
+                        }
+                        tracing::warn!(line = number, code = result.code, "modem out of service");
+                    }
+                    c if breaker::LINE_FAULT_CODES.contains(&c) => {
+                        h.breaker.failure(now);
+                    }
+                    _ => h.breaker.success(),
+                }
+            }
+            let _ = done.send((number, result));
+        });
+        Placed::Reported
+    }
+}
+
+async fn open(settings: &ModemSettings) -> Result<tokio_serial::SerialStream, String> {
+    let path = settings.device.to_string_lossy().into_owned();
+    tokio_serial::new(path, settings.baud)
+        .timeout(Duration::from_secs(2))
+        .open_native_async()
+        .map_err(|e| format!("cannot open {}: {e}", settings.device.display()))
+}
+
+/// `ATZ` answered with `OK` within five seconds.
+struct Probe {
+    at: AtSession,
+    ok: Option<bool>,
+}
+
+impl Machine for Probe {
+    fn feed(&mut self, now: Instant, bytes: &[u8]) {
+        self.at.feed(now, bytes);
+        self.drain();
+    }
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.at.poll_transmit()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.at.poll_timeout()
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.at.handle_timeout(now);
+        self.drain();
+    }
+    fn is_done(&self) -> bool {
+        self.ok.is_some()
+    }
+}
+
+impl Probe {
+    fn drain(&mut self) {
+        while let Some(e) = self.at.poll_event() {
+            match e {
+                Event::Final(f) => self.ok = Some(f == Final::Ok),
+                Event::Timeout(_) => self.ok = Some(false),
+                _ => {}
+            }
+        }
+    }
+}
+
+async fn probe(settings: &ModemSettings) -> bool {
+    let Ok(mut port) = open(settings).await else {
+        return false;
+    };
+    let mut p = Probe {
+        at: AtSession::new(),
+        ok: None,
+    };
+    p.at.command(now(), "Z", Duration::from_secs(5));
+    drive(&mut port, &mut p).await.is_ok() && p.ok == Some(true)
+}
+
+fn failed(code: u32, why: String) -> CallResult {
+    tracing::warn!(code, "{why}");
+    CallResult {
+        code,
+        ..CallResult::default()
+    }
+}
+
+/// Places one call and maps everything that can go wrong to an outcome code.
+pub async fn run_call(settings: &ModemSettings, call: &Call) -> CallResult {
+    let started = Instant::now();
+    let dial = match DialString::new(&call.number, &settings.prefix) {
+        Ok(d) => d,
+        Err(e) => return failed(11, format!("job {}: {e}", call.job)),
+    };
+    let mut result = match call.channel {
+        Channel::Voice if settings.voice => voice_call(settings, call, dial).await,
+        Channel::Fax if settings.fax => fax_call(settings, call, dial).await,
+        other => failed(37, format!("line cannot place {other:?} calls")),
+    };
+    result.call_secs = started.elapsed().as_secs() as u32;
+    result
+}
+
+async fn fax_call(settings: &ModemSettings, call: &Call, dial: DialString) -> CallResult {
+    let mut pages = Vec::new();
+    for doc in &call.documents {
+        match load_document(doc) {
+            Ok(p) => pages.extend(p),
+            Err(e) => {
+                let code = if doc.exists() { 31 } else { 30 };
+                return failed(code, format!("job {}: {e}", call.job));
+            }
+        }
+    }
+    if pages.is_empty() {
+        return failed(30, format!("job {}: no document to send", call.job));
+    }
+    let options = EncodeOptions::class2(Coding::Mh, 0);
+    let resolution = if call.low_resolution {
+        Resolution::Standard
+    } else {
+        Resolution::Fine
+    };
+    let max_speed = match call.fax_speed {
+        Some(bps) => settings.max_speed.min(speed_code(bps)),
+        None => settings.max_speed,
+    };
+    let data: Vec<Vec<u8>> = pages
+        .iter()
+        .map(|p| crate::fax::encode(&p.to_resolution(resolution), &options))
+        .collect();
+    let plan = FaxPlan {
+        dial,
+        pages: data,
+        fine: resolution == Resolution::Fine,
+        two_d: false,
+        local_id: settings.local_id.clone(),
+        init: settings.init.clone(),
+        max_speed,
+        page_retries: settings.page_retries,
+    };
+    let mut port = match open(settings).await {
+        Ok(p) => p,
+        Err(e) => return failed(35, e),
+    };
+    let mut machine = FaxSend::new(now(), plan, settings.class, settings.timeouts);
+    let outcome = drive(&mut port, &mut machine).await;
+    let mut fax = None;
+    let mut connected_at = None;
+    while let Some(ev) = machine.poll_event() {
+        match ev {
+            FaxEvent::Finished(r) => fax = Some(r),
+            FaxEvent::Progress(p) => {
+                if p.starts_with("connected") {
+                    connected_at.get_or_insert_with(Instant::now);
+                }
+                tracing::debug!(job = %call.job, "{p}");
+            }
+            FaxEvent::PageSent(n) => tracing::info!(job = %call.job, page = n, "page confirmed"),
+        }
+    }
+    match (outcome, fax) {
+        (Ok(()), Some(r)) => CallResult {
+            code: r.code,
+            pages: r.pages_sent,
+            baud: r.baud,
+            call_secs: 0,
+            connect_secs: connected_at.map_or(0, |t| t.elapsed().as_secs() as u32),
+            answerback: r.remote_id,
+        },
+        (Err(PortError::Vanished(e)), _) => failed(
+            35,
+            format!(
+                "{} vanished during the call: {e}",
+                settings.device.display()
+            ),
+        ),
+        (Err(e), _) => failed(34, format!("{}: {e}", settings.device.display())),
+        (Ok(()), None) => failed(
+            34,
+            format!(
+                "{}: the call ended without a result",
+                settings.device.display()
+            ),
+        ),
+    }
+}
+
+/// The `br` code of the highest speed not above `bps` (2400 bit/s at least).
+fn speed_code(bps: u32) -> u8 {
+    match bps {
+        14400.. => 5,
+        12000.. => 4,
+        9600.. => 3,
+        7200.. => 2,
+        4800.. => 1,
+        _ => 0,
+    }
+}
+
+async fn voice_call(settings: &ModemSettings, call: &Call, dial: DialString) -> CallResult {
+    let Some(message) = &call.message else {
+        return failed(
+            306,
+            format!("job {}: $voice_phone names no message file", call.job),
+        );
+    };
+    let audio = match load_message(std::path::Path::new(message)) {
+        Ok(a) => a,
+        Err(e) => return failed(306, e.to_string()),
+    };
+    let plan = VoicePlan {
+        dial,
+        audio,
+        init: settings.init.clone(),
+        machine_greeting: settings.amd_greeting,
+        amd_timeout: settings.amd_timeout,
+        opt_out_digit: settings.opt_out,
+        command_timeout: settings.timeouts.command,
+        dial_timeout: settings.timeouts.dial,
+    };
+    let mut port = match open(settings).await {
+        Ok(p) => p,
+        Err(e) => return failed(35, e),
+    };
+    let mut machine = VoiceCall::new(now(), plan);
+    let outcome = drive(&mut port, &mut machine).await;
+    match (outcome, machine.poll_result()) {
+        (Ok(()), Some(r)) => {
+            tracing::info!(job = %call.job, code = r.code, machine = ?r.machine, digits = %r.digits, greeting_ms = r.greeting_ms, "{}", r.detail);
+            CallResult {
+                code: r.code,
+                answerback: r.digits,
+                ..CallResult::default()
+            }
+        }
+        (Err(PortError::Vanished(e)), _) => failed(
+            35,
+            format!(
+                "{} vanished during the call: {e}",
+                settings.device.display()
+            ),
+        ),
+        (Err(e), _) => failed(34, format!("{}: {e}", settings.device.display())),
+        (Ok(()), None) => failed(
+            34,
+            format!(
+                "{}: the call ended without a result",
+                settings.device.display()
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(kind: &str, params: &[(&str, &str)]) -> LineDef {
+        LineDef {
+            number: 3,
+            kind: kind.into(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            cfg_line: 1,
+        }
+    }
+
+    #[test]
+    fn settings_from_line_definitions() {
+        let s = ModemSettings::from_def(&def(
+            "/dev/ttyS1",
+            &[
+                ("class", "2"),
+                ("type", "fax"),
+                ("init", "ATS7=60; &K3"),
+                ("prefix", "9,"),
+                ("fax_speed", "9600"),
+            ],
+        ))
+        .unwrap();
+        assert_eq!(s.device, PathBuf::from("/dev/ttyS1"));
+        assert_eq!(
+            (s.class, s.fax, s.voice, s.max_speed),
+            (FaxClass::Class2, true, false, 3)
+        );
+        assert_eq!(s.init, ["S7=60", "&K3"]);
+        let s = ModemSettings::from_def(&def(
+            "modem",
+            &[
+                ("device", "/tmp/x"),
+                ("amd_greeting", "0.2"),
+                ("opt_out", "9"),
+            ],
+        ))
+        .unwrap();
+        assert_eq!(
+            (s.amd_greeting, s.opt_out),
+            (Duration::from_millis(200), Some('9'))
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        for (kind, params) in [
+            ("modem", vec![]),
+            ("/dev/x", vec![("class", "1")]),
+            ("/dev/x", vec![("prefix", "9;ATZ")]),
+            ("/dev/x", vec![("init", "Z\rATH")]),
+            ("/dev/x", vec![("opt_out", "99")]),
+            ("/dev/x", vec![("colour", "blue")]),
+        ] {
+            assert!(
+                ModemSettings::from_def(&def(kind, &params)).is_err(),
+                "{kind} {params:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_device_is_outcome_35_and_a_bad_number_11() {
+        let s = ModemSettings::from_def(&def("/nonexistent/ttyX", &[])).unwrap();
+        let call = Call {
+            job: "1.FS".into(),
+            number: "555 0100".into(),
+            channel: Channel::Voice,
+            documents: vec![],
+            message: Some("/nonexistent.wav".into()),
+            attempt: 1,
+            alternate: false,
+            low_resolution: false,
+            fax_speed: None,
+        };
+        assert_eq!(
+            run_call(&s, &call).await.code,
+            306,
+            "the message is checked before the port"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let wav = dir.path().join("m.ul");
+        std::fs::write(&wav, [0xffu8; 80]).unwrap();
+        let call = Call {
+            message: Some(wav.display().to_string()),
+            ..call
+        };
+        assert_eq!(run_call(&s, &call).await.code, 35);
+        let call = Call {
+            number: "555;ATH".into(),
+            ..call
+        };
+        assert_eq!(run_call(&s, &call).await.code, 11);
+    }
+}

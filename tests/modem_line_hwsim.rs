@@ -1,0 +1,299 @@
+//! The modem line against hw-sim over real pseudo-terminals: the real serial code (tokio-serial)
+//! talking to the independent simulator. Faxes arrive and decode equal to the source; call
+//! progress maps to the outcome codes; wedged and vanished modems are isolated.
+
+use redial::fax::{load_document, read_tiff, render_text, Resolution};
+use redial::line::modem::{run_call, ModemLine, ModemSettings};
+use redial::line::{Call, CallResult, Line, LineDef};
+use redial::retry::outcome::Channel;
+use redial_sim::rack::{run, RackConfig};
+use redial_sim::scenario::Scenario;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const SCENARIO: &str = r#"
+[defaults]
+unknown = { kind = "no-answer" }
+
+[[number]]
+number = "5550100"
+outcome = { kind = "fax", rings = 1, csi = "REDIAL TEST" }
+
+[[number]]
+number = "5550103"
+outcome = { kind = "fax", rings = 1, rtn_pages = [2], rtn_times = 1 }
+
+[[number]]
+number = "5550104"
+outcome = { kind = "fax", hangup = { phase = "B", code = 25 } }
+
+[[number]]
+number = "5550200"
+outcome = { kind = "busy" }
+
+[[number]]
+number = "5550300"
+outcome = { kind = "no-answer", rings = 1 }
+
+[[number]]
+number = "5550400"
+outcome = { kind = "voice", rings = 1, greeting = 1.0, dtmf = [{ at = 1.6, digits = "42" }], gap = 0.3, hangup_after = 60.0 }
+
+[[number]]
+number = "5550401"
+outcome = { kind = "machine", rings = 1, greeting = 12.0, beep = true, hangup_after = 60.0 }
+
+[[number]]
+number = "5550500"
+outcome = { kind = "wedge" }
+
+[[number]]
+number = "5550501"
+outcome = { kind = "vanish" }
+
+[[modem]]
+index = 3
+fault = "no-dialtone"
+"#;
+
+/// Line time runs 20 times faster than the wall clock.
+const SCALE: f64 = 0.05;
+
+struct Rack {
+    dir: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Rack {
+    async fn start(name: &str, modems: usize) -> Rack {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("modem-line-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cfg = RackConfig {
+            modems,
+            dir: dir.clone(),
+            scenario: Scenario::parse(SCENARIO).unwrap(),
+            time_scale: SCALE,
+            bps: 0,
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            run(cfg, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        for _ in 0..400 {
+            if dir.join("ready").exists() {
+                return Rack {
+                    dir,
+                    stop: Some(tx),
+                    task,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("hw-sim did not become ready");
+    }
+
+    fn settings(&self, modem: usize, extra: &[(&str, &str)]) -> ModemSettings {
+        let mut params = vec![(
+            "device".to_string(),
+            self.dir
+                .join(format!("ttySIM{modem}"))
+                .display()
+                .to_string(),
+        )];
+        params.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        ModemSettings::from_def(&LineDef {
+            number: modem as u32 + 1,
+            kind: "modem".into(),
+            params,
+            cfg_line: 1,
+        })
+        .unwrap()
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap();
+    }
+}
+
+fn fax_call(number: &str, documents: Vec<PathBuf>) -> Call {
+    Call {
+        job: "T.FS".into(),
+        number: number.into(),
+        channel: Channel::Fax,
+        documents,
+        message: None,
+        attempt: 1,
+        alternate: false,
+        low_resolution: false,
+        fax_speed: None,
+    }
+}
+
+fn two_page_document(dir: &Path) -> PathBuf {
+    let text = (1..=120)
+        .map(|i| format!("line {i:3}: the quick brown fox jumps over the lazy dog 0123456789"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let p = dir.join("order.txt");
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn received(rack: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(rack.join("received"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_page_fax_arrives_equal_to_the_source_in_class_20_and_class_2() {
+    let rack = Rack::start("fax", 2).await;
+    let doc = two_page_document(&rack.dir.join("docs"));
+    let source = load_document(&doc).unwrap();
+    assert_eq!(source.len(), 2, "the test document is two pages");
+    for (modem, class) in [(0, "2.0"), (1, "2")] {
+        let before = received(&rack.dir).len();
+        let r = run_call(
+            &rack.settings(modem, &[("class", class), ("id", "REDIAL")]),
+            &fax_call("555 0100", vec![doc.clone()]),
+        )
+        .await;
+        assert_eq!(
+            (r.code, r.pages, r.answerback.as_str()),
+            (0, 2, "REDIAL TEST"),
+            "class {class}: {r:?}"
+        );
+        assert!(r.baud >= 2400);
+        let files = received(&rack.dir);
+        assert!(
+            files.len() > before,
+            "class {class}: nothing stored in received/"
+        );
+        let got: Vec<_> = files[before..]
+            .iter()
+            .flat_map(|f| read_tiff(&std::fs::read(f).unwrap()).unwrap())
+            .collect();
+        assert_eq!(got.len(), 2, "class {class}: pages stored");
+        for (i, (g, s)) in got.iter().zip(&source).enumerate() {
+            let s = s.to_resolution(Resolution::Fine);
+            assert_eq!(g.bitmap().width(), s.bitmap().width());
+            assert_eq!(
+                g.bitmap().height(),
+                s.bitmap().height(),
+                "class {class} page {}",
+                i + 1
+            );
+            assert!(
+                g.bitmap() == s.bitmap(),
+                "class {class} page {}: pixels differ",
+                i + 1
+            );
+        }
+    }
+    let _ = render_text;
+    rack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_progress_and_fax_failures_map_to_outcome_codes() {
+    let rack = Rack::start("progress", 4).await;
+    let doc = two_page_document(&rack.dir.join("docs"));
+    let s = rack.settings(0, &[]);
+    let code = |r: CallResult| r.code;
+    assert_eq!(
+        code(run_call(&s, &fax_call("5550200", vec![doc.clone()])).await),
+        2,
+        "busy"
+    );
+    assert_eq!(
+        code(run_call(&s, &fax_call("5550300", vec![doc.clone()])).await),
+        1,
+        "no answer"
+    );
+    assert_eq!(
+        code(
+            run_call(
+                &rack.settings(3, &[]),
+                &fax_call("5550100", vec![doc.clone()])
+            )
+            .await
+        ),
+        4,
+        "modem 3 has no dial tone"
+    );
+    let r = run_call(&s, &fax_call("5550104", vec![doc.clone()])).await;
+    assert_eq!((r.code, r.pages), (1025, 0), "phase B hang-up");
+    let r = run_call(&s, &fax_call("5550103", vec![doc.clone()])).await;
+    assert_eq!(
+        (r.code, r.pages),
+        (0, 2),
+        "page 2 rejected once, resent, accepted: {r:?}"
+    );
+    let missing = run_call(&s, &fax_call("5550100", vec![rack.dir.join("nope.tif")])).await;
+    assert_eq!(missing.code, 30);
+    rack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_calls_report_dtmf_and_person_or_machine() {
+    let rack = Rack::start("voice", 1).await;
+    let wav = rack.dir.join("msg.ul");
+    // Five seconds of line time: the digits are pressed while the message plays.
+    std::fs::write(&wav, vec![0xffu8; 40_000]).unwrap();
+    let s = rack.settings(0, &[("amd_greeting", "0.2"), ("amd_timeout", "2")]);
+    let call = |n: &str| Call {
+        job: "V.FS".into(),
+        number: n.into(),
+        channel: Channel::Voice,
+        documents: vec![],
+        message: Some(wav.display().to_string()),
+        attempt: 1,
+        alternate: false,
+        low_resolution: false,
+        fax_speed: None,
+    };
+    let r = run_call(&s, &call("5550400")).await;
+    assert_eq!((r.code, r.answerback.as_str()), (300, "42"), "{r:?}");
+    let r = run_call(&s, &call("5550401")).await;
+    assert_eq!(r.code, 302, "{r:?}");
+    rack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wedged_and_vanished_modems_are_taken_out_of_service_while_others_work() {
+    let rack = Rack::start("broken", 3).await;
+    let doc = two_page_document(&rack.dir.join("docs"));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // A wedged modem is noticed when the dial command gets no result (here within 3 s).
+    let fast = [("dial_timeout", "3"), ("command_timeout", "2")];
+    let mut wedged = ModemLine::new(1, rack.settings(0, &fast));
+    let mut vanished = ModemLine::new(2, rack.settings(1, &fast));
+    let mut healthy = ModemLine::new(3, rack.settings(2, &[]));
+    let now = chrono::Utc::now();
+    wedged.place(&fax_call("5550500", vec![doc.clone()]), now, &tx);
+    vanished.place(&fax_call("5550501", vec![doc.clone()]), now, &tx);
+    healthy.place(&fax_call("5550100", vec![doc.clone()]), now, &tx);
+    let mut results = std::collections::BTreeMap::new();
+    while results.len() < 3 {
+        let (line, r) = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+            .await
+            .expect("all three calls end")
+            .unwrap();
+        results.insert(line, r.code);
+    }
+    assert_eq!(results.get(&3), Some(&0), "the healthy line sent its fax");
+    assert_eq!(results.get(&1), Some(&34), "wedged: no response");
+    assert_eq!(results.get(&2), Some(&35), "vanished: device gone");
+    assert!(!wedged.is_up() && !vanished.is_up() && healthy.is_up());
+    rack.stop().await;
+}
