@@ -128,12 +128,14 @@ impl Settings {
                                 .map_err(|e| format!("{} line {}: {e}", doc.origin(), c.line))?,
                         );
                     }
-                    _ => return Err(format!(
+                    _ => {
+                        return Err(format!(
                         "{} line {}: expected $node NAME [queues=0,1,…] [lines=RANGE], found {:?}",
                         doc.origin(),
                         c.line,
                         a.text
-                    )),
+                    ))
+                    }
                 }
             }
         }
