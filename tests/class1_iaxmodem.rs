@@ -109,3 +109,139 @@ async fn one_page_fine_through_two_iaxmodems() {
     .await;
     assert_eq!(r.baud, 14400);
 }
+
+fn line_def(device: &Path, class: &str) -> redial::line::LineDef {
+    redial::line::LineDef {
+        number: 1,
+        kind: "modem".into(),
+        params: vec![
+            ("device".into(), device.display().to_string()),
+            ("class".into(), class.into()),
+            ("type".into(), "fax".into()),
+            ("id".into(), "+1 555 0001".into()),
+        ],
+        cfg_line: 1,
+    }
+}
+
+fn fax_call(doc: &Path, low_resolution: bool, fax_speed: Option<u32>) -> redial::line::Call {
+    redial::line::Call {
+        job: "c1.FS".into(),
+        number: "5550002".into(),
+        channel: redial::retry::outcome::Channel::Fax,
+        documents: vec![doc.to_path_buf()],
+        message: None,
+        attempt: 1,
+        alternate: false,
+        low_resolution,
+        fax_speed,
+    }
+}
+
+/// The line driver end to end: `class=auto` finds Class 1 (`0,1,1.0`), a two-page text document
+/// goes out at standard resolution under a per-call speed cap (the `T` prefix's `$fax_speed`).
+#[tokio::test(flavor = "multi_thread")]
+async fn line_class_auto_two_pages_standard_at_9600() {
+    let mut rig = Rig::start("rdl2p", 4710);
+    let rx = rig.efax_receiver();
+    let doc = rig.dir.path().join("two.txt");
+    let text = "First page of two\n\u{c}Second page of two\n";
+    std::fs::write(&doc, text).unwrap();
+    let sent = render_text(text.as_bytes());
+    assert_eq!(sent.len(), 2);
+    let settings = redial::line::modem::ModemSettings::from_def(&line_def(&rig.a, "auto")).unwrap();
+    let r = redial::line::modem::run_call(&settings, &fax_call(&doc, true, Some(9600))).await;
+    assert_eq!(rig.wait_receiver(Duration::from_secs(20)), Some(0));
+    assert_eq!((r.code, r.pages, r.baud), (0, 2, 9600), "{r:?}");
+    assert_received(&rx, &sent, Resolution::Standard);
+}
+
+/// B busied out (`ATH1`): iaxmodem rejects the call and A says NO DIALTONE: outcome 4.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_receiver_shows_as_no_dialtone() {
+    use std::io::Write;
+    let rig = Rig::start("rdlbz", 4720);
+    let mut b = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&rig.b)
+        .unwrap();
+    b.write_all(b"ATH1\r").unwrap();
+    let settings = redial::line::modem::ModemSettings::from_def(&line_def(&rig.a, "1")).unwrap();
+    let doc = rig.dir.path().join("one.txt");
+    std::fs::write(&doc, "busy test\n").unwrap();
+    // Give the busy-out a moment to reach iaxmodem: poll until B echoes OK.
+    let mut buf = [0u8; 64];
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).contains("OK") {
+        let n = std::io::Read::read(&mut b, &mut buf).unwrap();
+        got.extend_from_slice(&buf[..n]);
+    }
+    let r = redial::line::modem::run_call(&settings, &fax_call(&doc, false, None)).await;
+    assert_eq!(r.code, 4, "{r:?}");
+}
+
+/// Three pages at fine resolution through the machine directly.
+#[tokio::test(flavor = "multi_thread")]
+async fn three_pages_fine() {
+    run_rig(
+        "rdl3p",
+        4730,
+        pages(&["Page one\n", "Page two\n", "Page three\n"]),
+        true,
+        5,
+    )
+    .await;
+}
+
+/// Not a check: the time one and three pages take through the rig, redial vs efax, same run.
+/// `cargo test --test class1_iaxmodem -- --ignored --nocapture measure`
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn measure_redial_vs_efax() {
+    for n in [1usize, 3] {
+        let texts: Vec<String> = (1..=n).map(|i| format!("Timing page {i}\n")).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        // efax sending efix-made pages of the same text.
+        let mut rig = Rig::start(&format!("rdlm{n}e"), 4740 + n as u16 * 4);
+        rig.efax_receiver();
+        let mut files = Vec::new();
+        for (i, t) in texts.iter().enumerate() {
+            let txt = rig.dir.path().join(format!("p{i}.txt"));
+            std::fs::write(&txt, t).unwrap();
+            let out = std::process::Command::new("efix")
+                .args(["-i", "text", "-o", "fax"])
+                .arg(&txt)
+                .stderr(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            let f = rig.dir.path().join(format!("page.{:03}", i + 1));
+            std::fs::write(&f, out.stdout).unwrap();
+            files.push(f);
+        }
+        let start = std::time::Instant::now();
+        let st = std::process::Command::new("efax")
+            .arg("-d")
+            .arg(&rig.a)
+            .args(["-o1", "-t", "5550002"])
+            .args(&files)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        let efax = start.elapsed();
+        assert!(st.success());
+        drop(rig);
+        let mut rig = Rig::start(&format!("rdlm{n}r"), 4742 + n as u16 * 4);
+        rig.efax_receiver();
+        let start = std::time::Instant::now();
+        let (r, _) = send_class1(&rig.a.clone(), plan(pages(&refs), true, 5)).await;
+        let redial = start.elapsed();
+        assert_eq!(r.code, 0);
+        println!(
+            "{n} page(s), fine, V.17 14400: efax {:.1} s, redial {:.1} s",
+            efax.as_secs_f64(),
+            redial.as_secs_f64()
+        );
+    }
+}

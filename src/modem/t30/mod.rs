@@ -12,3 +12,159 @@ pub mod frame;
 pub mod send;
 
 pub use send::{br_bps, Class1Plan, Class1Send, T30Timers};
+
+use super::fax_send::{FaxEvent, FaxSend};
+use super::Machine;
+use std::time::Instant;
+
+/// Whether a modem line sends faxes in Class 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Class1Mode {
+    /// No: the line's Class 2.0/2 setting applies.
+    #[default]
+    Never,
+    /// `class=1`.
+    Always,
+    /// `class=auto`: ask `+FCLASS=?` before each call and prefer 2.0 > 2 > 1 (efax's rule).
+    Auto,
+}
+
+/// The class a `+FCLASS=?` answer offers, by efax's rule: 2.0 if it says "2.0", else 2 if it
+/// says "2", else 1 if it says "1". `None`: no fax class at all.
+pub fn pick_class(answer: &str) -> Option<&'static str> {
+    if answer.contains("2.0") {
+        Some("2.0")
+    } else if answer.split([',', ' ', '(', ')', '-']).any(|c| c == "2") {
+        Some("2")
+    } else if answer.contains('1') {
+        Some("1")
+    } else {
+        None
+    }
+}
+
+/// `AT+FCLASS=?` and its answer.
+#[derive(Debug)]
+pub struct ClassQuery {
+    at: super::at::AtSession,
+    answer: String,
+    done: Option<bool>,
+}
+
+impl ClassQuery {
+    /// Sends the query at `now`.
+    pub fn new(now: Instant, timeout: std::time::Duration) -> ClassQuery {
+        let mut at = super::at::AtSession::new();
+        at.command(now, "+FCLASS=?", timeout);
+        ClassQuery {
+            at,
+            answer: String::new(),
+            done: None,
+        }
+    }
+
+    /// The answer text when the modem said OK.
+    pub fn answer(&self) -> Option<&str> {
+        (self.done == Some(true)).then_some(self.answer.as_str())
+    }
+
+    fn drain(&mut self) {
+        while let Some(e) = self.at.poll_event() {
+            match e {
+                super::at::Event::Info(l) => {
+                    self.answer.push_str(&l);
+                    self.answer.push(',');
+                }
+                super::at::Event::Final(f) => self.done = Some(f == super::at::Final::Ok),
+                super::at::Event::Timeout(_) => self.done = Some(false),
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Machine for ClassQuery {
+    fn feed(&mut self, now: Instant, bytes: &[u8]) {
+        self.at.feed(now, bytes);
+        self.drain();
+    }
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.at.poll_transmit()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.at.poll_timeout()
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.at.handle_timeout(now);
+        self.drain();
+    }
+    fn is_done(&self) -> bool {
+        self.done.is_some()
+    }
+}
+
+/// A fax call in either command set, so the line drives and reads both alike.
+#[derive(Debug)]
+pub enum AnyFax {
+    /// Class 2.0 / 2.
+    Class2(FaxSend),
+    /// Class 1.
+    Class1(Box<Class1Send>),
+}
+
+impl AnyFax {
+    /// Progress, confirmed pages and the final result.
+    pub fn poll_event(&mut self) -> Option<FaxEvent> {
+        match self {
+            AnyFax::Class2(m) => m.poll_event(),
+            AnyFax::Class1(m) => m.poll_event(),
+        }
+    }
+}
+
+impl Machine for AnyFax {
+    fn feed(&mut self, now: Instant, bytes: &[u8]) {
+        match self {
+            AnyFax::Class2(m) => m.feed(now, bytes),
+            AnyFax::Class1(m) => m.feed(now, bytes),
+        }
+    }
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        match self {
+            AnyFax::Class2(m) => m.poll_transmit(),
+            AnyFax::Class1(m) => m.poll_transmit(),
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            AnyFax::Class2(m) => m.poll_timeout(),
+            AnyFax::Class1(m) => m.poll_timeout(),
+        }
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        match self {
+            AnyFax::Class2(m) => m.handle_timeout(now),
+            AnyFax::Class1(m) => m.handle_timeout(now),
+        }
+    }
+    fn is_done(&self) -> bool {
+        match self {
+            AnyFax::Class2(m) => m.is_done(),
+            AnyFax::Class1(m) => m.is_done(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_choice_follows_efax() {
+        assert_eq!(pick_class("0,1,1.0"), Some("1"));
+        assert_eq!(pick_class("0,2,2.0,8"), Some("2.0"));
+        assert_eq!(pick_class("0,1,2,8"), Some("2"));
+        assert_eq!(pick_class("(0-2),8"), Some("2"));
+        assert_eq!(pick_class("0,8"), None);
+    }
+}
