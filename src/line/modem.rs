@@ -20,6 +20,7 @@ use crate::fax::{load_document, Coding, EncodeOptions, Resolution};
 use crate::modem::at::{AtSession, Event, Final};
 use crate::modem::dialstring::DialString;
 use crate::modem::fax_send::{FaxClass, FaxEvent, FaxPlan, FaxSend, FaxTimeouts};
+use crate::modem::t30::{pick_class, AnyFax, Class1Mode, Class1Plan, Class1Send, ClassQuery};
 use crate::modem::voice_call::{VoiceCall, VoicePlan};
 use crate::modem::Machine;
 use crate::retry::outcome::Channel;
@@ -60,6 +61,8 @@ pub struct ModemSettings {
     pub opt_out: Option<char>,
     /// Timeouts of the call phases.
     pub timeouts: FaxTimeouts,
+    /// Class 1 (`class=1`), or chosen per call from `+FCLASS=?` (`class=auto`).
+    pub class1: Class1Mode,
 }
 
 fn seconds(key: &str, v: &str) -> Result<Duration, String> {
@@ -93,6 +96,7 @@ impl ModemSettings {
             amd_timeout: Duration::from_secs(5),
             opt_out: None,
             timeouts: FaxTimeouts::default(),
+            class1: Class1Mode::Never,
         };
         for (k, v) in &def.params {
             match k.as_str() {
@@ -108,11 +112,14 @@ impl ModemSettings {
                         "2.0" => FaxClass::Class20,
                         "2" => FaxClass::Class2,
                         "1" | "1.0" => {
-                            return Err(
-                                "class=1: Class 1 fax is not supported yet (use 2.0 or 2)".into()
-                            )
+                            s.class1 = Class1Mode::Always;
+                            FaxClass::Class20
                         }
-                        _ => return Err(format!("class={v}: expected 2.0 or 2")),
+                        "auto" => {
+                            s.class1 = Class1Mode::Auto;
+                            FaxClass::Class20
+                        }
+                        _ => return Err(format!("class={v}: expected 2.0, 2, 1 or auto")),
                     }
                 }
                 "type" => {
@@ -406,7 +413,42 @@ async fn fax_call(settings: &ModemSettings, call: &Call, dial: DialString) -> Ca
         Ok(p) => p,
         Err(e) => return failed(35, e),
     };
-    let mut machine = FaxSend::new(now(), plan, settings.class, settings.timeouts);
+    let class = match settings.class1 {
+        Class1Mode::Never => Some(settings.class),
+        Class1Mode::Always => None,
+        Class1Mode::Auto => {
+            let mut q = ClassQuery::new(now(), settings.timeouts.command);
+            let answer = match drive(&mut port, &mut q).await {
+                Ok(()) => q.answer().map(str::to_string),
+                Err(e) => return failed(35, format!("{}: {e}", settings.device.display())),
+            };
+            match answer.as_deref().map(pick_class) {
+                Some(Some("2.0")) => Some(FaxClass::Class20),
+                Some(Some("2")) => Some(FaxClass::Class2),
+                Some(Some(_)) => None,
+                Some(None) => return failed(36, "the modem offers no fax class".into()),
+                None => return failed(34, "the modem did not answer AT+FCLASS=?".into()),
+            }
+        }
+    };
+    let mut machine = match class {
+        Some(class) => AnyFax::Class2(FaxSend::new(now(), plan, class, settings.timeouts)),
+        None => AnyFax::Class1(Box::new(Class1Send::new(
+            now(),
+            Class1Plan {
+                dial: plan.dial,
+                pages: pages.iter().map(|p| p.to_resolution(resolution)).collect(),
+                fine: plan.fine,
+                two_d: false,
+                local_id: plan.local_id,
+                init: plan.init,
+                max_speed: plan.max_speed,
+                page_retries: plan.page_retries,
+            },
+            settings.timeouts,
+            Default::default(),
+        ))),
+    };
     let outcome = drive(&mut port, &mut machine).await;
     let mut fax = None;
     let mut connected_at = None;
@@ -569,7 +611,7 @@ mod tests {
     fn bad_settings_are_refused() {
         for (kind, params) in [
             ("modem", vec![]),
-            ("/dev/x", vec![("class", "1")]),
+            ("/dev/x", vec![("class", "3")]),
             ("/dev/x", vec![("prefix", "9;ATZ")]),
             ("/dev/x", vec![("init", "Z\rATH")]),
             ("/dev/x", vec![("opt_out", "99")]),
