@@ -1,9 +1,12 @@
-//! `redial demo`: the sample spool run by the daemon on sim lines and a virtual clock.
+//! `redial demo`: the sample spool run by the daemon, on simulated modems or on sim lines.
 //!
-//! Copies `spool/` and `conf/` into a scratch directory (or `--dir`), starts one node with the
-//! CFG's `sim` lines on a clock that jumps to the next due instant whenever no call is in
-//! flight, prints each event, and ends with a table of every job once all have landed in SENT
-//! or FAIL. Exit 0 when they all landed, 1 otherwise.
+//! Copies `spool/` and `conf/` into a scratch directory (or `--dir`). By default it starts a
+//! hw-sim rack (`conf/sim.toml`, four modems on pseudo-terminals, line time 20 times faster) and
+//! runs one node whose lines are real modem lines on those ports; `--lines sim` uses the CFG's
+//! `sim` lines instead. The clock is virtual: it jumps to the next due instant whenever no call
+//! is in flight, and runs with the wall clock while modems are busy, so hours of retry
+//! schedule pass in seconds. Prints each event and ends with a table of every job once all have
+//! landed in SENT or FAIL. Exit 0 when they all landed, 1 otherwise.
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -26,6 +29,38 @@ pub struct DemoArgs {
     /// Virtual start time (RFC 3339).
     #[arg(long, default_value = "2026-03-02T09:00:00Z")]
     start: String,
+    /// `hwsim`: modem lines on a hw-sim rack (conf/sim.toml); `sim`: the CFG's sim lines.
+    #[arg(long, default_value = "hwsim", value_parser = ["hwsim", "sim"])]
+    lines: String,
+}
+
+/// Modems in the demo rack, and how much faster than real time its line time runs.
+const RACK_MODEMS: usize = 4;
+const TIME_SCALE: f64 = 0.05;
+
+/// The CFG with its `sim` lines replaced by modem lines on the rack's ports.
+fn hwsim_cfg(cfg: &Path, rack: &Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(cfg).with_context(|| format!("reading {}", cfg.display()))?;
+    let mut out: String = text
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start().to_ascii_lowercase();
+            !(t.starts_with("$line ") || t.starts_with("$sim_number"))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out.push_str("\n; redial demo: modem lines on the hw-sim rack (conf/sim.toml); modem 2 has no dial tone.\n");
+    out.push_str("; Voice timing is scaled like the rack's line time (x0.05).\n");
+    for i in 0..RACK_MODEMS {
+        out.push_str(&format!(
+            "$line {} {} class=2.0 \"id=REDIAL DEMO\" amd_greeting=0.1 amd_timeout=1 dial_timeout=20\n",
+            i + 1,
+            rack.join(format!("ttySIM{i}")).display()
+        ));
+    }
+    std::fs::write(cfg, out)?;
+    Ok(())
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
@@ -69,14 +104,59 @@ pub fn run(args: DemoArgs) -> Result<bool> {
         .with_timezone(&Utc);
     let clock = ManualClock::new(start);
     let cfg = dir.join("conf/redial.cfg");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let _guard = rt.enter();
+    let hwsim = args.lines == "hwsim";
+    let mut rack = None;
+    if hwsim {
+        let rack_dir = dir.join("rack");
+        let scenario =
+            redial_sim::scenario::Scenario::load(&dir.join("conf/sim.toml").display().to_string())
+                .map_err(|e| anyhow::anyhow!("conf/sim.toml: {e}"))?;
+        let config = redial_sim::rack::RackConfig {
+            modems: RACK_MODEMS,
+            dir: rack_dir.clone(),
+            scenario,
+            time_scale: TIME_SCALE,
+            bps: 0,
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = rt.spawn(async move {
+            redial_sim::rack::run(config, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        // Bounded wait for the rack's ready file (it appears within milliseconds).
+        for _ in 0..400 {
+            if rack_dir.join("ready").exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        anyhow::ensure!(rack_dir.join("ready").exists(), "hw-sim did not start");
+        hwsim_cfg(&cfg, &rack_dir)?;
+        rack = Some((stop, task));
+    }
     let mut d = Daemon::new(Some(&cfg), &dir, "demo", Arc::new(clock.clone()), None)?;
     let tz = d.system().layer.timezone.unwrap_or(chrono_tz::UTC);
     let fmt = move |t: DateTime<Utc>| t.with_timezone(&tz).format("%a %m/%d %H:%M:%S").to_string();
     println!("redial demo: sample spool copied to {}", dir.display());
-    println!(
-        "virtual clock from {} ({tz}); sim lines as defined in conf/redial.cfg\n",
-        fmt(start)
-    );
+    if hwsim {
+        println!(
+            "virtual clock from {} ({tz}); {RACK_MODEMS} simulated modems (hw-sim, conf/sim.toml) on {}\n",
+            fmt(start),
+            dir.join("rack").display()
+        );
+    } else {
+        println!(
+            "virtual clock from {} ({tz}); sim lines as defined in conf/redial.cfg\n",
+            fmt(start)
+        );
+    }
     let log = Arc::new(Mutex::new(Vec::<String>::new()));
     let sink = log.clone();
     let f = fmt;
@@ -132,7 +212,7 @@ pub fn run(args: DemoArgs) -> Result<bool> {
         sink.lock().expect("log").push(line);
     });
     d.start()?;
-    let steps = d.run_virtual(&clock, 100_000);
+    let steps = rt.block_on(run_hybrid(&mut d, &clock, 100_000));
     let layout = d.layout().clone();
     println!(
         "\nvirtual time {} -> {} ({steps} clock jumps); {} attempts\n",
@@ -188,5 +268,39 @@ pub fn run(args: DemoArgs) -> Result<bool> {
         println!("{text}");
     }
     d.shutdown();
+    if let Some((stop, task)) = rack {
+        let _ = stop.send(());
+        rt.block_on(task)??;
+        println!(
+            "\nhw-sim call log: {}",
+            dir.join("rack/calls.jsonl").display()
+        );
+    }
     Ok(all_landed && d.in_flight() == 0)
+}
+
+/// Runs the daemon on the virtual clock: while modem calls are in flight the clock follows the
+/// wall clock; when none is, it jumps to the next due instant.
+async fn run_hybrid(d: &mut Daemon, clock: &ManualClock, max_steps: usize) -> usize {
+    let mut steps = 0;
+    loop {
+        d.poll();
+        if d.awaiting_reports() > 0 {
+            let began = std::time::Instant::now();
+            let before = redial::daemon::clock::Clock::now(clock);
+            if !d.wait_reported().await {
+                return steps;
+            }
+            let spent = chrono::Duration::from_std(began.elapsed()).unwrap_or_default();
+            clock.set(before + spent);
+            continue;
+        }
+        match d.next_wakeup() {
+            Some(t) if steps < max_steps => {
+                clock.set(t.max(redial::daemon::clock::Clock::now(clock)));
+                steps += 1;
+            }
+            _ => return steps,
+        }
+    }
 }

@@ -180,6 +180,8 @@ pub struct Daemon {
     inflight: BTreeMap<u32, InFlight>,
     completion: Completion,
     reported: mpsc::UnboundedReceiver<(u32, CallResult)>,
+    /// Results taken by [`Daemon::wait_reported`], handled by the next [`Daemon::poll`].
+    waited: Vec<(u32, CallResult)>,
     usr_cache: HashMap<PathBuf, PolicyLayer>,
     observer: Option<Observer>,
     draining: bool,
@@ -248,6 +250,7 @@ impl Daemon {
             inflight: BTreeMap::new(),
             completion,
             reported,
+            waited: Vec::new(),
             usr_cache: HashMap::new(),
             observer: None,
             draining: false,
@@ -632,7 +635,9 @@ impl Daemon {
                 progressed = true;
                 n += 1;
             }
-            while let Ok((line, result)) = self.reported.try_recv() {
+            let waited = std::mem::take(&mut self.waited);
+            let reported = std::iter::from_fn(|| self.reported.try_recv().ok());
+            for (line, result) in waited.into_iter().chain(reported.collect::<Vec<_>>()) {
                 if let Some(f) = self.inflight.remove(&line) {
                     self.finish(line, f, result, now);
                     progressed = true;
@@ -1073,6 +1078,23 @@ impl Daemon {
         self.rescan();
         tracing::info!(node = %self.node, "configuration reloaded");
         Ok(())
+    }
+
+    /// Calls in flight whose result a line reports later (modem lines).
+    pub fn awaiting_reports(&self) -> usize {
+        self.inflight.values().filter(|f| f.until.is_none()).count()
+    }
+
+    /// Waits until a line reports a call's result; the next [`Daemon::poll`] handles it.
+    /// Returns false when no line can report any more.
+    pub async fn wait_reported(&mut self) -> bool {
+        match self.reported.recv().await {
+            Some(r) => {
+                self.waited.push(r);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Runs on a virtual clock until nothing is due: ends calls and dispatches jobs, and when
