@@ -432,7 +432,12 @@ async fn fax_call(settings: &ModemSettings, call: &Call, dial: DialString) -> Ca
         }
     };
     let mut machine = match class {
-        Some(class) => AnyFax::Class2(FaxSend::new(now(), plan, class, settings.timeouts)),
+        Some(class) => AnyFax::Class2(Box::new(FaxSend::new(
+            now(),
+            plan,
+            class,
+            settings.timeouts,
+        ))),
         None => AnyFax::Class1(Box::new(Class1Send::new(
             now(),
             Class1Plan {

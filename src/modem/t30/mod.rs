@@ -107,7 +107,7 @@ impl Machine for ClassQuery {
 #[derive(Debug)]
 pub enum AnyFax {
     /// Class 2.0 / 2.
-    Class2(FaxSend),
+    Class2(Box<FaxSend>),
     /// Class 1.
     Class1(Box<Class1Send>),
 }
