@@ -212,7 +212,7 @@ pub fn run(args: DemoArgs) -> Result<bool> {
         sink.lock().expect("log").push(line);
     });
     d.start()?;
-    let steps = rt.block_on(run_hybrid(&mut d, &clock, 100_000));
+    let steps = rt.block_on(d.run_hybrid(&clock, 100_000));
     let layout = d.layout().clone();
     println!(
         "\nvirtual time {} -> {} ({steps} clock jumps); {} attempts\n",
@@ -277,30 +277,4 @@ pub fn run(args: DemoArgs) -> Result<bool> {
         );
     }
     Ok(all_landed && d.in_flight() == 0)
-}
-
-/// Runs the daemon on the virtual clock: while modem calls are in flight the clock follows the
-/// wall clock; when none is, it jumps to the next due instant.
-async fn run_hybrid(d: &mut Daemon, clock: &ManualClock, max_steps: usize) -> usize {
-    let mut steps = 0;
-    loop {
-        d.poll();
-        if d.awaiting_reports() > 0 {
-            let began = std::time::Instant::now();
-            let before = redial::daemon::clock::Clock::now(clock);
-            if !d.wait_reported().await {
-                return steps;
-            }
-            let spent = chrono::Duration::from_std(began.elapsed()).unwrap_or_default();
-            clock.set(before + spent);
-            continue;
-        }
-        match d.next_wakeup() {
-            Some(t) if steps < max_steps => {
-                clock.set(t.max(redial::daemon::clock::Clock::now(clock)));
-                steps += 1;
-            }
-            _ => return steps,
-        }
-    }
 }

@@ -359,6 +359,17 @@ impl Daemon {
     pub fn system(&self) -> &SystemConfig {
         &self.sys
     }
+    /// The directory relative paths are relative to.
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+    /// Each line and whether it takes calls now (false while its breaker is open), for metrics.
+    pub fn lines_up(&self) -> Vec<(u32, bool)> {
+        self.lines
+            .values()
+            .map(|l| (l.number(), l.is_up()))
+            .collect()
+    }
 
     /// Start-up: directories, the node lock, the lease, recovery of this node's `ACTIVE`,
     /// then a full scan of the queues.
@@ -1094,6 +1105,33 @@ impl Daemon {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Runs on a virtual clock that follows the wall clock while calls reported by lines (modem
+    /// lines) are in flight, and jumps to the next due instant whenever none is. Returns like
+    /// [`Daemon::run_virtual`].
+    pub async fn run_hybrid(&mut self, clock: &clock::ManualClock, max_steps: usize) -> usize {
+        let mut steps = 0;
+        loop {
+            self.poll();
+            if self.awaiting_reports() > 0 {
+                let began = std::time::Instant::now();
+                let before = clock::Clock::now(clock);
+                if !self.wait_reported().await {
+                    return steps;
+                }
+                let spent = chrono::Duration::from_std(began.elapsed()).unwrap_or_default();
+                clock.set(before + spent);
+                continue;
+            }
+            match self.next_wakeup() {
+                Some(t) if steps < max_steps => {
+                    clock.set(t.max(clock::Clock::now(clock)));
+                    steps += 1;
+                }
+                _ => return steps,
+            }
         }
     }
 
