@@ -14,5 +14,6 @@ pub mod line;
 pub mod linegroup;
 pub mod load;
 pub mod modem;
+pub mod ops;
 pub mod retry;
 pub mod spool;

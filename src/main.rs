@@ -27,6 +27,12 @@ enum Command {
     Status(cli::ops::StatusArgs),
     /// Every attempt of one job: when, line, outcome, class, what happened next.
     Report(cli::ops::ReportArgs),
+    /// Retry failed jobs that are eligible (most recent to their destination, retryable, wait over).
+    Retry(cli::retry::RetryArgs),
+    /// Success of past retries by class, list entry and delay, with suggestions.
+    Advise(cli::retry::AdviseArgs),
+    /// The failed-jobs web page, JSON API and /metrics (127.0.0.1 by default; token from the CFG).
+    Web(cli::web::WebArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +48,9 @@ fn main() -> ExitCode {
         Command::Submit(args) => cli::ops::submit(args),
         Command::Status(args) => cli::ops::status(args),
         Command::Report(args) => cli::ops::report(args),
+        Command::Retry(args) => cli::retry::run(args),
+        Command::Advise(args) => cli::retry::advise(args),
+        Command::Web(args) => cli::web::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,4 +3,6 @@
 pub mod demo;
 pub mod explain;
 pub mod ops;
+pub mod retry;
 pub mod run;
+pub mod web;

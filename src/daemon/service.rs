@@ -3,9 +3,15 @@
 //!
 //! A thin async shell: it waits for the earliest of the daemon's next wake-up, a watcher
 //! event, a reported call result, a maintenance tick or a signal, then calls the daemon.
+//! Operations ride along: the automatic retry sweep (`$auto_retry`), the web page and
+//! `/metrics` (`$web`), and systemd's readiness and watchdog notifications (sd_notify; they do
+//! nothing without `NOTIFY_SOCKET`).
 
 use super::Daemon;
+use crate::ops::{config::OpsConfig, metrics::Metrics, scan::RetryKind, sweep::Sweeper};
 use crate::spool::watch::{watch, WatchEvent};
+use sd_notify::NotifyState;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -17,6 +23,31 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
     d.start()?;
+    let mut ops =
+        OpsConfig::from_cfg(&d.system().document, d.base()).map_err(anyhow::Error::msg)?;
+    let metrics = Arc::new(Metrics::new(d.system().outcomes.clone()));
+    d.on_event(metrics.observer());
+    if let Some(w) = &ops.web {
+        let state = crate::ops::web::WebState::new(
+            d.layout().clone(),
+            d.system().clone(),
+            ops.clone(),
+            d.clock().clone(),
+            metrics.clone(),
+            w.token.clone().unwrap_or_default(),
+        )?;
+        let listener = tokio::net::TcpListener::bind(w.addr).await?;
+        tracing::info!(addr = %listener.local_addr()?, "web page and /metrics listening");
+        tokio::spawn(async move {
+            if let Err(e) = crate::ops::web::serve(listener, Arc::new(state)).await {
+                tracing::error!(error = %e, "web server stopped");
+            }
+        });
+    }
+    let mut sweeper = Sweeper::default();
+    let mut watchdog = tokio::time::interval(
+        sd_notify::watchdog_enabled().map_or(StdDuration::from_secs(3600), |t| t / 2),
+    );
     let (tx, mut rx) = mpsc::unbounded_channel();
     let dirs: Vec<_> = d
         .settings()
@@ -30,9 +61,19 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
     let mut rescan = tokio::time::interval(StdDuration::from_secs(d.settings().rescan));
     rescan.tick().await;
     tracing::info!(node = %d.node(), jobs = d.index().len(), "spooler running");
+    let _ = sd_notify::notify(&[NotifyState::Ready]);
     let mut grace_end: Option<tokio::time::Instant> = None;
     loop {
         d.poll();
+        metrics.sample_lines(&d.lines_up());
+        if !d.is_draining() {
+            let now = d.clock().now();
+            match sweeper.tick(d.layout(), d.system(), &ops, now) {
+                Some(Ok(r)) => metrics.retried(RetryKind::Auto, &r),
+                Some(Err(e)) => tracing::error!(error = %e, "automatic retry sweep failed"),
+                None => {}
+            }
+        }
         if d.is_draining() && d.in_flight() == 0 {
             break;
         }
@@ -62,10 +103,15 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
                 }
             }
             _ = maint.tick() => d.maintain(),
+            _ = watchdog.tick() => { let _ = sd_notify::notify(&[NotifyState::Watchdog]); }
             _ = rescan.tick() => d.rescan(),
             _ = hup.recv() => {
                 match d.reload() {
                     Ok(()) => {
+                        match OpsConfig::from_cfg(&d.system().document, d.base()) {
+                            Ok(o) => ops = o,
+                            Err(e) => tracing::error!(error = %e, "operator settings not reloaded"),
+                        }
                         let dirs: Vec<_> = d.settings().order.iter().map(|q| d.layout().queue_dir(*q)).collect();
                         drop(watcher.take());
                         watcher = Some(watch(&dirs, tx.clone())?);
@@ -89,6 +135,7 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
 
 fn begin_drain(d: &mut Daemon, grace_end: &mut Option<tokio::time::Instant>) {
     if !d.is_draining() {
+        let _ = sd_notify::notify(&[NotifyState::Stopping]);
         tracing::info!(in_flight = d.in_flight(), "shutting down: no new calls");
         d.drain();
         let _ = d.renew_lease();

@@ -1,0 +1,56 @@
+//! `redial web`: the failed-jobs page, JSON API and `/metrics` on their own, beside the nodes
+//! (which keep running as `redial run`). Bound to 127.0.0.1 unless told otherwise.
+
+use super::retry::Spool;
+use anyhow::{Context, Result};
+use redial::daemon::clock::{Clock, ManualClock, SystemClock};
+use redial::ops::config::DEFAULT_WEB_ADDR;
+use redial::ops::metrics::Metrics;
+use redial::ops::web::{serve, WebState};
+use std::io::Write;
+use std::sync::Arc;
+
+/// Arguments of `redial web`.
+#[derive(Debug, clap::Args)]
+pub struct WebArgs {
+    /// Address to listen on (default: the CFG's `$web`, else 127.0.0.1:8470). Port 0 picks one.
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    spool: Spool,
+}
+
+/// Serves until SIGTERM or Ctrl-C.
+pub fn run(a: WebArgs) -> Result<()> {
+    let (layout, sys, ops) = a.spool.open()?;
+    let addr = a
+        .listen
+        .or(ops.web.as_ref().map(|w| w.addr))
+        .unwrap_or_else(|| DEFAULT_WEB_ADDR.parse().expect("default address"));
+    let clock: Arc<dyn Clock> = match a.spool.now {
+        Some(t) => Arc::new(ManualClock::new(t)),
+        None => Arc::new(SystemClock),
+    };
+    let token = ops.token.clone().unwrap_or_default();
+    let metrics = Arc::new(Metrics::new(sys.outcomes.clone()));
+    let state = Arc::new(WebState::new(layout, sys, ops, clock, metrics, token)?);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        println!("listening on http://{local}/");
+        std::io::stdout().flush()?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = serve(listener, state) => r?,
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        Ok(())
+    })
+}

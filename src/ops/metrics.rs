@@ -1,0 +1,355 @@
+//! Prometheus metrics (OpenMetrics text at `/metrics`), with prometheus-client's explicit
+//! registry (no globals).
+//!
+//! Counters are fed by the daemon's events ([`Metrics::observe`]) and by retries
+//! ([`Metrics::retried`]); line up/down and breaker transitions by sampling the daemon's lines
+//! ([`Metrics::sample_lines`]); spool gauges (jobs per queue and state, retries waiting, line
+//! states from the nodes' leases) are read from the spool when scraped ([`Metrics::render`]).
+//! The encoder appends `_total` to counter names and ends the text with `# EOF`.
+
+use super::retry::Report;
+use super::scan::RetryKind;
+use crate::daemon::{Event, Next};
+use crate::retry::outcome::OutcomeTable;
+use crate::spool::{lease, report, Layout};
+use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// The content type of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClassCode {
+    class: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AttemptResult {
+    attempt: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueState {
+    queue: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct State {
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeLine {
+    node: String,
+    line: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LineLabel {
+    line: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Transition {
+    line: String,
+    to: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Kind {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Reason {
+    reason: String,
+}
+
+#[derive(Default)]
+struct Inner {
+    started: HashMap<String, (DateTime<Utc>, usize)>,
+    up: HashMap<u32, bool>,
+}
+
+/// The registry and its metrics.
+pub struct Metrics {
+    registry: Registry,
+    outcomes: OutcomeTable,
+    attempts: Family<ClassCode, Counter>,
+    results: Family<AttemptResult, Counter>,
+    duration: Histogram,
+    rejected: Counter,
+    jobs: Family<QueueState, Gauge>,
+    totals: Family<State, Gauge>,
+    retries_waiting: Gauge,
+    line_state: Family<NodeLine, Gauge>,
+    line_up: Family<LineLabel, Gauge>,
+    breaker: Family<Transition, Counter>,
+    retried: Family<Kind, Counter>,
+    skipped: Family<Reason, Counter>,
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+/// The attempt-number label: `1` … `5`, then `6+`.
+pub fn attempt_label(n: usize) -> String {
+    if n >= 6 {
+        "6+".into()
+    } else {
+        n.to_string()
+    }
+}
+
+impl Metrics {
+    /// A registry; `outcomes` classifies codes for the `class` label.
+    pub fn new(outcomes: OutcomeTable) -> Metrics {
+        let mut registry = Registry::default();
+        let m = Metrics {
+            registry: Registry::default(),
+            outcomes,
+            attempts: Family::default(),
+            results: Family::default(),
+            duration: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
+            rejected: Counter::default(),
+            jobs: Family::default(),
+            totals: Family::default(),
+            retries_waiting: Gauge::default(),
+            line_state: Family::default(),
+            line_up: Family::default(),
+            breaker: Family::default(),
+            retried: Family::default(),
+            skipped: Family::default(),
+            inner: Mutex::new(Inner::default()),
+        };
+        registry.register(
+            "redial_attempts",
+            "Attempts ended, by the outcome table's class of the code and the code",
+            m.attempts.clone(),
+        );
+        registry.register(
+            "redial_attempt_results",
+            "Attempts by their number in the cycle (1 = first try) and result (success, retry, failed)",
+            m.results.clone(),
+        );
+        registry.register(
+            "redial_attempt_duration_seconds",
+            "Time from dialling to the result",
+            m.duration.clone(),
+        );
+        registry.register(
+            "redial_jobs_rejected",
+            "Jobs failed as bad input",
+            m.rejected.clone(),
+        );
+        registry.register(
+            "redial_queue_jobs",
+            "Queued jobs per queue: due, waiting_retry, scheduled",
+            m.jobs.clone(),
+        );
+        registry.register(
+            "redial_jobs",
+            "Jobs by state: queued, in_progress, sent, failed",
+            m.totals.clone(),
+        );
+        registry.register(
+            "redial_retries_waiting",
+            "Queued jobs waiting for a retry time",
+            m.retries_waiting.clone(),
+        );
+        registry.register(
+            "redial_line_state",
+            "Lines by node and state (idle, busy, down) from the nodes' leases; 1 = in that state",
+            m.line_state.clone(),
+        );
+        registry.register(
+            "redial_line_up",
+            "Whether a line of this node takes calls (0 while its breaker is open)",
+            m.line_up.clone(),
+        );
+        registry.register(
+            "redial_breaker_transitions",
+            "Line breaker transitions seen by this node (to = open, closed)",
+            m.breaker.clone(),
+        );
+        registry.register(
+            "redial_failed_retried",
+            "Failed jobs put back in a queue, by kind (manual, auto)",
+            m.retried.clone(),
+        );
+        registry.register(
+            "redial_failed_retry_skipped",
+            "Failed jobs a retry skipped, by reason",
+            m.skipped.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// Feeds one daemon event.
+    pub fn observe(&self, e: &Event) {
+        let mut inner = self.inner.lock().expect("metrics");
+        match e {
+            Event::Dialling {
+                job, attempt, at, ..
+            } => {
+                inner.started.insert(job.clone(), (*at, *attempt));
+            }
+            Event::Outcome {
+                job,
+                code,
+                class,
+                at,
+                next,
+                ..
+            } => {
+                let table = self.outcomes.classify(*code, None).class.letter();
+                let class = if *class == 'S' { 'S' } else { table };
+                self.attempts
+                    .get_or_create(&ClassCode {
+                        class: class.to_string(),
+                        code: code.to_string(),
+                    })
+                    .inc();
+                let (n, started) = match inner.started.remove(job) {
+                    Some((t, n)) => (n, Some(t)),
+                    None => (1, None),
+                };
+                let result = match next {
+                    Next::Sent => "success",
+                    Next::Retry(..) => "retry",
+                    Next::Fail => "failed",
+                };
+                self.results
+                    .get_or_create(&AttemptResult {
+                        attempt: attempt_label(n),
+                        result: result.into(),
+                    })
+                    .inc();
+                if let Some(t) = started {
+                    self.duration
+                        .observe((*at - t).num_milliseconds().max(0) as f64 / 1000.0);
+                }
+            }
+            Event::Rejected { .. } => {
+                self.rejected.inc();
+            }
+            Event::Recovered { .. } | Event::TookOver { .. } => {}
+        }
+    }
+
+    /// A callback for [`crate::daemon::Daemon::on_event`].
+    pub fn observer(self: &std::sync::Arc<Self>) -> impl FnMut(&Event) + Send + 'static {
+        let m = self.clone();
+        move |e| m.observe(e)
+    }
+
+    /// Samples whether each line takes calls; a change is a breaker transition.
+    pub fn sample_lines(&self, lines: &[(u32, bool)]) {
+        let mut inner = self.inner.lock().expect("metrics");
+        for (line, up) in lines {
+            let l = line.to_string();
+            self.line_up
+                .get_or_create(&LineLabel { line: l.clone() })
+                .set(i64::from(*up));
+            if let Some(before) = inner.up.insert(*line, *up) {
+                if before != *up {
+                    self.breaker
+                        .get_or_create(&Transition {
+                            line: l,
+                            to: if *up { "closed" } else { "open" }.into(),
+                        })
+                        .inc();
+                }
+            }
+        }
+    }
+
+    /// Counts a retry's result.
+    pub fn retried(&self, kind: RetryKind, r: &Report) {
+        if r.dry_run {
+            return;
+        }
+        self.retried
+            .get_or_create(&Kind {
+                kind: kind.as_str().into(),
+            })
+            .inc_by(r.queued.len() as u64);
+        for s in &r.skipped {
+            self.skipped
+                .get_or_create(&Reason {
+                    reason: s.why.label().into(),
+                })
+                .inc();
+        }
+    }
+
+    /// Reads the spool gauges and encodes everything.
+    pub fn render(&self, layout: &Layout, tz: chrono_tz::Tz, now: DateTime<Utc>) -> String {
+        if let Ok(s) = report::status(layout, tz, now) {
+            let mut queued = 0;
+            let mut waiting = 0;
+            for q in &s.queues {
+                for (state, n) in [
+                    ("due", q.due),
+                    ("waiting_retry", q.waiting_retry),
+                    ("scheduled", q.scheduled),
+                ] {
+                    self.jobs
+                        .get_or_create(&QueueState {
+                            queue: q.queue.clone(),
+                            state: state.into(),
+                        })
+                        .set(n as i64);
+                }
+                queued += q.due + q.waiting_retry + q.scheduled;
+                waiting += q.waiting_retry;
+            }
+            for (state, n) in [
+                ("queued", queued),
+                ("in_progress", s.in_progress),
+                ("sent", s.sent),
+                ("failed", s.failed),
+            ] {
+                self.totals
+                    .get_or_create(&State {
+                        state: state.into(),
+                    })
+                    .set(n as i64);
+            }
+            self.retries_waiting.set(waiting as i64);
+        }
+        self.line_state.clear();
+        for l in lease::read_all(layout) {
+            for x in &l.lines {
+                for st in ["idle", "busy", "down"] {
+                    self.line_state
+                        .get_or_create(&NodeLine {
+                            node: l.node.clone(),
+                            line: x.line.to_string(),
+                            state: st.into(),
+                        })
+                        .set(i64::from(x.state == st));
+                }
+            }
+        }
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String");
+        out
+    }
+}

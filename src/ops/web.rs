@@ -1,0 +1,926 @@
+//! The failed-jobs web page and its JSON API (axum, askama templates, server-rendered HTML that
+//! works without JavaScript).
+//!
+//! * `GET /failed` — failed jobs with destination, last outcome and class, time, attempt badge,
+//!   eligibility (a countdown when the wait is not over), per-row retry, checkbox bulk retry
+//!   with a reason, "retry all matching" for a filter, queue counters.
+//! * `POST /retry` — the retry; answers with the result dialog (queued / skipped with reasons).
+//! * `GET /job/{name}` — one job's history (attempts and retries) and a retry form.
+//! * `GET /api/failed`, `GET /api/jobs/{name}`, `GET /api/status`, `POST /api/retry` — the same
+//!   as JSON.
+//! * `GET /metrics` — OpenMetrics text.
+//!
+//! Every route but `/login` needs the token: `Authorization: Bearer TOKEN`, or the session
+//! cookie `POST /login` sets. Form posts carry the session's CSRF token (synchronizer token);
+//! a JSON post with a session cookie needs it in `X-CSRF-Token`. Cookies are HttpOnly and
+//! SameSite=Strict. It never moves a file itself: retries go through [`super::retry`].
+
+use super::config::OpsConfig;
+use super::eligibility::{check, eligible_at, Newest, Skip};
+use super::metrics::{Metrics, CONTENT_TYPE};
+use super::retry::{retry, Report, Request, Selection};
+use super::scan::{last_table_class, place_name, scan, JobView, RetryKind, Step};
+use crate::daemon::clock::Clock;
+use crate::load::SystemConfig;
+use crate::spool::{report, Layout, Place};
+use askama::Template;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+
+/// What the web page works on.
+pub struct WebState {
+    /// The spool.
+    pub layout: Layout,
+    /// CFG (outcome table, time zone).
+    pub sys: SystemConfig,
+    /// Operator settings.
+    pub cfg: OpsConfig,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Metrics (shared with the daemon when inside `redial run`).
+    pub metrics: Arc<Metrics>,
+    token: String,
+    sessions: Mutex<HashMap<String, String>>,
+}
+
+impl WebState {
+    /// The state; `token` is required (an empty token is refused).
+    pub fn new(
+        layout: Layout,
+        sys: SystemConfig,
+        cfg: OpsConfig,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        token: String,
+    ) -> anyhow::Result<WebState> {
+        anyhow::ensure!(
+            token.len() >= 8,
+            "the web page needs a token of at least 8 characters: set $web_token or $web_token_file in the CFG"
+        );
+        Ok(WebState {
+            layout,
+            sys,
+            cfg,
+            clock,
+            metrics,
+            token,
+            sessions: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+type St = State<Arc<WebState>>;
+
+/// The router.
+pub fn router(state: Arc<WebState>) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/failed") }))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/failed", get(failed_page))
+        .route("/retry", post(retry_form))
+        .route("/job/{name}", get(job_page))
+        .route("/api/failed", get(api_failed))
+        .route("/api/jobs/{name}", get(api_job))
+        .route("/api/status", get(api_status))
+        .route("/api/retry", post(api_retry))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(256 * 1024))
+        .with_state(state)
+}
+
+/// Serves until the listener fails.
+pub async fn serve(listener: tokio::net::TcpListener, state: Arc<WebState>) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).await
+}
+
+fn random_hex() -> String {
+    let mut b = [0u8; 16];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = f.read_exact(&mut b);
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn ct_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+enum Auth {
+    Bearer,
+    Session { csrf: String },
+}
+
+fn auth(s: &WebState, headers: &HeaderMap) -> Option<Auth> {
+    if let Some(t) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return ct_eq(t.trim(), &s.token).then_some(Auth::Bearer);
+    }
+    let sid = cookie(headers, "redial_session")?;
+    let csrf = s.sessions.lock().expect("sessions").get(&sid).cloned()?;
+    Some(Auth::Session { csrf })
+}
+
+fn unauthorized_html() -> Response {
+    Redirect::to("/login").into_response()
+}
+
+fn unauthorized_json() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(serde_json::json!({"error": "a token is required (Authorization: Bearer TOKEN)"})),
+    )
+        .into_response()
+}
+
+fn page(t: impl Template) -> Response {
+    match t.render() {
+        Ok(h) => Html(h).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("blocking task")
+}
+
+// ----- login -----
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    error: String,
+}
+
+async fn login_page() -> Response {
+    page(LoginPage {
+        error: String::new(),
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn login(State(s): St, Form(f): Form<LoginForm>) -> Response {
+    if !ct_eq(f.token.trim(), &s.token) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Html(
+                LoginPage {
+                    error: "wrong token".into(),
+                }
+                .render()
+                .unwrap_or_default(),
+            ),
+        )
+            .into_response();
+    }
+    let sid = random_hex();
+    s.sessions
+        .lock()
+        .expect("sessions")
+        .insert(sid.clone(), random_hex());
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                format!("redial_session={sid}; Path=/; HttpOnly; SameSite=Strict"),
+            ),
+            (header::LOCATION, "/failed".to_string()),
+        ],
+    )
+        .into_response()
+}
+
+async fn logout(
+    State(s): St,
+    headers: HeaderMap,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    if let (Some(Auth::Session { csrf }), Some(sid)) =
+        (auth(&s, &headers), cookie(&headers, "redial_session"))
+    {
+        if f.iter().any(|(k, v)| k == "csrf" && ct_eq(v, &csrf)) {
+            s.sessions.lock().expect("sessions").remove(&sid);
+        }
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                "redial_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0".to_string(),
+            ),
+            (header::LOCATION, "/login".to_string()),
+        ],
+    )
+        .into_response()
+}
+
+// ----- the list -----
+
+/// Filter of the list (query string), also the bulk selection.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Filter {
+    /// Queue number.
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// Class letters.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// Destination pattern.
+    #[serde(default)]
+    pub dest: Option<String>,
+    /// From date (YYYY-MM-DD).
+    #[serde(default)]
+    pub since: Option<String>,
+    /// To date (YYYY-MM-DD).
+    #[serde(default)]
+    pub until: Option<String>,
+}
+
+fn nonempty(o: &Option<String>) -> Option<&str> {
+    o.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl Filter {
+    fn selection(&self) -> Result<Selection, String> {
+        let date = |o: &Option<String>| -> Result<Option<NaiveDate>, String> {
+            nonempty(o)
+                .map(|d| {
+                    NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                        .map_err(|_| format!("{d:?} is not a date (YYYY-MM-DD)"))
+                })
+                .transpose()
+        };
+        Ok(Selection {
+            queue: nonempty(&self.queue)
+                .map(|q| {
+                    q.parse()
+                        .map_err(|_| format!("{q:?} is not a queue number"))
+                })
+                .transpose()?,
+            class: nonempty(&self.class).map(str::to_string),
+            since: date(&self.since)?,
+            until: date(&self.until)?,
+            dest: nonempty(&self.dest).map(str::to_string),
+        })
+    }
+    fn field(o: &Option<String>) -> String {
+        o.clone().unwrap_or_default()
+    }
+}
+
+/// One failed job for the page and the API.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedJob {
+    /// File name.
+    pub name: String,
+    /// Number or address.
+    pub destination: String,
+    /// Last outcome code.
+    pub code: Option<u32>,
+    /// Its class in the outcome table.
+    pub class: Option<char>,
+    /// Its description.
+    pub description: String,
+    /// Last attempt's local start.
+    pub last_attempt: Option<String>,
+    /// Cycles so far (1 = original).
+    pub attempt_number: usize,
+    /// "", "Attempt #2", "Attempt #3+".
+    pub badge: String,
+    /// Queue it came from.
+    pub queue: u8,
+    /// Automatic retries so far.
+    pub auto_retries: usize,
+    /// `$fail_reason`.
+    pub fail_reason: String,
+    /// Whether a retry now would queue it.
+    pub eligible: bool,
+    /// Why not.
+    pub skip: Option<Skip>,
+    /// Why not, in words.
+    pub skip_message: String,
+    /// When the wait ends (when that is what holds it back).
+    pub eligible_at: Option<DateTime<Utc>>,
+}
+
+fn badge(n: usize) -> String {
+    match n {
+        0 | 1 => String::new(),
+        2 => "Attempt #2".into(),
+        _ => "Attempt #3+".into(),
+    }
+}
+
+fn describe(v: &JobView, newest: &Newest, s: &WebState, now: DateTime<Utc>) -> FailedJob {
+    let last = last_table_class(v, &s.sys);
+    let verdict = check(v, newest, &s.sys, &s.cfg, now, None);
+    let eligible_at = match &verdict {
+        Err(Skip::Wait { eligible_at, .. }) => Some(*eligible_at),
+        _ => eligible_at(v, &s.sys, &s.cfg).map(|x| x.1),
+    };
+    FailedJob {
+        name: v.name.clone(),
+        destination: v.destination.clone().unwrap_or_else(|| "-".into()),
+        code: last.as_ref().map(|x| x.0),
+        class: last.as_ref().map(|x| x.1.letter()),
+        description: last.map(|x| x.2).unwrap_or_default(),
+        last_attempt: v
+            .records
+            .last()
+            .map(|r| r.start.format("%Y-%m-%d %H:%M:%S").to_string()),
+        attempt_number: v.cycles(),
+        badge: badge(v.cycles()),
+        queue: v.tosend,
+        auto_retries: v.auto_retries(),
+        fail_reason: v
+            .fail_reason
+            .clone()
+            .or(v.error.clone())
+            .unwrap_or_default(),
+        eligible: verdict.is_ok(),
+        skip_message: verdict
+            .as_ref()
+            .err()
+            .map(Skip::to_string)
+            .unwrap_or_default(),
+        skip: verdict.err(),
+        eligible_at,
+    }
+}
+
+fn failed_jobs(s: &WebState, sel: &Selection, now: DateTime<Utc>) -> Vec<FailedJob> {
+    let all = scan(&s.layout, &s.sys);
+    let newest = Newest::new(&all);
+    let mut fails: Vec<&JobView> = all
+        .iter()
+        .filter(|v| v.place == Place::Fail && sel.matches(v, &s.sys))
+        .collect();
+    // Newest failures first.
+    fails.sort_by(|a, b| {
+        b.last_end.cmp(&a.last_end).then_with(|| {
+            crate::spool::JobName::new(&a.name).cmp(&crate::spool::JobName::new(&b.name))
+        })
+    });
+    fails.iter().map(|v| describe(v, &newest, s, now)).collect()
+}
+
+/// "in 1 h 5 min" style.
+pub fn countdown(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, _) => format!("{m} min"),
+        (0, _, _) => format!("{h} h {m} min"),
+        _ => format!("{d} d {h} h"),
+    }
+}
+
+struct RowView {
+    job: FailedJob,
+    badge_class: &'static str,
+    class: String,
+    code: String,
+    when: String,
+    status: String,
+    countdown: String,
+    eligible_epoch: i64,
+    remaining: i64,
+}
+
+struct Counter {
+    queue: String,
+    due: usize,
+    waiting: usize,
+    scheduled: usize,
+}
+
+#[derive(Template)]
+#[template(path = "failed.html")]
+struct FailedPage {
+    csrf: String,
+    rows: Vec<RowView>,
+    counters: Vec<Counter>,
+    in_progress: usize,
+    sent: usize,
+    failed: usize,
+    eligible: usize,
+    queue: String,
+    class: String,
+    dest: String,
+    since: String,
+    until: String,
+    now: String,
+    error: String,
+}
+
+fn row_view(j: FailedJob, now: DateTime<Utc>) -> RowView {
+    let wait = match &j.skip {
+        Some(Skip::Wait { eligible_at, .. }) => Some(*eligible_at),
+        _ => None,
+    };
+    RowView {
+        badge_class: match j.attempt_number {
+            0 | 1 => "",
+            2 => "badge2",
+            _ => "badge3",
+        },
+        class: j.class.map(String::from).unwrap_or_else(|| "-".into()),
+        code: j.code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+        when: j.last_attempt.clone().unwrap_or_else(|| "-".into()),
+        status: if j.eligible {
+            "eligible".into()
+        } else {
+            j.skip
+                .as_ref()
+                .map(|s| s.label().to_string())
+                .unwrap_or_default()
+        },
+        countdown: wait
+            .map(|t| {
+                format!(
+                    "eligible in {} (at {})",
+                    countdown((t - now).num_seconds()),
+                    t.format("%H:%M:%S UTC")
+                )
+            })
+            .unwrap_or_default(),
+        eligible_epoch: wait.map(|t| t.timestamp()).unwrap_or(0),
+        remaining: wait.map(|t| (t - now).num_seconds().max(0)).unwrap_or(0),
+        job: j,
+    }
+}
+
+async fn failed_page(State(s): St, headers: HeaderMap, Query(f): Query<Filter>) -> Response {
+    let csrf = match auth(&s, &headers) {
+        Some(Auth::Session { csrf }) => csrf,
+        Some(Auth::Bearer) => String::new(),
+        None => return unauthorized_html(),
+    };
+    failed_html(s, f, csrf).await
+}
+
+async fn failed_html(s: Arc<WebState>, f: Filter, csrf: String) -> Response {
+    blocking(move || {
+        let now = s.clock.now();
+        let (sel, error) = match f.selection() {
+            Ok(sel) => (sel, String::new()),
+            Err(e) => (Selection::default(), e),
+        };
+        let jobs = failed_jobs(&s, &sel, now);
+        let tz = s.sys.layer.timezone.unwrap_or(chrono_tz::UTC);
+        let st = report::status(&s.layout, tz, now).ok();
+        page(FailedPage {
+            csrf,
+            eligible: jobs.iter().filter(|j| j.eligible).count(),
+            rows: jobs.into_iter().map(|j| row_view(j, now)).collect(),
+            counters: st
+                .as_ref()
+                .map(|st| {
+                    st.queues
+                        .iter()
+                        .map(|q| Counter {
+                            queue: q.queue.clone(),
+                            due: q.due,
+                            waiting: q.waiting_retry,
+                            scheduled: q.scheduled,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            in_progress: st.as_ref().map_or(0, |s| s.in_progress),
+            sent: st.as_ref().map_or(0, |s| s.sent),
+            failed: st.as_ref().map_or(0, |s| s.failed),
+            queue: Filter::field(&f.queue),
+            class: Filter::field(&f.class),
+            dest: Filter::field(&f.dest),
+            since: Filter::field(&f.since),
+            until: Filter::field(&f.until),
+            now: now.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            error,
+        })
+    })
+    .await
+}
+
+// ----- the retry form -----
+
+struct QueuedView {
+    job: String,
+    destination: String,
+    queue: String,
+    cycle: usize,
+}
+
+struct SkippedView {
+    job: String,
+    label: String,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "result.html")]
+struct ResultPage {
+    queued: Vec<QueuedView>,
+    skipped: Vec<SkippedView>,
+    reason: String,
+    back: String,
+    error: String,
+}
+
+fn result_page(r: &Report, reason: &str, back: String) -> ResultPage {
+    ResultPage {
+        queued: r
+            .queued
+            .iter()
+            .map(|q| QueuedView {
+                job: q.job.clone(),
+                destination: q.destination.clone().unwrap_or_default(),
+                queue: crate::spool::queue_name(q.queue),
+                cycle: q.cycle,
+            })
+            .collect(),
+        skipped: r
+            .skipped
+            .iter()
+            .map(|x| SkippedView {
+                job: x.job.clone(),
+                label: x.why.label().into(),
+                message: x.message.clone(),
+            })
+            .collect(),
+        reason: reason.to_string(),
+        back,
+        error: String::new(),
+    }
+}
+
+async fn retry_form(
+    State(s): St,
+    headers: HeaderMap,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    let csrf_ok = match auth(&s, &headers) {
+        Some(Auth::Session { csrf }) => f.iter().any(|(k, v)| k == "csrf" && ct_eq(v, &csrf)),
+        Some(Auth::Bearer) => true,
+        None => return unauthorized_html(),
+    };
+    if !csrf_ok {
+        return (
+            StatusCode::FORBIDDEN,
+            "CSRF token missing or wrong: reload the page",
+        )
+            .into_response();
+    }
+    let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let mut req = Request {
+        reason: get("reason").unwrap_or_default().trim().to_string(),
+        kind: RetryKind::Manual,
+        ..Request::default()
+    };
+    if let Some(only) = get("only") {
+        req.jobs = vec![only];
+    } else {
+        req.jobs = f
+            .iter()
+            .filter(|(k, _)| k == "job")
+            .map(|(_, v)| v.clone())
+            .collect();
+    }
+    let filter = Filter {
+        queue: get("f_queue"),
+        class: get("f_class"),
+        dest: get("f_dest"),
+        since: get("f_since"),
+        until: get("f_until"),
+    };
+    if get("all_matching").is_some() {
+        req.all_failed = true;
+        req.jobs.clear();
+        match filter.selection() {
+            Ok(sel) => req.selection = sel,
+            Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+        }
+    }
+    if let Some(q) = get("queue").filter(|q| !q.trim().is_empty()) {
+        match q.trim().parse() {
+            Ok(q) => req.queue = Some(q),
+            Err(_) => return (StatusCode::BAD_REQUEST, "queue: not a number").into_response(),
+        }
+    }
+    let back = get("back")
+        .filter(|b| b.starts_with('/'))
+        .unwrap_or_else(|| "/failed".into());
+    let reason = req.reason.clone();
+    let s2 = s.clone();
+    let r = blocking(move || {
+        let now = s2.clock.now();
+        retry(&s2.layout, &s2.sys, &s2.cfg, &req, now)
+    })
+    .await;
+    match r {
+        Ok(r) => {
+            s.metrics.retried(RetryKind::Manual, &r);
+            page(result_page(&r, &reason, back))
+        }
+        Err(e) => {
+            let mut p = result_page(
+                &Report {
+                    queued: vec![],
+                    skipped: vec![],
+                    dry_run: false,
+                },
+                &reason,
+                back,
+            );
+            p.error = e.to_string();
+            let mut resp = page(p);
+            *resp.status_mut() = StatusCode::BAD_REQUEST;
+            resp
+        }
+    }
+}
+
+// ----- one job -----
+
+struct StepView {
+    when: String,
+    what: String,
+    detail: String,
+    css: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "job.html")]
+struct JobPage {
+    csrf: String,
+    name: String,
+    place: String,
+    destination: String,
+    badge: String,
+    badge_class: &'static str,
+    steps: Vec<StepView>,
+    eligible: bool,
+    status: String,
+    countdown: String,
+    eligible_epoch: i64,
+    remaining: i64,
+    fail_reason: String,
+    is_failed: bool,
+}
+
+/// A job's details for the API.
+#[derive(Debug, Serialize)]
+pub struct JobDetail {
+    /// Where it is.
+    pub place: String,
+    /// Its history in file order.
+    pub steps: Vec<Step>,
+    /// The failed-job view (eligibility), when it is in FAIL.
+    pub failed: Option<FailedJob>,
+    /// Destination.
+    pub destination: Option<String>,
+}
+
+fn job_detail(s: &WebState, name: &str, now: DateTime<Utc>) -> Option<(JobView, JobDetail)> {
+    let name = if crate::spool::is_job_name(name) {
+        name.to_string()
+    } else {
+        format!("{name}.FS")
+    };
+    let all = scan(&s.layout, &s.sys);
+    let newest = Newest::new(&all);
+    let v = all
+        .iter()
+        .filter(|v| v.name.eq_ignore_ascii_case(&name))
+        .min_by_key(|v| v.place != Place::Fail)?
+        .clone();
+    let failed = (v.place == Place::Fail).then(|| describe(&v, &newest, s, now));
+    let d = JobDetail {
+        place: place_name(&v.place),
+        steps: v.steps.clone(),
+        failed,
+        destination: v.destination.clone(),
+    };
+    Some((v, d))
+}
+
+async fn job_page(State(s): St, headers: HeaderMap, Path(name): Path<String>) -> Response {
+    let csrf = match auth(&s, &headers) {
+        Some(Auth::Session { csrf }) => csrf,
+        Some(Auth::Bearer) => String::new(),
+        None => return unauthorized_html(),
+    };
+    blocking(move || {
+        let now = s.clock.now();
+        let Some((v, d)) = job_detail(&s, &name, now) else {
+            return (StatusCode::NOT_FOUND, format!("no job {name:?}")).into_response();
+        };
+        let row = d.failed.clone().map(|f| row_view(f, now));
+        page(JobPage {
+            csrf,
+            name: v.name.clone(),
+            place: d.place.clone(),
+            destination: v.destination.clone().unwrap_or_default(),
+            badge: badge(v.cycles()),
+            badge_class: row.as_ref().map_or("", |r| r.badge_class),
+            steps: v
+                .steps
+                .iter()
+                .map(|st| match st {
+                    Step::Attempt {
+                        at,
+                        code,
+                        class,
+                        line,
+                        call_secs,
+                    } => StepView {
+                        when: at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        what: format!("attempt on {line}"),
+                        detail: format!(
+                            "outcome {code} ({}), class {class}, {call_secs} s",
+                            s.sys.outcomes.classify(*code, v.channel).description
+                        ),
+                        css: match class {
+                            'S' => "ok",
+                            'Z' => "final",
+                            _ => "",
+                        },
+                    },
+                    Step::Retry(n) => StepView {
+                        when: n.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        what: format!(
+                            "{} retry to {}",
+                            n.kind.as_str(),
+                            crate::spool::queue_name(n.queue)
+                        ),
+                        detail: n.reason.clone(),
+                        css: "retry",
+                    },
+                })
+                .collect(),
+            eligible: row.as_ref().is_some_and(|r| r.job.eligible),
+            status: row
+                .as_ref()
+                .map(|r| {
+                    if r.job.eligible {
+                        "eligible for a retry".to_string()
+                    } else {
+                        r.job.skip_message.clone()
+                    }
+                })
+                .unwrap_or_else(|| format!("in {}", d.place)),
+            countdown: row
+                .as_ref()
+                .map(|r| r.countdown.clone())
+                .unwrap_or_default(),
+            eligible_epoch: row.as_ref().map_or(0, |r| r.eligible_epoch),
+            remaining: row.as_ref().map_or(0, |r| r.remaining),
+            fail_reason: v.fail_reason.clone().unwrap_or_default(),
+            is_failed: v.place == Place::Fail,
+        })
+    })
+    .await
+}
+
+// ----- JSON API -----
+
+#[derive(Serialize)]
+struct FailedList {
+    now: DateTime<Utc>,
+    jobs: Vec<FailedJob>,
+}
+
+async fn api_failed(State(s): St, headers: HeaderMap, Query(f): Query<Filter>) -> Response {
+    if auth(&s, &headers).is_none() {
+        return unauthorized_json();
+    }
+    let sel = match f.selection() {
+        Ok(x) => x,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({"error": e})),
+            )
+                .into_response()
+        }
+    };
+    blocking(move || {
+        let now = s.clock.now();
+        Json(FailedList {
+            now,
+            jobs: failed_jobs(&s, &sel, now),
+        })
+        .into_response()
+    })
+    .await
+}
+
+async fn api_job(State(s): St, headers: HeaderMap, Path(name): Path<String>) -> Response {
+    if auth(&s, &headers).is_none() {
+        return unauthorized_json();
+    }
+    blocking(move || match job_detail(&s, &name, s.clock.now()) {
+        Some((_, d)) => Json(d).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({"error": format!("no job {name:?}")})),
+        )
+            .into_response(),
+    })
+    .await
+}
+
+async fn api_status(State(s): St, headers: HeaderMap) -> Response {
+    if auth(&s, &headers).is_none() {
+        return unauthorized_json();
+    }
+    blocking(move || {
+        let tz = s.sys.layer.timezone.unwrap_or(chrono_tz::UTC);
+        match report::status(&s.layout, tz, s.clock.now()) {
+            Ok(st) => Json(st).into_response(),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        }
+    })
+    .await
+}
+
+async fn api_retry(State(s): St, headers: HeaderMap, Json(mut req): Json<Request>) -> Response {
+    match auth(&s, &headers) {
+        Some(Auth::Bearer) => {}
+        Some(Auth::Session { csrf }) => {
+            let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+            if !sent.is_some_and(|t| ct_eq(t, &csrf)) {
+                return (
+                    StatusCode::FORBIDDEN,
+                    Json(serde_json::json!({"error": "X-CSRF-Token missing or wrong"})),
+                )
+                    .into_response();
+            }
+        }
+        None => return unauthorized_json(),
+    }
+    req.kind = RetryKind::Manual;
+    req.auto_max = None;
+    let s2 = s.clone();
+    let r = blocking(move || {
+        let now = s2.clock.now();
+        retry(&s2.layout, &s2.sys, &s2.cfg, &req, now)
+    })
+    .await;
+    match r {
+        Ok(r) => {
+            s.metrics.retried(RetryKind::Manual, &r);
+            Json(r).into_response()
+        }
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(s): St, headers: HeaderMap) -> Response {
+    if auth(&s, &headers).is_none() {
+        return unauthorized_json();
+    }
+    blocking(move || {
+        let tz = s.sys.layer.timezone.unwrap_or(chrono_tz::UTC);
+        let body = s.metrics.render(&s.layout, tz, s.clock.now());
+        ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
+    })
+    .await
+}
