@@ -470,3 +470,44 @@ fn a_multi_day_campaign_with_clock_time_retries_takes_no_time() {
     assert_eq!(rig.files(&rig.layout().fail()), ["1.FS"]);
     assert!(rig.clock.now() > Utc.with_ymd_and_hms(2026, 3, 9, 10, 0, 0).unwrap());
 }
+
+#[test]
+fn a_number_that_keeps_failing_is_paused_by_its_breaker() {
+    // Three jobs to one always-busy number, each allowed 3 attempts one minute apart: after the
+    // 4th failure in a row ($destination_breaker 4 30) the number rests 30 minutes, so the
+    // remaining attempts wait; a job to another number is not held up.
+    let rig = Rig::new("$retry_delays B \"1 1\"\n$destination_breaker 4 30\n");
+    for name in ["1.FS", "2.FS", "3.FS"] {
+        rig.drop_job(0, name, "$fax_phone 5550200\n");
+    }
+    rig.drop_job(1, "4.FS", "$fax_phone 5550999\n");
+    let script: Script = Arc::new(|c: &Call, _| {
+        if c.number == "5550200" {
+            (2, 10)
+        } else {
+            (0, 30)
+        }
+    });
+    let mut d = rig.daemon("n1", 1, script);
+    d.start().unwrap();
+    d.run_virtual(&rig.clock, 1000);
+    let log = rig.log.lock().unwrap();
+    let busy: Vec<i64> = log
+        .iter()
+        .filter(|p| p.job != "4.FS")
+        .map(|p| (p.at - t0()).num_seconds())
+        .collect();
+    assert_eq!(busy.len(), 9, "every attempt is still made: {busy:?}");
+    let gaps: Vec<i64> = busy.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.iter().any(|g| *g >= 30 * 60),
+        "a 30-minute pause after 4 failures: {busy:?}"
+    );
+    let other = log.iter().find(|p| p.job == "4.FS").unwrap();
+    assert!(
+        (other.at - t0()).num_minutes() < 30,
+        "the other number was not held up"
+    );
+    assert_eq!(rig.files(&rig.layout().fail()).len(), 3);
+    assert_eq!(rig.files(&rig.layout().sent()), ["4.FS"]);
+}

@@ -16,6 +16,7 @@ use crate::calendar::CalendarError;
 use crate::command::{Document, ParseError};
 use crate::dispatch::{Dispatcher, LineState, Pick};
 use crate::job::Job;
+use crate::line::breaker::{Destinations, Settings as BreakerSettings, LINE_FAULT_CODES};
 use crate::line::{Call, CallResult, Completion, Line, Placed};
 use crate::load::{job_seed, read_document, SystemConfig};
 use crate::retry::attempt::AttemptRecord;
@@ -173,6 +174,8 @@ pub struct Daemon {
     node: String,
     sys: SystemConfig,
     settings: Settings,
+    /// Breakers per destination (by the index's destination hash).
+    destinations: Destinations<u64>,
     clock: Arc<dyn Clock>,
     index: Index,
     dispatch: Dispatcher,
@@ -243,6 +246,7 @@ impl Daemon {
             node: node.to_string(),
             dispatch: Dispatcher::new(&[], Vec::new(), node, 1),
             sys,
+            destinations: dest_breakers(&settings),
             settings,
             clock,
             index: Index::new(),
@@ -678,6 +682,16 @@ impl Daemon {
             line,
         } = p;
         let entry = self.index.remove(q, &name);
+        if let Some(e) = entry.as_ref().filter(|_| self.settings.dest_breaker.0 > 0) {
+            if let Some(until) = self.destinations.paused_until(&e.dest, now) {
+                // The number failed too often in a row: the job waits in its queue, untouched.
+                tracing::info!(job = %name, until = %until, "destination paused by its breaker");
+                let mut e = e.clone();
+                e.due = secs(until);
+                self.index.upsert(q, name, e);
+                return;
+            }
+        }
         let layout = self.settings.layout.clone();
         let src = layout.queue_dir(q).join(name.as_str());
         let dst = layout.active(&self.node).join(name.as_str());
@@ -810,6 +824,12 @@ impl Daemon {
 
     fn finish(&mut self, line: u32, f: InFlight, result: CallResult, ended: DateTime<Utc>) {
         self.dispatch.finish(line, f.dest);
+        if self.settings.dest_breaker.0 > 0 && !LINE_FAULT_CODES.contains(&result.code) {
+            // Faults of the line or modem say nothing about the number.
+            if self.destinations.record(&f.dest, result.code, ended) {
+                tracing::warn!(job = %f.name, "destination paused: too many failures in a row");
+            }
+        }
         let board = self.lines.get(&line).map_or('X', |l| l.board());
         self.settle(
             f.path,
@@ -1082,6 +1102,7 @@ impl Daemon {
         let defs = crate::line::line_defs(&sys.document).map_err(anyhow::Error::msg)?;
         let lines = crate::line::build_lines(&sys.document, &defs).map_err(anyhow::Error::msg)?;
         self.sys = sys;
+        self.destinations = dest_breakers(&settings);
         self.settings = settings;
         self.usr_cache.clear();
         self.install_lines(lines);
@@ -1180,4 +1201,14 @@ fn due_bad(e: CalendarError, doc: Document) -> Bad {
         reason: format!("{}: {e}", doc.origin()),
         doc: Some(doc),
     }
+}
+
+/// The destination breakers the settings ask for.
+fn dest_breakers(settings: &Settings) -> Destinations<u64> {
+    let (threshold, minutes) = settings.dest_breaker;
+    Destinations::new(BreakerSettings {
+        threshold: threshold.max(1),
+        cool_down: Duration::minutes(minutes),
+        max_cool_down: Duration::minutes(minutes * 8),
+    })
 }

@@ -5,6 +5,7 @@
 //! $node n1 queues=0,2,1 lines=1-4         ; per node: queue order (TOSEND stays first), lines
 //! $queue_disable 3                        ; queues no node takes jobs from
 //! $max_concurrent_calls 1                 ; calls at once to one number (default 1)
+//! $destination_breaker 5 30               ; 5 failures in a row pause a number 30 min (0 = off)
 //! $node_lease 10 60                       ; renew every 10 s; stale after 60 s
 //! $rescan_interval 60                     ; full directory rescan (seconds)
 //! $shutdown_grace 30                      ; SIGTERM: seconds in-flight calls may take
@@ -26,6 +27,9 @@ pub struct Settings {
     pub lines: Option<LineSet>,
     /// `$max_concurrent_calls`.
     pub max_per_dest: u32,
+    /// `$destination_breaker THRESHOLD MINUTES`: consecutive failed attempts to one number that
+    /// pause it, and the first pause (doubling up to 8 times that); threshold 0 = off.
+    pub dest_breaker: (u32, i64),
     /// Lease renewal, seconds.
     pub lease_renew: i64,
     /// Lease staleness, seconds.
@@ -145,6 +149,10 @@ impl Settings {
             order,
             lines,
             max_per_dest: num(doc, "max_concurrent_calls", 0, 1u32)?.max(1),
+            dest_breaker: (
+                num(doc, "destination_breaker", 0, 5u32)?,
+                num(doc, "destination_breaker", 1, 30i64)?.max(1),
+            ),
             lease_renew: num(doc, "node_lease", 0, 10i64)?.max(1),
             lease_stale: num(doc, "node_lease", 1, 60i64)?.max(2),
             rescan: num(doc, "rescan_interval", 0, 60u64)?.max(1),

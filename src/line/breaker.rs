@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
+use std::hash::Hash;
 
 /// Outcome codes that point at the line or the modem rather than the far end.
 pub const LINE_FAULT_CODES: &[u32] = &[4, 34, 35, 36, 37, 1003];
@@ -109,16 +110,16 @@ pub const DESTINATION: Settings = Settings {
     max_cool_down: Duration::hours(4),
 };
 
-/// Breakers per destination number.
+/// Breakers per destination (a number, or its hash).
 #[derive(Debug, Clone)]
-pub struct Destinations {
+pub struct Destinations<K = String> {
     settings: Settings,
-    by_number: HashMap<String, Breaker>,
+    by_number: HashMap<K, Breaker>,
 }
 
-impl Destinations {
+impl<K: Hash + Eq + Clone> Destinations<K> {
     /// Empty, with these settings.
-    pub fn new(settings: Settings) -> Destinations {
+    pub fn new(settings: Settings) -> Destinations<K> {
         Destinations {
             settings,
             by_number: HashMap::new(),
@@ -126,24 +127,25 @@ impl Destinations {
     }
 
     /// Whether `number` may be dialled at `now`.
-    pub fn allows(&mut self, number: &str, now: DateTime<Utc>) -> bool {
+    pub fn allows(&mut self, number: &K, now: DateTime<Utc>) -> bool {
         self.by_number.get_mut(number).is_none_or(|b| b.allows(now))
     }
 
-    /// When a paused number may be dialled again.
-    pub fn paused_until(&self, number: &str) -> Option<DateTime<Utc>> {
-        match self.by_number.get(number)?.state {
+    /// When a paused number may be dialled again (`None`: it may be dialled now).
+    pub fn paused_until(&mut self, number: &K, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self.by_number.get_mut(number)?.state(now) {
             State::Open(t) => Some(t),
             _ => None,
         }
     }
 
     /// Records an attempt's outcome (0 = success). Returns true when the number got paused.
-    pub fn record(&mut self, number: &str, code: u32, now: DateTime<Utc>) -> bool {
+    pub fn record(&mut self, number: &K, code: u32, now: DateTime<Utc>) -> bool {
+        let settings = self.settings;
         let b = self
             .by_number
-            .entry(number.to_string())
-            .or_insert_with(|| Breaker::new(self.settings));
+            .entry(number.clone())
+            .or_insert_with(|| Breaker::new(settings));
         if code == 0 {
             b.success();
             false
@@ -193,16 +195,18 @@ mod tests {
 
     #[test]
     fn destinations_pause_only_the_failing_number() {
-        let mut d = Destinations::new(Settings {
+        let mut d: Destinations = Destinations::new(Settings {
             threshold: 2,
             ..DESTINATION
         });
-        assert!(!d.record("5550100", 2, t(0)));
-        d.record("5550199", 0, t(0));
-        assert!(d.record("5550100", 1, t(1)));
-        assert!(!d.allows("5550100", t(2)));
-        assert!(d.allows("5550199", t(2)));
-        assert_eq!(d.paused_until("5550100"), Some(t(31)));
-        assert!(d.allows("5550100", t(31)));
+        let (a, b) = ("5550100".to_string(), "5550199".to_string());
+        assert!(!d.record(&a, 2, t(0)));
+        d.record(&b, 0, t(0));
+        assert!(d.record(&a, 1, t(1)));
+        assert!(!d.allows(&a, t(2)));
+        assert!(d.allows(&b, t(2)));
+        assert_eq!(d.paused_until(&a, t(2)), Some(t(31)));
+        assert!(d.allows(&a, t(31)));
+        assert_eq!(d.paused_until(&a, t(31)), None, "half-open: one more try");
     }
 }
