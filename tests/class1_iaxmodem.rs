@@ -245,3 +245,87 @@ async fn measure_redial_vs_efax() {
         );
     }
 }
+
+/// The service end to end: `redial run` (a real process) with a Class 1 line on modem A. The job
+/// is first dialled while B is busied out (NO DIALTONE, class D), retried per the class D list
+/// once B is free again, and received by efax; the pages decode equal to the source and the
+/// job's records say D then S.
+#[tokio::test(flavor = "multi_thread")]
+async fn redial_run_retries_a_busy_receiver_then_delivers_in_class_1() {
+    use std::io::{Read, Write};
+    let mut rig = Rig::start("rdrun", 4740);
+    let base = rig.dir.path().join("base");
+    std::fs::create_dir_all(base.join("spool/TOSEND")).unwrap();
+    std::fs::write(
+        base.join("redial.cfg"),
+        format!(
+            "$request_dir spool 1\n$retry_delays D \"20S\"\n$rescan_interval 1\n$line 1 {} class=1 type=fax \"id=+1 555 0001\"\n",
+            rig.a.display()
+        ),
+    )
+    .unwrap();
+    let text = "Order 77\n\n  3 widgets\n 12 sprockets\n";
+    std::fs::write(base.join("order.txt"), text).unwrap();
+    // Busy B before the job appears: iaxmodem then rejects calls and A reports NO DIALTONE.
+    let mut b = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&rig.b)
+        .unwrap();
+    b.write_all(b"ATH1\r").unwrap();
+    let mut buf = [0u8; 64];
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).contains("OK") {
+        let n = b.read(&mut buf).unwrap();
+        got.extend_from_slice(&buf[..n]);
+    }
+    std::fs::write(
+        base.join("spool/TOSEND/1.FS"),
+        "$fax_phone 5550002\n$fax_filename order.txt\n",
+    )
+    .unwrap();
+    let log = std::fs::File::create(rig.dir.path().join("redial.log")).unwrap();
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_redial"))
+        .args(["run", "--cfg", "redial.cfg", "--node", "n1", "--base", "."])
+        .current_dir(&base)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start redial run");
+    // The first attempt fails: the record appears in the job, back in TOSEND.
+    let job = base.join("spool/TOSEND/1.FS");
+    let failed_once = iaxmodem::wait_for(Duration::from_secs(60), || {
+        std::fs::read_to_string(&job).is_ok_and(|t| t.contains("$attempt_record"))
+    });
+    assert!(failed_once, "no first attempt: {}", rig.log("redial.log"));
+    // Free B and let efax answer before the 20 s retry comes.
+    b.write_all(b"ATH0\r").unwrap();
+    drop(b);
+    let rx = rig.efax_receiver();
+    let sent = base.join("spool/SENT/1.FS");
+    let delivered = iaxmodem::wait_for(Duration::from_secs(120), || sent.exists());
+    let _ = std::process::Command::new("kill")
+        .arg(daemon.id().to_string())
+        .status();
+    let _ = daemon.wait();
+    assert!(delivered, "not delivered: {}", rig.log("redial.log"));
+    let doc = std::fs::read_to_string(&sent).unwrap();
+    let records: Vec<(String, String)> = doc
+        .lines()
+        .filter(|l| l.starts_with("$attempt_record"))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[6].to_string(), f[7].to_string())
+        })
+        .collect();
+    assert_eq!(
+        records,
+        [
+            ("4".to_string(), "D".to_string()),
+            ("0".to_string(), "S".to_string())
+        ],
+        "{doc}"
+    );
+    assert_eq!(rig.wait_receiver(Duration::from_secs(20)), Some(0));
+    assert_received(&rx, &render_text(text.as_bytes()), Resolution::Fine);
+}
