@@ -235,6 +235,9 @@ pub fn retry(
     if let Some(q) = req.queue.filter(|q| *q > layout.max_queue) {
         return Err(RetryError::NoQueue(q, layout.max_queue));
     }
+    if !req.dry_run {
+        layout.create(None)?;
+    }
     let _lock = RetryLock::acquire(layout)?;
     let all = scan(layout, sys);
     let newest = Newest::new(&all);
@@ -293,7 +296,7 @@ pub fn retry(
             };
             match move_back(layout, v, &note, &target) {
                 Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !v.path.exists() => {
                     report.skipped.push(skipped(&v.name, Skip::Gone));
                     continue;
                 }
