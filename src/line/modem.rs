@@ -17,12 +17,11 @@ use super::serial::{drive, now, PortError};
 use super::{Call, CallResult, Completion, Line, LineDef, Placed};
 use crate::audio::load_message;
 use crate::fax::{load_document, Coding, EncodeOptions, Resolution};
-use crate::modem::at::{AtSession, Event, Final};
 use crate::modem::dialstring::DialString;
 use crate::modem::fax_send::{FaxClass, FaxEvent, FaxPlan, FaxSend, FaxTimeouts};
-use crate::modem::t30::{pick_class, AnyFax, Class1Mode, Class1Plan, Class1Send, ClassQuery};
+use crate::modem::query::Query;
+use crate::modem::t30::{pick_class, AnyFax, Class1Mode, Class1Plan, Class1Send};
 use crate::modem::voice_call::{VoiceCall, VoicePlan};
-use crate::modem::Machine;
 use crate::retry::outcome::Channel;
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
@@ -297,54 +296,13 @@ async fn open(settings: &ModemSettings) -> Result<tokio_serial::SerialStream, St
         .map_err(|e| format!("cannot open {}: {e}", settings.device.display()))
 }
 
-/// `ATZ` answered with `OK` within five seconds.
-struct Probe {
-    at: AtSession,
-    ok: Option<bool>,
-}
-
-impl Machine for Probe {
-    fn feed(&mut self, now: Instant, bytes: &[u8]) {
-        self.at.feed(now, bytes);
-        self.drain();
-    }
-    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        self.at.poll_transmit()
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.at.poll_timeout()
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        self.at.handle_timeout(now);
-        self.drain();
-    }
-    fn is_done(&self) -> bool {
-        self.ok.is_some()
-    }
-}
-
-impl Probe {
-    fn drain(&mut self) {
-        while let Some(e) = self.at.poll_event() {
-            match e {
-                Event::Final(f) => self.ok = Some(f == Final::Ok),
-                Event::Timeout(_) => self.ok = Some(false),
-                _ => {}
-            }
-        }
-    }
-}
-
 async fn probe(settings: &ModemSettings) -> bool {
     let Ok(mut port) = open(settings).await else {
         return false;
     };
-    let mut p = Probe {
-        at: AtSession::new(),
-        ok: None,
-    };
-    p.at.command(now(), "Z", Duration::from_secs(5));
-    drive(&mut port, &mut p).await.is_ok() && p.ok == Some(true)
+    // `ATZ` answered with `OK` within five seconds.
+    let mut p = Query::new(now(), "Z", Duration::from_secs(5));
+    drive(&mut port, &mut p).await.is_ok() && p.answer().is_some()
 }
 
 fn failed(code: u32, why: String) -> CallResult {
@@ -417,9 +375,9 @@ async fn fax_call(settings: &ModemSettings, call: &Call, dial: DialString) -> Ca
         Class1Mode::Never => Some(settings.class),
         Class1Mode::Always => None,
         Class1Mode::Auto => {
-            let mut q = ClassQuery::new(now(), settings.timeouts.command);
+            let mut q = Query::new(now(), "+FCLASS=?", settings.timeouts.command);
             let answer = match drive(&mut port, &mut q).await {
-                Ok(()) => q.answer().map(str::to_string),
+                Ok(()) => q.answer().map(|lines| lines.join(",")),
                 Err(e) => return failed(35, format!("{}: {e}", settings.device.display())),
             };
             match answer.as_deref().map(pick_class) {
@@ -478,21 +436,19 @@ async fn fax_call(settings: &ModemSettings, call: &Call, dial: DialString) -> Ca
             connect_secs: connected_at.map_or(0, |t| t.elapsed().as_secs() as u32),
             answerback: r.remote_id,
         },
-        (Err(PortError::Vanished(e)), _) => failed(
-            35,
-            format!(
-                "{} vanished during the call: {e}",
-                settings.device.display()
-            ),
-        ),
-        (Err(e), _) => failed(34, format!("{}: {e}", settings.device.display())),
-        (Ok(()), None) => failed(
-            34,
-            format!(
-                "{}: the call ended without a result",
-                settings.device.display()
-            ),
-        ),
+        (outcome, None) => port_failure(settings, outcome.err()),
+        (Err(e), Some(_)) => port_failure(settings, Some(e)),
+    }
+}
+
+/// What a call that ended without the machine's result means: the port went away (35), or the
+/// modem stopped answering (34).
+fn port_failure(settings: &ModemSettings, error: Option<PortError>) -> CallResult {
+    let dev = settings.device.display();
+    match error {
+        Some(PortError::Vanished(e)) => failed(35, format!("{dev} vanished during the call: {e}")),
+        Some(e) => failed(34, format!("{dev}: {e}")),
+        None => failed(34, format!("{dev}: the call ended without a result")),
     }
 }
 
@@ -544,21 +500,8 @@ async fn voice_call(settings: &ModemSettings, call: &Call, dial: DialString) -> 
                 ..CallResult::default()
             }
         }
-        (Err(PortError::Vanished(e)), _) => failed(
-            35,
-            format!(
-                "{} vanished during the call: {e}",
-                settings.device.display()
-            ),
-        ),
-        (Err(e), _) => failed(34, format!("{}: {e}", settings.device.display())),
-        (Ok(()), None) => failed(
-            34,
-            format!(
-                "{}: the call ended without a result",
-                settings.device.display()
-            ),
-        ),
+        (outcome, None) => port_failure(settings, outcome.err()),
+        (Err(e), Some(_)) => port_failure(settings, Some(e)),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod at;
 pub mod dialstring;
 pub mod dle;
 pub mod fax_send;
+pub mod query;
 pub mod t30;
 pub mod voice_call;
 

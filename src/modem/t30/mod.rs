@@ -43,66 +43,6 @@ pub fn pick_class(answer: &str) -> Option<&'static str> {
     }
 }
 
-/// `AT+FCLASS=?` and its answer.
-#[derive(Debug)]
-pub struct ClassQuery {
-    at: super::at::AtSession,
-    answer: String,
-    done: Option<bool>,
-}
-
-impl ClassQuery {
-    /// Sends the query at `now`.
-    pub fn new(now: Instant, timeout: std::time::Duration) -> ClassQuery {
-        let mut at = super::at::AtSession::new();
-        at.command(now, "+FCLASS=?", timeout);
-        ClassQuery {
-            at,
-            answer: String::new(),
-            done: None,
-        }
-    }
-
-    /// The answer text when the modem said OK.
-    pub fn answer(&self) -> Option<&str> {
-        (self.done == Some(true)).then_some(self.answer.as_str())
-    }
-
-    fn drain(&mut self) {
-        while let Some(e) = self.at.poll_event() {
-            match e {
-                super::at::Event::Info(l) => {
-                    self.answer.push_str(&l);
-                    self.answer.push(',');
-                }
-                super::at::Event::Final(f) => self.done = Some(f == super::at::Final::Ok),
-                super::at::Event::Timeout(_) => self.done = Some(false),
-                _ => {}
-            }
-        }
-    }
-}
-
-impl Machine for ClassQuery {
-    fn feed(&mut self, now: Instant, bytes: &[u8]) {
-        self.at.feed(now, bytes);
-        self.drain();
-    }
-    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        self.at.poll_transmit()
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.at.poll_timeout()
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        self.at.handle_timeout(now);
-        self.drain();
-    }
-    fn is_done(&self) -> bool {
-        self.done.is_some()
-    }
-}
-
 /// A fax call in either command set, so the line drives and reads both alike.
 #[derive(Debug)]
 pub enum AnyFax {
