@@ -151,8 +151,13 @@ async fn line_class_auto_two_pages_standard_at_9600() {
     assert_eq!(sent.len(), 2);
     let settings = redial::line::modem::ModemSettings::from_def(&line_def(&rig.a, "auto")).unwrap();
     let r = redial::line::modem::run_call(&settings, &fax_call(&doc, true, Some(9600))).await;
-    assert_eq!(rig.wait_receiver(Duration::from_secs(20)), Some(0));
     assert_eq!((r.code, r.pages, r.baud), (0, 2, 9600), "{r:?}");
+    assert_eq!(
+        rig.wait_receiver(Duration::from_secs(60)),
+        Some(0),
+        "{}",
+        rig.log("efax-rx.log")
+    );
     assert_received(&rx, &sent, Resolution::Standard);
 }
 

@@ -37,8 +37,13 @@ pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// One rig at a time: spandsp's modulation is real-time work, and T.30's timers do not forgive
+/// a starved CPU, so the rigs of one test binary take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A running pair.
 pub struct Rig {
+    _turn: std::sync::MutexGuard<'static, ()>,
     pub dir: tempfile::TempDir,
     /// The caller's pty (Class 1 only).
     pub a: PathBuf,
@@ -54,10 +59,12 @@ impl Rig {
         require("iaxmodem");
         require("efax");
         require("efix");
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all("/etc/iaxmodem").expect("/etc/iaxmodem (run as root)");
         let _ = std::fs::create_dir_all("/var/log/iaxmodem");
         let mut rig = Rig {
+            _turn: turn,
             a: dir.path().join("ttyIAXa"),
             b: dir.path().join("ttyIAXb"),
             dir,
