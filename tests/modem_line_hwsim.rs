@@ -20,6 +20,10 @@ number = "5550100"
 outcome = { kind = "fax", rings = 1, csi = "REDIAL TEST" }
 
 [[number]]
+number = "5550110"
+outcome = { kind = "fax", rings = 1, csi = "MR RECEIVER", dis = "1,5,0,2,1,0,0,0" }
+
+[[number]]
 number = "5550103"
 outcome = { kind = "fax", rings = 1, rtn_pages = [2], rtn_times = 1 }
 
@@ -199,6 +203,25 @@ async fn a_two_page_fax_arrives_equal_to_the_source_in_class_20_and_class_2() {
                 i + 1
             );
         }
+    }
+    // A receiver that takes 2-D coding gets MR pages, decoded equal as well.
+    let before = received(&rack.dir).len();
+    let r = run_call(
+        &rack.settings(0, &[]),
+        &fax_call("5550110", vec![doc.clone()]),
+    )
+    .await;
+    assert_eq!((r.code, r.pages), (0, 2), "MR: {r:?}");
+    let files = received(&rack.dir);
+    let got: Vec<_> = files[before..]
+        .iter()
+        .flat_map(|f| read_tiff(&std::fs::read(f).unwrap()).unwrap())
+        .collect();
+    for (g, s) in got.iter().zip(&source) {
+        assert!(
+            g.bitmap() == s.to_resolution(Resolution::Fine).bitmap(),
+            "MR page differs"
+        );
     }
     let _ = render_text;
     rack.stop().await;

@@ -13,6 +13,7 @@ fn plan(pages: usize) -> FaxPlan {
             .collect(),
         fine: true,
         two_d: false,
+        pages_mr: vec![],
         local_id: "redial \"test\"".into(),
         init: vec!["S7=60".into()],
         max_speed: 5,
@@ -342,4 +343,36 @@ fn dial_timeout_is_outcome_9() {
         }
     });
     assert_eq!(r.code, 9);
+}
+
+#[test]
+fn the_negotiated_data_format_picks_mh_or_mr() {
+    let mut p = plan(1);
+    p.two_d = true;
+    p.pages_mr = vec![vec![0xAA, 0xBB]];
+    for (fcs, want) in [
+        ("1,5,0,2,1,0,0,0", vec![0xAA, 0xBB, DLE, b'.']),
+        ("1,5,0,2,0,0,0,0", vec![0x00, DLE, DLE, 0, 0x80, DLE, b'.']),
+    ] {
+        let mut pages = 0;
+        let (r, raw, _) = converse_raw(FaxClass::Class20, p.clone(), |tx: &[u8]| {
+            let text = String::from_utf8_lossy(tx).trim_end().to_string();
+            if tx.ends_with(&[DLE, b'.']) {
+                pages += 1;
+                return b"\r\n+FHS:00\r\n\r\nOK\r\n".to_vec();
+            }
+            match text.as_str() {
+                t if t.starts_with("ATD") => ANSWERED.as_bytes().to_vec(),
+                "AT+FDT" => format!("\r\n+FCS:{fcs}\r\n\r\nCONNECT\r\n").into_bytes(),
+                _ => ok(),
+            }
+        });
+        assert_eq!((r.code, r.pages_sent), (0, 1));
+        let data = raw.iter().find(|w| !w.starts_with(b"AT")).unwrap();
+        assert_eq!(data, &want, "+FCS:{fcs}");
+        assert!(
+            raw.iter().any(|w| w.starts_with(b"AT+FCC=1,5,0,2,1,")),
+            "MR offered in +FCC"
+        );
+    }
 }

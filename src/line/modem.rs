@@ -62,6 +62,8 @@ pub struct ModemSettings {
     pub timeouts: FaxTimeouts,
     /// Class 1 (`class=1`), or chosen per call from `+FCLASS=?` (`class=auto`).
     pub class1: Class1Mode,
+    /// Offer 2-D (MR) coding to receivers that accept it (`mr=no` sends MH only).
+    pub mr: bool,
 }
 
 fn seconds(key: &str, v: &str) -> Result<Duration, String> {
@@ -96,6 +98,7 @@ impl ModemSettings {
             opt_out: None,
             timeouts: FaxTimeouts::default(),
             class1: Class1Mode::Never,
+            mr: true,
         };
         for (k, v) in &def.params {
             match k.as_str() {
@@ -167,6 +170,13 @@ impl ModemSettings {
                         .map_err(|_| format!("page_retries={v}: expected a number"))?
                 }
                 "amd_greeting" => s.amd_greeting = seconds(k, v)?,
+                "mr" => {
+                    s.mr = match v.as_str() {
+                        "yes" | "1" | "on" => true,
+                        "no" | "0" | "off" => false,
+                        _ => return Err(format!("mr={v}: expected yes or no")),
+                    }
+                }
                 "dial_timeout" => s.timeouts.dial = seconds(k, v)?,
                 "command_timeout" => s.timeouts.command = seconds(k, v)?,
                 "amd_timeout" => s.amd_timeout = seconds(k, v)?,
@@ -343,7 +353,6 @@ async fn fax_call(settings: &ModemSettings, call: &Call, dial: DialString) -> Ca
     if pages.is_empty() {
         return failed(30, format!("job {}: no document to send", call.job));
     }
-    let options = EncodeOptions::class2(Coding::Mh, 0);
     let resolution = if call.low_resolution {
         Resolution::Standard
     } else {
@@ -353,15 +362,13 @@ async fn fax_call(settings: &ModemSettings, call: &Call, dial: DialString) -> Ca
         Some(bps) => settings.max_speed.min(speed_code(bps)),
         None => settings.max_speed,
     };
-    let data: Vec<Vec<u8>> = pages
-        .iter()
-        .map(|p| crate::fax::encode(&p.to_resolution(resolution), &options))
-        .collect();
+    let pages: Vec<_> = pages.iter().map(|p| p.to_resolution(resolution)).collect();
     let plan = FaxPlan {
         dial,
-        pages: data,
+        pages: Vec::new(),
         fine: resolution == Resolution::Fine,
-        two_d: false,
+        two_d: settings.mr,
+        pages_mr: Vec::new(),
         local_id: settings.local_id.clone(),
         init: settings.init.clone(),
         max_speed,
@@ -390,17 +397,35 @@ async fn fax_call(settings: &ModemSettings, call: &Call, dial: DialString) -> Ca
         }
     };
     let mut machine = match class {
-        Some(class) => AnyFax::Class2(Box::new(FaxSend::new(
-            now(),
-            plan,
-            class,
-            settings.timeouts,
-        ))),
+        Some(class) => {
+            // Class 2/2.0: the modem negotiates; both codings are ready, +FCS picks one.
+            let encode = |coding| {
+                pages
+                    .iter()
+                    .map(|p| crate::fax::encode(p, &EncodeOptions::class2(coding, 0)))
+                    .collect()
+            };
+            let plan = FaxPlan {
+                pages: encode(Coding::Mh),
+                pages_mr: if settings.mr {
+                    encode(Coding::mr_for(resolution))
+                } else {
+                    Vec::new()
+                },
+                ..plan
+            };
+            AnyFax::Class2(Box::new(FaxSend::new(
+                now(),
+                plan,
+                class,
+                settings.timeouts,
+            )))
+        }
         None => AnyFax::Class1(Box::new(Class1Send::new(
             now(),
             Class1Plan {
                 dial: plan.dial,
-                pages: pages.iter().map(|p| p.to_resolution(resolution)).collect(),
+                pages,
                 fine: plan.fine,
                 two_d: false,
                 local_id: plan.local_id,

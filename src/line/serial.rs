@@ -70,6 +70,7 @@ mod tests {
             pages: vec![vec![1, 2, 3]],
             fine: false,
             two_d: false,
+            pages_mr: vec![],
             local_id: "x".into(),
             init: vec![],
             max_speed: 5,

@@ -29,8 +29,11 @@ pub struct FaxPlan {
     pub pages: Vec<Vec<u8>>,
     /// Fine (196 lpi) or standard resolution.
     pub fine: bool,
-    /// 2-D (MR) coded pages.
+    /// Offer 2-D coding: `pages_mr` holds the same pages MR-coded, sent when the negotiated
+    /// session parameters (`+FCS` df) say 2-D.
     pub two_d: bool,
+    /// The pages MR-coded (empty when `two_d` is false).
+    pub pages_mr: Vec<Vec<u8>>,
     /// Our station ID (`+FLI`); sanitised to 20 printable characters.
     pub local_id: String,
     /// Extra init commands from the line's configuration (without `AT`).
@@ -123,6 +126,7 @@ pub struct FaxSend {
     ppr: Option<u32>,
     result: FaxResult,
     events: VecDeque<FaxEvent>,
+    negotiated_mr: bool,
 }
 
 fn clean_id(id: &str) -> String {
@@ -212,6 +216,7 @@ impl FaxSend {
             tries: 0,
             connected: false,
             ppr: None,
+            negotiated_mr: false,
             result: FaxResult {
                 code: 0,
                 pages_sent: 0,
@@ -319,6 +324,8 @@ impl FaxSend {
             self.result.remote_id = v.trim_matches('"').trim().to_string();
         } else if let Some(v) = report_value(line, &["+FDCS", "+FCS"]) {
             self.result.baud = v.split(',').nth(1).map_or(0, speed);
+            // df (data format): 0 = 1-D MH, 1 = 2-D MR.
+            self.negotiated_mr = v.split(',').nth(4).map(str::trim) == Some("1");
         } else if let Some(v) = report_value(line, &["+FPTS", "+FPS"]) {
             self.ppr = v.split(',').next().and_then(|p| p.trim().parse().ok());
         } else if self.state == State::QueryPpr {
@@ -517,7 +524,14 @@ impl FaxSend {
     }
 
     fn send_page(&mut self, now: Instant) {
-        let data = &self.plan.pages[self.page];
+        let mr = self.negotiated_mr
+            && self.plan.two_d
+            && self.plan.pages_mr.len() == self.plan.pages.len();
+        let data = if mr {
+            &self.plan.pages_mr[self.page]
+        } else {
+            &self.plan.pages[self.page]
+        };
         let last = self.page + 1 == self.plan.pages.len();
         let mut out = Vec::with_capacity(data.len() + 64);
         escape_into(&mut out, data);
