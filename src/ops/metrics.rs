@@ -266,6 +266,15 @@ impl Metrics {
             self.line_up
                 .get_or_create(&LineLabel { line: l.clone() })
                 .set(i64::from(*up));
+            if !inner.up.contains_key(line) {
+                // Zero series from the start, so rate() and increase() see the first opening.
+                for to in ["open", "closed"] {
+                    let _ = self.breaker.get_or_create(&Transition {
+                        line: l.clone(),
+                        to: to.into(),
+                    });
+                }
+            }
             if let Some(before) = inner.up.insert(*line, *up) {
                 if before != *up {
                     self.breaker

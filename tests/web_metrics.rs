@@ -1,0 +1,249 @@
+//! `/metrics` after a small campaign: counts of attempts by class and code, results by attempt
+//! number, jobs per state, durations, line gauges; the OpenMetrics content type and `# EOF`;
+//! the token; every metric deploy/alerts.yml names exists. Then the same inside a real
+//! `redial run` process with `$web`, which also tells systemd it is ready (sd_notify).
+
+use chrono::{DateTime, Utc};
+use redial::daemon::clock::ManualClock;
+use redial::daemon::Daemon;
+use redial::load::SystemConfig;
+use redial::ops::config::OpsConfig;
+use redial::ops::metrics::Metrics;
+use redial::ops::web::{serve, WebState};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Kill(std::process::Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const TOKEN: &str = "metrics-test-token";
+
+fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|r| r.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+const CFG: &str = "$request_dir spool 1\n$retry_delays B \"1\"\n$line 1 sim\n$line 2 sim\n\
+$sim_number 5550001 \"2@5 0@30\"\n$sim_number 5550002 \"0@30\"\n$sim_number 5550003 \"11@3\"\n\
+$sim_number 5550004 \"2@5 2@5\"\n";
+
+#[test]
+fn metrics_count_a_small_campaign() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    std::fs::write(
+        base.join("redial.cfg"),
+        format!("{CFG}$web_token {TOKEN}\n"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(base.join("spool/TOSEND")).unwrap();
+    for n in 1..=4 {
+        std::fs::write(
+            base.join(format!("spool/TOSEND/{n}.FS")),
+            format!("$fax_phone 555000{n}\n"),
+        )
+        .unwrap();
+    }
+    let clock = ManualClock::new(t("2026-03-02T10:00:00Z"));
+    let mut d = Daemon::new(
+        Some(&base.join("redial.cfg")),
+        base,
+        "n1",
+        Arc::new(clock.clone()),
+        None,
+    )
+    .unwrap();
+    let sys = SystemConfig::load(&base.join("redial.cfg")).unwrap();
+    let metrics = Arc::new(Metrics::new(sys.outcomes.clone()));
+    d.on_event(metrics.observer());
+    d.start().unwrap();
+    d.run_virtual(&clock, 100);
+    metrics.sample_lines(&d.lines_up());
+    d.renew_lease().unwrap();
+
+    let ops = OpsConfig::from_cfg(&sys.document, base).unwrap();
+    let state = WebState::new(
+        d.layout().clone(),
+        sys,
+        ops,
+        Arc::new(clock.clone()),
+        metrics.clone(),
+        TOKEN.into(),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    rt.spawn(serve(listener, Arc::new(state)));
+
+    assert_eq!(get(&addr, "/metrics", None).0, 401);
+    assert_eq!(get(&addr, "/metrics", Some("wrong-token-x")).0, 401);
+    let (status, head, m) = get(&addr, "/metrics", Some(TOKEN));
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("content-type: application/openmetrics-text; version=1.0.0"),
+        "{head}"
+    );
+    assert!(m.ends_with("# EOF\n"), "{m}");
+    // 1: busy then sent; 2: sent; 3: invalid number (final); 4: busy, busy → list exhausted.
+    let expect = [
+        (r#"redial_attempts_total{class="B",code="2"}"#, 3.0),
+        (r#"redial_attempts_total{class="S",code="0"}"#, 2.0),
+        (r#"redial_attempts_total{class="Z",code="11"}"#, 1.0),
+        (
+            r#"redial_attempt_results_total{attempt="1",result="success"}"#,
+            1.0,
+        ),
+        (
+            r#"redial_attempt_results_total{attempt="1",result="retry"}"#,
+            2.0,
+        ),
+        (
+            r#"redial_attempt_results_total{attempt="1",result="failed"}"#,
+            1.0,
+        ),
+        (
+            r#"redial_attempt_results_total{attempt="2",result="success"}"#,
+            1.0,
+        ),
+        (
+            r#"redial_attempt_results_total{attempt="2",result="failed"}"#,
+            1.0,
+        ),
+        ("redial_attempt_duration_seconds_count", 6.0),
+        (
+            "redial_attempt_duration_seconds_sum",
+            5.0 + 30.0 + 30.0 + 3.0 + 5.0 + 5.0,
+        ),
+        (r#"redial_jobs{state="sent"}"#, 2.0),
+        (r#"redial_jobs{state="failed"}"#, 2.0),
+        (r#"redial_jobs{state="queued"}"#, 0.0),
+        ("redial_retries_waiting", 0.0),
+        (r#"redial_line_up{line="1"}"#, 1.0),
+        (r#"redial_line_state{node="n1",line="2",state="idle"}"#, 1.0),
+    ];
+    for (series, v) in expect {
+        assert_eq!(value(&m, series), Some(v), "{series}\n{m}");
+    }
+    // Every metric the alert rules use is exported.
+    let alerts =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/alerts.yml")).unwrap();
+    let mut names: Vec<&str> = alerts
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("redial_"))
+        .collect();
+    names.sort();
+    names.dedup();
+    assert!(names.len() >= 6, "{names:?}");
+    for n in names {
+        let exported = m.lines().any(|l| {
+            l.starts_with(n) && l[n.len()..].starts_with(['{', ' '])
+                || l.starts_with(&format!("# TYPE {n} "))
+                || n.strip_suffix("_total")
+                    .is_some_and(|b| l.starts_with(&format!("# TYPE {b} counter")))
+        });
+        assert!(exported, "alerts.yml uses {n}, not in /metrics:\n{m}");
+    }
+    // The JSON API sees the same spool.
+    let (st, _, failed) = get(&addr, "/api/failed", Some(TOKEN));
+    assert_eq!(st, 200);
+    let v: serde_json::Value = serde_json::from_str(&failed).unwrap();
+    let mut jobs: Vec<(String, bool)> = v["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["name"].as_str().unwrap().to_string(),
+                j["eligible"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    jobs.sort();
+    // 3 has a permanent outcome; 4's busy wait (15 min) is not over on the virtual clock.
+    assert_eq!(jobs, [("3.FS".into(), false), ("4.FS".into(), false)]);
+}
+
+#[test]
+fn redial_run_serves_metrics_and_notifies_systemd() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        base.join("redial.cfg"),
+        format!("$request_dir spool 1\n$line 1 sim outcomes=0@1\n$web 127.0.0.1:{port}\n$web_token {TOKEN}\n"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(base.join("spool/TOSEND")).unwrap();
+    std::fs::write(base.join("spool/TOSEND/1.FS"), "$fax_phone 5550009\n").unwrap();
+    let sock_path = base.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_redial"))
+        .args(["run", "--node", "n1", "--cfg"])
+        .arg(base.join("redial.cfg"))
+        .arg("--base")
+        .arg(base)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _child = Kill(child);
+    let mut buf = [0u8; 256];
+    let n = sock.recv(&mut buf).expect("READY=1 from redial run");
+    assert_eq!(String::from_utf8_lossy(&buf[..n]).trim(), "READY=1");
+    let addr = format!("127.0.0.1:{port}");
+    let t0 = Instant::now();
+    let m = loop {
+        if let Ok(mut s) = TcpStream::connect(&addr) {
+            drop(s.write_all(b""));
+            let (st, _, m) = get(&addr, "/metrics", Some(TOKEN));
+            if st == 200 && m.contains(r#"redial_jobs{state="sent"} 1"#) {
+                break m;
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no sent job in /metrics"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        value(&m, r#"redial_attempts_total{class="S",code="0"}"#),
+        Some(1.0),
+        "{m}"
+    );
+}
