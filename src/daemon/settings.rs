@@ -5,7 +5,7 @@
 //! $node n1 queues=0,2,1 lines=1-4         ; per node: queue order (TOSEND stays first), lines
 //! $queue_disable 3                        ; queues no node takes jobs from
 //! $max_concurrent_calls 1                 ; calls at once to one number (default 1)
-//! $destination_breaker 5 30               ; 5 failures in a row pause a number 30 min (0 = off)
+//! $destination_breaker 5 30               ; 5 failures in a row pause a number 30 min (default off)
 //! $node_lease 10 60                       ; renew every 10 s; stale after 60 s
 //! $rescan_interval 60                     ; full directory rescan (seconds)
 //! $shutdown_grace 30                      ; SIGTERM: seconds in-flight calls may take
@@ -150,7 +150,7 @@ impl Settings {
             lines,
             max_per_dest: num(doc, "max_concurrent_calls", 0, 1u32)?.max(1),
             dest_breaker: (
-                num(doc, "destination_breaker", 0, 5u32)?,
+                num(doc, "destination_breaker", 0, 0u32)?,
                 num(doc, "destination_breaker", 1, 30i64)?.max(1),
             ),
             lease_renew: num(doc, "node_lease", 0, 10i64)?.max(1),
