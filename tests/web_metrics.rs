@@ -247,3 +247,122 @@ fn redial_run_serves_metrics_and_notifies_systemd() {
         "{m}"
     );
 }
+
+/// The same counters after a campaign on modem lines over hw-sim (real ptys, the real serial
+/// code): busy then answered, answered, no answer with an empty A list.
+#[test]
+fn metrics_count_a_campaign_on_hw_sim() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rack_dir = base.join("rack");
+    let scenario = redial_sim::scenario::Scenario::parse(
+        "[defaults]\nunknown = { kind = \"no-answer\", rings = 1 }\n\
+         [[number]]\nnumber = \"5550001\"\nsequence = [{ kind = \"busy\" }, { kind = \"fax\", rings = 1 }]\n\
+         [[number]]\nnumber = \"5550002\"\noutcome = { kind = \"fax\", rings = 1 }\n",
+    )
+    .unwrap();
+    let config = redial_sim::rack::RackConfig {
+        modems: 2,
+        dir: rack_dir.clone(),
+        scenario,
+        time_scale: 0.05,
+        bps: 0,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let rack = rt.spawn(async move {
+        redial_sim::rack::run(config, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let ready = Instant::now();
+    while !rack_dir.join("ready").exists() {
+        assert!(
+            ready.elapsed() < Duration::from_secs(10),
+            "hw-sim did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(
+        base.join("redial.cfg"),
+        format!(
+            "$request_dir spool 1\n$retry_delays B \"1\"\n$retry_delays A \"\"\n$web_token {TOKEN}\n\
+             $line 1 {} class=2.0\n$line 2 {} class=2.0\n",
+            rack_dir.join("ttySIM0").display(),
+            rack_dir.join("ttySIM1").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(base.join("page.txt"), "metrics test page\n").unwrap();
+    std::fs::create_dir_all(base.join("spool/TOSEND")).unwrap();
+    for n in 1..=3 {
+        std::fs::write(
+            base.join(format!("spool/TOSEND/{n}.FS")),
+            format!("$fax_phone 555000{n}\n$fax_filename page.txt\n"),
+        )
+        .unwrap();
+    }
+    let clock = ManualClock::new(t("2026-03-02T10:00:00Z"));
+    let _guard = rt.enter();
+    let mut d = Daemon::new(
+        Some(&base.join("redial.cfg")),
+        base,
+        "n1",
+        Arc::new(clock.clone()),
+        None,
+    )
+    .unwrap();
+    let sys = SystemConfig::load(&base.join("redial.cfg")).unwrap();
+    let metrics = Arc::new(Metrics::new(sys.outcomes.clone()));
+    d.on_event(metrics.observer());
+    d.start().unwrap();
+    rt.block_on(d.run_hybrid(&clock, 100));
+    d.renew_lease().unwrap();
+    let ops = OpsConfig::from_cfg(&sys.document, base).unwrap();
+    let state = WebState::new(
+        d.layout().clone(),
+        sys,
+        ops,
+        Arc::new(clock.clone()),
+        metrics.clone(),
+        TOKEN.into(),
+    )
+    .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    rt.spawn(serve(listener, Arc::new(state)));
+    let (status, _, m) = get(&addr, "/metrics", Some(TOKEN));
+    assert_eq!(status, 200);
+    for (series, v) in [
+        (r#"redial_attempts_total{class="B",code="2"}"#, 1.0),
+        (r#"redial_attempts_total{class="S",code="0"}"#, 2.0),
+        (r#"redial_attempts_total{class="A",code="1"}"#, 1.0),
+        (
+            r#"redial_attempt_results_total{attempt="1",result="success"}"#,
+            1.0,
+        ),
+        (
+            r#"redial_attempt_results_total{attempt="1",result="retry"}"#,
+            1.0,
+        ),
+        (
+            r#"redial_attempt_results_total{attempt="1",result="failed"}"#,
+            1.0,
+        ),
+        (
+            r#"redial_attempt_results_total{attempt="2",result="success"}"#,
+            1.0,
+        ),
+        ("redial_attempt_duration_seconds_count", 4.0),
+        (r#"redial_jobs{state="sent"}"#, 2.0),
+        (r#"redial_jobs{state="failed"}"#, 1.0),
+    ] {
+        assert_eq!(value(&m, series), Some(v), "{series}\n{m}");
+    }
+    d.shutdown();
+    let _ = stop.send(());
+    rt.block_on(rack).unwrap().unwrap();
+}
