@@ -8,6 +8,7 @@
 use super::at::{AtSession, Event, Final};
 use super::dialstring::DialString;
 use super::dle::{escape_into, CAN, DC1, DC2, DLE, ETX};
+use super::init_sequence;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -180,14 +181,7 @@ impl FaxSend {
             plan.max_speed.min(5),
             u8::from(plan.two_d)
         );
-        let mut init: Vec<(String, bool)> = vec![
-            ("Z".into(), true),
-            ("E0".into(), true),
-            ("V1".into(), true),
-            ("Q0".into(), true),
-            ("X4".into(), false),
-        ];
-        init.extend(plan.init.iter().map(|c| (c.clone(), true)));
+        let mut init = init_sequence(&plan.init);
         match class {
             FaxClass::Class20 => init.extend([
                 ("+FCLASS=2.0".into(), true),

@@ -14,6 +14,25 @@ pub mod voice_call;
 
 use std::time::Instant;
 
+/// The init commands every call procedure starts with — reset, echo off, verbose results,
+/// results on, extended result codes (optional: some modems refuse X4) — then the line's own
+/// commands (`init=`, required). Each is `(command without AT, required)`; the procedure adds
+/// its class commands.
+pub fn init_sequence(line_init: &[String]) -> Vec<(String, bool)> {
+    let mut steps: Vec<(String, bool)> = [
+        ("Z", true),
+        ("E0", true),
+        ("V1", true),
+        ("Q0", true),
+        ("X4", false),
+    ]
+    .into_iter()
+    .map(|(c, r)| (c.to_string(), r))
+    .collect();
+    steps.extend(line_init.iter().map(|c| (c.clone(), true)));
+    steps
+}
+
 /// The face every call procedure shows the serial shell (DESIGN.md, "the shape of a protocol
 /// machine"): bytes in, bytes out, a timer, and whether it is over.
 pub trait Machine {

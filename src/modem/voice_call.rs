@@ -11,6 +11,7 @@
 use super::at::{AtSession, Event, Final};
 use super::dialstring::DialString;
 use super::dle::{escape_into, Unescaped, Unescaper, DLE, ETX};
+use super::init_sequence;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -85,14 +86,7 @@ const BEEP_WAIT: Duration = Duration::from_secs(30);
 impl VoiceCall {
     /// Starts the call at `now`.
     pub fn new(now: Instant, plan: VoicePlan) -> VoiceCall {
-        let mut init: Vec<(String, bool)> = vec![
-            ("Z".into(), true),
-            ("E0".into(), true),
-            ("V1".into(), true),
-            ("Q0".into(), true),
-            ("X4".into(), false),
-        ];
-        init.extend(plan.init.iter().map(|c| (c.clone(), true)));
+        let mut init = init_sequence(&plan.init);
         init.extend([("+FCLASS=8".into(), true), ("+VSM=4,8000".into(), true)]);
         let mut me = VoiceCall {
             at: AtSession::new(),

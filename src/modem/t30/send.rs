@@ -14,6 +14,7 @@ use crate::modem::at::{AtSession, Event, Final};
 use crate::modem::dialstring::DialString;
 use crate::modem::dle::{escape_into, CAN, DLE, ETX};
 use crate::modem::fax_send::{FaxEvent, FaxResult, FaxTimeouts};
+use crate::modem::init_sequence;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -151,14 +152,7 @@ impl Class1Send {
         timeouts: FaxTimeouts,
         timers: T30Timers,
     ) -> Class1Send {
-        let mut init: Vec<(String, bool)> = vec![
-            ("Z".into(), true),
-            ("E0".into(), true),
-            ("V1".into(), true),
-            ("Q0".into(), true),
-            ("X4".into(), false),
-        ];
-        init.extend(plan.init.iter().map(|c| (c.clone(), true)));
+        let mut init = init_sequence(&plan.init);
         init.extend([("+FCLASS=1".into(), true), ("+FTM=?".into(), false)]);
         let mut me = Class1Send {
             at: AtSession::new(),
