@@ -1,0 +1,69 @@
+//! Driving the daemon's clock: the virtual-clock runners (pure virtual time for sim lines, and
+//! hybrid time that follows the wall clock while modem calls are up) and waiting for results
+//! that lines report later.
+
+use super::*;
+
+impl Daemon {
+    /// Calls in flight whose result a line reports later (modem lines).
+    pub fn awaiting_reports(&self) -> usize {
+        self.inflight.values().filter(|f| f.until.is_none()).count()
+    }
+
+    /// Waits until a line reports a call's result; the next [`Daemon::poll`] handles it.
+    /// Returns false when no line can report any more.
+    pub async fn wait_reported(&mut self) -> bool {
+        match self.reported.recv().await {
+            Some(r) => {
+                self.waited.push(r);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Runs on a virtual clock that follows the wall clock while calls reported by lines (modem
+    /// lines) are in flight, and jumps to the next due instant whenever none is. Returns like
+    /// [`Daemon::run_virtual`].
+    pub async fn run_hybrid(&mut self, clock: &clock::ManualClock, max_steps: usize) -> usize {
+        let mut steps = 0;
+        loop {
+            self.poll();
+            if self.awaiting_reports() > 0 {
+                let began = std::time::Instant::now();
+                let before = clock::Clock::now(clock);
+                if !self.wait_reported().await {
+                    return steps;
+                }
+                let spent = chrono::Duration::from_std(began.elapsed()).unwrap_or_default();
+                clock.set(before + spent);
+                continue;
+            }
+            match self.next_wakeup() {
+                Some(t) if steps < max_steps => {
+                    clock.set(t.max(clock::Clock::now(clock)));
+                    steps += 1;
+                }
+                _ => return steps,
+            }
+        }
+    }
+
+    /// Runs on a virtual clock until nothing is due: ends calls and dispatches jobs, and when
+    /// there is nothing to do now, jumps the clock to the next due instant. Returns when no
+    /// call is in flight and no queued job will ever become due on this node's lines, or after
+    /// `max_steps` clock jumps.
+    pub fn run_virtual(&mut self, clock: &clock::ManualClock, max_steps: usize) -> usize {
+        let mut steps = 0;
+        loop {
+            self.poll();
+            match self.next_wakeup() {
+                Some(t) if steps < max_steps => {
+                    clock.set(t);
+                    steps += 1;
+                }
+                _ => return steps,
+            }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Intake: the queues' files into the index — full rescans, single changed paths, parsing a job
+//! with its policy, the checks a job must pass before it is dialled, and its due time.
+//!
+//! Part of the daemon (see its module documentation); it never moves a file except to fail a bad
+//! job.
+
+use super::*;
+
+impl Daemon {
+    /// Reads every queue and brings the index in line with the directories (start-up, periodic
+    /// reconciliation, and after the watcher lost events).
+    pub fn rescan(&mut self) {
+        let order = self.settings.order.clone();
+        for q in order {
+            let dir = self.settings.layout.queue_dir(q);
+            let names = match store::list_jobs(&dir) {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(queue = q, error = %e, "cannot list queue");
+                    continue;
+                }
+            };
+            let present: std::collections::HashSet<&str> =
+                names.iter().map(String::as_str).collect();
+            let gone: Vec<JobName> = self
+                .index
+                .names(q)
+                .filter(|n| !present.contains(n.as_str()))
+                .cloned()
+                .collect();
+            for n in gone {
+                self.index.remove(q, &n);
+            }
+            for n in &names {
+                if self.index.get(q, &JobName::new(n)).is_none() {
+                    self.index_file(q, n);
+                }
+            }
+        }
+    }
+
+    /// A file changed (watcher): index it, or drop it when it is gone.
+    pub fn on_path(&mut self, path: &Path) {
+        if let Some(crate::spool::Place::Queue(q)) = self.settings.layout.place_of(path) {
+            if !self.settings.order.contains(&q) {
+                return;
+            }
+            if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+                if crate::spool::is_job_name(name) {
+                    self.index_file(q, name);
+                }
+            }
+        }
+    }
+
+    /// Reads a queued job and puts it in the index (or fails it when it is bad).
+    pub fn index_file(&mut self, q: u8, name: &str) {
+        let path = self.settings.layout.queue_dir(q).join(name);
+        let key = JobName::new(name);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(_) => {
+                self.index.remove(q, &key);
+                return;
+            }
+        };
+        let now = self.clock.now();
+        match self.load(&path, &bytes).and_then(|l| self.check(l)) {
+            Ok(l) => match self.due(&l, now) {
+                Ok(due) => {
+                    let group = self
+                        .index
+                        .group_id(l.job.send_line.as_deref().unwrap_or("*"));
+                    let dest = dest_hash(&number_of(&l).unwrap_or_default());
+                    self.index.upsert(
+                        q,
+                        key,
+                        Entry {
+                            due: secs(due),
+                            group,
+                            dest,
+                        },
+                    );
+                }
+                Err(e) => self.reject_queued(q, name, due_bad(e, l.doc)),
+            },
+            Err(bad) => self.reject_queued(q, name, bad),
+        }
+    }
+
+    /// Parses a job file and resolves its policy (USR profiles cached by path).
+    pub fn load(&mut self, path: &Path, bytes: &[u8]) -> Result<Loaded, Bad> {
+        let origin = path.display().to_string();
+        let doc = Document::parse(bytes, &origin).map_err(|e| Bad {
+            code: CODE_INVALID,
+            reason: e.to_string(),
+            doc: None,
+        })?;
+        let job = match Job::from_document(&doc) {
+            Ok(j) => j,
+            Err(e) => {
+                return Err(Bad {
+                    code: CODE_INVALID,
+                    reason: e.to_string(),
+                    doc: Some(doc),
+                })
+            }
+        };
+        let usr = match &job.user {
+            Some(u) => {
+                let p = self.resolve(u);
+                if p.is_file() {
+                    match self.usr_layer(&p) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            return Err(Bad {
+                                code: CODE_INVALID,
+                                reason: format!("user profile: {e}"),
+                                doc: Some(doc),
+                            })
+                        }
+                    }
+                } else {
+                    PolicyLayer::empty(Level::Usr)
+                }
+            }
+            None => PolicyLayer::empty(Level::Usr),
+        };
+        let policy = Policy {
+            cfg: self.sys.layer.clone(),
+            usr,
+            fs: job.policy.clone(),
+        };
+        Ok(Loaded { doc, job, policy })
+    }
+
+    pub(super) fn usr_layer(&mut self, p: &Path) -> Result<PolicyLayer, String> {
+        if let Some(l) = self.usr_cache.get(p) {
+            return Ok(l.clone());
+        }
+        let doc = read_document(p).map_err(|e| e.to_string())?;
+        let layer =
+            PolicyLayer::from_document(&doc, Level::Usr).map_err(|e: ParseError| e.to_string())?;
+        self.usr_cache.insert(p.to_path_buf(), layer.clone());
+        Ok(layer)
+    }
+
+    pub(super) fn resolve(&self, p: &str) -> PathBuf {
+        let path = PathBuf::from(p.replace('\\', "/"));
+        if path.is_relative() {
+            self.base.join(path)
+        } else {
+            path
+        }
+    }
+
+    /// Bad-input checks: a destination, and every document present.
+    pub(super) fn check(&self, l: Loaded) -> Result<Loaded, Bad> {
+        let file = l.doc.origin().to_string();
+        if l.job.channel().is_none() {
+            return Err(Bad {
+                code: CODE_NO_DESTINATION,
+                reason: format!("{file}: the job has no destination ($fax_phone, $voice_phone, $sms_phone or $email_address)"),
+                doc: Some(l.doc),
+            });
+        }
+        let mut missing = None;
+        for c in l
+            .doc
+            .all("fax_filename")
+            .chain(l.doc.all("fax_cover").take(1))
+        {
+            let docs: Vec<&str> = if c.name.eq_ignore_ascii_case("fax_cover") {
+                c.arg(0).into_iter().collect()
+            } else {
+                c.texts()
+            };
+            for d in docs {
+                if !self.resolve(d).is_file() {
+                    missing = Some(format!("{file}:{}: document {d:?} is missing", c.line));
+                    break;
+                }
+            }
+            if missing.is_some() {
+                break;
+            }
+        }
+        match missing {
+            Some(reason) => Err(Bad {
+                code: CODE_MISSING_DOCUMENT,
+                reason,
+                doc: Some(l.doc),
+            }),
+            None => Ok(l),
+        }
+    }
+
+    /// When a job may next start: its next/send time, moved by send and pause windows.
+    pub(super) fn due(
+        &self,
+        l: &Loaded,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, CalendarError> {
+        let cal = l.policy.calendar();
+        let base = l.job.due_local().map_or(now, |t| cal.instant(t));
+        let first_day = l
+            .job
+            .cycle()
+            .first()
+            .map_or_else(|| cal.local(now).date(), |r| r.start.date());
+        let window = l.job.send_window(first_day);
+        cal.earliest_start(base, window.as_ref())
+    }
+}
