@@ -1,0 +1,123 @@
+//! The JSON API under `/api/` (the page's data and actions for programs) and `/metrics`.
+
+use super::*;
+
+#[derive(Serialize)]
+pub(super) struct FailedList {
+    now: DateTime<Utc>,
+    jobs: Vec<FailedJob>,
+}
+
+pub(super) async fn api_failed(
+    State(s): St,
+    headers: HeaderMap,
+    Query(f): Query<Filter>,
+) -> Response {
+    if auth(&s, &headers).is_none() {
+        return unauthorized_json();
+    }
+    let sel = match f.selection() {
+        Ok(x) => x,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({"error": e})),
+            )
+                .into_response()
+        }
+    };
+    blocking(move || {
+        let now = s.clock.now();
+        Json(FailedList {
+            now,
+            jobs: failed_jobs(&s, &sel, now),
+        })
+        .into_response()
+    })
+    .await
+}
+
+pub(super) async fn api_job(
+    State(s): St,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    if auth(&s, &headers).is_none() {
+        return unauthorized_json();
+    }
+    blocking(move || match job_detail(&s, &name, s.clock.now()) {
+        Some((_, d)) => Json(d).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({"error": format!("no job {name:?}")})),
+        )
+            .into_response(),
+    })
+    .await
+}
+
+pub(super) async fn api_status(State(s): St, headers: HeaderMap) -> Response {
+    if auth(&s, &headers).is_none() {
+        return unauthorized_json();
+    }
+    blocking(move || {
+        let tz = s.sys.layer.timezone.unwrap_or(chrono_tz::UTC);
+        match report::status(&s.layout, tz, s.clock.now()) {
+            Ok(st) => Json(st).into_response(),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        }
+    })
+    .await
+}
+
+pub(super) async fn api_retry(
+    State(s): St,
+    headers: HeaderMap,
+    Json(mut req): Json<Request>,
+) -> Response {
+    match auth(&s, &headers) {
+        Some(Auth::Bearer) => {}
+        Some(Auth::Session { csrf }) => {
+            let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+            if !sent.is_some_and(|t| ct_eq(t, &csrf)) {
+                return (
+                    StatusCode::FORBIDDEN,
+                    Json(serde_json::json!({"error": "X-CSRF-Token missing or wrong"})),
+                )
+                    .into_response();
+            }
+        }
+        None => return unauthorized_json(),
+    }
+    req.kind = RetryKind::Manual;
+    req.auto_max = None;
+    let s2 = s.clone();
+    let r = blocking(move || {
+        let now = s2.clock.now();
+        retry(&s2.layout, &s2.sys, &s2.cfg, &req, now)
+    })
+    .await;
+    match r {
+        Ok(r) => {
+            s.metrics.retried(RetryKind::Manual, &r);
+            Json(r).into_response()
+        }
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+pub(super) async fn metrics(State(s): St, headers: HeaderMap) -> Response {
+    if auth(&s, &headers).is_none() {
+        return unauthorized_json();
+    }
+    blocking(move || {
+        let tz = s.sys.layer.timezone.unwrap_or(chrono_tz::UTC);
+        let body = s.metrics.render(&s.layout, tz, s.clock.now());
+        ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
+    })
+    .await
+}
