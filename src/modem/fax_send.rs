@@ -46,7 +46,7 @@ pub struct FaxPlan {
 }
 
 /// How the call ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FaxResult {
     /// redial's outcome code (0 = sent).
     pub code: u32,
@@ -211,15 +211,7 @@ impl FaxSend {
             connected: false,
             ppr: None,
             negotiated_mr: false,
-            result: FaxResult {
-                code: 0,
-                pages_sent: 0,
-                baud: 0,
-                remote_id: String::new(),
-                hangup: None,
-                modem_unresponsive: false,
-                detail: String::new(),
-            },
+            result: FaxResult::default(),
             events: VecDeque::new(),
         };
         me.send_init(now, 0);

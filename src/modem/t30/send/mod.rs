@@ -180,15 +180,7 @@ impl Class1Send {
             page_tries: 0,
             page: 0,
             retrain: false,
-            result: FaxResult {
-                code: 0,
-                pages_sent: 0,
-                baud: 0,
-                remote_id: String::new(),
-                hangup: None,
-                modem_unresponsive: false,
-                detail: String::new(),
-            },
+            result: FaxResult::default(),
             events: VecDeque::new(),
         };
         me.send_init(now, 0);
