@@ -4,7 +4,7 @@
 //! replaces single-valued lines in place, removes or appends lines; every line it does not touch
 //! is written back byte for byte. It never reads or writes files itself.
 
-use super::parse::{parse_line, write_arg, Command, LineKind, ParseError};
+use super::parse::{parse_line, write_arg, Command, LineKind, ParseError, MAX_LINE_BYTES};
 
 /// How a line ended in the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,20 +172,6 @@ impl Document {
         self.renumber();
     }
 
-    /// Appends a line whose arguments are given already formatted (for fields such as the
-    /// answerback of an attempt record that must be quoted even when empty).
-    pub fn append_raw(&mut self, text: &str) -> Result<(), ParseError> {
-        let number = self.entries.len() + 1;
-        let kind = parse_line(text, &self.origin, number)?;
-        let eol = self.line_eol();
-        self.push(Entry {
-            raw: text.as_bytes().to_vec(),
-            eol,
-            kind,
-        });
-        Ok(())
-    }
-
     /// The document as bytes: untouched lines exactly as read.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -223,18 +209,46 @@ impl Document {
     }
 }
 
+/// Renders `$name args…` so that it always reads back as this one command on one line: control
+/// characters are escaped by `write_arg`, and a line that would pass the 8192-byte limit has its
+/// longest arguments cut (at a character boundary, ending in a `…[N bytes cut]` marker) until it
+/// fits. A value from a job (a path, a number, a reason quoting them) can be any length; the
+/// line the spooler writes never is.
 fn render(name: &str, args: &[&str], eol: Eol) -> Entry {
-    let mut text = format!("${name}");
-    for a in args {
-        text.push(' ');
-        write_arg(&mut text, a, false);
+    let mut owned: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    loop {
+        let mut text = format!("${name}");
+        for a in &owned {
+            text.push(' ');
+            write_arg(&mut text, a, false);
+        }
+        if text.len() <= MAX_LINE_BYTES {
+            let kind = parse_line(&text, "", 0).expect("rendered lines always parse");
+            return Entry {
+                raw: text.into_bytes(),
+                eol,
+                kind,
+            };
+        }
+        let excess = text.len() - MAX_LINE_BYTES;
+        let (i, _) = owned
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, a)| a.len())
+            .expect("a line over the limit has arguments");
+        owned[i] = cut(&owned[i], excess);
     }
-    let kind = parse_line(&text, "", 0).expect("rendered lines always parse");
-    Entry {
-        raw: text.into_bytes(),
-        eol,
-        kind,
+}
+
+/// `a` shortened by at least `excess` bytes of its rendered form, with a marker saying so.
+fn cut(a: &str, excess: usize) -> String {
+    // Quotes doubled and controls escaped take more room than they hold: cut generously.
+    let want = a.len().saturating_sub(excess + 32);
+    let mut end = want;
+    while end > 0 && !a.is_char_boundary(end) {
+        end -= 1;
     }
+    format!("{}…[{} bytes cut]", &a[..end], a.len() - end)
 }
 
 #[cfg(test)]
@@ -284,6 +298,24 @@ mod tests {
             String::from_utf8(d.to_bytes()).unwrap(),
             "$fail_reason \"document \"\"x\"\" is missing\"\n$e \"\"\n"
         );
+    }
+
+    #[test]
+    fn any_value_stays_one_command_on_one_line() {
+        let mut d = Document::parse_str("$fax_phone 1\n", "n.FS").unwrap();
+        let long = format!("/docs/{}\n$fax_phone 5559999", "x\"".repeat(6000));
+        d.set("fail_reason", &[&long]);
+        d.append("attempt_record", &["1", &"9".repeat(8170), ""]);
+        let bytes = d.to_bytes();
+        let back = Document::parse(&bytes, "n.FS").expect("what was written parses");
+        assert_eq!(back.all("fax_phone").count(), 1);
+        assert_eq!(back.commands().count(), 3);
+        for line in bytes.split(|b| *b == b'\n') {
+            assert!(line.len() <= MAX_LINE_BYTES, "{}", line.len());
+        }
+        let reason = back.last("fail_reason").unwrap().texts()[0].to_string();
+        assert!(reason.starts_with("/docs/x\"x\""), "{}", &reason[..20]);
+        assert!(reason.contains("bytes cut]"));
     }
 
     #[test]

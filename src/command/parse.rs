@@ -220,7 +220,15 @@ pub fn parse_line(text: &str, file: &str, line: usize) -> Result<LineKind, Parse
 }
 
 /// Writes one argument so that [`parse_line`] reads it back unchanged.
+/// Writes `text` as one argument that reads back as one argument on one line: quoted when it
+/// must be (blanks, quotes, empty, a leading comment starter). The language has no escape for
+/// control characters, so each one (a newline above all, which would start a new command) is
+/// written as visible text instead: `\n`, `\r`, `\t`, or `\xHH`. Values redial writes (reasons,
+/// notes, names) are for people to read, so this is lossless enough and never lets a value
+/// become a command.
 pub(crate) fn write_arg(out: &mut String, text: &str, force_quotes: bool) {
+    let clean = escape_controls(text);
+    let text = clean.as_ref();
     let needs = force_quotes
         || text.is_empty()
         || text.contains([' ', '\t', '"'])
@@ -233,6 +241,24 @@ pub(crate) fn write_arg(out: &mut String, text: &str, force_quotes: bool) {
     } else {
         out.push_str(text);
     }
+}
+
+/// `text` with every control character (C0, DEL, C1) replaced by a visible escape.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut s = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => s.push_str("\\n"),
+            '\r' => s.push_str("\\r"),
+            '\t' => s.push_str("\\t"),
+            c if c.is_control() => s.push_str(&format!("\\x{:02X}", c as u32)),
+            c => s.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(s)
 }
 
 #[cfg(test)]
@@ -321,5 +347,13 @@ mod tests {
             write_arg(&mut s, t, false);
             assert_eq!(cmd(&s).texts(), [t], "{s}");
         }
+    }
+
+    #[test]
+    fn write_arg_keeps_control_characters_off_the_line() {
+        let mut s = String::from("$c ");
+        write_arg(&mut s, "one\n$fax_phone 5559999\r\x07", false);
+        assert!(!s.contains(['\n', '\r', '\x07']), "{s:?}");
+        assert_eq!(cmd(&s).texts(), ["one\\n$fax_phone 5559999\\r\\x07"]);
     }
 }

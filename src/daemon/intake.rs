@@ -5,6 +5,7 @@
 //! job.
 
 use super::*;
+use crate::spool::store::ReadJobError;
 
 impl Daemon {
     /// Reads every queue and brings the index in line with the directories (start-up, periodic
@@ -57,10 +58,15 @@ impl Daemon {
     pub fn index_file(&mut self, q: u8, name: &str) {
         let path = self.settings.layout.queue_dir(q).join(name);
         let key = JobName::new(name);
-        let bytes = match std::fs::read(&path) {
+        let bytes = match store::read_job(&path) {
             Ok(b) => b,
-            Err(_) => {
+            Err(ReadJobError::Gone) => {
                 self.index.remove(q, &key);
+                return;
+            }
+            Err(e) => {
+                self.index.remove(q, &key);
+                self.set_aside(q, name, &e);
                 return;
             }
         };
@@ -210,5 +216,42 @@ impl Daemon {
             .map_or_else(|| cal.local(now).date(), |r| r.start.date());
         let window = l.job.send_window(first_day);
         cal.earliest_start(base, window.as_ref())
+    }
+
+    /// Moves a queue entry that cannot be a job (a FIFO, a directory, a link, an unreadable
+    /// file) to `FAIL` unopened, with `NAME.err` beside it saying why: one rename, reported
+    /// once. When even that fails (a read-only spool), the entry is remembered so the error is
+    /// logged once, not on every scan.
+    pub(super) fn set_aside(&mut self, q: u8, name: &str, why: &ReadJobError) {
+        let layout = self.settings.layout.clone();
+        let src = layout.queue_dir(q).join(name);
+        let reason = format!("{}: {why}", src.display());
+        let target = free_name(&layout.fail(), name);
+        let err = PathBuf::from(format!("{}.err", target.display()));
+        let mut text = Document::new(&err.display().to_string());
+        text.set("fax_status2", &[&CODE_INVALID.to_string()]);
+        text.set("fail_reason", &[&reason]);
+        let moved = write_atomic(&layout.temp(), &self.temp_prefix, &err, &text.to_bytes())
+            .and_then(|()| rename_durable(&src, &target));
+        match moved {
+            Ok(()) => {
+                tracing::warn!(job = name, reason = %reason, "not a job file: moved to FAIL");
+                self.stats.rejected += 1;
+                self.stats.failed += 1;
+                let now = self.clock.now();
+                self.emit(Event::Rejected {
+                    job: name.to_string(),
+                    code: CODE_INVALID,
+                    reason,
+                    at: now,
+                });
+            }
+            Err(e) => {
+                if self.stuck.insert(src.clone()) {
+                    tracing::error!(job = name, reason = %reason, error = %e,
+                        "not a job file, and it cannot be moved to FAIL; it is skipped until it changes");
+                }
+            }
+        }
     }
 }

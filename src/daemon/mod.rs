@@ -194,6 +194,8 @@ pub struct Daemon {
     draining: bool,
     temp_prefix: String,
     lock: Option<std::fs::File>,
+    /// Queue entries that are not jobs and could not be moved aside (reported once).
+    stuck: std::collections::HashSet<PathBuf>,
     /// Counters.
     pub stats: Stats,
 }
@@ -264,6 +266,7 @@ impl Daemon {
             draining: false,
             temp_prefix: format!(".{node}."),
             lock: None,
+            stuck: Default::default(),
             stats: Stats::default(),
         };
         d.install_lines(lines);

@@ -37,11 +37,15 @@ impl Daemon {
             }
             return;
         }
-        let bytes = match std::fs::read(&dst) {
+        let bytes = match store::read_job(&dst) {
             Ok(b) => b,
             Err(e) => {
-                tracing::error!(job = %name, error = %e, "claimed job unreadable");
-                return;
+                let bad = Bad {
+                    code: CODE_INVALID,
+                    reason: format!("{}: {e}", dst.display()),
+                    doc: None,
+                };
+                return self.reject_active(&dst, name.as_str(), bad);
             }
         };
         let loaded = match self.load(&dst, &bytes).and_then(|l| self.check(l)) {

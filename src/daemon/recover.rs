@@ -43,8 +43,17 @@ impl Daemon {
     }
 
     fn recover_file(&mut self, path: &Path, name: &str, owner: &str) {
-        let Ok(bytes) = std::fs::read(path) else {
-            return;
+        let bytes = match crate::spool::store::read_job(path) {
+            Ok(b) => b,
+            Err(crate::spool::store::ReadJobError::Gone) => return,
+            Err(e) => {
+                let bad = Bad {
+                    code: super::CODE_INVALID,
+                    reason: format!("{}: {e}", path.display()),
+                    doc: None,
+                };
+                return self.reject_active(path, name, bad);
+            }
         };
         tracing::warn!(job = name, node = owner, "recovering a job left in ACTIVE");
         self.emit(Event::Recovered {

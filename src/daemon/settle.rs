@@ -177,13 +177,11 @@ impl Daemon {
             None => {
                 let target = free_name(&layout.fail(), name);
                 let err = PathBuf::from(format!("{}.err", target.display()));
-                let text = format!(
-                    "$fax_status2 {}\n$fail_reason {}\n",
-                    bad.code,
-                    rewrite::quote(&bad.reason)
-                );
+                let mut text = Document::new(&err.display().to_string());
+                text.set("fax_status2", &[&bad.code.to_string()]);
+                text.set("fail_reason", &[&bad.reason]);
                 if let Err(e) =
-                    write_atomic(&layout.temp(), &self.temp_prefix, &err, text.as_bytes())
+                    write_atomic(&layout.temp(), &self.temp_prefix, &err, &text.to_bytes())
                 {
                     tracing::error!(job = name, error = %e, "cannot write the .err file");
                 }

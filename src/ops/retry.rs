@@ -15,7 +15,6 @@ use super::eligibility::{check, Newest, Skip};
 use super::scan::{last_table_class, scan, JobView, RetryKind, RetryNote};
 use crate::command::Document;
 use crate::load::SystemConfig;
-use crate::spool::rewrite::quote;
 use crate::spool::{store, Layout, Place};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -325,18 +324,10 @@ fn move_back(
     let bytes = std::fs::read(&v.path)?;
     let mut doc = Document::parse(&bytes, &v.path.display().to_string())
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let args: Vec<String> = note.to_args().iter().map(|a| quote(a)).collect();
-    let line = format!("$retry_note {}", args.join(" "));
-    doc.append_raw(&line)
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let mut out = doc.to_bytes();
-    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-        // The last original line had no end of line: keep it as it was and start a new one.
-        out = bytes.clone();
-        out.extend_from_slice(b"\n");
-        out.extend_from_slice(line.as_bytes());
-        out.extend_from_slice(b"\n");
-    }
+    let args = note.to_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    doc.append("retry_note", &args);
+    let out = doc.to_bytes();
     store::write_atomic(&layout.temp(), ".ops.", &v.path, &out)?;
     store::rename_durable(&v.path, target)
 }

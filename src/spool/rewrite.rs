@@ -20,16 +20,16 @@ pub const STATUS_DONE: u8 = 6;
 /// Fax speeds a `T` prefix steps down through.
 pub const SPEEDS: [u32; 5] = [14400, 9600, 7200, 4800, 2400];
 
-/// Quotes an argument when it is empty or holds blanks, quotes or comment starters.
+/// One argument as the command language writes it: quoted when needed, control characters
+/// escaped (see `Document::set`; only that also keeps the whole line within the limit).
 pub fn quote(s: &str) -> String {
-    if s.is_empty()
-        || s.chars().any(|c| c.is_whitespace() || c == '"' || c == ';')
-        || s.contains("/*")
-    {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    let mut d = Document::new("");
+    d.set("x", &[s]);
+    let line = String::from_utf8(d.to_bytes()).expect("rendered as UTF-8");
+    line.trim_end_matches('\n')
+        .strip_prefix("$x ")
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The claim: `$fax_status1 3 <line>` and the queue the job came from.
@@ -40,9 +40,9 @@ pub fn claim(doc: &mut Document, line: u32, queue: u8) {
 
 /// Appends an attempt record.
 pub fn append_record(doc: &mut Document, rec: &AttemptRecord) {
-    let args: Vec<String> = rec.to_args().iter().map(|a| quote(a)).collect();
-    doc.append_raw(&format!("$attempt_record {}", args.join(" ")))
-        .expect("a record written from valid fields parses");
+    let args = rec.to_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    doc.append("attempt_record", &args);
 }
 
 /// Applies the engine's decision and appends this attempt's record.

@@ -76,6 +76,72 @@ pub fn free_name(dir: &Path, name: &str) -> PathBuf {
         .expect("some name is free")
 }
 
+/// Why a job file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadJobError {
+    /// It vanished (another node claimed it, a writer removed it): nothing to report.
+    #[error("gone")]
+    Gone,
+    /// A FIFO, a directory, a device, a socket or a symbolic link carries a job's name.
+    #[error("not a regular file but {0}; job files must be plain files")]
+    NotRegular(&'static str),
+    /// The file exists but cannot be read (permissions, I/O error).
+    #[error("cannot be read: {0}")]
+    Unreadable(io::Error),
+}
+
+/// Reads a job file without ever blocking or following a link: the open is non-blocking (a
+/// FIFO named `x.FS` would otherwise hang the daemon in open(2)) and refuses symbolic links
+/// (a link could point at any file on the machine), and anything that is not a regular file is
+/// refused before a byte is read.
+pub fn read_job(path: &Path) -> Result<Vec<u8>, ReadJobError> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ReadJobError::Gone),
+        Err(e) => return Err(ReadJobError::Unreadable(e)),
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(ReadJobError::NotRegular("a symbolic link"))
+        }
+        Ok(_) => {}
+    }
+    let mut f = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ReadJobError::Gone),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(ReadJobError::NotRegular("a symbolic link"))
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+            return Err(ReadJobError::NotRegular("a FIFO or socket"))
+        }
+        Err(e) if e.kind() == io::ErrorKind::IsADirectory => {
+            return Err(ReadJobError::NotRegular("a directory"))
+        }
+        Err(e) => return Err(ReadJobError::Unreadable(e)),
+    };
+    let t = f.metadata().map_err(ReadJobError::Unreadable)?.file_type();
+    if !t.is_file() {
+        return Err(ReadJobError::NotRegular(if t.is_dir() {
+            "a directory"
+        } else if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_socket() {
+            "a socket"
+        } else if t.is_char_device() || t.is_block_device() {
+            "a device"
+        } else {
+            "not a plain file"
+        }));
+    }
+    let mut out = Vec::new();
+    f.read_to_end(&mut out).map_err(ReadJobError::Unreadable)?;
+    Ok(out)
+}
+
 /// The job files (`*.FS`) directly in `dir`, unsorted; a missing directory is empty.
 pub fn list_jobs(dir: &Path) -> io::Result<Vec<String>> {
     let rd = match std::fs::read_dir(dir) {
@@ -129,5 +195,34 @@ mod tests {
         assert_eq!(std::fs::read_dir(&t).unwrap().count(), 0);
         assert_eq!(list_jobs(d.path()).unwrap(), ["1.FS"]);
         assert!(list_jobs(&d.path().join("none")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn read_job_refuses_what_is_not_a_plain_file_without_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("x.FS");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        // With no writer, a blocking open would never return.
+        assert!(matches!(read_job(&fifo), Err(ReadJobError::NotRegular(_))));
+        std::fs::create_dir(d.path().join("d.FS")).unwrap();
+        assert!(matches!(
+            read_job(&d.path().join("d.FS")),
+            Err(ReadJobError::NotRegular("a directory"))
+        ));
+        std::os::unix::fs::symlink("/etc/hostname", d.path().join("l.FS")).unwrap();
+        assert!(matches!(
+            read_job(&d.path().join("l.FS")),
+            Err(ReadJobError::NotRegular("a symbolic link"))
+        ));
+        assert!(matches!(
+            read_job(&d.path().join("none.FS")),
+            Err(ReadJobError::Gone)
+        ));
+        std::fs::write(d.path().join("ok.FS"), b"$fax_phone 1\n").unwrap();
+        assert_eq!(
+            read_job(&d.path().join("ok.FS")).unwrap(),
+            b"$fax_phone 1\n"
+        );
     }
 }
