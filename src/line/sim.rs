@@ -12,7 +12,10 @@
 //! ignored) wins over the line's list. Without `@SECONDS` a call lasts `duration=` seconds, else
 //! 60 s for a success, 5 s for busy, 45 s for no answer and 20 s for anything else. The result is
 //! known when the call is placed, so the daemon completes it when its clock reaches the end:
-//! on a virtual clock a campaign takes no real time. It never sleeps and never touches files.
+//! on a virtual clock a campaign takes no real time. Numbers of fax and voice calls are
+//! validated as a modem line validates them (outcome 11 at once for `(555) 010-0999 x`, a `;` or
+//! an over-long number), so a sim run fails what a real line would. It never sleeps and never
+//! touches files.
 
 use super::{Call, CallResult, Completion, Line, LineDef, Placed};
 use crate::command::Document;
@@ -177,6 +180,18 @@ impl Line for SimLine {
         self.up
     }
     fn place(&mut self, call: &Call, now: DateTime<Utc>, _done: &Completion) -> Placed {
+        use crate::retry::outcome::Channel;
+        if matches!(call.channel, Channel::Fax | Channel::Voice | Channel::Poll)
+            && crate::modem::dialstring::DialString::new(&call.number, "").is_err()
+        {
+            return Placed::Until(
+                now,
+                CallResult {
+                    code: 11,
+                    ..CallResult::default()
+                },
+            );
+        }
         let o = self.outcome_for(&call.number, call.attempt);
         let secs = o
             .secs

@@ -1,0 +1,116 @@
+//! Helpers for tests that run real `redial run` processes on a scratch spool: start, wait,
+//! stop, and take a census of where every job is.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_redial");
+
+/// A scratch directory with `redial.cfg` and empty queues `TOSEND`…`TOSEND2`.
+pub fn scratch(cfg: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("redial.cfg"), cfg).unwrap();
+    for q in ["TOSEND", "TOSEND1", "TOSEND2"] {
+        std::fs::create_dir_all(dir.path().join("spool").join(q)).unwrap();
+    }
+    dir
+}
+
+/// `redial run` as `node` in `dir`, its stderr to `dir/<node>.log`.
+pub fn start(dir: &Path, node: &str) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{node}.log")))
+        .unwrap();
+    Command::new(BIN)
+        .args(["run", "--cfg", "redial.cfg", "--node", node, "--base", "."])
+        .current_dir(dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start redial run")
+}
+
+/// Polls `f` until it holds or `deadline` passes (the bound is for a loaded CI machine; the
+/// assertions never depend on timing).
+pub fn wait_until(deadline: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + deadline;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    f()
+}
+
+/// Sends `sig` to the child.
+pub fn signal(c: &Child, sig: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(c.id().to_string())
+        .status();
+}
+
+/// SIGTERM, then waits up to `within`; returns whether it exited in time (killed if not).
+pub fn terminate_within(mut c: Child, within: Duration) -> bool {
+    signal(&c, "TERM");
+    let ok = wait_until(within, || c.try_wait().unwrap().is_some());
+    if !ok {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    ok
+}
+
+/// The `*.FS` entries of a directory.
+pub fn jobs_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).map_or(Vec::new(), |r| {
+        r.flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.ends_with(".FS"))
+            .collect()
+    });
+    v.sort();
+    v
+}
+
+fn spool_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = ["TOSEND", "TOSEND1", "TOSEND2", "SENT", "FAIL"]
+        .iter()
+        .map(|d| root.join(d))
+        .collect();
+    if let Ok(rd) = std::fs::read_dir(root.join("ACTIVE")) {
+        for e in rd.flatten() {
+            if e.path().is_dir() {
+                v.push(e.path());
+                if let Ok(rd2) = std::fs::read_dir(e.path()) {
+                    v.extend(rd2.flatten().map(|x| x.path()).filter(|p| p.is_dir()));
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Where each job is: name → directories holding it.
+pub fn census(root: &Path) -> HashMap<String, Vec<PathBuf>> {
+    let mut m: HashMap<String, Vec<PathBuf>> = HashMap::new();
+    for d in spool_dirs(root) {
+        for n in jobs_in(&d) {
+            m.entry(n).or_default().push(d.clone());
+        }
+    }
+    m
+}
+
+/// Jobs in SENT and FAIL.
+pub fn landed(root: &Path) -> usize {
+    jobs_in(&root.join("SENT")).len() + jobs_in(&root.join("FAIL")).len()
+}

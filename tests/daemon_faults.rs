@@ -1,0 +1,127 @@
+//! Faults a fax administrator meets in the first week, each against real `redial run`
+//! processes on a real spool: hostile job files and names, things in a queue that are not job
+//! files. Whatever a queue holds, the daemon lives, every job ends in exactly one place, and
+//! everything it writes parses.
+
+mod common;
+
+use common::spool::*;
+use redial::command::{Document, MAX_LINE_BYTES};
+use std::time::Duration;
+
+const CFG: &str = "\
+$request_dir spool 2
+$timezone UTC
+$rescan_interval 1
+$retry_delays A \"1S\"
+$line 1 sim outcomes=0@0.1
+$line 2 sim outcomes=0@0.1
+";
+
+/// Every `*.FS` and `*.err` in FAIL parses, and no line is over the limit.
+fn fail_files_parse(root: &std::path::Path) -> Vec<(String, Document)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(root.join("FAIL")).unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().to_string();
+        if !(n.ends_with(".FS") || n.ends_with(".err")) || !e.file_type().unwrap().is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(e.path()).unwrap();
+        for l in bytes.split(|b| *b == b'\n') {
+            assert!(
+                l.len() <= MAX_LINE_BYTES,
+                "{n:?}: a line of {} bytes",
+                l.len()
+            );
+        }
+        let d = Document::parse(&bytes, &n).unwrap_or_else(|e| panic!("{n:?}: {e}"));
+        out.push((n, d));
+    }
+    out
+}
+
+#[test]
+fn hostile_jobs_end_in_fail_and_the_daemon_lives() {
+    let dir = scratch(CFG);
+    let root = dir.path().join("spool");
+    let q = root.join("TOSEND");
+    let long = "x".repeat(8170);
+    let jobs = [
+        (
+            "00000001.FS",
+            format!("$fax_phone 5550100\n$fax_filename /nx/{long}\n"),
+        ),
+        (
+            "00000002.FS",
+            format!("$fax_phone 5550101\n$fax_send_date {long}\n"),
+        ),
+        (
+            "00000003.FS",
+            format!("$fax_phone 5550102\n$retry_delays A \"{long}\"\n"),
+        ),
+        (
+            "00000004.FS",
+            format!("$fax_phone 5550103\n$fax_cover /nx/{long}\n"),
+        ),
+        ("00000005.FS", format!("$fax_phone {}\n", "5".repeat(8170))),
+        (
+            "evil\n$fax_phone 5559999\n.FS",
+            "$fax_phone 5550104\n$fax_filename missing.tif\n".to_string(),
+        ),
+    ];
+    for (n, text) in &jobs {
+        std::fs::write(q.join(n), text).unwrap();
+    }
+    // Not job files, whatever their names say.
+    let fifo = std::ffi::CString::new(q.join("x.FS").as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    std::fs::create_dir(q.join("d.FS")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", q.join("l.FS")).unwrap();
+    std::fs::write(q.join("00000009.FS"), "$fax_phone 5550109\n").unwrap();
+
+    let mut c = start(dir.path(), "n1");
+    let all = jobs.len() + 4;
+    let done = wait_until(Duration::from_secs(60), || landed(&root) == all);
+    let alive = c.try_wait().unwrap().is_none();
+    let log = || std::fs::read_to_string(dir.path().join("n1.log")).unwrap_or_default();
+    assert!(alive, "the daemon died: {}", log());
+    assert!(
+        done,
+        "landed {} of {all}: {:?}\n{}",
+        landed(&root),
+        census(&root),
+        log()
+    );
+    // A FIFO never hangs it: it stops on SIGTERM at once.
+    assert!(
+        terminate_within(c, Duration::from_secs(10)),
+        "deaf to SIGTERM"
+    );
+
+    // The 8,170-digit number is refused as a modem line refuses it (outcome 11, permanent).
+    assert_eq!(jobs_in(&root.join("SENT")), ["00000009.FS"]);
+    assert!(jobs_in(&q).is_empty());
+    let parsed = fail_files_parse(&root);
+    let evil = parsed
+        .iter()
+        .find(|(n, _)| n.starts_with("evil") && n.ends_with(".FS"))
+        .expect("the job with newlines in its name is in FAIL");
+    let phones: Vec<_> = evil.1.all("fax_phone").collect();
+    assert_eq!(phones.len(), 1, "a line was injected");
+    assert_eq!(phones[0].texts(), ["5550104"]);
+    for (n, d) in &parsed {
+        if n.ends_with(".FS") && !["x.FS", "d.FS", "l.FS"].contains(&n.as_str()) {
+            assert!(d.last("fail_reason").is_some(), "{n:?} has no reason");
+        }
+    }
+    for n in ["x.FS.err", "d.FS.err", "l.FS.err"] {
+        let (_, d) = parsed.iter().find(|(m, _)| m == n).expect(n);
+        let why = d.last("fail_reason").unwrap().texts()[0].to_string();
+        assert!(why.contains("not a regular file"), "{n}: {why}");
+    }
+    // The link was moved, not followed.
+    assert!(std::fs::symlink_metadata(root.join("FAIL/l.FS"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
