@@ -153,12 +153,25 @@ impl Dispatcher {
     }
 
     /// A call started on `line` to `dest`.
+    /// Brings a line's health in: an idle line that went down takes no call; a down line that
+    /// is up again is idle. A busy line keeps its call (its result settles the breaker).
+    pub fn set_up(&mut self, line: u32, up: bool) {
+        if let Some(s) = self.lines.get_mut(&line) {
+            *s = match (*s, up) {
+                (LineState::Idle, false) => LineState::Down,
+                (LineState::Down, true) => LineState::Idle,
+                (s, _) => s,
+            };
+        }
+    }
+
     pub fn start(&mut self, line: u32, dest: u64) {
         self.lines.insert(line, LineState::Busy);
         *self.dest_calls.entry(dest).or_default() += 1;
     }
 
     /// The call on `line` to `dest` ended.
+    /// A call on `line` ended.
     pub fn finish(&mut self, line: u32, dest: u64) {
         if let Some(s) = self.lines.get_mut(&line) {
             if *s == LineState::Busy {
@@ -174,6 +187,11 @@ impl Dispatcher {
     }
 
     /// Every line and its state.
+    /// A line's state (Down for an unknown line).
+    pub fn state(&self, line: u32) -> LineState {
+        self.lines.get(&line).copied().unwrap_or(LineState::Down)
+    }
+
     pub fn states(&self) -> impl Iterator<Item = (u32, LineState)> + '_ {
         self.lines.iter().map(|(n, s)| (*n, *s))
     }

@@ -125,3 +125,67 @@ fn hostile_jobs_end_in_fail_and_the_daemon_lives() {
         .file_type()
         .is_symlink());
 }
+
+/// Records of every job in SENT and FAIL: (job, board+line, outcome code).
+fn records(root: &std::path::Path) -> Vec<(String, String, u32)> {
+    let mut out = Vec::new();
+    for d in ["SENT", "FAIL"] {
+        for n in jobs_in(&root.join(d)) {
+            let bytes = std::fs::read(root.join(d).join(&n)).unwrap();
+            let doc = Document::parse(&bytes, &n).unwrap();
+            for r in doc.all("attempt_record") {
+                let t = r.texts();
+                out.push((n.clone(), t[10].to_string(), t[5].parse().unwrap()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_vanished_modem_takes_no_more_calls() {
+    // Line 1 is a modem whose device is gone; line 2 works. 12 jobs.
+    let dir = scratch(
+        "$request_dir spool 2\n$timezone UTC\n$retry_delays E \"1S 1S 1S\"\n\
+         $line 1 /dev/redial-test-no-such-tty class=2.0\n$line 2 sim outcomes=0@0.3\n",
+    );
+    let root = dir.path().join("spool");
+    std::fs::write(dir.path().join("page.txt"), "A page.\n").unwrap();
+    for i in 0..12 {
+        std::fs::write(
+            root.join("TOSEND").join(format!("{:08}.FS", i + 1)),
+            format!("$fax_phone 555{:04}\n$fax_filename page.txt\n", i),
+        )
+        .unwrap();
+    }
+    let c = start(dir.path(), "n1");
+    let status = || {
+        let o = std::process::Command::new(BIN)
+            .args(["status", "--cfg", "redial.cfg", "--base", "."])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    // While the campaign runs, status shows the line down with its next probe.
+    let mut shown = String::new();
+    let seen_down = wait_until(Duration::from_secs(30), || {
+        shown = status();
+        shown.contains("down 1") && shown.contains("next probe")
+    });
+    let done = wait_until(Duration::from_secs(60), || landed(&root) == 12);
+    assert!(terminate_within(c, Duration::from_secs(10)));
+    assert!(done, "landed {} of 12", landed(&root));
+    let on_modem: Vec<_> = records(&root)
+        .into_iter()
+        .filter(|(_, line, _)| line == "M1")
+        .collect();
+    assert_eq!(
+        on_modem.len(),
+        1,
+        "calls placed on the vanished modem: {on_modem:?}"
+    );
+    assert_eq!(on_modem[0].2, 35);
+    assert_eq!(jobs_in(&root.join("SENT")).len(), 12);
+    assert!(seen_down, "status never showed the line down: {shown}");
+}

@@ -225,11 +225,16 @@ pub fn status(a: StatusArgs) -> Result<()> {
             count("down")
         );
         for x in &l.lines {
+            let probe = x
+                .next_probe
+                .map(|t| format!("next probe {}", t.format("%Y-%m-%d %H:%M:%S")))
+                .unwrap_or_default();
             println!(
-                "  line {:>3} {:<5} {}",
+                "  line {:>3} {:<5} {}{}",
                 x.line,
                 x.state,
-                x.job.as_deref().unwrap_or("")
+                x.job.as_deref().unwrap_or(""),
+                probe
             );
         }
     }

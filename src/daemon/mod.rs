@@ -466,6 +466,7 @@ impl Daemon {
                 }
             }
             if !self.draining {
+                self.refresh_lines();
                 self.index.promote(secs(now));
                 let order = self.settings.order.clone();
                 while let Some(p) = self.dispatch.pick(&self.index, &order) {
@@ -476,6 +477,23 @@ impl Daemon {
             }
             if !progressed {
                 return n;
+            }
+        }
+    }
+
+    /// Takes each line's health into the dispatcher (a line out of service takes no call).
+    fn refresh_lines(&mut self) {
+        for (n, l) in &self.lines {
+            let up = l.is_up();
+            let was = self.dispatch.state(*n);
+            self.dispatch.set_up(*n, up);
+            let is = self.dispatch.state(*n);
+            if was != is {
+                match l.next_probe() {
+                    Some(t) => tracing::warn!(line = n, next_probe = %t, "line out of service"),
+                    None if !up => tracing::warn!(line = n, "line out of service"),
+                    None => tracing::info!(line = n, "line back in service"),
+                }
             }
         }
     }
@@ -494,6 +512,7 @@ impl Daemon {
                 }
                 .into(),
                 job: self.inflight.get(&n).map(|f| f.name.clone()),
+                next_probe: self.lines.get(&n).and_then(|l| l.next_probe()),
             })
             .collect();
         lease::write(

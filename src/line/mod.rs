@@ -75,9 +75,14 @@ pub trait Line: Send {
     fn number(&self) -> u32;
     /// The board letter written in attempt records (`S` sim, `T` test, `M` modem).
     fn board(&self) -> char;
-    /// Whether the line can take calls.
+    /// Whether the line can take calls now. The daemon asks before every dispatch round, so a
+    /// line whose breaker opens takes no further call until it reports up again.
     fn is_up(&self) -> bool {
         true
+    }
+    /// While the line is down: when it will next be probed (None when unknown or never).
+    fn next_probe(&self) -> Option<DateTime<Utc>> {
+        None
     }
     /// Starts an attempt at `now`.
     fn place(&mut self, call: &Call, now: DateTime<Utc>, done: &Completion) -> Placed;

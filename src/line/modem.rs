@@ -235,6 +235,20 @@ impl Line for ModemLine {
         self.number
     }
 
+    fn next_probe(&self) -> Option<DateTime<Utc>> {
+        match self
+            .health
+            .lock()
+            .expect("health lock")
+            .breaker
+            .state(Utc::now())
+        {
+            State::Open(until) => Some(until),
+            State::HalfOpen => Some(Utc::now()),
+            State::Closed => None,
+        }
+    }
+
     fn board(&self) -> char {
         'M'
     }

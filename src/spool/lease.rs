@@ -21,6 +21,9 @@ pub struct LeaseLine {
     pub state: String,
     /// The job on it.
     pub job: Option<String>,
+    /// While it is down: when it is next probed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_probe: Option<DateTime<Utc>>,
 }
 
 /// The content of a lease file (JSON).
