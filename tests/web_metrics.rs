@@ -2,6 +2,7 @@
 //! number, jobs per state, durations, line gauges; the OpenMetrics content type and `# EOF`;
 //! the token; every metric deploy/alerts.yml names exists. Then the same inside a real
 //! `redial run` process with `$web`, which also tells systemd it is ready (sd_notify).
+//! Then the retry result's back link on the real server: only ever a local path.
 
 use chrono::{DateTime, Utc};
 use redial::daemon::clock::ManualClock;
@@ -10,6 +11,7 @@ use redial::load::SystemConfig;
 use redial::ops::config::OpsConfig;
 use redial::ops::metrics::Metrics;
 use redial::ops::web::{serve, WebState};
+use redial::spool::Layout;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -365,4 +367,118 @@ fn metrics_count_a_campaign_on_hw_sim() {
     d.shutdown();
     let _ = stop.send(());
     rt.block_on(rack).unwrap().unwrap();
+}
+
+// ----- the retry form's back link, on the real server -----
+
+/// A web console over an empty spool on a manual clock; the runtime serves it while alive.
+struct Console {
+    _dir: tempfile::TempDir,
+    _rt: tokio::runtime::Runtime,
+    addr: String,
+}
+
+fn console() -> Console {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    std::fs::write(
+        base.join("redial.cfg"),
+        format!("$request_dir spool 1\n$web_token {TOKEN}\n"),
+    )
+    .unwrap();
+    let sys = SystemConfig::load(&base.join("redial.cfg")).unwrap();
+    let layout = Layout::new(base.join("spool"), 1);
+    layout.create(None).unwrap();
+    let ops = OpsConfig::from_cfg(&sys.document, base).unwrap();
+    let clock = ManualClock::new(t("2026-03-02T10:00:00Z"));
+    let metrics = Arc::new(Metrics::new(sys.outcomes.clone()));
+    let state = WebState::new(layout, sys, ops, Arc::new(clock), metrics, TOKEN.into()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    rt.spawn(serve(listener, Arc::new(state)));
+    Console {
+        _dir: dir,
+        _rt: rt,
+        addr,
+    }
+}
+
+/// One HTTP/1.0 exchange from the loopback address `from`: status, lower-cased head, body.
+fn exchange(addr: &str, from: &str, request: &str) -> (u16, String, String) {
+    // std cannot bind before connecting; a throwaway runtime's socket can.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let stream = rt.block_on(async {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        sock.connect(addr.parse().unwrap()).await.unwrap()
+    });
+    let mut s = stream.into_std().unwrap();
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+fn form_post(path: &str, headers: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.0\r\nHost: redial\r\n{headers}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn retry_back_link_is_only_a_local_path() {
+    let c = console();
+    let cases = [
+        ("//evil.example/x", "/"),
+        ("/\\evil.example/x", "/"),
+        ("https://evil.example/x", "/"),
+        ("javascript:alert(1)", "/"),
+        ("/\t/evil.example/x", "/"),
+        ("/\r\n/evil.example/x", "/"),
+        ("evil.example", "/"),
+        ("", "/"),
+        ("/job/1.FS", "/job/1.FS"),
+        ("/failed?class=B", "/failed?class=B"),
+    ];
+    let auth = format!("Authorization: Bearer {TOKEN}\r\n");
+    for (back, want) in cases {
+        let (_, _, body) = exchange(
+            &c.addr,
+            "127.0.0.1",
+            &form_post(
+                "/retry",
+                &auth,
+                &format!("only=1.FS&back={}", urlencode(back)),
+            ),
+        );
+        let href = body
+            .split_once("id=\"back\"")
+            .and_then(|(before, _)| before.rsplit_once("href=\""))
+            .map(|(_, h)| h.trim_end().trim_end_matches('"'))
+            .unwrap_or_else(|| panic!("no back link for {back:?}: {body}"));
+        assert_eq!(href, want, "back={back:?}");
+    }
 }

@@ -13,7 +13,8 @@
 //! Every route but `/login` needs the token: `Authorization: Bearer TOKEN`, or the session
 //! cookie `POST /login` sets. Form posts carry the session's CSRF token (synchronizer token);
 //! a JSON post with a session cookie needs it in `X-CSRF-Token`. Cookies are HttpOnly and
-//! SameSite=Strict. It never moves a file itself: retries go through [`super::retry`].
+//! SameSite=Strict. The result page's "back" link is only ever a local path. It never moves a
+//! file itself: retries go through [`super::retry`].
 
 use super::config::OpsConfig;
 use super::eligibility::{check, eligible_at, Newest, Skip};
@@ -446,6 +447,15 @@ fn result_page(r: &Report, reason: &str, back: String) -> ResultPage {
     }
 }
 
+/// `back` when it is a path on this site: one leading `/` (not `//` nor `/\`, which browsers
+/// read as another host), so no scheme or host, and no control characters (browsers drop tabs
+/// and newlines, which would turn `/<TAB>/host` into `//host`).
+fn local_path(back: &str) -> Option<&str> {
+    let rest = back.strip_prefix('/')?;
+    let other_host = rest.starts_with(['/', '\\']);
+    (!other_host && !back.chars().any(char::is_control)).then_some(back)
+}
+
 async fn retry_form(
     State(s): St,
     headers: HeaderMap,
@@ -499,9 +509,10 @@ async fn retry_form(
             Err(_) => return (StatusCode::BAD_REQUEST, "queue: not a number").into_response(),
         }
     }
-    let back = get("back")
-        .filter(|b| b.starts_with('/'))
-        .unwrap_or_else(|| "/failed".into());
+    let back = match get("back") {
+        None => "/failed".to_string(),
+        Some(b) => local_path(&b).unwrap_or("/").to_string(),
+    };
     let reason = req.reason.clone();
     let s2 = s.clone();
     let r = blocking(move || {
@@ -675,3 +686,39 @@ async fn job_page(State(s): St, headers: HeaderMap, Path(name): Path<String>) ->
 }
 
 // ----- JSON API -----
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_link_accepts_only_local_paths() {
+        for ok in [
+            "/",
+            "/failed",
+            "/job/1.FS",
+            "/failed?class=B&dest=555*",
+            "/a//b",
+            "/a\\b",
+        ] {
+            assert_eq!(local_path(ok), Some(ok), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "//evil.example/x",
+            "/\\evil.example/x",
+            "\\\\evil.example/x",
+            "https://evil.example/x",
+            "javascript:alert(1)",
+            "evil.example/x",
+            " /x",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n//evil.example",
+            "/x\u{7f}",
+            "/x\u{85}",
+        ] {
+            assert_eq!(local_path(bad), None, "{bad:?}");
+        }
+    }
+}
