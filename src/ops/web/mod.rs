@@ -13,7 +13,9 @@
 //! Every route but `/login` needs the token: `Authorization: Bearer TOKEN`, or the session
 //! cookie `POST /login` sets. Form posts carry the session's CSRF token (synchronizer token);
 //! a JSON post with a session cookie needs it in `X-CSRF-Token`. Cookies are HttpOnly and
-//! SameSite=Strict. The result page's "back" link is only ever a local path. It never moves a
+//! SameSite=Strict. Failed token checks are limited per client address and in all (429 with
+//! `Retry-After`); sessions end when idle for 30 minutes and 12 hours after the sign-in (see
+//! `session.rs`). The result page's "back" link is only ever a local path. It never moves a
 //! file itself: retries go through [`super::retry`].
 
 use super::config::OpsConfig;
@@ -33,7 +35,7 @@ use axum::{Form, Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::Read;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 mod api;
@@ -54,7 +56,9 @@ pub struct WebState {
     /// Metrics (shared with the daemon when inside `redial run`).
     pub metrics: Arc<Metrics>,
     token: String,
-    sessions: Mutex<HashMap<String, String>>,
+    sessions: Mutex<HashMap<String, Session>>,
+    failures: Mutex<Failures>,
+    random: Random,
 }
 
 impl WebState {
@@ -79,6 +83,8 @@ impl WebState {
             metrics,
             token,
             sessions: Mutex::new(HashMap::new()),
+            failures: Mutex::new(Failures::default()),
+            random: getrandom::fill,
         })
     }
 }
@@ -103,9 +109,14 @@ pub fn router(state: Arc<WebState>) -> Router {
         .with_state(state)
 }
 
-/// Serves until the listener fails.
+/// Serves until the listener fails (with each connection's peer address, which the limiter of
+/// failed sign-ins counts by).
 pub async fn serve(listener: tokio::net::TcpListener, state: Arc<WebState>) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
 }
 
 /// Filter of the list (query string), also the bulk selection.
@@ -343,11 +354,16 @@ fn row_view(j: FailedJob, now: DateTime<Utc>) -> RowView {
     }
 }
 
-async fn failed_page(State(s): St, headers: HeaderMap, Query(f): Query<Filter>) -> Response {
-    let csrf = match auth(&s, &headers) {
-        Some(Auth::Session { csrf }) => csrf,
-        Some(Auth::Bearer) => String::new(),
-        None => return unauthorized_html(),
+async fn failed_page(
+    State(s): St,
+    client: Client,
+    headers: HeaderMap,
+    Query(f): Query<Filter>,
+) -> Response {
+    let csrf = match auth(&s, client, &headers) {
+        Ok(Auth::Session { csrf }) => csrf,
+        Ok(Auth::Bearer) => String::new(),
+        Err(d) => return d.html(),
     };
     failed_html(s, f, csrf).await
 }
@@ -458,13 +474,14 @@ fn local_path(back: &str) -> Option<&str> {
 
 async fn retry_form(
     State(s): St,
+    client: Client,
     headers: HeaderMap,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let csrf_ok = match auth(&s, &headers) {
-        Some(Auth::Session { csrf }) => f.iter().any(|(k, v)| k == "csrf" && ct_eq(v, &csrf)),
-        Some(Auth::Bearer) => true,
-        None => return unauthorized_html(),
+    let csrf_ok = match auth(&s, client, &headers) {
+        Ok(Auth::Session { csrf }) => f.iter().any(|(k, v)| k == "csrf" && ct_eq(v, &csrf)),
+        Ok(Auth::Bearer) => true,
+        Err(d) => return d.html(),
     };
     if !csrf_ok {
         return (
@@ -607,11 +624,16 @@ fn job_detail(s: &WebState, name: &str, now: DateTime<Utc>) -> Option<(JobView, 
     Some((v, d))
 }
 
-async fn job_page(State(s): St, headers: HeaderMap, Path(name): Path<String>) -> Response {
-    let csrf = match auth(&s, &headers) {
-        Some(Auth::Session { csrf }) => csrf,
-        Some(Auth::Bearer) => String::new(),
-        None => return unauthorized_html(),
+async fn job_page(
+    State(s): St,
+    client: Client,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    let csrf = match auth(&s, client, &headers) {
+        Ok(Auth::Session { csrf }) => csrf,
+        Ok(Auth::Bearer) => String::new(),
+        Err(d) => return d.html(),
     };
     blocking(move || {
         let now = s.clock.now();
