@@ -2,6 +2,9 @@
 //! number, jobs per state, durations, line gauges; the OpenMetrics content type and `# EOF`;
 //! the token; every metric deploy/alerts.yml names exists. Then the same inside a real
 //! `redial run` process with `$web`, which also tells systemd it is ready (sd_notify).
+//! Then the console's defences on the real server (client addresses as the listener sees
+//! them, time on a manual clock): failed sign-ins are limited per client address, sessions
+//! expire (idle and absolute) and the retry result's back link is only ever a local path.
 
 use chrono::{DateTime, Utc};
 use redial::daemon::clock::ManualClock;
@@ -10,6 +13,7 @@ use redial::load::SystemConfig;
 use redial::ops::config::OpsConfig;
 use redial::ops::metrics::Metrics;
 use redial::ops::web::{serve, WebState};
+use redial::spool::Layout;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -365,4 +369,221 @@ fn metrics_count_a_campaign_on_hw_sim() {
     d.shutdown();
     let _ = stop.send(());
     rt.block_on(rack).unwrap().unwrap();
+}
+
+// ----- sign-in, sessions and the retry form's back link, on the real server -----
+
+/// A web console over an empty spool on a manual clock; the runtime serves it while alive.
+struct Console {
+    _dir: tempfile::TempDir,
+    _rt: tokio::runtime::Runtime,
+    addr: String,
+    clock: ManualClock,
+}
+
+fn console() -> Console {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    std::fs::write(
+        base.join("redial.cfg"),
+        format!("$request_dir spool 1\n$web_token {TOKEN}\n"),
+    )
+    .unwrap();
+    let sys = SystemConfig::load(&base.join("redial.cfg")).unwrap();
+    let layout = Layout::new(base.join("spool"), 1);
+    layout.create(None).unwrap();
+    let ops = OpsConfig::from_cfg(&sys.document, base).unwrap();
+    let clock = ManualClock::new(t("2026-03-02T10:00:00Z"));
+    let metrics = Arc::new(Metrics::new(sys.outcomes.clone()));
+    let state = WebState::new(
+        layout,
+        sys,
+        ops,
+        Arc::new(clock.clone()),
+        metrics,
+        TOKEN.into(),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    rt.spawn(serve(listener, Arc::new(state)));
+    Console {
+        _dir: dir,
+        _rt: rt,
+        addr,
+        clock,
+    }
+}
+
+/// One HTTP/1.0 exchange from the loopback address `from`: status, lower-cased head, body.
+fn exchange(addr: &str, from: &str, request: &str) -> (u16, String, String) {
+    // std cannot bind before connecting; a throwaway runtime's socket can.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let stream = rt.block_on(async {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        sock.connect(addr.parse().unwrap()).await.unwrap()
+    });
+    let mut s = stream.into_std().unwrap();
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+fn form_post(path: &str, headers: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.0\r\nHost: redial\r\n{headers}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn login(c: &Console, from: &str, token: &str) -> (u16, String, String) {
+    exchange(
+        &c.addr,
+        from,
+        &form_post("/login", "", &format!("token={}", urlencode(token))),
+    )
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+/// The session id a successful sign-in set.
+fn session_cookie(head: &str) -> String {
+    let set = header(head, "set-cookie").unwrap_or_else(|| panic!("no cookie: {head}"));
+    set.split(';').next().unwrap().trim().to_string()
+}
+
+#[test]
+fn failed_sign_ins_are_limited_per_client_address() {
+    let c = console();
+    let me = "127.0.0.1";
+    for n in 1..=5 {
+        assert_eq!(login(&c, me, "wrong-token").0, 401, "failure {n}");
+    }
+    // The sixth try in the minute is not even compared.
+    let (st, head, body) = login(&c, me, "wrong-token");
+    assert_eq!(st, 429, "{head}\n{body}");
+    assert_eq!(header(&head, "retry-after"), Some("60"), "{head}");
+    assert!(body.contains("Too many failed sign-ins"), "{body}");
+    // Nor is the right token, at the form or as a bearer token (no oracle while blocked).
+    assert_eq!(login(&c, me, TOKEN).0, 429);
+    let bearer = format!("GET /api/status HTTP/1.0\r\nAuthorization: Bearer {TOKEN}\r\n\r\n");
+    let (st, head, _) = exchange(&c.addr, me, &bearer);
+    assert_eq!(st, 429);
+    assert_eq!(header(&head, "retry-after"), Some("60"), "{head}");
+    // Another client address is not held back by this one.
+    let (st, head, _) = login(&c, "127.0.0.2", TOKEN);
+    assert_eq!(st, 303, "{head}");
+    // Half a minute on, still blocked, and told how long is left.
+    c.clock.advance(chrono::Duration::seconds(30));
+    let (st, head, _) = login(&c, me, TOKEN);
+    assert_eq!(st, 429);
+    assert_eq!(header(&head, "retry-after"), Some("30"), "{head}");
+    // A minute after the failures, the token works again.
+    c.clock.advance(chrono::Duration::seconds(30));
+    assert_eq!(login(&c, me, TOKEN).0, 303);
+    assert_eq!(exchange(&c.addr, me, &bearer).0, 200);
+}
+
+#[test]
+fn sessions_expire_when_idle_and_after_twelve_hours() {
+    let c = console();
+    let me = "127.0.0.1";
+    let page = |cookie: &str| {
+        exchange(
+            &c.addr,
+            me,
+            &format!("GET /failed HTTP/1.0\r\nCookie: {cookie}\r\n\r\n"),
+        )
+    };
+    let signed_out = |r: (u16, String, String)| r.0 == 303 && r.1.contains("location: /login");
+    let (st, head, _) = login(&c, me, TOKEN);
+    assert_eq!(st, 303);
+    let set = header(&head, "set-cookie").unwrap();
+    assert!(set.contains("max-age=43200"), "{set}");
+    assert!(
+        set.contains("httponly") && set.contains("samesite=strict"),
+        "{set}"
+    );
+    // Idle: 29 minutes between requests keep it; 30 without one end it.
+    let idle = session_cookie(&head);
+    assert_eq!(page(&idle).0, 200);
+    c.clock.advance(chrono::Duration::minutes(29));
+    assert_eq!(page(&idle).0, 200);
+    c.clock.advance(chrono::Duration::minutes(30));
+    assert!(signed_out(page(&idle)));
+    // Ended for good: time does not bring it back, a new sign-in is needed.
+    assert!(signed_out(page(&idle)));
+    // Absolute: a session in use every 20 minutes still ends 12 hours after the sign-in.
+    let (_, head, _) = login(&c, me, TOKEN);
+    let busy = session_cookie(&head);
+    for _ in 0..35 {
+        c.clock.advance(chrono::Duration::minutes(20));
+        assert_eq!(page(&busy).0, 200);
+    }
+    // 11 h 40 min so far.
+    c.clock.advance(chrono::Duration::minutes(20));
+    assert!(signed_out(page(&busy)));
+}
+
+#[test]
+fn retry_back_link_is_only_a_local_path() {
+    let c = console();
+    let cases = [
+        ("//evil.example/x", "/"),
+        ("/\\evil.example/x", "/"),
+        ("https://evil.example/x", "/"),
+        ("javascript:alert(1)", "/"),
+        ("/\t/evil.example/x", "/"),
+        ("/\r\n/evil.example/x", "/"),
+        ("evil.example", "/"),
+        ("", "/"),
+        ("/job/1.FS", "/job/1.FS"),
+        ("/failed?class=B", "/failed?class=B"),
+    ];
+    let auth = format!("Authorization: Bearer {TOKEN}\r\n");
+    for (back, want) in cases {
+        let (_, _, body) = exchange(
+            &c.addr,
+            "127.0.0.1",
+            &form_post(
+                "/retry",
+                &auth,
+                &format!("only=1.FS&back={}", urlencode(back)),
+            ),
+        );
+        let href = body
+            .split_once("id=\"back\"")
+            .and_then(|(before, _)| before.rsplit_once("href=\""))
+            .map(|(_, h)| h.trim_end().trim_end_matches('"'))
+            .unwrap_or_else(|| panic!("no back link for {back:?}: {body}"));
+        assert_eq!(href, want, "back={back:?}");
+    }
 }

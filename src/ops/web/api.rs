@@ -10,11 +10,12 @@ pub(super) struct FailedList {
 
 pub(super) async fn api_failed(
     State(s): St,
+    client: Client,
     headers: HeaderMap,
     Query(f): Query<Filter>,
 ) -> Response {
-    if auth(&s, &headers).is_none() {
-        return unauthorized_json();
+    if let Err(d) = auth(&s, client, &headers) {
+        return d.json();
     }
     let sel = match f.selection() {
         Ok(x) => x,
@@ -39,11 +40,12 @@ pub(super) async fn api_failed(
 
 pub(super) async fn api_job(
     State(s): St,
+    client: Client,
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Response {
-    if auth(&s, &headers).is_none() {
-        return unauthorized_json();
+    if let Err(d) = auth(&s, client, &headers) {
+        return d.json();
     }
     blocking(move || match job_detail(&s, &name, s.clock.now()) {
         Some((_, d)) => Json(d).into_response(),
@@ -56,9 +58,9 @@ pub(super) async fn api_job(
     .await
 }
 
-pub(super) async fn api_status(State(s): St, headers: HeaderMap) -> Response {
-    if auth(&s, &headers).is_none() {
-        return unauthorized_json();
+pub(super) async fn api_status(State(s): St, client: Client, headers: HeaderMap) -> Response {
+    if let Err(d) = auth(&s, client, &headers) {
+        return d.json();
     }
     blocking(move || {
         let tz = s.sys.layer.timezone.unwrap_or(chrono_tz::UTC);
@@ -72,12 +74,13 @@ pub(super) async fn api_status(State(s): St, headers: HeaderMap) -> Response {
 
 pub(super) async fn api_retry(
     State(s): St,
+    client: Client,
     headers: HeaderMap,
     Json(mut req): Json<Request>,
 ) -> Response {
-    match auth(&s, &headers) {
-        Some(Auth::Bearer) => {}
-        Some(Auth::Session { csrf }) => {
+    match auth(&s, client, &headers) {
+        Ok(Auth::Bearer) => {}
+        Ok(Auth::Session { csrf }) => {
             let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
             if !sent.is_some_and(|t| ct_eq(t, &csrf)) {
                 return (
@@ -87,7 +90,7 @@ pub(super) async fn api_retry(
                     .into_response();
             }
         }
-        None => return unauthorized_json(),
+        Err(d) => return d.json(),
     }
     req.kind = RetryKind::Manual;
     req.auto_max = None;
@@ -110,9 +113,9 @@ pub(super) async fn api_retry(
     }
 }
 
-pub(super) async fn metrics(State(s): St, headers: HeaderMap) -> Response {
-    if auth(&s, &headers).is_none() {
-        return unauthorized_json();
+pub(super) async fn metrics(State(s): St, client: Client, headers: HeaderMap) -> Response {
+    if let Err(d) = auth(&s, client, &headers) {
+        return d.json();
     }
     blocking(move || {
         let tz = s.sys.layer.timezone.unwrap_or(chrono_tz::UTC);

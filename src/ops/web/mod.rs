@@ -13,7 +13,10 @@
 //! Every route but `/login` needs the token: `Authorization: Bearer TOKEN`, or the session
 //! cookie `POST /login` sets. Form posts carry the session's CSRF token (synchronizer token);
 //! a JSON post with a session cookie needs it in `X-CSRF-Token`. Cookies are HttpOnly and
-//! SameSite=Strict. It never moves a file itself: retries go through [`super::retry`].
+//! SameSite=Strict. Failed token checks are limited per client address and in all (429 with
+//! `Retry-After`); sessions end when idle for 30 minutes and 12 hours after the sign-in (see
+//! `session.rs`). The result page's "back" link is only ever a local path. It never moves a
+//! file itself: retries go through [`super::retry`].
 
 use super::config::OpsConfig;
 use super::eligibility::{check, eligible_at, Newest, Skip};
@@ -32,7 +35,7 @@ use axum::{Form, Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::Read;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 mod api;
@@ -53,7 +56,9 @@ pub struct WebState {
     /// Metrics (shared with the daemon when inside `redial run`).
     pub metrics: Arc<Metrics>,
     token: String,
-    sessions: Mutex<HashMap<String, String>>,
+    sessions: Mutex<HashMap<String, Session>>,
+    failures: Mutex<Failures>,
+    random: Random,
 }
 
 impl WebState {
@@ -78,6 +83,8 @@ impl WebState {
             metrics,
             token,
             sessions: Mutex::new(HashMap::new()),
+            failures: Mutex::new(Failures::default()),
+            random: getrandom::fill,
         })
     }
 }
@@ -102,9 +109,14 @@ pub fn router(state: Arc<WebState>) -> Router {
         .with_state(state)
 }
 
-/// Serves until the listener fails.
+/// Serves until the listener fails (with each connection's peer address, which the limiter of
+/// failed sign-ins counts by).
 pub async fn serve(listener: tokio::net::TcpListener, state: Arc<WebState>) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
 }
 
 /// Filter of the list (query string), also the bulk selection.
@@ -342,11 +354,16 @@ fn row_view(j: FailedJob, now: DateTime<Utc>) -> RowView {
     }
 }
 
-async fn failed_page(State(s): St, headers: HeaderMap, Query(f): Query<Filter>) -> Response {
-    let csrf = match auth(&s, &headers) {
-        Some(Auth::Session { csrf }) => csrf,
-        Some(Auth::Bearer) => String::new(),
-        None => return unauthorized_html(),
+async fn failed_page(
+    State(s): St,
+    client: Client,
+    headers: HeaderMap,
+    Query(f): Query<Filter>,
+) -> Response {
+    let csrf = match auth(&s, client, &headers) {
+        Ok(Auth::Session { csrf }) => csrf,
+        Ok(Auth::Bearer) => String::new(),
+        Err(d) => return d.html(),
     };
     failed_html(s, f, csrf).await
 }
@@ -446,15 +463,25 @@ fn result_page(r: &Report, reason: &str, back: String) -> ResultPage {
     }
 }
 
+/// `back` when it is a path on this site: one leading `/` (not `//` nor `/\`, which browsers
+/// read as another host), so no scheme or host, and no control characters (browsers drop tabs
+/// and newlines, which would turn `/<TAB>/host` into `//host`).
+fn local_path(back: &str) -> Option<&str> {
+    let rest = back.strip_prefix('/')?;
+    let other_host = rest.starts_with(['/', '\\']);
+    (!other_host && !back.chars().any(char::is_control)).then_some(back)
+}
+
 async fn retry_form(
     State(s): St,
+    client: Client,
     headers: HeaderMap,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let csrf_ok = match auth(&s, &headers) {
-        Some(Auth::Session { csrf }) => f.iter().any(|(k, v)| k == "csrf" && ct_eq(v, &csrf)),
-        Some(Auth::Bearer) => true,
-        None => return unauthorized_html(),
+    let csrf_ok = match auth(&s, client, &headers) {
+        Ok(Auth::Session { csrf }) => f.iter().any(|(k, v)| k == "csrf" && ct_eq(v, &csrf)),
+        Ok(Auth::Bearer) => true,
+        Err(d) => return d.html(),
     };
     if !csrf_ok {
         return (
@@ -499,9 +526,10 @@ async fn retry_form(
             Err(_) => return (StatusCode::BAD_REQUEST, "queue: not a number").into_response(),
         }
     }
-    let back = get("back")
-        .filter(|b| b.starts_with('/'))
-        .unwrap_or_else(|| "/failed".into());
+    let back = match get("back") {
+        None => "/failed".to_string(),
+        Some(b) => local_path(&b).unwrap_or("/").to_string(),
+    };
     let reason = req.reason.clone();
     let s2 = s.clone();
     let r = blocking(move || {
@@ -596,11 +624,16 @@ fn job_detail(s: &WebState, name: &str, now: DateTime<Utc>) -> Option<(JobView, 
     Some((v, d))
 }
 
-async fn job_page(State(s): St, headers: HeaderMap, Path(name): Path<String>) -> Response {
-    let csrf = match auth(&s, &headers) {
-        Some(Auth::Session { csrf }) => csrf,
-        Some(Auth::Bearer) => String::new(),
-        None => return unauthorized_html(),
+async fn job_page(
+    State(s): St,
+    client: Client,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    let csrf = match auth(&s, client, &headers) {
+        Ok(Auth::Session { csrf }) => csrf,
+        Ok(Auth::Bearer) => String::new(),
+        Err(d) => return d.html(),
     };
     blocking(move || {
         let now = s.clock.now();
@@ -675,3 +708,39 @@ async fn job_page(State(s): St, headers: HeaderMap, Path(name): Path<String>) ->
 }
 
 // ----- JSON API -----
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_link_accepts_only_local_paths() {
+        for ok in [
+            "/",
+            "/failed",
+            "/job/1.FS",
+            "/failed?class=B&dest=555*",
+            "/a//b",
+            "/a\\b",
+        ] {
+            assert_eq!(local_path(ok), Some(ok), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "//evil.example/x",
+            "/\\evil.example/x",
+            "\\\\evil.example/x",
+            "https://evil.example/x",
+            "javascript:alert(1)",
+            "evil.example/x",
+            " /x",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n//evil.example",
+            "/x\u{7f}",
+            "/x\u{85}",
+        ] {
+            assert_eq!(local_path(bad), None, "{bad:?}");
+        }
+    }
+}
