@@ -5,7 +5,7 @@
 //! job.
 
 use super::*;
-use crate::spool::store::ReadJobError;
+use crate::spool::store::{Point, ReadJobError};
 
 impl Daemon {
     /// Reads every queue and brings the index in line with the directories (start-up, periodic
@@ -231,8 +231,10 @@ impl Daemon {
         let mut text = Document::new(&err.display().to_string());
         text.set("fax_status2", &[&CODE_INVALID.to_string()]);
         text.set("fail_reason", &[&reason]);
-        let moved = write_atomic(&layout.temp(), &self.temp_prefix, &err, &text.to_bytes())
-            .and_then(|()| rename_durable(&src, &target));
+        let moved = self
+            .store
+            .write(Point::RejectWrite, &err, &text.to_bytes())
+            .and_then(|()| self.store.rename(Point::RejectMove, &src, &target));
         match moved {
             Ok(()) => {
                 tracing::warn!(job = name, reason = %reason, "not a job file: moved to FAIL");

@@ -9,12 +9,16 @@
 
 pub mod clock;
 mod drive;
+mod fence;
 mod intake;
+mod pending;
 mod place;
 mod recover;
 pub mod service;
 pub mod settings;
 mod settle;
+
+pub use pending::{Journalled, SpoolHealth};
 
 use crate::calendar::CalendarError;
 use crate::command::{Document, ParseError};
@@ -28,8 +32,8 @@ use crate::retry::engine::{decide, Action, Input, ThisAttempt};
 use crate::retry::outcome::{Channel, Class};
 use crate::retry::policy::{Level, Policy, PolicyLayer};
 use crate::spool::index::{Entry, Index};
-use crate::spool::store::{self, free_name, rename_durable, write_atomic};
-use crate::spool::{lease, rewrite, JobName, Layout};
+use crate::spool::store::{self, free_name, Point, Store};
+use crate::spool::{destlock, lease, rewrite, JobName, Layout};
 use chrono::{DateTime, Duration, Utc};
 use clock::Clock;
 use settings::Settings;
@@ -148,6 +152,8 @@ struct InFlight {
     loaded: Loaded,
     channel: Channel,
     dest: u64,
+    /// The spool-wide destination lock held for this call.
+    dest_lock: Option<PathBuf>,
     until: Option<(DateTime<Utc>, CallResult)>,
 }
 
@@ -194,6 +200,18 @@ pub struct Daemon {
     draining: bool,
     temp_prefix: String,
     lock: Option<std::fs::File>,
+    /// The only door to the spool's files.
+    store: Store,
+    /// Whether the spool takes writes.
+    spool: SpoolHealth,
+    /// Results and moves the spool refused, retried with backoff.
+    pending: Vec<pending::Pending>,
+    /// The journal of pending results (allocated at start).
+    journal: Option<std::fs::File>,
+    /// Since when this node knows it lost its lease (None: it holds it).
+    fenced: Option<DateTime<Utc>>,
+    /// This run's lease generation.
+    generation: u64,
     /// Queue entries that are not jobs and could not be moved aside (reported once).
     stuck: std::collections::HashSet<PathBuf>,
     /// Counters.
@@ -246,6 +264,7 @@ impl Daemon {
             }
         };
         let (completion, reported) = mpsc::unbounded_channel();
+        let settings_temp = settings.layout.temp();
         let mut d = Daemon {
             base: base.to_path_buf(),
             cfg_path: cfg_path.map(Path::to_path_buf),
@@ -266,6 +285,12 @@ impl Daemon {
             draining: false,
             temp_prefix: format!(".{node}."),
             lock: None,
+            store: Store::new(settings_temp, &format!(".{node}.")),
+            spool: SpoolHealth::default(),
+            pending: Vec::new(),
+            journal: None,
+            fenced: None,
+            generation: fence::new_generation(),
             stuck: Default::default(),
             stats: Stats::default(),
         };
@@ -354,6 +379,18 @@ impl Daemon {
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
+    /// Injects faults into every spool write of this node (tests).
+    pub fn inject_faults(&mut self, plan: Arc<std::sync::Mutex<store::FaultPlan>>) {
+        self.store.inject(plan);
+    }
+    /// Whether this node knows it lost its lease and waits to rejoin.
+    pub fn is_fenced(&self) -> bool {
+        self.fenced.is_some()
+    }
+    /// Jobs whose result or move the spool has refused so far.
+    pub fn pending_results(&self) -> usize {
+        self.pending.len()
+    }
     /// The index (read-only).
     pub fn index(&self) -> &Index {
         &self.index
@@ -403,10 +440,16 @@ impl Daemon {
         store::clean_temp(&layout.temp(), &self.temp_prefix)?;
         self.renew_lease()?;
         let mine = layout.active(&self.node);
+        // Results a previous run could not write (disk full) settle its interrupted calls.
+        let journal = self.read_journal();
         if mine.is_dir() {
-            self.recover_dir(&mine, &self.node.clone());
+            self.recover_dir_with(&mine, &self.node.clone(), &journal);
         }
         std::fs::create_dir_all(&mine)?;
+        if let Err(e) = self.open_journal() {
+            tracing::error!(error = %e, "cannot allocate the journal; results the spool refuses are kept in memory only");
+        }
+        self.write_journal();
         self.rescan();
         Ok(())
     }
@@ -418,8 +461,10 @@ impl Daemon {
             .values()
             .filter_map(|f| f.until.as_ref().map(|u| u.0))
             .min();
-        let due = if self.draining {
+        let due = if self.draining || self.fenced.is_some() {
             None
+        } else if let Some(t) = self.spool.retry_at() {
+            Some(t)
         } else {
             self.index
                 .next_due()
@@ -465,7 +510,11 @@ impl Daemon {
                     n += 1;
                 }
             }
-            if !self.draining {
+            if !self.pending.is_empty() || self.spool.failing_since.is_some() {
+                self.retry_pending();
+            }
+            self.rejoin_if_fenced();
+            if !self.draining && self.fenced.is_none() && !self.spool.holding(now) {
                 self.refresh_lines();
                 self.index.promote(secs(now));
                 let order = self.settings.order.clone();
@@ -524,14 +573,20 @@ impl Daemon {
                 stale_after: self.settings.lease_stale,
                 draining: self.draining,
                 lines,
+                generation: self.generation,
+                spool_error: self.spool.error.clone(),
             },
         )
     }
 
     /// Periodic work: renew the lease and take over dead nodes.
     pub fn maintain(&mut self) {
+        self.check_fenced();
+        if self.fenced.is_some() {
+            return;
+        }
         if let Err(e) = self.renew_lease() {
-            tracing::error!(error = %e, "cannot renew the lease");
+            self.spool_refused(Point::Lease, "lease", &e);
         }
         let now = self.clock.now();
         let leases = lease::read_all(&self.settings.layout);
@@ -578,8 +633,17 @@ impl Daemon {
     /// Clean shutdown: remove the (empty) ACTIVE directory and the lease.
     pub fn shutdown(&mut self) {
         let layout = self.settings.layout.clone();
+        if self.spool.failing_since.is_some() || !self.pending.is_empty() {
+            self.spool.retry_at = None;
+            self.retry_pending();
+        }
+        if !self.pending.is_empty() {
+            tracing::error!(pending = self.pending.len(), "stopping with results the spool refused: they stay in ACTIVE and the journal, and are recorded at the next start");
+            return;
+        }
         if self.inflight.is_empty() && std::fs::remove_dir(layout.active(&self.node)).is_ok() {
             let _ = std::fs::remove_file(layout.lease(&self.node));
+            let _ = std::fs::remove_file(layout.journal(&self.node));
         }
     }
 
@@ -595,6 +659,7 @@ impl Daemon {
         let lines = crate::line::build_lines(&sys.document, &defs).map_err(anyhow::Error::msg)?;
         self.sys = sys;
         self.destinations = dest_breakers(&settings);
+        self.store = Store::new(settings.layout.temp(), &self.temp_prefix);
         self.settings = settings;
         self.usr_cache.clear();
         self.install_lines(lines);

@@ -31,15 +31,49 @@ impl Daemon {
             // The same name is already in progress here: it waits for the rescan.
             return;
         }
-        if let Err(e) = self.claim(&src, &dst) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(job = %name, error = %e, "claim failed");
+        // One call at a time per number across every node (spool-wide lock), before the claim.
+        let dest = entry.as_ref().map(|e| e.dest);
+        let dest_lock = match dest {
+            Some(d) => match self.lock_destination(d, now) {
+                Ok(Some(p)) => Some(p),
+                Ok(None) => {
+                    // Another node is calling this number: the job waits a moment.
+                    if let Some(mut e) = entry {
+                        e.due = secs(now) + 1;
+                        self.index.upsert(q, name, e);
+                    }
+                    return;
+                }
+                Err(e) => {
+                    self.spool_refused(Point::Claim, name.as_str(), &e);
+                    self.index_file(q, name.as_str());
+                    return;
+                }
+            },
+            None => None,
+        };
+        let give_up = |d: &mut Daemon| d.release_destination(dest_lock.as_deref());
+        match self.store.rename(Point::Claim, &src, &dst) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                give_up(self);
+                if src.exists() {
+                    // The job is there, so our ACTIVE directory is not: taken over.
+                    self.check_fenced();
+                }
+                return;
             }
-            return;
+            Err(e) => {
+                give_up(self);
+                self.spool_refused(Point::Claim, name.as_str(), &e);
+                self.index_file(q, name.as_str());
+                return;
+            }
         }
         let bytes = match store::read_job(&dst) {
             Ok(b) => b,
             Err(e) => {
+                give_up(self);
                 let bad = Bad {
                     code: CODE_INVALID,
                     reason: format!("{}: {e}", dst.display()),
@@ -50,33 +84,69 @@ impl Daemon {
         };
         let loaded = match self.load(&dst, &bytes).and_then(|l| self.check(l)) {
             Ok(l) => l,
-            Err(bad) => return self.reject_active(&dst, name.as_str(), bad),
+            Err(bad) => {
+                give_up(self);
+                return self.reject_active(&dst, name.as_str(), bad);
+            }
         };
         match self.due(&loaded, now) {
-            Err(e) => return self.reject_active(&dst, name.as_str(), due_bad(e, loaded.doc)),
+            Err(e) => {
+                give_up(self);
+                return self.reject_active(&dst, name.as_str(), due_bad(e, loaded.doc));
+            }
             Ok(due) if due > now + Duration::seconds(1) || entry.is_none() => {
                 // Changed since indexed: give it back unchanged.
-                let back = free_name(&layout.queue_dir(q), name.as_str());
-                if rename_durable(&dst, &back).is_ok() {
-                    if let Some(n) = back.file_name().and_then(|n| n.to_str()) {
-                        self.index_file(q, n);
-                    }
-                }
+                give_up(self);
+                self.return_to_queue(&dst, q, name.as_str());
                 return;
             }
             Ok(_) => {}
         }
         let mut loaded = loaded;
+        let channel = loaded.job.channel().expect("checked");
+        // Late reports of an earlier attempt (a node that lost its lease while the call was up)
+        // join the history now; a late success means the job was delivered: no new call.
+        let late = self.late_reports(name.as_str());
+        if !late.is_empty() {
+            if let Some((started, ended, line_no, board, result)) =
+                self.absorb_late(&mut loaded.doc, &late, channel)
+            {
+                give_up(self);
+                tracing::warn!(job = %name, "a late report says this job was delivered: not dialled again");
+                let attempt = settle::Attempted {
+                    path: dst.clone(),
+                    name: name.to_string(),
+                    queue: q,
+                    started,
+                    ended,
+                    line: line_no,
+                    board,
+                    channel,
+                    result,
+                };
+                self.settle(loaded, attempt);
+                for l in &late {
+                    let _ = std::fs::remove_file(&l.file);
+                }
+                return;
+            }
+        }
         rewrite::claim(&mut loaded.doc, line, q);
-        if let Err(e) = write_atomic(
-            &layout.temp(),
-            &self.temp_prefix,
-            &dst,
-            &loaded.doc.to_bytes(),
-        ) {
-            tracing::error!(job = %name, error = %e, "cannot write the claim; giving the job back");
-            let _ = rename_durable(&dst, &free_name(&layout.queue_dir(q), name.as_str()));
+        if let Err(e) = self
+            .store
+            .write(Point::ClaimWrite, &dst, &loaded.doc.to_bytes())
+        {
+            give_up(self);
+            if !self.owns(&dst) {
+                self.check_fenced();
+                return;
+            }
+            self.spool_refused(Point::ClaimWrite, name.as_str(), &e);
+            self.return_to_queue(&dst, q, name.as_str());
             return;
+        }
+        for l in &late {
+            let _ = std::fs::remove_file(&l.file);
         }
         let channel = loaded.job.channel().expect("checked");
         let alternate = loaded.doc.last("fax_use_alternate").is_some();
@@ -116,7 +186,7 @@ impl Daemon {
             Some(l) => l.place(&call, now, &self.completion),
             None => return,
         };
-        let dest = entry.map_or_else(|| dest_hash(&number), |e| e.dest);
+        let dest = dest.unwrap_or_else(|| dest_hash(&number));
         self.dispatch.start(line, dest);
         self.stats.attempts += 1;
         tracing::info!(job = %name, line, queue = q, number = %number, attempt = call.attempt, "dialling");
@@ -138,6 +208,7 @@ impl Daemon {
                 loaded,
                 channel,
                 dest,
+                dest_lock,
                 until: match placed {
                     Placed::Until(t, r) => Some((t, r)),
                     Placed::Reported => None,
@@ -146,15 +217,51 @@ impl Daemon {
         );
     }
 
-    pub(super) fn claim(&mut self, src: &Path, dst: &Path) -> std::io::Result<()> {
-        match rename_durable(src, dst) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && src.exists() => {
-                // Our ACTIVE directory is gone (taken over while we were stalled): recreate it.
-                std::fs::create_dir_all(self.settings.layout.active(&self.node))?;
-                self.renew_lease()?;
-                rename_durable(src, dst)
+    /// Puts a claimed job back in its queue unchanged (kept and retried if the spool refuses).
+    pub(super) fn return_to_queue(&mut self, dst: &Path, q: u8, name: &str) {
+        let now = self.clock.now();
+        let back = free_name(&self.settings.layout.queue_dir(q), name);
+        match self.store.rename(Point::GiveBack, dst, &back) {
+            Ok(()) => {
+                if let Some(n) = back.file_name().and_then(|n| n.to_str()) {
+                    self.index_file(q, n);
+                }
             }
-            r => r,
+            Err(e) => self.defer(
+                pending::Pending {
+                    path: dst.to_path_buf(),
+                    name: name.to_string(),
+                    bytes: None,
+                    next: Next::Retry(q, now),
+                    entry: None,
+                    err: None,
+                },
+                Point::GiveBack,
+                &e,
+            ),
+        }
+    }
+
+    /// Takes a spool-wide lock on a destination (`$max_concurrent_calls` slots).
+    fn lock_destination(&self, dest: u64, now: DateTime<Utc>) -> std::io::Result<Option<PathBuf>> {
+        let me = destlock::Holder {
+            node: self.node.clone(),
+            generation: self.generation,
+        };
+        let layout = &self.settings.layout;
+        destlock::acquire(layout, dest, self.settings.max_per_dest, &me, now, || {
+            lease::read_all(layout)
+        })
+    }
+
+    /// Releases a destination lock this node took.
+    pub(super) fn release_destination(&self, lock: Option<&Path>) {
+        if let Some(p) = lock {
+            let me = destlock::Holder {
+                node: self.node.clone(),
+                generation: self.generation,
+            };
+            destlock::release(p, &me);
         }
     }
 }

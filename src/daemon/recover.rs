@@ -6,17 +6,31 @@
 //! the file not yet moved (finish the move to SENT or FAIL); anything else = claimed but never
 //! dialled (back to its queue unchanged). Never dials anything itself.
 
+use super::pending::Journalled;
+use super::settle::Attempted;
 use super::{Bad, Daemon, Event, Next, CODE_INTERRUPTED};
 use crate::line::CallResult;
 use crate::retry::outcome::Class;
 use crate::spool::rewrite::{STATUS_ACTIVE, STATUS_DONE};
-use crate::spool::store::fsync_dir;
+use crate::spool::store::{fsync_dir, Point};
+use std::collections::HashMap;
 use std::path::Path;
 
 impl Daemon {
     /// Recovers every job under `dir` (nested takeover directories included), then removes
     /// the emptied nested directories.
     pub(super) fn recover_dir(&mut self, dir: &Path, owner: &str) {
+        self.recover_dir_with(dir, owner, &HashMap::new());
+    }
+
+    /// [`Daemon::recover_dir`], settling interrupted calls whose result `journal` holds with
+    /// that result.
+    pub(super) fn recover_dir_with(
+        &mut self,
+        dir: &Path,
+        owner: &str,
+        journal: &HashMap<String, Journalled>,
+    ) {
         let Ok(rd) = std::fs::read_dir(dir) else {
             return;
         };
@@ -32,17 +46,23 @@ impl Daemon {
                     .strip_prefix(".takeover-")
                     .and_then(|s| s.rsplit_once('-').map(|(n, _)| n.to_string()))
                     .unwrap_or(name.clone());
-                self.recover_dir(&path, &from);
+                self.recover_dir_with(&path, &from, journal);
                 if std::fs::remove_dir(&path).is_ok() {
                     let _ = fsync_dir(dir);
                 }
             } else if crate::spool::is_job_name(&name) {
-                self.recover_file(&path, &name, owner);
+                self.recover_file(&path, &name, owner, journal.get(&name));
             }
         }
     }
 
-    fn recover_file(&mut self, path: &Path, name: &str, owner: &str) {
+    fn recover_file(
+        &mut self,
+        path: &Path,
+        name: &str,
+        owner: &str,
+        journalled: Option<&Journalled>,
+    ) {
         let bytes = match crate::spool::store::read_job(path) {
             Ok(b) => b,
             Err(crate::spool::store::ReadJobError::Gone) => return,
@@ -80,23 +100,45 @@ impl Daemon {
                 let board = line
                     .and_then(|n| self.lines.get(&n))
                     .map_or('X', |l| l.board());
-                self.stats.recovered += 1;
-                let result = CallResult {
-                    code: CODE_INTERRUPTED,
-                    ..CallResult::default()
+                let attempt = match journalled {
+                    // The call ended and its result was kept while the disk refused it.
+                    Some(j) => {
+                        tracing::warn!(
+                            job = name,
+                            code = j.code,
+                            "recovered with the journalled result"
+                        );
+                        Attempted {
+                            path: path.to_path_buf(),
+                            name: name.to_string(),
+                            queue: j.queue,
+                            started: j.started,
+                            ended: j.ended,
+                            line: j.line,
+                            board: j.board,
+                            channel,
+                            result: j.result(),
+                        }
+                    }
+                    None => {
+                        self.stats.recovered += 1;
+                        Attempted {
+                            path: path.to_path_buf(),
+                            name: name.to_string(),
+                            queue,
+                            started: now,
+                            ended: now,
+                            line,
+                            board,
+                            channel,
+                            result: CallResult {
+                                code: CODE_INTERRUPTED,
+                                ..CallResult::default()
+                            },
+                        }
+                    }
                 };
-                self.settle(
-                    path.to_path_buf(),
-                    name,
-                    loaded,
-                    queue,
-                    now,
-                    now,
-                    line,
-                    board,
-                    channel,
-                    result,
-                );
+                self.settle(loaded, attempt);
             }
             Some((s, _)) if s == STATUS_DONE => {
                 let sent = loaded
@@ -126,11 +168,9 @@ impl Daemon {
         let mine = layout.active(&self.node);
         let _ = std::fs::create_dir_all(&mine);
         let dst = mine.join(format!(".takeover-{other}-{stamp}"));
-        if std::fs::rename(&src, &dst).is_err() {
-            return; // another node won
+        if self.store.rename_dir(Point::Takeover, &src, &dst).is_err() {
+            return; // another node won (or the spool refuses: the next round tries again)
         }
-        let _ = fsync_dir(&mine);
-        let _ = fsync_dir(&layout.active_root());
         let _ = std::fs::remove_file(layout.lease(other));
         tracing::warn!(node = other, by = %self.node, "took over a dead node's ACTIVE directory");
         self.emit(Event::TookOver {

@@ -14,6 +14,7 @@ impl Daemon {
         ended: DateTime<Utc>,
     ) {
         self.dispatch.finish(line, f.dest);
+        self.release_destination(f.dest_lock.as_deref());
         if self.settings.dest_breaker.0 > 0 && !LINE_FAULT_CODES.contains(&result.code) {
             // Faults of the line or modem say nothing about the number.
             if self.destinations.record(&f.dest, result.code, ended) {
@@ -21,62 +22,54 @@ impl Daemon {
             }
         }
         let board = self.lines.get(&line).map_or('X', |l| l.board());
-        self.settle(
-            f.path,
-            &f.name,
-            f.loaded,
-            f.queue,
-            f.started,
+        let attempt = Attempted {
+            path: f.path,
+            name: f.name,
+            queue: f.queue,
+            started: f.started,
             ended,
-            Some(line),
+            line: Some(line),
             board,
-            f.channel,
+            channel: f.channel,
             result,
-        );
+        };
+        if self.fenced.is_some() || !self.owns(&attempt.path) {
+            // This node lost its lease while the call was up: another node has the job now.
+            return self.report_late(&attempt);
+        }
+        self.settle(f.loaded, attempt);
     }
 
     /// Records an attempt, asks the engine, rewrites and moves the file.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn settle(
-        &mut self,
-        path: PathBuf,
-        name: &str,
-        mut l: Loaded,
-        queue: u8,
-        started: DateTime<Utc>,
-        ended: DateTime<Utc>,
-        line: Option<u32>,
-        board: char,
-        channel: Channel,
-        r: CallResult,
-    ) {
-        let row = self.sys.outcomes.classify(r.code, Some(channel));
+    pub(super) fn settle(&mut self, mut l: Loaded, a: Attempted) {
+        let r = &a.result;
+        let row = self.sys.outcomes.classify(r.code, Some(a.channel));
         let decision = decide(&Input {
             policy: &l.policy,
             job: &l.job,
-            queue_from: queue,
+            queue_from: a.queue,
             attempt: ThisAttempt {
                 class: row.class,
                 code: Some(r.code),
                 description: Some(row.description.clone()),
-                ended,
-                line,
-                channel,
+                ended: a.ended,
+                line: a.line,
+                channel: a.channel,
             },
-            seed: job_seed(Path::new(name)),
+            seed: job_seed(Path::new(&a.name)),
         });
         let cal = l.policy.calendar();
         let rec = AttemptRecord {
-            start: rewrite::local_stamp(&cal, started),
-            kind: channel.type_code(),
+            start: rewrite::local_stamp(&cal, a.started),
+            kind: a.channel.type_code(),
             skipped: 0,
             scheduled: l.job.documents.len().max(1) as u32,
             outcome: decision.status_override.unwrap_or(r.code),
             class: decision.record_class,
             sent: r.pages,
-            tosend: queue,
+            tosend: a.queue,
             flags: decision.prefixes.to_string(),
-            boardline: format!("{board}{}", line.unwrap_or(0)),
+            boardline: format!("{}{}", a.board, a.line.unwrap_or(0)),
             baud: r.baud,
             call: r.call_secs,
             connect: r.connect_secs,
@@ -90,35 +83,70 @@ impl Daemon {
             Action::Done => Next::Sent,
             Action::Fail => Next::Fail,
         };
-        tracing::info!(job = name, line = line.unwrap_or(0), code = r.code, class = %decision.record_class,
+        tracing::info!(job = %a.name, line = a.line.unwrap_or(0), code = r.code, class = %decision.record_class,
             next = ?next, reason = %decision.reason, "attempt ended");
         self.emit(Event::Outcome {
-            job: name.to_string(),
-            line,
+            job: a.name.clone(),
+            line: a.line,
             code: rec.outcome,
             class: decision.record_class.letter(),
             description: row.description,
-            at: ended,
+            at: a.ended,
             next: next.clone(),
             reason: decision.reason.clone(),
         });
         if decision.record_class == Class::I || matches!(next, Next::Retry(..)) {
             self.stats.retried += 1;
         }
-        self.conclude(&path, name, &l.doc, &next);
+        let entry = a.journalled();
+        self.conclude(&a.path, &a.name, &l.doc, &next, Some(entry));
     }
 
-    /// Writes the final bytes over the ACTIVE file, then moves it to its destination.
-    pub(super) fn conclude(&mut self, path: &Path, name: &str, doc: &Document, next: &Next) {
-        let layout = self.settings.layout.clone();
-        if let Err(e) = write_atomic(&layout.temp(), &self.temp_prefix, path, &doc.to_bytes()) {
-            tracing::error!(job = name, error = %e, "cannot rewrite the job; it stays in ACTIVE for recovery");
-            return;
+    /// Writes the final bytes over the ACTIVE file, then moves it to its destination. A write
+    /// or move the spool refuses is kept (memory and journal) and retried; the job stays in
+    /// `ACTIVE`, where nothing dials it.
+    pub(super) fn conclude(
+        &mut self,
+        path: &Path,
+        name: &str,
+        doc: &Document,
+        next: &Next,
+        entry: Option<pending::Journalled>,
+    ) {
+        let bytes = doc.to_bytes();
+        let pending = |bytes| pending::Pending {
+            path: path.to_path_buf(),
+            name: name.to_string(),
+            bytes,
+            next: next.clone(),
+            entry: entry.clone(),
+            err: None,
+        };
+        if let Err(e) = self.store.write(Point::ResultWrite, path, &bytes) {
+            return self.defer(pending(Some(bytes)), Point::ResultWrite, &e);
         }
-        self.move_on(path, name, next);
+        if let Err(e) = self.move_to(path, name, next) {
+            self.defer(pending(None), Point::MoveOn, &e);
+        }
     }
 
+    /// Moves a job out of `ACTIVE` (kept and retried when the spool refuses).
     pub(super) fn move_on(&mut self, path: &Path, name: &str, next: &Next) {
+        if let Err(e) = self.move_to(path, name, next) {
+            let p = pending::Pending {
+                path: path.to_path_buf(),
+                name: name.to_string(),
+                bytes: None,
+                next: next.clone(),
+                entry: None,
+                err: None,
+            };
+            self.defer(p, Point::MoveOn, &e);
+        }
+    }
+
+    /// One durable rename to where `next` says, then the bookkeeping.
+    pub(super) fn move_to(&mut self, path: &Path, name: &str, next: &Next) -> std::io::Result<()> {
         let layout = self.settings.layout.clone();
         let dir = match next {
             Next::Retry(q, _) => layout.queue_dir(*q),
@@ -126,10 +154,7 @@ impl Daemon {
             Next::Fail => layout.fail(),
         };
         let target = free_name(&dir, name);
-        if let Err(e) = rename_durable(path, &target) {
-            tracing::error!(job = name, error = %e, "cannot move the job on; it stays in ACTIVE for recovery");
-            return;
-        }
+        self.store.rename(Point::MoveOn, path, &target)?;
         match next {
             Next::Sent => self.stats.sent += 1,
             Next::Fail => self.stats.failed += 1,
@@ -144,6 +169,7 @@ impl Daemon {
                 }
             }
         }
+        Ok(())
     }
 
     pub(super) fn reject_queued(&mut self, q: u8, name: &str, bad: Bad) {
@@ -151,10 +177,14 @@ impl Daemon {
         let layout = self.settings.layout.clone();
         let src = layout.queue_dir(q).join(name);
         let dst = layout.active(&self.node).join(name);
-        if dst.exists() || self.claim(&src, &dst).is_err() {
+        if dst.exists() || self.spool.holding(self.clock.now()) || self.fenced.is_some() {
             return;
         }
-        self.reject_active(&dst, name, bad);
+        match self.store.rename(Point::Claim, &src, &dst) {
+            Ok(()) => self.reject_active(&dst, name, bad),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.check_fenced(),
+            Err(e) => self.spool_refused(Point::Claim, name, &e),
+        }
     }
 
     /// Moves a bad job (already in ACTIVE) to FAIL with the reason written in, or beside it.
@@ -172,7 +202,7 @@ impl Daemon {
         match bad.doc {
             Some(mut doc) => {
                 rewrite::fail_bad(&mut doc, bad.code, &bad.reason);
-                self.conclude(path, name, &doc, &Next::Fail);
+                self.conclude(path, name, &doc, &Next::Fail, None);
             }
             None => {
                 let target = free_name(&layout.fail(), name);
@@ -180,18 +210,59 @@ impl Daemon {
                 let mut text = Document::new(&err.display().to_string());
                 text.set("fax_status2", &[&bad.code.to_string()]);
                 text.set("fail_reason", &[&bad.reason]);
-                if let Err(e) =
-                    write_atomic(&layout.temp(), &self.temp_prefix, &err, &text.to_bytes())
-                {
-                    tracing::error!(job = name, error = %e, "cannot write the .err file");
+                let p = pending::Pending {
+                    path: path.to_path_buf(),
+                    name: name.to_string(),
+                    bytes: None,
+                    next: Next::Fail,
+                    entry: None,
+                    err: Some((err.clone(), text.to_bytes())),
+                };
+                if let Err(e) = self.store.write(Point::RejectWrite, &err, &text.to_bytes()) {
+                    return self.defer(p, Point::RejectWrite, &e);
                 }
-                match rename_durable(path, &target) {
+                match self.store.rename(Point::RejectMove, path, &target) {
                     Ok(()) => self.stats.failed += 1,
                     Err(e) => {
-                        tracing::error!(job = name, error = %e, "cannot move the bad job to FAIL")
+                        self.defer(pending::Pending { err: None, ..p }, Point::RejectMove, &e)
                     }
                 }
             }
+        }
+    }
+}
+
+/// A finished attempt: where the job is and what the line said.
+#[derive(Debug, Clone)]
+pub(super) struct Attempted {
+    pub path: PathBuf,
+    pub name: String,
+    pub queue: u8,
+    pub started: DateTime<Utc>,
+    pub ended: DateTime<Utc>,
+    pub line: Option<u32>,
+    pub board: char,
+    pub channel: Channel,
+    pub result: CallResult,
+}
+
+impl Attempted {
+    /// The journal's copy of it.
+    pub fn journalled(&self) -> pending::Journalled {
+        let r = &self.result;
+        pending::Journalled {
+            job: self.name.clone(),
+            line: self.line,
+            board: self.board,
+            queue: self.queue,
+            started: self.started,
+            ended: self.ended,
+            code: r.code,
+            pages: r.pages,
+            baud: r.baud,
+            call_secs: r.call_secs,
+            connect_secs: r.connect_secs,
+            answerback: r.answerback.clone(),
         }
     }
 }

@@ -41,6 +41,13 @@ pub struct Lease {
     pub draining: bool,
     /// Its lines.
     pub lines: Vec<LeaseLine>,
+    /// Random per run of the node (and per rejoin after a fence): a lock or claim carrying
+    /// another generation belongs to a process that no longer owns anything.
+    #[serde(default)]
+    pub generation: u64,
+    /// Why the spool refuses this node's writes, while it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spool_error: Option<String>,
 }
 
 impl Lease {

@@ -5,6 +5,7 @@
 //! The in-memory picture of the queues is [`index`], fed by [`watch`] and by scans. This module
 //! never decides anything about a job's retries: that is the engine's.
 
+pub mod destlock;
 pub mod index;
 pub mod lease;
 pub mod report;
@@ -78,6 +79,15 @@ impl Layout {
     pub fn lock(&self, node: &str) -> PathBuf {
         self.active_root().join(format!("{node}.lock"))
     }
+    /// `ACTIVE/<node>.journal`: results the spool refused, kept for recovery.
+    pub fn journal(&self, node: &str) -> PathBuf {
+        self.active_root().join(format!("{node}.journal"))
+    }
+    /// `LATE`: results of calls a node finished after it had lost its lease (late reports),
+    /// waiting to be written into their jobs by whichever node handles each job next.
+    pub fn late(&self) -> PathBuf {
+        self.root.join("LATE")
+    }
     /// Queue numbers, `0..=max_queue`.
     pub fn queues(&self) -> impl Iterator<Item = u8> {
         0..=self.max_queue
@@ -88,7 +98,13 @@ impl Layout {
         for q in self.queues() {
             std::fs::create_dir_all(self.queue_dir(q))?;
         }
-        for d in [self.sent(), self.fail(), self.temp(), self.active_root()] {
+        for d in [
+            self.sent(),
+            self.fail(),
+            self.temp(),
+            self.active_root(),
+            self.late(),
+        ] {
             std::fs::create_dir_all(d)?;
         }
         if let Some(n) = node {

@@ -18,7 +18,8 @@ pub fn set_durable(on: bool) {
     DURABLE.store(on, Ordering::SeqCst);
 }
 
-fn durable() -> bool {
+/// Whether fsyncs are on (see [`set_durable`]).
+pub fn durable() -> bool {
     DURABLE.load(Ordering::Relaxed)
 }
 
@@ -176,6 +177,136 @@ pub fn clean_temp(temp_dir: &Path, prefix: &str) -> io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// Where in a job's life a spool operation happens: named so that a fault can be injected at
+/// each point in turn and a test can say which points it covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Point {
+    /// Renaming a due job from its queue into `ACTIVE/<node>/`.
+    Claim,
+    /// Writing `$fax_status1 3` into the claimed job.
+    ClaimWrite,
+    /// Giving a claimed job back to its queue unchanged.
+    GiveBack,
+    /// Writing the attempt record and the engine's decision.
+    ResultWrite,
+    /// Moving the decided job on (queue, SENT, FAIL).
+    MoveOn,
+    /// Writing the reason of a bad job.
+    RejectWrite,
+    /// Moving a bad job (or a non-job) to FAIL.
+    RejectMove,
+    /// Renewing the node's lease.
+    Lease,
+    /// Writing the pending-results journal.
+    Journal,
+    /// Taking over a dead node's directory.
+    Takeover,
+    /// Filing a late report.
+    LateWrite,
+}
+
+/// A fault to inject: from the `after`-th operation (0-based, counting only operations the
+/// rule matches) on, `count` operations fail with `errno` (`None` = until cleared, like a disk
+/// that stays full).
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// Only at this point (None: any point).
+    pub point: Option<Point>,
+    /// Matching operations that succeed first.
+    pub after: usize,
+    /// How many fail (None: all until cleared).
+    pub count: Option<usize>,
+    /// The error: libc::ENOSPC, libc::EIO, libc::EROFS …
+    pub errno: i32,
+}
+
+/// Faults injected into a [`Store`], shared with the test that set them; and a log of the
+/// points that failed.
+#[derive(Debug, Default)]
+pub struct FaultPlan {
+    faults: Vec<(Fault, usize)>,
+    /// Every injected failure, in order.
+    pub fired: Vec<Point>,
+}
+
+impl FaultPlan {
+    /// Adds a fault.
+    pub fn add(&mut self, f: Fault) {
+        self.faults.push((f, 0));
+    }
+    /// Removes every fault (the disk has room again, the file system is writable again).
+    pub fn clear(&mut self) {
+        self.faults.clear();
+    }
+    fn check(&mut self, point: Point) -> io::Result<()> {
+        for (f, seen) in &mut self.faults {
+            if f.point.is_some_and(|p| p != point) {
+                continue;
+            }
+            let n = *seen;
+            *seen += 1;
+            if n >= f.after && f.count.is_none_or(|c| n < f.after + c) {
+                self.fired.push(point);
+                return Err(io::Error::from_raw_os_error(f.errno));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The one door through which the daemon changes the spool: atomic writes, durable renames,
+/// job reads. Every change names its [`Point`]; a test can hand the store a [`FaultPlan`] to
+/// make any of them fail as a full, broken or read-only disk would.
+#[derive(Debug, Clone)]
+pub struct Store {
+    temp: PathBuf,
+    prefix: String,
+    faults: Option<std::sync::Arc<std::sync::Mutex<FaultPlan>>>,
+}
+
+impl Store {
+    /// A store writing temporary files into `temp` named `prefix…`.
+    pub fn new(temp: PathBuf, prefix: &str) -> Store {
+        Store {
+            temp,
+            prefix: prefix.to_string(),
+            faults: None,
+        }
+    }
+    /// Injects faults (tests).
+    pub fn inject(&mut self, plan: std::sync::Arc<std::sync::Mutex<FaultPlan>>) {
+        self.faults = Some(plan);
+    }
+    fn check(&self, point: Point) -> io::Result<()> {
+        match &self.faults {
+            Some(f) => f.lock().expect("fault plan").check(point),
+            None => Ok(()),
+        }
+    }
+    /// [`write_atomic`] at `point`.
+    pub fn write(&self, point: Point, target: &Path, bytes: &[u8]) -> io::Result<()> {
+        self.check(point)?;
+        write_atomic(&self.temp, &self.prefix, target, bytes)
+    }
+    /// [`rename_durable`] at `point`.
+    pub fn rename(&self, point: Point, from: &Path, to: &Path) -> io::Result<()> {
+        self.check(point)?;
+        rename_durable(from, to)
+    }
+    /// A plain rename (a directory takeover), then fsyncs of both parents.
+    pub fn rename_dir(&self, point: Point, from: &Path, to: &Path) -> io::Result<()> {
+        self.check(point)?;
+        std::fs::rename(from, to)?;
+        let _ = fsync_dir(parent(to));
+        let _ = fsync_dir(parent(from));
+        Ok(())
+    }
+    /// [`read_job`].
+    pub fn read(&self, path: &Path) -> Result<Vec<u8>, ReadJobError> {
+        read_job(path)
+    }
 }
 
 #[cfg(test)]

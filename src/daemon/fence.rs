@@ -1,0 +1,284 @@
+//! Fencing: a node that lost its lease (another node took its `ACTIVE/<node>/` over while it was
+//! stalled) must not write a job it no longer owns, nor dial again, before it knows.
+//!
+//! The rule: a node writes and claims only inside its own `ACTIVE/<node>/`, and it never
+//! recreates that directory while it runs. A takeover renames the directory away, so every
+//! later write or claim of the stalled node fails at the file system (the rename is the fence,
+//! atomic on the file server too). The node then notices (`fenced`), places no call, lets the
+//! calls still up end, and files each of their results as a *late report* in `LATE/`; then it
+//! rejoins with a new lease generation and an empty directory. A late report is written into the
+//! job's history (`$late_report`) by whichever node next handles the job; a late success
+//! finishes the job as sent instead of letting it be dialled again. It never dials anything.
+
+use super::settle::Attempted;
+use super::*;
+use crate::spool::store::Point;
+
+/// The file name prefix of a job's late reports in `LATE/`.
+fn late_prefix(job: &str) -> String {
+    format!("{job}.")
+}
+
+/// A late report read back.
+#[derive(Debug, Clone)]
+pub(super) struct Late {
+    pub file: PathBuf,
+    pub args: Vec<String>,
+    pub attempt: Option<(DateTime<Utc>, DateTime<Utc>, Option<u32>, char, CallResult)>,
+}
+
+impl Daemon {
+    /// Whether this node still owns the `ACTIVE` file at `path`.
+    pub(super) fn owns(&self, path: &Path) -> bool {
+        self.settings.layout.active(&self.node).is_dir() && path.parent().is_some_and(Path::is_dir)
+    }
+
+    /// Checks whether this node's `ACTIVE` directory was taken over; if so, fences the node.
+    pub(super) fn check_fenced(&mut self) {
+        if self.fenced.is_none() && !self.settings.layout.active(&self.node).is_dir() {
+            let now = self.clock.now();
+            self.fenced = Some(now);
+            tracing::error!(node = %self.node, in_flight = self.inflight.len(),
+                "this node lost its lease (its ACTIVE directory was taken over): no new calls; results of calls still up become late reports");
+        }
+    }
+
+    /// Files the result of a call this node no longer owns in `LATE/`.
+    pub(super) fn report_late(&mut self, a: &Attempted) {
+        self.check_fenced();
+        let layout = self.settings.layout.clone();
+        let args = [
+            a.started.to_rfc3339(),
+            a.ended.to_rfc3339(),
+            self.node.clone(),
+            format!("{}{}", a.board, a.line.unwrap_or(0)),
+            a.result.code.to_string(),
+            a.result.pages.to_string(),
+            a.result.baud.to_string(),
+            a.result.call_secs.to_string(),
+            a.result.connect_secs.to_string(),
+            a.result.answerback.clone(),
+        ];
+        let mut doc = Document::new("late report");
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        doc.append("late_report", &refs);
+        let file = layout.late().join(format!(
+            "{}{}.{}.{}.late",
+            late_prefix(&a.name),
+            self.node,
+            self.generation,
+            a.ended.timestamp_millis()
+        ));
+        tracing::warn!(job = %a.name, code = a.result.code, file = %file.display(),
+            "late report: the call ended after this node lost the job");
+        let _ = std::fs::create_dir_all(layout.late());
+        if let Err(e) = self.store.write(Point::LateWrite, &file, &doc.to_bytes()) {
+            tracing::error!(job = %a.name, error = %e, code = a.result.code,
+                "cannot file the late report; it is only in this log");
+        }
+    }
+
+    /// After a fence, once no call is up: a new generation, an empty directory, a fresh lease.
+    pub(super) fn rejoin_if_fenced(&mut self) {
+        if self.fenced.is_none() || !self.inflight.is_empty() {
+            return;
+        }
+        let mine = self.settings.layout.active(&self.node);
+        if let Err(e) = std::fs::create_dir_all(&mine) {
+            tracing::error!(error = %e, "cannot recreate this node's ACTIVE directory");
+            return;
+        }
+        let _ = store::fsync_dir(&self.settings.layout.active_root());
+        self.generation = new_generation();
+        if let Err(e) = self.renew_lease() {
+            tracing::error!(error = %e, "cannot renew the lease after rejoining");
+        }
+        self.fenced = None;
+        tracing::warn!(node = %self.node, generation = self.generation, "rejoined with a new lease generation");
+        self.absorb_finished_late();
+        self.index = Index::new();
+        self.rescan();
+    }
+
+    /// Late reports waiting for `job`.
+    pub(super) fn late_reports(&self, job: &str) -> Vec<Late> {
+        let dir = self.settings.layout.late();
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        let prefix = late_prefix(job);
+        let mut files: Vec<PathBuf> = rd
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".late"))
+            })
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .filter_map(|file| {
+                let bytes = store::read_job(&file).ok()?;
+                let doc = Document::parse(&bytes, &file.display().to_string()).ok()?;
+                let args: Vec<String> = doc
+                    .last("late_report")?
+                    .texts()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                let attempt = parse_attempt(&args);
+                Some(Late {
+                    file,
+                    args,
+                    attempt,
+                })
+            })
+            .collect()
+    }
+
+    /// Writes `late` into `doc`'s history; returns a late success, if one is among them.
+    pub(super) fn absorb_late(
+        &self,
+        doc: &mut Document,
+        late: &[Late],
+        channel: Channel,
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>, Option<u32>, char, CallResult)> {
+        let mut success = None;
+        for l in late {
+            let refs: Vec<&str> = l.args.iter().map(String::as_str).collect();
+            doc.append("late_report", &refs);
+            if let Some(a) = &l.attempt {
+                if self.sys.outcomes.classify(a.4.code, Some(channel)).class == Class::S {
+                    success = Some(a.clone());
+                }
+            }
+        }
+        success
+    }
+
+    /// Late reports of jobs that are already in SENT or FAIL: written into them in place (by a
+    /// claim into this node's directory and a move back, so no other node sees a half-written
+    /// file).
+    fn absorb_finished_late(&mut self) {
+        let layout = self.settings.layout.clone();
+        let Ok(rd) = std::fs::read_dir(layout.late()) else {
+            return;
+        };
+        let mut jobs: Vec<String> = rd
+            .flatten()
+            .filter_map(|e| {
+                let n = e.file_name().to_str()?.to_string();
+                let job = n.strip_suffix(".late")?;
+                // NAME.FS.node.gen.ms
+                let i = job.find(".FS.").or_else(|| job.find(".fs."))?;
+                Some(job[..i + 3].to_string())
+            })
+            .collect();
+        jobs.sort();
+        jobs.dedup();
+        for job in jobs {
+            for dir in [layout.sent(), layout.fail()] {
+                let src = dir.join(&job);
+                if !src.is_file() {
+                    continue;
+                }
+                let late = self.late_reports(&job);
+                let mine = layout.active(&self.node).join(&job);
+                if self.store.rename(Point::Claim, &src, &mine).is_err() {
+                    continue;
+                }
+                let Ok(bytes) = store::read_job(&mine) else {
+                    let _ = self.store.rename(Point::MoveOn, &mine, &src);
+                    continue;
+                };
+                match Document::parse(&bytes, &mine.display().to_string()) {
+                    Ok(mut doc) => {
+                        for l in &late {
+                            let refs: Vec<&str> = l.args.iter().map(String::as_str).collect();
+                            doc.append("late_report", &refs);
+                        }
+                        if self
+                            .store
+                            .write(Point::ResultWrite, &mine, &doc.to_bytes())
+                            .is_ok()
+                        {
+                            for l in &late {
+                                let _ = std::fs::remove_file(&l.file);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(job, error = %e, "a finished job with late reports does not parse; reports left in LATE")
+                    }
+                }
+                let back = free_name(&dir, &job);
+                if let Err(e) = self.store.rename(Point::MoveOn, &mine, &back) {
+                    let next = if dir == layout.sent() {
+                        Next::Sent
+                    } else {
+                        Next::Fail
+                    };
+                    self.defer(
+                        pending::Pending {
+                            path: mine,
+                            name: job.clone(),
+                            bytes: None,
+                            next,
+                            entry: None,
+                            err: None,
+                        },
+                        Point::MoveOn,
+                        &e,
+                    );
+                }
+                break;
+            }
+        }
+    }
+}
+
+/// The call a late report describes: started, ended, line, board, result.
+fn parse_attempt(
+    a: &[String],
+) -> Option<(DateTime<Utc>, DateTime<Utc>, Option<u32>, char, CallResult)> {
+    let t = |s: &String| {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let n = |i: usize| a.get(i).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0);
+    let started = t(a.first()?)?;
+    let ended = t(a.get(1)?)?;
+    let bl = a.get(3)?;
+    let board = bl.chars().next().unwrap_or('X');
+    let line = bl.get(1..).and_then(|s| s.parse().ok());
+    Some((
+        started,
+        ended,
+        line,
+        board,
+        CallResult {
+            code: a.get(4)?.parse().ok()?,
+            pages: n(5),
+            baud: n(6),
+            call_secs: n(7),
+            connect_secs: n(8),
+            answerback: a.get(9).cloned().unwrap_or_default(),
+        },
+    ))
+}
+
+/// A fresh lease generation: random, so a restarted node never reuses one.
+pub(super) fn new_generation() -> u64 {
+    let mut b = [0u8; 8];
+    if getrandom::fill(&mut b).is_err() {
+        // The clock and the pid still differ between two runs of one node.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        return t ^ u64::from(std::process::id()).rotate_left(32);
+    }
+    u64::from_le_bytes(b)
+}

@@ -1,0 +1,155 @@
+//! Destination locks: at most `$max_concurrent_calls` calls to one number at once across every
+//! node on the spool, also on a network file system.
+//!
+//! A lock is a file `LOCKS/<destination>.<slot>.lock` created with `O_EXCL` (atomic on local
+//! file systems and on NFSv3+), holding the owner's node name and lease generation. It is
+//! removed when the attempt settles. A lock is broken only when its owner is gone: the owner's
+//! lease is missing, stale, or carries another generation (the owner restarted, so the lock
+//! belongs to a process that no longer exists). This module owns those files and that rule; it
+//! never decides which job to dial.
+
+use super::lease::Lease;
+use super::Layout;
+use chrono::{DateTime, Utc};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Who holds a lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// Node name.
+    pub node: String,
+    /// The node's lease generation when it took the lock.
+    pub generation: u64,
+}
+
+fn parse(bytes: &[u8]) -> Option<Holder> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut it = text.split_whitespace();
+    let node = it.next()?.to_string();
+    let generation = it.next()?.parse().ok()?;
+    Some(Holder { node, generation })
+}
+
+/// `LOCKS`.
+pub fn dir(layout: &Layout) -> PathBuf {
+    layout.root.join("LOCKS")
+}
+
+fn slot_path(layout: &Layout, dest: u64, slot: u32) -> PathBuf {
+    dir(layout).join(format!("{dest:016x}.{slot}.lock"))
+}
+
+/// Whether `holder` is gone at `now`, judged by the leases on the spool.
+fn gone(holder: &Holder, leases: &[Lease], now: DateTime<Utc>) -> bool {
+    match leases.iter().find(|l| l.node == holder.node) {
+        None => true,
+        Some(l) => l.generation != holder.generation || l.is_stale(now),
+    }
+}
+
+/// Takes one of `slots` locks on `dest` for `me`. Returns the lock's path, or None when every
+/// slot is held by a live owner. `leases` is read only when a held slot must be judged.
+pub fn acquire(
+    layout: &Layout,
+    dest: u64,
+    slots: u32,
+    me: &Holder,
+    now: DateTime<Utc>,
+    leases: impl Fn() -> Vec<Lease>,
+) -> io::Result<Option<PathBuf>> {
+    std::fs::create_dir_all(dir(layout))?;
+    let mut judged: Option<Vec<Lease>> = None;
+    for slot in 0..slots.max(1) {
+        let path = slot_path(layout, dest, slot);
+        for _ in 0..2 {
+            match create(&path, me) {
+                Ok(()) => return Ok(Some(path)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read(&path).ok().and_then(|b| parse(&b));
+                    let ls = judged.get_or_insert_with(&leases);
+                    match holder {
+                        Some(h) if !gone(&h, ls, now) => break,
+                        // A dead owner's lock (or an unreadable one: a writer died mid-write).
+                        _ => {
+                            tracing::warn!(lock = %path.display(), holder = ?holder, "breaking a destination lock whose owner is gone");
+                            let _ = std::fs::remove_file(&path);
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn create(path: &Path, me: &Holder) -> io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    f.write_all(format!("{} {}\n", me.node, me.generation).as_bytes())
+}
+
+/// Releases a lock taken by `me` (a lock someone else holds now is left alone).
+pub fn release(path: &Path, me: &Holder) {
+    if std::fs::read(path).ok().and_then(|b| parse(&b)).as_ref() == Some(me) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn lease(node: &str, generation: u64, renewed: DateTime<Utc>) -> Lease {
+        Lease {
+            node: node.into(),
+            pid: 1,
+            renewed,
+            stale_after: 60,
+            draining: false,
+            lines: vec![],
+            generation,
+            spool_error: None,
+        }
+    }
+
+    #[test]
+    fn one_holder_per_slot_and_dead_owners_lose_theirs() {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::new(d.path(), 2);
+        let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let a = Holder {
+            node: "a".into(),
+            generation: 7,
+        };
+        let b = Holder {
+            node: "b".into(),
+            generation: 9,
+        };
+        let live = || vec![lease("a", 7, t), lease("b", 9, t)];
+        let p = acquire(&layout, 42, 1, &a, t, live).unwrap().unwrap();
+        assert_eq!(acquire(&layout, 42, 1, &b, t, live).unwrap(), None);
+        // A second slot when two calls at once are allowed.
+        let p2 = acquire(&layout, 42, 2, &b, t, live).unwrap().unwrap();
+        assert_ne!(p, p2);
+        // b releasing a's lock does nothing; a releasing it frees it.
+        release(&p, &b);
+        assert_eq!(acquire(&layout, 42, 1, &b, t, live).unwrap(), None);
+        release(&p, &a);
+        assert!(acquire(&layout, 42, 1, &b, t, live).unwrap().is_some());
+        // b's lease goes stale: a may break b's lock; a restarted a (new generation) too.
+        let later = t + chrono::Duration::seconds(61);
+        let stale_b = || vec![lease("a", 7, later), lease("b", 9, t)];
+        assert!(acquire(&layout, 42, 1, &a, later, stale_b)
+            .unwrap()
+            .is_some());
+        let restarted = || vec![lease("a", 8, later), lease("b", 9, later)];
+        assert!(acquire(&layout, 42, 1, &b, later, restarted)
+            .unwrap()
+            .is_some());
+    }
+}
