@@ -189,3 +189,58 @@ fn a_vanished_modem_takes_no_more_calls() {
     assert_eq!(jobs_in(&root.join("SENT")).len(), 12);
     assert!(seen_down, "status never showed the line down: {shown}");
 }
+
+#[test]
+fn a_stalled_node_never_delivers_twice() {
+    // Node a's call lasts 6 s; a is stopped during it for longer than its lease lives.
+    let dir = scratch(
+        "$request_dir spool 2\n$timezone UTC\n$node_lease 1 3\n$rescan_interval 1\n\
+         $node a lines=1\n$node b lines=2\n$retry_delays E \"1S 1S\"\n\
+         $line 1 sim outcomes=0@6\n$line 2 sim outcomes=0@0.5\n",
+    );
+    let root = dir.path().join("spool");
+    std::fs::write(root.join("TOSEND/00000001.FS"), "$fax_phone 5550100\n").unwrap();
+    let a = start(dir.path(), "a");
+    assert!(wait_until(Duration::from_secs(20), || {
+        !jobs_in(&root.join("ACTIVE/a")).is_empty()
+    }));
+    let b = start(dir.path(), "b");
+    signal(&a, "STOP");
+    // b takes a's directory over, records the call as interrupted and delivers the job.
+    let delivered = wait_until(Duration::from_secs(30), || {
+        jobs_in(&root.join("SENT")).len() == 1
+    });
+    signal(&a, "CONT");
+    assert!(delivered, "b never delivered: {:?}", census(&root));
+    // a wakes, its call ends: a late report, written into the job's history.
+    let sent = root.join("SENT/00000001.FS");
+    let reported = wait_until(Duration::from_secs(30), || {
+        std::fs::read_to_string(&sent).is_ok_and(|t| t.contains("$late_report"))
+    });
+    let a_alive = {
+        let mut a = a;
+        let alive = a.try_wait().unwrap().is_none();
+        assert!(terminate_within(a, Duration::from_secs(10)));
+        alive
+    };
+    assert!(terminate_within(b, Duration::from_secs(10)));
+    let log = std::fs::read_to_string(dir.path().join("a.log")).unwrap_or_default();
+    assert!(reported, "no late report in the job: {:?}\n{log}", census(&root));
+    assert!(a_alive, "node a died: {log}");
+    assert_eq!(jobs_in(&root.join("SENT")), ["00000001.FS"], "delivered twice");
+    assert!(jobs_in(&root.join("FAIL")).is_empty());
+    let doc = Document::parse(&std::fs::read(&sent).unwrap(), "sent").unwrap();
+    let codes: Vec<String> = doc
+        .all("attempt_record")
+        .map(|r| r.texts()[5].to_string())
+        .collect();
+    assert_eq!(codes, ["66", "0"], "records");
+    let late: Vec<_> = doc.all("late_report").collect();
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0].texts()[2], "a");
+    assert_eq!(late[0].texts()[4], "0");
+    assert!(
+        std::fs::read_dir(root.join("LATE")).unwrap().next().is_none(),
+        "late reports left behind"
+    );
+}
