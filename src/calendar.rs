@@ -4,6 +4,7 @@
 //! time in a spring-forward gap means the first instant after the gap; a time in an autumn fold
 //! means the earlier instant). Call sites never resolve local times themselves. Pure: no clock.
 
+use crate::command::{parse_days, ValueError};
 use crate::retry::delays::DayRule;
 use chrono::{
     DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone,
@@ -12,11 +13,50 @@ use chrono::{
 use chrono_tz::Tz;
 use std::collections::BTreeSet;
 
-/// A daily window of local time on some weekdays; `end <= start` runs past midnight.
+/// The days a window starts on: the DAYS field of `$pause_window` and `$fax_send_time`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowDays {
+    /// Digits `0` (Sunday) to `6` (Saturday), or `*` (all seven). In a send window they are
+    /// CopiaFacts' permitted days of the week from the send date (then outcome 183).
+    Weekdays([bool; 7]),
+    /// `W`: working days — a `$working_days` weekday that is not a `$holiday`.
+    Working,
+    /// `N`: non-working days — the other weekdays, and holidays.
+    NonWorking,
+}
+
+impl WindowDays {
+    /// Parses a DAYS field: `W`, `N` (either case, alone), or digits / `*` as for
+    /// `$working_days`.
+    pub fn parse(s: &str) -> Result<WindowDays, ValueError> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("W") {
+            return Ok(WindowDays::Working);
+        }
+        if t.eq_ignore_ascii_case("N") {
+            return Ok(WindowDays::NonWorking);
+        }
+        if t.chars()
+            .any(|c| c.eq_ignore_ascii_case(&'W') || c.eq_ignore_ascii_case(&'N'))
+        {
+            return Err(ValueError(format!(
+                "day list {s:?}: W (working days) and N (non-working days) stand alone, without digits"
+            )));
+        }
+        parse_days(s).map(WindowDays::Weekdays).map_err(|e| {
+            ValueError(format!(
+                "{} (or W for working days, N for non-working days)",
+                e.0
+            ))
+        })
+    }
+}
+
+/// A daily window of local time on some days; `end <= start` runs past midnight.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DailyWindow {
-    /// Weekdays (0 = Sunday) on which the window starts.
-    pub days: [bool; 7],
+    /// The days on which the window starts.
+    pub days: WindowDays,
     /// Local start time.
     pub start: NaiveTime,
     /// Local end time (exclusive).
@@ -30,9 +70,10 @@ pub struct SendWindow {
     pub start: NaiveTime,
     /// …until this one (exclusive; may be past midnight).
     pub end: NaiveTime,
-    /// Allowed weekdays; they apply only to the week starting on `week_start` (spec 2.3).
-    pub days: Option<[bool; 7]>,
-    /// The send date the `days` week counts from.
+    /// Allowed days. Digits apply only to the week starting on `week_start` (spec 2.3); `W` and
+    /// `N` apply for as long as the job lives.
+    pub days: Option<WindowDays>,
+    /// The send date the digit days' week counts from.
     pub week_start: NaiveDate,
 }
 
@@ -114,6 +155,15 @@ impl Calendar {
         self.working_days[weekday(d)] && !self.holidays.contains(&d)
     }
 
+    /// Whether a window with these days may start on date `d` (digits: its weekday only).
+    pub fn on_days(&self, days: WindowDays, d: NaiveDate) -> bool {
+        match days {
+            WindowDays::Weekdays(w) => w[weekday(d)],
+            WindowDays::Working => self.is_working(d),
+            WindowDays::NonWorking => !self.is_working(d),
+        }
+    }
+
     /// The first occurrence of local time `at` strictly after `after`, on a day allowed by `rule`.
     pub fn next_clock(
         &self,
@@ -138,7 +188,7 @@ impl Calendar {
         self.pause_windows
             .iter()
             .filter_map(|w| {
-                self.holding(|d| w.days[weekday(d)], w.start, w.end, t)
+                self.holding(|d| self.on_days(w.days, d), w.start, w.end, t)
                     .map(|(_, end)| end)
             })
             .max()
@@ -178,15 +228,16 @@ impl Calendar {
             .find(|&(from, to)| from <= t && t < to)
     }
 
-    fn send_day_allowed(w: &SendWindow, d: NaiveDate) -> Result<bool, CalendarError> {
+    fn send_day_allowed(&self, w: &SendWindow, d: NaiveDate) -> Result<bool, CalendarError> {
         match w.days {
             None => Ok(true),
-            Some(days) => {
+            Some(WindowDays::Weekdays(days)) => {
                 if d >= w.week_start + Duration::days(7) {
                     return Err(CalendarError::WindowExpired(w.week_start));
                 }
                 Ok(d >= w.week_start && days[weekday(d)])
             }
+            Some(days) => Ok(self.on_days(days, d)),
         }
     }
 
@@ -196,14 +247,14 @@ impl Calendar {
         w: &SendWindow,
         t: DateTime<Utc>,
     ) -> Result<DateTime<Utc>, CalendarError> {
-        let allowed = |d| Self::send_day_allowed(w, d).unwrap_or(false);
+        let allowed = |d| self.send_day_allowed(w, d).unwrap_or(false);
         if self.holding(allowed, w.start, w.end, t).is_some() {
             return Ok(t);
         }
         let date = self.local(t).date();
         for i in 0..HORIZON_DAYS {
             let d = date + Duration::days(i);
-            if !Self::send_day_allowed(w, d)? {
+            if !self.send_day_allowed(w, d)? {
                 continue;
             }
             let from = self.instant(d.and_time(w.start));
@@ -215,7 +266,9 @@ impl Calendar {
     }
 
     /// The earliest instant at or after `t` when an attempt may start: outside every pause
-    /// window and inside the send window, if the job has one.
+    /// window and inside the send window, if the job has one. `t` is kept when it is allowed,
+    /// even if it is in the past: callers that schedule an attempt go through
+    /// [`crate::retry::engine::earliest_start`], which never starts before now.
     pub fn earliest_start(
         &self,
         t: DateTime<Utc>,
@@ -337,12 +390,12 @@ mod tests {
         let c = Calendar {
             pause_windows: vec![
                 DailyWindow {
-                    days: [true; 7],
+                    days: WindowDays::Weekdays([true; 7]),
                     start: hm(21, 0),
                     end: hm(8, 0),
                 },
                 DailyWindow {
-                    days: [false, false, false, false, false, false, true],
+                    days: WindowDays::Weekdays([false, false, false, false, false, false, true]),
                     start: hm(8, 0),
                     end: hm(12, 0),
                 },
@@ -374,7 +427,9 @@ mod tests {
         let w = SendWindow {
             start: hm(8, 30),
             end: hm(17, 0),
-            days: Some([false, true, false, true, false, false, false]),
+            days: Some(WindowDays::Weekdays([
+                false, true, false, true, false, false, false,
+            ])),
             week_start: ymd(2026, 3, 2),
         };
         // Monday 18:00 → Wednesday 08:30.
@@ -411,7 +466,7 @@ mod tests {
     fn windows_that_leave_no_time_are_an_error() {
         let c = Calendar {
             pause_windows: vec![DailyWindow {
-                days: [true; 7],
+                days: WindowDays::Weekdays([true; 7]),
                 start: hm(0, 0),
                 end: hm(0, 0),
             }],
@@ -420,6 +475,139 @@ mod tests {
         assert_eq!(
             c.earliest_start(utc("2026-03-03T07:00:00Z"), None),
             Err(CalendarError::NoAllowedTime)
+        );
+    }
+
+    #[test]
+    fn window_days_syntax() {
+        assert_eq!(WindowDays::parse("W"), Ok(WindowDays::Working));
+        assert_eq!(WindowDays::parse(" w "), Ok(WindowDays::Working));
+        assert_eq!(WindowDays::parse("N"), Ok(WindowDays::NonWorking));
+        assert_eq!(WindowDays::parse("n"), Ok(WindowDays::NonWorking));
+        assert_eq!(
+            WindowDays::parse("135"),
+            Ok(WindowDays::Weekdays([
+                false, true, false, true, false, true, false
+            ]))
+        );
+        assert_eq!(WindowDays::parse("*"), Ok(WindowDays::Weekdays([true; 7])));
+        let mixed = WindowDays::parse("12W").unwrap_err().0;
+        assert!(mixed.contains("stand alone"), "{mixed}");
+        assert!(WindowDays::parse("WN").is_err());
+        let bad = WindowDays::parse("X").unwrap_err().0;
+        assert!(bad.contains("W for working days"), "{bad}");
+        assert!(WindowDays::parse("").is_err());
+    }
+
+    fn christmas() -> Calendar {
+        let mut c = Calendar::default();
+        c.holidays.insert(ymd(2026, 12, 25)); // a Friday
+        c
+    }
+
+    #[test]
+    fn a_working_days_send_window_skips_holidays_and_weekends_for_ever() {
+        let c = christmas();
+        let w = SendWindow {
+            start: hm(9, 0),
+            end: hm(17, 0),
+            days: Some(WindowDays::Working),
+            week_start: ymd(2026, 12, 1),
+        };
+        // Thursday 12/24 after the window → Monday 12/28 (Friday is a holiday).
+        assert_eq!(
+            c.earliest_start(utc("2026-12-24T18:00:00Z"), Some(&w)),
+            Ok(utc("2026-12-28T09:00:00Z"))
+        );
+        // On the holiday itself, inside the hours → still Monday.
+        assert_eq!(
+            c.earliest_start(utc("2026-12-25T10:00:00Z"), Some(&w)),
+            Ok(utc("2026-12-28T09:00:00Z"))
+        );
+        assert_eq!(
+            c.earliest_start(utc("2026-12-28T10:00:00Z"), Some(&w)),
+            Ok(utc("2026-12-28T10:00:00Z"))
+        );
+        // No week limit: weeks after week_start are still working days.
+        assert_eq!(
+            c.earliest_start(utc("2027-02-05T18:00:00Z"), Some(&w)),
+            Ok(utc("2027-02-08T09:00:00Z"))
+        );
+        // $working_days moves the working week.
+        let mut six = christmas();
+        six.working_days = [false, true, true, true, true, true, true];
+        assert_eq!(
+            six.earliest_start(utc("2026-12-24T18:00:00Z"), Some(&w)),
+            Ok(utc("2026-12-26T09:00:00Z"))
+        );
+        // N: only weekends and holidays.
+        let n = SendWindow {
+            days: Some(WindowDays::NonWorking),
+            ..w
+        };
+        assert_eq!(
+            c.earliest_start(utc("2026-12-23T10:00:00Z"), Some(&n)),
+            Ok(utc("2026-12-25T09:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn digit_days_ignore_holidays_and_keep_their_week() {
+        // CopiaFacts' digits name weekdays of the week from the send date; holidays do not
+        // close them, and after that week the window is over.
+        let c = christmas();
+        let w = SendWindow {
+            start: hm(9, 0),
+            end: hm(17, 0),
+            days: Some(WindowDays::Weekdays([
+                false, false, false, false, false, true, false,
+            ])),
+            week_start: ymd(2026, 12, 24),
+        };
+        assert_eq!(
+            c.earliest_start(utc("2026-12-24T18:00:00Z"), Some(&w)),
+            Ok(utc("2026-12-25T09:00:00Z"))
+        );
+        assert_eq!(
+            c.earliest_start(utc("2026-12-25T17:00:00Z"), Some(&w)),
+            Err(CalendarError::WindowExpired(ymd(2026, 12, 24)))
+        );
+    }
+
+    #[test]
+    fn working_and_non_working_day_pause_windows() {
+        let mut c = christmas();
+        c.pause_windows = vec![
+            // Lunch on working days.
+            DailyWindow {
+                days: WindowDays::Working,
+                start: hm(12, 0),
+                end: hm(13, 0),
+            },
+            // All day on weekends and holidays.
+            DailyWindow {
+                days: WindowDays::NonWorking,
+                start: hm(0, 0),
+                end: hm(0, 0),
+            },
+        ];
+        assert_eq!(
+            c.earliest_start(utc("2026-12-24T12:30:00Z"), None),
+            Ok(utc("2026-12-24T13:00:00Z"))
+        );
+        // The holiday, the weekend, then Monday from midnight.
+        assert_eq!(
+            c.earliest_start(utc("2026-12-25T12:30:00Z"), None),
+            Ok(utc("2026-12-28T00:00:00Z"))
+        );
+        assert_eq!(
+            c.earliest_start(utc("2026-12-24T23:59:00Z"), None),
+            Ok(utc("2026-12-24T23:59:00Z"))
+        );
+        // Monday lunch is paused; Saturday's "lunch" is inside the all-day pause anyway.
+        assert_eq!(
+            c.earliest_start(utc("2026-12-28T12:00:00Z"), None),
+            Ok(utc("2026-12-28T13:00:00Z"))
         );
     }
 }

@@ -4,8 +4,8 @@
 //! source of truth and keeps every line. It never touches the filesystem and never decides a
 //! retry: the retry commands are handed to [`PolicyLayer`] and the records to the engine.
 
-use crate::calendar::SendWindow;
-use crate::command::{parse_date, parse_days, parse_time, Command, Document, ParseError};
+use crate::calendar::{SendWindow, WindowDays};
+use crate::command::{parse_date, parse_time, Command, Document, ParseError};
 use crate::linegroup::validate_group_ref;
 use crate::retry::attempt::{current_cycle, AttemptRecord};
 use crate::retry::outcome::Channel;
@@ -19,8 +19,8 @@ pub struct SendTime {
     pub start: NaiveTime,
     /// Attempts only until this local time (a window for every attempt).
     pub end: Option<NaiveTime>,
-    /// Allowed weekdays in the week from the send date.
-    pub days: Option<[bool; 7]>,
+    /// Allowed days: digits (weekdays of the week from the send date), `W` or `N`.
+    pub days: Option<WindowDays>,
 }
 
 /// Where the job goes.
@@ -147,7 +147,9 @@ impl Job {
                 let start = t(0)?;
                 let end = if c.args.len() > 1 { Some(t(1)?) } else { None };
                 let days = match c.args.get(2) {
-                    Some(a) => Some(parse_days(&a.text).map_err(|e| fail(c, a.column, e.0))?),
+                    Some(a) => {
+                        Some(WindowDays::parse(&a.text).map_err(|e| fail(c, a.column, e.0))?)
+                    }
                     None => None,
                 };
                 Some(SendTime { start, end, days })

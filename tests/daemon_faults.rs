@@ -225,9 +225,17 @@ fn a_stalled_node_never_delivers_twice() {
     };
     assert!(terminate_within(b, Duration::from_secs(10)));
     let log = std::fs::read_to_string(dir.path().join("a.log")).unwrap_or_default();
-    assert!(reported, "no late report in the job: {:?}\n{log}", census(&root));
+    assert!(
+        reported,
+        "no late report in the job: {:?}\n{log}",
+        census(&root)
+    );
     assert!(a_alive, "node a died: {log}");
-    assert_eq!(jobs_in(&root.join("SENT")), ["00000001.FS"], "delivered twice");
+    assert_eq!(
+        jobs_in(&root.join("SENT")),
+        ["00000001.FS"],
+        "delivered twice"
+    );
     assert!(jobs_in(&root.join("FAIL")).is_empty());
     let doc = Document::parse(&std::fs::read(&sent).unwrap(), "sent").unwrap();
     let codes: Vec<String> = doc
@@ -240,7 +248,10 @@ fn a_stalled_node_never_delivers_twice() {
     assert_eq!(late[0].texts()[2], "a");
     assert_eq!(late[0].texts()[4], "0");
     assert!(
-        std::fs::read_dir(root.join("LATE")).unwrap().next().is_none(),
+        std::fs::read_dir(root.join("LATE"))
+            .unwrap()
+            .next()
+            .is_none(),
         "late reports left behind"
     );
 }

@@ -23,7 +23,9 @@ fn gen_line() -> impl Strategy<Value = GenLine> {
         "[^\r\n]{0,30}".prop_map(|t| GenLine::Comment(format!("; {t}"))),
         (
             "[a-zA-Z][a-zA-Z0-9_-]{0,15}",
-            prop::collection::vec("[^\r\n]{0,20}", 0..5)
+            // Control characters in written values become visible escapes (`\x0B`), a
+            // documented one-way rule tested in the parser's unit tests; not generated here.
+            prop::collection::vec("[^\\p{Cc}]{0,20}", 0..5)
         )
             .prop_map(|(n, a)| GenLine::Command(n, a)),
     ]
@@ -33,10 +35,17 @@ proptest! {
     #[test]
     fn parse_of_write_is_identity(lines in prop::collection::vec(gen_line(), 0..30)) {
         let mut doc = Document::new("gen.FS");
+        // A blank or comment line is appended as text (Document has no raw-line builder).
+        let raw = |doc: &Document, text: &str| {
+            let mut b = doc.to_bytes();
+            b.extend_from_slice(text.as_bytes());
+            b.push(b'\n');
+            Document::parse(&b, "gen.FS").unwrap()
+        };
         for l in &lines {
             match l {
-                GenLine::Blank => doc.append_raw("").unwrap(),
-                GenLine::Comment(c) => doc.append_raw(c).unwrap(),
+                GenLine::Blank => doc = raw(&doc, ""),
+                GenLine::Comment(c) => doc = raw(&doc, c),
                 GenLine::Command(n, a) => {
                     let args: Vec<&str> = a.iter().map(String::as_str).collect();
                     doc.append(n, &args);

@@ -201,21 +201,14 @@ impl Daemon {
         }
     }
 
-    /// When a job may next start: its next/send time, moved by send and pause windows.
+    /// When a job may next start: its next/send time, never before now, moved by the send and
+    /// pause windows (the engine's [`engine::next_start`]).
     pub(super) fn due(
         &self,
         l: &Loaded,
         now: DateTime<Utc>,
     ) -> Result<DateTime<Utc>, CalendarError> {
-        let cal = l.policy.calendar();
-        let base = l.job.due_local().map_or(now, |t| cal.instant(t));
-        let first_day = l
-            .job
-            .cycle()
-            .first()
-            .map_or_else(|| cal.local(now).date(), |r| r.start.date());
-        let window = l.job.send_window(first_day);
-        cal.earliest_start(base, window.as_ref())
+        engine::next_start(&l.policy, &l.job, now)
     }
 
     /// Moves a queue entry that cannot be a job (a FIFO, a directory, a link, an unreadable

@@ -28,7 +28,7 @@ use crate::line::breaker::{Destinations, Settings as BreakerSettings, LINE_FAULT
 use crate::line::{Call, CallResult, Completion, Line, Placed};
 use crate::load::{job_seed, read_document, SystemConfig};
 use crate::retry::attempt::AttemptRecord;
-use crate::retry::engine::{decide, Action, Input, ThisAttempt};
+use crate::retry::engine::{self, decide, Action, Input, ThisAttempt};
 use crate::retry::outcome::{Channel, Class};
 use crate::retry::policy::{Level, Policy, PolicyLayer};
 use crate::spool::index::{Entry, Index};

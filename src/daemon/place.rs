@@ -16,10 +16,12 @@ impl Daemon {
         let entry = self.index.remove(q, &name);
         if let Some(e) = entry.as_ref().filter(|_| self.settings.dest_breaker.0 > 0) {
             if let Some(until) = self.destinations.paused_until(&e.dest, now) {
-                // The number failed too often in a row: the job waits in its queue, untouched.
-                tracing::info!(job = %name, until = %until, "destination paused by its breaker");
+                // The number failed too often in a row: the job waits in its queue, untouched,
+                // until the breaker releases it and its windows allow a start.
+                let at = self.release_at(q, &name, until, now);
+                tracing::info!(job = %name, until = %until, at = %at, "destination paused by its breaker");
                 let mut e = e.clone();
-                e.due = secs(until);
+                e.due = secs(at);
                 self.index.upsert(q, name, e);
                 return;
             }
@@ -94,8 +96,14 @@ impl Daemon {
                 give_up(self);
                 return self.reject_active(&dst, name.as_str(), due_bad(e, loaded.doc));
             }
-            Ok(due) if due > now + Duration::seconds(1) || entry.is_none() => {
-                // Changed since indexed: give it back unchanged.
+            Ok(due)
+                if due > now + Duration::seconds(1)
+                    || entry.is_none()
+                    || !engine::may_start_at(&loaded.policy, &loaded.job, now) =>
+            {
+                // Changed since indexed, or picked after its window closed (or a pause began)
+                // while it waited for a line: give it back unchanged; indexing it again computes
+                // its next allowed start.
                 give_up(self);
                 self.return_to_queue(&dst, q, name.as_str());
                 return;
@@ -215,6 +223,24 @@ impl Daemon {
                 },
             },
         );
+    }
+
+    /// When a job held by its destination's breaker until `until` may start: the first instant
+    /// at or after it that the job's windows allow. The job is read where it waits in its queue
+    /// (not claimed); when it cannot be read, `until` (the claim's re-check then decides).
+    fn release_at(
+        &mut self,
+        q: u8,
+        name: &JobName,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        let path = self.settings.layout.queue_dir(q).join(name.as_str());
+        store::read_job(&path)
+            .ok()
+            .and_then(|bytes| self.load(&path, &bytes).ok())
+            .and_then(|l| engine::earliest_start(&l.policy, &l.job, until, now).ok())
+            .unwrap_or(until)
     }
 
     /// Puts a claimed job back in its queue unchanged (kept and retried if the spool refuses).

@@ -112,6 +112,51 @@ pub struct Decision {
     pub reason: String,
 }
 
+/// The earliest instant at or after both `t` and `now` at which `job` may start an attempt:
+/// inside its send window (`$fax_send_time START END [DAYS]`) and outside every pause window,
+/// in the job's calendar (time zone, `$working_days`, `$holiday`). Every start goes through
+/// here — the engine's retry times, the daemon's due times at intake, the re-check when a job is
+/// claimed, a destination breaker's release — so no attempt starts outside the windows, whatever
+/// made it due. Starting from `now` as well as `t` is what keeps an overdue time (a send date or
+/// retry time that passed while the daemon was down) from counting as allowed.
+///
+/// `now` also dates the week of digit DAYS when neither `$fax_send_date` nor an attempt of the
+/// current cycle does. Errors: the digit days' week is over (outcome 183), or the windows leave
+/// no time at all.
+pub fn earliest_start(
+    policy: &Policy,
+    job: &Job,
+    t: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, CalendarError> {
+    let cal = policy.calendar();
+    let first_day = job
+        .cycle()
+        .first()
+        .map_or_else(|| cal.local(now).date(), |r| r.start.date());
+    let window = job.send_window(first_day);
+    cal.earliest_start(t.max(now), window.as_ref())
+}
+
+/// When a queued job may next start: its `$fax_next_date/time`, else its
+/// `$fax_send_date/time`, else now — never before now — moved by the windows
+/// ([`earliest_start`]).
+pub fn next_start(
+    policy: &Policy,
+    job: &Job,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, CalendarError> {
+    let cal = policy.calendar();
+    let base = job.due_local().map_or(now, |t| cal.instant(t));
+    earliest_start(policy, job, base, now)
+}
+
+/// Whether `job` may start an attempt at `now` (its windows allow it; its due time is not
+/// looked at).
+pub fn may_start_at(policy: &Policy, job: &Job, now: DateTime<Utc>) -> bool {
+    earliest_start(policy, job, now, now) == Ok(now)
+}
+
 /// Describes a delay in words: "10 seconds", "1 minute", "2 hours".
 pub fn describe_delay(secs: u32) -> String {
     let plural = |n: u32, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
@@ -313,13 +358,9 @@ pub fn decide(input: &Input) -> Decision {
             cal.next_clock(now, t, rule)
         }
     };
-    let first_day = cycle
-        .first()
-        .map_or_else(|| cal.local(now).date(), |r| r.start.date());
-    let window = job.send_window(first_day);
     let at = match due
         .ok_or(CalendarError::NoAllowedTime)
-        .and_then(|t| cal.earliest_start(t, window.as_ref()))
+        .and_then(|t| earliest_start(policy, job, t, now))
     {
         Ok(at) => at,
         Err(e) => {

@@ -8,7 +8,7 @@
 
 use super::delays::{parse_list, parse_retry_class, ListSpec, RetryEntry, RetryList, When};
 use super::outcome::Channel;
-use crate::calendar::{Calendar, DailyWindow};
+use crate::calendar::{Calendar, DailyWindow, WindowDays};
 use crate::command::{
     parse_date, parse_days, parse_int, parse_time, Command, Document, ParseError,
 };
@@ -304,7 +304,7 @@ impl PolicyLayer {
                 if cmd.args.len() != 3 {
                     return Err((1, "expected $pause_window \"DAYS\" HH:MM HH:MM".into()));
                 }
-                let days = parse_days(&cmd.args[0].text).map_err(|e| (col(0), e.0))?;
+                let days = WindowDays::parse(&cmd.args[0].text).map_err(|e| (col(0), e.0))?;
                 let start = parse_time(&cmd.args[1].text).map_err(|e| (col(1), e.0))?;
                 let end = parse_time(&cmd.args[2].text).map_err(|e| (col(2), e.0))?;
                 self.pause_windows.push(DailyWindow { days, start, end });
@@ -679,6 +679,14 @@ mod tests {
         let c = p.calendar();
         assert_eq!(c.tz, chrono_tz::America::New_York);
         assert_eq!((c.holidays.len(), c.pause_windows.len()), (2, 2));
+        let w = layer(
+            "$pause_window W 12:00 13:00\n$pause_window \"n\" 00:00 00:00\n",
+            Level::Cfg,
+        );
+        assert_eq!(
+            w.pause_windows.iter().map(|p| p.days).collect::<Vec<_>>(),
+            [WindowDays::Working, WindowDays::NonWorking]
+        );
     }
 
     #[test]
@@ -706,6 +714,12 @@ mod tests {
         assert!(err("$pause_window \"*\" 21:00\n", Level::Fs)
             .reason
             .contains("HH:MM HH:MM"));
+        assert!(err("$pause_window \"12W\" 12:00 13:00\n", Level::Fs)
+            .reason
+            .contains("stand alone"));
+        assert!(err("$working_days \"W\"\n", Level::Cfg)
+            .reason
+            .contains("not a day digit"));
         assert!(err("$retry_linegroup 5-2\n", Level::Fs)
             .reason
             .contains("backwards"));
