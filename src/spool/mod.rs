@@ -5,6 +5,7 @@
 //! The in-memory picture of the queues is [`index`], fed by [`watch`] and by scans. This module
 //! never decides anything about a job's retries: that is the engine's.
 
+pub mod docroot;
 pub mod index;
 pub mod lease;
 pub mod report;
