@@ -160,8 +160,11 @@ impl Daemon {
         }
     }
 
-    /// Bad-input checks: a destination, and every document present.
-    pub(super) fn check(&self, l: Loaded) -> Result<Loaded, Bad> {
+    /// Bad-input checks: a destination, and every document present and inside the document
+    /// roots (`$document_root`). On success the job's documents are their canonical paths (links
+    /// and `..` resolved), which is what the line is given.
+    pub(super) fn check(&self, mut l: Loaded) -> Result<Loaded, Bad> {
+        use crate::spool::docroot::DocError;
         let file = l.doc.origin().to_string();
         if l.job.channel().is_none() {
             return Err(Bad {
@@ -170,34 +173,59 @@ impl Daemon {
                 doc: Some(l.doc),
             });
         }
-        let mut missing = None;
-        for c in l
+        let roots = &self.settings.documents;
+        let mut documents = Vec::with_capacity(l.job.documents.len());
+        let mut bad = None;
+        'all: for c in l
             .doc
             .all("fax_filename")
             .chain(l.doc.all("fax_cover").take(1))
         {
-            let docs: Vec<&str> = if c.name.eq_ignore_ascii_case("fax_cover") {
+            let cover = c.name.eq_ignore_ascii_case("fax_cover");
+            let docs: Vec<&str> = if cover {
                 c.arg(0).into_iter().collect()
             } else {
                 c.texts()
             };
             for d in docs {
-                if !self.resolve(d).is_file() {
-                    missing = Some(format!("{file}:{}: document {d:?} is missing", c.line));
-                    break;
+                let at = format!("{file}:{}: document {d:?}", c.line);
+                match roots.confine(d).map(|p| p.into_os_string().into_string()) {
+                    Ok(Ok(p)) => {
+                        if !cover {
+                            documents.push(p);
+                        }
+                    }
+                    Ok(Err(p)) => {
+                        let p = PathBuf::from(p);
+                        bad = Some((
+                            CODE_INVALID,
+                            format!("{at} resolves to {}, which is not UTF-8", p.display()),
+                        ));
+                        break 'all;
+                    }
+                    Err(e) => {
+                        let code = match e {
+                            DocError::Outside { .. } => CODE_INVALID,
+                            DocError::Missing { .. } | DocError::NotAFile { .. } => {
+                                CODE_MISSING_DOCUMENT
+                            }
+                        };
+                        bad = Some((code, format!("{at} {e}")));
+                        break 'all;
+                    }
                 }
             }
-            if missing.is_some() {
-                break;
-            }
         }
-        match missing {
-            Some(reason) => Err(Bad {
-                code: CODE_MISSING_DOCUMENT,
+        match bad {
+            Some((code, reason)) => Err(Bad {
+                code,
                 reason,
                 doc: Some(l.doc),
             }),
-            None => Ok(l),
+            None => {
+                l.job.documents = documents;
+                Ok(l)
+            }
         }
     }
 

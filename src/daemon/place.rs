@@ -163,12 +163,7 @@ impl Daemon {
             job: name.to_string(),
             number: number.clone(),
             channel,
-            documents: loaded
-                .job
-                .documents
-                .iter()
-                .map(|d| self.resolve(d))
-                .collect(),
+            documents: loaded.job.documents.iter().map(PathBuf::from).collect(),
             message: loaded
                 .job
                 .destinations

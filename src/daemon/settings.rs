@@ -9,10 +9,13 @@
 //! $node_lease 10 60                       ; renew every 10 s; stale after 60 s
 //! $rescan_interval 60                     ; full directory rescan (seconds)
 //! $shutdown_grace 30                      ; SIGTERM: seconds in-flight calls may take
+//! $document_root docs                     ; where documents may come from (several allowed;
+//!                                         ; default: the base and the request directory)
 //! ```
 
 use crate::command::Document;
 use crate::linegroup::LineSet;
+use crate::spool::docroot::DocRoots;
 use crate::spool::Layout;
 use std::path::{Path, PathBuf};
 
@@ -38,6 +41,9 @@ pub struct Settings {
     pub rescan: u64,
     /// Shutdown grace, seconds.
     pub grace: u64,
+    /// `$document_root DIR…` (relative to the base directory); without one, the base directory
+    /// and the request directory (see [`DocRoots::defaults`]).
+    pub documents: DocRoots,
 }
 
 fn num<T: std::str::FromStr>(
@@ -77,6 +83,22 @@ impl Settings {
             base.join(dir)
         } else {
             dir
+        };
+        let mut roots = Vec::new();
+        for c in doc.all("document_root") {
+            if c.args.is_empty() {
+                return Err(format!(
+                    "{} line {}: expected $document_root DIR [DIR…]",
+                    doc.origin(),
+                    c.line
+                ));
+            }
+            roots.extend(c.args.iter().map(|a| PathBuf::from(&a.text)));
+        }
+        let documents = if roots.is_empty() {
+            DocRoots::defaults(base, &root)
+        } else {
+            DocRoots::new(base, roots)
         };
         let layout = Layout::new(root, max);
         let mut disabled = Vec::new();
@@ -157,6 +179,7 @@ impl Settings {
             lease_stale: num(doc, "node_lease", 1, 60i64)?.max(2),
             rescan: num(doc, "rescan_interval", 0, 60u64)?.max(1),
             grace: num(doc, "shutdown_grace", 0, 30u64)?,
+            documents,
         })
     }
 }
@@ -179,5 +202,34 @@ mod tests {
         let s = Settings::from_cfg(&d, Path::new("/b"), "b").unwrap();
         assert_eq!(s.order, [0, 2, 3, 4]);
         assert_eq!(s.layout.root, Path::new("/s"));
+        let roots: Vec<&Path> = s.documents.roots().collect();
+        assert_eq!(roots, [Path::new("/b"), Path::new("/s")]);
+    }
+
+    #[test]
+    fn document_roots() {
+        let d = Document::parse_str(
+            "$document_root docs\n$document_root /srv/fax \"out going\"\n",
+            "t.cfg",
+        )
+        .unwrap();
+        let s = Settings::from_cfg(&d, Path::new("/b"), "n").unwrap();
+        let roots: Vec<&Path> = s.documents.roots().collect();
+        assert_eq!(
+            roots,
+            [
+                Path::new("/b/docs"),
+                Path::new("/srv/fax"),
+                Path::new("/b/out going")
+            ]
+        );
+        let d = Document::parse_str("$document_root\n", "t.cfg").unwrap();
+        let e = Settings::from_cfg(&d, Path::new("/b"), "n").unwrap_err();
+        assert!(e.contains("line 1: expected $document_root DIR"), "{e}");
+        // Default request directory under the base: listed once each.
+        let d = Document::parse_str("", "t.cfg").unwrap();
+        let s = Settings::from_cfg(&d, Path::new("/b"), "n").unwrap();
+        let roots: Vec<&Path> = s.documents.roots().collect();
+        assert_eq!(roots, [Path::new("/b"), Path::new("/b/spool")]);
     }
 }

@@ -6,6 +6,7 @@
 //! never decides anything about a job's retries: that is the engine's.
 
 pub mod destlock;
+pub mod docroot;
 pub mod index;
 pub mod lease;
 pub mod report;
