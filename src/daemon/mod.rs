@@ -518,7 +518,11 @@ impl Daemon {
                 self.refresh_lines();
                 self.index.promote(secs(now));
                 let order = self.settings.order.clone();
-                while let Some(p) = self.dispatch.pick(&self.index, &order) {
+                // A claim can find the spool refusing writes or the node fenced: stop at once.
+                while !self.spool.holding(now) && self.fenced.is_none() {
+                    let Some(p) = self.dispatch.pick(&self.index, &order) else {
+                        break;
+                    };
                     self.begin(p, now);
                     progressed = true;
                     n += 1;
@@ -549,6 +553,7 @@ impl Daemon {
 
     /// Renews this node's lease (with its lines' states).
     pub fn renew_lease(&self) -> std::io::Result<()> {
+        self.store.check(Point::Lease)?;
         let lines = self
             .dispatch
             .states()

@@ -136,6 +136,9 @@ impl Daemon {
             self.spool.error = None;
             self.spool.retry_at = None;
             self.spool.logged_at = None;
+            // Whatever was skipped while writes were refused (a bad job not yet moved to FAIL,
+            // a claim given up) is read again.
+            self.rescan();
         }
     }
 

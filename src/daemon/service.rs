@@ -66,6 +66,8 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
     loop {
         d.poll();
         metrics.sample_lines(&d.lines_up());
+        let h = d.spool_health();
+        metrics.sample_spool(h.failing_since.is_some(), h.refused, d.pending_results());
         if !d.is_draining() {
             let now = d.clock().now();
             match sweeper.tick(d.layout(), d.system(), &ops, now) {

@@ -95,6 +95,9 @@ pub struct Metrics {
     retries_waiting: Gauge,
     line_state: Family<NodeLine, Gauge>,
     line_up: Family<LineLabel, Gauge>,
+    spool_failing: Gauge,
+    spool_refused: Gauge,
+    pending_results: Gauge,
     breaker: Family<Transition, Counter>,
     retried: Family<Kind, Counter>,
     skipped: Family<Reason, Counter>,
@@ -132,6 +135,9 @@ impl Metrics {
             retries_waiting: Gauge::default(),
             line_state: Family::default(),
             line_up: Family::default(),
+            spool_failing: Gauge::default(),
+            spool_refused: Gauge::default(),
+            pending_results: Gauge::default(),
             breaker: Family::default(),
             retried: Family::default(),
             skipped: Family::default(),
@@ -181,6 +187,21 @@ impl Metrics {
             "redial_line_up",
             "Whether a line of this node takes calls (0 while its breaker is open)",
             m.line_up.clone(),
+        );
+        registry.register(
+            "redial_spool_write_failing",
+            "1 while the spool refuses this node's writes (disk full, read-only, I/O errors): no new calls",
+            m.spool_failing.clone(),
+        );
+        registry.register(
+            "redial_spool_writes_refused",
+            "Spool writes refused since the node started",
+            m.spool_refused.clone(),
+        );
+        registry.register(
+            "redial_pending_results",
+            "Call results kept in memory and the journal until the spool takes them",
+            m.pending_results.clone(),
         );
         registry.register(
             "redial_breaker_transitions",
@@ -256,6 +277,13 @@ impl Metrics {
     pub fn observer(self: &std::sync::Arc<Self>) -> impl FnMut(&Event) + Send + 'static {
         let m = self.clone();
         move |e| m.observe(e)
+    }
+
+    /// Samples the spool's health as the node sees it.
+    pub fn sample_spool(&self, failing: bool, refused: u64, pending: usize) {
+        self.spool_failing.set(i64::from(failing));
+        self.spool_refused.set(refused as i64);
+        self.pending_results.set(pending as i64);
     }
 
     /// Samples whether each line takes calls; a change is a breaker transition.

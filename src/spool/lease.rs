@@ -57,15 +57,33 @@ impl Lease {
     }
 }
 
-/// Writes (renews) a lease.
+/// Size lease files are padded to (JSON allows trailing blanks): a renewal can then be
+/// written over the old lease in place when the disk is full.
+pub const LEASE_BYTES: usize = 4096;
+
+/// Writes (renews) a lease: atomically when the disk allows; when it is full (no room for the
+/// temporary file), in place over the old lease, which needs no new block.
 pub fn write(layout: &Layout, lease: &Lease) -> io::Result<()> {
-    let json = serde_json::to_vec_pretty(lease).map_err(io::Error::other)?;
-    write_atomic(
-        &layout.temp(),
-        &format!(".{}.", lease.node),
-        &layout.lease(&lease.node),
-        &json,
-    )
+    let mut json = serde_json::to_vec_pretty(lease).map_err(io::Error::other)?;
+    if json.len() < LEASE_BYTES {
+        json.resize(LEASE_BYTES - 1, b' ');
+        json.push(b'\n');
+    }
+    let path = layout.lease(&lease.node);
+    match write_atomic(&layout.temp(), &format!(".{}.", lease.node), &path, &json) {
+        Err(e)
+            if e.raw_os_error() == Some(libc::ENOSPC) || e.raw_os_error() == Some(libc::EDQUOT) =>
+        {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
+            if f.metadata()?.len() < json.len() as u64 {
+                return Err(e);
+            }
+            f.write_all(&json)?;
+            f.sync_data()
+        }
+        r => r,
+    }
 }
 
 /// Every readable lease in `ACTIVE`.

@@ -279,7 +279,8 @@ impl Store {
     pub fn inject(&mut self, plan: std::sync::Arc<std::sync::Mutex<FaultPlan>>) {
         self.faults = Some(plan);
     }
-    fn check(&self, point: Point) -> io::Result<()> {
+    /// Fails as an injected fault says for an operation at `point` done outside the store.
+    pub fn check(&self, point: Point) -> io::Result<()> {
         match &self.faults {
             Some(f) => f.lock().expect("fault plan").check(point),
             None => Ok(()),
