@@ -224,6 +224,9 @@ pub fn status(a: StatusArgs) -> Result<()> {
             count("idle"),
             count("down")
         );
+        if let Some(e) = &l.spool_error {
+            println!("  SPOOL REFUSES WRITES: {e} (no new calls; results kept until it recovers)");
+        }
         for x in &l.lines {
             let probe = x
                 .next_probe

@@ -19,12 +19,15 @@ fn late_prefix(job: &str) -> String {
     format!("{job}.")
 }
 
+/// The call a late report describes: started, ended, line, board letter, result.
+pub(super) type LateCall = (DateTime<Utc>, DateTime<Utc>, Option<u32>, char, CallResult);
+
 /// A late report read back.
 #[derive(Debug, Clone)]
 pub(super) struct Late {
     pub file: PathBuf,
     pub args: Vec<String>,
-    pub attempt: Option<(DateTime<Utc>, DateTime<Utc>, Option<u32>, char, CallResult)>,
+    pub attempt: Option<LateCall>,
 }
 
 impl Daemon {
@@ -144,7 +147,7 @@ impl Daemon {
         doc: &mut Document,
         late: &[Late],
         channel: Channel,
-    ) -> Option<(DateTime<Utc>, DateTime<Utc>, Option<u32>, char, CallResult)> {
+    ) -> Option<LateCall> {
         let mut success = None;
         for l in late {
             let refs: Vec<&str> = l.args.iter().map(String::as_str).collect();
@@ -240,9 +243,7 @@ impl Daemon {
 }
 
 /// The call a late report describes: started, ended, line, board, result.
-fn parse_attempt(
-    a: &[String],
-) -> Option<(DateTime<Utc>, DateTime<Utc>, Option<u32>, char, CallResult)> {
+fn parse_attempt(a: &[String]) -> Option<LateCall> {
     let t = |s: &String| {
         DateTime::parse_from_rfc3339(s)
             .ok()

@@ -207,7 +207,7 @@ pub struct Daemon {
     /// Results and moves the spool refused, retried with backoff.
     pending: Vec<pending::Pending>,
     /// The journal of pending results (allocated at start).
-    journal: Option<std::fs::File>,
+    journal: Option<PathBuf>,
     /// Since when this node knows it lost its lease (None: it holds it).
     fenced: Option<DateTime<Utc>>,
     /// This run's lease generation.
@@ -424,11 +424,16 @@ impl Daemon {
     pub fn start(&mut self) -> anyhow::Result<()> {
         let layout = self.settings.layout.clone();
         layout.create(None)?;
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(layout.lock(&self.node))?;
+        // Created once, then held open read-only: flock needs no write access, and a spool
+        // with no descriptor open for writing can be remounted read-only by its administrator.
+        drop(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(layout.lock(&self.node))?,
+        );
+        let lock = std::fs::File::open(layout.lock(&self.node))?;
         if lock.try_lock().is_err() {
             anyhow::bail!(
                 "node {:?} is already running on this spool ({})",
@@ -553,6 +558,11 @@ impl Daemon {
 
     /// Renews this node's lease (with its lines' states).
     pub fn renew_lease(&self) -> std::io::Result<()> {
+        self.write_lease(true)
+    }
+
+    /// Writes the lease; `in_place` allows the full-disk fallback (a probe of the disk does not).
+    pub(super) fn write_lease(&self, in_place: bool) -> std::io::Result<()> {
         self.store.check(Point::Lease)?;
         let lines = self
             .dispatch
@@ -569,7 +579,12 @@ impl Daemon {
                 next_probe: self.lines.get(&n).and_then(|l| l.next_probe()),
             })
             .collect();
-        lease::write(
+        let write = if in_place {
+            lease::write
+        } else {
+            lease::write_atomic_only
+        };
+        write(
             &self.settings.layout,
             &lease::Lease {
                 node: self.node.clone(),

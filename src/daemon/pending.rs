@@ -20,7 +20,7 @@ pub const JOURNAL_BYTES: u64 = 256 * 1024;
 /// First retry after a refused write; doubles up to [`MAX_BACKOFF_SECS`].
 const FIRST_BACKOFF_MS: i64 = 500;
 /// Longest wait between retries.
-const MAX_BACKOFF_SECS: i64 = 30;
+const MAX_BACKOFF_SECS: i64 = 10;
 
 /// One result the spool has not taken yet, as journalled.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -91,6 +91,7 @@ pub struct SpoolHealth {
     pub(super) retry_at: Option<DateTime<Utc>>,
     backoff_ms: i64,
     logged_at: Option<DateTime<Utc>>,
+    recovered_at: Option<DateTime<Utc>>,
     suppressed: u64,
 }
 
@@ -114,7 +115,14 @@ impl Daemon {
         h.error = Some(format!("{point:?} of {job}: {e}"));
         if h.failing_since.is_none() {
             h.failing_since = Some(now);
-            h.backoff_ms = FIRST_BACKOFF_MS;
+            // A disk that keeps flapping (a nearly full one frees a block with every rewrite)
+            // keeps its backoff: it restarts only after a minute of health.
+            h.backoff_ms = match h.recovered_at {
+                Some(t) if now - t < Duration::seconds(60) => {
+                    (h.backoff_ms * 2).min(MAX_BACKOFF_SECS * 1000)
+                }
+                _ => FIRST_BACKOFF_MS,
+            };
         } else {
             h.backoff_ms = (h.backoff_ms * 2).min(MAX_BACKOFF_SECS * 1000);
         }
@@ -132,10 +140,18 @@ impl Daemon {
     /// Writes succeed again.
     fn spool_recovered(&mut self) {
         if let Some(since) = self.spool.failing_since.take() {
-            tracing::warn!(since = %since, refused = self.spool.refused, "the spool takes writes again");
+            let now = self.clock.now();
+            if self.spool.suppressed == 0
+                && self
+                    .spool
+                    .recovered_at
+                    .is_none_or(|t| now - t >= Duration::seconds(60))
+            {
+                tracing::warn!(since = %since, refused = self.spool.refused, "the spool takes writes again");
+            }
+            self.spool.recovered_at = Some(now);
             self.spool.error = None;
             self.spool.retry_at = None;
-            self.spool.logged_at = None;
             // Whatever was skipped while writes were refused (a bad job not yet moved to FAIL,
             // a claim given up) is read again.
             self.rescan();
@@ -201,8 +217,9 @@ impl Daemon {
                 self.write_journal();
             }
             None => {
-                // A probe of the spool: the lease is a write every node does anyway.
-                match self.renew_lease() {
+                // A probe of the spool: an atomic lease write needs room for a new file, as
+                // every state change of a job does.
+                match self.write_lease(false) {
                     Ok(()) => self.spool_recovered(),
                     Err(e) => self.spool_refused(Point::Lease, "lease", &e),
                 }
@@ -218,17 +235,17 @@ impl Daemon {
         let f = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
-            .read(true)
             .write(true)
             .open(&path)?;
         if f.metadata()?.len() < JOURNAL_BYTES {
-            f.set_len(JOURNAL_BYTES)?;
             // Real blocks, not a hole: a full disk must not refuse the rewrite.
-            let zeros = vec![b' '; JOURNAL_BYTES as usize];
-            (&f).write_all(&zeros)?;
+            let blank = vec![b' '; JOURNAL_BYTES as usize];
+            (&f).write_all(&blank)?;
             f.sync_all()?;
         }
-        self.journal = Some(f);
+        // No descriptor stays open for writing (a file system with one cannot be remounted
+        // read-only); each rewrite opens the allocated file again.
+        self.journal = Some(path);
         Ok(())
     }
 
@@ -239,7 +256,7 @@ impl Daemon {
             .iter()
             .filter_map(|p| p.entry.as_ref())
             .collect();
-        let Some(f) = self.journal.as_mut() else {
+        let Some(path) = self.journal.as_ref() else {
             return;
         };
         let mut text = serde_json::to_vec(&entries).unwrap_or_default();
@@ -252,18 +269,21 @@ impl Daemon {
             return;
         }
         text.resize(JOURNAL_BYTES as usize, b' ');
-        let r = f
-            .seek(std::io::SeekFrom::Start(0))
-            .and_then(|_| f.write_all(&text))
-            .and_then(|()| {
+        let r = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| {
+                f.seek(std::io::SeekFrom::Start(0))?;
+                f.write_all(&text)?;
                 if store::durable() {
-                    f.sync_data()
-                } else {
-                    Ok(())
+                    f.sync_data()?;
                 }
+                Ok(())
             });
         if let Err(e) = r {
-            tracing::error!(error = %e, "cannot write the journal; results are kept in memory only");
+            if self.spool.suppressed == 0 {
+                tracing::error!(error = %e, "cannot write the journal; results are kept in memory only");
+            }
         }
     }
 

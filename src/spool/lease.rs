@@ -64,6 +64,15 @@ pub const LEASE_BYTES: usize = 4096;
 /// Writes (renews) a lease: atomically when the disk allows; when it is full (no room for the
 /// temporary file), in place over the old lease, which needs no new block.
 pub fn write(layout: &Layout, lease: &Lease) -> io::Result<()> {
+    write_with(layout, lease, true)
+}
+
+/// Writes a lease atomically only (no in-place fallback): a probe of whether the disk has room.
+pub fn write_atomic_only(layout: &Layout, lease: &Lease) -> io::Result<()> {
+    write_with(layout, lease, false)
+}
+
+fn write_with(layout: &Layout, lease: &Lease, in_place: bool) -> io::Result<()> {
     let mut json = serde_json::to_vec_pretty(lease).map_err(io::Error::other)?;
     if json.len() < LEASE_BYTES {
         json.resize(LEASE_BYTES - 1, b' ');
@@ -71,9 +80,7 @@ pub fn write(layout: &Layout, lease: &Lease) -> io::Result<()> {
     }
     let path = layout.lease(&lease.node);
     match write_atomic(&layout.temp(), &format!(".{}.", lease.node), &path, &json) {
-        Err(e)
-            if e.raw_os_error() == Some(libc::ENOSPC) || e.raw_os_error() == Some(libc::EDQUOT) =>
-        {
+        Err(e) if in_place && full(&e) => {
             use std::io::Write;
             let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
             if f.metadata()?.len() < json.len() as u64 {
@@ -84,6 +91,14 @@ pub fn write(layout: &Layout, lease: &Lease) -> io::Result<()> {
         }
         r => r,
     }
+}
+
+/// Whether an error says the disk (or the quota) is full, also when wrapped with a path.
+pub fn full(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    ) || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
 }
 
 /// Every readable lease in `ACTIVE`.

@@ -21,10 +21,15 @@ pub fn scratch(cfg: &str) -> tempfile::TempDir {
 
 /// `redial run` as `node` in `dir`, its stderr to `dir/<node>.log`.
 pub fn start(dir: &Path, node: &str) -> Child {
+    start_logging_to(dir, node, &dir.join(format!("{node}.log")))
+}
+
+/// `redial run` as `node` in `dir`, its stderr appended to `log`.
+pub fn start_logging_to(dir: &Path, node: &str, log: &Path) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join(format!("{node}.log")))
+        .open(log)
         .unwrap();
     Command::new(BIN)
         .args(["run", "--cfg", "redial.cfg", "--node", node, "--base", "."])
