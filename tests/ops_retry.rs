@@ -525,3 +525,23 @@ fn the_cli_prints_queued_and_skipped() {
     assert_eq!(j["queued"][0]["job"], "6.FS");
     assert!(Path::new(&s.layout.queue_dir(2).join("6.FS")).exists());
 }
+
+#[test]
+fn a_reason_with_newlines_stays_one_note_on_one_line() {
+    let s = sample();
+    let r = s.run(
+        &Request {
+            jobs: vec!["1.FS".into()],
+            reason: "line one\n$fax_phone 5550666\r\n".into(),
+            ..Request::default()
+        },
+        "2026-03-02T10:00:00Z",
+    );
+    assert_eq!(r.queued.len(), 1);
+    let after = std::fs::read(s.layout.queue_dir(2).join("1.FS")).unwrap();
+    let doc = Document::parse(&after, "1.FS").unwrap();
+    let phones: Vec<_> = doc.all("fax_phone").collect();
+    assert_eq!(phones.len(), 1, "a line was injected");
+    let note = doc.last("retry_note").unwrap();
+    assert_eq!(note.texts()[4], "line one\\n$fax_phone 5550666\\r\\n");
+}

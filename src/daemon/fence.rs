@@ -10,7 +10,7 @@
 //! job's history (`$late_report`) by whichever node next handles the job; a late success
 //! finishes the job as sent instead of letting it be dialled again. It never dials anything.
 
-use super::settle::Attempted;
+use super::pending::Journalled;
 use super::*;
 use crate::spool::store::Point;
 
@@ -47,7 +47,7 @@ impl Daemon {
     }
 
     /// Files the result of a call this node no longer owns in `LATE/`.
-    pub(super) fn report_late(&mut self, a: &Attempted) {
+    pub(super) fn report_late(&mut self, a: &Journalled) {
         self.check_fenced();
         let layout = self.settings.layout.clone();
         let args = [
@@ -55,28 +55,28 @@ impl Daemon {
             a.ended.to_rfc3339(),
             self.node.clone(),
             format!("{}{}", a.board, a.line.unwrap_or(0)),
-            a.result.code.to_string(),
-            a.result.pages.to_string(),
-            a.result.baud.to_string(),
-            a.result.call_secs.to_string(),
-            a.result.connect_secs.to_string(),
-            a.result.answerback.clone(),
+            a.code.to_string(),
+            a.pages.to_string(),
+            a.baud.to_string(),
+            a.call_secs.to_string(),
+            a.connect_secs.to_string(),
+            a.answerback.clone(),
         ];
         let mut doc = Document::new("late report");
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         doc.append("late_report", &refs);
         let file = layout.late().join(format!(
             "{}{}.{}.{}.late",
-            late_prefix(&a.name),
+            late_prefix(&a.job),
             self.node,
             self.generation,
             a.ended.timestamp_millis()
         ));
-        tracing::warn!(job = %a.name, code = a.result.code, file = %file.display(),
+        tracing::warn!(job = %a.job, code = a.code, file = %file.display(),
             "late report: the call ended after this node lost the job");
         let _ = std::fs::create_dir_all(layout.late());
         if let Err(e) = self.store.write(Point::LateWrite, &file, &doc.to_bytes()) {
-            tracing::error!(job = %a.name, error = %e, code = a.result.code,
+            tracing::error!(job = %a.job, error = %e, code = a.code,
                 "cannot file the late report; it is only in this log");
         }
     }
@@ -86,6 +86,7 @@ impl Daemon {
         if self.fenced.is_none() || !self.inflight.is_empty() {
             return;
         }
+        self.drop_orphans();
         let mine = self.settings.layout.active(&self.node);
         if let Err(e) = std::fs::create_dir_all(&mine) {
             tracing::error!(error = %e, "cannot recreate this node's ACTIVE directory");
@@ -101,6 +102,25 @@ impl Daemon {
         self.absorb_finished_late();
         self.index = Index::new();
         self.rescan();
+    }
+
+    /// Results kept while the spool refused them whose job this node no longer owns (its
+    /// directory was taken over meanwhile) become late reports; they are never written.
+    pub(super) fn drop_orphans(&mut self) {
+        let (orphans, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| !self.owns(&p.path));
+        self.pending = kept;
+        if orphans.is_empty() {
+            return;
+        }
+        for p in orphans {
+            tracing::warn!(job = %p.name, "a kept result whose job was taken over meanwhile");
+            if let Some(j) = &p.entry {
+                self.report_late(j);
+            }
+        }
+        self.write_journal();
     }
 
     /// Late reports waiting for `job`.

@@ -179,6 +179,7 @@ impl Daemon {
         if self.spool.failing_since.is_none() || self.spool.holding(now) {
             return !self.pending.is_empty();
         }
+        self.drop_orphans();
         let pending = std::mem::take(&mut self.pending);
         let mut failed = None;
         let mut left = Vec::new();

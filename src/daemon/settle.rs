@@ -14,7 +14,6 @@ impl Daemon {
         ended: DateTime<Utc>,
     ) {
         self.dispatch.finish(line, f.dest);
-        self.release_destination(f.dest_lock.as_deref());
         if self.settings.dest_breaker.0 > 0 && !LINE_FAULT_CODES.contains(&result.code) {
             // Faults of the line or modem say nothing about the number.
             if self.destinations.record(&f.dest, result.code, ended) {
@@ -35,9 +34,12 @@ impl Daemon {
         };
         if self.fenced.is_some() || !self.owns(&attempt.path) {
             // This node lost its lease while the call was up: another node has the job now.
-            return self.report_late(&attempt);
+            self.report_late(&attempt.journalled());
+        } else {
+            self.settle(f.loaded, attempt);
         }
-        self.settle(f.loaded, attempt);
+        // The number is free for the next call (on any node) once this one is on record.
+        self.release_destination(f.dest_lock.as_deref());
     }
 
     /// Records an attempt, asks the engine, rewrites and moves the file.
@@ -122,11 +124,28 @@ impl Daemon {
             entry: entry.clone(),
             err: None,
         };
+        // A write or move that fails because the job is no longer ours (taken over between the
+        // check in `finish` and now) is never retried: it becomes a late report.
         if let Err(e) = self.store.write(Point::ResultWrite, path, &bytes) {
+            if !self.owns(path) {
+                self.check_fenced();
+                return self.report_late_or_drop(name, entry.as_ref());
+            }
             return self.defer(pending(Some(bytes)), Point::ResultWrite, &e);
         }
         if let Err(e) = self.move_to(path, name, next) {
+            if !self.owns(path) || !path.exists() {
+                self.check_fenced();
+                return self.report_late_or_drop(name, entry.as_ref());
+            }
             self.defer(pending(None), Point::MoveOn, &e);
+        }
+    }
+
+    fn report_late_or_drop(&mut self, name: &str, entry: Option<&pending::Journalled>) {
+        match entry {
+            Some(j) => self.report_late(j),
+            None => tracing::warn!(job = name, "the job was taken over before its failure was written; its new owner decides again"),
         }
     }
 
