@@ -283,8 +283,12 @@ fn campaign(secs: u64, jobs: usize, seed: u64) {
         assert!(o.is_empty(), "number {n} called twice at once: {o:?}");
     }
     let late = calls.iter().filter(|c| c.end.is_some_and(|e| e.1)).count();
+    let mut per_node: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &calls {
+        *per_node.entry(&c.node).or_default() += 1;
+    }
     eprintln!(
-        "{jobs} jobs, {} dials, {records} records, {late} late reports, {kills} kills, {stops} stops",
+        "{jobs} jobs, {} dials {per_node:?}, {records} records, {late} late reports, {kills} kills, {stops} stops",
         calls.len()
     );
     assert!(kills + stops > 0);
