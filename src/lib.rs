@@ -14,6 +14,7 @@ pub mod line;
 pub mod linegroup;
 pub mod load;
 pub mod modem;
+pub mod number;
 pub mod ops;
 pub mod retry;
 pub mod spool;

@@ -33,6 +33,8 @@ enum Command {
     Advise(cli::retry::AdviseArgs),
     /// The failed-jobs web page, JSON API and /metrics (127.0.0.1 by default; token from the CFG).
     Web(cli::web::WebArgs),
+    /// The do-not-call list: add, remove, list or import numbers (every node honours it).
+    Dnc(cli::dnc::DncArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,11 @@ fn main() -> ExitCode {
         Command::Retry(args) => cli::retry::run(args),
         Command::Advise(args) => cli::retry::advise(args),
         Command::Web(args) => cli::web::run(args),
+        Command::Dnc(args) => match cli::dnc::run(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! The command-line shell: one module per subcommand, each a thin layer over the library.
 
 pub mod demo;
+pub mod dnc;
 pub mod explain;
 pub mod ops;
 pub mod retry;

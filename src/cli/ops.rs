@@ -27,6 +27,12 @@ pub struct SpoolArgs {
 
 impl SpoolArgs {
     fn open(&self) -> Result<(Layout, SystemConfig)> {
+        let (settings, sys) = self.settings()?;
+        Ok((settings.layout, sys))
+    }
+
+    /// The CFG's spool settings (with `--spool` as the request directory) and the CFG.
+    pub(crate) fn settings(&self) -> Result<(Settings, SystemConfig)> {
         let sys = match &self.cfg {
             Some(p) => SystemConfig::load(p)?,
             None => SystemConfig::builtin(),
@@ -35,13 +41,12 @@ impl SpoolArgs {
             Some(b) => b.clone(),
             None => std::env::current_dir()?,
         };
-        let mut layout = Settings::from_cfg(&sys.document, &base, "status")
-            .map_err(anyhow::Error::msg)?
-            .layout;
+        let mut settings =
+            Settings::from_cfg(&sys.document, &base, "status").map_err(anyhow::Error::msg)?;
         if let Some(s) = &self.spool {
-            layout.root = s.clone();
+            settings.layout.root = s.clone();
         }
-        Ok((layout, sys))
+        Ok((settings, sys))
     }
 }
 

@@ -230,13 +230,15 @@ impl Daemon {
     }
 
     /// When a job may next start: its next/send time, never before now, moved by the send and
-    /// pause windows (the engine's [`engine::next_start`]).
+    /// pause windows (the engine's [`engine::next_start`]), then past the days on which its
+    /// destination has used up `$max_calls_per_day`.
     pub(super) fn due(
-        &self,
+        &mut self,
         l: &Loaded,
         now: DateTime<Utc>,
     ) -> Result<DateTime<Utc>, CalendarError> {
-        engine::next_start(&l.policy, &l.job, now)
+        let due = engine::next_start(&l.policy, &l.job, now)?;
+        self.past_caps(l, due, now)
     }
 
     /// Moves a queue entry that cannot be a job (a FIFO, a directory, a link, an unreadable

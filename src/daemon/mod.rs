@@ -11,6 +11,7 @@ pub mod clock;
 mod drive;
 mod fence;
 mod intake;
+mod limits;
 mod pending;
 mod place;
 mod recover;
@@ -38,7 +39,6 @@ use chrono::{DateTime, Duration, Utc};
 use clock::Clock;
 use settings::Settings;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -51,6 +51,10 @@ pub const CODE_MISSING_DOCUMENT: u32 = 30;
 pub const CODE_NO_DESTINATION: u32 = 32;
 /// Outcome code: the job file is invalid.
 pub const CODE_INVALID: u32 = 33;
+/// Outcome code: the destination is on the do-not-call list (the job fails before dialling).
+pub const CODE_DO_NOT_CALL: u32 = 39;
+/// Outcome code: the callee opted out by DTMF (the number goes on the do-not-call list).
+pub const CODE_OPTED_OUT: u32 = 305;
 
 /// Something that happened, for progress output and tests (each is also a tracing event).
 #[derive(Debug, Clone, PartialEq)]
@@ -214,17 +218,23 @@ pub struct Daemon {
     generation: u64,
     /// Queue entries that are not jobs and could not be moved aside (reported once).
     stuck: std::collections::HashSet<PathBuf>,
+    /// The do-not-call lists (the spool's and `$dnc_file`), re-read when they change.
+    dnc: crate::spool::dnc::Lists,
+    /// Attempts per destination per day (`$max_calls_per_day`), as read from the spool.
+    tally: crate::spool::counts::Tally,
     /// Counters.
     pub stats: Stats,
 }
 
-/// Hash of a destination (for `$max_concurrent_calls`).
+/// Hash of a destination (for `$max_concurrent_calls`, the destination locks and breakers):
+/// FNV-1a of its [`crate::number::normalize`]d key, so every node and every build names a
+/// number's lock files alike.
 pub fn dest_hash(number: &str) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    crate::line::sim::digits(number)
-        .to_ascii_lowercase()
-        .hash(&mut h);
-    h.finish()
+    crate::number::normalize(number)
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 fn secs(t: DateTime<Utc>) -> i64 {
@@ -265,6 +275,7 @@ impl Daemon {
         };
         let (completion, reported) = mpsc::unbounded_channel();
         let settings_temp = settings.layout.temp();
+        let dnc = crate::spool::dnc::Lists::new(&settings.layout, settings.dnc_file.as_deref());
         let mut d = Daemon {
             base: base.to_path_buf(),
             cfg_path: cfg_path.map(Path::to_path_buf),
@@ -292,6 +303,8 @@ impl Daemon {
             fenced: None,
             generation: fence::new_generation(),
             stuck: Default::default(),
+            dnc,
+            tally: Default::default(),
             stats: Stats::default(),
         };
         d.install_lines(lines);
@@ -424,6 +437,10 @@ impl Daemon {
     pub fn start(&mut self) -> anyhow::Result<()> {
         let layout = self.settings.layout.clone();
         layout.create(None)?;
+        if let Some(x) = self.dnc.external.as_mut() {
+            x.refresh()
+                .map_err(|e| anyhow::anyhow!("$dnc_file {}: {e}", x.path().display()))?;
+        }
         // Created once, then held open read-only: flock needs no write access, and a spool
         // with no descriptor open for writing can be remounted read-only by its administrator.
         drop(
@@ -605,6 +622,7 @@ impl Daemon {
         if self.fenced.is_some() {
             return;
         }
+        self.flush_dnc();
         if let Err(e) = self.renew_lease() {
             self.spool_refused(Point::Lease, "lease", &e);
         }
@@ -677,6 +695,13 @@ impl Daemon {
             .map_err(anyhow::Error::msg)?;
         let defs = crate::line::line_defs(&sys.document).map_err(anyhow::Error::msg)?;
         let lines = crate::line::build_lines(&sys.document, &defs).map_err(anyhow::Error::msg)?;
+        let mut dnc = crate::spool::dnc::Lists::new(&settings.layout, settings.dnc_file.as_deref());
+        if let Some(x) = dnc.external.as_mut() {
+            x.refresh()
+                .map_err(|e| anyhow::anyhow!("$dnc_file {}: {e}", x.path().display()))?;
+        }
+        dnc.unwritten = std::mem::take(&mut self.dnc.unwritten);
+        self.dnc = dnc;
         self.sys = sys;
         self.destinations = dest_breakers(&settings);
         self.store = Store::new(settings.layout.temp(), &self.temp_prefix);

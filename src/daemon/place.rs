@@ -139,6 +139,38 @@ impl Daemon {
                 return;
             }
         }
+        // The do-not-call list, on every node and channel: the job fails, never dialled.
+        if let Some(reason) = self.do_not_call(&loaded) {
+            give_up(self);
+            tracing::warn!(job = %name, reason = %reason, "destination on the do-not-call list: not dialled");
+            let bad = Bad {
+                code: CODE_DO_NOT_CALL,
+                reason,
+                doc: Some(loaded.doc),
+            };
+            self.reject_active(&dst, name.as_str(), bad);
+            for l in &late {
+                let _ = std::fs::remove_file(&l.file);
+            }
+            return;
+        }
+        // `$max_calls_per_day`: take one of today's calls to the number (every node counts in
+        // the spool), or give the job back; indexing it again puts it on the next day.
+        match self.reserve_call(&loaded, name.as_str(), now) {
+            Ok(true) => {}
+            Ok(false) => {
+                give_up(self);
+                self.return_to_queue(&dst, q, name.as_str());
+                return;
+            }
+            Err(e) => {
+                // Uncounted calls could break the cap: none until the spool takes writes.
+                give_up(self);
+                self.spool_refused(Point::ClaimWrite, name.as_str(), &e);
+                self.return_to_queue(&dst, q, name.as_str());
+                return;
+            }
+        }
         rewrite::claim(&mut loaded.doc, line, q);
         if let Err(e) = self
             .store

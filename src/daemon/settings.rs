@@ -11,6 +11,8 @@
 //! $shutdown_grace 30                      ; SIGTERM: seconds in-flight calls may take
 //! $document_root docs                     ; where documents may come from (several allowed;
 //!                                         ; default: the base and the request directory)
+//! $dnc_file /srv/lists/dnc.txt            ; an external do-not-call list (besides the spool's DNC)
+//! $max_calls_per_day 3                    ; attempts per destination per local day (default: no cap)
 //! ```
 
 use crate::command::Document;
@@ -44,6 +46,11 @@ pub struct Settings {
     /// `$document_root DIR…` (relative to the base directory); without one, the base directory
     /// and the request directory (see [`DocRoots::defaults`]).
     pub documents: DocRoots,
+    /// `$dnc_file PATH` (relative to the base directory): an external do-not-call list.
+    pub dnc_file: Option<PathBuf>,
+    /// `$max_calls_per_day N`: attempts per destination per local day, every node together
+    /// (`None`: no cap; `0` reads as no cap).
+    pub max_calls_per_day: Option<u32>,
 }
 
 fn num<T: std::str::FromStr>(
@@ -166,6 +173,22 @@ impl Settings {
             }
         }
         order.retain(|q| !disabled.contains(q));
+        let dnc_file = match doc.last("dnc_file") {
+            None => None,
+            Some(c) => match c.arg(0).filter(|a| !a.is_empty()) {
+                Some(p) => {
+                    let p = PathBuf::from(p.replace('\\', "/"));
+                    Some(if p.is_relative() { base.join(p) } else { p })
+                }
+                None => {
+                    return Err(format!(
+                        "{} line {}: expected $dnc_file PATH",
+                        doc.origin(),
+                        c.line
+                    ))
+                }
+            },
+        };
         Ok(Settings {
             layout,
             order,
@@ -180,6 +203,8 @@ impl Settings {
             rescan: num(doc, "rescan_interval", 0, 60u64)?.max(1),
             grace: num(doc, "shutdown_grace", 0, 30u64)?,
             documents,
+            dnc_file,
+            max_calls_per_day: Some(num(doc, "max_calls_per_day", 0, 0u32)?).filter(|n| *n > 0),
         })
     }
 }
@@ -204,6 +229,23 @@ mod tests {
         assert_eq!(s.layout.root, Path::new("/s"));
         let roots: Vec<&Path> = s.documents.roots().collect();
         assert_eq!(roots, [Path::new("/b"), Path::new("/s")]);
+    }
+
+    #[test]
+    fn do_not_call_file_and_daily_cap() {
+        let d = Document::parse_str("$dnc_file lists/dnc.txt\n$max_calls_per_day 3\n", "t.cfg")
+            .unwrap();
+        let s = Settings::from_cfg(&d, Path::new("/b"), "n").unwrap();
+        assert_eq!(s.dnc_file.as_deref(), Some(Path::new("/b/lists/dnc.txt")));
+        assert_eq!(s.max_calls_per_day, Some(3));
+        let d = Document::parse_str("$max_calls_per_day 0\n", "t.cfg").unwrap();
+        let s = Settings::from_cfg(&d, Path::new("/b"), "n").unwrap();
+        assert_eq!((s.dnc_file, s.max_calls_per_day), (None, None));
+        let d = Document::parse_str("$max_calls_per_day x\n", "t.cfg").unwrap();
+        assert!(Settings::from_cfg(&d, Path::new("/b"), "n").is_err());
+        let d = Document::parse_str("$dnc_file\n", "t.cfg").unwrap();
+        let e = Settings::from_cfg(&d, Path::new("/b"), "n").unwrap_err();
+        assert!(e.contains("expected $dnc_file PATH"), "{e}");
     }
 
     #[test]

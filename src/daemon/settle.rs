@@ -44,6 +44,9 @@ impl Daemon {
 
     /// Records an attempt, asks the engine, rewrites and moves the file.
     pub(super) fn settle(&mut self, mut l: Loaded, a: Attempted) {
+        if a.result.code == CODE_OPTED_OUT {
+            self.opted_out(&l, &a);
+        }
         let r = &a.result;
         let row = self.sys.outcomes.classify(r.code, Some(a.channel));
         let decision = decide(&Input {

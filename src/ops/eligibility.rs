@@ -6,7 +6,8 @@
 //!    failed because a retry list ran out has a `Z` *record* but a retryable *code*: eligible;
 //! 3. it is the most recent job to its destination: no other job to the same number or address
 //!    (in any queue, ACTIVE, SENT or FAIL) is newer — first attempt later, or not attempted
-//!    yet and dropped later (see [`crate::ops::scan::JobView::age`]);
+//!    yet and dropped later (see [`crate::ops::scan::JobView::age`]). Destinations are the
+//!    same when [`crate::number::normalize`] says so (`(555) 010-0100` is `555.010.0100`);
 //! 4. the recommended wait for that class (`$retry_wait`) has passed since the last attempt
 //!    ended.
 //!

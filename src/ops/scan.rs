@@ -109,7 +109,7 @@ pub struct JobView {
     pub place: Place,
     /// Number or address dialled (`None` for an unreadable file).
     pub destination: Option<String>,
-    /// Normalised destination (digits of a number, lower-case address).
+    /// Normalised destination ([`crate::number::normalize`]).
     pub dest_key: Option<String>,
     /// First attempt's start, else the file's modification time: what "newer" compares.
     pub age: DateTime<Utc>,
@@ -164,13 +164,10 @@ impl JobView {
     }
 }
 
-/// The normalised destination: lower-case for an address, else its digits and letters.
+/// The normalised destination ([`crate::number::normalize`]: the digits of a number, an
+/// address in lower case), by which jobs to one destination are found.
 pub fn dest_key(destination: &str) -> String {
-    if destination.contains('@') {
-        destination.trim().to_ascii_lowercase()
-    } else {
-        crate::line::sim::digits(destination).to_ascii_lowercase()
-    }
+    crate::number::normalize(destination)
 }
 
 /// Reads one job file.
@@ -234,7 +231,12 @@ pub fn read_job(path: &Path, place: Place, sys: &SystemConfig) -> JobView {
         .or_else(|| d.voice_phone.clone())
         .or_else(|| d.sms_phone.clone())
         .or_else(|| d.email_address.clone());
-    v.dest_key = v.destination.as_deref().map(dest_key);
+    // A number without a digit names no destination to compare with.
+    v.dest_key = v
+        .destination
+        .as_deref()
+        .map(dest_key)
+        .filter(|k| !k.is_empty());
     v.channel = job.channel();
     v.status2 = job.status2;
     v.fail_reason = doc.last("fail_reason").map(|c| c.joined());
@@ -290,12 +292,13 @@ pub fn scan(layout: &Layout, sys: &SystemConfig) -> Vec<JobView> {
 }
 
 /// The class the outcome table gives the last attempt's code (the recorded class is `Z` for a
-/// final failure, whatever the code was).
+/// final failure, whatever the code was). A job failed because its destination is on the
+/// do-not-call list is judged by that code (39), whatever its earlier attempts were.
 pub fn last_table_class(v: &JobView, sys: &SystemConfig) -> Option<(u32, Class, String)> {
-    let code = v.records.last().map(|r| r.outcome).or(v.status2)?;
-    let channel = v
-        .records
-        .last()
+    let dnc = crate::daemon::CODE_DO_NOT_CALL;
+    let last = v.records.last().filter(|_| v.status2 != Some(dnc));
+    let code = last.map(|r| r.outcome).or(v.status2)?;
+    let channel = last
         .and_then(|r| Channel::from_type_code(r.kind))
         .or(v.channel);
     let row = sys.outcomes.classify(code, channel);

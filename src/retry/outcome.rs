@@ -220,6 +220,12 @@ pub const DEFAULT_TABLE: &[(u32, Option<Channel>, char, &str)] = &[
         "daemon shut down before the attempt finished",
     ),
     (
+        39,
+        None,
+        'Z',
+        "destination on the do-not-call list (not dialled)",
+    ),
+    (
         66,
         None,
         'E',
@@ -757,6 +763,8 @@ mod tests {
         assert_eq!(c(4, Some(Channel::Voice)), 'D');
         assert_eq!(c(66, None), 'E');
         assert_eq!(c(183, None), 'Z');
+        assert_eq!(c(39, Some(Channel::Fax)), 'Z');
+        assert_eq!(c(39, Some(Channel::Voice)), 'Z');
         assert_eq!(c(1025, Some(Channel::Fax)), 'F');
         assert_eq!(c(2550, Some(Channel::Email)), 'Z');
         assert_eq!(c(2599, Some(Channel::Email)), 'H');

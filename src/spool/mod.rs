@@ -1,11 +1,14 @@
 //! The spool on disk: the request directory's layout, job names and their FIFO order.
 //!
 //! Owns where things live (`TOSEND`, `TOSEND1`…`TOSENDn`, `SENT`, `FAIL`, `ACTIVE/<node>/`,
-//! `TEMP`, lease files) and the durable primitives that move jobs between them ([`store`]).
+//! `TEMP`, lease files, the do-not-call list [`dnc`] and the daily counts [`counts`]) and the
+//! durable primitives that move jobs between them ([`store`]).
 //! The in-memory picture of the queues is [`index`], fed by [`watch`] and by scans. This module
 //! never decides anything about a job's retries: that is the engine's.
 
+pub mod counts;
 pub mod destlock;
+pub mod dnc;
 pub mod docroot;
 pub mod index;
 pub mod lease;
