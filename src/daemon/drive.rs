@@ -10,6 +10,20 @@ impl Daemon {
         self.inflight.values().filter(|f| f.until.is_none()).count()
     }
 
+    /// Hands the channel on which lines report results to an async loop that waits on it (the
+    /// service loop), so a result wakes the loop at once; the loop gives each result back with
+    /// [`Daemon::reported`]. Afterwards [`Daemon::wait_reported`] returns false.
+    pub fn take_reports(&mut self) -> mpsc::UnboundedReceiver<(u32, CallResult)> {
+        let (_, closed) = mpsc::unbounded_channel();
+        std::mem::replace(&mut self.reported, closed)
+    }
+
+    /// A line's result taken from the channel [`Daemon::take_reports`] handed out; the next
+    /// [`Daemon::poll`] settles it.
+    pub fn reported(&mut self, line: u32, result: CallResult) {
+        self.waited.push((line, result));
+    }
+
     /// Waits until a line reports a call's result; the next [`Daemon::poll`] handles it.
     /// Returns false when no line can report any more.
     pub async fn wait_reported(&mut self) -> bool {

@@ -82,7 +82,7 @@ impl Daemon {
                         q,
                         key,
                         Entry {
-                            due: secs(due),
+                            due: due_ms(due),
                             group,
                             dest,
                         },

@@ -237,8 +237,20 @@ pub fn dest_hash(number: &str) -> u64 {
         })
 }
 
-fn secs(t: DateTime<Utc>) -> i64 {
-    t.timestamp()
+/// A due instant as the index keeps it: milliseconds, rounded up, so a job never becomes ready
+/// before its instant (whole seconds started retries up to a second early).
+fn due_ms(t: DateTime<Utc>) -> i64 {
+    let ms = t.timestamp_millis();
+    if t.timestamp_subsec_nanos() % 1_000_000 != 0 {
+        ms + 1
+    } else {
+        ms
+    }
+}
+
+/// The present as the index compares it: milliseconds, rounded down.
+fn now_ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
 }
 
 impl Daemon {
@@ -490,7 +502,7 @@ impl Daemon {
         } else {
             self.index
                 .next_due()
-                .and_then(|s| DateTime::from_timestamp(s, 0))
+                .and_then(DateTime::from_timestamp_millis)
         };
         match (calls, due) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -538,7 +550,7 @@ impl Daemon {
             self.rejoin_if_fenced();
             if !self.draining && self.fenced.is_none() && !self.spool.holding(now) {
                 self.refresh_lines();
-                self.index.promote(secs(now));
+                self.index.promote(now_ms(now));
                 let order = self.settings.order.clone();
                 // A claim can find the spool refusing writes or the node fenced: stop at once.
                 while !self.spool.holding(now) && self.fenced.is_none() {

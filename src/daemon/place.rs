@@ -21,7 +21,7 @@ impl Daemon {
                 let at = self.release_at(q, &name, until, now);
                 tracing::info!(job = %name, until = %until, at = %at, "destination paused by its breaker");
                 let mut e = e.clone();
-                e.due = secs(at);
+                e.due = due_ms(at);
                 self.index.upsert(q, name, e);
                 return;
             }
@@ -41,7 +41,7 @@ impl Daemon {
                 Ok(None) => {
                     // Another node is calling this number: the job waits a moment.
                     if let Some(mut e) = entry {
-                        e.due = secs(now) + 1;
+                        e.due = due_ms(now) + 1000;
                         self.index.upsert(q, name, e);
                     }
                     return;

@@ -49,6 +49,8 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
         sd_notify::watchdog_enabled().map_or(StdDuration::from_secs(3600), |t| t / 2),
     );
     let (tx, mut rx) = mpsc::unbounded_channel();
+    // Line results wake the loop at once: a line never waits for a timer to get its next call.
+    let mut reports = d.take_reports();
     let dirs: Vec<_> = d
         .settings()
         .order
@@ -87,10 +89,17 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
         if let Some(g) = grace_end {
             wait = wait.min(g.saturating_duration_since(tokio::time::Instant::now()));
         }
-        // Calls reported asynchronously wake us through the poll below; keep latency bounded.
+        // Line health (a breaker's cool-down ending) and the metrics are sampled at least this
+        // often; results and queue changes wake the loop by themselves.
         let wait = wait.min(StdDuration::from_millis(500));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            Some((line, result)) = reports.recv() => {
+                d.reported(line, result);
+                while let Ok((line, result)) = reports.try_recv() {
+                    d.reported(line, result);
+                }
+            }
             Some(ev) = rx.recv() => {
                 let mut evs = vec![ev];
                 while let Ok(e) = rx.try_recv() { evs.push(e); }

@@ -112,6 +112,15 @@ pub struct Decision {
     pub reason: String,
 }
 
+/// `t` rounded up to a whole second.
+pub fn ceil_to_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    if t.timestamp_subsec_nanos() == 0 {
+        t
+    } else {
+        DateTime::from_timestamp(t.timestamp() + 1, 0).unwrap_or(t)
+    }
+}
+
 /// The earliest instant at or after both `t` and `now` at which `job` may start an attempt:
 /// inside its send window (`$fax_send_time START END [DAYS]`) and outside every pause window,
 /// in the job's calendar (time zone, `$working_days`, `$holiday`). Every start goes through
@@ -380,7 +389,12 @@ pub fn decide(input: &Input) -> Decision {
             ));
         }
     }
-    d.action = Action::Retry { at };
+    // The job file keeps whole seconds ($fax_next_time HH:MM:SS): the instant is rounded up to
+    // one, so what is written, what `explain` says and when the daemon dials are the same
+    // instant, and no retry starts before the delay has passed.
+    d.action = Action::Retry {
+        at: ceil_to_second(at),
+    };
     d.entry = entry_index;
     d.prefixes = entry.prefixes;
     d.reason = reason;
