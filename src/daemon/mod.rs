@@ -241,7 +241,7 @@ pub fn dest_hash(number: &str) -> u64 {
 /// before its instant (whole seconds started retries up to a second early).
 fn due_ms(t: DateTime<Utc>) -> i64 {
     let ms = t.timestamp_millis();
-    if t.timestamp_subsec_nanos() % 1_000_000 != 0 {
+    if !t.timestamp_subsec_nanos().is_multiple_of(1_000_000) {
         ms + 1
     } else {
         ms
