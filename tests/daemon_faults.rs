@@ -255,3 +255,49 @@ fn a_stalled_node_never_delivers_twice() {
         "late reports left behind"
     );
 }
+
+/// Read system calls of a process so far (`/proc/PID/io`).
+fn syscr(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("syscr: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_waiting_job_is_not_read_again_and_again() {
+    // One job for 2030: the node has nothing to do until then.
+    let dir = scratch(CFG);
+    let root = dir.path().join("spool");
+    std::fs::write(
+        root.join("TOSEND/00000001.FS"),
+        "$fax_phone 5550100\n$fax_send_date 01/01/2030\n",
+    )
+    .unwrap();
+    let c = start(dir.path(), "n1");
+    assert!(wait_until(Duration::from_secs(20), || {
+        std::fs::read_to_string(dir.path().join("n1.log"))
+            .is_ok_and(|l| l.contains("spooler running"))
+    }));
+    // A writer renames a job in; the node reads it once.
+    std::fs::write(
+        dir.path().join("x.tmp"),
+        "$fax_phone 5550101\n$fax_send_date 01/01/2030\n",
+    )
+    .unwrap();
+    std::fs::rename(dir.path().join("x.tmp"), root.join("TOSEND/00000002.FS")).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = syscr(c.id());
+    std::thread::sleep(Duration::from_secs(2));
+    let reads = syscr(c.id()) - before;
+    assert!(terminate_within(c, Duration::from_secs(10)));
+    // Idle for 2 s: a rescan (every second here) lists three queues; it opens no job it knows.
+    // Re-reading its own reads would be thousands.
+    eprintln!("{reads} read calls in 2 s of idling");
+    assert!(reads < 200, "{reads} read calls in 2 s of idling");
+    assert_eq!(jobs_in(&root.join("TOSEND")).len(), 2);
+}
