@@ -23,7 +23,10 @@ fn fail_files_parse(root: &std::path::Path) -> Vec<(String, Document)> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(root.join("FAIL")).unwrap().flatten() {
         let n = e.file_name().to_string_lossy().to_string();
-        if !(n.ends_with(".FS") || n.ends_with(".err")) || !e.file_type().unwrap().is_file() {
+        if !(n.ends_with(".FS") || n.ends_with(".err"))
+            || !e.file_type().unwrap().is_file()
+            || e.metadata().unwrap().len() > redial::spool::store::MAX_JOB_BYTES
+        {
             continue;
         }
         let bytes = std::fs::read(e.path()).unwrap();
@@ -77,10 +80,20 @@ fn hostile_jobs_end_in_fail_and_the_daemon_lives() {
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
     std::fs::create_dir(q.join("d.FS")).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", q.join("l.FS")).unwrap();
+    // A name no command can type, and a file far larger than any job (sparse: no disk used).
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = std::ffi::OsStr::from_bytes(b"bad\xff.FS");
+        std::fs::write(q.join(odd), "$fax_phone 5550105\n").unwrap();
+    }
+    std::fs::File::create(q.join("huge.FS"))
+        .unwrap()
+        .set_len(redial::spool::store::MAX_JOB_BYTES + 1)
+        .unwrap();
     std::fs::write(q.join("00000009.FS"), "$fax_phone 5550109\n").unwrap();
 
     let mut c = start(dir.path(), "n1");
-    let all = jobs.len() + 4;
+    let all = jobs.len() + 6;
     let done = wait_until(Duration::from_secs(60), || landed(&root) == all);
     let alive = c.try_wait().unwrap().is_none();
     let log = || std::fs::read_to_string(dir.path().join("n1.log")).unwrap_or_default();
@@ -110,7 +123,9 @@ fn hostile_jobs_end_in_fail_and_the_daemon_lives() {
     assert_eq!(phones.len(), 1, "a line was injected");
     assert_eq!(phones[0].texts(), ["5550104"]);
     for (n, d) in &parsed {
-        if n.ends_with(".FS") && !["x.FS", "d.FS", "l.FS"].contains(&n.as_str()) {
+        if n.ends_with(".FS")
+            && !["x.FS", "d.FS", "l.FS", "huge.FS", "bad\u{fffd}.FS"].contains(&n.as_str())
+        {
             assert!(d.last("fail_reason").is_some(), "{n:?} has no reason");
         }
     }
@@ -119,6 +134,16 @@ fn hostile_jobs_end_in_fail_and_the_daemon_lives() {
         let why = d.last("fail_reason").unwrap().texts()[0].to_string();
         assert!(why.contains("not a regular file"), "{n}: {why}");
     }
+    let why = |n: &str| {
+        let (_, d) = parsed.iter().find(|(m, _)| m == n).expect(n);
+        d.last("fail_reason").unwrap().texts()[0].to_string()
+    };
+    assert!(
+        why("huge.FS.err").contains("at most"),
+        "{}",
+        why("huge.FS.err")
+    );
+    assert!(why("bad\u{fffd}.FS.err").contains("not valid UTF-8"));
     // The link was moved, not followed.
     assert!(std::fs::symlink_metadata(root.join("FAIL/l.FS"))
         .unwrap()
@@ -300,4 +325,56 @@ fn a_waiting_job_is_not_read_again_and_again() {
     eprintln!("{reads} read calls in 2 s of idling");
     assert!(reads < 200, "{reads} read calls in 2 s of idling");
     assert_eq!(jobs_in(&root.join("TOSEND")).len(), 2);
+}
+
+#[test]
+fn a_node_running_on_another_machine_is_not_started_twice() {
+    let dir = scratch("$request_dir spool 2\n$timezone UTC\n$node_lease 1 30\n$line 1 sim\n");
+    let root = dir.path().join("spool");
+    std::fs::create_dir_all(root.join("ACTIVE/n1")).unwrap();
+    let lease = root.join("ACTIVE/n1.lease");
+    let write = |n: u32| {
+        let text = format!(
+            "{{\"node\":\"n1\",\"pid\":4242,\"renewed\":\"{}\",\"stale_after\":30,\
+             \"draining\":false,\"lines\":[],\"generation\":{n},\"host\":\"elsewhere\"}}",
+            chrono::Utc::now().to_rfc3339()
+        );
+        std::fs::write(&lease, text).unwrap();
+    };
+    write(1);
+    // The other machine keeps renewing its lease.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    let lease2 = lease.clone();
+    let renewer = std::thread::spawn(move || {
+        let mut n = 1;
+        while !s2.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(300));
+            n += 1;
+            let text = format!(
+                "{{\"node\":\"n1\",\"pid\":4242,\"renewed\":\"{}\",\"stale_after\":30,\
+                 \"draining\":false,\"lines\":[],\"generation\":1,\"host\":\"elsewhere\"}}",
+                chrono::Utc::now().to_rfc3339()
+            );
+            let _ = n;
+            std::fs::write(&lease2, text).unwrap();
+        }
+    });
+    let mut c = start(dir.path(), "n1");
+    let exited = wait_until(Duration::from_secs(20), || c.try_wait().unwrap().is_some());
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    renewer.join().unwrap();
+    let log = std::fs::read_to_string(dir.path().join("n1.log")).unwrap_or_default();
+    assert!(exited, "started a second n1: {log}");
+    assert!(!c.wait().unwrap().success());
+    assert!(log.contains("is running on elsewhere"), "{log}");
+    // When the other machine's node is dead (its lease not renewed), this one starts.
+    write(1);
+    let c = start(dir.path(), "n1");
+    let running = wait_until(Duration::from_secs(20), || {
+        std::fs::read_to_string(dir.path().join("n1.log"))
+            .is_ok_and(|l| l.contains("spooler running"))
+    });
+    assert!(terminate_within(c, Duration::from_secs(10)));
+    assert!(running);
 }

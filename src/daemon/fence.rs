@@ -87,16 +87,18 @@ impl Daemon {
             return;
         }
         self.drop_orphans();
+        // A fresh lease first, so no node judges the new directory by the old, stale lease.
+        self.generation = new_generation();
+        if let Err(e) = self.renew_lease() {
+            tracing::error!(error = %e, "cannot renew the lease to rejoin; trying again later");
+            return;
+        }
         let mine = self.settings.layout.active(&self.node);
         if let Err(e) = std::fs::create_dir_all(&mine) {
             tracing::error!(error = %e, "cannot recreate this node's ACTIVE directory");
             return;
         }
         let _ = store::fsync_dir(&self.settings.layout.active_root());
-        self.generation = new_generation();
-        if let Err(e) = self.renew_lease() {
-            tracing::error!(error = %e, "cannot renew the lease after rejoining");
-        }
         self.fenced = None;
         tracing::warn!(node = %self.node, generation = self.generation, "rejoined with a new lease generation");
         self.absorb_finished_late();

@@ -21,6 +21,11 @@ impl Daemon {
                     continue;
                 }
             };
+            for bad in store::list_bad_names(&dir) {
+                // No command can name it: FAIL, under its name made readable.
+                let shown = bad.to_string_lossy().into_owned();
+                self.set_aside_path(&dir.join(&bad), &shown, &ReadJobError::BadName);
+            }
             let present: std::collections::HashSet<&str> =
                 names.iter().map(String::as_str).collect();
             let gone: Vec<JobName> = self
@@ -246,8 +251,14 @@ impl Daemon {
     /// once. When even that fails (a read-only spool), the entry is remembered so the error is
     /// logged once, not on every scan.
     pub(super) fn set_aside(&mut self, q: u8, name: &str, why: &ReadJobError) {
+        let src = self.settings.layout.queue_dir(q).join(name);
+        self.set_aside_path(&src, name, why);
+    }
+
+    /// [`Daemon::set_aside`] for any queue entry; `name` is the (UTF-8) name it gets in FAIL.
+    fn set_aside_path(&mut self, src: &Path, name: &str, why: &ReadJobError) {
         let layout = self.settings.layout.clone();
-        let src = layout.queue_dir(q).join(name);
+        let src = src.to_path_buf();
         let reason = format!("{}: {why}", src.display());
         let target = free_name(&layout.fail(), name);
         let err = PathBuf::from(format!("{}.err", target.display()));

@@ -471,6 +471,7 @@ impl Daemon {
             );
         }
         self.lock = Some(lock);
+        self.refuse_a_twin()?;
         store::clean_temp(&layout.temp(), &self.temp_prefix)?;
         self.renew_lease()?;
         let mine = layout.active(&self.node);
@@ -486,6 +487,36 @@ impl Daemon {
         self.write_journal();
         self.rescan();
         Ok(())
+    }
+
+    /// The node's flock only works on one machine. When this node's lease is fresh and was
+    /// written on another machine, the node may be running there on the shared spool: watch the
+    /// lease for one renewal period; if it is renewed meanwhile, refuse to start (two processes
+    /// as one node would both recover and dial its jobs). A lease from this machine is a dead
+    /// earlier run (a live one would hold the flock).
+    fn refuse_a_twin(&self) -> anyhow::Result<()> {
+        let layout = &self.settings.layout;
+        let Some(first) = lease::read(layout, &self.node) else {
+            return Ok(());
+        };
+        let me = lease::host_name();
+        if first.host.is_empty() || first.host == me || first.is_stale(self.clock.now()) {
+            return Ok(());
+        }
+        let watch = std::time::Duration::from_secs((self.settings.lease_renew as u64).max(1) + 1);
+        tracing::warn!(node = %self.node, host = %first.host, seconds = watch.as_secs(),
+            "this node's lease is fresh and from another machine: watching it before starting");
+        std::thread::sleep(watch);
+        match lease::read(layout, &self.node) {
+            Some(l) if l.renewed != first.renewed && l.host == first.host => anyhow::bail!(
+                "node {:?} is running on {} (pid {}, lease renewed {}); start this one under another name",
+                self.node,
+                l.host,
+                l.pid,
+                l.renewed
+            ),
+            _ => Ok(()),
+        }
     }
 
     /// When the daemon next has something to do by the clock: a call ending or a job due.
@@ -623,6 +654,7 @@ impl Daemon {
                 draining: self.draining,
                 lines,
                 generation: self.generation,
+                host: lease::host_name(),
                 spool_error: self.spool.error.clone(),
             },
         )

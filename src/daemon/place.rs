@@ -74,6 +74,12 @@ impl Daemon {
         }
         let bytes = match store::read_job(&dst) {
             Ok(b) => b,
+            Err(store::ReadJobError::Gone) => {
+                // Claimed, then gone from our directory: taken over a moment later.
+                give_up(self);
+                self.check_fenced();
+                return;
+            }
             Err(e) => {
                 give_up(self);
                 let bad = Bad {

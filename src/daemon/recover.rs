@@ -159,6 +159,12 @@ impl Daemon {
     /// (only one node can win that rename), then recovers its jobs.
     pub(super) fn take_over(&mut self, other: &str) {
         let layout = self.settings.layout.clone();
+        // Judged again right before acting: the node may have renewed (rejoined after a fence,
+        // or woken from a stall) since the leases were read.
+        if crate::spool::lease::read(&layout, other).is_some_and(|l| !l.is_stale(self.clock.now()))
+        {
+            return;
+        }
         let src = layout.active(other);
         if !src.is_dir() {
             let _ = std::fs::remove_file(layout.lease(other));

@@ -1,8 +1,10 @@
 //! Destination locks: at most `$max_concurrent_calls` calls to one number at once across every
 //! node on the spool, also on a network file system.
 //!
-//! A lock is a file `LOCKS/<destination>.<slot>.lock` created with `O_EXCL` (atomic on local
-//! file systems and on NFSv3+), holding the owner's node name and lease generation. It is
+//! A lock is a file `LOCKS/<destination>.<slot>.lock` holding the owner's node name and lease
+//! generation. It is written whole under a temporary name and then `link(2)`ed to the lock's
+//! name, which fails when the name exists (atomic on local file systems and on NFS), so a lock
+//! is never seen half-written. It is
 //! removed when the attempt settles. A lock is broken only when its owner is gone: the owner's
 //! lease is missing, stale, or carries another generation (the owner restarted, so the lock
 //! belongs to a process that no longer exists). This module owns those files and that rule; it
@@ -48,6 +50,16 @@ fn gone(holder: &Holder, leases: &[Lease], now: DateTime<Utc>) -> bool {
     }
 }
 
+/// Whether a lock file is older than the longest lease staleness on the spool (default 60 s).
+fn old_enough(path: &Path, leases: &[Lease]) -> bool {
+    let stale = leases.iter().map(|l| l.stale_after).max().unwrap_or(60).max(1) as u64;
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age.as_secs() > stale)
+}
+
 /// Takes one of `slots` locks on `dest` for `me`. Returns the lock's path, or None when every
 /// slot is held by a live owner. `leases` is read only when a held slot must be judged.
 pub fn acquire(
@@ -70,7 +82,10 @@ pub fn acquire(
                     let ls = judged.get_or_insert_with(&leases);
                     match holder {
                         Some(h) if !gone(&h, ls, now) => break,
-                        // A dead owner's lock (or an unreadable one: a writer died mid-write).
+                        // Locks are linked whole, so an unreadable one is damage: left alone
+                        // unless it is older than any lease may stay fresh.
+                        None if !old_enough(&path, ls) => break,
+                        // A dead owner's lock.
                         _ => {
                             tracing::warn!(lock = %path.display(), holder = ?holder, "breaking a destination lock whose owner is gone");
                             let _ = std::fs::remove_file(&path);
@@ -85,11 +100,14 @@ pub fn acquire(
 }
 
 fn create(path: &Path, me: &Holder) -> io::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
-    f.write_all(format!("{} {}\n", me.node, me.generation).as_bytes())
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", me.node))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(format!("{} {}\n", me.node, me.generation).as_bytes())?;
+    // The temporary file is removed when `tmp` drops; the link stays.
+    std::fs::hard_link(tmp.path(), path)
 }
 
 /// Releases a lock taken by `me` (a lock someone else holds now is left alone).
@@ -113,6 +131,7 @@ mod tests {
             draining: false,
             lines: vec![],
             generation,
+            host: String::new(),
             spool_error: None,
         }
     }

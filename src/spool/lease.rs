@@ -45,6 +45,9 @@ pub struct Lease {
     /// another generation belongs to a process that no longer owns anything.
     #[serde(default)]
     pub generation: u64,
+    /// The machine the node runs on.
+    #[serde(default)]
+    pub host: String,
     /// Why the spool refuses this node's writes, while it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spool_error: Option<String>,
@@ -99,6 +102,18 @@ pub fn full(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
     ) || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// This machine's name (for leases; empty when it cannot be read).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The lease of `node`, when there is a readable one.
+pub fn read(layout: &Layout, node: &str) -> Option<Lease> {
+    serde_json::from_slice(&std::fs::read(layout.lease(node)).ok()?).ok()
 }
 
 /// Every readable lease in `ACTIVE`.

@@ -89,7 +89,17 @@ pub enum ReadJobError {
     /// The file exists but cannot be read (permissions, I/O error).
     #[error("cannot be read: {0}")]
     Unreadable(io::Error),
+    /// Far larger than any job: not read into memory.
+    #[error("is {0} bytes long; a job file may be at most {MAX_JOB_BYTES} bytes")]
+    TooLarge(u64),
+    /// The name is not valid UTF-8, so no command can name the job.
+    #[error("its name is not valid UTF-8")]
+    BadName,
 }
+
+/// The largest job file read (64 MiB: a job with a hundred thousand attempt records is well
+/// under it); a larger file is set aside unread instead of filling the daemon's memory.
+pub const MAX_JOB_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Reads a job file without ever blocking or following a link: the open is non-blocking (a
 /// FIFO named `x.FS` would otherwise hang the daemon in open(2)) and refuses symbolic links
@@ -124,7 +134,11 @@ pub fn read_job(path: &Path) -> Result<Vec<u8>, ReadJobError> {
         }
         Err(e) => return Err(ReadJobError::Unreadable(e)),
     };
-    let t = f.metadata().map_err(ReadJobError::Unreadable)?.file_type();
+    let meta = f.metadata().map_err(ReadJobError::Unreadable)?;
+    let t = meta.file_type();
+    if t.is_file() && meta.len() > MAX_JOB_BYTES {
+        return Err(ReadJobError::TooLarge(meta.len()));
+    }
     if !t.is_file() {
         return Err(ReadJobError::NotRegular(if t.is_dir() {
             "a directory"
@@ -139,8 +153,33 @@ pub fn read_job(path: &Path) -> Result<Vec<u8>, ReadJobError> {
         }));
     }
     let mut out = Vec::new();
-    f.read_to_end(&mut out).map_err(ReadJobError::Unreadable)?;
+    // A file that grows while it is read is still cut at the limit.
+    (&mut f)
+        .take(MAX_JOB_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(ReadJobError::Unreadable)?;
+    if out.len() as u64 > MAX_JOB_BYTES {
+        return Err(ReadJobError::TooLarge(out.len() as u64));
+    }
     Ok(out)
+}
+
+/// Entries of `dir` that end in `.FS` but whose names are not UTF-8 (no command can name
+/// them; the daemon sets them aside).
+pub fn list_bad_names(dir: &Path) -> Vec<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .map(|e| e.file_name())
+        .filter(|n| {
+            n.to_str().is_none() && {
+                let b = n.as_bytes();
+                b.len() > 3 && b[b.len() - 3..].eq_ignore_ascii_case(b".FS")
+            }
+        })
+        .collect()
 }
 
 /// The job files (`*.FS`) directly in `dir`, unsorted; a missing directory is empty.
