@@ -71,6 +71,9 @@ pub struct Job {
     pub tosend: Option<u8>,
     /// Every `$attempt_record`, in order.
     pub records: Vec<AttemptRecord>,
+    /// How many records come before the last `$new_cycle` or `$retry_note` line: a cycle
+    /// begins there too (a job resubmitted with a final status, or retried by an operator).
+    pub cycle_mark: usize,
     /// The FS-level retry overrides.
     pub policy: PolicyLayer,
 }
@@ -220,8 +223,16 @@ impl Job {
             None => None,
         };
         let mut records = Vec::new();
-        for c in doc.all("attempt_record") {
-            records.push(AttemptRecord::from_command(c).map_err(|(col, why)| fail(c, col, why))?);
+        let mut cycle_mark = 0;
+        for c in doc.commands() {
+            if c.name.eq_ignore_ascii_case("attempt_record") {
+                records
+                    .push(AttemptRecord::from_command(c).map_err(|(col, why)| fail(c, col, why))?);
+            } else if c.name.eq_ignore_ascii_case("new_cycle")
+                || c.name.eq_ignore_ascii_case("retry_note")
+            {
+                cycle_mark = records.len();
+            }
         }
         let cover = match single(doc, "fax_cover") {
             Some(c) => c.arg(0).map(str::to_string),
@@ -241,6 +252,7 @@ impl Job {
             send_line,
             tosend,
             records,
+            cycle_mark,
             policy: PolicyLayer::from_document(doc, Level::Fs)?,
         })
     }
@@ -293,7 +305,24 @@ impl Job {
 
     /// The attempt records of the current cycle.
     pub fn cycle(&self) -> &[AttemptRecord] {
-        current_cycle(&self.records)
+        if self.is_finished() {
+            // Finished: no cycle is open; in a queue, the next attempt starts a new one.
+            return &[];
+        }
+        let after_mark = &self.records[self.cycle_mark.min(self.records.len())..];
+        let by_class = current_cycle(&self.records);
+        if by_class.len() < after_mark.len() {
+            by_class
+        } else {
+            after_mark
+        }
+    }
+
+    /// Whether the job carries a final status (`$fax_status1 6`): it was finished, and moving
+    /// it into a queue starts a new cycle (CopiaFacts: "no account is taken of earlier
+    /// attempts"), also for files CopiaFacts wrote, which may end without a `Z` record.
+    pub fn is_finished(&self) -> bool {
+        self.status1.is_some_and(|(s, _)| s == 6)
     }
 }
 

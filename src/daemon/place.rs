@@ -177,6 +177,20 @@ impl Daemon {
                 return;
             }
         }
+        if loaded.job.is_finished() {
+            // Moved into a queue with a final status (from SENT or FAIL, or a file CopiaFacts
+            // finished): a new cycle, as the reference says; the mark keeps it one.
+            let local = rewrite::local_stamp(&loaded.policy.calendar(), now);
+            loaded.doc.append(
+                "new_cycle",
+                &[
+                    &crate::command::format_date(local.date()),
+                    &crate::command::format_time(local.time()),
+                    &q.to_string(),
+                    "arrived in a queue with a final status",
+                ],
+            );
+        }
         rewrite::claim(&mut loaded.doc, line, q);
         if let Err(e) = self
             .store

@@ -52,7 +52,12 @@ fn gone(holder: &Holder, leases: &[Lease], now: DateTime<Utc>) -> bool {
 
 /// Whether a lock file is older than the longest lease staleness on the spool (default 60 s).
 fn old_enough(path: &Path, leases: &[Lease]) -> bool {
-    let stale = leases.iter().map(|l| l.stale_after).max().unwrap_or(60).max(1) as u64;
+    let stale = leases
+        .iter()
+        .map(|l| l.stale_after)
+        .max()
+        .unwrap_or(60)
+        .max(1) as u64;
     std::fs::metadata(path)
         .and_then(|m| m.modified())
         .ok()
