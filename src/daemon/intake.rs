@@ -157,7 +157,7 @@ impl Daemon {
     }
 
     pub(super) fn resolve(&self, p: &str) -> PathBuf {
-        let path = PathBuf::from(p.replace('\\', "/"));
+        let path = PathBuf::from(self.settings.paths.map(p));
         if path.is_relative() {
             self.base.join(path)
         } else {
@@ -194,7 +194,11 @@ impl Daemon {
             };
             for d in docs {
                 let at = format!("{file}:{}: document {d:?}", c.line);
-                match roots.confine(d).map(|p| p.into_os_string().into_string()) {
+                let mapped = self.settings.paths.map(d);
+                match roots
+                    .confine(&mapped)
+                    .map(|p| p.into_os_string().into_string())
+                {
                     Ok(Ok(p)) => {
                         if !cover {
                             documents.push(p);

@@ -46,6 +46,8 @@ pub struct Settings {
     /// `$document_root DIR…` (relative to the base directory); without one, the base directory
     /// and the request directory (see [`DocRoots::defaults`]).
     pub documents: DocRoots,
+    /// `$path_map PREFIX DIR…`: Windows paths in jobs mapped to local directories.
+    pub paths: crate::spool::pathmap::PathMap,
     /// `$dnc_file PATH` (relative to the base directory): an external do-not-call list.
     pub dnc_file: Option<PathBuf>,
     /// `$max_calls_per_day N`: attempts per destination per local day, every node together
@@ -108,6 +110,26 @@ impl Settings {
             DocRoots::new(base, roots)
         };
         let layout = Layout::new(root, max);
+        let mut paths = crate::spool::pathmap::PathMap::default();
+        for c in doc.all("path_map") {
+            match (c.arg(0), c.arg(1)) {
+                (Some(prefix), Some(dir)) if c.args.len() == 2 => {
+                    let local = if Path::new(dir).is_relative() {
+                        base.join(dir).display().to_string()
+                    } else {
+                        dir.to_string()
+                    };
+                    paths.add(prefix, &local);
+                }
+                _ => {
+                    return Err(format!(
+                        "{} line {}: $path_map takes a prefix as jobs write it and a local directory, e.g. $path_map \"C:\\FAX\\DOCS\" /srv/fax/docs",
+                        doc.origin(),
+                        c.line
+                    ))
+                }
+            }
+        }
         let mut disabled = Vec::new();
         for c in doc.all("queue_disable") {
             for a in &c.args {
@@ -203,6 +225,7 @@ impl Settings {
             rescan: num(doc, "rescan_interval", 0, 60u64)?.max(1),
             grace: num(doc, "shutdown_grace", 0, 30u64)?,
             documents,
+            paths,
             dnc_file,
             max_calls_per_day: Some(num(doc, "max_calls_per_day", 0, 0u32)?).filter(|n| *n > 0),
         })

@@ -12,6 +12,7 @@ pub mod dnc;
 pub mod docroot;
 pub mod index;
 pub mod lease;
+pub mod pathmap;
 pub mod report;
 pub mod rewrite;
 pub mod store;
