@@ -24,7 +24,7 @@ impl PathMap {
         self.entries
             .push((key, local.trim_end_matches('/').to_string()));
         // Longest first, so `C:\FAX\DOCS` wins over `C:\FAX`.
-        self.entries.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.entries.sort_by_key(|e| std::cmp::Reverse(e.0.len()));
     }
 
     /// Whether no mapping is configured.
