@@ -305,10 +305,6 @@ impl Job {
 
     /// The attempt records of the current cycle.
     pub fn cycle(&self) -> &[AttemptRecord] {
-        if self.is_finished() {
-            // Finished: no cycle is open; in a queue, the next attempt starts a new one.
-            return &[];
-        }
         let after_mark = &self.records[self.cycle_mark.min(self.records.len())..];
         let by_class = current_cycle(&self.records);
         if by_class.len() < after_mark.len() {
@@ -320,7 +316,8 @@ impl Job {
 
     /// Whether the job carries a final status (`$fax_status1 6`): it was finished, and moving
     /// it into a queue starts a new cycle (CopiaFacts: "no account is taken of earlier
-    /// attempts"), also for files CopiaFacts wrote, which may end without a `Z` record.
+    /// attempts"), also for files CopiaFacts wrote, which may end without a `Z` record. The
+    /// daemon marks that cycle when it reads such a job from a queue (`cycle_mark`).
     pub fn is_finished(&self) -> bool {
         self.status1.is_some_and(|(s, _)| s == 6)
     }

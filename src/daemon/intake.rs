@@ -108,6 +108,12 @@ impl Daemon {
             doc: None,
         })?;
         let job = match Job::from_document(&doc) {
+            // Read from a queue with a final status: moved back from SENT or FAIL (or finished
+            // by CopiaFacts): a new cycle, whatever its last record.
+            Ok(mut j) if j.is_finished() => {
+                j.cycle_mark = j.records.len();
+                j
+            }
             Ok(j) => j,
             Err(e) => {
                 return Err(Bad {
