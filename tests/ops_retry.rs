@@ -186,15 +186,15 @@ fn every_eligibility_rule_in_one_bulk_report() {
     assert_eq!(
         skip_of(&r, "4.FS"),
         &Skip::Newer {
-            job: "40.FS".into(),
-            place: "SENT".into()
+            newer_job: "40.FS".into(),
+            newer_place: "SENT".into()
         }
     );
     assert_eq!(
         skip_of(&r, "5.FS"),
         &Skip::Newer {
-            job: "50.FS".into(),
-            place: "TOSEND1".into()
+            newer_job: "50.FS".into(),
+            newer_place: "TOSEND1".into()
         }
     );
     assert!(matches!(
@@ -544,4 +544,84 @@ fn a_reason_with_newlines_stays_one_note_on_one_line() {
     assert_eq!(phones.len(), 1, "a line was injected");
     let note = doc.last("retry_note").unwrap();
     assert_eq!(note.texts()[4], "line one\\n$fax_phone 5550666\\r\\n");
+}
+
+/// Parses JSON text and fails on an object that repeats a key (`serde_json::Value` would
+/// silently keep the last one).
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<UniqueKeys, A::Error> {
+        while s.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(k) = m.next_key::<String>()? {
+            if !seen.insert(k.clone()) {
+                return Err(serde::de::Error::custom(format!("duplicate key {k:?}")));
+            }
+            m.next_value::<UniqueKeys>()?;
+        }
+        Ok(UniqueKeys)
+    }
+}
+
+#[test]
+fn retry_json_names_every_key_once() {
+    let s = sample();
+    let out = assert_cmd::Command::cargo_bin("redial")
+        .unwrap()
+        .args(["retry", "--all-failed", "--dry-run", "--json", "--cfg"])
+        .arg(s.base.join("redial.cfg"))
+        .arg("--base")
+        .arg(&s.base)
+        .args(["--now", "2026-03-02T10:00:00Z"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    if let Err(e) = serde_json::from_str::<UniqueKeys>(&text) {
+        panic!("{e}: {text}");
+    }
+    let j: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let newer = j["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["job"] == "4.FS")
+        .unwrap();
+    assert_eq!(newer["reason"], "newer");
+    assert_eq!(newer["newer_job"], "40.FS");
+    assert_eq!(newer["newer_place"], "SENT");
 }

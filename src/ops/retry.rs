@@ -167,7 +167,8 @@ pub struct Queued {
 pub struct Skipped {
     /// Job name (as asked for).
     pub job: String,
-    /// Why, machine-readable.
+    /// Why, machine-readable: `reason` and its fields, flattened into this entry (so no
+    /// [`Skip`] field may be called `job` or `message`).
     #[serde(flatten)]
     pub why: Skip,
     /// Why, in words.
@@ -334,7 +335,102 @@ fn move_back(
 
 #[cfg(test)]
 mod tests {
-    use super::glob;
+    use super::*;
+
+    /// Parses JSON text and fails on an object that repeats a key (`serde_json::Value` would
+    /// silently keep the last one).
+    struct UniqueKeys;
+
+    impl<'de> Deserialize<'de> for UniqueKeys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(UniqueKeysVisitor)
+        }
+    }
+
+    struct UniqueKeysVisitor;
+
+    impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+        type Value = UniqueKeys;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<UniqueKeys, A::Error> {
+            while s.next_element::<UniqueKeys>()?.is_some() {}
+            Ok(UniqueKeys)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<UniqueKeys, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(k) = m.next_key::<String>()? {
+                if !seen.insert(k.clone()) {
+                    return Err(serde::de::Error::custom(format!("duplicate key {k:?}")));
+                }
+                m.next_value::<UniqueKeys>()?;
+            }
+            Ok(UniqueKeys)
+        }
+    }
+
+    /// Every kind of skipped entry, as `redial retry --json` and `POST /api/retry` print the
+    /// report (both serialize this struct), has each key once.
+    #[test]
+    fn skipped_entries_have_unique_json_keys() {
+        let every = [
+            Skip::NotFound,
+            Skip::NotFailed {
+                place: "SENT".into(),
+            },
+            Skip::Unreadable {
+                error: "bad".into(),
+            },
+            Skip::Permanent {
+                code: 11,
+                description: "invalid number".into(),
+            },
+            Skip::Newer {
+                newer_job: "7.FS".into(),
+                newer_place: "SENT".into(),
+            },
+            Skip::Wait {
+                class: 'B',
+                eligible_at: "2026-03-02T10:05:05Z".parse().unwrap(),
+            },
+            Skip::AutoLimit { max: 3 },
+            Skip::Gone,
+        ];
+        let report = Report {
+            queued: Vec::new(),
+            skipped: every.into_iter().map(|w| skipped("1.FS", w)).collect(),
+            dry_run: true,
+        };
+        let text = serde_json::to_string(&report).unwrap();
+        if let Err(e) = serde_json::from_str::<UniqueKeys>(&text) {
+            panic!("{e}: {text}");
+        }
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let newer = &v["skipped"][4];
+        assert_eq!(newer["job"], "1.FS", "{text}");
+        assert_eq!(newer["reason"], "newer", "{text}");
+        assert_eq!(newer["newer_job"], "7.FS", "{text}");
+        assert_eq!(newer["newer_place"], "SENT", "{text}");
+    }
 
     #[test]
     fn globs() {
