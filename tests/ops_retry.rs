@@ -625,3 +625,67 @@ fn retry_json_names_every_key_once() {
     assert_eq!(newer["newer_job"], "40.FS");
     assert_eq!(newer["newer_place"], "SENT");
 }
+
+#[test]
+fn retry_class_takes_letters_and_names_and_refuses_the_rest() {
+    let s = sample();
+    let cli = |class: &str| {
+        assert_cmd::Command::cargo_bin("redial")
+            .unwrap()
+            .args([
+                "retry",
+                "--all-failed",
+                "--dry-run",
+                "--class",
+                class,
+                "--cfg",
+            ])
+            .arg(s.base.join("redial.cfg"))
+            .arg("--base")
+            .arg(&s.base)
+            .args(["--now", "2026-03-02T10:00:00Z"])
+            .output()
+            .unwrap()
+    };
+    for bad in ["machine", "xyz", "P", "A,", "busy,nope"] {
+        let out = cli(bad);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(out.stdout.is_empty(), "{bad}: nothing retried");
+        for listed in ["A-O, S, Z", "busy", "no-answer", "answering-machine"] {
+            assert!(err.contains(listed), "{bad}: {err}");
+        }
+    }
+    for good in ["b", "B", "busy", "Busy", "BUSY"] {
+        let out = cli(good);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{good}: {text}");
+        assert!(
+            text.contains("would queue 1.FS") && text.contains("3.FS") && !text.contains("2.FS"),
+            "{good}: {text}"
+        );
+    }
+    // Names and letters mix; names may be written with spaces, '-' or '_'.
+    let out = cli("no_answer,busy,Z");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1.FS") && text.contains("2.FS"), "{text}");
+    // The library (the API's POST /api/retry goes through it) refuses a bad class too.
+    let r = retry(
+        &s.layout,
+        &s.sys,
+        &s.ops,
+        &Request {
+            all_failed: true,
+            selection: Selection {
+                class: Some("xyz".into()),
+                ..Default::default()
+            },
+            dry_run: true,
+            ..Request::default()
+        },
+        t("2026-03-02T10:00:00Z"),
+    );
+    let e = r.expect_err("xyz is no class").to_string();
+    assert!(e.contains("\"xyz\" is not an outcome class"), "{e}");
+}

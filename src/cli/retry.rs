@@ -77,8 +77,9 @@ pub struct RetryArgs {
     /// Selection: jobs that came from this queue.
     #[arg(long)]
     from_queue: Option<u8>,
-    /// Selection: class letters of the last outcome (outcome table), e.g. AB.
-    #[arg(long)]
+    /// Selection: classes of the last outcome (outcome table): letters A-O, S, Z (e.g. AB) or
+    /// names (busy, no-answer, …), separated by commas.
+    #[arg(long, value_parser = redial::ops::retry::parse_classes)]
     class: Option<String>,
     /// Selection: last attempt on or after this date (YYYY-MM-DD).
     #[arg(long)]

@@ -160,7 +160,9 @@ impl Filter {
                         .map_err(|_| format!("{q:?} is not a queue number"))
                 })
                 .transpose()?,
-            class: nonempty(&self.class).map(str::to_string),
+            class: nonempty(&self.class)
+                .map(crate::ops::retry::parse_classes)
+                .transpose()?,
             since: date(&self.since)?,
             until: date(&self.until)?,
             dest: nonempty(&self.dest).map(str::to_string),
