@@ -186,25 +186,38 @@ pub struct StatusArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Pretend it is this instant (for what is due, held or waiting).
+    #[arg(long)]
+    now: Option<chrono::DateTime<Utc>>,
 }
 
 /// Prints the counts.
 pub fn status(a: StatusArgs) -> Result<()> {
     let (layout, sys) = a.spool.open()?;
-    let tz = sys.layer.timezone.unwrap_or(chrono_tz::UTC);
-    let s = report::status(&layout, tz, Utc::now())?;
+    let s = report::status(&layout, &sys, a.now.unwrap_or_else(Utc::now))?;
     if a.json {
         println!("{}", serde_json::to_string(&s)?);
         return Ok(());
     }
     println!(
-        "{:<10} {:>8} {:>14} {:>10}",
-        "QUEUE", "DUE", "WAITING RETRY", "SCHEDULED"
+        "{:<10} {:>8} {:>8} {:>14} {:>10}",
+        "QUEUE", "DUE", "HELD", "WAITING RETRY", "SCHEDULED"
     );
+    let tz = sys.layer.timezone.unwrap_or(chrono_tz::UTC);
     for q in &s.queues {
+        let until = q
+            .held_until
+            .map(|t| {
+                let t = t.with_timezone(&tz);
+                format!(
+                    "  (held by a window until {})",
+                    t.format("%Y-%m-%d %H:%M:%S")
+                )
+            })
+            .unwrap_or_default();
         println!(
-            "{:<10} {:>8} {:>14} {:>10}",
-            q.queue, q.due, q.waiting_retry, q.scheduled
+            "{:<10} {:>8} {:>8} {:>14} {:>10}{until}",
+            q.queue, q.due, q.held, q.waiting_retry, q.scheduled
         );
     }
     println!(

@@ -6,22 +6,76 @@
 use super::{lease, store, Layout};
 use crate::command::Document;
 use crate::job::Job;
+use crate::load::{self, LoadedJob, SystemConfig};
+use crate::retry::engine;
 use crate::retry::outcome::OutcomeTable;
+use crate::retry::policy::Policy;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// Counts of one queue.
+/// Counts of one queue. Every job counts once: what decides is when it may next start, as the
+/// daemon computes it ([`engine::next_start`]: its retry or send time, moved by its send window
+/// and the pause windows, in its calendar).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct QueueStatus {
     /// Folder name.
     pub queue: String,
-    /// Due now (no retry time, or its time has come).
+    /// Due now: it may start now (a file that cannot be read counts here too: the daemon acts on
+    /// it at once, failing it).
     pub due: usize,
+    /// Held by a window: its retry or send time has come (or it has none), but its send window
+    /// or a pause window allows no start now.
+    pub held: usize,
+    /// The earliest instant a held job may start.
+    pub held_until: Option<DateTime<Utc>>,
     /// Waiting for a retry time (`$fax_next_date` in the future).
     pub waiting_retry: usize,
     /// Waiting for a future `$fax_send_date`.
     pub scheduled: usize,
+}
+
+/// Where a queued job stands at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// It may start now.
+    Due,
+    /// Its times have come but a window holds it until then.
+    Held(DateTime<Utc>),
+    /// Its retry time is to come; it may start then (or later, if a window holds it).
+    WaitingRetry(DateTime<Utc>),
+    /// Its send date and time are to come; it may start then (or later).
+    Scheduled(DateTime<Utc>),
+}
+
+/// Where the job stands at `now`, by the daemon's own computation ([`engine::next_start`]).
+/// `Err` when no start is possible (the daemon fails such a job at intake: a send window whose
+/// week is over, outcome 183).
+pub fn standing(
+    policy: &Policy,
+    job: &Job,
+    now: DateTime<Utc>,
+) -> Result<Standing, crate::calendar::CalendarError> {
+    let start = engine::next_start(policy, job, now)?;
+    if start <= now {
+        return Ok(Standing::Due);
+    }
+    let cal = policy.calendar();
+    let after = |t: Option<NaiveDateTime>| t.is_some_and(|t| cal.instant(t) > now);
+    Ok(if after(job.next) {
+        Standing::WaitingRetry(start)
+    } else if job.next.is_none() && after(job.send_at()) {
+        Standing::Scheduled(start)
+    } else {
+        Standing::Held(start)
+    })
+}
+
+/// Reads a job file with its policy (CFG, its `$fax_user` profile as the daemon finds it, FS).
+fn load_queued(path: &Path, sys: &SystemConfig, base: Option<&Path>) -> Option<LoadedJob> {
+    let bytes = std::fs::read(path).ok()?;
+    let doc = Document::parse(&bytes, &path.display().to_string()).ok()?;
+    load::job_from_document(doc, base, sys, None).ok()
 }
 
 /// The whole picture.
@@ -41,29 +95,33 @@ pub struct Status {
     pub stale: Vec<bool>,
 }
 
-/// Counts everything. Times in files are read as UTC unless `tz` says otherwise.
-pub fn status(layout: &Layout, tz: chrono_tz::Tz, now: DateTime<Utc>) -> std::io::Result<Status> {
-    let local_now = now.with_timezone(&tz).naive_local();
+/// Counts everything at `now`, each queued job by [`standing`] under its policy (the CFG's
+/// layer, its `$fax_user` profile — a relative path as written, else beside the spool directory
+/// — and its own commands).
+pub fn status(layout: &Layout, sys: &SystemConfig, now: DateTime<Utc>) -> std::io::Result<Status> {
+    let base = layout.root.parent();
     let mut queues = Vec::new();
     for q in layout.queues() {
         let dir = layout.queue_dir(q);
         let mut s = QueueStatus {
             queue: super::queue_name(q),
             due: 0,
+            held: 0,
+            held_until: None,
             waiting_retry: 0,
             scheduled: 0,
         };
         for name in store::list_jobs(&dir)? {
-            let job = std::fs::read(dir.join(&name))
-                .ok()
-                .and_then(|b| Document::parse(&b, &name).ok())
-                .and_then(|d| Job::from_document(&d).ok());
-            match job {
-                Some(j) if j.next.is_some_and(|t| t > local_now) => s.waiting_retry += 1,
-                Some(j) if j.next.is_none() && j.send_at().is_some_and(|t| t > local_now) => {
-                    s.scheduled += 1
+            let standing = load_queued(&dir.join(&name), sys, base)
+                .and_then(|l| standing(&l.policy, &l.job, now).ok());
+            match standing {
+                Some(Standing::Held(t)) => {
+                    s.held += 1;
+                    s.held_until = Some(s.held_until.map_or(t, |u| u.min(t)));
                 }
-                _ => s.due += 1,
+                Some(Standing::WaitingRetry(_)) => s.waiting_retry += 1,
+                Some(Standing::Scheduled(_)) => s.scheduled += 1,
+                Some(Standing::Due) | None => s.due += 1,
             }
         }
         queues.push(s);

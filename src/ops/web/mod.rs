@@ -296,6 +296,7 @@ struct RowView {
 struct Counter {
     queue: String,
     due: usize,
+    held: usize,
     waiting: usize,
     scheduled: usize,
 }
@@ -378,8 +379,7 @@ async fn failed_html(s: Arc<WebState>, f: Filter, csrf: String) -> Response {
             Err(e) => (Selection::default(), e),
         };
         let jobs = failed_jobs(&s, &sel, now);
-        let tz = s.sys.layer.timezone.unwrap_or(chrono_tz::UTC);
-        let st = report::status(&s.layout, tz, now).ok();
+        let st = report::status(&s.layout, &s.sys, now).ok();
         page(FailedPage {
             csrf,
             eligible: jobs.iter().filter(|j| j.eligible).count(),
@@ -392,6 +392,7 @@ async fn failed_html(s: Arc<WebState>, f: Filter, csrf: String) -> Response {
                         .map(|q| Counter {
                             queue: q.queue.clone(),
                             due: q.due,
+                            held: q.held,
                             waiting: q.waiting_retry,
                             scheduled: q.scheduled,
                         })
