@@ -240,7 +240,12 @@ pub fn run(args: DemoArgs) -> Result<bool> {
     rows.sort_by(|a, b| redial::spool::JobName::new(&a.0).cmp(&redial::spool::JobName::new(&b.0)));
     for (n, what, dir) in rows {
         let path = dir.join(&n);
-        let text = match report::report(&layout, &path, &d.system().outcomes) {
+        let text = match report::report(
+            &layout,
+            &path,
+            d.system(),
+            redial::daemon::clock::Clock::now(&clock),
+        ) {
             Ok(r) => {
                 let last = r
                     .attempts

@@ -272,15 +272,20 @@ pub struct ReportArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Pretend it is this instant (for when a queued job starts next).
+    #[arg(long)]
+    now: Option<chrono::DateTime<Utc>>,
 }
 
-/// Prints a job's attempts.
+/// Prints a job's history (attempts and retries in time order) and, for a queued job, when it
+/// starts next.
 pub fn report(a: ReportArgs) -> Result<()> {
     let (layout, sys) = a.spool.open()?;
     let Some(path) = report::find(&layout, &a.job) else {
         bail!("job {:?} is not in {}", a.job, layout.root.display());
     };
-    let r = match report::report(&layout, &path, &sys.outcomes) {
+    let now = a.now.unwrap_or_else(Utc::now);
+    let r = match report::report(&layout, &path, &sys, now) {
         Ok(r) => r,
         Err(e) => {
             let err = Path::new(&format!("{}.err", path.display())).to_path_buf();
@@ -298,20 +303,56 @@ pub fn report(a: ReportArgs) -> Result<()> {
         r.place,
         r.destination.as_deref().unwrap_or("-")
     );
-    println!(
-        "{:<20} {:<6} {:>5} {:<5} {:<44} THEN",
-        "WHEN", "LINE", "CODE", "CLASS", "OUTCOME"
-    );
-    for x in &r.attempts {
+    let history = r.history();
+    if r.attempts.is_empty() {
+        let place = match r.standing {
+            Some(_) => format!("waiting in {}", r.place),
+            None => format!("in {}", r.place),
+        };
+        println!("never tried: {place}");
+    }
+    if !history.is_empty() {
         println!(
-            "{:<20} {:<6} {:>5} {:<5} {:<44} {}",
-            x.when.format("%Y-%m-%d %H:%M:%S"),
-            x.line,
-            x.code,
-            x.class,
-            x.description,
-            x.then
+            "{:<20} {:<6} {:>5} {:<5} {:<44} THEN",
+            "WHEN", "LINE", "CODE", "CLASS", "OUTCOME"
         );
+    }
+    for h in history {
+        let when = h.when().format("%Y-%m-%d %H:%M:%S");
+        match h {
+            report::HistoryLine::Attempt(x) => println!(
+                "{when:<20} {:<6} {:>5} {:<5} {:<44} {}",
+                x.line, x.code, x.class, x.description, x.then
+            ),
+            report::HistoryLine::Note(n) => {
+                let how = if n.kind == "auto" {
+                    "retried automatically"
+                } else {
+                    "retried by hand"
+                };
+                let why = if n.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", quote(&n.reason))
+                };
+                println!("{when:<20} {how} -> {}{why}", n.queue);
+            }
+        }
+    }
+    let at = |t: &chrono::NaiveDateTime| format!("next start {}", t.format("%Y-%m-%d %H:%M:%S"));
+    match (r.standing.as_deref(), &r.next_start_local) {
+        (Some("due"), _) => println!("due now: a node starts it when a line of its group is free"),
+        (Some("held"), Some(t)) => println!(
+            "{}: held by a window (its send window or a pause window) until then",
+            at(t)
+        ),
+        (Some("waiting_retry"), Some(t)) => println!("{}: waiting for its retry time", at(t)),
+        (Some("scheduled"), Some(t)) => println!("{}: scheduled (its send date and time)", at(t)),
+        (Some("no_start"), _) => println!(
+            "no start possible: {} (the daemon fails it)",
+            r.no_start.as_deref().unwrap_or_default()
+        ),
+        _ => {}
     }
     if let Some(reason) = &r.fail_reason {
         println!("fail reason: {}", quote(reason));

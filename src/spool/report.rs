@@ -207,17 +207,115 @@ pub struct Report {
     pub destination: Option<String>,
     /// Every attempt.
     pub attempts: Vec<AttemptLine>,
+    /// Every retry of the job out of `FAIL` (`$retry_note`, manual or automatic), in time order.
+    pub notes: Vec<NoteLine>,
     /// `$fax_next_date/time`, if a retry is scheduled.
     pub next: Option<NaiveDateTime>,
+    /// For a queued job: `due`, `held` (by a window), `waiting_retry` or `scheduled`
+    /// ([`standing`]); `no_start` when its windows allow none (the daemon fails it).
+    pub standing: Option<String>,
+    /// For a queued job: when it may next start, as the daemon computes it.
+    pub next_start: Option<DateTime<Utc>>,
+    /// `next_start` in the job's local time.
+    pub next_start_local: Option<NaiveDateTime>,
+    /// For a queued job whose windows allow no start: why.
+    pub no_start: Option<String>,
     /// `$fail_reason`.
     pub fail_reason: Option<String>,
 }
 
-/// Builds the report of the job at `path`.
-pub fn report(layout: &Layout, path: &Path, outcomes: &OutcomeTable) -> Result<Report, String> {
+/// One retry of a failed job (`$retry_note`).
+#[derive(Debug, Clone, Serialize)]
+pub struct NoteLine {
+    /// Local time of the retry.
+    pub when: NaiveDateTime,
+    /// `manual` or `auto`.
+    pub kind: String,
+    /// The queue it was sent to.
+    pub queue: String,
+    /// The reason given (may be empty).
+    pub reason: String,
+}
+
+/// One line of a job's history: an attempt or a retry note.
+#[derive(Debug, Clone, Copy)]
+pub enum HistoryLine<'a> {
+    /// An attempt.
+    Attempt(&'a AttemptLine),
+    /// A retry out of `FAIL`.
+    Note(&'a NoteLine),
+}
+
+impl HistoryLine<'_> {
+    /// Its local time.
+    pub fn when(&self) -> NaiveDateTime {
+        match self {
+            HistoryLine::Attempt(a) => a.when,
+            HistoryLine::Note(n) => n.when,
+        }
+    }
+}
+
+impl Report {
+    /// Attempts and retry notes together, in time order (file order among equal times).
+    pub fn history(&self) -> Vec<HistoryLine<'_>> {
+        let mut all: Vec<HistoryLine<'_>> = self
+            .attempts
+            .iter()
+            .map(HistoryLine::Attempt)
+            .chain(self.notes.iter().map(HistoryLine::Note))
+            .collect();
+        all.sort_by_key(HistoryLine::when);
+        all
+    }
+}
+
+/// Builds the report of the job at `path` at `now` (for when a queued job starts next).
+pub fn report(
+    layout: &Layout,
+    path: &Path,
+    sys: &SystemConfig,
+    now: DateTime<Utc>,
+) -> Result<Report, String> {
+    let outcomes: &OutcomeTable = &sys.outcomes;
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let doc = Document::parse(&bytes, &path.display().to_string()).map_err(|e| e.to_string())?;
     let job = Job::from_document(&doc).map_err(|e| e.to_string())?;
+    let mut notes: Vec<NoteLine> = doc
+        .all("retry_note")
+        .filter_map(crate::ops::scan::RetryNote::from_command)
+        .map(|n| NoteLine {
+            when: n.at,
+            kind: n.kind.as_str().to_string(),
+            queue: super::queue_name(n.queue),
+            reason: n.reason,
+        })
+        .collect();
+    notes.sort_by_key(|n| n.when);
+    let (mut standing_name, mut next_start, mut next_start_local, mut no_start) =
+        (None, None, None, None);
+    if let Some(super::Place::Queue(_)) = layout.place_of(path) {
+        if let Some(l) = load_queued(path, sys, layout.root.parent()) {
+            let cal = l.policy.calendar();
+            match standing(&l.policy, &l.job, now) {
+                Ok(st) => {
+                    let (name, at) = match st {
+                        Standing::Due => ("due", engine::next_start(&l.policy, &l.job, now).ok()),
+                        Standing::Held(t) => ("held", Some(t)),
+                        Standing::WaitingRetry(t) => ("waiting_retry", Some(t)),
+                        Standing::Scheduled(t) => ("scheduled", Some(t)),
+                    };
+                    standing_name = Some(name.to_string());
+                    next_start = at;
+                    next_start_local = at.map(|t| cal.local(t));
+                }
+                Err(e) => {
+                    standing_name = Some("no_start".to_string());
+                    no_start = Some(e.to_string());
+                }
+            }
+        }
+    }
     let place = match layout.place_of(path) {
         Some(super::Place::Queue(q)) => super::queue_name(q),
         Some(super::Place::Active(n)) => format!("ACTIVE/{n} (in progress)"),
@@ -234,7 +332,10 @@ pub fn report(layout: &Layout, path: &Path, outcomes: &OutcomeTable) -> Result<R
         .map(|(i, r)| {
             let then = match r.class.letter() {
                 'S' => "sent".to_string(),
-                'Z' => "failed for good".to_string(),
+                'Z' if i + 1 == n && !notes.iter().any(|x| x.when >= r.start) => {
+                    "failed for good".to_string()
+                }
+                'Z' => "failed".to_string(),
                 _ => match job.records.get(i + 1) {
                     Some(nx) => format!("retried {}", nx.start.format("%Y-%m-%d %H:%M:%S")),
                     None if i + 1 == n => match job.next {
@@ -270,7 +371,12 @@ pub fn report(layout: &Layout, path: &Path, outcomes: &OutcomeTable) -> Result<R
             .or_else(|| d.sms_phone.clone())
             .or_else(|| d.email_address.clone()),
         attempts,
+        notes,
         next: job.next,
+        standing: standing_name,
+        next_start,
+        next_start_local,
+        no_start,
         fail_reason: doc.last("fail_reason").map(|c| c.joined()),
     })
 }
