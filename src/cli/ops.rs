@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 use chrono::Utc;
 use redial::command::Document;
 use redial::daemon::settings::Settings;
+use redial::datearg::DateArg;
 use redial::load::SystemConfig;
 use redial::spool::{report, rewrite::quote, store, Layout};
 use std::io::{Read, Seek, Write};
@@ -76,9 +77,10 @@ pub struct SubmitArgs {
     /// User profile (USR).
     #[arg(long)]
     user: Option<String>,
-    /// Not before this date (MM/DD/YYYY).
+    /// Not before this day (MM/DD/YYYY, YYYY-MM-DD); a time (YYYY-MM-DDTHH:MM[:SS] local, or
+    /// RFC 3339) also sets the start of --send-time. Written as `$fax_send_date MM/DD/YYYY`.
     #[arg(long)]
-    send_date: Option<String>,
+    send_date: Option<DateArg>,
     /// Not before this time (HH:MM:SS), optionally with an end: "08:00:00 17:00:00".
     #[arg(long)]
     send_time: Option<String>,
@@ -112,7 +114,7 @@ fn next_number(layout: &Layout) -> Result<u64> {
 
 /// Writes the job and prints its path.
 pub fn submit(a: SubmitArgs) -> Result<()> {
-    let (layout, _) = a.spool.open()?;
+    let (layout, sys) = a.spool.open()?;
     if a.queue > layout.max_queue {
         bail!(
             "queue {} does not exist (highest is {})",
@@ -139,7 +141,20 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
         doc.append("fax_filename", &[f]);
     }
     if let Some(d) = &a.send_date {
-        doc.set("fax_send_date", &[d]);
+        let local = d.local(super::retry::tz(&sys));
+        doc.set(
+            "fax_send_date",
+            &[&redial::command::format_date(local.date())],
+        );
+        if d.has_time() {
+            if a.send_time.is_some() {
+                bail!("--send-date with a time and --send-time both set the start: give one");
+            }
+            doc.set(
+                "fax_send_time",
+                &[&redial::command::format_time(local.time())],
+            );
+        }
     }
     if let Some(t) = &a.send_time {
         let parts: Vec<&str> = t.split_whitespace().collect();
@@ -186,15 +201,19 @@ pub struct StatusArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
-    /// Pretend it is this instant (for what is due, held or waiting).
+    /// Pretend it is this instant, for what is due, held or waiting (MM/DD/YYYY, YYYY-MM-DD,
+    /// YYYY-MM-DDTHH:MM[:SS] local, RFC 3339).
     #[arg(long)]
-    now: Option<chrono::DateTime<Utc>>,
+    now: Option<DateArg>,
 }
 
 /// Prints the counts.
 pub fn status(a: StatusArgs) -> Result<()> {
     let (layout, sys) = a.spool.open()?;
-    let s = report::status(&layout, &sys, a.now.unwrap_or_else(Utc::now))?;
+    let now = a
+        .now
+        .map_or_else(Utc::now, |t| t.instant(super::retry::tz(&sys)));
+    let s = report::status(&layout, &sys, now)?;
     if a.json {
         println!("{}", serde_json::to_string(&s)?);
         return Ok(());
@@ -272,9 +291,10 @@ pub struct ReportArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
-    /// Pretend it is this instant (for when a queued job starts next).
+    /// Pretend it is this instant, for when a queued job starts next (any date form, as
+    /// `status --now`).
     #[arg(long)]
-    now: Option<chrono::DateTime<Utc>>,
+    now: Option<DateArg>,
 }
 
 /// Prints a job's history (attempts and retries in time order) and, for a queued job, when it
@@ -284,7 +304,9 @@ pub fn report(a: ReportArgs) -> Result<()> {
     let Some(path) = report::find(&layout, &a.job) else {
         bail!("job {:?} is not in {}", a.job, layout.root.display());
     };
-    let now = a.now.unwrap_or_else(Utc::now);
+    let now = a
+        .now
+        .map_or_else(Utc::now, |t| t.instant(super::retry::tz(&sys)));
     let r = match report::report(&layout, &path, &sys, now) {
         Ok(r) => r,
         Err(e) => {

@@ -27,7 +27,7 @@ pub fn run(a: WebArgs) -> Result<()> {
         .listen
         .or(ops.web.as_ref().map(|w| w.addr))
         .unwrap_or_else(|| DEFAULT_WEB_ADDR.parse().expect("default address"));
-    let clock: Arc<dyn Clock> = match a.spool.now {
+    let clock: Arc<dyn Clock> = match a.spool.now(&sys) {
         Some(t) => Arc::new(ManualClock::new(t)),
         None => Arc::new(SystemClock),
     };

@@ -17,7 +17,7 @@ pub(super) async fn api_failed(
     if let Err(d) = auth(&s, client, &headers) {
         return d.json();
     }
-    let sel = match f.selection() {
+    let sel = match f.selection(s.sys.layer.timezone.unwrap_or(chrono_tz::UTC)) {
         Ok(x) => x,
         Err(e) => {
             return (
