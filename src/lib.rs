@@ -7,6 +7,7 @@ pub mod audio;
 pub mod calendar;
 pub mod command;
 pub mod daemon;
+pub mod datearg;
 pub mod dispatch;
 pub mod fax;
 pub mod job;

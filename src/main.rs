@@ -3,6 +3,7 @@
 mod cli;
 
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// redial — an outbound fax and voice dialer.
@@ -37,8 +38,35 @@ enum Command {
     Dnc(cli::dnc::DncArgs),
 }
 
+/// Sets what a write to a pipe whose reader has gone does to this process.
+///
+/// Rust starts every program with SIGPIPE ignored, so such a write fails with EPIPE and
+/// `println!` panics (exit 101, a backtrace on stderr): `redial status | head` would crash. For the
+/// commands that print and end, the Unix default is right: the kernel ends the process quietly
+/// at the first write to a closed pipe, as it ends `cat` or `grep`. `redial run` and `redial web`
+/// are services: a log pipe or terminal that goes away must not kill a node in the middle of a
+/// call, and their sockets report a gone peer as EPIPE, which they handle per connection. They
+/// keep SIGPIPE ignored and write their logs and messages without failing on a closed pipe.
+fn sigpipe(default: bool) {
+    let action = if default {
+        libc::SIG_DFL
+    } else {
+        libc::SIG_IGN
+    };
+    // SAFETY: signal(2) with SIG_DFL or SIG_IGN (no handler runs); called at the start of main,
+    // before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, action);
+    }
+}
+
 fn main() -> ExitCode {
+    // Default first, so `redial --help | head` and clap's other output end quietly as well.
+    sigpipe(true);
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Run(_) | Command::Web(_)) {
+        sigpipe(false);
+    }
     let result = match cli.command {
         Command::Explain(args) => cli::explain::run(args),
         Command::Demo(args) => match cli::demo::run(args) {
@@ -62,7 +90,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("redial: {e:#}");
+            // Not eprintln!: a closed stderr must not turn the error into a panic.
+            let _ = writeln!(std::io::stderr(), "redial: {e:#}");
             ExitCode::from(2)
         }
     }

@@ -186,15 +186,15 @@ fn every_eligibility_rule_in_one_bulk_report() {
     assert_eq!(
         skip_of(&r, "4.FS"),
         &Skip::Newer {
-            job: "40.FS".into(),
-            place: "SENT".into()
+            newer_job: "40.FS".into(),
+            newer_place: "SENT".into()
         }
     );
     assert_eq!(
         skip_of(&r, "5.FS"),
         &Skip::Newer {
-            job: "50.FS".into(),
-            place: "TOSEND1".into()
+            newer_job: "50.FS".into(),
+            newer_place: "TOSEND1".into()
         }
     );
     assert!(matches!(
@@ -544,4 +544,148 @@ fn a_reason_with_newlines_stays_one_note_on_one_line() {
     assert_eq!(phones.len(), 1, "a line was injected");
     let note = doc.last("retry_note").unwrap();
     assert_eq!(note.texts()[4], "line one\\n$fax_phone 5550666\\r\\n");
+}
+
+/// Parses JSON text and fails on an object that repeats a key (`serde_json::Value` would
+/// silently keep the last one).
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<UniqueKeys, A::Error> {
+        while s.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(k) = m.next_key::<String>()? {
+            if !seen.insert(k.clone()) {
+                return Err(serde::de::Error::custom(format!("duplicate key {k:?}")));
+            }
+            m.next_value::<UniqueKeys>()?;
+        }
+        Ok(UniqueKeys)
+    }
+}
+
+#[test]
+fn retry_json_names_every_key_once() {
+    let s = sample();
+    let out = assert_cmd::Command::cargo_bin("redial")
+        .unwrap()
+        .args(["retry", "--all-failed", "--dry-run", "--json", "--cfg"])
+        .arg(s.base.join("redial.cfg"))
+        .arg("--base")
+        .arg(&s.base)
+        .args(["--now", "2026-03-02T10:00:00Z"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    if let Err(e) = serde_json::from_str::<UniqueKeys>(&text) {
+        panic!("{e}: {text}");
+    }
+    let j: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let newer = j["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["job"] == "4.FS")
+        .unwrap();
+    assert_eq!(newer["reason"], "newer");
+    assert_eq!(newer["newer_job"], "40.FS");
+    assert_eq!(newer["newer_place"], "SENT");
+}
+
+#[test]
+fn retry_class_takes_letters_and_names_and_refuses_the_rest() {
+    let s = sample();
+    let cli = |class: &str| {
+        assert_cmd::Command::cargo_bin("redial")
+            .unwrap()
+            .args([
+                "retry",
+                "--all-failed",
+                "--dry-run",
+                "--class",
+                class,
+                "--cfg",
+            ])
+            .arg(s.base.join("redial.cfg"))
+            .arg("--base")
+            .arg(&s.base)
+            .args(["--now", "2026-03-02T10:00:00Z"])
+            .output()
+            .unwrap()
+    };
+    for bad in ["machine", "xyz", "P", "A,", "busy,nope"] {
+        let out = cli(bad);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(out.stdout.is_empty(), "{bad}: nothing retried");
+        for listed in ["A-O, S, Z", "busy", "no-answer", "answering-machine"] {
+            assert!(err.contains(listed), "{bad}: {err}");
+        }
+    }
+    for good in ["b", "B", "busy", "Busy", "BUSY"] {
+        let out = cli(good);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{good}: {text}");
+        assert!(
+            text.contains("would queue 1.FS") && text.contains("3.FS") && !text.contains("2.FS"),
+            "{good}: {text}"
+        );
+    }
+    // Names and letters mix; names may be written with spaces, '-' or '_'.
+    let out = cli("no_answer,busy,Z");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1.FS") && text.contains("2.FS"), "{text}");
+    // The library (the API's POST /api/retry goes through it) refuses a bad class too.
+    let r = retry(
+        &s.layout,
+        &s.sys,
+        &s.ops,
+        &Request {
+            all_failed: true,
+            selection: Selection {
+                class: Some("xyz".into()),
+                ..Default::default()
+            },
+            dry_run: true,
+            ..Request::default()
+        },
+        t("2026-03-02T10:00:00Z"),
+    );
+    let e = r.expect_err("xyz is no class").to_string();
+    assert!(e.contains("\"xyz\" is not an outcome class"), "{e}");
 }

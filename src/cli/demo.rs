@@ -26,9 +26,10 @@ pub struct DemoArgs {
     /// if it has them, else the source tree).
     #[arg(long)]
     from: Option<PathBuf>,
-    /// Virtual start time (RFC 3339).
+    /// Virtual start time (RFC 3339, or MM/DD/YYYY, YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] in the
+    /// sample CFG's $timezone).
     #[arg(long, default_value = "2026-03-02T09:00:00Z")]
-    start: String,
+    start: redial::datearg::DateArg,
     /// `hwsim`: modem lines on a hw-sim rack (conf/sim.toml); `sim`: the CFG's sim lines.
     #[arg(long, default_value = "hwsim", value_parser = ["hwsim", "sim"])]
     lines: String,
@@ -99,11 +100,13 @@ pub fn run(args: DemoArgs) -> Result<bool> {
     };
     copy_tree(&from.join("spool"), &dir.join("spool"))?;
     copy_tree(&from.join("conf"), &dir.join("conf"))?;
-    let start: DateTime<Utc> = DateTime::parse_from_rfc3339(&args.start)
-        .context("--start must be RFC 3339")?
-        .with_timezone(&Utc);
-    let clock = ManualClock::new(start);
     let cfg = dir.join("conf/redial.cfg");
+    let tz = redial::load::SystemConfig::load(&cfg)?
+        .layer
+        .timezone
+        .unwrap_or(chrono_tz::UTC);
+    let start: DateTime<Utc> = args.start.instant(tz);
+    let clock = ManualClock::new(start);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -240,7 +243,12 @@ pub fn run(args: DemoArgs) -> Result<bool> {
     rows.sort_by(|a, b| redial::spool::JobName::new(&a.0).cmp(&redial::spool::JobName::new(&b.0)));
     for (n, what, dir) in rows {
         let path = dir.join(&n);
-        let text = match report::report(&layout, &path, &d.system().outcomes) {
+        let text = match report::report(
+            &layout,
+            &path,
+            d.system(),
+            redial::daemon::clock::Clock::now(&clock),
+        ) {
             Ok(r) => {
                 let last = r
                     .attempts

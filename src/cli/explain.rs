@@ -3,8 +3,9 @@
 //! The CLI contract is fixed (external tests drive it): one line of JSON on stdout, exit 0 on a
 //! decision, 2 on unreadable or invalid input.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use chrono::{DateTime, Utc};
+use redial::datearg::DateArg;
 use redial::load::{job_seed, load_job, queue_of, SystemConfig};
 use redial::retry::engine::{decide, Action, Input, ThisAttempt};
 use redial::retry::outcome::Class;
@@ -35,9 +36,10 @@ pub struct ExplainArgs {
     /// The user profile (USR); default: the $fax_user path if it exists.
     #[arg(long)]
     usr: Option<PathBuf>,
-    /// When the attempt ended (RFC 3339); default: now.
+    /// When the attempt ended: RFC 3339, YYYY-MM-DDTHH:MM[:SS] (local time, the CFG's $timezone),
+    /// MM/DD/YYYY or YYYY-MM-DD (local midnight); default: now.
     #[arg(long)]
-    now: Option<String>,
+    now: Option<DateArg>,
     /// The attempt's outcome class (A-H, J-O, I, S, Z).
     #[arg(long, conflicts_with = "outcome", required_unless_present = "outcome")]
     class: Option<String>,
@@ -60,17 +62,13 @@ struct Output {
 
 /// Runs the command; errors become exit status 2.
 pub fn run(args: ExplainArgs) -> Result<()> {
-    let now: DateTime<Utc> = match &args.now {
-        Some(s) => DateTime::parse_from_rfc3339(s)
-            .with_context(|| {
-                format!("--now {s:?} is not an RFC 3339 time (e.g. 2026-03-02T14:05:00Z)")
-            })?
-            .with_timezone(&Utc),
-        None => Utc::now(),
-    };
     let cfg = match &args.cfg {
         Some(p) => SystemConfig::load(p)?,
         None => SystemConfig::builtin(),
+    };
+    let now: DateTime<Utc> = match &args.now {
+        Some(t) => t.instant(cfg.layer.timezone.unwrap_or(chrono_tz::UTC)),
+        None => Utc::now(),
     };
     let loaded = load_job(&args.fs_file, &cfg, args.usr.as_deref())?;
     let Some(channel) = loaded.job.channel() else {

@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 use chrono::Utc;
 use redial::command::Document;
 use redial::daemon::settings::Settings;
+use redial::datearg::DateArg;
 use redial::load::SystemConfig;
 use redial::spool::{report, rewrite::quote, store, Layout};
 use std::io::{Read, Seek, Write};
@@ -76,9 +77,10 @@ pub struct SubmitArgs {
     /// User profile (USR).
     #[arg(long)]
     user: Option<String>,
-    /// Not before this date (MM/DD/YYYY).
+    /// Not before this day (MM/DD/YYYY, YYYY-MM-DD); a time (YYYY-MM-DDTHH:MM[:SS] local, or
+    /// RFC 3339) also sets the start of --send-time. Written as `$fax_send_date MM/DD/YYYY`.
     #[arg(long)]
-    send_date: Option<String>,
+    send_date: Option<DateArg>,
     /// Not before this time (HH:MM:SS), optionally with an end: "08:00:00 17:00:00".
     #[arg(long)]
     send_time: Option<String>,
@@ -112,7 +114,7 @@ fn next_number(layout: &Layout) -> Result<u64> {
 
 /// Writes the job and prints its path.
 pub fn submit(a: SubmitArgs) -> Result<()> {
-    let (layout, _) = a.spool.open()?;
+    let (layout, sys) = a.spool.open()?;
     if a.queue > layout.max_queue {
         bail!(
             "queue {} does not exist (highest is {})",
@@ -139,7 +141,20 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
         doc.append("fax_filename", &[f]);
     }
     if let Some(d) = &a.send_date {
-        doc.set("fax_send_date", &[d]);
+        let local = d.local(super::retry::tz(&sys));
+        doc.set(
+            "fax_send_date",
+            &[&redial::command::format_date(local.date())],
+        );
+        if d.has_time() {
+            if a.send_time.is_some() {
+                bail!("--send-date with a time and --send-time both set the start: give one");
+            }
+            doc.set(
+                "fax_send_time",
+                &[&redial::command::format_time(local.time())],
+            );
+        }
     }
     if let Some(t) = &a.send_time {
         let parts: Vec<&str> = t.split_whitespace().collect();
@@ -186,25 +201,42 @@ pub struct StatusArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Pretend it is this instant, for what is due, held or waiting (MM/DD/YYYY, YYYY-MM-DD,
+    /// YYYY-MM-DDTHH:MM[:SS] local, RFC 3339).
+    #[arg(long)]
+    now: Option<DateArg>,
 }
 
 /// Prints the counts.
 pub fn status(a: StatusArgs) -> Result<()> {
     let (layout, sys) = a.spool.open()?;
-    let tz = sys.layer.timezone.unwrap_or(chrono_tz::UTC);
-    let s = report::status(&layout, tz, Utc::now())?;
+    let now = a
+        .now
+        .map_or_else(Utc::now, |t| t.instant(super::retry::tz(&sys)));
+    let s = report::status(&layout, &sys, now)?;
     if a.json {
         println!("{}", serde_json::to_string(&s)?);
         return Ok(());
     }
     println!(
-        "{:<10} {:>8} {:>14} {:>10}",
-        "QUEUE", "DUE", "WAITING RETRY", "SCHEDULED"
+        "{:<10} {:>8} {:>8} {:>14} {:>10}",
+        "QUEUE", "DUE", "HELD", "WAITING RETRY", "SCHEDULED"
     );
+    let tz = sys.layer.timezone.unwrap_or(chrono_tz::UTC);
     for q in &s.queues {
+        let until = q
+            .held_until
+            .map(|t| {
+                let t = t.with_timezone(&tz);
+                format!(
+                    "  (held by a window until {})",
+                    t.format("%Y-%m-%d %H:%M:%S")
+                )
+            })
+            .unwrap_or_default();
         println!(
-            "{:<10} {:>8} {:>14} {:>10}",
-            q.queue, q.due, q.waiting_retry, q.scheduled
+            "{:<10} {:>8} {:>8} {:>14} {:>10}{until}",
+            q.queue, q.due, q.held, q.waiting_retry, q.scheduled
         );
     }
     println!(
@@ -259,15 +291,23 @@ pub struct ReportArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Pretend it is this instant, for when a queued job starts next (any date form, as
+    /// `status --now`).
+    #[arg(long)]
+    now: Option<DateArg>,
 }
 
-/// Prints a job's attempts.
+/// Prints a job's history (attempts and retries in time order) and, for a queued job, when it
+/// starts next.
 pub fn report(a: ReportArgs) -> Result<()> {
     let (layout, sys) = a.spool.open()?;
     let Some(path) = report::find(&layout, &a.job) else {
         bail!("job {:?} is not in {}", a.job, layout.root.display());
     };
-    let r = match report::report(&layout, &path, &sys.outcomes) {
+    let now = a
+        .now
+        .map_or_else(Utc::now, |t| t.instant(super::retry::tz(&sys)));
+    let r = match report::report(&layout, &path, &sys, now) {
         Ok(r) => r,
         Err(e) => {
             let err = Path::new(&format!("{}.err", path.display())).to_path_buf();
@@ -285,20 +325,56 @@ pub fn report(a: ReportArgs) -> Result<()> {
         r.place,
         r.destination.as_deref().unwrap_or("-")
     );
-    println!(
-        "{:<20} {:<6} {:>5} {:<5} {:<44} THEN",
-        "WHEN", "LINE", "CODE", "CLASS", "OUTCOME"
-    );
-    for x in &r.attempts {
+    let history = r.history();
+    if r.attempts.is_empty() {
+        let place = match r.standing {
+            Some(_) => format!("waiting in {}", r.place),
+            None => format!("in {}", r.place),
+        };
+        println!("never tried: {place}");
+    }
+    if !history.is_empty() {
         println!(
-            "{:<20} {:<6} {:>5} {:<5} {:<44} {}",
-            x.when.format("%Y-%m-%d %H:%M:%S"),
-            x.line,
-            x.code,
-            x.class,
-            x.description,
-            x.then
+            "{:<20} {:<6} {:>5} {:<5} {:<44} THEN",
+            "WHEN", "LINE", "CODE", "CLASS", "OUTCOME"
         );
+    }
+    for h in history {
+        let when = h.when().format("%Y-%m-%d %H:%M:%S");
+        match h {
+            report::HistoryLine::Attempt(x) => println!(
+                "{when:<20} {:<6} {:>5} {:<5} {:<44} {}",
+                x.line, x.code, x.class, x.description, x.then
+            ),
+            report::HistoryLine::Note(n) => {
+                let how = if n.kind == "auto" {
+                    "retried automatically"
+                } else {
+                    "retried by hand"
+                };
+                let why = if n.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", quote(&n.reason))
+                };
+                println!("{when:<20} {how} -> {}{why}", n.queue);
+            }
+        }
+    }
+    let at = |t: &chrono::NaiveDateTime| format!("next start {}", t.format("%Y-%m-%d %H:%M:%S"));
+    match (r.standing.as_deref(), &r.next_start_local) {
+        (Some("due"), _) => println!("due now: a node starts it when a line of its group is free"),
+        (Some("held"), Some(t)) => println!(
+            "{}: held by a window (its send window or a pause window) until then",
+            at(t)
+        ),
+        (Some("waiting_retry"), Some(t)) => println!("{}: waiting for its retry time", at(t)),
+        (Some("scheduled"), Some(t)) => println!("{}: scheduled (its send date and time)", at(t)),
+        (Some("no_start"), _) => println!(
+            "no start possible: {} (the daemon fails it)",
+            r.no_start.as_deref().unwrap_or_default()
+        ),
+        _ => {}
     }
     if let Some(reason) = &r.fail_reason {
         println!("fail reason: {}", quote(reason));

@@ -2,8 +2,9 @@
 //! the attempt history. Thin: the rules and the move live in `redial::ops`.
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use redial::daemon::settings::Settings;
+use redial::datearg::DateArg;
 use redial::load::SystemConfig;
 use redial::ops::config::OpsConfig;
 use redial::ops::retry::{retry, Request, Selection};
@@ -23,9 +24,10 @@ pub struct Spool {
     /// Directory that relative paths are relative to (default: the current directory).
     #[arg(long)]
     pub base: Option<PathBuf>,
-    /// Pretend it is this instant (RFC 3339), for eligibility countdowns in tests and demos.
+    /// Pretend it is this instant, for eligibility countdowns in tests and demos (any date form:
+    /// MM/DD/YYYY, YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] local, RFC 3339).
     #[arg(long)]
-    pub now: Option<DateTime<Utc>>,
+    pub now: Option<DateArg>,
 }
 
 impl Spool {
@@ -48,10 +50,15 @@ impl Spool {
         let ops = OpsConfig::from_cfg(&sys.document, &base).map_err(anyhow::Error::msg)?;
         Ok((layout, sys, ops))
     }
-    /// Now (the real clock unless `--now`).
-    pub fn now(&self) -> DateTime<Utc> {
-        self.now.unwrap_or_else(Utc::now)
+    /// Now (the real clock unless `--now`, a local form read in the CFG's `$timezone`).
+    pub fn now(&self, sys: &SystemConfig) -> Option<DateTime<Utc>> {
+        self.now.map(|t| t.instant(tz(sys)))
     }
+}
+
+/// The CFG's time zone (UTC without `$timezone`): local date forms are read in it.
+pub fn tz(sys: &SystemConfig) -> chrono_tz::Tz {
+    sys.layer.timezone.unwrap_or(chrono_tz::UTC)
 }
 
 /// Arguments of `redial retry`.
@@ -77,15 +84,17 @@ pub struct RetryArgs {
     /// Selection: jobs that came from this queue.
     #[arg(long)]
     from_queue: Option<u8>,
-    /// Selection: class letters of the last outcome (outcome table), e.g. AB.
-    #[arg(long)]
+    /// Selection: classes of the last outcome (outcome table): letters A-O, S, Z (e.g. AB) or
+    /// names (busy, no-answer, …), separated by commas.
+    #[arg(long, value_parser = redial::ops::retry::parse_classes)]
     class: Option<String>,
-    /// Selection: last attempt on or after this date (YYYY-MM-DD).
+    /// Selection: last attempt on or after this day (MM/DD/YYYY, YYYY-MM-DD, or a time's local
+    /// day).
     #[arg(long)]
-    since: Option<NaiveDate>,
-    /// Selection: last attempt on or before this date (YYYY-MM-DD).
+    since: Option<DateArg>,
+    /// Selection: last attempt on or before this day (as --since).
     #[arg(long)]
-    until: Option<NaiveDate>,
+    until: Option<DateArg>,
     /// Selection: destination pattern (`*`, `?`), e.g. '555*'.
     #[arg(long)]
     dest: Option<String>,
@@ -99,8 +108,8 @@ pub fn run(a: RetryArgs) -> Result<()> {
     let selection = Selection {
         queue: a.from_queue,
         class: a.class.clone(),
-        since: a.since,
-        until: a.until,
+        since: a.since.map(|d| d.date(tz(&sys))),
+        until: a.until.map(|d| d.date(tz(&sys))),
         dest: a.dest.clone(),
     };
     let bulk = a.all_failed || selection != Selection::default();
@@ -118,7 +127,7 @@ pub fn run(a: RetryArgs) -> Result<()> {
         kind: RetryKind::Manual,
         auto_max: None,
     };
-    let now = a.spool.now();
+    let now = a.spool.now(&sys).unwrap_or_else(Utc::now);
     let r = retry(&layout, &sys, &ops, &req, now)?;
     if a.json {
         println!("{}", serde_json::to_string(&r)?);
@@ -151,9 +160,9 @@ pub fn run(a: RetryArgs) -> Result<()> {
 /// Arguments of `redial advise`.
 #[derive(Debug, clap::Args)]
 pub struct AdviseArgs {
-    /// Only attempts on or after this date (YYYY-MM-DD).
+    /// Only attempts on or after this day (MM/DD/YYYY, YYYY-MM-DD, or a time's local day).
     #[arg(long)]
-    since: Option<NaiveDate>,
+    since: Option<DateArg>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -164,11 +173,12 @@ pub struct AdviseArgs {
 /// Prints the success of retries by class, entry and delay, and suggestions.
 pub fn advise(a: AdviseArgs) -> Result<()> {
     let (layout, sys, _) = a.spool.open()?;
+    let since = a.since.map(|d| d.date(tz(&sys)));
     let jobs: Vec<_> = scan(&layout, &sys)
         .into_iter()
         .filter(|j| matches!(j.place, Place::Sent | Place::Fail))
         .collect();
-    let adv = redial::ops::advise::advise(&jobs, a.since);
+    let adv = redial::ops::advise::advise(&jobs, since);
     if a.json {
         println!("{}", serde_json::to_string(&adv).context("json")?);
         return Ok(());
@@ -178,7 +188,7 @@ pub fn advise(a: AdviseArgs) -> Result<()> {
         adv.jobs,
         adv.attempts,
         adv.retries,
-        a.since.map(|d| format!(", since {d}")).unwrap_or_default()
+        since.map(|d| format!(", since {d}")).unwrap_or_default()
     );
     println!(
         "\nby list entry:\n{:<6} {:>5} {:>8} {:>9} {:>6} {:>12}",

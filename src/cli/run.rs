@@ -24,13 +24,31 @@ pub struct RunArgs {
     json: bool,
 }
 
+/// The log's stderr, for a service: what cannot be written (the pipe to a log collector or the
+/// terminal has gone) is dropped, never an error. An error would make tracing report it with
+/// `eprintln!`, which panics on a closed stderr, in whichever task was logging. SIGPIPE is
+/// ignored for `redial run` (see `main`), so a closed pipe is EPIPE here, not the end of the node.
+pub struct QuietStderr;
+
+impl std::io::Write for QuietStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
 /// Runs the node until SIGTERM/SIGINT.
 pub fn run(args: RunArgs) -> Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let sub = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| QuietStderr)
+        .log_internal_errors(false);
     if args.json {
         sub.json().init();
     } else {

@@ -27,7 +27,7 @@ pub fn run(a: WebArgs) -> Result<()> {
         .listen
         .or(ops.web.as_ref().map(|w| w.addr))
         .unwrap_or_else(|| DEFAULT_WEB_ADDR.parse().expect("default address"));
-    let clock: Arc<dyn Clock> = match a.spool.now {
+    let clock: Arc<dyn Clock> = match a.spool.now(&sys) {
         Some(t) => Arc::new(ManualClock::new(t)),
         None => Arc::new(SystemClock),
     };
@@ -43,8 +43,10 @@ pub fn run(a: WebArgs) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
-        println!("listening on http://{local}/");
-        std::io::stdout().flush()?;
+        // Best effort: a closed stdout (SIGPIPE is ignored here, see main) must not stop
+        // the server.
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "listening on http://{local}/").and_then(|()| out.flush());
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             r = serve(listener, state) => r?,

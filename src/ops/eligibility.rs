@@ -46,12 +46,13 @@ pub enum Skip {
         /// Its description.
         description: String,
     },
-    /// A newer job to the same destination exists.
+    /// A newer job to the same destination exists. Its fields are named apart from the
+    /// skipped entry's own `job` (the entry flattens this enum beside it).
     Newer {
-        /// That job.
-        job: String,
-        /// Where it is.
-        place: String,
+        /// That newer job.
+        newer_job: String,
+        /// Where the newer job is.
+        newer_place: String,
     },
     /// The recommended wait has not passed.
     Wait {
@@ -81,10 +82,13 @@ impl std::fmt::Display for Skip {
                     "not retryable: outcome {code} ({description}) is permanent"
                 )
             }
-            Skip::Newer { job, place } => {
+            Skip::Newer {
+                newer_job,
+                newer_place,
+            } => {
                 write!(
                     f,
-                    "not the most recent job to this destination: {job} in {place} is newer"
+                    "not the most recent job to this destination: {newer_job} in {newer_place} is newer"
                 )
             }
             Skip::Wait { class, eligible_at } => write!(
@@ -199,8 +203,8 @@ pub fn check(
     }
     if let Some((job, place)) = newest.newer_than(v) {
         return Err(Skip::Newer {
-            job: job.to_string(),
-            place: place.to_string(),
+            newer_job: job.to_string(),
+            newer_place: place.to_string(),
         });
     }
     if let Some((class, at)) = eligible_at(v, sys, cfg) {

@@ -165,7 +165,7 @@ impl Metrics {
         );
         registry.register(
             "redial_queue_jobs",
-            "Queued jobs per queue: due, waiting_retry, scheduled",
+            "Queued jobs per queue: due, held (by a window), waiting_retry, scheduled",
             m.jobs.clone(),
         );
         registry.register(
@@ -336,13 +336,19 @@ impl Metrics {
     }
 
     /// Reads the spool gauges and encodes everything.
-    pub fn render(&self, layout: &Layout, tz: chrono_tz::Tz, now: DateTime<Utc>) -> String {
-        if let Ok(s) = report::status(layout, tz, now) {
+    pub fn render(
+        &self,
+        layout: &Layout,
+        sys: &crate::load::SystemConfig,
+        now: DateTime<Utc>,
+    ) -> String {
+        if let Ok(s) = report::status(layout, sys, now) {
             let mut queued = 0;
             let mut waiting = 0;
             for q in &s.queues {
                 for (state, n) in [
                     ("due", q.due),
+                    ("held", q.held),
                     ("waiting_retry", q.waiting_retry),
                     ("scheduled", q.scheduled),
                 ] {
@@ -353,7 +359,7 @@ impl Metrics {
                         })
                         .set(n as i64);
                 }
-                queued += q.due + q.waiting_retry + q.scheduled;
+                queued += q.due + q.held + q.waiting_retry + q.scheduled;
                 waiting += q.waiting_retry;
             }
             for (state, n) in [

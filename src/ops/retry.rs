@@ -26,7 +26,8 @@ pub struct Selection {
     /// The queue the job came from.
     #[serde(default)]
     pub queue: Option<u8>,
-    /// Class letters of the last outcome (from the outcome table), e.g. `"AB"`.
+    /// Class letters of the last outcome (from the outcome table), e.g. `"AB"`, or names
+    /// (`"busy,no-answer"`): see [`parse_classes`]; [`retry`] refuses anything else.
     #[serde(default)]
     pub class: Option<String>,
     /// Last attempt on or after this date (job-local).
@@ -39,6 +40,79 @@ pub struct Selection {
     /// written and against its digits.
     #[serde(default)]
     pub dest: Option<String>,
+}
+
+/// The class names a selection accepts beside the letters, as docs/retry.md names the classes
+/// (written with spaces, `-` or `_`, any case). G is user defined; the default table gives it to
+/// an answering machine that left no message.
+pub const CLASS_NAMES: &[(&str, char)] = &[
+    ("no-answer", 'A'),
+    ("busy", 'B'),
+    ("call-failure", 'C'),
+    ("no-dial-tone", 'D'),
+    ("system", 'E'),
+    ("fax", 'F'),
+    ("answering-machine", 'G'),
+    ("receiver", 'H'),
+    ("ignore", 'I'),
+    ("success", 'S'),
+    ("final", 'Z'),
+];
+
+/// One class letter (any case), or a run of them in capitals: `b`, `AB`. A lower-case word is
+/// read as a name, never as letters (`machine` would otherwise be M, A, C, H, I, N and E).
+fn is_letters(s: &str) -> bool {
+    let class = |c: char| crate::retry::outcome::Class::parse(&c.to_string()).is_ok();
+    match s.chars().count() {
+        0 => false,
+        1 => s.chars().all(class),
+        _ => s.chars().all(|c| c.is_ascii_uppercase() && class(c)),
+    }
+}
+
+/// Reads a class selection: comma-separated class names ([`CLASS_NAMES`]) or class letters
+/// (`A`–`O`, `S`, `Z`, as the outcome table defines them; a run of them in capitals), e.g.
+/// `AB`, `b`, `busy,no-answer`, `busy,Z`. Returns the letters, upper case, each once, in the order given. Anything else is
+/// refused with a message listing what is accepted (a letter that is no class, a name that is
+/// not one of the list, an empty item).
+pub fn parse_classes(s: &str) -> Result<String, String> {
+    let refuse = |what: &str| {
+        let names: Vec<String> = CLASS_NAMES
+            .iter()
+            .map(|(n, c)| format!("{n} ({c})"))
+            .collect();
+        format!(
+            "{what:?} is not an outcome class: give class letters A-O, S, Z (e.g. AB) or names \
+             {}, separated by commas",
+            names.join(", ")
+        )
+    };
+    let mut letters = String::new();
+    for item in s.split(',') {
+        let key: String = item
+            .trim()
+            .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join("-")
+            .to_ascii_lowercase();
+        let found: Vec<char> = if let Some((_, c)) = CLASS_NAMES.iter().find(|(n, _)| *n == key) {
+            vec![*c]
+        } else if is_letters(item.trim()) {
+            item.trim()
+                .chars()
+                .map(|c| c.to_ascii_uppercase())
+                .collect()
+        } else {
+            return Err(refuse(item.trim()));
+        };
+        for c in found {
+            if !letters.contains(c) {
+                letters.push(c);
+            }
+        }
+    }
+    Ok(letters)
 }
 
 /// Glob match with `*` and `?`.
@@ -66,7 +140,20 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 }
 
 impl Selection {
-    /// Whether a job matches.
+    /// The same selection with its class as letters ([`parse_classes`]); an error names what
+    /// is accepted.
+    pub fn checked(&self) -> Result<Selection, String> {
+        let class = match self.class.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(c) => Some(parse_classes(c)?),
+        };
+        Ok(Selection {
+            class,
+            ..self.clone()
+        })
+    }
+
+    /// Whether a job matches. The class must be letters already ([`Selection::checked`]).
     pub fn matches(&self, v: &JobView, sys: &SystemConfig) -> bool {
         if self.queue.is_some_and(|q| q != v.tosend) {
             return false;
@@ -167,7 +254,8 @@ pub struct Queued {
 pub struct Skipped {
     /// Job name (as asked for).
     pub job: String,
-    /// Why, machine-readable.
+    /// Why, machine-readable: `reason` and its fields, flattened into this entry (so no
+    /// [`Skip`] field may be called `job` or `message`).
     #[serde(flatten)]
     pub why: Skip,
     /// Why, in words.
@@ -191,6 +279,9 @@ pub enum RetryError {
     /// A bad queue number.
     #[error("queue {0} does not exist (highest is {1})")]
     NoQueue(u8, u8),
+    /// A bad selection (a class that is not one).
+    #[error("{0}")]
+    Selection(String),
     /// File system.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -234,6 +325,7 @@ pub fn retry(
     if let Some(q) = req.queue.filter(|q| *q > layout.max_queue) {
         return Err(RetryError::NoQueue(q, layout.max_queue));
     }
+    let selection = req.selection.checked().map_err(RetryError::Selection)?;
     if !req.dry_run {
         layout.create(None)?;
     }
@@ -259,7 +351,7 @@ pub fn retry(
     if req.all_failed {
         let mut fails: Vec<&JobView> = all
             .iter()
-            .filter(|v| v.place == Place::Fail && req.selection.matches(v, sys))
+            .filter(|v| v.place == Place::Fail && selection.matches(v, sys))
             .collect();
         fails.sort_by(|a, b| {
             crate::spool::JobName::new(&a.name).cmp(&crate::spool::JobName::new(&b.name))
@@ -334,7 +426,129 @@ fn move_back(
 
 #[cfg(test)]
 mod tests {
-    use super::glob;
+    use super::*;
+
+    /// Parses JSON text and fails on an object that repeats a key (`serde_json::Value` would
+    /// silently keep the last one).
+    struct UniqueKeys;
+
+    impl<'de> Deserialize<'de> for UniqueKeys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(UniqueKeysVisitor)
+        }
+    }
+
+    struct UniqueKeysVisitor;
+
+    impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+        type Value = UniqueKeys;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+            Ok(UniqueKeys)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<UniqueKeys, A::Error> {
+            while s.next_element::<UniqueKeys>()?.is_some() {}
+            Ok(UniqueKeys)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<UniqueKeys, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(k) = m.next_key::<String>()? {
+                if !seen.insert(k.clone()) {
+                    return Err(serde::de::Error::custom(format!("duplicate key {k:?}")));
+                }
+                m.next_value::<UniqueKeys>()?;
+            }
+            Ok(UniqueKeys)
+        }
+    }
+
+    /// Every kind of skipped entry, as `redial retry --json` and `POST /api/retry` print the
+    /// report (both serialize this struct), has each key once.
+    #[test]
+    fn skipped_entries_have_unique_json_keys() {
+        let every = [
+            Skip::NotFound,
+            Skip::NotFailed {
+                place: "SENT".into(),
+            },
+            Skip::Unreadable {
+                error: "bad".into(),
+            },
+            Skip::Permanent {
+                code: 11,
+                description: "invalid number".into(),
+            },
+            Skip::Newer {
+                newer_job: "7.FS".into(),
+                newer_place: "SENT".into(),
+            },
+            Skip::Wait {
+                class: 'B',
+                eligible_at: "2026-03-02T10:05:05Z".parse().unwrap(),
+            },
+            Skip::AutoLimit { max: 3 },
+            Skip::Gone,
+        ];
+        let report = Report {
+            queued: Vec::new(),
+            skipped: every.into_iter().map(|w| skipped("1.FS", w)).collect(),
+            dry_run: true,
+        };
+        let text = serde_json::to_string(&report).unwrap();
+        if let Err(e) = serde_json::from_str::<UniqueKeys>(&text) {
+            panic!("{e}: {text}");
+        }
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let newer = &v["skipped"][4];
+        assert_eq!(newer["job"], "1.FS", "{text}");
+        assert_eq!(newer["reason"], "newer", "{text}");
+        assert_eq!(newer["newer_job"], "7.FS", "{text}");
+        assert_eq!(newer["newer_place"], "SENT", "{text}");
+    }
+
+    #[test]
+    fn class_selections() {
+        assert_eq!(parse_classes("AB").unwrap(), "AB");
+        assert_eq!(parse_classes("b").unwrap(), "B");
+        assert_eq!(parse_classes("busy, No Answer,b,z").unwrap(), "BAZ");
+        assert_eq!(parse_classes("answering_machine").unwrap(), "G");
+        assert_eq!(parse_classes("JKLMNO").unwrap(), "JKLMNO");
+        for bad in [
+            "",
+            "machine",
+            "Machine",
+            "ab",
+            "xyz",
+            "P",
+            "AP",
+            "A,",
+            ",",
+            "busy,nope",
+        ] {
+            let e = parse_classes(bad).unwrap_err();
+            assert!(
+                e.contains("A-O, S, Z") && e.contains("busy (B)"),
+                "{bad}: {e}"
+            );
+        }
+    }
 
     #[test]
     fn globs() {

@@ -212,7 +212,7 @@ fn prefix_letters(i: &str) -> IResult<&str, &str> {
 }
 
 fn suffix(i: &str) -> IResult<&str, Option<char>> {
-    opt(one_of("sShHnNwW")).parse(i)
+    opt(one_of("sSmMhHnNwW")).parse(i)
 }
 
 fn clock(i: &str) -> IResult<&str, (&str, &str)> {
@@ -238,7 +238,7 @@ fn body(i: &str) -> IResult<&str, Body<'_>> {
 fn entry_token(tok: &str) -> Result<RetryEntry, String> {
     let parsed = (prefix_letters, body, suffix).parse(tok);
     let (rest, (letters, body, suf)) = parsed.map_err(|_| {
-        format!("{tok:?} is not a retry entry (minutes, nS, nH or hh:mm, optionally with prefix letters)")
+        format!("{tok:?} is not a retry entry (minutes as n or nM, nS, nH or hh:mm, optionally with prefix letters)")
     })?;
     if !rest.is_empty() {
         return Err(format!("unexpected {rest:?} after {tok:?}"));
@@ -255,7 +255,7 @@ fn entry_token(tok: &str) -> Result<RetryEntry, String> {
                 .parse()
                 .map_err(|_| format!("{tok:?}: number too large"))?;
             let secs = match suf.map(|c| c.to_ascii_uppercase()) {
-                None => n.saturating_mul(60),
+                None | Some('M') => n.saturating_mul(60),
                 Some('S') => n,
                 Some('H') => n.saturating_mul(3600),
                 Some(c) => {
@@ -297,7 +297,7 @@ fn duration_value(key: &str, v: &str) -> Result<u32, String> {
             when: When::Delay(s),
         }) if prefixes.is_empty() => Ok(s),
         _ => Err(format!(
-            "{key}={v}: expected a duration (minutes, nS or nH)"
+            "{key}={v}: expected a duration (minutes as n or nM, nS or nH)"
         )),
     }
 }
@@ -431,6 +431,39 @@ mod tests {
                 When::Delay(30)
             ]
         );
+    }
+
+    #[test]
+    fn minutes_unit() {
+        // `M` is minutes, the same as no unit; it is no prefix letter and no day rule.
+        assert!(!PREFIX_LETTERS.contains('M'));
+        let l = list("10M 10m 10 QG10M 1M 0M");
+        let secs: Vec<u32> = l
+            .entries
+            .iter()
+            .map(|e| match e.when {
+                When::Delay(s) => s,
+                When::Clock(..) => panic!("clock"),
+            })
+            .collect();
+        assert_eq!(secs, [600, 600, 600, 600, 60, 0]);
+        assert_eq!(l.entries[3].prefixes.to_string(), "GQ");
+        assert_eq!(l.to_string(), "10 10 10 GQ10 1 0");
+        // Backoff durations take it too.
+        let ListSpec::Backoff(b) = parse_list("backoff initial=10M max=90M count=2").unwrap()
+        else {
+            panic!("backoff")
+        };
+        assert_eq!((b.initial, b.max), (600, 5400));
+        for (bad, why) in [
+            ("17:30M", "belongs on a delay"),
+            ("M10", "not a prefix letter"),
+            ("10MM", "unexpected"),
+            ("600000M", "longer than a year"),
+        ] {
+            let e = parse_list(bad).unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -6,22 +6,76 @@
 use super::{lease, store, Layout};
 use crate::command::Document;
 use crate::job::Job;
+use crate::load::{self, LoadedJob, SystemConfig};
+use crate::retry::engine;
 use crate::retry::outcome::OutcomeTable;
+use crate::retry::policy::Policy;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// Counts of one queue.
+/// Counts of one queue. Every job counts once: what decides is when it may next start, as the
+/// daemon computes it ([`engine::next_start`]: its retry or send time, moved by its send window
+/// and the pause windows, in its calendar).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct QueueStatus {
     /// Folder name.
     pub queue: String,
-    /// Due now (no retry time, or its time has come).
+    /// Due now: it may start now (a file that cannot be read counts here too: the daemon acts on
+    /// it at once, failing it).
     pub due: usize,
+    /// Held by a window: its retry or send time has come (or it has none), but its send window
+    /// or a pause window allows no start now.
+    pub held: usize,
+    /// The earliest instant a held job may start.
+    pub held_until: Option<DateTime<Utc>>,
     /// Waiting for a retry time (`$fax_next_date` in the future).
     pub waiting_retry: usize,
     /// Waiting for a future `$fax_send_date`.
     pub scheduled: usize,
+}
+
+/// Where a queued job stands at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// It may start now.
+    Due,
+    /// Its times have come but a window holds it until then.
+    Held(DateTime<Utc>),
+    /// Its retry time is to come; it may start then (or later, if a window holds it).
+    WaitingRetry(DateTime<Utc>),
+    /// Its send date and time are to come; it may start then (or later).
+    Scheduled(DateTime<Utc>),
+}
+
+/// Where the job stands at `now`, by the daemon's own computation ([`engine::next_start`]).
+/// `Err` when no start is possible (the daemon fails such a job at intake: a send window whose
+/// week is over, outcome 183).
+pub fn standing(
+    policy: &Policy,
+    job: &Job,
+    now: DateTime<Utc>,
+) -> Result<Standing, crate::calendar::CalendarError> {
+    let start = engine::next_start(policy, job, now)?;
+    if start <= now {
+        return Ok(Standing::Due);
+    }
+    let cal = policy.calendar();
+    let after = |t: Option<NaiveDateTime>| t.is_some_and(|t| cal.instant(t) > now);
+    Ok(if after(job.next) {
+        Standing::WaitingRetry(start)
+    } else if job.next.is_none() && after(job.send_at()) {
+        Standing::Scheduled(start)
+    } else {
+        Standing::Held(start)
+    })
+}
+
+/// Reads a job file with its policy (CFG, its `$fax_user` profile as the daemon finds it, FS).
+fn load_queued(path: &Path, sys: &SystemConfig, base: Option<&Path>) -> Option<LoadedJob> {
+    let bytes = std::fs::read(path).ok()?;
+    let doc = Document::parse(&bytes, &path.display().to_string()).ok()?;
+    load::job_from_document(doc, base, sys, None).ok()
 }
 
 /// The whole picture.
@@ -41,29 +95,33 @@ pub struct Status {
     pub stale: Vec<bool>,
 }
 
-/// Counts everything. Times in files are read as UTC unless `tz` says otherwise.
-pub fn status(layout: &Layout, tz: chrono_tz::Tz, now: DateTime<Utc>) -> std::io::Result<Status> {
-    let local_now = now.with_timezone(&tz).naive_local();
+/// Counts everything at `now`, each queued job by [`standing`] under its policy (the CFG's
+/// layer, its `$fax_user` profile — a relative path as written, else beside the spool directory
+/// — and its own commands).
+pub fn status(layout: &Layout, sys: &SystemConfig, now: DateTime<Utc>) -> std::io::Result<Status> {
+    let base = layout.root.parent();
     let mut queues = Vec::new();
     for q in layout.queues() {
         let dir = layout.queue_dir(q);
         let mut s = QueueStatus {
             queue: super::queue_name(q),
             due: 0,
+            held: 0,
+            held_until: None,
             waiting_retry: 0,
             scheduled: 0,
         };
         for name in store::list_jobs(&dir)? {
-            let job = std::fs::read(dir.join(&name))
-                .ok()
-                .and_then(|b| Document::parse(&b, &name).ok())
-                .and_then(|d| Job::from_document(&d).ok());
-            match job {
-                Some(j) if j.next.is_some_and(|t| t > local_now) => s.waiting_retry += 1,
-                Some(j) if j.next.is_none() && j.send_at().is_some_and(|t| t > local_now) => {
-                    s.scheduled += 1
+            let standing = load_queued(&dir.join(&name), sys, base)
+                .and_then(|l| standing(&l.policy, &l.job, now).ok());
+            match standing {
+                Some(Standing::Held(t)) => {
+                    s.held += 1;
+                    s.held_until = Some(s.held_until.map_or(t, |u| u.min(t)));
                 }
-                _ => s.due += 1,
+                Some(Standing::WaitingRetry(_)) => s.waiting_retry += 1,
+                Some(Standing::Scheduled(_)) => s.scheduled += 1,
+                Some(Standing::Due) | None => s.due += 1,
             }
         }
         queues.push(s);
@@ -149,17 +207,115 @@ pub struct Report {
     pub destination: Option<String>,
     /// Every attempt.
     pub attempts: Vec<AttemptLine>,
+    /// Every retry of the job out of `FAIL` (`$retry_note`, manual or automatic), in time order.
+    pub notes: Vec<NoteLine>,
     /// `$fax_next_date/time`, if a retry is scheduled.
     pub next: Option<NaiveDateTime>,
+    /// For a queued job: `due`, `held` (by a window), `waiting_retry` or `scheduled`
+    /// ([`standing`]); `no_start` when its windows allow none (the daemon fails it).
+    pub standing: Option<String>,
+    /// For a queued job: when it may next start, as the daemon computes it.
+    pub next_start: Option<DateTime<Utc>>,
+    /// `next_start` in the job's local time.
+    pub next_start_local: Option<NaiveDateTime>,
+    /// For a queued job whose windows allow no start: why.
+    pub no_start: Option<String>,
     /// `$fail_reason`.
     pub fail_reason: Option<String>,
 }
 
-/// Builds the report of the job at `path`.
-pub fn report(layout: &Layout, path: &Path, outcomes: &OutcomeTable) -> Result<Report, String> {
+/// One retry of a failed job (`$retry_note`).
+#[derive(Debug, Clone, Serialize)]
+pub struct NoteLine {
+    /// Local time of the retry.
+    pub when: NaiveDateTime,
+    /// `manual` or `auto`.
+    pub kind: String,
+    /// The queue it was sent to.
+    pub queue: String,
+    /// The reason given (may be empty).
+    pub reason: String,
+}
+
+/// One line of a job's history: an attempt or a retry note.
+#[derive(Debug, Clone, Copy)]
+pub enum HistoryLine<'a> {
+    /// An attempt.
+    Attempt(&'a AttemptLine),
+    /// A retry out of `FAIL`.
+    Note(&'a NoteLine),
+}
+
+impl HistoryLine<'_> {
+    /// Its local time.
+    pub fn when(&self) -> NaiveDateTime {
+        match self {
+            HistoryLine::Attempt(a) => a.when,
+            HistoryLine::Note(n) => n.when,
+        }
+    }
+}
+
+impl Report {
+    /// Attempts and retry notes together, in time order (file order among equal times).
+    pub fn history(&self) -> Vec<HistoryLine<'_>> {
+        let mut all: Vec<HistoryLine<'_>> = self
+            .attempts
+            .iter()
+            .map(HistoryLine::Attempt)
+            .chain(self.notes.iter().map(HistoryLine::Note))
+            .collect();
+        all.sort_by_key(HistoryLine::when);
+        all
+    }
+}
+
+/// Builds the report of the job at `path` at `now` (for when a queued job starts next).
+pub fn report(
+    layout: &Layout,
+    path: &Path,
+    sys: &SystemConfig,
+    now: DateTime<Utc>,
+) -> Result<Report, String> {
+    let outcomes: &OutcomeTable = &sys.outcomes;
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let doc = Document::parse(&bytes, &path.display().to_string()).map_err(|e| e.to_string())?;
     let job = Job::from_document(&doc).map_err(|e| e.to_string())?;
+    let mut notes: Vec<NoteLine> = doc
+        .all("retry_note")
+        .filter_map(crate::ops::scan::RetryNote::from_command)
+        .map(|n| NoteLine {
+            when: n.at,
+            kind: n.kind.as_str().to_string(),
+            queue: super::queue_name(n.queue),
+            reason: n.reason,
+        })
+        .collect();
+    notes.sort_by_key(|n| n.when);
+    let (mut standing_name, mut next_start, mut next_start_local, mut no_start) =
+        (None, None, None, None);
+    if let Some(super::Place::Queue(_)) = layout.place_of(path) {
+        if let Some(l) = load_queued(path, sys, layout.root.parent()) {
+            let cal = l.policy.calendar();
+            match standing(&l.policy, &l.job, now) {
+                Ok(st) => {
+                    let (name, at) = match st {
+                        Standing::Due => ("due", engine::next_start(&l.policy, &l.job, now).ok()),
+                        Standing::Held(t) => ("held", Some(t)),
+                        Standing::WaitingRetry(t) => ("waiting_retry", Some(t)),
+                        Standing::Scheduled(t) => ("scheduled", Some(t)),
+                    };
+                    standing_name = Some(name.to_string());
+                    next_start = at;
+                    next_start_local = at.map(|t| cal.local(t));
+                }
+                Err(e) => {
+                    standing_name = Some("no_start".to_string());
+                    no_start = Some(e.to_string());
+                }
+            }
+        }
+    }
     let place = match layout.place_of(path) {
         Some(super::Place::Queue(q)) => super::queue_name(q),
         Some(super::Place::Active(n)) => format!("ACTIVE/{n} (in progress)"),
@@ -176,7 +332,10 @@ pub fn report(layout: &Layout, path: &Path, outcomes: &OutcomeTable) -> Result<R
         .map(|(i, r)| {
             let then = match r.class.letter() {
                 'S' => "sent".to_string(),
-                'Z' => "failed for good".to_string(),
+                'Z' if i + 1 == n && !notes.iter().any(|x| x.when >= r.start) => {
+                    "failed for good".to_string()
+                }
+                'Z' => "failed".to_string(),
                 _ => match job.records.get(i + 1) {
                     Some(nx) => format!("retried {}", nx.start.format("%Y-%m-%d %H:%M:%S")),
                     None if i + 1 == n => match job.next {
@@ -212,7 +371,12 @@ pub fn report(layout: &Layout, path: &Path, outcomes: &OutcomeTable) -> Result<R
             .or_else(|| d.sms_phone.clone())
             .or_else(|| d.email_address.clone()),
         attempts,
+        notes,
         next: job.next,
+        standing: standing_name,
+        next_start,
+        next_start_local,
+        no_start,
         fail_reason: doc.last("fail_reason").map(|c| c.joined()),
     })
 }

@@ -17,7 +17,7 @@ pub(super) async fn api_failed(
     if let Err(d) = auth(&s, client, &headers) {
         return d.json();
     }
-    let sel = match f.selection() {
+    let sel = match f.selection(s.sys.layer.timezone.unwrap_or(chrono_tz::UTC)) {
         Ok(x) => x,
         Err(e) => {
             return (
@@ -62,13 +62,12 @@ pub(super) async fn api_status(State(s): St, client: Client, headers: HeaderMap)
     if let Err(d) = auth(&s, client, &headers) {
         return d.json();
     }
-    blocking(move || {
-        let tz = s.sys.layer.timezone.unwrap_or(chrono_tz::UTC);
-        match report::status(&s.layout, tz, s.clock.now()) {
+    blocking(
+        move || match report::status(&s.layout, &s.sys, s.clock.now()) {
             Ok(st) => Json(st).into_response(),
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -118,8 +117,7 @@ pub(super) async fn metrics(State(s): St, client: Client, headers: HeaderMap) ->
         return d.json();
     }
     blocking(move || {
-        let tz = s.sys.layer.timezone.unwrap_or(chrono_tz::UTC);
-        let body = s.metrics.render(&s.layout, tz, s.clock.now());
+        let body = s.metrics.render(&s.layout, &s.sys, s.clock.now());
         ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
     })
     .await

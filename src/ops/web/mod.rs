@@ -131,10 +131,10 @@ pub struct Filter {
     /// Destination pattern.
     #[serde(default)]
     pub dest: Option<String>,
-    /// From date (YYYY-MM-DD).
+    /// From day (any form of [`crate::datearg`]: YYYY-MM-DD, MM/DD/YYYY, a time's local day).
     #[serde(default)]
     pub since: Option<String>,
-    /// To date (YYYY-MM-DD).
+    /// To day (as `since`).
     #[serde(default)]
     pub until: Option<String>,
 }
@@ -144,13 +144,12 @@ fn nonempty(o: &Option<String>) -> Option<&str> {
 }
 
 impl Filter {
-    fn selection(&self) -> Result<Selection, String> {
+    /// The selection; dates are read as the commands read them ([`crate::datearg`]), a time's
+    /// day in `tz` (the CFG's `$timezone`).
+    fn selection(&self, tz: chrono_tz::Tz) -> Result<Selection, String> {
         let date = |o: &Option<String>| -> Result<Option<NaiveDate>, String> {
             nonempty(o)
-                .map(|d| {
-                    NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                        .map_err(|_| format!("{d:?} is not a date (YYYY-MM-DD)"))
-                })
+                .map(|d| crate::datearg::DateArg::parse(d).map(|d| d.date(tz)))
                 .transpose()
         };
         Ok(Selection {
@@ -160,7 +159,9 @@ impl Filter {
                         .map_err(|_| format!("{q:?} is not a queue number"))
                 })
                 .transpose()?,
-            class: nonempty(&self.class).map(str::to_string),
+            class: nonempty(&self.class)
+                .map(crate::ops::retry::parse_classes)
+                .transpose()?,
             since: date(&self.since)?,
             until: date(&self.until)?,
             dest: nonempty(&self.dest).map(str::to_string),
@@ -294,6 +295,7 @@ struct RowView {
 struct Counter {
     queue: String,
     due: usize,
+    held: usize,
     waiting: usize,
     scheduled: usize,
 }
@@ -371,13 +373,13 @@ async fn failed_page(
 async fn failed_html(s: Arc<WebState>, f: Filter, csrf: String) -> Response {
     blocking(move || {
         let now = s.clock.now();
-        let (sel, error) = match f.selection() {
+        let tz = s.sys.layer.timezone.unwrap_or(chrono_tz::UTC);
+        let (sel, error) = match f.selection(tz) {
             Ok(sel) => (sel, String::new()),
             Err(e) => (Selection::default(), e),
         };
         let jobs = failed_jobs(&s, &sel, now);
-        let tz = s.sys.layer.timezone.unwrap_or(chrono_tz::UTC);
-        let st = report::status(&s.layout, tz, now).ok();
+        let st = report::status(&s.layout, &s.sys, now).ok();
         page(FailedPage {
             csrf,
             eligible: jobs.iter().filter(|j| j.eligible).count(),
@@ -390,6 +392,7 @@ async fn failed_html(s: Arc<WebState>, f: Filter, csrf: String) -> Response {
                         .map(|q| Counter {
                             queue: q.queue.clone(),
                             due: q.due,
+                            held: q.held,
                             waiting: q.waiting_retry,
                             scheduled: q.scheduled,
                         })
@@ -515,7 +518,7 @@ async fn retry_form(
     if get("all_matching").is_some() {
         req.all_failed = true;
         req.jobs.clear();
-        match filter.selection() {
+        match filter.selection(s.sys.layer.timezone.unwrap_or(chrono_tz::UTC)) {
             Ok(sel) => req.selection = sel,
             Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
         }
