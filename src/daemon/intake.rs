@@ -5,6 +5,7 @@
 //! job.
 
 use super::*;
+use crate::command::registry::{unknown_commands, FileKind};
 use crate::spool::store::{Point, ReadJobError};
 
 impl Daemon {
@@ -94,7 +95,11 @@ impl Daemon {
         }
     }
 
-    /// Parses a job file and resolves its policy (USR profiles cached by path).
+    /// Parses a job file and resolves its policy (USR profiles cached by path). Unknown
+    /// commands are logged with file, line and a suggestion; one within two edits of a
+    /// document, destination or profile command fails the job (33), as does a `$fax_user` that
+    /// does not exist, a USR file with an unknown command, or an `X`/`Y` prefix with no
+    /// `$param_group` in the CFG.
     pub fn load(&mut self, path: &Path, bytes: &[u8]) -> Result<Loaded, Bad> {
         let origin = path.display().to_string();
         let doc = Document::parse(bytes, &origin).map_err(|e| Bad {
@@ -102,62 +107,25 @@ impl Daemon {
             reason: e.to_string(),
             doc: None,
         })?;
-        let job = match Job::from_document(&doc) {
-            Ok(j) => j,
-            Err(e) => {
-                return Err(Bad {
-                    code: CODE_INVALID,
-                    reason: e.to_string(),
-                    doc: Some(doc),
-                })
-            }
-        };
-        let usr = match &job.user {
-            Some(u) => {
-                let p = self.resolve(u);
-                if p.is_file() {
-                    match self.usr_layer(&p) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            return Err(Bad {
-                                code: CODE_INVALID,
-                                reason: format!("user profile: {e}"),
-                                doc: Some(doc),
-                            })
-                        }
-                    }
-                } else {
-                    PolicyLayer::empty(Level::Usr)
-                }
-            }
-            None => PolicyLayer::empty(Level::Usr),
-        };
-        let policy = Policy {
-            cfg: self.sys.layer.clone(),
-            usr,
-            fs: job.policy.clone(),
-        };
-        Ok(Loaded { doc, job, policy })
-    }
-
-    pub(super) fn usr_layer(&mut self, p: &Path) -> Result<PolicyLayer, String> {
-        if let Some(l) = self.usr_cache.get(p) {
-            return Ok(l.clone());
+        let unknown = unknown_commands(&doc, FileKind::Fs);
+        if let Some(u) = unknown.iter().find(|u| u.is_critical()) {
+            return Err(Bad {
+                code: CODE_INVALID,
+                reason: u.to_string(),
+                doc: Some(doc),
+            });
         }
-        let doc = read_document(p).map_err(|e| e.to_string())?;
-        let layer =
-            PolicyLayer::from_document(&doc, Level::Usr).map_err(|e: ParseError| e.to_string())?;
-        self.usr_cache.insert(p.to_path_buf(), layer.clone());
-        Ok(layer)
+        for u in &unknown {
+            tracing::warn!(file = %u.file, line = u.line, suggestion = u.suggestion.map(|s| s.0),
+                "{u}; the command is ignored");
+        }
+        let cache = &mut self.usr_cache;
+        let (base, sys) = (&self.base, &self.sys);
+        load_with(doc, base, sys, cache)
     }
 
     pub(super) fn resolve(&self, p: &str) -> PathBuf {
-        let path = PathBuf::from(p.replace('\\', "/"));
-        if path.is_relative() {
-            self.base.join(path)
-        } else {
-            path
-        }
+        resolve_in(&self.base, p)
     }
 
     /// Bad-input checks: a destination, and every document present and inside the document
@@ -279,4 +247,80 @@ impl Daemon {
             }
         }
     }
+}
+
+/// `p` with backslashes as `/`, relative to `base` unless absolute.
+fn resolve_in(base: &Path, p: &str) -> PathBuf {
+    let path = PathBuf::from(p.replace('\\', "/"));
+    if path.is_relative() {
+        base.join(path)
+    } else {
+        path
+    }
+}
+
+/// A USR profile's retry layer, refused when it names a command a USR file does not know.
+fn usr_layer(cache: &mut HashMap<PathBuf, PolicyLayer>, p: &Path) -> Result<PolicyLayer, String> {
+    if let Some(l) = cache.get(p) {
+        return Ok(l.clone());
+    }
+    let doc = read_document(p).map_err(|e| e.to_string())?;
+    if let Some(u) = unknown_commands(&doc, FileKind::Usr).into_iter().next() {
+        return Err(u.to_string());
+    }
+    let layer =
+        PolicyLayer::from_document(&doc, Level::Usr).map_err(|e: ParseError| e.to_string())?;
+    cache.insert(p.to_path_buf(), layer.clone());
+    Ok(layer)
+}
+
+/// The typed job, its USR profile and the policy, after the FS file's commands were checked.
+fn load_with(
+    doc: Document,
+    base: &Path,
+    sys: &SystemConfig,
+    cache: &mut HashMap<PathBuf, PolicyLayer>,
+) -> Result<Loaded, Bad> {
+    let bad = |reason: String, doc: Document| Bad {
+        code: CODE_INVALID,
+        reason,
+        doc: Some(doc),
+    };
+    let job = match Job::from_document(&doc) {
+        Ok(j) => j,
+        Err(e) => return Err(bad(e.to_string(), doc)),
+    };
+    let usr = match &job.user {
+        Some(u) => {
+            let p = resolve_in(base, u);
+            if !p.is_file() {
+                let line = doc.last("fax_user").map_or(0, |c| c.line);
+                let reason = format!(
+                    "{}:{line}: user profile {u:?} does not exist ({})",
+                    doc.origin(),
+                    p.display()
+                );
+                return Err(bad(reason, doc));
+            }
+            match usr_layer(cache, &p) {
+                Ok(l) => l,
+                Err(e) => return Err(bad(format!("user profile: {e}"), doc)),
+            }
+        }
+        None => PolicyLayer::empty(Level::Usr),
+    };
+    for layer in [&usr, &job.policy] {
+        if let Some(e) = crate::load::param_group_errors(layer, &sys.layer)
+            .into_iter()
+            .next()
+        {
+            return Err(bad(e.to_string(), doc));
+        }
+    }
+    let policy = Policy {
+        cfg: sys.layer.clone(),
+        usr,
+        fs: job.policy.clone(),
+    };
+    Ok(Loaded { doc, job, policy })
 }
