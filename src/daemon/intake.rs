@@ -75,9 +75,15 @@ impl Daemon {
         match self.load(&path, &bytes).and_then(|l| self.check(l)) {
             Ok(l) => match self.due(&l, now) {
                 Ok(due) => {
-                    let group = self
-                        .index
-                        .group_id(l.job.send_line.as_deref().unwrap_or("*"));
+                    let spec = l.job.send_line.as_deref().unwrap_or("*");
+                    if let Some(why) = self.linemap.unserved(spec) {
+                        if self.unserved_warned.insert(spec.to_ascii_lowercase()) {
+                            tracing::warn!(job = name, group = spec,
+                                "{}: {why}; jobs of this group wait (redial status shows them HELD) until the CFG gives it a line",
+                                path.display());
+                        }
+                    }
+                    let group = self.index.group_id(spec);
                     let dest = dest_hash(&number_of(&l).unwrap_or_default());
                     self.index.upsert(
                         q,
@@ -131,70 +137,8 @@ impl Daemon {
     /// Bad-input checks: a destination, and every document present and inside the document
     /// roots (`$document_root`). On success the job's documents are their canonical paths (links
     /// and `..` resolved), which is what the line is given.
-    pub(super) fn check(&self, mut l: Loaded) -> Result<Loaded, Bad> {
-        use crate::spool::docroot::DocError;
-        let file = l.doc.origin().to_string();
-        if l.job.channel().is_none() {
-            return Err(Bad {
-                code: CODE_NO_DESTINATION,
-                reason: format!("{file}: the job has no destination ($fax_phone, $voice_phone, $sms_phone or $email_address)"),
-                doc: Some(l.doc),
-            });
-        }
-        let roots = &self.settings.documents;
-        let mut documents = Vec::with_capacity(l.job.documents.len());
-        let mut bad = None;
-        'all: for c in l
-            .doc
-            .all("fax_filename")
-            .chain(l.doc.all("fax_cover").take(1))
-        {
-            let cover = c.name.eq_ignore_ascii_case("fax_cover");
-            let docs: Vec<&str> = if cover {
-                c.arg(0).into_iter().collect()
-            } else {
-                c.texts()
-            };
-            for d in docs {
-                let at = format!("{file}:{}: document {d:?}", c.line);
-                match roots.confine(d).map(|p| p.into_os_string().into_string()) {
-                    Ok(Ok(p)) => {
-                        if !cover {
-                            documents.push(p);
-                        }
-                    }
-                    Ok(Err(p)) => {
-                        let p = PathBuf::from(p);
-                        bad = Some((
-                            CODE_INVALID,
-                            format!("{at} resolves to {}, which is not UTF-8", p.display()),
-                        ));
-                        break 'all;
-                    }
-                    Err(e) => {
-                        let code = match e {
-                            DocError::Outside { .. } => CODE_INVALID,
-                            DocError::Missing { .. } | DocError::NotAFile { .. } => {
-                                CODE_MISSING_DOCUMENT
-                            }
-                        };
-                        bad = Some((code, format!("{at} {e}")));
-                        break 'all;
-                    }
-                }
-            }
-        }
-        match bad {
-            Some((code, reason)) => Err(Bad {
-                code,
-                reason,
-                doc: Some(l.doc),
-            }),
-            None => {
-                l.job.documents = documents;
-                Ok(l)
-            }
-        }
+    pub(super) fn check(&self, l: Loaded) -> Result<Loaded, Bad> {
+        check_with(&self.settings.documents, l)
     }
 
     /// When a job may next start: its next/send time, never before now, moved by the send and
@@ -323,4 +267,140 @@ fn load_with(
         fs: job.policy.clone(),
     };
     Ok(Loaded { doc, job, policy })
+}
+
+/// Bad-input checks (see [`Daemon::check`]) against the document roots `roots`.
+fn check_with(roots: &crate::spool::docroot::DocRoots, mut l: Loaded) -> Result<Loaded, Bad> {
+    use crate::spool::docroot::DocError;
+    let file = l.doc.origin().to_string();
+    if l.job.channel().is_none() {
+        return Err(Bad {
+            code: CODE_NO_DESTINATION,
+            reason: format!("{file}: the job has no destination ($fax_phone, $voice_phone, $sms_phone or $email_address)"),
+            doc: Some(l.doc),
+        });
+    }
+    let mut documents = Vec::with_capacity(l.job.documents.len());
+    let mut bad = None;
+    'all: for c in l
+        .doc
+        .all("fax_filename")
+        .chain(l.doc.all("fax_cover").take(1))
+    {
+        let cover = c.name.eq_ignore_ascii_case("fax_cover");
+        let docs: Vec<&str> = if cover {
+            c.arg(0).into_iter().collect()
+        } else {
+            c.texts()
+        };
+        for d in docs {
+            let at = format!("{file}:{}: document {d:?}", c.line);
+            match roots.confine(d).map(|p| p.into_os_string().into_string()) {
+                Ok(Ok(p)) => {
+                    if !cover {
+                        documents.push(p);
+                    }
+                }
+                Ok(Err(p)) => {
+                    let p = PathBuf::from(p);
+                    bad = Some((
+                        CODE_INVALID,
+                        format!("{at} resolves to {}, which is not UTF-8", p.display()),
+                    ));
+                    break 'all;
+                }
+                Err(e) => {
+                    let code = match e {
+                        DocError::Outside { .. } => CODE_INVALID,
+                        DocError::Missing { .. } | DocError::NotAFile { .. } => {
+                            CODE_MISSING_DOCUMENT
+                        }
+                    };
+                    bad = Some((code, format!("{at} {e}")));
+                    break 'all;
+                }
+            }
+        }
+    }
+    match bad {
+        Some((code, reason)) => Err(Bad {
+            code,
+            reason,
+            doc: Some(l.doc),
+        }),
+        None => {
+            l.job.documents = documents;
+            Ok(l)
+        }
+    }
+}
+
+/// Every check the daemon makes when it takes a job in, for `redial submit`: the file parses,
+/// names only known commands (any unknown one is refused here, with a suggestion), its
+/// `$fax_user` exists and is valid, `X`/`Y` prefixes have a `$param_group`, it has a
+/// destination, its documents exist inside the document roots, its send window is not over;
+/// and, beyond intake, what would fail at call time: every phone number is a valid dial string
+/// ([`DialString`](crate::modem::dialstring::DialString), as modem and sim lines check it) and
+/// every document of a fax job decodes. Returns the reasons (empty: the job is good).
+pub fn check_submission(
+    sys: &SystemConfig,
+    settings: &Settings,
+    base: &Path,
+    origin: &str,
+    bytes: &[u8],
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let doc = match Document::parse(bytes, origin) {
+        Ok(d) => d,
+        Err(e) => return vec![e.to_string()],
+    };
+    let mut problems: Vec<String> = unknown_commands(&doc, FileKind::Fs)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let l = match load_with(doc, base, sys, &mut HashMap::new())
+        .and_then(|l| check_with(&settings.documents, l))
+    {
+        Ok(l) => l,
+        Err(b) => {
+            problems.push(b.reason);
+            return problems;
+        }
+    };
+    if let Err(e) = engine::next_start(&l.policy, &l.job, now) {
+        problems.push(format!("{origin}: {e}"));
+    }
+    let d = &l.job.destinations;
+    for (cmd, n) in [
+        ("fax_phone", &d.fax_phone),
+        ("voice_phone", &d.voice_phone),
+        ("sms_phone", &d.sms_phone),
+        ("alternate_phone", &d.alternate_phone),
+    ] {
+        if let Some(n) = n {
+            if let Err(e) = crate::modem::dialstring::DialString::new(n, "") {
+                let line = l.doc.last(cmd).map_or(0, |c| c.line);
+                problems.push(format!(
+                    "{origin}:{line}: ${cmd} {n:?} cannot be dialled: {e}"
+                ));
+            }
+        }
+    }
+    if l.job.channel() == Some(Channel::Fax) {
+        let cover = l
+            .job
+            .cover
+            .as_deref()
+            .and_then(|c| settings.documents.confine(c).ok());
+        let docs = l.job.documents.iter().map(PathBuf::from).chain(cover);
+        for p in docs {
+            if let Err(e) = crate::fax::document::load_document(&p) {
+                problems.push(format!(
+                    "{origin}: document {} cannot be sent: {e}",
+                    p.display()
+                ));
+            }
+        }
+    }
+    problems
 }

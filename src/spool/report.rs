@@ -22,6 +22,20 @@ pub struct QueueStatus {
     pub waiting_retry: usize,
     /// Waiting for a future `$fax_send_date`.
     pub scheduled: usize,
+    /// Held: no configured line on any node serves the job's `$fax_send_line` (see
+    /// [`Status::held`] for the reasons).
+    pub held: usize,
+}
+
+/// A queued job no line can ever dial.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Held {
+    /// Folder name.
+    pub queue: String,
+    /// File name.
+    pub job: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// The whole picture.
@@ -39,10 +53,33 @@ pub struct Status {
     pub nodes: Vec<lease::Lease>,
     /// Whether each node's lease is stale.
     pub stale: Vec<bool>,
+    /// Queued jobs held because no line serves them (only with the CFG's lines given).
+    pub held: Vec<Held>,
 }
 
 /// Counts everything. Times in files are read as UTC unless `tz` says otherwise.
 pub fn status(layout: &Layout, tz: chrono_tz::Tz, now: DateTime<Utc>) -> std::io::Result<Status> {
+    status_with(layout, tz, now, None)
+}
+
+/// As [`status`]; with `lines` (the CFG's lines and groups on every node), a job whose
+/// `$fax_send_line` no line serves counts as held, with its reason, instead of due. Nodes that
+/// hold a lease count as groups of every line when the CFG has no `$node` for them.
+pub fn status_with(
+    layout: &Layout,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+    lines: Option<&crate::linegroup::LineMap>,
+) -> std::io::Result<Status> {
+    let leases = lease::read_all(layout);
+    let lines = lines.map(|m| {
+        let mut m = m.clone();
+        for l in &leases {
+            m.add_node(&l.node);
+        }
+        m
+    });
+    let mut held = Vec::new();
     let local_now = now.with_timezone(&tz).naive_local();
     let mut queues = Vec::new();
     for q in layout.queues() {
@@ -52,12 +89,26 @@ pub fn status(layout: &Layout, tz: chrono_tz::Tz, now: DateTime<Utc>) -> std::io
             due: 0,
             waiting_retry: 0,
             scheduled: 0,
+            held: 0,
         };
         for name in store::list_jobs(&dir)? {
             let job = std::fs::read(dir.join(&name))
                 .ok()
                 .and_then(|b| Document::parse(&b, &name).ok())
                 .and_then(|d| Job::from_document(&d).ok());
+            let unserved = match (&job, &lines) {
+                (Some(j), Some(m)) => m.unserved(j.send_line.as_deref().unwrap_or("*")),
+                _ => None,
+            };
+            if let Some(reason) = unserved {
+                s.held += 1;
+                held.push(Held {
+                    queue: s.queue.clone(),
+                    job: name.clone(),
+                    reason,
+                });
+                continue;
+            }
             match job {
                 Some(j) if j.next.is_some_and(|t| t > local_now) => s.waiting_retry += 1,
                 Some(j) if j.next.is_none() && j.send_at().is_some_and(|t| t > local_now) => {
@@ -72,7 +123,7 @@ pub fn status(layout: &Layout, tz: chrono_tz::Tz, now: DateTime<Utc>) -> std::io
     for n in lease::node_dirs(layout) {
         in_progress += count_tree(&layout.active(&n));
     }
-    let nodes = lease::read_all(layout);
+    let nodes = leases;
     let stale = nodes.iter().map(|l| l.is_stale(now)).collect();
     Ok(Status {
         queues,
@@ -81,6 +132,7 @@ pub fn status(layout: &Layout, tz: chrono_tz::Tz, now: DateTime<Utc>) -> std::io
         failed: store::list_jobs(&layout.fail())?.len(),
         nodes,
         stale,
+        held,
     })
 }
 
