@@ -156,8 +156,9 @@ pub struct LoadedJob {
     pub policy: Policy,
 }
 
-/// Reads an FS file and its USR profile: `usr` if given, else `$fax_user` when that path
-/// exists (as written, or relative to the FS file's folder).
+/// Reads an FS file and its USR profile: `usr` if given, else `$fax_user` (as written, or
+/// relative to the FS file's folder). A `$fax_user` that does not exist, or a profile with a
+/// command a USR file does not know, is an error (the daemon fails such a job with 33).
 pub fn load_job(fs: &Path, cfg: &SystemConfig, usr: Option<&Path>) -> Result<LoadedJob, LoadError> {
     let document = read_document(fs)?;
     job_from_document(document, fs.parent(), cfg, usr)
@@ -173,14 +174,38 @@ pub fn job_from_document(
     let job = Job::from_document(&document)?;
     let usr_path = match usr {
         Some(p) => Some(p.to_path_buf()),
-        None => job
-            .user
-            .as_ref()
-            .map(|u| resolve(Path::new(u), dir))
-            .filter(|p| p.is_file()),
+        None => match &job.user {
+            Some(u) => {
+                let p = resolve(Path::new(&u.replace('\\', "/")), dir);
+                if !p.is_file() {
+                    let line = document.last("fax_user").map_or(1, |c| c.line);
+                    return Err(ParseError {
+                        file: document.origin().to_string(),
+                        line,
+                        column: 1,
+                        reason: format!("user profile {u:?} does not exist ({})", p.display()),
+                    }
+                    .into());
+                }
+                Some(p)
+            }
+            None => None,
+        },
     };
     let usr_layer = match usr_path {
-        Some(p) => PolicyLayer::from_document(&read_document(&p)?, Level::Usr)?,
+        Some(p) => {
+            let doc = read_document(&p)?;
+            if let Some(u) = unknown_commands(&doc, FileKind::Usr).into_iter().next() {
+                return Err(ParseError {
+                    file: u.file.clone(),
+                    line: u.line,
+                    column: 1,
+                    reason: u.reason(),
+                }
+                .into());
+            }
+            PolicyLayer::from_document(&doc, Level::Usr)?
+        }
         None => PolicyLayer::empty(Level::Usr),
     };
     let policy = Policy {

@@ -473,3 +473,27 @@ fn submit_runs_the_intake_checks_and_writes_nothing_when_they_fail() {
     );
     assert_eq!(jobs_in(&base.join("spool/TOSEND")), ["00000001.FS"]);
 }
+
+#[test]
+fn explain_reads_profiles_with_the_same_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("TYPO.USR"), "$retry_max 2\n$callbak 3 1 5\n").unwrap();
+    std::fs::write(d.join("a.FS"), "$fax_user TYPO.USR\n$fax_phone 1\n").unwrap();
+    std::fs::write(d.join("b.FS"), "$fax_user NOPE.USR\n$fax_phone 1\n").unwrap();
+    let cfg = redial::load::SystemConfig::builtin();
+    let e = redial::load::load_job(&d.join("a.FS"), &cfg, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("TYPO.USR:2:1: unknown USR command $callbak (did you mean $callback?)"),
+        "{e}"
+    );
+    let e = redial::load::load_job(&d.join("b.FS"), &cfg, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("b.FS:1:") && e.contains("user profile \"NOPE.USR\" does not exist"),
+        "{e}"
+    );
+}

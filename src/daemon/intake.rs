@@ -121,7 +121,15 @@ impl Daemon {
                 doc: Some(doc),
             });
         }
+        let job = path.file_name().map(|n| n.to_string_lossy().into_owned());
         for u in &unknown {
+            // Once per job, line and name (not again at the claim, nor after every retry).
+            if !self
+                .typos_warned
+                .insert((job.clone().unwrap_or_default(), u.line, u.name.clone()))
+            {
+                continue;
+            }
             tracing::warn!(file = %u.file, line = u.line, suggestion = u.suggestion.map(|s| s.0),
                 "{u}; the command is ignored");
         }

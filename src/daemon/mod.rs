@@ -205,6 +205,8 @@ pub struct Daemon {
     linemap: crate::linegroup::LineMap,
     /// The `$fax_send_line` groups warned about as served by no line since the last (re)load.
     unserved_warned: std::collections::HashSet<String>,
+    /// Unknown FS commands already logged: (job file name, line, command).
+    typos_warned: std::collections::HashSet<(String, usize, String)>,
     observer: Option<Observer>,
     draining: bool,
     temp_prefix: String,
@@ -300,6 +302,7 @@ impl Daemon {
             usr_cache: HashMap::new(),
             linemap: line_map(&sys_doc, node),
             unserved_warned: Default::default(),
+            typos_warned: Default::default(),
             observer: None,
             draining: false,
             temp_prefix: format!(".{node}."),
@@ -746,6 +749,7 @@ impl Daemon {
         self.usr_cache.clear();
         self.linemap = line_map(&self.sys.document, &self.node);
         self.unserved_warned.clear();
+        self.typos_warned.clear();
         self.install_lines(lines);
         self.index = Index::new();
         self.rescan();
