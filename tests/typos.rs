@@ -276,6 +276,22 @@ fn jobs_for_a_group_no_line_serves_are_held_in_status() {
         text.contains("1.FS") && text.contains("matches no configured line"),
         "{text}"
     );
+    let out = redial(base, &["report", "5.FS", "--cfg", "redial.cfg"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(
+            "HELD: $fax_send_line fax,~1 matches no configured line on any node (lines 1,2)"
+        ),
+        "{text}"
+    );
+    let out = redial(base, &["report", "3.FS", "--cfg", "redial.cfg", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v.get("held").is_none(), "{v}");
 }
 
 #[test]

@@ -304,7 +304,12 @@ pub fn report(a: ReportArgs) -> Result<()> {
     let Some(path) = report::find(&layout, &a.job) else {
         bail!("job {:?} is not in {}", a.job, layout.root.display());
     };
-    let r = match report::report(&layout, &path, &sys.outcomes) {
+    let lines = a
+        .spool
+        .cfg
+        .is_some()
+        .then(|| redial::linegroup::LineMap::from_cfg(&sys.document));
+    let r = match report::report_with(&layout, &path, &sys.outcomes, lines.as_ref()) {
         Ok(r) => r,
         Err(e) => {
             let err = Path::new(&format!("{}.err", path.display())).to_path_buf();
@@ -339,6 +344,9 @@ pub fn report(a: ReportArgs) -> Result<()> {
     }
     if let Some(reason) = &r.fail_reason {
         println!("fail reason: {}", quote(reason));
+    }
+    if let Some(reason) = &r.held {
+        println!("HELD: {reason}");
     }
     Ok(())
 }

@@ -205,10 +205,25 @@ pub struct Report {
     pub next: Option<NaiveDateTime>,
     /// `$fail_reason`.
     pub fail_reason: Option<String>,
+    /// Why a queued job is held: no line on any node serves its `$fax_send_line` (only with
+    /// the CFG's lines given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 /// Builds the report of the job at `path`.
 pub fn report(layout: &Layout, path: &Path, outcomes: &OutcomeTable) -> Result<Report, String> {
+    report_with(layout, path, outcomes, None)
+}
+
+/// As [`report`]; with `lines` (the CFG's lines and groups), a queued job no line serves says
+/// so in [`Report::held`].
+pub fn report_with(
+    layout: &Layout,
+    path: &Path,
+    outcomes: &OutcomeTable,
+    lines: Option<&crate::linegroup::LineMap>,
+) -> Result<Report, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let doc = Document::parse(&bytes, &path.display().to_string()).map_err(|e| e.to_string())?;
     let job = Job::from_document(&doc).map_err(|e| e.to_string())?;
@@ -218,6 +233,16 @@ pub fn report(layout: &Layout, path: &Path, outcomes: &OutcomeTable) -> Result<R
         Some(super::Place::Sent) => "SENT".into(),
         Some(super::Place::Fail) => "FAIL".into(),
         None => "outside the spool".into(),
+    };
+    let held = match (layout.place_of(path), lines) {
+        (Some(super::Place::Queue(_)), Some(m)) => {
+            let mut m = m.clone();
+            for l in lease::read_all(layout) {
+                m.add_node(&l.node);
+            }
+            m.unserved(job.send_line.as_deref().unwrap_or("*"))
+        }
+        _ => None,
     };
     let channel = job.channel();
     let n = job.records.len();
@@ -266,5 +291,6 @@ pub fn report(layout: &Layout, path: &Path, outcomes: &OutcomeTable) -> Result<R
         attempts,
         next: job.next,
         fail_reason: doc.last("fail_reason").map(|c| c.joined()),
+        held,
     })
 }
