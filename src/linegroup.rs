@@ -159,6 +159,110 @@ pub fn exclude_failed(
     out
 }
 
+/// Which lines exist on any node, and what every group name selects there: the CFG's `$line`s
+/// (with their `group=`), `$line_group`s and `$node NAME lines=…` (a node's name selects its
+/// lines; a node without `lines=` runs every line). It answers "can any node ever dial a job
+/// of this `$fax_send_line`?", which one node's dispatcher cannot (it knows only its lines).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineMap {
+    lines: Vec<u32>,
+    groups: Vec<(String, LineSet)>,
+}
+
+impl LineMap {
+    /// The lines and groups of a CFG (a `$line` that does not parse is left out: loading the
+    /// lines reports it).
+    pub fn from_cfg(cfg: &crate::command::Document) -> LineMap {
+        let defs = crate::line::line_defs(cfg).unwrap_or_default();
+        let mut m = LineMap {
+            lines: defs.iter().map(|d| d.number).collect(),
+            groups: Vec::new(),
+        };
+        for d in &defs {
+            for name in d.param("group").into_iter().flat_map(|g| g.split(',')) {
+                if let Ok(set) = LineSet::parse(&d.number.to_string()) {
+                    m.groups.push((name.trim().to_ascii_lowercase(), set));
+                }
+            }
+        }
+        for c in cfg.all("line_group") {
+            if let (Some(n), Some(Ok(set))) = (c.arg(0), c.arg(1).map(LineSet::parse)) {
+                m.groups.push((n.to_ascii_lowercase(), set));
+            }
+        }
+        for c in cfg.all("node") {
+            let Some(name) = c.arg(0) else { continue };
+            let lines = c.args[1..]
+                .iter()
+                .find_map(|a| a.text.strip_prefix("lines="))
+                .and_then(|v| LineSet::parse(v).ok())
+                .unwrap_or_else(|| LineSet::parse("*").expect("valid"));
+            m.groups.push((name.to_ascii_lowercase(), lines));
+        }
+        m
+    }
+
+    /// Adds a node that runs without a `$node` definition (every line).
+    pub fn add_node(&mut self, name: &str) {
+        let lower = name.to_ascii_lowercase();
+        if !self.groups.iter().any(|(n, _)| *n == lower) {
+            self.groups
+                .push((lower, LineSet::parse("*").expect("valid")));
+        }
+    }
+
+    /// The configured lines a group reference (`fax`, `1-4,~3`, `*`) selects on any node.
+    pub fn resolve(&self, spec: &str) -> Vec<u32> {
+        let mut include: Vec<&LineSet> = Vec::new();
+        let mut owned: Vec<LineSet> = Vec::new();
+        let mut exclude: Vec<LineSet> = Vec::new();
+        for raw in spec.split(',').map(str::trim) {
+            if let Some(ex) = raw.strip_prefix('~') {
+                if let Some(s) = LineSet::parse(ex).ok().filter(|_| ex != "0") {
+                    exclude.push(s);
+                }
+                continue;
+            }
+            let lower = raw.to_ascii_lowercase();
+            let named: Vec<&LineSet> = self
+                .groups
+                .iter()
+                .filter(|(n, _)| *n == lower)
+                .map(|(_, s)| s)
+                .collect();
+            if !named.is_empty() {
+                include.extend(named);
+            } else if let Ok(s) = LineSet::parse(raw) {
+                owned.push(s);
+            }
+        }
+        self.lines
+            .iter()
+            .copied()
+            .filter(|&l| {
+                (include.iter().any(|s| s.contains(l)) || owned.iter().any(|s| s.contains(l)))
+                    && !exclude.iter().any(|s| s.contains(l))
+            })
+            .collect()
+    }
+
+    /// Why no node can ever dial a job of group `spec`, or `None` when some line serves it.
+    pub fn unserved(&self, spec: &str) -> Option<String> {
+        if !self.resolve(spec).is_empty() {
+            return None;
+        }
+        Some(if self.lines.is_empty() {
+            format!("$fax_send_line {spec} matches no configured line (the CFG defines no $line)")
+        } else {
+            let lines: Vec<String> = self.lines.iter().map(u32::to_string).collect();
+            format!(
+                "$fax_send_line {spec} matches no configured line on any node (lines {})",
+                lines.join(",")
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +320,25 @@ mod tests {
             "fax,~1"
         );
         assert_eq!(exclude_failed("*,~0", None, None, None), "*");
+    }
+
+    #[test]
+    fn line_map_across_nodes() {
+        let d = crate::command::Document::parse_str(
+            "$line 1 sim group=fax\n$line 2 sim\n$line 3 sim\n$line_group night 3\n$node n2 lines=2\n",
+            "t.cfg",
+        )
+        .unwrap();
+        let mut m = LineMap::from_cfg(&d);
+        assert_eq!(m.resolve("fax"), [1]);
+        assert_eq!(m.resolve("n2,night"), [2, 3]);
+        assert_eq!(m.resolve("*,~1-2"), [3]);
+        assert_eq!(m.resolve("fax,~0"), [1]);
+        assert!(m.unserved("fax,~1").unwrap().contains("lines 1,2,3"));
+        assert!(m.unserved("7").is_some() && m.unserved("n1").is_some());
+        m.add_node("N1");
+        assert_eq!(m.resolve("n1"), [1, 2, 3]);
+        let none = LineMap::from_cfg(&crate::command::Document::new("x"));
+        assert!(none.unserved("*").unwrap().contains("defines no $line"));
     }
 }

@@ -4,6 +4,7 @@
 //! `$retry_parms` paths, parses each file once, and returns errors that name the file. It never
 //! writes anything.
 
+use crate::command::registry::{known, suggest, unknown_commands, FileKind, Known};
 use crate::command::{Document, ParseError};
 use crate::job::Job;
 use crate::retry::outcome::OutcomeTable;
@@ -67,7 +68,46 @@ impl SystemConfig {
         document: Document,
         dir: Option<&Path>,
     ) -> Result<SystemConfig, LoadError> {
+        // A typo in the CFG is an error: the daemon refuses to start or reload with it.
+        if let Some(u) = unknown_commands(&document, FileKind::Cfg)
+            .into_iter()
+            .next()
+        {
+            return Err(ParseError {
+                file: u.file.clone(),
+                line: u.line,
+                column: 1,
+                reason: u.reason(),
+            }
+            .into());
+        }
         let layer = PolicyLayer::from_document(&document, Level::Cfg)?;
+        for (_, name, _) in &layer.param_groups {
+            let c = document
+                .all("param_group")
+                .find(|c| {
+                    c.arg(1)
+                        .is_some_and(|n| n.trim_start_matches('$').eq_ignore_ascii_case(name))
+                })
+                .expect("read from this document");
+            if known(FileKind::Fs, name) == Known::Unknown {
+                let hint = suggest(FileKind::Fs, name)
+                    .map(|(s, _)| format!(" (did you mean ${s}?)"))
+                    .unwrap_or_default();
+                return Err(ParseError {
+                    file: document.origin().to_string(),
+                    line: c.line,
+                    column: c.args[1].column,
+                    reason: format!(
+                        "$param_group writes ${name} into jobs, which is not an FS command{hint}"
+                    ),
+                }
+                .into());
+            }
+        }
+        if let Some(e) = param_group_errors(&layer, &layer).into_iter().next() {
+            return Err(e.into());
+        }
         let mut outcomes = OutcomeTable::default();
         for rule in layer.retry_parms.iter().filter(|r| r.selector.is_none()) {
             let p = resolve(Path::new(&rule.value), dir);
@@ -79,6 +119,23 @@ impl SystemConfig {
             outcomes,
         })
     }
+}
+
+/// The `X`/`Y` prefixes `layer`'s lists use that the CFG (`cfg`) defines no `$param_group` for,
+/// as errors at the line of the list.
+pub fn param_group_errors(layer: &PolicyLayer, cfg: &PolicyLayer) -> Vec<ParseError> {
+    layer
+        .undefined_param_groups(&cfg.param_groups)
+        .into_iter()
+        .map(|(letter, line)| ParseError {
+            file: layer.origin.clone(),
+            line,
+            column: 1,
+            reason: format!(
+                "the retry list uses prefix {letter}, but the CFG has no $param_group {letter} (what should it change?)"
+            ),
+        })
+        .collect()
 }
 
 fn resolve(p: &Path, dir: Option<&Path>) -> PathBuf {
@@ -99,8 +156,9 @@ pub struct LoadedJob {
     pub policy: Policy,
 }
 
-/// Reads an FS file and its USR profile: `usr` if given, else `$fax_user` when that path
-/// exists (as written, or relative to the FS file's folder).
+/// Reads an FS file and its USR profile: `usr` if given, else `$fax_user` (as written, or
+/// relative to the FS file's folder). A `$fax_user` that does not exist, or a profile with a
+/// command a USR file does not know, is an error (the daemon fails such a job with 33).
 pub fn load_job(fs: &Path, cfg: &SystemConfig, usr: Option<&Path>) -> Result<LoadedJob, LoadError> {
     let document = read_document(fs)?;
     job_from_document(document, fs.parent(), cfg, usr)
@@ -116,14 +174,38 @@ pub fn job_from_document(
     let job = Job::from_document(&document)?;
     let usr_path = match usr {
         Some(p) => Some(p.to_path_buf()),
-        None => job
-            .user
-            .as_ref()
-            .map(|u| resolve(Path::new(u), dir))
-            .filter(|p| p.is_file()),
+        None => match &job.user {
+            Some(u) => {
+                let p = resolve(Path::new(&u.replace('\\', "/")), dir);
+                if !p.is_file() {
+                    let line = document.last("fax_user").map_or(1, |c| c.line);
+                    return Err(ParseError {
+                        file: document.origin().to_string(),
+                        line,
+                        column: 1,
+                        reason: format!("user profile {u:?} does not exist ({})", p.display()),
+                    }
+                    .into());
+                }
+                Some(p)
+            }
+            None => None,
+        },
     };
     let usr_layer = match usr_path {
-        Some(p) => PolicyLayer::from_document(&read_document(&p)?, Level::Usr)?,
+        Some(p) => {
+            let doc = read_document(&p)?;
+            if let Some(u) = unknown_commands(&doc, FileKind::Usr).into_iter().next() {
+                return Err(ParseError {
+                    file: u.file.clone(),
+                    line: u.line,
+                    column: 1,
+                    reason: u.reason(),
+                }
+                .into());
+            }
+            PolicyLayer::from_document(&doc, Level::Usr)?
+        }
         None => PolicyLayer::empty(Level::Usr),
     };
     let policy = Policy {

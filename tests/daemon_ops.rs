@@ -66,7 +66,17 @@ fn submit_status_report_reload_and_shutdown() {
     let d = dir.path();
     std::fs::write(d.join("redial.cfg"), CFG).unwrap();
     let run = Command::new(BIN)
-        .args(["run", "--cfg", "redial.cfg", "--node", "n1", "--base", "."])
+        // A fresh directory: the spool is made by the node (--create).
+        .args([
+            "run",
+            "--cfg",
+            "redial.cfg",
+            "--node",
+            "n1",
+            "--base",
+            ".",
+            "--create",
+        ])
         .current_dir(d)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

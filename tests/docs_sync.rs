@@ -44,3 +44,60 @@ fn outcome_code_doc_matches_the_table() {
         "docs/outcome-codes.md is out of date; run REDIAL_BLESS=1 cargo test --test docs_sync"
     );
 }
+
+/// docs/commands.md: its generated part lists exactly the command registry
+/// (`src/command/registry.rs`): what redial acts on, and the CopiaFacts commands it accepts
+/// quietly. The text above the marker is written by hand and kept.
+fn render_commands(head: &str) -> String {
+    use redial::command::registry::{FileKind, ACCEPTED, ACTED, CRITICAL_FS};
+    let kinds = |k: &str| {
+        [
+            (FileKind::Cfg, 'C'),
+            (FileKind::Usr, 'U'),
+            (FileKind::Fs, 'F'),
+        ]
+        .iter()
+        .filter(|(_, c)| k.contains(*c))
+        .map(|(f, _)| f.label())
+        .collect::<Vec<_>>()
+        .join(", ")
+    };
+    let mut s =
+        format!("{head}{MARKER}\n\n## Commands redial acts on\n\n| command | files |\n|---|---|\n");
+    for (name, k) in ACTED {
+        let star = if CRITICAL_FS.contains(name) {
+            " †"
+        } else {
+            ""
+        };
+        s.push_str(&format!("| `${name}`{star} | {} |\n", kinds(k)));
+    }
+    s.push_str(
+        "\n† a misspelling within two edits of this command fails the job (outcome 33).\n\n\
+         ## CopiaFacts commands accepted quietly\n\n\
+         redial reads these without acting on them (no warning).\n\n\
+         | command | files | in CopiaFacts |\n|---|---|---|\n",
+    );
+    for (name, k, what) in ACCEPTED {
+        s.push_str(&format!("| `${name}` | {} | {what} |\n", kinds(k)));
+    }
+    s
+}
+
+const MARKER: &str = "<!-- generated below by tests/docs_sync.rs from src/command/registry.rs -->";
+
+#[test]
+fn command_doc_matches_the_registry() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/commands.md");
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    let head = have.split(MARKER).next().unwrap_or_default().to_string();
+    let want = render_commands(&head);
+    if std::env::var_os("REDIAL_BLESS").is_some() {
+        std::fs::write(path, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        have.contains(MARKER) && have == want,
+        "docs/commands.md is out of date; run REDIAL_BLESS=1 cargo test --test docs_sync"
+    );
+}

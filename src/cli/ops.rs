@@ -47,6 +47,13 @@ impl SpoolArgs {
         if let Some(s) = &self.spool {
             settings.layout.root = s.clone();
         }
+        let root = &settings.layout.root;
+        if !root.is_dir() {
+            bail!(
+                "the spool {} does not exist (give --cfg, --spool or --base; `redial run --create` makes a new one)",
+                std::path::absolute(root).unwrap_or_else(|_| root.clone()).display()
+            );
+        }
         Ok((settings, sys))
     }
 }
@@ -114,7 +121,8 @@ fn next_number(layout: &Layout) -> Result<u64> {
 
 /// Writes the job and prints its path.
 pub fn submit(a: SubmitArgs) -> Result<()> {
-    let (layout, sys) = a.spool.open()?;
+    let (settings, sys) = a.spool.settings()?;
+    let layout = settings.layout.clone();
     if a.queue > layout.max_queue {
         bail!(
             "queue {} does not exist (highest is {})",
@@ -122,7 +130,6 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
             layout.max_queue
         );
     }
-    layout.create(None)?;
     let mut doc = match &a.template {
         Some(t) => Document::parse(&std::fs::read(t)?, &t.display().to_string())?,
         None => Document::new("submitted"),
@@ -170,9 +177,31 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
         text.push_str(s);
         text.push('\n');
     }
-    // Validate before dropping it in.
-    let doc = Document::parse(text.as_bytes(), "submitted job")?;
-    redial::job::Job::from_document(&doc)?;
+    // Every check the daemon makes at intake (and what would fail at call time): a job that
+    // fails one is refused with all the reasons, and nothing is written.
+    let base = match &a.spool.base {
+        Some(b) => std::path::absolute(b)?,
+        None => std::env::current_dir()?,
+    };
+    let origin = match &a.template {
+        Some(t) => format!("submitted job (from {})", t.display()),
+        None => "submitted job".to_string(),
+    };
+    let problems = redial::daemon::check_submission(
+        &sys,
+        &settings,
+        &base,
+        &origin,
+        text.as_bytes(),
+        Utc::now(),
+    );
+    if !problems.is_empty() {
+        bail!(
+            "the job is refused, nothing was written:\n  {}",
+            problems.join("\n  ")
+        );
+    }
+    layout.create(None)?;
     let dir = layout.queue_dir(a.queue);
     let target = loop {
         let name = match &a.name {
@@ -213,14 +242,19 @@ pub fn status(a: StatusArgs) -> Result<()> {
     let now = a
         .now
         .map_or_else(Utc::now, |t| t.instant(super::retry::tz(&sys)));
-    let s = report::status(&layout, &sys, now)?;
+    let lines = a
+        .spool
+        .cfg
+        .is_some()
+        .then(|| redial::linegroup::LineMap::from_cfg(&sys.document));
+    let s = report::status_with(&layout, &sys, now, lines.as_ref())?;
     if a.json {
         println!("{}", serde_json::to_string(&s)?);
         return Ok(());
     }
     println!(
-        "{:<10} {:>8} {:>8} {:>14} {:>10}",
-        "QUEUE", "DUE", "HELD", "WAITING RETRY", "SCHEDULED"
+        "{:<10} {:>8} {:>8} {:>14} {:>10} {:>9}",
+        "QUEUE", "DUE", "HELD", "WAITING RETRY", "SCHEDULED", "UNSERVED"
     );
     let tz = sys.layer.timezone.unwrap_or(chrono_tz::UTC);
     for q in &s.queues {
@@ -235,9 +269,12 @@ pub fn status(a: StatusArgs) -> Result<()> {
             })
             .unwrap_or_default();
         println!(
-            "{:<10} {:>8} {:>8} {:>14} {:>10}{until}",
-            q.queue, q.due, q.held, q.waiting_retry, q.scheduled
+            "{:<10} {:>8} {:>8} {:>14} {:>10} {:>9}{until}",
+            q.queue, q.due, q.held, q.waiting_retry, q.scheduled, q.unserved
         );
+    }
+    for h in &s.held {
+        println!("HELD {}/{}: {}", h.queue, h.job, h.reason);
     }
     println!(
         "in progress {}   SENT {}   FAIL {}",
@@ -307,7 +344,12 @@ pub fn report(a: ReportArgs) -> Result<()> {
     let now = a
         .now
         .map_or_else(Utc::now, |t| t.instant(super::retry::tz(&sys)));
-    let r = match report::report(&layout, &path, &sys, now) {
+    let lines = a
+        .spool
+        .cfg
+        .is_some()
+        .then(|| redial::linegroup::LineMap::from_cfg(&sys.document));
+    let r = match report::report_with(&layout, &path, &sys, now, lines.as_ref()) {
         Ok(r) => r,
         Err(e) => {
             let err = Path::new(&format!("{}.err", path.display())).to_path_buf();
@@ -378,6 +420,9 @@ pub fn report(a: ReportArgs) -> Result<()> {
     }
     if let Some(reason) = &r.fail_reason {
         println!("fail reason: {}", quote(reason));
+    }
+    if let Some(reason) = &r.held {
+        println!("HELD: {reason}");
     }
     Ok(())
 }

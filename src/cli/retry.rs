@@ -47,6 +47,11 @@ impl Spool {
         if let Some(s) = &self.spool {
             layout.root = std::path::absolute(s)?;
         }
+        anyhow::ensure!(
+            layout.root.is_dir(),
+            "the spool {} does not exist (give --cfg, --spool or --base; `redial run --create` makes a new one)",
+            layout.root.display()
+        );
         let ops = OpsConfig::from_cfg(&sys.document, &base).map_err(anyhow::Error::msg)?;
         Ok((layout, sys, ops))
     }

@@ -22,6 +22,10 @@ pub struct RunArgs {
     /// Log as JSON lines.
     #[arg(long)]
     json: bool,
+    /// Create the request directory when it does not exist (without it, a missing spool is an
+    /// error: a node started in the wrong directory would otherwise watch an empty spool).
+    #[arg(long)]
+    create: bool,
 }
 
 /// The log's stderr, for a service: what cannot be written (the pipe to a log collector or the
@@ -65,6 +69,15 @@ pub fn run(args: RunArgs) -> Result<()> {
         Arc::new(SystemClock),
         None,
     )?;
+    let root = d.layout().root.clone();
+    if !args.create && !root.is_dir() {
+        anyhow::bail!(
+            "the spool {} does not exist (request directory from $request_dir in {}, relative to --base {}); start redial run where the spool is, or give --create to make a new one",
+            root.display(),
+            args.cfg.display(),
+            d.base().display()
+        );
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

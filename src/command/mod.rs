@@ -7,6 +7,7 @@
 
 mod document;
 mod parse;
+pub mod registry;
 mod value;
 
 pub use document::{Document, Entry, Eol};

@@ -5,6 +5,7 @@
 //! job.
 
 use super::*;
+use crate::command::registry::{unknown_commands, FileKind};
 use crate::spool::store::{Point, ReadJobError};
 
 impl Daemon {
@@ -79,9 +80,15 @@ impl Daemon {
         match self.load(&path, &bytes).and_then(|l| self.check(l)) {
             Ok(l) => match self.due(&l, now) {
                 Ok(due) => {
-                    let group = self
-                        .index
-                        .group_id(l.job.send_line.as_deref().unwrap_or("*"));
+                    let spec = l.job.send_line.as_deref().unwrap_or("*");
+                    if let Some(why) = self.linemap.unserved(spec) {
+                        if self.unserved_warned.insert(spec.to_ascii_lowercase()) {
+                            tracing::warn!(job = name, group = spec,
+                                "{}: {why}; jobs of this group wait (redial status shows them HELD) until the CFG gives it a line",
+                                path.display());
+                        }
+                    }
+                    let group = self.index.group_id(spec);
                     let dest = dest_hash(&number_of(&l).unwrap_or_default());
                     self.index.upsert(
                         q,
@@ -99,7 +106,11 @@ impl Daemon {
         }
     }
 
-    /// Parses a job file and resolves its policy (USR profiles cached by path).
+    /// Parses a job file and resolves its policy (USR profiles cached by path). Unknown
+    /// commands are logged with file, line and a suggestion; one within two edits of a
+    /// document, destination or profile command fails the job (33), as does a `$fax_user` that
+    /// does not exist, a USR file with an unknown command, or an `X`/`Y` prefix with no
+    /// `$param_group` in the CFG.
     pub fn load(&mut self, path: &Path, bytes: &[u8]) -> Result<Loaded, Bad> {
         let origin = path.display().to_string();
         let doc = Document::parse(bytes, &origin).map_err(|e| Bad {
@@ -107,141 +118,40 @@ impl Daemon {
             reason: e.to_string(),
             doc: None,
         })?;
-        let job = match Job::from_document(&doc) {
-            // Read from a queue with a final status: moved back from SENT or FAIL (or finished
-            // by CopiaFacts): a new cycle, whatever its last record.
-            Ok(mut j) if j.is_finished() => {
-                j.cycle_mark = j.records.len();
-                j
-            }
-            Ok(j) => j,
-            Err(e) => {
-                return Err(Bad {
-                    code: CODE_INVALID,
-                    reason: e.to_string(),
-                    doc: Some(doc),
-                })
-            }
-        };
-        let usr = match &job.user {
-            Some(u) => {
-                let p = self.resolve(u);
-                if p.is_file() {
-                    match self.usr_layer(&p) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            return Err(Bad {
-                                code: CODE_INVALID,
-                                reason: format!("user profile: {e}"),
-                                doc: Some(doc),
-                            })
-                        }
-                    }
-                } else {
-                    PolicyLayer::empty(Level::Usr)
-                }
-            }
-            None => PolicyLayer::empty(Level::Usr),
-        };
-        let policy = Policy {
-            cfg: self.sys.layer.clone(),
-            usr,
-            fs: job.policy.clone(),
-        };
-        Ok(Loaded { doc, job, policy })
-    }
-
-    pub(super) fn usr_layer(&mut self, p: &Path) -> Result<PolicyLayer, String> {
-        if let Some(l) = self.usr_cache.get(p) {
-            return Ok(l.clone());
+        let unknown = unknown_commands(&doc, FileKind::Fs);
+        if let Some(u) = unknown.iter().find(|u| u.is_critical()) {
+            return Err(Bad {
+                code: CODE_INVALID,
+                reason: u.to_string(),
+                doc: Some(doc),
+            });
         }
-        let doc = read_document(p).map_err(|e| e.to_string())?;
-        let layer =
-            PolicyLayer::from_document(&doc, Level::Usr).map_err(|e: ParseError| e.to_string())?;
-        self.usr_cache.insert(p.to_path_buf(), layer.clone());
-        Ok(layer)
+        let job = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        for u in &unknown {
+            // Once per job, line and name (not again at the claim, nor after every retry).
+            if !self
+                .typos_warned
+                .insert((job.clone().unwrap_or_default(), u.line, u.name.clone()))
+            {
+                continue;
+            }
+            tracing::warn!(file = %u.file, line = u.line, suggestion = u.suggestion.map(|s| s.0),
+                "{u}; the command is ignored");
+        }
+        let cache = &mut self.usr_cache;
+        let (base, sys) = (&self.base, &self.sys);
+        load_with(doc, base, &self.settings.paths, sys, cache)
     }
 
     pub(super) fn resolve(&self, p: &str) -> PathBuf {
-        let path = PathBuf::from(self.settings.paths.map(p));
-        if path.is_relative() {
-            self.base.join(path)
-        } else {
-            path
-        }
+        resolve_in(&self.base, &self.settings.paths, p)
     }
 
     /// Bad-input checks: a destination, and every document present and inside the document
     /// roots (`$document_root`). On success the job's documents are their canonical paths (links
     /// and `..` resolved), which is what the line is given.
-    pub(super) fn check(&self, mut l: Loaded) -> Result<Loaded, Bad> {
-        use crate::spool::docroot::DocError;
-        let file = l.doc.origin().to_string();
-        if l.job.channel().is_none() {
-            return Err(Bad {
-                code: CODE_NO_DESTINATION,
-                reason: format!("{file}: the job has no destination ($fax_phone, $voice_phone, $sms_phone or $email_address)"),
-                doc: Some(l.doc),
-            });
-        }
-        let roots = &self.settings.documents;
-        let mut documents = Vec::with_capacity(l.job.documents.len());
-        let mut bad = None;
-        'all: for c in l
-            .doc
-            .all("fax_filename")
-            .chain(l.doc.all("fax_cover").take(1))
-        {
-            let cover = c.name.eq_ignore_ascii_case("fax_cover");
-            let docs: Vec<&str> = if cover {
-                c.arg(0).into_iter().collect()
-            } else {
-                c.texts()
-            };
-            for d in docs {
-                let at = format!("{file}:{}: document {d:?}", c.line);
-                let mapped = self.settings.paths.map(d);
-                match roots
-                    .confine(&mapped)
-                    .map(|p| p.into_os_string().into_string())
-                {
-                    Ok(Ok(p)) => {
-                        if !cover {
-                            documents.push(p);
-                        }
-                    }
-                    Ok(Err(p)) => {
-                        let p = PathBuf::from(p);
-                        bad = Some((
-                            CODE_INVALID,
-                            format!("{at} resolves to {}, which is not UTF-8", p.display()),
-                        ));
-                        break 'all;
-                    }
-                    Err(e) => {
-                        let code = match e {
-                            DocError::Outside { .. } => CODE_INVALID,
-                            DocError::Missing { .. } | DocError::NotAFile { .. } => {
-                                CODE_MISSING_DOCUMENT
-                            }
-                        };
-                        bad = Some((code, format!("{at} {e}")));
-                        break 'all;
-                    }
-                }
-            }
-        }
-        match bad {
-            Some((code, reason)) => Err(Bad {
-                code,
-                reason,
-                doc: Some(l.doc),
-            }),
-            None => {
-                l.job.documents = documents;
-                Ok(l)
-            }
-        }
+    pub(super) fn check(&self, l: Loaded) -> Result<Loaded, Bad> {
+        check_with(&self.settings.documents, &self.settings.paths, l)
     }
 
     /// When a job may next start: its next/send time, never before now, moved by the send and
@@ -300,4 +210,231 @@ impl Daemon {
             }
         }
     }
+}
+
+/// `p` with backslashes as `/`, relative to `base` unless absolute.
+fn resolve_in(base: &Path, paths: &crate::spool::pathmap::PathMap, p: &str) -> PathBuf {
+    let path = PathBuf::from(paths.map(p));
+    if path.is_relative() {
+        base.join(path)
+    } else {
+        path
+    }
+}
+
+/// A USR profile's retry layer, refused when it names a command a USR file does not know.
+fn usr_layer(cache: &mut HashMap<PathBuf, PolicyLayer>, p: &Path) -> Result<PolicyLayer, String> {
+    if let Some(l) = cache.get(p) {
+        return Ok(l.clone());
+    }
+    let doc = read_document(p).map_err(|e| e.to_string())?;
+    if let Some(u) = unknown_commands(&doc, FileKind::Usr).into_iter().next() {
+        return Err(u.to_string());
+    }
+    let layer =
+        PolicyLayer::from_document(&doc, Level::Usr).map_err(|e: ParseError| e.to_string())?;
+    cache.insert(p.to_path_buf(), layer.clone());
+    Ok(layer)
+}
+
+/// The typed job, its USR profile and the policy, after the FS file's commands were checked.
+fn load_with(
+    doc: Document,
+    base: &Path,
+    paths: &crate::spool::pathmap::PathMap,
+    sys: &SystemConfig,
+    cache: &mut HashMap<PathBuf, PolicyLayer>,
+) -> Result<Loaded, Bad> {
+    let bad = |reason: String, doc: Document| Bad {
+        code: CODE_INVALID,
+        reason,
+        doc: Some(doc),
+    };
+    let job = match Job::from_document(&doc) {
+        // Read from a queue with a final status: moved back from SENT or FAIL (or finished by
+        // CopiaFacts): a new cycle, whatever its last record.
+        Ok(mut j) if j.is_finished() => {
+            j.cycle_mark = j.records.len();
+            j
+        }
+        Ok(j) => j,
+        Err(e) => return Err(bad(e.to_string(), doc)),
+    };
+    let usr = match &job.user {
+        Some(u) => {
+            let p = resolve_in(base, paths, u);
+            if !p.is_file() {
+                let line = doc.last("fax_user").map_or(0, |c| c.line);
+                let reason = format!(
+                    "{}:{line}: user profile {u:?} does not exist ({})",
+                    doc.origin(),
+                    p.display()
+                );
+                return Err(bad(reason, doc));
+            }
+            match usr_layer(cache, &p) {
+                Ok(l) => l,
+                Err(e) => return Err(bad(format!("user profile: {e}"), doc)),
+            }
+        }
+        None => PolicyLayer::empty(Level::Usr),
+    };
+    for layer in [&usr, &job.policy] {
+        if let Some(e) = crate::load::param_group_errors(layer, &sys.layer)
+            .into_iter()
+            .next()
+        {
+            return Err(bad(e.to_string(), doc));
+        }
+    }
+    let policy = Policy {
+        cfg: sys.layer.clone(),
+        usr,
+        fs: job.policy.clone(),
+    };
+    Ok(Loaded { doc, job, policy })
+}
+
+/// Bad-input checks (see [`Daemon::check`]) against the document roots `roots`.
+fn check_with(
+    roots: &crate::spool::docroot::DocRoots,
+    paths: &crate::spool::pathmap::PathMap,
+    mut l: Loaded,
+) -> Result<Loaded, Bad> {
+    use crate::spool::docroot::DocError;
+    let file = l.doc.origin().to_string();
+    if l.job.channel().is_none() {
+        return Err(Bad {
+            code: CODE_NO_DESTINATION,
+            reason: format!("{file}: the job has no destination ($fax_phone, $voice_phone, $sms_phone or $email_address)"),
+            doc: Some(l.doc),
+        });
+    }
+    let mut documents = Vec::with_capacity(l.job.documents.len());
+    let mut bad = None;
+    'all: for c in l
+        .doc
+        .all("fax_filename")
+        .chain(l.doc.all("fax_cover").take(1))
+    {
+        let cover = c.name.eq_ignore_ascii_case("fax_cover");
+        let docs: Vec<&str> = if cover {
+            c.arg(0).into_iter().collect()
+        } else {
+            c.texts()
+        };
+        for d in docs {
+            let at = format!("{file}:{}: document {d:?}", c.line);
+            let mapped = paths.map(d);
+            match roots
+                .confine(&mapped)
+                .map(|p| p.into_os_string().into_string())
+            {
+                Ok(Ok(p)) => {
+                    if !cover {
+                        documents.push(p);
+                    }
+                }
+                Ok(Err(p)) => {
+                    let p = PathBuf::from(p);
+                    bad = Some((
+                        CODE_INVALID,
+                        format!("{at} resolves to {}, which is not UTF-8", p.display()),
+                    ));
+                    break 'all;
+                }
+                Err(e) => {
+                    let code = match e {
+                        DocError::Outside { .. } => CODE_INVALID,
+                        DocError::Missing { .. } | DocError::NotAFile { .. } => {
+                            CODE_MISSING_DOCUMENT
+                        }
+                    };
+                    bad = Some((code, format!("{at} {e}")));
+                    break 'all;
+                }
+            }
+        }
+    }
+    match bad {
+        Some((code, reason)) => Err(Bad {
+            code,
+            reason,
+            doc: Some(l.doc),
+        }),
+        None => {
+            l.job.documents = documents;
+            Ok(l)
+        }
+    }
+}
+
+/// Every check the daemon makes when it takes a job in, for `redial submit`: the file parses,
+/// names only known commands (any unknown one is refused here, with a suggestion), its
+/// `$fax_user` exists and is valid, `X`/`Y` prefixes have a `$param_group`, it has a
+/// destination, its documents exist inside the document roots, its send window is not over;
+/// and, beyond intake, what would fail at call time: every phone number is a valid dial string
+/// ([`DialString`](crate::modem::dialstring::DialString), as modem and sim lines check it) and
+/// every document of a fax job decodes. Returns the reasons (empty: the job is good).
+pub fn check_submission(
+    sys: &SystemConfig,
+    settings: &Settings,
+    base: &Path,
+    origin: &str,
+    bytes: &[u8],
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let doc = match Document::parse(bytes, origin) {
+        Ok(d) => d,
+        Err(e) => return vec![e.to_string()],
+    };
+    let mut problems: Vec<String> = unknown_commands(&doc, FileKind::Fs)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let l = match load_with(doc, base, &settings.paths, sys, &mut HashMap::new())
+        .and_then(|l| check_with(&settings.documents, &settings.paths, l))
+    {
+        Ok(l) => l,
+        Err(b) => {
+            problems.push(b.reason);
+            return problems;
+        }
+    };
+    if let Err(e) = engine::next_start(&l.policy, &l.job, now) {
+        problems.push(format!("{origin}: {e}"));
+    }
+    let d = &l.job.destinations;
+    for (cmd, n) in [
+        ("fax_phone", &d.fax_phone),
+        ("voice_phone", &d.voice_phone),
+        ("sms_phone", &d.sms_phone),
+        ("alternate_phone", &d.alternate_phone),
+    ] {
+        if let Some(n) = n {
+            if let Err(e) = crate::modem::dialstring::DialString::new(n, "") {
+                let line = l.doc.last(cmd).map_or(0, |c| c.line);
+                problems.push(format!(
+                    "{origin}:{line}: ${cmd} {n:?} cannot be dialled: {e}"
+                ));
+            }
+        }
+    }
+    if l.job.channel() == Some(Channel::Fax) {
+        let cover = l
+            .job
+            .cover
+            .as_deref()
+            .and_then(|c| settings.documents.confine(c).ok());
+        let docs = l.job.documents.iter().map(PathBuf::from).chain(cover);
+        for p in docs {
+            if let Err(e) = crate::fax::document::load_document(&p) {
+                problems.push(format!(
+                    "{origin}: document {} cannot be sent: {e}",
+                    p.display()
+                ));
+            }
+        }
+    }
+    problems
 }

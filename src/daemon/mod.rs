@@ -19,6 +19,7 @@ pub mod service;
 pub mod settings;
 mod settle;
 
+pub use intake::check_submission;
 pub use pending::{Journalled, SpoolHealth};
 
 use crate::calendar::CalendarError;
@@ -200,6 +201,12 @@ pub struct Daemon {
     /// Results taken by [`Daemon::wait_reported`], handled by the next [`Daemon::poll`].
     waited: Vec<(u32, CallResult)>,
     usr_cache: HashMap<PathBuf, PolicyLayer>,
+    /// Every node's lines and groups (the CFG), for jobs no line can ever serve.
+    linemap: crate::linegroup::LineMap,
+    /// The `$fax_send_line` groups warned about as served by no line since the last (re)load.
+    unserved_warned: std::collections::HashSet<String>,
+    /// Unknown FS commands already logged: (job file name, line, command).
+    typos_warned: std::collections::HashSet<(String, usize, String)>,
     observer: Option<Observer>,
     draining: bool,
     temp_prefix: String,
@@ -288,6 +295,7 @@ impl Daemon {
         let (completion, reported) = mpsc::unbounded_channel();
         let settings_temp = settings.layout.temp();
         let dnc = crate::spool::dnc::Lists::new(&settings.layout, settings.dnc_file.as_deref());
+        let sys_doc = sys.document.clone();
         let mut d = Daemon {
             base: base.to_path_buf(),
             cfg_path: cfg_path.map(Path::to_path_buf),
@@ -304,6 +312,9 @@ impl Daemon {
             reported,
             waited: Vec::new(),
             usr_cache: HashMap::new(),
+            linemap: line_map(&sys_doc, node),
+            unserved_warned: Default::default(),
+            typos_warned: Default::default(),
             observer: None,
             draining: false,
             temp_prefix: format!(".{node}."),
@@ -485,6 +496,7 @@ impl Daemon {
             tracing::error!(error = %e, "cannot allocate the journal; results the spool refuses are kept in memory only");
         }
         self.write_journal();
+        self.announce();
         self.rescan();
         Ok(())
     }
@@ -516,6 +528,34 @@ impl Daemon {
                 l.renewed
             ),
             _ => Ok(()),
+        }
+    }
+
+    /// Logs where this node works and what it dials with, and warns about queues it can never
+    /// serve: no line at all, or a queue `$queue_disable` takes from every node.
+    fn announce(&self) {
+        let lines: Vec<String> = self.lines.keys().map(u32::to_string).collect();
+        let queues: Vec<String> = self
+            .settings
+            .order
+            .iter()
+            .map(|q| crate::spool::queue_name(*q))
+            .collect();
+        tracing::info!(node = %self.node, spool = %self.settings.layout.root.display(),
+            lines = %lines.join(","), queues = %queues.join(","),
+            "node {} on spool {} with lines [{}], queues {}",
+            self.node, self.settings.layout.root.display(), lines.join(","), queues.join(","));
+        if self.lines.is_empty() {
+            tracing::warn!(node = %self.node,
+                "node {} has no line (no $line in the CFG, or none in its $node lines=): it never dials; jobs in {} wait for another node",
+                self.node, queues.join(", "));
+        }
+        for q in self.settings.layout.queues() {
+            if !self.settings.order.contains(&q) && self.settings.node_disabled(q) {
+                tracing::warn!(queue = q,
+                    "no line serves {}: $queue_disable takes it from every node; jobs dropped there wait for ever",
+                    crate::spool::queue_name(q));
+            }
         }
     }
 
@@ -751,12 +791,22 @@ impl Daemon {
         self.store = Store::new(settings.layout.temp(), &self.temp_prefix);
         self.settings = settings;
         self.usr_cache.clear();
+        self.linemap = line_map(&self.sys.document, &self.node);
+        self.unserved_warned.clear();
+        self.typos_warned.clear();
         self.install_lines(lines);
         self.index = Index::new();
         self.rescan();
         tracing::info!(node = %self.node, "configuration reloaded");
         Ok(())
     }
+}
+
+/// The CFG's lines and groups on every node, this node included.
+fn line_map(cfg: &Document, node: &str) -> crate::linegroup::LineMap {
+    let mut m = crate::linegroup::LineMap::from_cfg(cfg);
+    m.add_node(node);
+    m
 }
 
 /// The number a job dials (the alternate one when `$fax_use_alternate` is set).

@@ -53,6 +53,15 @@ pub struct Settings {
     /// `$max_calls_per_day N`: attempts per destination per local day, every node together
     /// (`None`: no cap; `0` reads as no cap).
     pub max_calls_per_day: Option<u32>,
+    /// `$queue_disable`: queues no node takes jobs from.
+    pub disabled: Vec<u8>,
+}
+
+impl Settings {
+    /// Whether `$queue_disable` takes queue `q` from every node.
+    pub fn node_disabled(&self, q: u8) -> bool {
+        self.disabled.contains(&q)
+    }
 }
 
 fn num<T: std::str::FromStr>(
@@ -195,6 +204,8 @@ impl Settings {
             }
         }
         order.retain(|q| !disabled.contains(q));
+        disabled.sort_unstable();
+        disabled.dedup();
         let dnc_file = match doc.last("dnc_file") {
             None => None,
             Some(c) => match c.arg(0).filter(|a| !a.is_empty()) {
@@ -228,6 +239,7 @@ impl Settings {
             paths,
             dnc_file,
             max_calls_per_day: Some(num(doc, "max_calls_per_day", 0, 0u32)?).filter(|n| *n > 0),
+            disabled,
         })
     }
 }

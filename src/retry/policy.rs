@@ -153,6 +153,32 @@ impl PolicyLayer {
         Ok(layer)
     }
 
+    /// Every `X`/`Y` prefix this layer's lists use that `groups` (the CFG's `$param_group`
+    /// commands) does not define, as `(letter, line)`: such a prefix would write nothing into the
+    /// job, so it is a configuration error.
+    pub fn undefined_param_groups(
+        &self,
+        groups: &[(char, String, Vec<String>)],
+    ) -> Vec<(char, usize)> {
+        let mut out = Vec::new();
+        for r in self.delays.iter().chain(&self.email_delays) {
+            let prefixes: Vec<super::delays::Prefixes> = match &r.value.1 {
+                ListSpec::Entries(l) => l.entries.iter().map(|e| e.prefixes).collect(),
+                ListSpec::Backoff(b) => vec![b.prefixes],
+            };
+            for letter in ['X', 'Y'] {
+                let used = prefixes.iter().any(|p| p.has(letter));
+                if used
+                    && !groups.iter().any(|(l, _, _)| *l == letter)
+                    && !out.contains(&(letter, r.line))
+                {
+                    out.push((letter, r.line));
+                }
+            }
+        }
+        out
+    }
+
     /// Splits a command's args into (selector, rest) given how many non-selector args it takes.
     fn selector<'c>(&self, cmd: &'c Command, n: usize) -> Result<Selected<'c>, (usize, String)> {
         let args = cmd.texts();

@@ -33,6 +33,20 @@ pub struct QueueStatus {
     pub waiting_retry: usize,
     /// Waiting for a future `$fax_send_date`.
     pub scheduled: usize,
+    /// Held for good: no configured line on any node serves the job's `$fax_send_line` (see
+    /// [`Status::held`] for the reasons).
+    pub unserved: usize,
+}
+
+/// A queued job no line can ever dial.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Held {
+    /// Folder name.
+    pub queue: String,
+    /// File name.
+    pub job: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// Where a queued job stands at `now`.
@@ -93,13 +107,36 @@ pub struct Status {
     pub nodes: Vec<lease::Lease>,
     /// Whether each node's lease is stale.
     pub stale: Vec<bool>,
+    /// Queued jobs held because no line serves them (only with the CFG's lines given).
+    pub held: Vec<Held>,
 }
 
 /// Counts everything at `now`, each queued job by [`standing`] under its policy (the CFG's
 /// layer, its `$fax_user` profile — a relative path as written, else beside the spool directory
 /// — and its own commands).
 pub fn status(layout: &Layout, sys: &SystemConfig, now: DateTime<Utc>) -> std::io::Result<Status> {
+    status_with(layout, sys, now, None)
+}
+
+/// As [`status`]; with `lines` (the CFG's lines and groups on every node), a job whose
+/// `$fax_send_line` no line serves counts as unserved, with its reason, instead of due. Nodes
+/// that hold a lease count as groups of every line when the CFG has no `$node` for them.
+pub fn status_with(
+    layout: &Layout,
+    sys: &SystemConfig,
+    now: DateTime<Utc>,
+    lines: Option<&crate::linegroup::LineMap>,
+) -> std::io::Result<Status> {
     let base = layout.root.parent();
+    let leases = lease::read_all(layout);
+    let lines = lines.map(|m| {
+        let mut m = m.clone();
+        for l in &leases {
+            m.add_node(&l.node);
+        }
+        m
+    });
+    let mut held = Vec::new();
     let mut queues = Vec::new();
     for q in layout.queues() {
         let dir = layout.queue_dir(q);
@@ -110,10 +147,24 @@ pub fn status(layout: &Layout, sys: &SystemConfig, now: DateTime<Utc>) -> std::i
             held_until: None,
             waiting_retry: 0,
             scheduled: 0,
+            unserved: 0,
         };
         for name in store::list_jobs(&dir)? {
-            let standing = load_queued(&dir.join(&name), sys, base)
-                .and_then(|l| standing(&l.policy, &l.job, now).ok());
+            let loaded = load_queued(&dir.join(&name), sys, base);
+            let unserved = match (&loaded, &lines) {
+                (Some(l), Some(m)) => m.unserved(l.job.send_line.as_deref().unwrap_or("*")),
+                _ => None,
+            };
+            if let Some(reason) = unserved {
+                s.unserved += 1;
+                held.push(Held {
+                    queue: s.queue.clone(),
+                    job: name.clone(),
+                    reason,
+                });
+                continue;
+            }
+            let standing = loaded.and_then(|l| standing(&l.policy, &l.job, now).ok());
             match standing {
                 Some(Standing::Held(t)) => {
                     s.held += 1;
@@ -130,7 +181,7 @@ pub fn status(layout: &Layout, sys: &SystemConfig, now: DateTime<Utc>) -> std::i
     for n in lease::node_dirs(layout) {
         in_progress += count_tree(&layout.active(&n));
     }
-    let nodes = lease::read_all(layout);
+    let nodes = leases;
     let stale = nodes.iter().map(|l| l.is_stale(now)).collect();
     Ok(Status {
         queues,
@@ -139,6 +190,7 @@ pub fn status(layout: &Layout, sys: &SystemConfig, now: DateTime<Utc>) -> std::i
         failed: store::list_jobs(&layout.fail())?.len(),
         nodes,
         stale,
+        held,
     })
 }
 
@@ -222,6 +274,10 @@ pub struct Report {
     pub no_start: Option<String>,
     /// `$fail_reason`.
     pub fail_reason: Option<String>,
+    /// Why a queued job is held: no line on any node serves its `$fax_send_line` (only with
+    /// the CFG's lines given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 /// One retry of a failed job (`$retry_note`).
@@ -277,6 +333,18 @@ pub fn report(
     sys: &SystemConfig,
     now: DateTime<Utc>,
 ) -> Result<Report, String> {
+    report_with(layout, path, sys, now, None)
+}
+
+/// As [`report`]; with `lines` (the CFG's lines and groups), a queued job no line serves says
+/// so in [`Report::held`].
+pub fn report_with(
+    layout: &Layout,
+    path: &Path,
+    sys: &SystemConfig,
+    now: DateTime<Utc>,
+    lines: Option<&crate::linegroup::LineMap>,
+) -> Result<Report, String> {
     let outcomes: &OutcomeTable = &sys.outcomes;
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let doc = Document::parse(&bytes, &path.display().to_string()).map_err(|e| e.to_string())?;
@@ -322,6 +390,16 @@ pub fn report(
         Some(super::Place::Sent) => "SENT".into(),
         Some(super::Place::Fail) => "FAIL".into(),
         None => "outside the spool".into(),
+    };
+    let held = match (layout.place_of(path), lines) {
+        (Some(super::Place::Queue(_)), Some(m)) => {
+            let mut m = m.clone();
+            for l in lease::read_all(layout) {
+                m.add_node(&l.node);
+            }
+            m.unserved(job.send_line.as_deref().unwrap_or("*"))
+        }
+        _ => None,
     };
     let channel = job.channel();
     let n = job.records.len();
@@ -378,5 +456,6 @@ pub fn report(
         next_start_local,
         no_start,
         fail_reason: doc.last("fail_reason").map(|c| c.joined()),
+        held,
     })
 }

@@ -1,0 +1,337 @@
+//! Which `$command` names each file kind knows: the commands redial acts on, and the CopiaFacts
+//! commands it accepts quietly without acting on them (docs/commands.md lists both; the test
+//! `tests/docs_sync.rs` keeps that page in step with the tables here).
+//!
+//! Anything else is unknown: a typo (`$fax_phnoe`) or a command of another program. Callers
+//! decide what an unknown name costs (a CFG or USR file is refused; an FS file is logged, or
+//! failed when the name is a near miss of a document or destination command); this module only
+//! answers "known?" and "did you mean …?". Suggestions use `strsim`'s Damerau–Levenshtein
+//! distance (already in the tree through clap), so a swapped pair (`phnoe`) counts as one edit.
+
+use super::{Command, Document};
+use std::fmt;
+
+/// The kind of file a command is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileKind {
+    /// The system configuration.
+    Cfg,
+    /// A user profile (`$fax_user`).
+    Usr,
+    /// A job file.
+    Fs,
+}
+
+impl FileKind {
+    fn letter(self) -> char {
+        match self {
+            FileKind::Cfg => 'C',
+            FileKind::Usr => 'U',
+            FileKind::Fs => 'F',
+        }
+    }
+
+    /// `CFG`, `USR` or `FS`.
+    pub fn label(self) -> &'static str {
+        match self {
+            FileKind::Cfg => "CFG",
+            FileKind::Usr => "USR",
+            FileKind::Fs => "FS",
+        }
+    }
+}
+
+/// The retry and calendar commands, read at every level (FS over USR over CFG).
+const POLICY: &str = "CUF";
+
+/// Commands redial acts on: name and the file kinds (`C`, `U`, `F`) it reads them from.
+pub const ACTED: &[(&str, &str)] = &[
+    // Job: destinations, documents, schedule (FS).
+    ("fax_phone", "F"),
+    ("voice_phone", "F"),
+    ("sms_phone", "F"),
+    ("email_address", "F"),
+    ("alternate_phone", "F"),
+    ("email_alt_address", "F"),
+    ("alternate_cover", "F"),
+    ("fax_user", "F"),
+    ("fax_filename", "F"),
+    ("fax_cover", "F"),
+    ("fax_send_date", "F"),
+    ("fax_send_time", "F"),
+    ("fax_send_line", "F"),
+    // Written by redial into the job (and read back).
+    ("fax_next_date", "F"),
+    ("fax_next_time", "F"),
+    ("fax_status1", "F"),
+    ("fax_status2", "F"),
+    ("fax_tosend", "F"),
+    ("attempt_record", "F"),
+    ("fail_reason", "F"),
+    ("fax_use_alternate", "F"),
+    ("email_use_alternate", "F"),
+    ("email_use_relay", "F"),
+    ("fax_resolution", "F"),
+    ("fax_speed", "F"),
+    ("late_report", "F"),
+    ("retry_note", "F"),
+    ("new_cycle", "F"),
+    // Retry policy and calendar (every level).
+    ("retry_delays", POLICY),
+    ("email_retry_delays", POLICY),
+    ("retry_max", POLICY),
+    ("email_retry_max", POLICY),
+    ("retry_linegroup", POLICY),
+    ("retry_channelgroup", POLICY),
+    ("retry_tosend", POLICY),
+    ("callback", POLICY),
+    ("timezone", POLICY),
+    ("working_days", POLICY),
+    ("holiday", POLICY),
+    ("pause_window", POLICY),
+    // System configuration.
+    ("request_dir", "C"),
+    ("retry_parms", "C"),
+    ("param_group", "C"),
+    ("line", "C"),
+    ("line_group", "C"),
+    ("sim_number", "C"),
+    ("node", "C"),
+    ("queue_disable", "C"),
+    ("max_concurrent_calls", "C"),
+    ("destination_breaker", "C"),
+    ("node_lease", "C"),
+    ("rescan_interval", "C"),
+    ("shutdown_grace", "C"),
+    ("document_root", "C"),
+    ("path_map", "C"),
+    ("dnc_file", "C"),
+    ("max_calls_per_day", "C"),
+    ("retry_wait", "C"),
+    ("auto_retry", "C"),
+    ("web", "C"),
+    ("web_token", "C"),
+    ("web_token_file", "C"),
+];
+
+/// CopiaFacts commands redial accepts without acting on them: name, file kinds, what it does
+/// in CopiaFacts.
+pub const ACCEPTED: &[(&str, &str, &str)] = &[
+    (
+        "fax_origin",
+        "F",
+        "origin of the request (CopiaFacts bookkeeping)",
+    ),
+    (
+        "fax_csid",
+        "UF",
+        "calling station id sent in the fax protocol (redial: the line's `id=`)",
+    ),
+    ("fax_header", "UF", "header line on every page"),
+    (
+        "delete_option",
+        "F",
+        "what to delete after the last attempt",
+    ),
+    ("convert_options", "F", "Document Converter options"),
+    (
+        "apply_gct",
+        "F",
+        "graphical customization template annotations",
+    ),
+    (
+        "dns_file",
+        "F",
+        "user-specific do-not-send file (redial: `$dnc_file` in the CFG)",
+    ),
+    ("email_body", "F", "e-mail body text file"),
+    ("email_altbody", "F", "e-mail alternate body text file"),
+    ("email_alttext", "F", "e-mail alternate body text line"),
+    ("email_attach", "F", "e-mail attachment"),
+    ("email_charset", "F", "e-mail character set"),
+];
+
+/// FS commands whose misspelling can send a job without its document, to nobody, or without
+/// its user's lists: a near miss of one of them fails the job (outcome 33) instead of a warning.
+pub const CRITICAL_FS: &[&str] = &[
+    "fax_phone",
+    "voice_phone",
+    "sms_phone",
+    "email_address",
+    "alternate_phone",
+    "email_alt_address",
+    "fax_filename",
+    "fax_cover",
+    "alternate_cover",
+    "fax_user",
+];
+
+/// Edits at most this far from a known name count as a near miss.
+pub const NEAR: usize = 2;
+
+/// How redial treats a command name in one kind of file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Known {
+    /// redial reads it.
+    Acted,
+    /// A CopiaFacts command redial accepts and ignores.
+    Accepted,
+    /// Not a command of this file kind.
+    Unknown,
+}
+
+/// Whether `name` (lower case, no `$`) is known in a `kind` file.
+pub fn known(kind: FileKind, name: &str) -> Known {
+    let has = |kinds: &str| kinds.contains(kind.letter());
+    if ACTED.iter().any(|(n, k)| *n == name && has(k)) {
+        Known::Acted
+    } else if ACCEPTED.iter().any(|(n, k, _)| *n == name && has(k)) {
+        Known::Accepted
+    } else {
+        Known::Unknown
+    }
+}
+
+/// Every name known in a `kind` file.
+pub fn names(kind: FileKind) -> impl Iterator<Item = &'static str> {
+    let l = kind.letter();
+    ACTED
+        .iter()
+        .filter(move |(_, k)| k.contains(l))
+        .map(|(n, _)| *n)
+        .chain(
+            ACCEPTED
+                .iter()
+                .filter(move |(_, k, _)| k.contains(l))
+                .map(|(n, _, _)| *n),
+        )
+}
+
+/// The closest known name and its distance, when one is within a third of the name's length
+/// (at least 1, at most 3 edits).
+pub fn suggest(kind: FileKind, name: &str) -> Option<(&'static str, usize)> {
+    let limit = (name.chars().count() / 3).clamp(1, 3);
+    names(kind)
+        .map(|n| (n, strsim::damerau_levenshtein(name, n)))
+        .filter(|(_, d)| *d <= limit)
+        .min_by_key(|(n, d)| (*d, *n))
+}
+
+/// A command a file kind does not know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unknown {
+    /// The file.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// The name as read (lower case).
+    pub name: String,
+    /// What it was probably meant to be, with the distance.
+    pub suggestion: Option<(&'static str, usize)>,
+    /// The file kind.
+    pub kind: FileKind,
+}
+
+impl Unknown {
+    /// Whether this FS typo is within [`NEAR`] edits of a document or destination command.
+    pub fn is_critical(&self) -> bool {
+        self.kind == FileKind::Fs
+            && self
+                .suggestion
+                .is_some_and(|(n, d)| d <= NEAR && CRITICAL_FS.contains(&n))
+    }
+
+    /// `unknown command $x` and the suggestion, without the location.
+    pub fn reason(&self) -> String {
+        match self.suggestion {
+            Some((s, _)) => format!(
+                "unknown {} command ${} (did you mean ${s}?)",
+                self.kind.label(),
+                self.name
+            ),
+            None => format!(
+                "unknown {} command ${} (see docs/commands.md)",
+                self.kind.label(),
+                self.name
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Unknown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.reason())
+    }
+}
+
+/// One command checked against a file kind.
+pub fn check(kind: FileKind, file: &str, c: &Command) -> Option<Unknown> {
+    (known(kind, &c.name) == Known::Unknown).then(|| Unknown {
+        file: file.to_string(),
+        line: c.line,
+        name: c.name.clone(),
+        suggestion: suggest(kind, &c.name),
+        kind,
+    })
+}
+
+/// Every command of `doc` that a `kind` file does not know, in file order.
+pub fn unknown_commands(doc: &Document, kind: FileKind) -> Vec<Unknown> {
+    doc.commands()
+        .filter_map(|c| check(kind, doc.origin(), c))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unknown(text: &str, kind: FileKind) -> Vec<String> {
+        let d = Document::parse_str(text, "f").unwrap();
+        unknown_commands(&d, kind)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn typos_get_a_suggestion() {
+        assert_eq!(
+            unknown("$fax_phnoe 1\n$fax_filname a.tif\n", FileKind::Fs),
+            [
+                "f:1: unknown FS command $fax_phnoe (did you mean $fax_phone?)",
+                "f:2: unknown FS command $fax_filname (did you mean $fax_filename?)"
+            ]
+        );
+        assert_eq!(
+            unknown("; c\n$retry_delay B \"1\"\n", FileKind::Cfg),
+            ["f:2: unknown CFG command $retry_delay (did you mean $retry_delays?)"]
+        );
+        assert_eq!(
+            unknown("$frobnicate 1\n", FileKind::Usr),
+            ["f:1: unknown USR command $frobnicate (see docs/commands.md)"]
+        );
+    }
+
+    #[test]
+    fn kinds_and_accepted_commands() {
+        assert_eq!(known(FileKind::Fs, "fax_origin"), Known::Accepted);
+        assert_eq!(known(FileKind::Cfg, "fax_origin"), Known::Unknown);
+        assert_eq!(known(FileKind::Usr, "retry_delays"), Known::Acted);
+        assert_eq!(known(FileKind::Fs, "line"), Known::Unknown);
+        assert!(unknown("$FAX_PHONE 1\n$fax_header x\n$retry_max 2\n", FileKind::Fs).is_empty());
+    }
+
+    #[test]
+    fn near_misses_of_documents_and_destinations_are_critical() {
+        let d = Document::parse_str(
+            "$fax_filname a\n$fax_phnoe 1\n$retry_mx 3\n$fax_usr X.USR\n$zzz_unrelated 1\n",
+            "f",
+        )
+        .unwrap();
+        let u = unknown_commands(&d, FileKind::Fs);
+        let crit: Vec<bool> = u.iter().map(Unknown::is_critical).collect();
+        assert_eq!(crit, [true, true, false, true, false]);
+        assert_eq!(u[2].suggestion.map(|s| s.0), Some("retry_max"));
+    }
+}
