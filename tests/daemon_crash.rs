@@ -2,61 +2,14 @@
 //! restarted; and two nodes on one spool, one of them killed. Every job must end in exactly
 //! one place with its records adding up.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::spool::{census, landed, scratch, terminate_within, wait_until, BIN};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_redial");
-
-fn spool_dirs(root: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = ["TOSEND", "TOSEND1", "TOSEND2", "SENT", "FAIL"]
-        .iter()
-        .map(|d| root.join(d))
-        .collect();
-    if let Ok(rd) = std::fs::read_dir(root.join("ACTIVE")) {
-        for e in rd.flatten() {
-            if e.path().is_dir() {
-                v.push(e.path());
-                // Takeover directories nest one level.
-                if let Ok(rd2) = std::fs::read_dir(e.path()) {
-                    v.extend(rd2.flatten().map(|x| x.path()).filter(|p| p.is_dir()));
-                }
-            }
-        }
-    }
-    v
-}
-
-/// Where each job is: name → directories holding it.
-fn census(root: &Path) -> HashMap<String, Vec<PathBuf>> {
-    let mut m: HashMap<String, Vec<PathBuf>> = HashMap::new();
-    for d in spool_dirs(root) {
-        if let Ok(rd) = std::fs::read_dir(&d) {
-            for e in rd.flatten() {
-                let n = e.file_name().to_string_lossy().to_string();
-                if n.ends_with(".FS") {
-                    m.entry(n).or_default().push(d.clone());
-                }
-            }
-        }
-    }
-    m
-}
-
-fn landed(root: &Path) -> usize {
-    ["SENT", "FAIL"]
-        .iter()
-        .map(|d| {
-            std::fs::read_dir(root.join(d)).map_or(0, |r| {
-                r.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".FS"))
-                    .count()
-            })
-        })
-        .sum()
-}
-
+/// A node with its log off (these tests kill it many times).
 fn start(dir: &Path, node: &str) -> Child {
     Command::new(BIN)
         .args(["run", "--cfg", "redial.cfg", "--node", node, "--base", "."])
@@ -69,31 +22,8 @@ fn start(dir: &Path, node: &str) -> Child {
         .expect("start redial run")
 }
 
-fn wait_until(deadline: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + deadline;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    f()
-}
-
-fn terminate(mut c: Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(c.id().to_string())
-        .status();
-    let end = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < end {
-        if c.try_wait().unwrap().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = c.kill();
-    let _ = c.wait();
+fn terminate(c: Child) {
+    terminate_within(c, Duration::from_secs(10));
 }
 
 /// Checks every landed job: records present, the final one S (SENT) or Z (FAIL), no S or Z
@@ -130,11 +60,7 @@ fn check_records(root: &Path, jobs: usize) -> (usize, usize) {
 }
 
 fn setup(cfg: &str, jobs: usize) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("redial.cfg"), cfg).unwrap();
-    for q in ["TOSEND", "TOSEND1", "TOSEND2"] {
-        std::fs::create_dir_all(dir.path().join("spool").join(q)).unwrap();
-    }
+    let dir = scratch(cfg);
     for i in 0..jobs {
         let q = ["TOSEND", "TOSEND1", "TOSEND2"][i % 3];
         std::fs::write(

@@ -546,6 +546,56 @@ fn a_reason_with_newlines_stays_one_note_on_one_line() {
     assert_eq!(note.texts()[4], "line one\\n$fax_phone 5550666\\r\\n");
 }
 
+#[test]
+fn skipped_entries_of_every_kind_have_unique_json_keys() {
+    use redial::ops::retry::{Report, Skipped};
+    let every = [
+        Skip::NotFound,
+        Skip::NotFailed {
+            place: "SENT".into(),
+        },
+        Skip::Unreadable {
+            error: "bad".into(),
+        },
+        Skip::Permanent {
+            code: 11,
+            description: "invalid number".into(),
+        },
+        Skip::Newer {
+            newer_job: "7.FS".into(),
+            newer_place: "SENT".into(),
+        },
+        Skip::Wait {
+            class: 'B',
+            eligible_at: "2026-03-02T10:05:05Z".parse().unwrap(),
+        },
+        Skip::AutoLimit { max: 3 },
+        Skip::Gone,
+    ];
+    let report = Report {
+        queued: Vec::new(),
+        skipped: every
+            .into_iter()
+            .map(|why| Skipped {
+                job: "1.FS".into(),
+                why,
+                message: String::new(),
+            })
+            .collect(),
+        dry_run: true,
+    };
+    let text = serde_json::to_string(&report).unwrap();
+    if let Err(e) = serde_json::from_str::<UniqueKeys>(&text) {
+        panic!("{e}: {text}");
+    }
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let newer = &v["skipped"][4];
+    assert_eq!(newer["job"], "1.FS", "{text}");
+    assert_eq!(newer["reason"], "newer", "{text}");
+    assert_eq!(newer["newer_job"], "7.FS", "{text}");
+    assert_eq!(newer["newer_place"], "SENT", "{text}");
+}
+
 /// Parses JSON text and fails on an object that repeats a key (`serde_json::Value` would
 /// silently keep the last one).
 struct UniqueKeys;

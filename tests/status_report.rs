@@ -28,9 +28,10 @@ fn ok(out: &Output) -> String {
     text
 }
 
+/// A spool whose CFG has one line (without one, `--cfg` shows every job as unserved).
 fn spool(cfg: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("redial.cfg"), cfg).unwrap();
+    std::fs::write(dir.path().join("redial.cfg"), format!("{cfg}$line 1 sim\n")).unwrap();
     for d in ["TOSEND", "TOSEND1", "SENT", "FAIL"] {
         std::fs::create_dir_all(dir.path().join("spool").join(d)).unwrap();
     }

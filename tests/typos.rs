@@ -253,7 +253,7 @@ fn jobs_for_a_group_no_line_serves_are_held_in_status() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let q0 = &v["queues"][0];
     assert_eq!(
-        (q0["due"].as_u64(), q0["held"].as_u64()),
+        (q0["due"].as_u64(), q0["unserved"].as_u64()),
         (Some(2), Some(3)),
         "{v}"
     );

@@ -236,17 +236,25 @@ pub struct StatusArgs {
     now: Option<DateArg>,
 }
 
-/// Prints the counts.
-pub fn status(a: StatusArgs) -> Result<()> {
-    let (layout, sys) = a.spool.open()?;
-    let now = a
-        .now
-        .map_or_else(Utc::now, |t| t.instant(super::retry::tz(&sys)));
-    let lines = a
-        .spool
+/// The instant a command judges at (`--now`, else the clock) and, with `--cfg`, every node's
+/// lines and groups (to tell jobs no line serves).
+fn when_and_lines(
+    spool: &SpoolArgs,
+    now: Option<DateArg>,
+    sys: &SystemConfig,
+) -> (chrono::DateTime<Utc>, Option<redial::linegroup::LineMap>) {
+    let now = now.map_or_else(Utc::now, |t| t.instant(super::retry::tz(sys)));
+    let lines = spool
         .cfg
         .is_some()
         .then(|| redial::linegroup::LineMap::from_cfg(&sys.document));
+    (now, lines)
+}
+
+/// Prints the counts.
+pub fn status(a: StatusArgs) -> Result<()> {
+    let (layout, sys) = a.spool.open()?;
+    let (now, lines) = when_and_lines(&a.spool, a.now, &sys);
     let s = report::status_with(&layout, &sys, now, lines.as_ref())?;
     if a.json {
         println!("{}", serde_json::to_string(&s)?);
@@ -341,14 +349,7 @@ pub fn report(a: ReportArgs) -> Result<()> {
     let Some(path) = report::find(&layout, &a.job) else {
         bail!("job {:?} is not in {}", a.job, layout.root.display());
     };
-    let now = a
-        .now
-        .map_or_else(Utc::now, |t| t.instant(super::retry::tz(&sys)));
-    let lines = a
-        .spool
-        .cfg
-        .is_some()
-        .then(|| redial::linegroup::LineMap::from_cfg(&sys.document));
+    let (now, lines) = when_and_lines(&a.spool, a.now, &sys);
     let r = match report::report_with(&layout, &path, &sys, now, lines.as_ref()) {
         Ok(r) => r,
         Err(e) => {
