@@ -3,12 +3,14 @@
 //! be completely restarted and no account is taken of earlier attempts", also for a file
 //! CopiaFacts finished itself: a final `$fax_status1 6` and no `Z` record.
 
+mod common;
+
 use chrono::{TimeZone, Utc};
+use common::inproc::node;
 use redial::command::Document;
 use redial::daemon::clock::ManualClock;
-use redial::daemon::{Daemon, Event};
+use redial::daemon::Event;
 use redial::spool::{store, Layout};
-use std::sync::{Arc, Mutex};
 
 #[test]
 fn a_finished_file_moved_into_a_queue_starts_a_new_cycle() {
@@ -27,17 +29,7 @@ fn a_finished_file_moved_into_a_queue_starts_a_new_cycle() {
         $attempt_record 02/27/2026 10:01:05 1 0 1 2 B 0 0 0 M1 0 5 0 \"\"\n";
     std::fs::write(layout.queue_dir(0).join("00000007.FS"), job).unwrap();
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
-    let mut d = Daemon::new(
-        Some(&dir.path().join("redial.cfg")),
-        dir.path(),
-        "n1",
-        Arc::new(clock.clone()),
-        None,
-    )
-    .unwrap();
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let ev = events.clone();
-    d.on_event(move |e| ev.lock().unwrap().push(e.clone()));
+    let (mut d, events) = node(dir.path(), "n1", &clock);
     d.start().unwrap();
     d.run_virtual(&clock, 100);
     let dials: Vec<usize> = events
@@ -92,17 +84,7 @@ fn windows_paths_are_mapped_for_documents_and_user_profiles() {
     .unwrap();
     let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
     let clock = ManualClock::new(t0);
-    let mut d = Daemon::new(
-        Some(&base.join("redial.cfg")),
-        base,
-        "n1",
-        Arc::new(clock.clone()),
-        None,
-    )
-    .unwrap();
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let ev = events.clone();
-    d.on_event(move |e| ev.lock().unwrap().push(e.clone()));
+    let (mut d, events) = node(base, "n1", &clock);
     d.start().unwrap();
     d.run_virtual(&clock, 100);
     let events = events.lock().unwrap();

@@ -1,11 +1,13 @@
 //! A retry never starts before the engine's instant: due times are kept to the millisecond
 //! (rounded up), not cut to whole seconds. On a virtual clock, so exact.
 
+mod common;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::inproc::node;
 use redial::daemon::clock::ManualClock;
-use redial::daemon::{Daemon, Event, Next};
+use redial::daemon::{Event, Next};
 use redial::spool::{store, Layout};
-use std::sync::{Arc, Mutex};
 
 #[test]
 fn retries_start_at_their_instant_not_before() {
@@ -32,17 +34,7 @@ fn retries_start_at_their_instant_not_before() {
     }
     let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap() + Duration::milliseconds(250);
     let clock = ManualClock::new(t0);
-    let mut d = Daemon::new(
-        Some(&dir.path().join("redial.cfg")),
-        dir.path(),
-        "n1",
-        Arc::new(clock.clone()),
-        None,
-    )
-    .unwrap();
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let ev = events.clone();
-    d.on_event(move |e| ev.lock().unwrap().push(e.clone()));
+    let (mut d, events) = node(dir.path(), "n1", &clock);
     d.start().unwrap();
     d.run_virtual(&clock, 1000);
     let events = events.lock().unwrap();

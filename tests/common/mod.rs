@@ -1,1 +1,2 @@
+pub mod inproc;
 pub mod spool;
