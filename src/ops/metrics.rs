@@ -56,6 +56,12 @@ struct NodeLine {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeLineOnly {
+    node: String,
+    line: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LineLabel {
     line: String,
 }
@@ -94,6 +100,7 @@ pub struct Metrics {
     totals: Family<State, Gauge>,
     retries_waiting: Gauge,
     line_state: Family<NodeLine, Gauge>,
+    next_probe: Family<NodeLineOnly, Gauge>,
     line_up: Family<LineLabel, Gauge>,
     spool_failing: Gauge,
     spool_refused: Gauge,
@@ -134,6 +141,7 @@ impl Metrics {
             totals: Family::default(),
             retries_waiting: Gauge::default(),
             line_state: Family::default(),
+            next_probe: Family::default(),
             line_up: Family::default(),
             spool_failing: Gauge::default(),
             spool_refused: Gauge::default(),
@@ -182,6 +190,11 @@ impl Metrics {
             "redial_line_state",
             "Lines by node and state (idle, busy, down) from the nodes' leases; 1 = in that state",
             m.line_state.clone(),
+        );
+        registry.register(
+            "redial_line_next_probe_timestamp_seconds",
+            "For a line out of service (its breaker open): when it is next probed (Unix time), from the nodes' leases",
+            m.next_probe.clone(),
         );
         registry.register(
             "redial_line_up",
@@ -377,8 +390,17 @@ impl Metrics {
             self.retries_waiting.set(waiting as i64);
         }
         self.line_state.clear();
+        self.next_probe.clear();
         for l in lease::read_all(layout) {
             for x in &l.lines {
+                if let Some(t) = x.next_probe {
+                    self.next_probe
+                        .get_or_create(&NodeLineOnly {
+                            node: l.node.clone(),
+                            line: x.line.to_string(),
+                        })
+                        .set(t.timestamp());
+                }
                 for st in ["idle", "busy", "down"] {
                     self.line_state
                         .get_or_create(&NodeLine {
@@ -394,5 +416,57 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_down_line_shows_when_it_is_next_probed() {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::new(d.path().join("spool"), 1);
+        layout.create(None).unwrap();
+        let now: DateTime<Utc> = "2026-03-02T09:00:00Z".parse().unwrap();
+        let probe: DateTime<Utc> = "2026-03-02T09:01:00Z".parse().unwrap();
+        lease::write(
+            &layout,
+            &lease::Lease {
+                node: "n1".into(),
+                pid: 1,
+                renewed: now,
+                stale_after: 60,
+                draining: false,
+                lines: vec![
+                    lease::LeaseLine {
+                        line: 1,
+                        state: "down".into(),
+                        job: None,
+                        next_probe: Some(probe),
+                    },
+                    lease::LeaseLine {
+                        line: 2,
+                        state: "idle".into(),
+                        job: None,
+                        next_probe: None,
+                    },
+                ],
+                generation: 1,
+                host: String::new(),
+                spool_error: None,
+            },
+        )
+        .unwrap();
+        let sys = crate::load::SystemConfig::builtin();
+        let m = Metrics::new(sys.outcomes.clone());
+        let text = m.render(&layout, &sys, now);
+        let want = format!(
+            "redial_line_next_probe_timestamp_seconds{{node=\"n1\",line=\"1\"}} {}",
+            probe.timestamp()
+        );
+        assert!(text.contains(&want), "{text}");
+        assert!(!text.contains("line_next_probe_timestamp_seconds{node=\"n1\",line=\"2\"}"));
+        assert!(text.contains("redial_line_state{node=\"n1\",line=\"1\",state=\"down\"} 1"));
     }
 }
