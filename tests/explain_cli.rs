@@ -214,3 +214,52 @@ fn sample_spool_files_are_explained() {
         (Some(3), Some(1))
     );
 }
+
+#[test]
+fn line_option_and_the_next_attempt_of_a_queued_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "redial.cfg",
+        "$timezone UTC\n$retry_delays B \"1\"\n$retry_delays 7 B \"5\"\n\
+         $pause_window \"*\" 12:00 13:00\n",
+    );
+    let fs = write(dir.path(), "1.FS", "$fax_phone 1\n$fax_send_line fax\n");
+    let at = |args: &[&str]| {
+        let mut all = vec![fs.as_str(), "--cfg", cfg.as_str()];
+        all.extend_from_slice(args);
+        let (code, out, err) = explain(&all);
+        assert_eq!(code, 0, "{err}");
+        json(&out)
+    };
+    // A list tied to line 7 is predicted only when the attempt is on line 7.
+    let v = at(&["--now", "2026-03-02T09:00:05Z", "--outcome", "2"]);
+    assert_eq!(v["at"], "2026-03-02T09:01:05Z");
+    let v = at(&[
+        "--now",
+        "2026-03-02T09:00:05Z",
+        "--outcome",
+        "2",
+        "--line",
+        "7",
+    ]);
+    assert_eq!(v["at"], "2026-03-02T09:05:05Z");
+    // No outcome: when the queued job starts next, and what holds it.
+    let v = at(&["--now", "2026-03-02T09:00:00Z", "--next"]);
+    assert_eq!(
+        (
+            v["action"].as_str(),
+            v["standing"].as_str(),
+            v["at"].as_str()
+        ),
+        (Some("next"), Some("due"), Some("2026-03-02T09:00:00Z"))
+    );
+    assert_eq!(v["linegroup"], "fax");
+    let v = at(&["--now", "2026-03-02T12:30:00Z", "--next"]);
+    assert_eq!(
+        (v["standing"].as_str(), v["at"].as_str()),
+        (Some("held"), Some("2026-03-02T13:00:00Z")),
+        "{v}"
+    );
+    assert!(v["reason"].as_str().unwrap().contains("pause window"));
+}

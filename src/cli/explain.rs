@@ -1,7 +1,8 @@
-//! `redial explain`: what the engine would decide after an attempt with a given outcome.
+//! `redial explain`: what the engine would decide after an attempt with a given outcome, or,
+//! with no outcome given, when a queued job starts next and what holds it.
 //!
 //! The CLI contract is fixed (external tests drive it): one line of JSON on stdout, exit 0 on a
-//! decision, 2 on unreadable or invalid input.
+//! decision, 2 on unreadable or invalid input. New options only add to it.
 
 use anyhow::{bail, Result};
 use chrono::{DateTime, Utc};
@@ -25,7 +26,11 @@ action is retry, fail or done; at (UTC, seconds) is set only for retry (null oth
 the 1-based list entry used (null for class I and for fail/done); tosend is the queue the job goes \
 to (0 = TOSEND); linegroup is the new $fax_send_line (null when unchanged); prefixes are the \
 entry's prefix letters; reason is a sentence.\n\nExit status: 0 on a decision, 2 on unreadable or \
-invalid input (the error goes to stderr)."
+invalid input (the error goes to stderr).\n\nWith --line N the attempt is taken as made on line N \
+(lists tied to a line by a CFG selector, and ~0 exclusions, follow it; default: the line in \
+$fax_status1). With --next instead of --class/--outcome it answers when the job starts next: \
+{\"action\":\"next\",\"at\":…,\"standing\":\"due|held|waiting_retry|scheduled\",\
+\"linegroup\":…,\"reason\":…}, the daemon's own computation."
 )]
 pub struct ExplainArgs {
     /// The FS job file.
@@ -41,11 +46,87 @@ pub struct ExplainArgs {
     #[arg(long)]
     now: Option<DateArg>,
     /// The attempt's outcome class (A-H, J-O, I, S, Z).
-    #[arg(long, conflicts_with = "outcome", required_unless_present = "outcome")]
+    #[arg(
+        long,
+        conflicts_with_all = ["outcome", "next"],
+        required_unless_present_any = ["outcome", "next"]
+    )]
     class: Option<String>,
     /// The attempt's outcome code (see the README's code table).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "next")]
     outcome: Option<u32>,
+    /// No attempt: when the queued job starts next, on which line group, and what holds it.
+    #[arg(long)]
+    next: bool,
+    /// The line the attempt was made on (default: the line in $fax_status1).
+    #[arg(long)]
+    line: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct NextOutput {
+    action: &'static str,
+    at: Option<String>,
+    standing: &'static str,
+    linegroup: String,
+    reason: String,
+}
+
+/// No outcome given: when the job starts next, as the daemon computes it.
+fn next_attempt(loaded: &redial::load::LoadedJob, now: DateTime<Utc>) -> Result<()> {
+    use redial::spool::report::{standing, Standing};
+    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let cal = loaded.policy.calendar();
+    let local = |t: DateTime<Utc>| cal.local(t).format("%Y-%m-%d %H:%M:%S").to_string();
+    let group = loaded.job.send_line.clone().unwrap_or_else(|| "*".into());
+    let out = match standing(&loaded.policy, &loaded.job, now) {
+        Ok(Standing::Due) => NextOutput {
+            action: "next",
+            at: Some(fmt(now)),
+            standing: "due",
+            linegroup: group.clone(),
+            reason: format!("due now on line group {group}: its times have come and no window holds it"),
+        },
+        Ok(Standing::Held(t)) => NextOutput {
+            action: "next",
+            at: Some(fmt(t)),
+            standing: "held",
+            linegroup: group.clone(),
+            reason: format!(
+                "its times have come, but its send window or a pause window allows no start before {}; then on line group {group}",
+                local(t)
+            ),
+        },
+        Ok(Standing::WaitingRetry(t)) => NextOutput {
+            action: "next",
+            at: Some(fmt(t)),
+            standing: "waiting_retry",
+            linegroup: group.clone(),
+            reason: format!(
+                "waiting for its retry time ($fax_next_date/time), moved by its windows to {}; then on line group {group}",
+                local(t)
+            ),
+        },
+        Ok(Standing::Scheduled(t)) => NextOutput {
+            action: "next",
+            at: Some(fmt(t)),
+            standing: "scheduled",
+            linegroup: group.clone(),
+            reason: format!(
+                "scheduled for its send date and time, moved by its windows to {}; then on line group {group}",
+                local(t)
+            ),
+        },
+        Err(e) => NextOutput {
+            action: "fail",
+            at: None,
+            standing: "never",
+            linegroup: group,
+            reason: format!("no start is possible: {e}"),
+        },
+    };
+    println!("{}", serde_json::to_string(&out)?);
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -74,14 +155,17 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     let Some(channel) = loaded.job.channel() else {
         bail!("{}: the job has no destination ($fax_phone, $voice_phone, $sms_phone or $email_address)", args.fs_file.display());
     };
-    let line = loaded.job.status1.and_then(|(_, line)| line);
+    let line = args
+        .line
+        .or_else(|| loaded.job.status1.and_then(|(_, line)| line));
     let (class, code, description) = match (&args.class, args.outcome) {
         (Some(c), _) => (Class::parse(c).map_err(anyhow::Error::msg)?, None, None),
         (None, Some(code)) => {
             let row = cfg.outcomes.classify(code, Some(channel));
             (row.class, Some(code), Some(row.description))
         }
-        (None, None) => bail!("give --class or --outcome"),
+        (None, None) if args.next => return next_attempt(&loaded, now),
+        (None, None) => bail!("give --class, --outcome or --next"),
     };
     let decision = decide(&Input {
         policy: &loaded.policy,
