@@ -263,3 +263,41 @@ fn line_option_and_the_next_attempt_of_a_queued_job() {
     );
     assert!(v["reason"].as_str().unwrap().contains("pause window"));
 }
+
+#[test]
+fn a_scheduled_list_retries_at_its_instants() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "redial.cfg", "$timezone UTC\n");
+    let job = |records: &str| {
+        write(
+            dir.path(),
+            "1.FS",
+            &format!(
+                "$fax_phone 1\n$retry_delays B \"@2026-03-03T14:00 @2026-03-04T10:00\"\n{records}"
+            ),
+        )
+    };
+    let ask = |fs: &str, now: &str| {
+        let (code, out, err) = explain(&[fs, "--cfg", &cfg, "--now", now, "--outcome", "2"]);
+        assert_eq!(code, 0, "{err}");
+        json(&out)
+    };
+    let fs = job("");
+    let v = ask(&fs, "2026-03-02T10:00:00Z");
+    assert_eq!(
+        (v["action"].as_str(), v["at"].as_str()),
+        (Some("retry"), Some("2026-03-03T14:00:00Z"))
+    );
+    let fs = job("$attempt_record 03/02/2026 10:00:00 1 0 1 2 B 0 0 0 S1 0 5 0 \"\"\n");
+    let v = ask(&fs, "2026-03-03T14:00:30Z");
+    assert_eq!(v["at"], "2026-03-04T10:00:00Z", "{v}");
+    // An instant already past when the attempt ended: at once.
+    let v = ask(&fs, "2026-03-04T11:00:00Z");
+    assert_eq!(v["at"], "2026-03-04T11:00:00Z", "{v}");
+    let fs = job(
+        "$attempt_record 03/02/2026 10:00:00 1 0 1 2 B 0 0 0 S1 0 5 0 \"\"\n\
+         $attempt_record 03/03/2026 14:00:00 1 0 1 2 B 0 0 0 S1 0 5 0 \"\"\n",
+    );
+    let v = ask(&fs, "2026-03-04T10:00:30Z");
+    assert_eq!(v["action"], "fail", "the schedule is used up: {v}");
+}

@@ -70,6 +70,8 @@ pub enum When {
     Delay(u32),
     /// The next occurrence of a local clock time.
     Clock(NaiveTime, DayRule),
+    /// An absolute local date and time (`@2025-01-20T14:00`): a schedule, not a delay.
+    At(chrono::NaiveDateTime),
 }
 
 /// One entry of a retry list.
@@ -108,6 +110,7 @@ impl fmt::Display for RetryEntry {
                     DayRule::NonWorking => write!(f, "N"),
                 }
             }
+            When::At(t) => write!(f, "@{}", t.format("%Y-%m-%dT%H:%M")),
         }
     }
 }
@@ -235,7 +238,39 @@ fn body(i: &str) -> IResult<&str, Body<'_>> {
     .parse(i)
 }
 
+/// `@YYYY-MM-DDTHH:MM[:SS]` after any prefix letters: an absolute local instant.
+fn scheduled_token(tok: &str) -> Option<Result<RetryEntry, String>> {
+    let at = tok.find('@')?;
+    let (letters, when) = (&tok[..at], &tok[at + 1..]);
+    let mut prefixes = Prefixes::default();
+    for c in letters.chars() {
+        match prefixes.with(c) {
+            Some(p) => prefixes = p,
+            None => {
+                return Some(Err(format!(
+                    "{c:?} in {tok:?} is not a prefix letter (known: {PREFIX_LETTERS})"
+                )))
+            }
+        }
+    }
+    let t = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(when, f).ok());
+    Some(match t {
+        Some(t) => Ok(RetryEntry {
+            prefixes,
+            when: When::At(t),
+        }),
+        None => Err(format!(
+            "{tok:?}: a scheduled retry is @YYYY-MM-DDTHH:MM[:SS] (local time of the job's $timezone)"
+        )),
+    })
+}
+
 fn entry_token(tok: &str) -> Result<RetryEntry, String> {
+    if let Some(r) = scheduled_token(tok) {
+        return r;
+    }
     let parsed = (prefix_letters, body, suffix).parse(tok);
     let (rest, (letters, body, suf)) = parsed.map_err(|_| {
         format!("{tok:?} is not a retry entry (minutes as n or nM, nS, nH or hh:mm, optionally with prefix letters)")
@@ -434,6 +469,26 @@ mod tests {
     }
 
     #[test]
+    fn scheduled_entries_are_absolute_local_instants() {
+        let l = list("@2025-01-20T14:00 G@2025-01-21T10:00:30 30");
+        assert_eq!(
+            l.entries[0].when,
+            When::At("2025-01-20T14:00:00".parse().unwrap())
+        );
+        assert_eq!(l.entries[1].prefixes.to_string(), "G");
+        assert_eq!(l.entries[0].to_string(), "@2025-01-20T14:00");
+        assert_eq!(l.entries[2].when, When::Delay(1800));
+        for bad in [
+            "@2025-01-20",
+            "@tomorrow",
+            "K@2025-01-20T14:00",
+            "@2025-13-01T10:00",
+        ] {
+            assert!(parse_list(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn minutes_unit() {
         // `M` is minutes, the same as no unit; it is no prefix letter and no day rule.
         assert!(!PREFIX_LETTERS.contains('M'));
@@ -443,7 +498,7 @@ mod tests {
             .iter()
             .map(|e| match e.when {
                 When::Delay(s) => s,
-                When::Clock(..) => panic!("clock"),
+                When::Clock(..) | When::At(..) => panic!("not a delay"),
             })
             .collect();
         assert_eq!(secs, [600, 600, 600, 600, 60, 0]);

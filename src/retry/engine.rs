@@ -366,6 +366,19 @@ pub fn decide(input: &Input) -> Decision {
             reason.push_str(&format!(": next {} ({:?} day)", t.format("%H:%M"), rule));
             cal.next_clock(now, t, rule)
         }
+        When::At(t) => {
+            let at = cal.instant(t);
+            if at > now {
+                reason.push_str(&format!(": scheduled for {}", t.format("%Y-%m-%d %H:%M")));
+                Some(at)
+            } else {
+                reason.push_str(&format!(
+                    ": scheduled for {}, which has passed, so at once",
+                    t.format("%Y-%m-%d %H:%M")
+                ));
+                Some(now)
+            }
+        }
     };
     let at = match due
         .ok_or(CalendarError::NoAllowedTime)
