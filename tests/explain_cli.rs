@@ -222,6 +222,7 @@ fn line_option_and_the_next_attempt_of_a_queued_job() {
         dir.path(),
         "redial.cfg",
         "$timezone UTC\n$retry_delays B \"1\"\n$retry_delays 7 B \"5\"\n\
+         $line 8 sim\n$line 9 sim\n$line_group slow 8-9\n$retry_delays slow B \"10\"\n\
          $pause_window \"*\" 12:00 13:00\n",
     );
     let fs = write(dir.path(), "1.FS", "$fax_phone 1\n$fax_send_line fax\n");
@@ -244,6 +245,28 @@ fn line_option_and_the_next_attempt_of_a_queued_job() {
         "7",
     ]);
     assert_eq!(v["at"], "2026-03-02T09:05:05Z");
+    // Or on any line of a group: the group's lists.
+    let v = at(&[
+        "--now",
+        "2026-03-02T09:00:05Z",
+        "--outcome",
+        "2",
+        "--linegroup",
+        "slow",
+    ]);
+    assert_eq!(v["at"], "2026-03-02T09:10:05Z", "{v}");
+    let (code, _, err) = explain(&[
+        &fs,
+        "--cfg",
+        &cfg,
+        "--now",
+        "2026-03-02T09:00:05Z",
+        "--outcome",
+        "2",
+        "--linegroup",
+        "nosuch",
+    ]);
+    assert_eq!(code, 2, "{err}");
     // No outcome: when the queued job starts next, and what holds it.
     let v = at(&["--now", "2026-03-02T09:00:00Z", "--next"]);
     assert_eq!(

@@ -61,6 +61,10 @@ pub struct ExplainArgs {
     /// The line the attempt was made on (default: the line in $fax_status1).
     #[arg(long)]
     line: Option<u32>,
+    /// The attempt was made on a line of this group (the CFG's lines and groups; its first
+    /// line stands for it). Ignored when --line is given.
+    #[arg(long)]
+    linegroup: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -155,8 +159,19 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     let Some(channel) = loaded.job.channel() else {
         bail!("{}: the job has no destination ($fax_phone, $voice_phone, $sms_phone or $email_address)", args.fs_file.display());
     };
+    let group_line = match &args.linegroup {
+        Some(g) => {
+            let lines = redial::linegroup::LineMap::from_cfg(&cfg.document).resolve(g);
+            match lines.first() {
+                Some(l) => Some(*l),
+                None => bail!("--linegroup {g}: no configured line is in that group"),
+            }
+        }
+        None => None,
+    };
     let line = args
         .line
+        .or(group_line)
         .or_else(|| loaded.job.status1.and_then(|(_, line)| line));
     let (class, code, description) = match (&args.class, args.outcome) {
         (Some(c), _) => (Class::parse(c).map_err(anyhow::Error::msg)?, None, None),
