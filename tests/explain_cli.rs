@@ -222,7 +222,7 @@ fn line_option_and_the_next_attempt_of_a_queued_job() {
         dir.path(),
         "redial.cfg",
         "$timezone UTC\n$retry_delays B \"1\"\n$retry_delays 7 B \"5\"\n\
-         $line 8 sim\n$line 9 sim\n$line_group slow 8-9\n$retry_delays slow B \"10\"\n\
+         $line 8 sim group=slow\n$line 9 sim \"group=slow,night\"\n$retry_delays slow B \"10\"\n\
          $pause_window \"*\" 12:00 13:00\n",
     );
     let fs = write(dir.path(), "1.FS", "$fax_phone 1\n$fax_send_line fax\n");

@@ -361,6 +361,20 @@ impl PolicyLayer {
                     .and_then(|s| s.parse::<u32>().ok())
                     .ok_or_else(|| (col(0), "expected $line NUMBER DEVICE …".to_string()))?;
                 self.lines.push(n);
+                // `group=NAME[,NAME…]` puts the line in those groups, as `$line_group` does, so
+                // a retry list tied to the group applies to calls on it.
+                for a in cmd.texts() {
+                    if let Some(names) = a
+                        .strip_prefix("group=")
+                        .or_else(|| a.strip_prefix("GROUP="))
+                    {
+                        for g in names.split(',').filter(|g| !g.is_empty()) {
+                            if let Ok(set) = LineSet::parse(&n.to_string()) {
+                                self.line_groups.push((g.to_ascii_lowercase(), set));
+                            }
+                        }
+                    }
+                }
             }
             "request_dir" => {
                 if let Some(n) = cmd.arg(1) {
@@ -453,12 +467,13 @@ impl Policy {
             return (n == line).then_some(3);
         }
         let sel = sel.to_ascii_lowercase();
+        // A group named several times (`$line_group`, `group=` on several `$line`s) is the union
+        // of its definitions, as the dispatcher takes it.
         self.cfg
             .line_groups
             .iter()
-            .rev()
-            .find(|(name, _)| *name == sel)
-            .and_then(|(_, set)| set.contains(line).then_some(2))
+            .any(|(name, set)| *name == sel && set.contains(line))
+            .then_some(2)
     }
 
     /// The best-matching rule of one layer (specificity, then the later line).
