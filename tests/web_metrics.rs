@@ -587,3 +587,19 @@ fn retry_back_link_is_only_a_local_path() {
         assert_eq!(href, want, "back={back:?}");
     }
 }
+
+#[test]
+fn the_page_lists_jobs_no_line_serves_with_the_reason() {
+    let c = console();
+    // The console's CFG has no $line at all: a queued job can never be dialled.
+    std::fs::write(
+        c._dir.path().join("spool/TOSEND/00000004.FS"),
+        "$fax_phone 5550104\n$fax_send_line 7\n",
+    )
+    .unwrap();
+    let (code, _, body) = get(&c.addr, "/failed", Some(TOKEN));
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("Held: no line serves them"), "{body}");
+    assert!(body.contains("00000004.FS"), "{body}");
+    assert!(body.contains("matches no configured line"), "{body}");
+}

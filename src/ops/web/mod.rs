@@ -298,6 +298,7 @@ struct Counter {
     held: usize,
     waiting: usize,
     scheduled: usize,
+    unserved: usize,
 }
 
 #[derive(Template)]
@@ -306,6 +307,8 @@ struct FailedPage {
     csrf: String,
     rows: Vec<RowView>,
     counters: Vec<Counter>,
+    /// Queued jobs no configured line serves, with the reason.
+    unserved: Vec<report::Held>,
     in_progress: usize,
     sent: usize,
     failed: usize,
@@ -379,7 +382,8 @@ async fn failed_html(s: Arc<WebState>, f: Filter, csrf: String) -> Response {
             Err(e) => (Selection::default(), e),
         };
         let jobs = failed_jobs(&s, &sel, now);
-        let st = report::status(&s.layout, &s.sys, now).ok();
+        let lines = crate::linegroup::LineMap::from_cfg(&s.sys.document);
+        let st = report::status_with(&s.layout, &s.sys, now, Some(&lines)).ok();
         page(FailedPage {
             csrf,
             eligible: jobs.iter().filter(|j| j.eligible).count(),
@@ -395,10 +399,12 @@ async fn failed_html(s: Arc<WebState>, f: Filter, csrf: String) -> Response {
                             held: q.held,
                             waiting: q.waiting_retry,
                             scheduled: q.scheduled,
+                            unserved: q.unserved,
                         })
                         .collect()
                 })
                 .unwrap_or_default(),
+            unserved: st.as_ref().map_or_else(Vec::new, |s| s.held.clone()),
             in_progress: st.as_ref().map_or(0, |s| s.in_progress),
             sent: st.as_ref().map_or(0, |s| s.sent),
             failed: st.as_ref().map_or(0, |s| s.failed),
