@@ -191,7 +191,7 @@ fn campaign(secs: u64, jobs: usize, seed: u64) {
     }
     let done = wait_until(Duration::from_secs(120), || landed(&root) == jobs);
     for k in kids.into_iter().flatten() {
-        terminate_within(k, Duration::from_secs(15));
+        terminate_within(Node::from(k), Duration::from_secs(15));
     }
     let m = census(&root);
     assert!(done, "{} of {jobs} landed: {m:?}", landed(&root));

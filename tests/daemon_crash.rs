@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::spool::{census, landed, scratch, terminate_within, wait_until, BIN};
+use common::spool::{census, landed, scratch, terminate_within, wait_until, Node, BIN};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -23,7 +23,7 @@ fn start(dir: &Path, node: &str) -> Child {
 }
 
 fn terminate(c: Child) {
-    terminate_within(c, Duration::from_secs(10));
+    terminate_within(Node::from(c), Duration::from_secs(10));
 }
 
 /// Checks every landed job: records present, the final one S (SENT) or Z (FAIL), no S or Z

@@ -371,7 +371,7 @@ fn run_refuses_a_missing_spool_and_logs_what_it_serves() {
     let ok = wait_until(Duration::from_secs(20), || {
         log().contains("did you mean $retry_max?") && log().contains("fax2")
     });
-    assert!(terminate_within(c, Duration::from_secs(10)));
+    assert!(terminate_within(Node::from(c), Duration::from_secs(10)));
     let log = log();
     assert!(ok, "{log}");
     let spool = base.canonicalize().unwrap().join("spool");
@@ -408,7 +408,7 @@ fn run_without_lines_warns() {
     let ok = wait_until(Duration::from_secs(20), || {
         log().contains("spooler running")
     });
-    assert!(terminate_within(c, Duration::from_secs(10)));
+    assert!(terminate_within(Node::from(c), Duration::from_secs(10)));
     assert!(ok && log().contains("no line"), "{}", log());
 }
 

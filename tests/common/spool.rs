@@ -19,13 +19,45 @@ pub fn scratch(cfg: &str) -> tempfile::TempDir {
     dir
 }
 
+/// A `redial run` process that is killed when the test lets go of it, also when the test
+/// fails half-way (no daemon outlives its test).
+pub struct Node(Option<Child>);
+
+impl std::ops::Deref for Node {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        self.0.as_ref().expect("running")
+    }
+}
+
+impl std::ops::DerefMut for Node {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.0.as_mut().expect("running")
+    }
+}
+
+impl From<Child> for Node {
+    fn from(c: Child) -> Node {
+        Node(Some(c))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// `redial run` as `node` in `dir`, its stderr to `dir/<node>.log`.
-pub fn start(dir: &Path, node: &str) -> Child {
+pub fn start(dir: &Path, node: &str) -> Node {
     start_logging_to(dir, node, &dir.join(format!("{node}.log")))
 }
 
 /// `redial run` as `node` in `dir`, its stderr appended to `log`.
-pub fn start_logging_to(dir: &Path, node: &str, log: &Path) -> Child {
+pub fn start_logging_to(dir: &Path, node: &str, log: &Path) -> Node {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -39,6 +71,7 @@ pub fn start_logging_to(dir: &Path, node: &str, log: &Path) -> Child {
         .stderr(log)
         .stdin(Stdio::null())
         .spawn()
+        .map(|c| Node(Some(c)))
         .expect("start redial run")
 }
 
@@ -64,7 +97,8 @@ pub fn signal(c: &Child, sig: &str) {
 }
 
 /// SIGTERM, then waits up to `within`; returns whether it exited in time (killed if not).
-pub fn terminate_within(mut c: Child, within: Duration) -> bool {
+pub fn terminate_within(mut n: Node, within: Duration) -> bool {
+    let mut c = n.0.take().expect("running");
     signal(&c, "TERM");
     let ok = wait_until(within, || c.try_wait().unwrap().is_some());
     if !ok {
