@@ -378,3 +378,32 @@ fn a_node_running_on_another_machine_is_not_started_twice() {
     assert!(terminate_within(c, Duration::from_secs(10)));
     assert!(running);
 }
+
+#[test]
+fn an_opt_out_reported_late_still_lists_the_number() {
+    // Node a's call ends with 305 (the callee pressed the opt-out digit) after a lost its lease.
+    let dir = scratch(
+        "$request_dir spool 2\n$timezone UTC\n$node_lease 1 3\n$rescan_interval 1\n\
+         $node a lines=1\n$node b lines=2\n$retry_delays E \"1S 1S\"\n\
+         $line 1 sim outcomes=305@6\n$line 2 sim outcomes=0@0.5\n",
+    );
+    let root = dir.path().join("spool");
+    std::fs::write(root.join("TOSEND/00000001.FS"), "$fax_phone 5550100\n").unwrap();
+    let a = start(dir.path(), "a");
+    assert!(wait_until(Duration::from_secs(20), || {
+        !jobs_in(&root.join("ACTIVE/a")).is_empty()
+    }));
+    let b = start(dir.path(), "b");
+    signal(&a, "STOP");
+    let delivered = wait_until(Duration::from_secs(30), || {
+        jobs_in(&root.join("SENT")).len() == 1
+    });
+    signal(&a, "CONT");
+    let listed = wait_until(Duration::from_secs(30), || {
+        std::fs::read_to_string(root.join("DNC")).is_ok_and(|t| t.contains("5550100"))
+    });
+    assert!(terminate_within(a, Duration::from_secs(10)));
+    assert!(terminate_within(b, Duration::from_secs(10)));
+    assert!(delivered);
+    assert!(listed, "the late 305 did not list the number");
+}

@@ -35,6 +35,10 @@ impl Daemon {
         if self.fenced.is_some() || !self.owns(&attempt.path) {
             // This node lost its lease while the call was up: another node has the job now.
             self.report_late(&attempt.journalled());
+            if attempt.result.code == CODE_OPTED_OUT {
+                // The callee opted out on this call: the number is listed all the same.
+                self.opted_out(&f.loaded, &attempt);
+            }
         } else {
             self.settle(f.loaded, attempt);
         }
