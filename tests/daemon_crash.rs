@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::spool::{census, landed, scratch, terminate_within, wait_until, Node, BIN};
+use common::spool::{
+    census, dialling_in, landed, scratch, terminate_within, wait_until, Node, BIN,
+};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -172,7 +174,8 @@ fn two_nodes_one_killed_the_other_finishes_its_work() {
     let b = start(dir.path(), "b");
     // Node a's calls last 30 s: once it holds two, kill it.
     let busy = wait_until(Duration::from_secs(20), || {
-        std::fs::read_dir(root.join("ACTIVE/a")).map_or(0, |r| r.count()) == 2
+        // Claimed and dialled: the claim ($fax_status1 3) is written before the call starts.
+        dialling_in(&root.join("ACTIVE/a")) == 2
     });
     assert!(busy, "node a never got two calls");
     a.kill().unwrap();

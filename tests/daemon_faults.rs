@@ -227,7 +227,7 @@ fn a_stalled_node_never_delivers_twice() {
     std::fs::write(root.join("TOSEND/00000001.FS"), "$fax_phone 5550100\n").unwrap();
     let a = start(dir.path(), "a");
     assert!(wait_until(Duration::from_secs(20), || {
-        !jobs_in(&root.join("ACTIVE/a")).is_empty()
+        dialling_in(&root.join("ACTIVE/a")) == 1
     }));
     let b = start(dir.path(), "b");
     signal(&a, "STOP");
@@ -391,7 +391,7 @@ fn an_opt_out_reported_late_still_lists_the_number() {
     std::fs::write(root.join("TOSEND/00000001.FS"), "$fax_phone 5550100\n").unwrap();
     let a = start(dir.path(), "a");
     assert!(wait_until(Duration::from_secs(20), || {
-        !jobs_in(&root.join("ACTIVE/a")).is_empty()
+        dialling_in(&root.join("ACTIVE/a")) == 1
     }));
     let b = start(dir.path(), "b");
     signal(&a, "STOP");

@@ -149,6 +149,16 @@ pub fn census(root: &Path) -> HashMap<String, Vec<PathBuf>> {
     m
 }
 
+/// Jobs in `dir` whose claim is written (`$fax_status1 3`): their calls have been placed.
+pub fn dialling_in(dir: &Path) -> usize {
+    jobs_in(dir)
+        .iter()
+        .filter(|n| {
+            std::fs::read_to_string(dir.join(n)).is_ok_and(|t| t.contains("$fax_status1 3"))
+        })
+        .count()
+}
+
 /// Jobs in SENT and FAIL.
 pub fn landed(root: &Path) -> usize {
     jobs_in(&root.join("SENT")).len() + jobs_in(&root.join("FAIL")).len()
