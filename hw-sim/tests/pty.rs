@@ -23,7 +23,7 @@ modem = 2
 after = 0.5
 caller = "5551234"
 name = "ALICE"
-rings = 10
+rings = 100  # long enough that a slow (loaded) test still answers while it rings
 "#;
 
 #[test]
