@@ -55,12 +55,12 @@ impl Daemon {
             a.ended.to_rfc3339(),
             self.node.clone(),
             format!("{}{}", a.board, a.line.unwrap_or(0)),
-            a.code.to_string(),
-            a.pages.to_string(),
-            a.baud.to_string(),
-            a.call_secs.to_string(),
-            a.connect_secs.to_string(),
-            a.answerback.clone(),
+            a.result.code.to_string(),
+            a.result.pages.to_string(),
+            a.result.baud.to_string(),
+            a.result.call_secs.to_string(),
+            a.result.connect_secs.to_string(),
+            a.result.answerback.clone(),
         ];
         let mut doc = Document::new("late report");
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -72,11 +72,11 @@ impl Daemon {
             self.generation,
             a.ended.timestamp_millis()
         ));
-        tracing::warn!(job = %a.job, code = a.code, file = %file.display(),
+        tracing::warn!(job = %a.job, code = a.result.code, file = %file.display(),
             "late report: the call ended after this node lost the job");
         let _ = std::fs::create_dir_all(layout.late());
         if let Err(e) = self.store.write(Point::LateWrite, &file, &doc.to_bytes()) {
-            tracing::error!(job = %a.job, error = %e, code = a.code,
+            tracing::error!(job = %a.job, error = %e, code = a.result.code,
                 "cannot file the late report; it is only in this log");
         }
     }

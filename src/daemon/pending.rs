@@ -37,32 +37,9 @@ pub struct Journalled {
     pub started: DateTime<Utc>,
     /// When it ended.
     pub ended: DateTime<Utc>,
-    /// The result.
-    pub code: u32,
-    /// Pages.
-    pub pages: u32,
-    /// Baud.
-    pub baud: u32,
-    /// Call seconds.
-    pub call_secs: u32,
-    /// Connect seconds.
-    pub connect_secs: u32,
-    /// Answerback.
-    pub answerback: String,
-}
-
-impl Journalled {
-    /// The call result it holds.
-    pub fn result(&self) -> CallResult {
-        CallResult {
-            code: self.code,
-            pages: self.pages,
-            baud: self.baud,
-            call_secs: self.call_secs,
-            connect_secs: self.connect_secs,
-            answerback: self.answerback.clone(),
-        }
-    }
+    /// What the line said.
+    #[serde(flatten)]
+    pub result: CallResult,
 }
 
 /// A job whose next step the spool refused.

@@ -105,7 +105,7 @@ impl Daemon {
                     Some(j) => {
                         tracing::warn!(
                             job = name,
-                            code = j.code,
+                            code = j.result.code,
                             "recovered with the journalled result"
                         );
                         Attempted {
@@ -117,7 +117,7 @@ impl Daemon {
                             line: j.line,
                             board: j.board,
                             channel,
-                            result: j.result(),
+                            result: j.result.clone(),
                         }
                     }
                     None => {

@@ -275,7 +275,6 @@ pub(super) struct Attempted {
 impl Attempted {
     /// The journal's copy of it.
     pub fn journalled(&self) -> pending::Journalled {
-        let r = &self.result;
         pending::Journalled {
             job: self.name.clone(),
             line: self.line,
@@ -283,12 +282,7 @@ impl Attempted {
             queue: self.queue,
             started: self.started,
             ended: self.ended,
-            code: r.code,
-            pages: r.pages,
-            baud: r.baud,
-            call_secs: r.call_secs,
-            connect_secs: r.connect_secs,
-            answerback: r.answerback.clone(),
+            result: self.result.clone(),
         }
     }
 }

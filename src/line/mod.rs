@@ -40,7 +40,7 @@ pub struct Call {
 }
 
 /// What an attempt produced.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CallResult {
     /// The outcome code (0 = success; see the outcome table).
     pub code: u32,

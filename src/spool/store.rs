@@ -343,10 +343,6 @@ impl Store {
         let _ = fsync_dir(parent(from));
         Ok(())
     }
-    /// [`read_job`].
-    pub fn read(&self, path: &Path) -> Result<Vec<u8>, ReadJobError> {
-        read_job(path)
-    }
 }
 
 #[cfg(test)]
