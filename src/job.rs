@@ -78,13 +78,72 @@ pub struct Job {
     pub policy: PolicyLayer,
 }
 
-fn single<'d>(doc: &'d Document, name: &str) -> Option<&'d Command> {
-    doc.last(name)
+/// The single-valued commands a job reads (the last one of each wins).
+const SINGLES: &[&str] = &[
+    "fax_phone",
+    "email_address",
+    "sms_phone",
+    "alternate_phone",
+    "email_alt_address",
+    "alternate_cover",
+    "voice_phone",
+    "fax_send_date",
+    "fax_send_time",
+    "fax_next_date",
+    "fax_next_time",
+    "fax_status1",
+    "fax_status2",
+    "fax_tosend",
+    "fax_send_line",
+    "fax_cover",
+    "fax_user",
+];
+
+/// Where a job's commands lie, found in one pass over the names (no argument read): the last
+/// line of each of [`SINGLES`], every document and attempt record line, and the cycle mark.
+struct Lines {
+    last: [usize; SINGLES.len()],
+    documents: Vec<usize>,
+    records: Vec<usize>,
+    cycle_mark: usize,
+}
+
+impl Lines {
+    fn of(doc: &Document) -> Lines {
+        let mut l = Lines {
+            last: [0; SINGLES.len()],
+            documents: Vec::new(),
+            records: Vec::new(),
+            cycle_mark: 0,
+        };
+        for (name, line) in doc.names() {
+            match name.as_ref() {
+                "attempt_record" => l.records.push(line),
+                "new_cycle" | "retry_note" => l.cycle_mark = l.records.len(),
+                "fax_filename" => l.documents.push(line),
+                n => {
+                    if let Some(i) = SINGLES.iter().position(|s| *s == n) {
+                        l.last[i] = line;
+                    }
+                }
+            }
+        }
+        l
+    }
+
+    fn single<'d>(&self, doc: &'d Document, name: &str) -> Option<Command<'d>> {
+        let i = SINGLES
+            .iter()
+            .position(|s| *s == name)
+            .expect("a name listed in SINGLES");
+        doc.command(self.last[i])
+    }
 }
 
 impl Job {
     /// Reads and validates the job commands of `doc`.
     pub fn from_document(doc: &Document) -> Result<Job, ParseError> {
+        let lines = Lines::of(doc);
         let fail = |cmd: &Command, column: usize, reason: String| ParseError {
             file: doc.origin().to_string(),
             line: cmd.line,
@@ -99,8 +158,8 @@ impl Job {
             }
         };
         let text = |name: &str| -> Result<Option<String>, ParseError> {
-            match single(doc, name) {
-                Some(c) => {
+            match lines.single(doc, name) {
+                Some(ref c) => {
                     need_arg(c)?;
                     Ok(Some(c.joined()))
                 }
@@ -116,42 +175,42 @@ impl Job {
             alternate_cover: text("alternate_cover")?,
             ..Destinations::default()
         };
-        if let Some(c) = single(doc, "voice_phone") {
+        if let Some(ref c) = lines.single(doc, "voice_phone") {
             need_arg(c)?;
             destinations.voice_phone = c.arg(0).map(str::to_string);
             destinations.voice_message = c.arg(1).map(str::to_string);
         }
         if destinations.fax_phone.is_some() && destinations.voice_phone.is_some() {
-            let c = single(doc, "voice_phone").expect("present");
+            let c = lines.single(doc, "voice_phone").expect("present");
             return Err(fail(
-                c,
+                &c,
                 1,
                 "$voice_phone cannot be combined with $fax_phone in one job".into(),
             ));
         }
         let mut documents = Vec::new();
-        for c in doc.all("fax_filename") {
-            need_arg(c)?;
-            documents.extend(c.args.iter().map(|a| a.text.clone()));
+        for c in lines.documents.iter().filter_map(|&l| doc.command(l)) {
+            need_arg(&c)?;
+            documents.extend(c.args.iter().map(|a| a.text.to_string()));
         }
-        let send_date = match single(doc, "fax_send_date") {
-            Some(c) => {
+        let send_date = match lines.single(doc, "fax_send_date") {
+            Some(ref c) => {
                 need_arg(c)?;
-                Some(parse_date(&c.args[0].text).map_err(|e| fail(c, c.args[0].column, e.0))?)
+                Some(parse_date(&c.args[0].text).map_err(|e| fail(c, c.args[0].column(), e.0))?)
             }
             None => None,
         };
-        let send_time = match single(doc, "fax_send_time") {
-            Some(c) => {
+        let send_time = match lines.single(doc, "fax_send_time") {
+            Some(ref c) => {
                 need_arg(c)?;
                 let t = |i: usize| {
-                    parse_time(&c.args[i].text).map_err(|e| fail(c, c.args[i].column, e.0))
+                    parse_time(&c.args[i].text).map_err(|e| fail(c, c.args[i].column(), e.0))
                 };
                 let start = t(0)?;
                 let end = if c.args.len() > 1 { Some(t(1)?) } else { None };
                 let days = match c.args.get(2) {
                     Some(a) => {
-                        Some(WindowDays::parse(&a.text).map_err(|e| fail(c, a.column, e.0))?)
+                        Some(WindowDays::parse(&a.text).map_err(|e| fail(c, a.column(), e.0))?)
                     }
                     None => None,
                 };
@@ -159,17 +218,17 @@ impl Job {
             }
             None => None,
         };
-        let next_date = match single(doc, "fax_next_date") {
-            Some(c) => {
+        let next_date = match lines.single(doc, "fax_next_date") {
+            Some(ref c) => {
                 need_arg(c)?;
-                Some(parse_date(&c.args[0].text).map_err(|e| fail(c, c.args[0].column, e.0))?)
+                Some(parse_date(&c.args[0].text).map_err(|e| fail(c, c.args[0].column(), e.0))?)
             }
             None => None,
         };
-        let next_time = match single(doc, "fax_next_time") {
-            Some(c) => {
+        let next_time = match lines.single(doc, "fax_next_time") {
+            Some(ref c) => {
                 need_arg(c)?;
-                Some(parse_time(&c.args[0].text).map_err(|e| fail(c, c.args[0].column, e.0))?)
+                Some(parse_time(&c.args[0].text).map_err(|e| fail(c, c.args[0].column(), e.0))?)
             }
             None => None,
         };
@@ -186,56 +245,49 @@ impl Job {
                     .ok_or_else(|| {
                         fail(
                             c,
-                            a.column,
+                            a.column(),
                             format!("{:?} is not a number from 0 to {max}", a.text),
                         )
                     }),
             }
         };
-        let status1 = match single(doc, "fax_status1") {
-            Some(c) => {
+        let status1 = match lines.single(doc, "fax_status1") {
+            Some(ref c) => {
                 need_arg(c)?;
                 let s = number(c, 0, 6)?.expect("checked") as u8;
                 Some((s, number(c, 1, u64::from(u32::MAX))?.map(|n| n as u32)))
             }
             None => None,
         };
-        let status2 = match single(doc, "fax_status2") {
-            Some(c) => {
+        let status2 = match lines.single(doc, "fax_status2") {
+            Some(ref c) => {
                 need_arg(c)?;
                 number(c, 0, u64::from(u32::MAX))?.map(|n| n as u32)
             }
             None => None,
         };
-        let tosend = match single(doc, "fax_tosend") {
-            Some(c) => {
+        let tosend = match lines.single(doc, "fax_tosend") {
+            Some(ref c) => {
                 need_arg(c)?;
                 number(c, 0, 99)?.map(|n| n as u8)
             }
             None => None,
         };
-        let send_line = match single(doc, "fax_send_line") {
-            Some(c) => {
+        let send_line = match lines.single(doc, "fax_send_line") {
+            Some(ref c) => {
                 need_arg(c)?;
-                validate_group_ref(&c.args[0].text).map_err(|e| fail(c, c.args[0].column, e))?;
-                Some(c.args[0].text.clone())
+                validate_group_ref(&c.args[0].text).map_err(|e| fail(c, c.args[0].column(), e))?;
+                Some(c.args[0].text.to_string())
             }
             None => None,
         };
-        let mut records = Vec::new();
-        let mut cycle_mark = 0;
-        for c in doc.commands() {
-            if c.name.eq_ignore_ascii_case("attempt_record") {
-                records
-                    .push(AttemptRecord::from_command(c).map_err(|(col, why)| fail(c, col, why))?);
-            } else if c.name.eq_ignore_ascii_case("new_cycle")
-                || c.name.eq_ignore_ascii_case("retry_note")
-            {
-                cycle_mark = records.len();
-            }
+        let mut records = Vec::with_capacity(lines.records.len());
+        for c in lines.records.iter().filter_map(|&l| doc.command(l)) {
+            records.push(AttemptRecord::from_command(&c).map_err(|(col, why)| fail(&c, col, why))?);
         }
-        let cover = match single(doc, "fax_cover") {
-            Some(c) => c.arg(0).map(str::to_string),
+        let cycle_mark = lines.cycle_mark;
+        let cover = match lines.single(doc, "fax_cover") {
+            Some(ref c) => c.arg(0).map(str::to_string),
             None => None,
         };
         let user = text("fax_user")?;

@@ -97,7 +97,7 @@ impl SystemConfig {
                 return Err(ParseError {
                     file: document.origin().to_string(),
                     line: c.line,
-                    column: c.args[1].column,
+                    column: c.args[1].column(),
                     reason: format!(
                         "$param_group writes ${name} into jobs, which is not an FS command{hint}"
                     ),

@@ -43,7 +43,7 @@ fn calls_on_lines(paths: &[std::path::PathBuf]) -> Vec<(String, DateTime<Utc>, D
         for r in Job::from_document(&doc).unwrap().records {
             let start = r.start.and_utc();
             out.push((
-                r.boardline.clone(),
+                r.boardline.to_string(),
                 start,
                 start + Duration::seconds(i64::from(r.call) + 1),
             ));
@@ -103,7 +103,7 @@ fn assert_records_follow_the_engine(
         let line = &job.records[k + 1].boardline;
         let held = calls
             .iter()
-            .any(|(l, s, e)| l == line && *s <= at && at < *e && *s != next);
+            .any(|(l, s, e)| **l == **line && *s <= at && at < *e && *s != next);
         assert!(
             (next - at).num_seconds() >= -1 && ((next - at).num_seconds() <= 1 || held),
             "record {}: started {next}, engine said {at} ({})",

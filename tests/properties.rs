@@ -55,7 +55,7 @@ proptest! {
         let bytes = doc.to_bytes();
         let back = Document::parse(&bytes, "gen.FS").unwrap();
         prop_assert_eq!(&back, &doc);
-        let cmds: Vec<(String, Vec<String>)> = back.commands().map(|c| (c.name.clone(), c.texts().iter().map(|s| s.to_string()).collect())).collect();
+        let cmds: Vec<(String, Vec<String>)> = back.commands().map(|c| (c.name.to_string(), c.texts().iter().map(|s| s.to_string()).collect())).collect();
         let want: Vec<(String, Vec<String>)> = lines.iter().filter_map(|l| match l {
             GenLine::Command(n, a) => Some((n.to_ascii_lowercase(), a.clone())),
             _ => None,
@@ -200,12 +200,12 @@ fn run(c: &Campaign) -> Result<(), TestCaseError> {
             class: d.record_class,
             sent: 0,
             tosend: 0,
-            flags: String::new(),
+            flags: Box::default(),
             boardline: "M1".into(),
             baud: 0,
             call: c.call_secs as u32,
             connect: 0,
-            answerback: String::new(),
+            answerback: Box::default(),
         });
         match d.action {
             Action::Retry { at } => {

@@ -1,10 +1,14 @@
 //! The lossless document model of a CFG, USR or FS file.
 //!
-//! A document is its lines, each kept as the exact bytes read (terminator included). Engine code
-//! replaces single-valued lines in place, removes or appends lines; every line it does not touch
-//! is written back byte for byte. It never reads or writes files itself.
+//! A document owns the bytes it was read from, once, and a compact entry per line saying where
+//! the line lies and what the grammar found in it (about 20 bytes a line, so a file of attempt
+//! records costs little more than its size). Commands are read out of those bytes on request,
+//! borrowing from them. Engine code replaces single-valued lines in place, removes or appends
+//! lines (new lines are added to the end of the buffer); every line it does not touch is written
+//! back byte for byte. It never reads or writes files itself.
 
-use super::parse::{parse_line, write_arg, Command, LineKind, ParseError, MAX_LINE_BYTES};
+use super::parse::{error_at, scan, write_arg, Command, ParseError, Shape, MAX_LINE_BYTES};
+use std::borrow::Cow;
 
 /// How a line ended in the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,63 +31,73 @@ impl Eol {
     }
 }
 
-/// One line of a document: its bytes and what the parser saw in them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    raw: Vec<u8>,
+/// One line: where its bytes lie in the buffer (terminator excluded) and its shape; 12 bytes.
+/// A line is at most [`MAX_LINE_BYTES`] long, so its length fits 16 bits.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    start: u32,
+    len: u16,
     eol: Eol,
-    kind: LineKind,
-}
-
-impl Entry {
-    /// What the line holds.
-    pub fn kind(&self) -> &LineKind {
-        &self.kind
-    }
-
-    /// The command on this line, if any.
-    pub fn command(&self) -> Option<&Command> {
-        match &self.kind {
-            LineKind::Command(c) => Some(c),
-            _ => None,
-        }
-    }
+    shape: Shape,
 }
 
 /// A parsed file that can be edited and written back losslessly.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Document {
     origin: String,
+    buf: Vec<u8>,
     entries: Vec<Entry>,
 }
 
+impl PartialEq for Document {
+    fn eq(&self, other: &Self) -> bool {
+        self.origin == other.origin && self.to_bytes() == other.to_bytes()
+    }
+}
+
+impl Eq for Document {}
+
 impl Document {
-    /// Parses `bytes`; `origin` names the file in error messages. Bytes that are not UTF-8 are
-    /// kept verbatim and read as U+FFFD by the grammar.
+    /// Parses `bytes` (copied once); `origin` names the file in error messages. Bytes that are
+    /// not UTF-8 are kept verbatim and read as U+FFFD inside arguments.
     pub fn parse(bytes: &[u8], origin: &str) -> Result<Document, ParseError> {
-        let mut entries = Vec::new();
-        let mut rest = bytes;
-        let mut number = 0;
-        while !rest.is_empty() {
-            number += 1;
-            let (line, eol, next) = match rest.iter().position(|&b| b == b'\n') {
-                Some(p) if p > 0 && rest[p - 1] == b'\r' => {
-                    (&rest[..p - 1], Eol::CrLf, &rest[p + 1..])
-                }
-                Some(p) => (&rest[..p], Eol::Lf, &rest[p + 1..]),
-                None => (rest, Eol::None, &rest[rest.len()..]),
-            };
-            let text = String::from_utf8_lossy(line);
-            let kind = parse_line(&text, origin, number)?;
-            entries.push(Entry {
-                raw: line.to_vec(),
-                eol,
-                kind,
+        Document::from_vec(bytes.to_vec(), origin)
+    }
+
+    /// Parses `bytes`, taking them as the document's buffer (no copy).
+    pub fn from_vec(buf: Vec<u8>, origin: &str) -> Result<Document, ParseError> {
+        if u32::try_from(buf.len()).is_err() {
+            return Err(ParseError {
+                file: origin.to_string(),
+                line: 1,
+                column: 1,
+                reason: format!("the file is {} bytes; the limit is 4 GiB", buf.len()),
             });
-            rest = next;
+        }
+        // Counted first so the entries are allocated once, at their exact size.
+        let mut entries = Vec::with_capacity(memchr::memchr_iter(b'\n', &buf).count() + 1);
+        let mut at = 0;
+        while at < buf.len() {
+            let rest = &buf[at..];
+            let (len, eol, next) = match memchr::memchr(b'\n', rest) {
+                Some(p) if p > 0 && rest[p - 1] == b'\r' => (p - 1, Eol::CrLf, p + 1),
+                Some(p) => (p, Eol::Lf, p + 1),
+                None => (rest.len(), Eol::None, rest.len()),
+            };
+            let line = &rest[..len];
+            let shape = scan(line)
+                .map_err(|(col, why)| error_at(line, col, origin, entries.len() + 1, why))?;
+            entries.push(Entry {
+                start: at as u32,
+                len: len as u16,
+                eol,
+                shape,
+            });
+            at += next;
         }
         Ok(Document {
             origin: origin.to_string(),
+            buf,
             entries,
         })
     }
@@ -97,6 +111,7 @@ impl Document {
     pub fn new(origin: &str) -> Document {
         Document {
             origin: origin.to_string(),
+            buf: Vec::new(),
             entries: Vec::new(),
         }
     }
@@ -106,77 +121,134 @@ impl Document {
         &self.origin
     }
 
-    /// All lines in order.
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
+    /// How many lines the document has.
+    pub fn line_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn bytes_of(&self, e: &Entry) -> &[u8] {
+        let start = e.start as usize;
+        &self.buf[start..start + usize::from(e.len)]
+    }
+
+    /// The name bytes of a command line, as written.
+    fn name_of(&self, e: &Entry) -> Option<&[u8]> {
+        match e.shape {
+            Shape::Command { name } => {
+                let s = e.start as usize + usize::from(name.0);
+                Some(&self.buf[s..s + usize::from(name.1)])
+            }
+            _ => None,
+        }
+    }
+
+    /// The command on 1-based line `line`, if that line holds one.
+    pub fn command(&self, line: usize) -> Option<Command<'_>> {
+        (line >= 1 && line <= self.entries.len())
+            .then(|| self.command_at(line - 1))
+            .flatten()
+    }
+
+    fn command_at(&self, i: usize) -> Option<Command<'_>> {
+        let e = &self.entries[i];
+        match e.shape {
+            Shape::Command { name } => Some(Command::from_scanned(self.bytes_of(e), i + 1, name)),
+            _ => None,
+        }
+    }
+
+    fn is_named(&self, e: &Entry, name: &str) -> bool {
+        self.name_of(e)
+            .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
     }
 
     /// Every command in file order.
-    pub fn commands(&self) -> impl Iterator<Item = &Command> {
-        self.entries.iter().filter_map(Entry::command)
+    pub fn commands(&self) -> impl Iterator<Item = Command<'_>> {
+        (0..self.entries.len()).filter_map(|i| self.command_at(i))
+    }
+
+    /// The name (lower case) and line number of every command, without reading arguments.
+    pub fn names(&self) -> impl Iterator<Item = (Cow<'_, str>, usize)> {
+        self.entries.iter().enumerate().filter_map(|(i, e)| {
+            let n = self.name_of(e)?;
+            let n = std::str::from_utf8(n).expect("a scanned name is ASCII");
+            let n = if n.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(n.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(n)
+            };
+            Some((n, i + 1))
+        })
+    }
+
+    /// The commands whose lower-case name `wanted` accepts, in file order; the arguments of the
+    /// others are never read.
+    pub fn named<'a>(
+        &'a self,
+        wanted: impl Fn(&str) -> bool + 'a,
+    ) -> impl Iterator<Item = Command<'a>> + 'a {
+        self.names()
+            .filter(move |(n, _)| wanted(n))
+            .filter_map(|(_, line)| self.command_at(line - 1))
     }
 
     /// Every command called `name` (case-insensitive, without `$`), in file order.
-    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Command> + 'a {
-        self.commands()
-            .filter(move |c| c.name.eq_ignore_ascii_case(name))
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = Command<'a>> + 'a {
+        (0..self.entries.len())
+            .filter(move |&i| self.is_named(&self.entries[i], name))
+            .filter_map(|i| self.command_at(i))
     }
 
     /// The last command called `name`: for single-valued commands the last one wins.
-    pub fn last(&self, name: &str) -> Option<&Command> {
-        self.commands()
-            .filter(|c| c.name.eq_ignore_ascii_case(name))
-            .last()
+    pub fn last(&self, name: &str) -> Option<Command<'_>> {
+        let i = self.entries.iter().rposition(|e| self.is_named(e, name))?;
+        self.command_at(i)
     }
 
     /// Replaces the first `name` line in place with `args` and removes any later `name` lines;
     /// appends the command when there is none.
     pub fn set(&mut self, name: &str, args: &[&str]) {
-        let entry = render(name, args, self.line_eol());
-        let mut found = false;
-        self.entries.retain_mut(|e| {
-            let is = e
-                .command()
-                .is_some_and(|c| c.name.eq_ignore_ascii_case(name));
-            if !is {
-                return true;
-            }
-            if found {
-                return false;
-            }
-            found = true;
-            *e = entry.clone();
-            true
+        let Some(first) = self.entries.iter().position(|e| self.is_named(e, name)) else {
+            self.append(name, args);
+            return;
+        };
+        let eol = self.entries[first].eol;
+        let entry = self.render(name, args, eol);
+        self.entries[first] = entry;
+        let mut i = 0;
+        let buf = &self.buf;
+        self.entries.retain(|e| {
+            i += 1;
+            i - 1 <= first || !is_named_in(buf, e, name)
         });
-        if !found {
-            self.push(entry);
-        }
-        self.renumber();
     }
 
     /// Removes every `name` line. Returns how many were removed.
     pub fn remove(&mut self, name: &str) -> usize {
         let before = self.entries.len();
-        self.entries.retain(|e| {
-            !e.command()
-                .is_some_and(|c| c.name.eq_ignore_ascii_case(name))
-        });
-        self.renumber();
+        let buf = &self.buf;
+        self.entries.retain(|e| !is_named_in(buf, e, name));
         before - self.entries.len()
     }
 
     /// Appends a `$name args` line at the end.
     pub fn append(&mut self, name: &str, args: &[&str]) {
-        let entry = render(name, args, self.line_eol());
-        self.push(entry);
-        self.renumber();
+        let eol = self.line_eol();
+        if let Some(last) = self.entries.last_mut() {
+            if last.eol == Eol::None {
+                last.eol = eol;
+            }
+        }
+        let entry = self.render(name, args, eol);
+        self.entries.push(entry);
     }
 
     /// The document as bytes: untouched lines exactly as read.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+        let size = self.entries.iter().map(|e| usize::from(e.len) + 2).sum();
+        let mut out = Vec::with_capacity(size);
         for e in &self.entries {
-            out.extend_from_slice(&e.raw);
+            out.extend_from_slice(self.bytes_of(e));
             out.extend_from_slice(e.eol.bytes());
         }
         out
@@ -190,22 +262,30 @@ impl Document {
             .unwrap_or(Eol::Lf)
     }
 
-    fn push(&mut self, entry: Entry) {
-        let eol = self.line_eol();
-        if let Some(last) = self.entries.last_mut() {
-            if last.eol == Eol::None {
-                last.eol = eol;
-            }
+    /// Renders `$name args…` into the buffer and returns its entry (see [`render_line`]).
+    fn render(&mut self, name: &str, args: &[&str], eol: Eol) -> Entry {
+        let text = render_line(name, args);
+        let shape = scan(text.as_bytes()).expect("rendered lines always parse");
+        let start = self.buf.len();
+        self.buf.extend_from_slice(text.as_bytes());
+        Entry {
+            start: start as u32,
+            len: text.len() as u16,
+            eol,
+            shape,
         }
-        self.entries.push(entry);
     }
+}
 
-    fn renumber(&mut self) {
-        for (i, e) in self.entries.iter_mut().enumerate() {
-            if let LineKind::Command(c) = &mut e.kind {
-                c.line = i + 1;
-            }
+fn is_named_in(buf: &[u8], e: &Entry, name: &str) -> bool {
+    match e.shape {
+        Shape::Command {
+            name: (off, len), ..
+        } => {
+            let s = e.start as usize + usize::from(off);
+            buf[s..s + usize::from(len)].eq_ignore_ascii_case(name.as_bytes())
         }
+        _ => false,
     }
 }
 
@@ -214,7 +294,7 @@ impl Document {
 /// longest arguments cut (at a character boundary, ending in a `…[N bytes cut]` marker) until it
 /// fits. A value from a job (a path, a number, a reason quoting them) can be any length; the
 /// line the spooler writes never is.
-fn render(name: &str, args: &[&str], eol: Eol) -> Entry {
+fn render_line(name: &str, args: &[&str]) -> String {
     let mut owned: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     loop {
         let mut text = format!("${name}");
@@ -223,12 +303,7 @@ fn render(name: &str, args: &[&str], eol: Eol) -> Entry {
             write_arg(&mut text, a, false);
         }
         if text.len() <= MAX_LINE_BYTES {
-            let kind = parse_line(&text, "", 0).expect("rendered lines always parse");
-            return Entry {
-                raw: text.into_bytes(),
-                eol,
-                kind,
-            };
+            return text;
         }
         let excess = text.len() - MAX_LINE_BYTES;
         let (i, _) = owned

@@ -10,7 +10,7 @@ mod parse;
 pub mod registry;
 mod value;
 
-pub use document::{Document, Entry, Eol};
+pub use document::{Document, Eol};
 pub use parse::{parse_line, Arg, Command, LineKind, ParseError, MAX_LINE_BYTES};
 pub use value::{
     format_date, format_time, parse_date, parse_days, parse_int, parse_time, ValueError,

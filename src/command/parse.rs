@@ -1,15 +1,15 @@
-//! The nom grammar of one line: a `$command` with arguments, a comment, or a blank line.
+//! The grammar of one line: a `$command` with arguments, a comment, or a blank line.
 //!
-//! Owns lexical rules only (quoting with `""`, `;` and `/*` comments, case-insensitive names,
+//! Owns the lexical rules only (quoting with `""`, `;` and `/*` comments, case-insensitive names,
 //! the 8192-byte line limit). It never interprets what a command means.
+//!
+//! Every syntax character is ASCII, so the rules are scanned over bytes in one pass that checks a
+//! line and notes where its parts lie without allocating; bytes that are not UTF-8 can only sit
+//! inside an argument, where they read as U+FFFD. A [`Command`] borrows its name and arguments
+//! from the line (an argument is copied only when it holds a doubled quote or invalid UTF-8), and
+//! a column is counted only when an error or a caller asks for it.
 
-use nom::branch::alt;
-use nom::bytes::complete::{is_not, tag, take_while, take_while1};
-use nom::character::complete::{char, satisfy};
-use nom::combinator::{opt, recognize};
-use nom::multi::many0;
-use nom::sequence::delimited;
-use nom::{IResult, Parser};
+use std::borrow::Cow;
 use std::fmt;
 
 /// The longest line the language allows, in bytes (line terminator not counted).
@@ -38,185 +38,322 @@ impl fmt::Display for ParseError {
     }
 }
 
-/// One argument of a command, unquoted.
+/// One argument of a command, unquoted, borrowed from its line where it can be.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Arg {
+pub struct Arg<'a> {
     /// The argument's value with quotes removed and `""` turned into `"`.
-    pub text: String,
+    pub text: Cow<'a, str>,
     /// Whether it was written in quotes.
     pub quoted: bool,
-    /// 1-based column where the argument starts.
-    pub column: usize,
+    /// The whole line, to count the column on demand.
+    line: &'a [u8],
+    /// Byte offset of the argument's first byte (its opening quote, if quoted) in `line`.
+    at: usize,
+}
+
+impl Arg<'_> {
+    /// 1-based column (in characters) where the argument starts.
+    pub fn column(&self) -> usize {
+        column_of(self.line, self.at)
+    }
 }
 
 /// A `$name args…` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Command {
+pub struct Command<'a> {
     /// The command name in lower case, without the `$`.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// The arguments in order.
-    pub args: Vec<Arg>,
+    pub args: Vec<Arg<'a>>,
     /// 1-based line number in the file it was read from.
     pub line: usize,
 }
 
-impl Command {
+impl<'a> Command<'a> {
     /// The argument texts.
     pub fn texts(&self) -> Vec<&str> {
-        self.args.iter().map(|a| a.text.as_str()).collect()
+        self.args.iter().map(|a| a.text.as_ref()).collect()
     }
 
     /// The argument at `i`, if present.
     pub fn arg(&self, i: usize) -> Option<&str> {
-        self.args.get(i).map(|a| a.text.as_str())
+        self.args.get(i).map(|a| a.text.as_ref())
+    }
+
+    /// The argument at `i`, taken out of the command (borrowed from the document where it can be).
+    pub fn take_arg(mut self, i: usize) -> Option<Cow<'a, str>> {
+        (i < self.args.len()).then(|| self.args.swap_remove(i).text)
     }
 
     /// All arguments joined by single spaces (for commands such as `$fax_phone 555 0100`).
     pub fn joined(&self) -> String {
         self.texts().join(" ")
     }
+
+    /// Reads the command from a line [`scan`] accepted as `Shape::Command`.
+    pub(crate) fn from_scanned(line: &'a [u8], number: usize, name: (u16, u16)) -> Self {
+        let args_at = usize::from(name.0) + usize::from(name.1);
+        let name = &line[usize::from(name.0)..args_at];
+        let name = std::str::from_utf8(name).expect("a scanned name is ASCII");
+        let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(name.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(name)
+        };
+        Command {
+            name,
+            args: args_of(line, args_at),
+            line: number,
+        }
+    }
 }
 
 /// What one line holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LineKind {
+pub enum LineKind<'a> {
     /// Empty or white space only.
     Blank,
     /// A comment line (`;` or `/*` first).
     Comment,
     /// A command.
-    Command(Command),
+    Command(Command<'a>),
 }
 
-fn is_ws(c: char) -> bool {
-    c == ' ' || c == '\t'
+/// Where the parts of a checked line lie (byte offsets, each below [`MAX_LINE_BYTES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// Empty or white space only.
+    Blank,
+    /// A comment line.
+    Comment,
+    /// A command: its name's offset (after the `$`) and length; the arguments follow it.
+    Command {
+        /// (offset, length) of the name.
+        name: (u16, u16),
+    },
 }
 
-fn ws0(i: &str) -> IResult<&str, &str> {
-    take_while(is_ws)(i)
+fn is_ws(b: u8) -> bool {
+    b == b' ' || b == b'\t'
 }
 
-fn ws1(i: &str) -> IResult<&str, &str> {
-    take_while1(is_ws)(i)
+fn skip_ws(line: &[u8], mut i: usize) -> usize {
+    while i < line.len() && is_ws(line[i]) {
+        i += 1;
+    }
+    i
 }
 
-fn comment_start(i: &str) -> IResult<&str, &str> {
-    alt((tag(";"), tag("/*"))).parse(i)
+fn comment_at(line: &[u8], i: usize) -> bool {
+    line[i..].starts_with(b";") || line[i..].starts_with(b"/*")
 }
 
-fn name(i: &str) -> IResult<&str, &str> {
-    recognize((
-        satisfy(|c| c.is_ascii_alphabetic()),
-        take_while(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
-    ))
-    .parse(i)
+/// The end of a quoted argument starting at `i` (the opening quote): the offset just past the
+/// closing quote, or `None` when it never closes.
+fn quoted_end(line: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        let k = j + line[j..].iter().position(|&b| b == b'"')?;
+        if line.get(k + 1) == Some(&b'"') {
+            j = k + 2;
+        } else {
+            return Some(k + 1);
+        }
+    }
 }
 
-/// `"…"` with `""` standing for one `"`.
-fn quoted(i: &str) -> IResult<&str, String> {
-    let piece = alt((is_not("\""), tag("\"\"")));
-    delimited(char('"'), many0(piece), char('"'))
-        .map(|parts: Vec<&str>| {
-            parts
-                .into_iter()
-                .map(|p| if p == "\"\"" { "\"" } else { p })
-                .collect::<String>()
-        })
-        .parse(i)
+/// The end of a bare argument starting at `i`.
+fn bare_end(line: &[u8], i: usize) -> usize {
+    i + line[i..]
+        .iter()
+        .position(|&b| is_ws(b))
+        .unwrap_or(line.len() - i)
 }
 
-fn bare(i: &str) -> IResult<&str, &str> {
-    take_while1(|c: char| !is_ws(c))(i)
+/// The 1-based column of byte offset `at`, counting characters as the lossy UTF-8 reading does.
+fn column_of(line: &[u8], at: usize) -> usize {
+    String::from_utf8_lossy(&line[..at.min(line.len())])
+        .chars()
+        .count()
+        + 1
+}
+
+/// A character for an error message: the one starting at `at`, read as lossy UTF-8.
+fn char_at(line: &[u8], at: usize) -> char {
+    let end = (at + 4).min(line.len());
+    String::from_utf8_lossy(&line[at..end])
+        .chars()
+        .next()
+        .unwrap_or('\u{FFFD}')
+}
+
+/// Checks one line (without its terminator) and says where its parts lie. On failure, the byte
+/// offset of the fault and the reason.
+pub(crate) fn scan(line: &[u8]) -> Result<Shape, (usize, String)> {
+    if line.len() > MAX_LINE_BYTES {
+        return Err((
+            MAX_LINE_BYTES,
+            format!(
+                "line is {} bytes long; the limit is {MAX_LINE_BYTES}",
+                line.len()
+            ),
+        ));
+    }
+    let i = skip_ws(line, 0);
+    if i == line.len() {
+        return Ok(Shape::Blank);
+    }
+    if comment_at(line, i) {
+        return Ok(Shape::Comment);
+    }
+    if line[i] != b'$' {
+        return Err((
+            i,
+            "expected a $command, a comment (; or /*) or a blank line".into(),
+        ));
+    }
+    let start = i + 1;
+    if !line.get(start).is_some_and(u8::is_ascii_alphabetic) {
+        return Err((
+            start,
+            "a command name must follow '$' and start with a letter".into(),
+        ));
+    }
+    let mut end = start + 1;
+    while end < line.len()
+        && (line[end].is_ascii_alphanumeric() || matches!(line[end], b'_' | b'-'))
+    {
+        end += 1;
+    }
+    if end < line.len() && !is_ws(line[end]) {
+        let name = String::from_utf8_lossy(&line[start..end]);
+        return Err((
+            end,
+            format!(
+                "unexpected character {:?} in command name ${name}",
+                char_at(line, end)
+            ),
+        ));
+    }
+    let mut j = end;
+    loop {
+        let k = skip_ws(line, j);
+        if k == j || k == line.len() || comment_at(line, k) {
+            break;
+        }
+        j = if line[k] == b'"' {
+            let after = quoted_end(line, k)
+                .ok_or((k, "quoted argument has no closing quote".to_string()))?;
+            if after < line.len() && !is_ws(line[after]) {
+                return Err((
+                    after,
+                    format!(
+                        "expected white space after the closing quote, found {:?}",
+                        char_at(line, after)
+                    ),
+                ));
+            }
+            after
+        } else {
+            bare_end(line, k)
+        };
+    }
+    // Offsets fit: the line is at most MAX_LINE_BYTES (8192) long.
+    Ok(Shape::Command {
+        name: (start as u16, (end - start) as u16),
+    })
+}
+
+/// The arguments of a line [`scan`] accepted, from `at` (just past the name). The line is
+/// checked for UTF-8 once; an argument is copied only when it holds `""` or invalid UTF-8.
+fn args_of(line: &[u8], at: usize) -> Vec<Arg<'_>> {
+    let valid = std::str::from_utf8(line).ok();
+    let text_of = |from: usize, to: usize| -> Cow<'_, str> {
+        match valid {
+            // Token bounds sit next to ASCII bytes, so they are character boundaries.
+            Some(s) => Cow::Borrowed(&s[from..to]),
+            None => String::from_utf8_lossy(&line[from..to]),
+        }
+    };
+    // Token bounds are found first so the vector is allocated once, at its size.
+    let mut spans = Vec::new();
+    let mut j = at;
+    loop {
+        let k = skip_ws(line, j);
+        if k == j || k == line.len() || comment_at(line, k) {
+            break;
+        }
+        let (end, quoted) = if line[k] == b'"' {
+            (
+                quoted_end(line, k).expect("a scanned line closes its quotes"),
+                true,
+            )
+        } else {
+            (bare_end(line, k), false)
+        };
+        spans.push((k, end, quoted));
+        j = end;
+    }
+    let mut args = Vec::with_capacity(spans.len());
+    for (from, to, quoted) in spans {
+        let text = if quoted {
+            match text_of(from + 1, to - 1) {
+                Cow::Borrowed(s) if !s.contains("\"\"") => Cow::Borrowed(s),
+                t => Cow::Owned(t.replace("\"\"", "\"")),
+            }
+        } else {
+            text_of(from, to)
+        };
+        args.push(Arg {
+            text,
+            quoted,
+            line,
+            at: from,
+        });
+    }
+    args
 }
 
 /// Parses one line (without its terminator). `line` is the 1-based number used in errors.
-pub fn parse_line(text: &str, file: &str, line: usize) -> Result<LineKind, ParseError> {
-    let err = |rest: &str, reason: String| ParseError {
+pub fn parse_line<'a>(text: &'a str, file: &str, line: usize) -> Result<LineKind<'a>, ParseError> {
+    parse_bytes(text.as_bytes(), file, line)
+}
+
+/// [`parse_line`] over bytes that need not be UTF-8.
+pub(crate) fn parse_bytes<'a>(
+    bytes: &'a [u8],
+    file: &str,
+    line: usize,
+) -> Result<LineKind<'a>, ParseError> {
+    match scan(bytes) {
+        Ok(Shape::Blank) => Ok(LineKind::Blank),
+        Ok(Shape::Comment) => Ok(LineKind::Comment),
+        Ok(Shape::Command { name }) => {
+            Ok(LineKind::Command(Command::from_scanned(bytes, line, name)))
+        }
+        Err((at, reason)) => Err(error_at(bytes, at, file, line, reason)),
+    }
+}
+
+/// The error for a fault at byte `at` of a line.
+pub(crate) fn error_at(
+    bytes: &[u8],
+    at: usize,
+    file: &str,
+    line: usize,
+    reason: String,
+) -> ParseError {
+    let column = if at >= MAX_LINE_BYTES && bytes.len() > MAX_LINE_BYTES {
+        MAX_LINE_BYTES + 1
+    } else {
+        column_of(bytes, at)
+    };
+    ParseError {
         file: file.to_string(),
         line,
-        column: text[..text.len() - rest.len()].chars().count() + 1,
+        column,
         reason,
-    };
-    if text.len() > MAX_LINE_BYTES {
-        return Err(ParseError {
-            file: file.to_string(),
-            line,
-            column: MAX_LINE_BYTES + 1,
-            reason: format!(
-                "line is {} bytes long; the limit is {MAX_LINE_BYTES}",
-                text.len()
-            ),
-        });
     }
-    let (rest, _) = ws0(text).expect("ws0 never fails");
-    if rest.is_empty() {
-        return Ok(LineKind::Blank);
-    }
-    if comment_start(rest).is_ok() {
-        return Ok(LineKind::Comment);
-    }
-    let Some(after_dollar) = rest.strip_prefix('$') else {
-        return Err(err(
-            rest,
-            "expected a $command, a comment (; or /*) or a blank line".into(),
-        ));
-    };
-    let (mut rest, name) = name(after_dollar).map_err(|_| {
-        err(
-            after_dollar,
-            "a command name must follow '$' and start with a letter".into(),
-        )
-    })?;
-    if let Some(c) = rest.chars().next() {
-        if !is_ws(c) {
-            return Err(err(
-                rest,
-                format!("unexpected character {c:?} in command name ${name}"),
-            ));
-        }
-    }
-    let mut args = Vec::new();
-    while let Ok((after_ws, _)) = ws1(rest) {
-        rest = after_ws;
-        if rest.is_empty() || comment_start(rest).is_ok() {
-            break;
-        }
-        let column = text[..text.len() - rest.len()].chars().count() + 1;
-        if rest.starts_with('"') {
-            let (after, value) = quoted(rest)
-                .map_err(|_| err(rest, "quoted argument has no closing quote".into()))?;
-            if let Some(c) = after.chars().next() {
-                if !is_ws(c) {
-                    return Err(err(
-                        after,
-                        format!("expected white space after the closing quote, found {c:?}"),
-                    ));
-                }
-            }
-            args.push(Arg {
-                text: value,
-                quoted: true,
-                column,
-            });
-            rest = after;
-        } else {
-            let (after, value) =
-                bare(rest).map_err(|_| err(rest, "expected an argument".into()))?;
-            args.push(Arg {
-                text: value.to_string(),
-                quoted: false,
-                column,
-            });
-            rest = after;
-        }
-    }
-    // Only a comment or white space may remain; the loop stops exactly there.
-    let _ = opt(comment_start).parse(rest);
-    Ok(LineKind::Command(Command {
-        name: name.to_ascii_lowercase(),
-        args,
-        line,
-    }))
 }
 
 /// Writes one argument so that [`parse_line`] reads it back unchanged.
@@ -265,7 +402,7 @@ pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
 mod tests {
     use super::*;
 
-    fn cmd(s: &str) -> Command {
+    fn cmd(s: &str) -> Command<'_> {
         match parse_line(s, "t.FS", 1).unwrap() {
             LineKind::Command(c) => c,
             other => panic!("not a command: {other:?}"),

@@ -9,6 +9,7 @@
 //! distance (already in the tree through clap), so a swapped pair (`phnoe`) counts as one edit.
 
 use super::{Command, Document};
+use rustc_hash::FxHashMap;
 use std::fmt;
 
 /// The kind of file a command is read from.
@@ -182,13 +183,23 @@ pub enum Known {
 
 /// Whether `name` (lower case, no `$`) is known in a `kind` file.
 pub fn known(kind: FileKind, name: &str) -> Known {
-    let has = |kinds: &str| kinds.contains(kind.letter());
-    if ACTED.iter().any(|(n, k)| *n == name && has(k)) {
-        Known::Acted
-    } else if ACCEPTED.iter().any(|(n, k, _)| *n == name && has(k)) {
-        Known::Accepted
-    } else {
-        Known::Unknown
+    // Looked up once per command line: a file of attempt records asks for every line.
+    static BY_NAME: std::sync::LazyLock<FxHashMap<&'static str, (&'static str, &'static str)>> =
+        std::sync::LazyLock::new(|| {
+            let mut m: FxHashMap<&str, (&str, &str)> = FxHashMap::default();
+            for (n, k) in ACTED {
+                m.entry(n).or_default().0 = k;
+            }
+            for (n, k, _) in ACCEPTED {
+                m.entry(n).or_default().1 = k;
+            }
+            m
+        });
+    let letter = kind.letter();
+    match BY_NAME.get(name) {
+        Some((acted, _)) if acted.contains(letter) => Known::Acted,
+        Some((_, accepted)) if accepted.contains(letter) => Known::Accepted,
+        _ => Known::Unknown,
     }
 }
 
@@ -266,19 +277,25 @@ impl fmt::Display for Unknown {
 
 /// One command checked against a file kind.
 pub fn check(kind: FileKind, file: &str, c: &Command) -> Option<Unknown> {
-    (known(kind, &c.name) == Known::Unknown).then(|| Unknown {
+    check_name(kind, file, &c.name, c.line)
+}
+
+/// [`check`] by name (lower case) and line.
+fn check_name(kind: FileKind, file: &str, name: &str, line: usize) -> Option<Unknown> {
+    (known(kind, name) == Known::Unknown).then(|| Unknown {
         file: file.to_string(),
-        line: c.line,
-        name: c.name.clone(),
-        suggestion: suggest(kind, &c.name),
+        line,
+        name: name.to_string(),
+        suggestion: suggest(kind, name),
         kind,
     })
 }
 
-/// Every command of `doc` that a `kind` file does not know, in file order.
+/// Every command of `doc` that a `kind` file does not know, in file order (names only: no
+/// argument is read).
 pub fn unknown_commands(doc: &Document, kind: FileKind) -> Vec<Unknown> {
-    doc.commands()
-        .filter_map(|c| check(kind, doc.origin(), c))
+    doc.names()
+        .filter_map(|(name, line)| check_name(kind, doc.origin(), &name, line))
         .collect()
 }
 

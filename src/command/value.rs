@@ -10,38 +10,41 @@ use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
 #[error("{0}")]
 pub struct ValueError(pub String);
 
+/// Splits `s` at `sep` into at most `N` fields of 1 to `max` ASCII digits each; `None` when
+/// there are more than `N`, fewer than `min`, or a field is not such digits. No allocation.
+fn fields<const N: usize>(s: &str, sep: char, min: usize, max: usize) -> Option<([u32; N], usize)> {
+    let mut out = [0u32; N];
+    let mut n = 0;
+    for part in s.split(sep) {
+        if n == N
+            || part.is_empty()
+            || part.len() > max
+            || !part.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        out[n] = part.parse().ok()?;
+        n += 1;
+    }
+    (n >= min).then_some((out, n))
+}
+
 /// `MM/DD/YYYY`.
 pub fn parse_date(s: &str) -> Result<NaiveDate, ValueError> {
     let bad = || ValueError(format!("{s:?} is not a date in MM/DD/YYYY form"));
-    let parts: Vec<&str> = s.split('/').collect();
-    if parts.len() != 3
-        || parts[2].len() != 4
-        || parts
-            .iter()
-            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
-    {
+    let ([m, d, y], _) = fields::<3>(s, '/', 3, 9).ok_or_else(bad)?;
+    if s.rsplit('/').next().map(str::len) != Some(4) {
         return Err(bad());
     }
-    let m: u32 = parts[0].parse().map_err(|_| bad())?;
-    let d: u32 = parts[1].parse().map_err(|_| bad())?;
-    let y: i32 = parts[2].parse().map_err(|_| bad())?;
-    NaiveDate::from_ymd_opt(y, m, d)
+    NaiveDate::from_ymd_opt(y as i32, m, d)
         .ok_or_else(|| ValueError(format!("{s:?} is not a real calendar date")))
 }
 
 /// `HH:MM:SS` or `HH:MM` (24-hour clock).
 pub fn parse_time(s: &str) -> Result<NaiveTime, ValueError> {
     let bad = || ValueError(format!("{s:?} is not a time in HH:MM:SS or HH:MM form"));
-    let parts: Vec<&str> = s.split(':').collect();
-    if !(2..=3).contains(&parts.len())
-        || parts
-            .iter()
-            .any(|p| p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(bad());
-    }
-    let n: Vec<u32> = parts.iter().map(|p| p.parse().unwrap_or(99)).collect();
-    NaiveTime::from_hms_opt(n[0], n[1], n.get(2).copied().unwrap_or(0)).ok_or_else(bad)
+    let ([h, m, sec], _) = fields::<3>(s, ':', 2, 2).ok_or_else(bad)?;
+    NaiveTime::from_hms_opt(h, m, sec).ok_or_else(bad)
 }
 
 /// Day digits `0`–`6` (0 = Sunday), or `*` for every day, as a set indexed by days from Sunday.

@@ -227,14 +227,14 @@ impl Daemon {
             low_resolution: loaded
                 .doc
                 .last("fax_resolution")
-                .and_then(|c| c.arg(0))
+                .and_then(|c| c.take_arg(0))
                 .is_some_and(|r| {
                     r.eq_ignore_ascii_case("standard") || r.eq_ignore_ascii_case("low")
                 }),
             fax_speed: loaded
                 .doc
                 .last("fax_speed")
-                .and_then(|c| c.arg(0))
+                .and_then(|c| c.take_arg(0))
                 .and_then(|s| s.parse().ok()),
         };
         let placed = match self.lines.get_mut(&line) {

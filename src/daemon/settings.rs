@@ -111,7 +111,7 @@ impl Settings {
                     c.line
                 ));
             }
-            roots.extend(c.args.iter().map(|a| PathBuf::from(&a.text)));
+            roots.extend(c.args.iter().map(|a| PathBuf::from(a.text.as_ref())));
         }
         let documents = if roots.is_empty() {
             DocRoots::defaults(base, &root)

@@ -77,12 +77,12 @@ impl Daemon {
             class: decision.record_class,
             sent: r.pages,
             tosend: a.queue,
-            flags: decision.prefixes.to_string(),
-            boardline: format!("{}{}", a.board, a.line.unwrap_or(0)),
+            flags: decision.prefixes.to_string().into(),
+            boardline: format!("{}{}", a.board, a.line.unwrap_or(0)).into(),
             baud: r.baud,
             call: r.call_secs,
             connect: r.connect_secs,
-            answerback: r.answerback.clone(),
+            answerback: r.answerback.as_str().into(),
         };
         rewrite::apply(&mut l.doc, &decision, &rec, &cal);
         let next = match decision.action {

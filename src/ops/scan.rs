@@ -240,19 +240,19 @@ pub fn read_job(path: &Path, place: Place, sys: &SystemConfig) -> JobView {
     v.channel = job.channel();
     v.status2 = job.status2;
     v.fail_reason = doc.last("fail_reason").map(|c| c.joined());
-    for c in doc.commands() {
+    for c in doc.named(|n| matches!(n, "attempt_record" | "retry_note")) {
         if c.name == "attempt_record" {
-            if let Ok(r) = AttemptRecord::from_command(c) {
+            if let Ok(r) = AttemptRecord::from_command(&c) {
                 v.steps.push(Step::Attempt {
                     at: r.start,
                     code: r.outcome,
                     class: r.class.letter(),
-                    line: r.boardline.clone(),
+                    line: r.boardline.to_string(),
                     call_secs: r.call,
                 });
             }
         } else if c.name == "retry_note" {
-            if let Some(n) = RetryNote::from_command(c) {
+            if let Some(n) = RetryNote::from_command(&c) {
                 v.steps.push(Step::Retry(n));
             }
         }

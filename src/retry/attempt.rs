@@ -28,9 +28,9 @@ pub struct AttemptRecord {
     /// The TOSEND queue the attempt came from.
     pub tosend: u8,
     /// Prefix letters of the retry entry this attempt's failure scheduled (`0` when none).
-    pub flags: String,
+    pub flags: Box<str>,
     /// Board letter and line, e.g. `M3` (modem line 3), `S1` (simulated), `E0` (e-mail).
-    pub boardline: String,
+    pub boardline: Box<str>,
     /// Fax speed in bit/s (0 when not a fax connection).
     pub baud: u32,
     /// Seconds from dialling to hang-up.
@@ -38,7 +38,7 @@ pub struct AttemptRecord {
     /// Seconds connected.
     pub connect: u32,
     /// The remote's ID (CSID), possibly empty.
-    pub answerback: String,
+    pub answerback: Box<str>,
 }
 
 impl AttemptRecord {
@@ -57,13 +57,13 @@ impl AttemptRecord {
             if self.flags.is_empty() {
                 "0".into()
             } else {
-                self.flags.clone()
+                self.flags.to_string()
             },
-            self.boardline.clone(),
+            self.boardline.to_string(),
             self.baud.to_string(),
             self.call.to_string(),
             self.connect.to_string(),
-            self.answerback.clone(),
+            self.answerback.to_string(),
         ]
     }
 
@@ -73,13 +73,13 @@ impl AttemptRecord {
         if a.len() < 7 {
             return Err((1, format!("$attempt_record needs at least 7 fields (date time type skipped sched outcome class), found {}", a.len())));
         }
-        let col = |i: usize| a.get(i).map_or(1, |x| x.column);
+        let col = |i: usize| a.get(i).map_or(1, |x| x.column());
         let num = |i: usize, what: &str| -> Result<u32, (usize, String)> {
             match a.get(i) {
                 None => Ok(0),
                 Some(x) => x.text.parse().map_err(|_| {
                     (
-                        x.column,
+                        x.column(),
                         format!("{what} {:?} is not a whole number", x.text),
                     )
                 }),
@@ -102,14 +102,21 @@ impl AttemptRecord {
                 .map_err(|_| (col(8), "tosend is out of range".to_string()))?,
             flags: a
                 .get(9)
-                .map(|x| x.text.clone())
-                .filter(|f| f != "0")
+                .map(|x| x.text.as_ref())
+                .filter(|f| *f != "0")
+                .map(Box::from)
                 .unwrap_or_default(),
-            boardline: a.get(10).map(|x| x.text.clone()).unwrap_or_default(),
+            boardline: a
+                .get(10)
+                .map(|x| Box::from(x.text.as_ref()))
+                .unwrap_or_default(),
             baud: num(11, "baud")?,
             call: num(12, "call")?,
             connect: num(13, "connect")?,
-            answerback: a.get(14).map(|x| x.text.clone()).unwrap_or_default(),
+            answerback: a
+                .get(14)
+                .map(|x| Box::from(x.text.as_ref()))
+                .unwrap_or_default(),
         })
     }
 
@@ -188,12 +195,12 @@ mod tests {
             class: Class::parse(&class.to_string()).unwrap(),
             sent: 0,
             tosend: 2,
-            flags: String::new(),
+            flags: Box::default(),
             boardline: "M12".into(),
             baud: 0,
             call: 35,
             connect: 0,
-            answerback: String::new(),
+            answerback: Box::default(),
         }
     }
 
@@ -213,7 +220,7 @@ mod tests {
             text,
             "$attempt_record 03/02/2026 08:31:05 1 0 3 2 B 0 2 AG M12 0 35 0 \"ACME FAX\"\n"
         );
-        let back = AttemptRecord::from_command(d.last("attempt_record").unwrap()).unwrap();
+        let back = AttemptRecord::from_command(&d.last("attempt_record").unwrap()).unwrap();
         assert_eq!(back, r);
         assert_eq!(back.line(), Some(12));
     }

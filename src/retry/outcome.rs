@@ -704,7 +704,7 @@ impl OutcomeTable {
                     "expected $outcome CODE CHANNEL CLASS [PAGE_ADJUST] [\"description\"]".into(),
                 ));
             }
-            let col = |i: usize| cmd.args[i].column;
+            let col = |i: usize| cmd.args[i].column();
             let code = parse_int(&cmd.args[0].text)
                 .ok()
                 .and_then(|n| u32::try_from(n).ok())
@@ -717,13 +717,13 @@ impl OutcomeTable {
             let channel = Channel::parse(&cmd.args[1].text).map_err(|r| fail(col(1), r))?;
             let class = Class::parse(&cmd.args[2].text).map_err(|r| fail(col(2), r))?;
             let page_adjust = match cmd.args.get(3) {
-                Some(a) => match a.text.as_str() {
+                Some(a) => match a.text.as_ref() {
                     "-1" => -1,
                     "0" => 0,
                     "1" | "+1" => 1,
                     t => {
                         return Err(fail(
-                            a.column,
+                            a.column(),
                             format!("page adjust {t:?} must be -1, 0 or +1"),
                         ))
                     }
@@ -731,7 +731,7 @@ impl OutcomeTable {
                 None => 0,
             };
             let description = match cmd.args.get(4) {
-                Some(a) => a.text.clone(),
+                Some(a) => a.text.to_string(),
                 None => self.classify(code, channel).description,
             };
             self.rows.insert(

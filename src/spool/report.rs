@@ -351,7 +351,7 @@ pub fn report_with(
     let job = Job::from_document(&doc).map_err(|e| e.to_string())?;
     let mut notes: Vec<NoteLine> = doc
         .all("retry_note")
-        .filter_map(crate::ops::scan::RetryNote::from_command)
+        .filter_map(|c| crate::ops::scan::RetryNote::from_command(&c))
         .map(|n| NoteLine {
             when: n.at,
             kind: n.kind.as_str().to_string(),
@@ -430,7 +430,7 @@ pub fn report_with(
             };
             AttemptLine {
                 when: r.start,
-                line: r.boardline.clone(),
+                line: r.boardline.to_string(),
                 code: r.outcome,
                 class: r.class.letter(),
                 description: outcomes.classify(r.outcome, channel).description,

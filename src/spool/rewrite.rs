@@ -86,7 +86,7 @@ pub fn apply(doc: &mut Document, d: &Decision, rec: &AttemptRecord, cal: &Calend
         if e.speed_down {
             let cur = doc
                 .last("fax_speed")
-                .and_then(|c| c.arg(0))
+                .and_then(|c| c.take_arg(0))
                 .and_then(|s| s.parse::<u32>().ok())
                 .unwrap_or(SPEEDS[0]);
             let next = SPEEDS
