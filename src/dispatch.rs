@@ -234,6 +234,8 @@ mod tests {
             due: 0,
             group,
             dest,
+            wait: crate::spool::index::Wait::Nothing,
+            stamp: 0,
         };
         ix.upsert(1, JobName::new("1.FS"), e(fax, 10));
         ix.upsert(1, JobName::new("2.FS"), e(fax, 10));

@@ -6,12 +6,19 @@
 
 use super::*;
 use crate::command::registry::{unknown_commands, FileKind};
+use crate::spool::index::Wait;
 use crate::spool::store::{Point, ReadJobError};
 
 impl Daemon {
     /// Reads every queue and brings the index in line with the directories (start-up, periodic
     /// reconciliation, and after the watcher lost events).
     pub fn rescan(&mut self) {
+        self.rescan_with(false);
+    }
+
+    /// [`Daemon::rescan`]; with `check_stamps` (after loading an index snapshot), a file
+    /// already indexed is read again when its stamp differs from the one it was indexed with.
+    pub(super) fn rescan_with(&mut self, check_stamps: bool) {
         let order = self.settings.order.clone();
         for q in order {
             let dir = self.settings.layout.queue_dir(q);
@@ -39,7 +46,12 @@ impl Daemon {
                 self.index.remove(q, &n);
             }
             for n in &names {
-                if self.index.get(q, &JobName::new(n)).is_none() {
+                let fresh = match self.index.get(q, &JobName::new(n)) {
+                    None => false,
+                    Some(_) if !check_stamps => true,
+                    Some(e) => store::stamp_at(&dir.join(n)) == Some(e.stamp),
+                };
+                if !fresh {
                     self.index_file(q, n);
                 }
             }
@@ -64,7 +76,7 @@ impl Daemon {
     pub fn index_file(&mut self, q: u8, name: &str) {
         let path = self.settings.layout.queue_dir(q).join(name);
         let key = JobName::new(name);
-        let bytes = match store::read_job(&path) {
+        let (bytes, stamp) = match store::read_job_stamped(&path) {
             Ok(b) => b,
             Err(ReadJobError::Gone) => {
                 self.index.remove(q, &key);
@@ -90,6 +102,12 @@ impl Daemon {
                     }
                     let group = self.index.group_id(spec);
                     let dest = dest_hash(&number_of(&l).unwrap_or_default());
+                    let cal = l.policy.calendar();
+                    let wait = match (l.job.next, l.job.send_at()) {
+                        (Some(t), _) => Wait::Retry(due_ms(cal.instant(t))),
+                        (None, Some(t)) => Wait::Send(due_ms(cal.instant(t))),
+                        (None, None) => Wait::Nothing,
+                    };
                     self.index.upsert(
                         q,
                         key,
@@ -97,6 +115,8 @@ impl Daemon {
                             due: due_ms(due),
                             group,
                             dest,
+                            wait,
+                            stamp,
                         },
                     );
                 }

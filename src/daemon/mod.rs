@@ -34,6 +34,7 @@ use crate::retry::engine::{self, decide, Action, Input, ThisAttempt};
 use crate::retry::outcome::{Channel, Class};
 use crate::retry::policy::{Level, Policy, PolicyLayer};
 use crate::spool::index::{Entry, Index};
+use crate::spool::snapshot;
 use crate::spool::store::{self, free_name, Point, Store};
 use crate::spool::{destlock, lease, rewrite, JobName, Layout};
 use chrono::{DateTime, Duration, Utc};
@@ -497,8 +498,55 @@ impl Daemon {
         }
         self.write_journal();
         self.announce();
-        self.rescan();
+        self.load_snapshot();
         Ok(())
+    }
+
+    /// Builds the index at start: from the snapshot of the last run when it is usable, every
+    /// queued file checked by its stamp (and read only when changed), else from the files.
+    fn load_snapshot(&mut self) {
+        let path = self.settings.layout.index_snapshot(&self.node);
+        match snapshot::load(&path, &mut self.index, store::stamp_at) {
+            Ok(n) => {
+                tracing::info!(entries = n, file = %path.display(), "index snapshot loaded; checking each queued file against it");
+                self.rescan_with(true);
+            }
+            Err(e) => {
+                if path.exists() {
+                    tracing::info!(file = %path.display(), "index snapshot not used: {e}; reading every queued file");
+                }
+                self.rescan();
+            }
+        }
+    }
+
+    /// Saves the index for the next start (see [`snapshot`]); its dependencies are the CFG and
+    /// every USR profile read.
+    pub fn save_snapshot(&self) {
+        let deps: Vec<(PathBuf, u64)> = self
+            .cfg_path
+            .iter()
+            .chain(self.usr_cache.keys())
+            .map(|p| (p.clone(), store::stamp_at(p).unwrap_or(0)))
+            .collect();
+        let layout = &self.settings.layout;
+        let target = layout.index_snapshot(&self.node);
+        match snapshot::write(
+            &layout.temp(),
+            &self.temp_prefix,
+            &target,
+            &deps,
+            &self.index,
+            &self.settings.order,
+        ) {
+            Ok(()) => {
+                tracing::info!(entries = self.index.len(), file = %target.display(), "index snapshot saved")
+            }
+            Err(e) => {
+                tracing::warn!(file = %target.display(), error = %e, "cannot save the index snapshot; the next start reads every queued file");
+                let _ = std::fs::remove_file(&target);
+            }
+        }
     }
 
     /// The node's flock only works on one machine. When this node's lease is fresh and was
@@ -755,6 +803,7 @@ impl Daemon {
     /// Clean shutdown: remove the (empty) ACTIVE directory and the lease.
     pub fn shutdown(&mut self) {
         let layout = self.settings.layout.clone();
+        self.save_snapshot();
         if self.spool.failing_since.is_some() || !self.pending.is_empty() {
             self.spool.retry_at = None;
             self.retry_pending();

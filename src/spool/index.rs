@@ -11,12 +11,27 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// What the dispatcher needs to know about a queued job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// Earliest start (unix seconds, already moved by send and pause windows).
+    /// Earliest start (unix ms, already moved by send and pause windows).
     pub due: i64,
     /// Interned line group (`$fax_send_line`, `*` when absent).
     pub group: u32,
     /// Hash of the destination number (for `$max_concurrent_calls`).
     pub dest: u64,
+    /// What the job waits for of its own (for reports: retry time or send time).
+    pub wait: Wait,
+    /// The file's [`stamp`](crate::spool::store::stamp) when it was read.
+    pub stamp: u64,
+}
+
+/// The job's own time, as opposed to a window holding it: reports tell the two apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// No retry or send time of its own (or they are past when it was read).
+    Nothing,
+    /// Its retry time (`$fax_next_date`/`$fax_next_time`), unix ms.
+    Retry(i64),
+    /// Its send date and time (`$fax_send_date`/`$fax_send_time`), unix ms.
+    Send(i64),
 }
 
 #[derive(Debug, Default)]
@@ -145,6 +160,19 @@ impl Index {
             .flat_map(|q| q.entries.keys())
     }
 
+    /// Every job of `queue` with its entry (no order).
+    pub fn entries(&self, queue: u8) -> impl Iterator<Item = (&JobName, &Entry)> {
+        self.queues
+            .get(&queue)
+            .into_iter()
+            .flat_map(|q| q.entries.iter())
+    }
+
+    /// The interned line groups, by id.
+    pub fn groups(&self) -> &[String] {
+        &self.groups
+    }
+
     /// Jobs indexed.
     pub fn len(&self) -> usize {
         self.len
@@ -189,6 +217,8 @@ mod tests {
                     due,
                     group: g,
                     dest: 0,
+                    wait: crate::spool::index::Wait::Nothing,
+                    stamp: 0,
                 },
             );
         }
@@ -209,6 +239,8 @@ mod tests {
                 due: 5,
                 group: g,
                 dest: 0,
+                wait: crate::spool::index::Wait::Nothing,
+                stamp: 0,
             },
         );
         assert_eq!(ix.counts(1), (1, 0));
@@ -223,6 +255,8 @@ mod tests {
                 due: 99,
                 group: g,
                 dest: 0,
+                wait: crate::spool::index::Wait::Nothing,
+                stamp: 0,
             },
         );
         assert_eq!((ix.len(), ix.ready_len(), ix.next_due()), (2, 1, Some(99)));

@@ -15,6 +15,7 @@ pub mod lease;
 pub mod pathmap;
 pub mod report;
 pub mod rewrite;
+pub mod snapshot;
 pub mod store;
 pub mod watch;
 
@@ -83,6 +84,10 @@ impl Layout {
     /// `ACTIVE/<node>.lock`: held (flock) by the one process running as that node.
     pub fn lock(&self, node: &str) -> PathBuf {
         self.active_root().join(format!("{node}.lock"))
+    }
+    /// `ACTIVE/<node>.index`: the node's index snapshot (see [`snapshot`]).
+    pub fn index_snapshot(&self, node: &str) -> PathBuf {
+        self.active_root().join(format!("{node}.index"))
     }
     /// `ACTIVE/<node>.journal`: results the spool refused, kept for recovery.
     pub fn journal(&self, node: &str) -> PathBuf {
@@ -159,12 +164,12 @@ pub fn is_job_name(name: &str) -> bool {
 /// A job's file name, ordered FIFO as CopiaFacts does: numeric names by value (so `9.FS`
 /// before `10.FS`), then other names by byte order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct JobName(pub Box<str>);
+pub struct JobName(pub smol_str::SmolStr);
 
 impl JobName {
     /// Wraps a file name.
     pub fn new(s: &str) -> JobName {
-        JobName(s.into())
+        JobName(smol_str::SmolStr::new(s))
     }
     /// The file name.
     pub fn as_str(&self) -> &str {

@@ -106,6 +106,36 @@ pub const MAX_JOB_BYTES: u64 = 64 * 1024 * 1024;
 /// (a link could point at any file on the machine), and anything that is not a regular file is
 /// refused before a byte is read.
 pub fn read_job(path: &Path) -> Result<Vec<u8>, ReadJobError> {
+    read_job_stamped(path).map(|(bytes, _)| bytes)
+}
+
+/// A file's identity and version in one number: its device, inode, size, and modification and
+/// change times (nanoseconds). Any write, rename-over or replacement changes it. The index
+/// snapshot compares it to decide whether a queued file must be read again.
+pub fn stamp(meta: &std::fs::Metadata) -> u64 {
+    use std::hash::{Hash, Hasher};
+    use std::os::unix::fs::MetadataExt;
+    let mut h = rustc_hash::FxHasher::default();
+    (
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+    )
+        .hash(&mut h);
+    h.finish()
+}
+
+/// The [`stamp`] of the entry at `path` itself (a link is not followed), if it exists.
+pub fn stamp_at(path: &Path) -> Option<u64> {
+    std::fs::symlink_metadata(path).ok().map(|m| stamp(&m))
+}
+
+/// [`read_job`], with the [`stamp`] of the file as opened (the bytes are that version's).
+pub fn read_job_stamped(path: &Path) -> Result<(Vec<u8>, u64), ReadJobError> {
     use std::io::Read;
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     match std::fs::symlink_metadata(path) {
@@ -152,8 +182,8 @@ pub fn read_job(path: &Path) -> Result<Vec<u8>, ReadJobError> {
             "not a plain file"
         }));
     }
-    let mut out = Vec::new();
-    // A file that grows while it is read is still cut at the limit.
+    // Sized once (a file that grows meanwhile still reads, and is still cut at the limit).
+    let mut out = Vec::with_capacity(meta.len() as usize + 1);
     (&mut f)
         .take(MAX_JOB_BYTES + 1)
         .read_to_end(&mut out)
@@ -161,7 +191,7 @@ pub fn read_job(path: &Path) -> Result<Vec<u8>, ReadJobError> {
     if out.len() as u64 > MAX_JOB_BYTES {
         return Err(ReadJobError::TooLarge(out.len() as u64));
     }
-    Ok(out)
+    Ok((out, stamp(&meta)))
 }
 
 /// Entries of `dir` that end in `.FS` but whose names are not UTF-8 (no command can name

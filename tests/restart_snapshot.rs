@@ -1,0 +1,141 @@
+//! A restart reads the index snapshot of the last run and reads again only the queued files
+//! that changed: a job with no time of its own is due "when first read", so its due time shows
+//! which run read it. On a virtual clock, in process, on the real filesystem.
+
+mod common;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::inproc::node;
+use redial::daemon::clock::ManualClock;
+use redial::daemon::Daemon;
+use redial::spool::{store, JobName, Layout};
+use std::path::Path;
+
+fn due(d: &Daemon, name: &str) -> Option<DateTime<Utc>> {
+    d.index()
+        .get(0, &JobName::new(name))
+        .map(|e| DateTime::from_timestamp_millis(e.due).unwrap())
+}
+
+/// Starts node n1 at `at`, returns it started.
+fn start(base: &Path, at: DateTime<Utc>) -> Daemon {
+    let clock = ManualClock::new(at);
+    let (mut d, _) = node(base, "n1", &clock);
+    d.start().unwrap();
+    d
+}
+
+fn stop(mut d: Daemon) {
+    d.shutdown();
+    drop(d);
+}
+
+#[test]
+fn a_restart_reads_only_what_changed_while_it_was_down() {
+    store::set_durable(false);
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    let cfg = base.join("redial.cfg");
+    // No line: nothing is dialled, the index is all there is to see.
+    std::fs::write(&cfg, "$request_dir spool 1\n$timezone UTC\n").unwrap();
+    let layout = Layout::new(base.join("spool"), 1);
+    layout.create(None).unwrap();
+    let q = layout.queue_dir(0);
+    for n in ["a", "b", "d", "e"] {
+        std::fs::write(
+            q.join(format!("{n}.FS")),
+            format!("$fax_phone 555010{}\n", n.len()),
+        )
+        .unwrap();
+    }
+    let t1 = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let d = start(base, t1);
+    assert_eq!(due(&d, "a.FS"), Some(t1));
+    stop(d);
+    let snap = layout.index_snapshot("n1");
+    assert!(snap.is_file(), "the snapshot is written at shutdown");
+
+    // Nothing changed: every job comes from the snapshot (due still t1, not t2).
+    let t2 = t1 + Duration::hours(1);
+    let d = start(base, t2);
+    for n in ["a.FS", "b.FS", "d.FS", "e.FS"] {
+        assert_eq!(due(&d, n), Some(t1), "{n} was read again");
+    }
+    stop(d);
+
+    // While it is down: a.FS edited in place, b.FS removed, c.FS added, d.FS replaced by a copy
+    // of itself (same bytes, same size, a new inode), e.FS untouched.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(q.join("a.FS"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"; edited\n").unwrap();
+    drop(f);
+    std::fs::remove_file(q.join("b.FS")).unwrap();
+    std::fs::write(q.join("c.FS"), "$fax_phone 5550199\n").unwrap();
+    let copy = base.join("spool/TEMP/d.copy");
+    std::fs::copy(q.join("d.FS"), &copy).unwrap();
+    std::fs::rename(&copy, q.join("d.FS")).unwrap();
+    let t3 = t2 + Duration::hours(1);
+    let d = start(base, t3);
+    assert_eq!(due(&d, "a.FS"), Some(t3), "an edited file is read again");
+    assert_eq!(due(&d, "b.FS"), None, "a removed file leaves the index");
+    assert_eq!(due(&d, "c.FS"), Some(t3), "a new file is read");
+    assert_eq!(due(&d, "d.FS"), Some(t3), "a replaced file is read again");
+    assert_eq!(due(&d, "e.FS"), Some(t1), "an untouched file is not");
+    assert_eq!(d.index().len(), 4);
+    stop(d);
+
+    // The CFG changed: due times may differ, so the snapshot is not used.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&cfg).unwrap();
+    std::io::Write::write_all(&mut f, b"; a comment, but a change\n").unwrap();
+    drop(f);
+    let t4 = t3 + Duration::hours(1);
+    let d = start(base, t4);
+    assert_eq!(
+        due(&d, "e.FS"),
+        Some(t4),
+        "a changed CFG means every file is read"
+    );
+    stop(d);
+
+    // A damaged snapshot is not used either; every job is still there.
+    let mut bytes = std::fs::read(&snap).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&snap, &bytes).unwrap();
+    let t5 = t4 + Duration::hours(1);
+    let d = start(base, t5);
+    for n in ["a.FS", "c.FS", "d.FS", "e.FS"] {
+        assert_eq!(due(&d, n), Some(t5), "{n} after a damaged snapshot");
+    }
+    stop(d);
+}
+
+#[test]
+fn a_user_profile_changed_while_down_means_every_file_is_read() {
+    store::set_durable(false);
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    std::fs::write(
+        base.join("redial.cfg"),
+        "$request_dir spool 1\n$timezone UTC\n",
+    )
+    .unwrap();
+    let usr = base.join("OFFICE.USR");
+    std::fs::write(&usr, "$retry_max 3\n").unwrap();
+    let layout = Layout::new(base.join("spool"), 1);
+    layout.create(None).unwrap();
+    std::fs::write(
+        layout.queue_dir(0).join("a.FS"),
+        format!("$fax_user {}\n$fax_phone 5550100\n", usr.display()),
+    )
+    .unwrap();
+    let t1 = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    stop(start(base, t1));
+    std::fs::write(&usr, "$retry_max 4\n").unwrap();
+    let t2 = t1 + Duration::hours(1);
+    let d = start(base, t2);
+    assert_eq!(due(&d, "a.FS"), Some(t2));
+    stop(d);
+}
