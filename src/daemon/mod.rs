@@ -520,6 +520,21 @@ impl Daemon {
         }
     }
 
+    /// Publishes the queue counts for `redial status`, the web page and the metrics (see
+    /// [`summary`](crate::spool::summary)).
+    pub fn publish_summary(&self) {
+        let s = crate::spool::summary::count(
+            &self.node,
+            &self.index,
+            &self.settings.order,
+            self.clock.now(),
+            |g| self.linemap.unserved(g),
+        );
+        if let Err(e) = crate::spool::summary::write(&self.settings.layout, &self.temp_prefix, &s) {
+            tracing::debug!(error = %e, "cannot publish the queue summary");
+        }
+    }
+
     /// Saves the index for the next start (see [`snapshot`]); its dependencies are the CFG and
     /// every USR profile read.
     pub fn save_snapshot(&self) {
@@ -812,6 +827,7 @@ impl Daemon {
             tracing::error!(pending = self.pending.len(), "stopping with results the spool refused: they stay in ACTIVE and the journal, and are recorded at the next start");
             return;
         }
+        let _ = std::fs::remove_file(crate::spool::summary::path(&layout, &self.node));
         if self.inflight.is_empty() && std::fs::remove_dir(layout.active(&self.node)).is_ok() {
             let _ = std::fs::remove_file(layout.lease(&self.node));
             let _ = std::fs::remove_file(layout.journal(&self.node));

@@ -62,6 +62,8 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
     let mut maint = tokio::time::interval(renew);
     let mut rescan = tokio::time::interval(StdDuration::from_secs(d.settings().rescan));
     rescan.tick().await;
+    // The counts `redial status` and the web page read instead of every queued file.
+    let mut publish = tokio::time::interval(StdDuration::from_secs(1));
     tracing::info!(node = %d.node(), jobs = d.index().len(), "spooler running");
     let _ = sd_notify::notify(&[NotifyState::Ready]);
     let mut grace_end: Option<tokio::time::Instant> = None;
@@ -116,6 +118,7 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
             _ = maint.tick() => d.maintain(),
             _ = watchdog.tick() => { let _ = sd_notify::notify(&[NotifyState::Watchdog]); }
             _ = rescan.tick() => d.rescan(),
+            _ = publish.tick() => d.publish_summary(),
             _ = hup.recv() => {
                 match d.reload() {
                     Ok(()) => {

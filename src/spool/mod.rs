@@ -17,6 +17,7 @@ pub mod report;
 pub mod rewrite;
 pub mod snapshot;
 pub mod store;
+pub mod summary;
 pub mod watch;
 
 use std::cmp::Ordering;

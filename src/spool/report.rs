@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// Counts of one queue. Every job counts once: what decides is when it may next start, as the
 /// daemon computes it ([`engine::next_start`]: its retry or send time, moved by its send window
 /// and the pause windows, in its calendar).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct QueueStatus {
     /// Folder name.
     pub queue: String,
@@ -39,7 +39,7 @@ pub struct QueueStatus {
 }
 
 /// A queued job no line can ever dial.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Held {
     /// Folder name.
     pub queue: String,
@@ -138,7 +138,19 @@ pub fn status_with(
     });
     let mut held = Vec::new();
     let mut queues = Vec::new();
+    // A running node's published counts stand for the queues it indexes (see `summary`).
+    let published = super::summary::fresh(layout, &leases, now);
+    if let Some(p) = &published {
+        held.extend(p.held.iter().cloned());
+    }
     for q in layout.queues() {
+        if let Some(s) = published
+            .as_ref()
+            .and_then(|p| p.queues.iter().find(|s| s.queue == super::queue_name(q)))
+        {
+            queues.push(s.clone());
+            continue;
+        }
         let dir = layout.queue_dir(q);
         let mut s = QueueStatus {
             queue: super::queue_name(q),
