@@ -55,7 +55,7 @@ impl Daemon {
             None => None,
         };
         let give_up = |d: &mut Daemon| d.release_destination(dest_lock.as_deref());
-        match self.store.rename(Point::Claim, &src, &dst) {
+        match self.store.rename_claim(Point::Claim, &src, &dst) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 give_up(self);
@@ -192,10 +192,14 @@ impl Daemon {
             );
         }
         rewrite::claim(&mut loaded.doc, line, q);
-        if let Err(e) = self
-            .store
-            .write(Point::ClaimWrite, &dst, &loaded.doc.to_bytes())
-        {
+        // The claim write's fsync of ACTIVE/<node> also makes the claim's rename durable; the
+        // queue's directory follows, so the job cannot come back there after a crash.
+        if let Err(e) = self.store.write_claim(
+            Point::ClaimWrite,
+            &dst,
+            &loaded.doc.to_bytes(),
+            &layout.queue_dir(q),
+        ) {
             give_up(self);
             if !self.owns(&dst) {
                 self.check_fenced();

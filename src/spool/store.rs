@@ -365,6 +365,30 @@ impl Store {
         self.check(point)?;
         rename_durable(from, to)
     }
+    /// The claim's rename, not yet durable: nothing is dialled before the claim write that
+    /// follows, whose fsync of the destination directory makes this rename durable too (both
+    /// land in that one directory), and before the call the source directory is fsynced
+    /// ([`Store::write_claim`]). A crash in between leaves the job in its queue or claimed and
+    /// never dialled; recovery puts the latter back unchanged. One fsync fewer per attempt.
+    pub fn rename_claim(&self, point: Point, from: &Path, to: &Path) -> io::Result<()> {
+        self.check(point)?;
+        std::fs::rename(from, to)
+    }
+    /// The claim write: [`write_atomic`] of the claimed job over the file [`Store::rename_claim`]
+    /// moved (its fsync of the `ACTIVE/<node>` directory makes that rename durable too), then an
+    /// fsync of the queue's directory the job came from, so it cannot reappear there after a
+    /// crash. After this the call may be placed.
+    pub fn write_claim(
+        &self,
+        point: Point,
+        target: &Path,
+        bytes: &[u8],
+        queue_dir: &Path,
+    ) -> io::Result<()> {
+        self.check(point)?;
+        write_atomic(&self.temp, &self.prefix, target, bytes)?;
+        fsync_dir(queue_dir)
+    }
     /// A plain rename (a directory takeover), then fsyncs of both parents.
     pub fn rename_dir(&self, point: Point, from: &Path, to: &Path) -> io::Result<()> {
         self.check(point)?;
