@@ -139,3 +139,50 @@ fn a_user_profile_changed_while_down_means_every_file_is_read() {
     assert_eq!(due(&d, "a.FS"), Some(t2));
     stop(d);
 }
+
+/// The real `redial run`: it dials from the snapshot at once and checks the files on a thread
+/// meanwhile. What changed while it was down still decides: a job removed is never dialled, a
+/// job moved to a later date waits, a job made due now and a new one are dialled.
+#[test]
+fn redial_run_dials_from_the_snapshot_and_still_honours_every_change() {
+    use common::spool::{jobs_in, scratch, start, terminate_within, wait_until};
+    use std::time::Duration as D;
+    let dir = scratch(
+        "$request_dir spool 2\n$timezone UTC\n$line 1 sim outcomes=0@0.05\n$rescan_interval 3600\n",
+    );
+    let q = dir.path().join("spool/TOSEND");
+    let later = "$fax_send_date 01/01/2099\n";
+    for n in ["a", "b", "d"] {
+        std::fs::write(
+            q.join(format!("{n}.FS")),
+            format!("$fax_phone 5550100\n{later}"),
+        )
+        .unwrap();
+    }
+    let node = start(dir.path(), "n1");
+    let snap = dir.path().join("spool/ACTIVE/n1.summary.json");
+    assert!(
+        wait_until(D::from_secs(30), || snap.is_file()),
+        "node never ran"
+    );
+    assert!(terminate_within(node, D::from_secs(30)));
+    assert!(dir.path().join("spool/ACTIVE/n1.index").is_file());
+
+    std::fs::remove_file(q.join("a.FS")).unwrap();
+    std::fs::write(q.join("b.FS"), "$fax_phone 5550101\n").unwrap();
+    std::fs::write(q.join("c.FS"), "$fax_phone 5550102\n").unwrap();
+    let node = start(dir.path(), "n1");
+    let sent = dir.path().join("spool/SENT");
+    assert!(
+        wait_until(D::from_secs(60), || jobs_in(&sent).len() == 2),
+        "sent: {:?}",
+        jobs_in(&sent)
+    );
+    assert!(terminate_within(node, D::from_secs(30)));
+    assert_eq!(jobs_in(&sent), ["b.FS", "c.FS"]);
+    assert_eq!(jobs_in(&q), ["d.FS"]);
+    assert!(jobs_in(&dir.path().join("spool/FAIL")).is_empty());
+    let log = std::fs::read_to_string(dir.path().join("n1.log")).unwrap();
+    assert!(log.contains("index snapshot loaded"), "{log}");
+    assert!(log.contains("every queued file checked"), "{log}");
+}

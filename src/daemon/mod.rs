@@ -247,6 +247,32 @@ pub fn dest_hash(number: &str) -> u64 {
 
 /// A due instant as the index keeps it: milliseconds, rounded up, so a job never becomes ready
 /// before its instant (whole seconds started retries up to a second early).
+/// Lists every queue in `queues` and stats each job file, handing `(queue, name, stamp)` in
+/// batches to `send` (stamp `None`: gone between the listing and the stat), for
+/// [`Daemon::reconcile`]. Runs on its own thread while the node dials; touches no file.
+pub fn reconcile_in_background(
+    layout: &Layout,
+    queues: &[u8],
+    mut send: impl FnMut(Vec<(u8, String, Option<u64>)>) -> bool,
+) {
+    const BATCH: usize = 4096;
+    for &q in queues {
+        let dir = layout.queue_dir(q);
+        let Ok(names) = store::list_jobs(&dir) else {
+            continue;
+        };
+        for chunk in names.chunks(BATCH) {
+            let seen = chunk
+                .iter()
+                .map(|n| (q, n.clone(), store::stamp_at(&dir.join(n))))
+                .collect();
+            if !send(seen) {
+                return;
+            }
+        }
+    }
+}
+
 fn due_ms(t: DateTime<Utc>) -> i64 {
     let ms = t.timestamp_millis();
     if !t.timestamp_subsec_nanos().is_multiple_of(1_000_000) {
@@ -457,8 +483,26 @@ impl Daemon {
     }
 
     /// Start-up: directories, the node lock, the lease, recovery of this node's `ACTIVE`,
-    /// then a full scan of the queues.
+    /// then the index: from the last run's snapshot with every queued file checked against it
+    /// (see [`snapshot`]), or by reading every file.
     pub fn start(&mut self) -> anyhow::Result<()> {
+        if self.start_with()? {
+            self.rescan_with(true);
+        }
+        Ok(())
+    }
+
+    /// [`Daemon::start`] for the service loop: when the index came from a snapshot, returns
+    /// true and leaves checking the files against it to the caller ([`Daemon::reconcile`] with
+    /// what [`reconcile_in_background`] finds, then a [`Daemon::rescan`]), so the node dials
+    /// from the snapshot at once. Safe because a claim reads the job again and checks its time
+    /// and windows before any call; a file gone meanwhile is simply not claimed.
+    pub fn start_serving(&mut self) -> anyhow::Result<bool> {
+        self.start_with()
+    }
+
+    /// Start-up; with a snapshot loaded returns true (the files still to be checked).
+    fn start_with(&mut self) -> anyhow::Result<bool> {
         let layout = self.settings.layout.clone();
         layout.create(None)?;
         if let Some(x) = self.dnc.external.as_mut() {
@@ -498,24 +542,41 @@ impl Daemon {
         }
         self.write_journal();
         self.announce();
-        self.load_snapshot();
-        Ok(())
+        Ok(self.load_snapshot())
     }
 
-    /// Builds the index at start: from the snapshot of the last run when it is usable, every
-    /// queued file checked by its stamp (and read only when changed), else from the files.
-    fn load_snapshot(&mut self) {
+    /// Checks entries the background pass stat'ed (see [`reconcile_in_background`]): a file
+    /// whose stamp differs from its entry's, or that has none, is read again; one gone leaves
+    /// the index.
+    pub fn reconcile(&mut self, seen: Vec<(u8, String, Option<u64>)>) {
+        for (q, name, stamp) in seen {
+            let key = JobName::new(&name);
+            match (self.index.get(q, &key), stamp) {
+                (Some(e), Some(s)) if e.stamp == s => {}
+                (Some(_), None) => {
+                    self.index.remove(q, &key);
+                }
+                (None, None) => {}
+                _ => self.index_file(q, &name),
+            }
+        }
+    }
+
+    /// Builds the index at start from the snapshot of the last run when it is usable (true:
+    /// the files are still to be checked against it), else from the files (false).
+    fn load_snapshot(&mut self) -> bool {
         let path = self.settings.layout.index_snapshot(&self.node);
         match snapshot::load(&path, &mut self.index, store::stamp_at) {
             Ok(n) => {
                 tracing::info!(entries = n, file = %path.display(), "index snapshot loaded; checking each queued file against it");
-                self.rescan_with(true);
+                true
             }
             Err(e) => {
                 if path.exists() {
                     tracing::info!(file = %path.display(), "index snapshot not used: {e}; reading every queued file");
                 }
                 self.rescan();
+                false
             }
         }
     }

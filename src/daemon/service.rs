@@ -22,7 +22,17 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
-    d.start()?;
+    let snapshot = d.start_serving()?;
+    // With the index from a snapshot, a thread stats every queued file while the node dials;
+    // what changed is read again as its batch arrives, and a rescan ends the pass.
+    let (ctx, mut checks) = mpsc::unbounded_channel::<Option<Vec<(u8, String, Option<u64>)>>>();
+    if snapshot {
+        let (layout, queues) = (d.layout().clone(), d.settings().order.clone());
+        std::thread::spawn(move || {
+            super::reconcile_in_background(&layout, &queues, |b| ctx.send(Some(b)).is_ok());
+            let _ = ctx.send(None);
+        });
+    }
     let mut ops =
         OpsConfig::from_cfg(&d.system().document, d.base()).map_err(anyhow::Error::msg)?;
     let metrics = Arc::new(Metrics::new(d.system().outcomes.clone()));
@@ -119,6 +129,13 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
             _ = watchdog.tick() => { let _ = sd_notify::notify(&[NotifyState::Watchdog]); }
             _ = rescan.tick() => d.rescan(),
             _ = publish.tick() => d.publish_summary(),
+            Some(batch) = checks.recv() => match batch {
+                Some(seen) => d.reconcile(seen),
+                None => {
+                    d.rescan();
+                    tracing::info!(jobs = d.index().len(), "every queued file checked against the index snapshot");
+                }
+            },
             _ = hup.recv() => {
                 match d.reload() {
                     Ok(()) => {
