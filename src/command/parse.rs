@@ -235,33 +235,73 @@ pub(crate) fn scan(line: &[u8]) -> Result<Shape, (usize, String)> {
             ),
         ));
     }
+    // Past the name only quotes and comment starters can be wrong or end the arguments, and
+    // only at the start of a token (after white space): jump from one to the next.
     let mut j = end;
-    loop {
-        let k = skip_ws(line, j);
-        if k == j || k == line.len() || comment_at(line, k) {
-            break;
+    while let Some(off) = memchr::memchr3(b'"', b';', b'/', &line[j..]) {
+        let p = j + off;
+        if !is_ws(line[p - 1]) {
+            j = p + 1;
+            continue;
         }
-        j = if line[k] == b'"' {
-            let after = quoted_end(line, k)
-                .ok_or((k, "quoted argument has no closing quote".to_string()))?;
-            if after < line.len() && !is_ws(line[after]) {
-                return Err((
-                    after,
-                    format!(
-                        "expected white space after the closing quote, found {:?}",
-                        char_at(line, after)
-                    ),
-                ));
+        match line[p] {
+            b';' => break,
+            b'/' if line.get(p + 1) == Some(&b'*') => break,
+            b'/' => j = p + 1,
+            _ => {
+                let after = quoted_end(line, p)
+                    .ok_or((p, "quoted argument has no closing quote".to_string()))?;
+                if after < line.len() && !is_ws(line[after]) {
+                    return Err((
+                        after,
+                        format!(
+                            "expected white space after the closing quote, found {:?}",
+                            char_at(line, after)
+                        ),
+                    ));
+                }
+                j = after;
             }
-            after
-        } else {
-            bare_end(line, k)
-        };
+        }
     }
     // Offsets fit: the line is at most MAX_LINE_BYTES (8192) long.
     Ok(Shape::Command {
         name: (start as u16, (end - start) as u16),
     })
+}
+
+/// Token bounds `(from, to, quoted)`: the first 24 on the stack, any more on the heap.
+struct Spans {
+    small: [(usize, usize, bool); 24],
+    n: usize,
+    more: Vec<(usize, usize, bool)>,
+}
+
+impl Default for Spans {
+    fn default() -> Self {
+        Spans {
+            small: [(0, 0, false); 24],
+            n: 0,
+            more: Vec::new(),
+        }
+    }
+}
+
+impl Spans {
+    fn push(&mut self, s: (usize, usize, bool)) {
+        if self.n < self.small.len() {
+            self.small[self.n] = s;
+            self.n += 1;
+        } else {
+            self.more.push(s);
+        }
+    }
+    fn len(&self) -> usize {
+        self.n + self.more.len()
+    }
+    fn iter(&self) -> impl Iterator<Item = (usize, usize, bool)> + '_ {
+        self.small[..self.n].iter().chain(&self.more).copied()
+    }
 }
 
 /// The arguments of a line [`scan`] accepted, from `at` (just past the name). The line is
@@ -275,8 +315,9 @@ fn args_of(line: &[u8], at: usize) -> Vec<Arg<'_>> {
             None => String::from_utf8_lossy(&line[from..to]),
         }
     };
-    // Token bounds are found first so the vector is allocated once, at its size.
-    let mut spans = Vec::new();
+    // Token bounds are found first (on the stack, for up to 24) so the vector is allocated
+    // once, at its size.
+    let mut spans = Spans::default();
     let mut j = at;
     loop {
         let k = skip_ws(line, j);
@@ -295,7 +336,7 @@ fn args_of(line: &[u8], at: usize) -> Vec<Arg<'_>> {
         j = end;
     }
     let mut args = Vec::with_capacity(spans.len());
-    for (from, to, quoted) in spans {
+    for (from, to, quoted) in spans.iter() {
         let text = if quoted {
             match text_of(from + 1, to - 1) {
                 Cow::Borrowed(s) if !s.contains("\"\"") => Cow::Borrowed(s),

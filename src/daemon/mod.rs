@@ -566,7 +566,8 @@ impl Daemon {
     /// the files are still to be checked against it), else from the files (false).
     fn load_snapshot(&mut self) -> bool {
         let path = self.settings.layout.index_snapshot(&self.node);
-        match snapshot::load(&path, &mut self.index, store::stamp_at) {
+        let now = due_ms(self.clock.now());
+        match snapshot::load(&path, &mut self.index, now, store::stamp_at) {
             Ok(n) => {
                 tracing::info!(entries = n, file = %path.display(), "index snapshot loaded; checking each queued file against it");
                 true

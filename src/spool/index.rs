@@ -84,6 +84,38 @@ impl Index {
         self.groups.len()
     }
 
+    /// Loads the jobs of a queue that has none yet, all at once, promoting those due by
+    /// `now` (unix ms) as [`Index::promote`] would. The trees are built from sorted runs, so
+    /// their nodes are full: one by one, in name order, a B-tree's nodes stay about half full
+    /// (at a million jobs that is a hundred megabytes).
+    pub fn load_queue(&mut self, queue: u8, mut jobs: Vec<(JobName, Entry)>, now: i64) {
+        jobs.sort_by(|a, b| a.0.cmp(&b.0));
+        jobs.dedup_by(|a, b| a.0 == b.0);
+        self.promote(now);
+        let promoted = self.promoted_to;
+        let q = self.queues.entry(queue).or_default();
+        assert!(q.entries.is_empty(), "load_queue on a queue with jobs");
+        let mut ready: HashMap<u32, Vec<JobName>> = HashMap::new();
+        for (name, e) in &jobs {
+            if e.due <= promoted {
+                ready.entry(e.group).or_default().push(name.clone());
+                self.ready_len += 1;
+            } else {
+                self.waiting.insert((e.due, queue, name.clone()));
+            }
+        }
+        for (group, names) in ready {
+            let set = q.ready.entry(group).or_default();
+            if set.is_empty() {
+                *set = names.into_iter().collect();
+            } else {
+                set.extend(names);
+            }
+        }
+        self.len += jobs.len();
+        q.entries = jobs.into_iter().collect();
+    }
+
     /// Inserts or replaces a job.
     pub fn upsert(&mut self, queue: u8, name: JobName, entry: Entry) {
         self.remove(queue, &name);
@@ -202,6 +234,61 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loading_a_queue_whole_is_upserting_it_one_by_one() {
+        let mut one = Index::new();
+        let mut whole = Index::new();
+        let (g1, g2) = (one.group_id("*"), one.group_id("fax"));
+        assert_eq!((whole.group_id("*"), whole.group_id("fax")), (g1, g2));
+        let jobs: Vec<(JobName, Entry)> = (0..200u32)
+            .map(|i| {
+                (
+                    JobName::new(&format!("{}.FS", (i * 37) % 211)),
+                    Entry {
+                        due: i64::from(i % 7) * 10,
+                        group: if i % 3 == 0 { g2 } else { g1 },
+                        dest: u64::from(i),
+                        wait: Wait::Nothing,
+                        stamp: 0,
+                    },
+                )
+            })
+            .collect();
+        one.upsert(1, JobName::new("other.FS"), jobs[0].1.clone());
+        whole.upsert(1, JobName::new("other.FS"), jobs[0].1.clone());
+        for (n, e) in &jobs {
+            one.upsert(0, n.clone(), e.clone());
+        }
+        one.promote(30);
+        whole.load_queue(0, jobs, 30);
+        let ready = |ix: &Index| -> Vec<(u32, Vec<String>)> {
+            ix.ready(0)
+                .map(|(g, s)| (g, s.iter().map(|n| n.to_string()).collect()))
+                .collect()
+        };
+        assert_eq!(ready(&one), ready(&whole));
+        assert_eq!(
+            (
+                one.len(),
+                one.ready_len(),
+                one.next_due(),
+                one.counts(0),
+                one.counts(1)
+            ),
+            (
+                whole.len(),
+                whole.ready_len(),
+                whole.next_due(),
+                whole.counts(0),
+                whole.counts(1)
+            )
+        );
+        whole.promote(100);
+        one.promote(100);
+        assert_eq!(ready(&one), ready(&whole));
+        assert_eq!(one.ready_len(), whole.ready_len());
+    }
 
     fn n(s: &str) -> JobName {
         JobName::new(s)

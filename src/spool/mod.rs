@@ -163,32 +163,65 @@ pub fn is_job_name(name: &str) -> bool {
 }
 
 /// A job's file name, ordered FIFO as CopiaFacts does: numeric names by value (so `9.FS`
-/// before `10.FS`), then other names by byte order.
+/// before `10.FS`), then other names by byte order. The order's key is computed once: the
+/// index compares names in every lookup of its B-trees.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct JobName(pub smol_str::SmolStr);
+pub struct JobName {
+    /// The numeric stem's value; [`HUGE`] for a numeric stem beyond it, [`TEXT`] for others.
+    key: u64,
+    name: smol_str::SmolStr,
+}
+
+/// [`JobName`] key of a numeric stem too large for the key itself.
+const HUGE: u64 = u64::MAX - 1;
+/// [`JobName`] key of a stem that is not a number.
+const TEXT: u64 = u64::MAX;
 
 impl JobName {
     /// Wraps a file name.
     pub fn new(s: &str) -> JobName {
-        JobName(smol_str::SmolStr::new(s))
+        let stem = s.split('.').next().unwrap_or(s);
+        let key = if !stem.is_empty() && stem.bytes().all(|c| c.is_ascii_digit()) {
+            stem.parse::<u64>()
+                .ok()
+                .filter(|v| *v < HUGE)
+                .unwrap_or(HUGE)
+        } else {
+            TEXT
+        };
+        JobName {
+            key,
+            name: smol_str::SmolStr::new(s),
+        }
     }
     /// The file name.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
     }
     fn stem(&self) -> &str {
-        self.0.split('.').next().unwrap_or(&self.0)
+        self.name.split('.').next().unwrap_or(&self.name)
     }
 }
 
 impl std::fmt::Display for JobName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.name)
     }
 }
 
 impl Ord for JobName {
     fn cmp(&self, other: &Self) -> Ordering {
+        match self.key.cmp(&other.key) {
+            Ordering::Equal if self.key == HUGE => self.cmp_by_text(other),
+            Ordering::Equal => self.name.cmp(&other.name),
+            o => o,
+        }
+    }
+}
+
+impl JobName {
+    /// The order by the names themselves (the rule the key stands for).
+    fn cmp_by_text(&self, other: &Self) -> Ordering {
         let (a, b) = (self.stem(), other.stem());
         let num = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
         match (num(a), num(b)) {
@@ -197,11 +230,11 @@ impl Ord for JobName {
                 ta.len()
                     .cmp(&tb.len())
                     .then_with(|| ta.cmp(tb))
-                    .then_with(|| self.0.cmp(&other.0))
+                    .then_with(|| self.name.cmp(&other.name))
             }
             (true, false) => Ordering::Less,
             (false, true) => Ordering::Greater,
-            (false, false) => self.0.cmp(&other.0),
+            (false, false) => self.name.cmp(&other.name),
         }
     }
 }
@@ -228,6 +261,33 @@ mod tests {
             s,
             ["00000002.FS", "9.FS", "10.FS", "0011.FS", "a.FS", "b.FS"]
         );
+    }
+
+    #[test]
+    fn the_cached_key_orders_as_the_names_do() {
+        let names = [
+            "0.FS",
+            "00.FS",
+            "7.FS",
+            "007.FS",
+            "18446744073709551613.FS",
+            "18446744073709551614.FS",
+            "18446744073709551615.FS",
+            "99999999999999999999999.FS",
+            "0099999999999999999999999.FS",
+            "100000000000000000000000.FS",
+            "12a.FS",
+            "a.FS",
+            ".FS",
+            "-1.FS",
+            "é.FS",
+        ];
+        let v: Vec<JobName> = names.iter().map(|s| JobName::new(s)).collect();
+        for a in &v {
+            for b in &v {
+                assert_eq!(a.cmp(b), a.cmp_by_text(b), "{a} vs {b}");
+            }
+        }
     }
 
     #[test]

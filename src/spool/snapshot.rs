@@ -189,9 +189,10 @@ pub fn write(
 pub fn load(
     path: &Path,
     index: &mut Index,
+    now: i64,
     stamp_of: impl Fn(&Path) -> Option<u64>,
 ) -> Result<usize, SnapshotError> {
-    let r = load_into(path, index, stamp_of);
+    let r = load_into(path, index, now, stamp_of);
     if r.is_err() {
         *index = Index::new();
     }
@@ -201,6 +202,7 @@ pub fn load(
 fn load_into(
     path: &Path,
     index: &mut Index,
+    now: i64,
     stamp_of: impl Fn(&Path) -> Option<u64>,
 ) -> Result<usize, SnapshotError> {
     let f = std::fs::File::open(path)?;
@@ -237,8 +239,21 @@ fn load_into(
     if count > size / 39 {
         return Err(SnapshotError::Format("entry count beyond the file's size"));
     }
+    // Entries come queue by queue; each queue is loaded whole (see `Index::load_queue`).
+    let mut run: Vec<(JobName, Entry)> = Vec::new();
+    let mut run_queue = None;
+    let mut loaded = std::collections::HashSet::new();
     for _ in 0..count {
         let q = r.u8()?;
+        if run_queue != Some(q) {
+            if let Some(prev) = run_queue {
+                index.load_queue(prev, std::mem::take(&mut run), now);
+            }
+            if !loaded.insert(q) {
+                return Err(SnapshotError::Format("a queue's entries are not together"));
+            }
+            run_queue = Some(q);
+        }
         let len = r.u8()? as usize;
         let name = r.text(len)?;
         if !super::is_job_name(&name) || name.contains('/') {
@@ -259,8 +274,7 @@ fn load_into(
             2 => Wait::Send(at),
             _ => return Err(SnapshotError::Format("an unknown wait kind")),
         };
-        index.upsert(
-            q,
+        run.push((
             JobName::new(&name),
             Entry {
                 due,
@@ -269,7 +283,10 @@ fn load_into(
                 wait,
                 stamp,
             },
-        );
+        ));
+    }
+    if let Some(q) = run_queue {
+        index.load_queue(q, run, now);
     }
     let want = r.hash.finish();
     let mut sum = [0u8; 8];
@@ -333,11 +350,11 @@ mod tests {
         let deps = vec![(cfg.clone(), 99)];
         write(dir.path(), ".s.", &target, &deps, &ix, &[0, 1, 2]).unwrap();
         let mut back = Index::new();
-        let n = load(&target, &mut back, |p| (p == cfg).then_some(99)).unwrap();
+        let n = load(&target, &mut back, 0, |p| (p == cfg).then_some(99)).unwrap();
         assert_eq!(n, 2);
         assert_eq!(dump(&back), dump(&ix));
         let mut stale = Index::new();
-        let e = load(&target, &mut stale, |_| Some(98)).unwrap_err();
+        let e = load(&target, &mut stale, 0, |_| Some(98)).unwrap_err();
         assert!(matches!(e, SnapshotError::Stale(_)), "{e}");
         assert!(stale.is_empty());
     }
@@ -353,13 +370,13 @@ mod tests {
             bad[at] ^= 0x5a;
             std::fs::write(&target, &bad).unwrap();
             let mut ix = Index::new();
-            assert!(load(&target, &mut ix, |_| None).is_err(), "flip at {at}");
+            assert!(load(&target, &mut ix, 0, |_| None).is_err(), "flip at {at}");
             assert!(ix.is_empty());
         }
         for cut in [0, 8, good.len() / 2, good.len() - 1] {
             std::fs::write(&target, &good[..cut]).unwrap();
             let mut ix = Index::new();
-            assert!(load(&target, &mut ix, |_| None).is_err(), "cut at {cut}");
+            assert!(load(&target, &mut ix, 0, |_| None).is_err(), "cut at {cut}");
         }
     }
 }
