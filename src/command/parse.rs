@@ -271,20 +271,11 @@ pub(crate) fn scan(line: &[u8]) -> Result<Shape, (usize, String)> {
 }
 
 /// Token bounds `(from, to, quoted)`: the first 24 on the stack, any more on the heap.
+#[derive(Default)]
 struct Spans {
     small: [(usize, usize, bool); 24],
     n: usize,
     more: Vec<(usize, usize, bool)>,
-}
-
-impl Default for Spans {
-    fn default() -> Self {
-        Spans {
-            small: [(0, 0, false); 24],
-            n: 0,
-            more: Vec::new(),
-        }
-    }
 }
 
 impl Spans {
