@@ -282,7 +282,12 @@ impl Job {
             None => None,
         };
         let mut records = Vec::with_capacity(lines.records.len());
-        for c in lines.records.iter().filter_map(|&l| doc.command(l)) {
+        for &l in &lines.records {
+            if let Some(r) = doc.line_text(l).and_then(AttemptRecord::from_plain_line) {
+                records.push(r);
+                continue;
+            }
+            let c = doc.command(l).expect("a record line is a command");
             records.push(AttemptRecord::from_command(&c).map_err(|(col, why)| fail(&c, col, why))?);
         }
         let cycle_mark = lines.cycle_mark;

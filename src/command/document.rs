@@ -126,6 +126,12 @@ impl Document {
         self.entries.len()
     }
 
+    /// The text of 1-based line `line` (terminator excluded) when it is UTF-8.
+    pub fn line_text(&self, line: usize) -> Option<&str> {
+        let e = self.entries.get(line.checked_sub(1)?)?;
+        std::str::from_utf8(self.bytes_of(e)).ok()
+    }
+
     fn bytes_of(&self, e: &Entry) -> &[u8] {
         let start = e.start as usize;
         &self.buf[start..start + usize::from(e.len)]

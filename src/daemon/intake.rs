@@ -34,6 +34,19 @@ impl Daemon {
                 let shown = bad.to_string_lossy().into_owned();
                 self.set_aside_path(&dir.join(&bad), &shown, &ReadJobError::BadName);
             }
+            if self.index.counts(q) == (0, 0) {
+                // Nothing indexed for this queue yet (the start): read it whole and load it at
+                // once, so the index's trees are built full (see `Index::load_queue`).
+                let mut run = Vec::with_capacity(names.len());
+                for n in &names {
+                    if let Some(e) = self.read_entry(q, n) {
+                        run.push((JobName::new(n), e));
+                    }
+                }
+                let now = due_ms(self.clock.now());
+                self.index.load_queue(q, run, now);
+                continue;
+            }
             let present: std::collections::HashSet<&str> =
                 names.iter().map(String::as_str).collect();
             let gone: Vec<JobName> = self
@@ -74,18 +87,26 @@ impl Daemon {
 
     /// Reads a queued job and puts it in the index (or fails it when it is bad).
     pub fn index_file(&mut self, q: u8, name: &str) {
+        if let Some(e) = self.read_entry(q, name) {
+            self.index.upsert(q, JobName::new(name), e);
+        }
+    }
+
+    /// Reads a queued job into the entry the index keeps for it; `None` when it is gone (and
+    /// then out of the index) or bad (failed, and out of the index).
+    fn read_entry(&mut self, q: u8, name: &str) -> Option<Entry> {
         let path = self.settings.layout.queue_dir(q).join(name);
         let key = JobName::new(name);
         let (bytes, stamp) = match store::read_job_stamped(&path) {
             Ok(b) => b,
             Err(ReadJobError::Gone) => {
                 self.index.remove(q, &key);
-                return;
+                return None;
             }
             Err(e) => {
                 self.index.remove(q, &key);
                 self.set_aside(q, name, &e);
-                return;
+                return None;
             }
         };
         let now = self.clock.now();
@@ -108,22 +129,19 @@ impl Daemon {
                         (None, Some(t)) => Wait::Send(due_ms(cal.instant(t))),
                         (None, None) => Wait::Nothing,
                     };
-                    self.index.upsert(
-                        q,
-                        key,
-                        Entry {
-                            due: due_ms(due),
-                            group,
-                            dest,
-                            wait,
-                            stamp,
-                        },
-                    );
+                    return Some(Entry {
+                        due: due_ms(due),
+                        group,
+                        dest,
+                        wait,
+                        stamp,
+                    });
                 }
                 Err(e) => self.reject_queued(q, name, due_bad(e, l.doc)),
             },
             Err(bad) => self.reject_queued(q, name, bad),
         }
+        None
     }
 
     /// Parses a job file and resolves its policy (USR profiles cached by path). Unknown

@@ -120,6 +120,74 @@ impl AttemptRecord {
         })
     }
 
+    /// Reads a record straight from its line's text when the line is plain: every field a bare
+    /// word, except an empty answerback written `""`, and no comment. `None` for anything
+    /// else, and for any field that does not read (then [`AttemptRecord::from_command`] reads
+    /// the line and says where it is wrong). It gives what `from_command` gives, without
+    /// building the argument list: a job file can hold a hundred thousand records.
+    pub fn from_plain_line(line: &str) -> Option<AttemptRecord> {
+        let rest = line.trim_start_matches([' ', '\t']).strip_prefix('$')?;
+        let mut words = rest.split([' ', '\t']).filter(|w| !w.is_empty());
+        if !words.next()?.eq_ignore_ascii_case("attempt_record") {
+            return None;
+        }
+        let mut f: [&str; 15] = [""; 15];
+        let mut n = 0;
+        for w in words {
+            if n == f.len() || w.starts_with(';') || w.starts_with("/*") {
+                return None;
+            }
+            if w.starts_with('"') {
+                // Only an empty quoted last field reads the same as no text.
+                if w != "\"\"" {
+                    return None;
+                }
+                f[n] = "";
+            } else {
+                f[n] = w;
+            }
+            n += 1;
+        }
+        if n < 7 {
+            return None;
+        }
+        let num = |i: usize| -> Option<u32> {
+            if i < n {
+                f[i].parse().ok()
+            } else {
+                Some(0)
+            }
+        };
+        let text = |i: usize| -> Box<str> {
+            if i < n {
+                Box::from(f[i])
+            } else {
+                Box::default()
+            }
+        };
+        let flags = if 9 < n && f[9] != "0" {
+            Box::from(f[9])
+        } else {
+            Box::default()
+        };
+        Some(AttemptRecord {
+            start: parse_date(f[0]).ok()?.and_time(parse_time(f[1]).ok()?),
+            kind: u8::try_from(num(2)?).ok()?,
+            skipped: num(3)?,
+            scheduled: num(4)?,
+            outcome: num(5)?,
+            class: Class::parse(f[6]).ok()?,
+            sent: num(7)?,
+            tosend: u8::try_from(num(8)?).ok()?,
+            flags,
+            boardline: text(10),
+            baud: num(11)?,
+            call: num(12)?,
+            connect: num(13)?,
+            answerback: text(14),
+        })
+    }
+
     /// The line number in `boardline` (`M3` → 3), if any.
     pub fn line(&self) -> Option<u32> {
         let digits: String = self
@@ -182,6 +250,48 @@ pub fn cycles(records: &[AttemptRecord]) -> usize {
 mod tests {
     use super::*;
     use crate::command::{Document, LineKind};
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+        #[test]
+        fn a_plain_line_reads_as_the_grammar_reads_it(
+            head in proptest::collection::vec(proptest::sample::select(vec![
+                "03/02/2026", "08:31:05", "1", "0", "3", "2", "B", "S",
+            ]), 7..8),
+            tail in proptest::collection::vec(proptest::sample::select(vec![
+                "03/02/2026", "3/2/2026", "13/02/2026", "08:31:05", "8:31", "25:00",
+                "0", "1", "3", "255", "256", "4294967296", "-1", "B", "S", "Z", "Q", "A",
+                "M3", "XR", "\"\"", "\"a b\"", "\"\"x", "x\"y", ";c", "/*c", "/x", "ACME",
+            ]), 0..11),
+            order in proptest::sample::select(vec![true, false]),
+            sep in proptest::sample::select(vec![" ", "\t", "  "]),
+            name in proptest::sample::select(vec!["$attempt_record", "$ATTEMPT_Record", " $attempt_record", "$attempt_recordx"]),
+        ) {
+            // Mostly in field order (date, time, then numbers and a class), sometimes shuffled.
+            let mut words: Vec<&str> = head.clone();
+            if order {
+                words[0] = "03/02/2026";
+                words[1] = "08:31:05";
+                words[6] = if head[6] == "S" { "S" } else { "B" };
+            }
+            words.extend(tail.iter().copied());
+            let line = format!("{name}{sep}{}", words.join(sep));
+            let fast = AttemptRecord::from_plain_line(&line);
+            let general = match crate::command::parse_line(&line, "f", 1) {
+                Ok(LineKind::Command(c)) if c.name == "attempt_record" => AttemptRecord::from_command(&c).ok(),
+                _ => None,
+            };
+            match fast {
+                Some(f) => proptest::prop_assert_eq!(Some(f), general, "{}", line),
+                // Declining is allowed only where the line is not plain or does not read.
+                None => proptest::prop_assert!(
+                    general.is_none() || line.contains('"') || line.contains(';') || line.contains("/*")
+                        || words.len() > 15,
+                    "{}", line
+                ),
+            }
+        }
+    }
 
     fn rec(class: char) -> AttemptRecord {
         AttemptRecord {
