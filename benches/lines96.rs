@@ -29,6 +29,9 @@
 //!   dial); against the wall time of the same bare file work in the same window (the
 //!   turnaround's floor: the disk's latency at that moment, hw-sim's page writes included).
 //!
+//! `REDIAL_LINES_KEEP=1` keeps the scratch directory (node log, spool, call logs) and prints
+//! where it is.
+//!
 //! The goal (issue 12, item 6): 96 busy lines cost less than 10% of one core, turnaround p99
 //! at most 30 ms. The run prints figures; it asserts nothing about time.
 
