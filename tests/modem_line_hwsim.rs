@@ -3,7 +3,8 @@
 //! progress maps to the outcome codes; wedged and vanished modems are isolated.
 
 use redial::fax::{load_document, read_tiff, render_text, Resolution};
-use redial::line::modem::{run_call, ModemLine, ModemSettings};
+use redial::line::documents::DocumentCache;
+use redial::line::modem::{run_call, run_call_with, ModemLine, ModemSettings};
 use redial::line::{Call, CallResult, Line, LineDef};
 use redial::retry::outcome::Channel;
 use redial_sim::rack::{run, RackConfig};
@@ -224,6 +225,44 @@ async fn a_two_page_fax_arrives_equal_to_the_source_in_class_20_and_class_2() {
         );
     }
     let _ = render_text;
+    rack.stop().await;
+}
+
+/// The node's lines share one document cache: a document sent on many calls is read, rendered
+/// and encoded once, and what arrives is the same as from a fresh preparation, in MH and in MR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_sent_twice_is_prepared_once_and_arrives_equal_both_times() {
+    let rack = Rack::start("cached", 2).await;
+    let doc = two_page_document(&rack.dir.join("docs"));
+    let source = load_document(&doc).unwrap();
+    let cache = DocumentCache::default();
+    for (modem, number) in [(0, "5550100"), (1, "5550110")] {
+        let before = received(&rack.dir).len();
+        let r = run_call_with(
+            &rack.settings(modem, &[]),
+            &fax_call(number, vec![doc.clone()]),
+            &cache,
+        )
+        .await;
+        assert_eq!((r.code, r.pages), (0, 2), "{number}: {r:?}");
+        let files = received(&rack.dir);
+        let got: Vec<_> = files[before..]
+            .iter()
+            .flat_map(|f| read_tiff(&std::fs::read(f).unwrap()).unwrap())
+            .collect();
+        assert_eq!(got.len(), 2, "{number}: pages stored");
+        for (g, s) in got.iter().zip(&source) {
+            assert!(
+                g.bitmap() == s.to_resolution(Resolution::Fine).bitmap(),
+                "{number}: a page differs"
+            );
+        }
+    }
+    assert_eq!(
+        cache.counts(),
+        (1, 1),
+        "prepared once, served from the cache once"
+    );
     rack.stop().await;
 }
 

@@ -201,6 +201,9 @@ pub struct Daemon {
     reported: mpsc::UnboundedReceiver<(u32, CallResult)>,
     /// Results taken by [`Daemon::wait_reported`], handled by the next [`Daemon::poll`].
     waited: Vec<(u32, CallResult)>,
+    /// While [`Daemon::poll`] settles the results that came in together: their writes and
+    /// moves, done together before any new call is placed.
+    batch: Option<Vec<settle::Concluding>>,
     usr_cache: HashMap<PathBuf, PolicyLayer>,
     /// Every node's lines and groups (the CFG), for jobs no line can ever serve.
     linemap: crate::linegroup::LineMap,
@@ -338,6 +341,7 @@ impl Daemon {
             completion,
             reported,
             waited: Vec::new(),
+            batch: None,
             usr_cache: HashMap::new(),
             linemap: line_map(&sys_doc, node),
             unserved_warned: Default::default(),
@@ -724,6 +728,9 @@ impl Daemon {
                 .map(|(l, _)| *l)
                 .collect();
             let mut progressed = false;
+            // The results that came in together are written and moved together: a line's next
+            // call never waits for other lines' fsyncs one after another.
+            self.batch = Some(Vec::new());
             for line in ended {
                 let f = self.inflight.remove(&line).expect("in flight");
                 let (at, result) = f.until.clone().expect("until");
@@ -739,6 +746,9 @@ impl Daemon {
                     progressed = true;
                     n += 1;
                 }
+            }
+            if let Some(batch) = self.batch.take() {
+                self.conclude_batch(batch);
             }
             if !self.pending.is_empty() || self.spool.failing_since.is_some() {
                 self.retry_pending();

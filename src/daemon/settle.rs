@@ -39,15 +39,22 @@ impl Daemon {
                 // The callee opted out on this call: the number is listed all the same.
                 self.opted_out(&f.loaded, &attempt);
             }
+            self.release_destination(f.dest_lock.as_deref());
         } else {
-            self.settle(f.loaded, attempt);
+            // The number is free for the next call (on any node) once this one is on record.
+            self.settle_then_release(f.loaded, attempt, f.dest_lock);
         }
-        // The number is free for the next call (on any node) once this one is on record.
-        self.release_destination(f.dest_lock.as_deref());
     }
 
     /// Records an attempt, asks the engine, rewrites and moves the file.
-    pub(super) fn settle(&mut self, mut l: Loaded, a: Attempted) {
+    pub(super) fn settle(&mut self, l: Loaded, a: Attempted) {
+        self.settle_then_release(l, a, None);
+    }
+
+    /// [`Daemon::settle`], then releases the attempt's destination lock once the result is on
+    /// record. While [`Daemon::poll`] takes a batch of results, the writing and moving wait in
+    /// the batch and are done together ([`Daemon::conclude_batch`]).
+    fn settle_then_release(&mut self, mut l: Loaded, a: Attempted, lock: Option<PathBuf>) {
         if a.result.code == CODE_OPTED_OUT {
             self.opted_out(&l, &a);
         }
@@ -108,7 +115,70 @@ impl Daemon {
             self.stats.retried += 1;
         }
         let entry = a.journalled();
-        self.conclude(&a.path, &a.name, &l.doc, &next, Some(entry));
+        match self.batch.as_mut() {
+            Some(batch) => batch.push(Concluding {
+                path: a.path,
+                name: a.name,
+                bytes: l.doc.to_bytes(),
+                next,
+                entry,
+                lock,
+            }),
+            None => {
+                self.conclude(&a.path, &a.name, &l.doc, &next, Some(entry));
+                self.release_destination(lock.as_deref());
+            }
+        }
+    }
+
+    /// Writes and moves a batch of settled attempts together (their fsyncs overlap: see
+    /// [`Store::write_and_move_all`]), then does for each what [`Daemon::conclude`] does after
+    /// its write and move, in the batch's order, and releases its destination lock.
+    pub(super) fn conclude_batch(&mut self, batch: Vec<Concluding>) {
+        // Targets chosen one after another, so no two jobs of the batch take the same free name;
+        // a job whose name another one took is concluded alone afterwards.
+        let mut taken = std::collections::HashSet::new();
+        let (mut together, mut alone) = (Vec::new(), Vec::new());
+        for c in batch {
+            let target = free_name(&self.dir_of(&c.next), &c.name);
+            if taken.insert(target.clone()) {
+                together.push((c, target));
+            } else {
+                alone.push(c);
+            }
+        }
+        let jobs: Vec<(&Path, &[u8], &Path)> = together
+            .iter()
+            .map(|(c, t)| (c.path.as_path(), c.bytes.as_slice(), t.as_path()))
+            .collect();
+        let done = self.store.write_and_move_all(&jobs);
+        for ((c, target), r) in together.into_iter().zip(done) {
+            match r {
+                Ok(()) => self.moved(&target, &c.name, &c.next),
+                Err((Point::ResultWrite, e)) => {
+                    if !self.owns(&c.path) {
+                        self.check_fenced();
+                        self.report_late_or_drop(&c.name, Some(&c.entry));
+                    } else {
+                        let p = c.pending(Some(c.bytes.clone()));
+                        self.defer(p, Point::ResultWrite, &e);
+                    }
+                }
+                Err((point, e)) => {
+                    if !self.owns(&c.path) || !c.path.exists() {
+                        self.check_fenced();
+                        self.report_late_or_drop(&c.name, Some(&c.entry));
+                    } else {
+                        self.defer(c.pending(None), point, &e);
+                    }
+                }
+            }
+            self.release_destination(c.lock.as_deref());
+        }
+        for c in alone {
+            self.conclude_bytes(&c.path, &c.name, c.bytes, &c.next, Some(c.entry));
+            self.release_destination(c.lock.as_deref());
+        }
     }
 
     /// Writes the final bytes over the ACTIVE file, then moves it to its destination. A write
@@ -122,7 +192,18 @@ impl Daemon {
         next: &Next,
         entry: Option<pending::Journalled>,
     ) {
-        let bytes = doc.to_bytes();
+        self.conclude_bytes(path, name, doc.to_bytes(), next, entry);
+    }
+
+    /// [`Daemon::conclude`] with the document's bytes.
+    fn conclude_bytes(
+        &mut self,
+        path: &Path,
+        name: &str,
+        bytes: Vec<u8>,
+        next: &Next,
+        entry: Option<pending::Journalled>,
+    ) {
         let pending = |bytes| pending::Pending {
             path: path.to_path_buf(),
             name: name.to_string(),
@@ -171,16 +252,26 @@ impl Daemon {
         }
     }
 
-    /// One durable rename to where `next` says, then the bookkeeping.
-    pub(super) fn move_to(&mut self, path: &Path, name: &str, next: &Next) -> std::io::Result<()> {
-        let layout = self.settings.layout.clone();
-        let dir = match next {
+    /// The directory `next` moves a job to.
+    fn dir_of(&self, next: &Next) -> PathBuf {
+        let layout = &self.settings.layout;
+        match next {
             Next::Retry(q, _) => layout.queue_dir(*q),
             Next::Sent => layout.sent(),
             Next::Fail => layout.fail(),
-        };
-        let target = free_name(&dir, name);
+        }
+    }
+
+    /// One durable rename to where `next` says, then the bookkeeping.
+    pub(super) fn move_to(&mut self, path: &Path, name: &str, next: &Next) -> std::io::Result<()> {
+        let target = free_name(&self.dir_of(next), name);
         self.store.rename(Point::MoveOn, path, &target)?;
+        self.moved(&target, name, next);
+        Ok(())
+    }
+
+    /// The bookkeeping after a job was moved to `target`.
+    fn moved(&mut self, target: &Path, name: &str, next: &Next) {
         match next {
             Next::Sent => self.stats.sent += 1,
             Next::Fail => self.stats.failed += 1,
@@ -195,7 +286,6 @@ impl Daemon {
                 }
             }
         }
-        Ok(())
     }
 
     pub(super) fn reject_queued(&mut self, q: u8, name: &str, bad: Bad) {
@@ -254,6 +344,30 @@ impl Daemon {
                     }
                 }
             }
+        }
+    }
+}
+
+/// A settled attempt waiting in a batch for its write and move.
+pub(super) struct Concluding {
+    path: PathBuf,
+    name: String,
+    bytes: Vec<u8>,
+    next: Next,
+    entry: pending::Journalled,
+    /// The destination lock to release once the result is on record.
+    lock: Option<PathBuf>,
+}
+
+impl Concluding {
+    fn pending(&self, bytes: Option<Vec<u8>>) -> pending::Pending {
+        pending::Pending {
+            path: self.path.clone(),
+            name: self.name.clone(),
+            bytes,
+            next: self.next.clone(),
+            entry: Some(self.entry.clone()),
+            err: None,
         }
     }
 }

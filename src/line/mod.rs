@@ -6,6 +6,7 @@
 //! ([`scripted`]). It never touches the spool: the daemon turns outcomes into records.
 
 pub mod breaker;
+pub mod documents;
 pub mod modem;
 pub mod scripted;
 pub mod serial;
@@ -167,6 +168,8 @@ pub fn line_defs(cfg: &Document) -> Result<Vec<LineDef>, String> {
 /// Builds the lines of the given definitions (kinds this build knows).
 pub fn build_lines(cfg: &Document, defs: &[LineDef]) -> Result<Vec<Box<dyn Line>>, String> {
     let scenario = sim::Scenario::from_cfg(cfg)?;
+    // One document cache for every modem line of the node.
+    let documents = documents::DocumentCache::default();
     defs.iter()
         .map(|d| -> Result<Box<dyn Line>, String> {
             match d.kind.as_str() {
@@ -176,7 +179,11 @@ pub fn build_lines(cfg: &Document, defs: &[LineDef]) -> Result<Vec<Box<dyn Line>
                 kind if kind == "modem" || kind.starts_with('/') => {
                     let settings = modem::ModemSettings::from_def(d)
                         .map_err(|e| format!("{} line {}: {e}", cfg.origin(), d.cfg_line))?;
-                    Ok(Box::new(modem::ModemLine::new(d.number, settings)))
+                    Ok(Box::new(modem::ModemLine::with_documents(
+                        d.number,
+                        settings,
+                        documents.clone(),
+                    )))
                 }
                 other => Err(format!(
                     "{} line {}: line kind {other:?} is not available (known: sim, modem, or a device path such as /dev/ttyS0)",

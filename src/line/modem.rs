@@ -13,10 +13,11 @@
 //! requeued and other lines carry on.
 
 use super::breaker::{self, Breaker, State};
+use super::documents::DocumentCache;
 use super::serial::{drive, now, PortError};
 use super::{Call, CallResult, Completion, Line, LineDef, Placed};
 use crate::audio::load_message;
-use crate::fax::{load_document, Coding, EncodeOptions, Resolution};
+use crate::fax::Resolution;
 use crate::modem::dialstring::DialString;
 use crate::modem::fax_send::{FaxClass, FaxEvent, FaxPlan, FaxSend, FaxTimeouts};
 use crate::modem::query::Query;
@@ -199,6 +200,7 @@ pub struct ModemLine {
     number: u32,
     settings: Arc<ModemSettings>,
     health: Arc<Mutex<Health>>,
+    documents: DocumentCache,
 }
 
 #[derive(Debug)]
@@ -208,8 +210,18 @@ struct Health {
 }
 
 impl ModemLine {
-    /// A line from its settings.
+    /// A line from its settings, with a document cache of its own.
     pub fn new(number: u32, settings: ModemSettings) -> ModemLine {
+        ModemLine::with_documents(number, settings, DocumentCache::default())
+    }
+
+    /// A line from its settings that prepares documents through `documents` (the node's lines
+    /// share one cache, so a campaign's document is encoded once, not once per call).
+    pub fn with_documents(
+        number: u32,
+        settings: ModemSettings,
+        documents: DocumentCache,
+    ) -> ModemLine {
         ModemLine {
             number,
             settings: Arc::new(settings),
@@ -217,6 +229,7 @@ impl ModemLine {
                 breaker: Breaker::new(breaker::LINE),
                 probing: false,
             })),
+            documents,
         }
     }
 
@@ -280,15 +293,16 @@ impl Line for ModemLine {
     }
 
     fn place(&mut self, call: &Call, _now: DateTime<Utc>, done: &Completion) -> Placed {
-        let (number, settings, health, call, done) = (
+        let (number, settings, health, call, done, documents) = (
             self.number,
             self.settings.clone(),
             self.health.clone(),
             call.clone(),
             done.clone(),
+            self.documents.clone(),
         );
         tokio::spawn(async move {
-            let result = run_call(&settings, &call).await;
+            let result = run_call_with(&settings, &call, &documents).await;
             {
                 let mut h = health.lock().expect("health lock");
                 let now = Utc::now();
@@ -339,6 +353,15 @@ fn failed(code: u32, why: String) -> CallResult {
 
 /// Places one call and maps everything that can go wrong to an outcome code.
 pub async fn run_call(settings: &ModemSettings, call: &Call) -> CallResult {
+    run_call_with(settings, call, &DocumentCache::default()).await
+}
+
+/// [`run_call`] with documents prepared through `documents`.
+pub async fn run_call_with(
+    settings: &ModemSettings,
+    call: &Call,
+    documents: &DocumentCache,
+) -> CallResult {
     let started = Instant::now();
     let dial = match DialString::new(&call.number, &settings.prefix) {
         Ok(d) => d,
@@ -346,37 +369,41 @@ pub async fn run_call(settings: &ModemSettings, call: &Call) -> CallResult {
     };
     let mut result = match call.channel {
         Channel::Voice if settings.voice => voice_call(settings, call, dial).await,
-        Channel::Fax if settings.fax => fax_call(settings, call, dial).await,
+        Channel::Fax if settings.fax => fax_call(settings, call, dial, documents).await,
         other => failed(37, format!("line cannot place {other:?} calls")),
     };
     result.call_secs = started.elapsed().as_secs() as u32;
     result
 }
 
-async fn fax_call(settings: &ModemSettings, call: &Call, dial: DialString) -> CallResult {
-    let mut pages = Vec::new();
+async fn fax_call(
+    settings: &ModemSettings,
+    call: &Call,
+    dial: DialString,
+    documents: &DocumentCache,
+) -> CallResult {
+    let resolution = if call.low_resolution {
+        Resolution::Standard
+    } else {
+        Resolution::Fine
+    };
+    let mut docs = Vec::new();
     for doc in &call.documents {
-        match load_document(doc) {
-            Ok(p) => pages.extend(p),
+        match documents.get(doc, resolution) {
+            Ok(p) => docs.push(p),
             Err(e) => {
                 let code = if doc.exists() { 31 } else { 30 };
                 return failed(code, format!("job {}: {e}", call.job));
             }
         }
     }
-    if pages.is_empty() {
+    if docs.iter().all(|d| d.pages.is_empty()) {
         return failed(30, format!("job {}: no document to send", call.job));
     }
-    let resolution = if call.low_resolution {
-        Resolution::Standard
-    } else {
-        Resolution::Fine
-    };
     let max_speed = match call.fax_speed {
         Some(bps) => settings.max_speed.min(speed_code(bps)),
         None => settings.max_speed,
     };
-    let pages: Vec<_> = pages.iter().map(|p| p.to_resolution(resolution)).collect();
     let plan = FaxPlan {
         dial,
         pages: Vec::new(),
@@ -413,16 +440,10 @@ async fn fax_call(settings: &ModemSettings, call: &Call, dial: DialString) -> Ca
     let mut machine = match class {
         Some(class) => {
             // Class 2/2.0: the modem negotiates; both codings are ready, +FCS picks one.
-            let encode = |coding| {
-                pages
-                    .iter()
-                    .map(|p| crate::fax::encode(p, &EncodeOptions::class2(coding, 0)))
-                    .collect()
-            };
             let plan = FaxPlan {
-                pages: encode(Coding::Mh),
+                pages: docs.iter().flat_map(|d| d.mh.iter().cloned()).collect(),
                 pages_mr: if settings.mr {
-                    encode(Coding::mr_for(resolution))
+                    docs.iter().flat_map(|d| d.mr.iter().cloned()).collect()
                 } else {
                     Vec::new()
                 },
@@ -439,7 +460,7 @@ async fn fax_call(settings: &ModemSettings, call: &Call, dial: DialString) -> Ca
             now(),
             Class1Plan {
                 dial: plan.dial,
-                pages,
+                pages: docs.iter().flat_map(|d| d.pages.iter().cloned()).collect(),
                 fine: plan.fine,
                 two_d: false,
                 local_id: plan.local_id,
