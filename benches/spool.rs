@@ -311,7 +311,9 @@ fn drop_to_dial(n: usize) {
         std::fs::write(&staged, job_text(i)).unwrap();
         let t = Instant::now();
         std::fs::rename(&staged, q.join(&name)).unwrap();
-        let (job, at) = rx.recv_timeout(Duration::from_secs(10)).expect("dialled");
+        let Ok((job, at)) = rx.recv_timeout(Duration::from_secs(10)) else {
+            panic!("not dialled; the node ended with {:?}", server.join());
+        };
         assert_eq!(job, name);
         lat.push(at - t);
     }

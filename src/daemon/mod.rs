@@ -211,7 +211,7 @@ pub struct Daemon {
     unserved_warned: std::collections::HashSet<String>,
     /// Unknown FS commands already logged: (job file name, line, command).
     typos_warned: std::collections::HashSet<(String, usize, String)>,
-    observer: Option<Observer>,
+    observers: Vec<Observer>,
     draining: bool,
     temp_prefix: String,
     lock: Option<std::fs::File>,
@@ -346,7 +346,7 @@ impl Daemon {
             linemap: line_map(&sys_doc, node),
             unserved_warned: Default::default(),
             typos_warned: Default::default(),
-            observer: None,
+            observers: Vec::new(),
             draining: false,
             temp_prefix: format!(".{node}."),
             lock: None,
@@ -423,13 +423,14 @@ impl Daemon {
         merged
     }
 
-    /// Calls `f` on every event (the demo prints them; tests collect them).
+    /// Calls `f` on every event, after the observers added before it (the demo prints them,
+    /// tests collect them, the service loop counts them for `/metrics`).
     pub fn on_event(&mut self, f: impl FnMut(&Event) + Send + 'static) {
-        self.observer = Some(Box::new(f));
+        self.observers.push(Box::new(f));
     }
 
     fn emit(&mut self, e: Event) {
-        if let Some(f) = self.observer.as_mut() {
+        for f in &mut self.observers {
             f(&e);
         }
     }
