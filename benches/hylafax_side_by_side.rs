@@ -26,6 +26,8 @@
 //! The programs' own wall time (redial: start of the process to the 20th job in SENT; HylaFAX:
 //! start of the first faxsend to the exit of the last) is printed too.
 
+mod common;
+use common::{count, env, pct};
 use redial_sim::rack::{run, RackConfig};
 use redial_sim::scenario::Scenario;
 use std::path::{Path, PathBuf};
@@ -33,25 +35,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SCENARIO: &str = "[defaults]\nunknown = { kind = \"fax\", csi = \"SIDE BY SIDE\" }\n";
-
-fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn count(dir: &Path) -> usize {
-    std::fs::read_dir(dir).map_or(0, |r| r.count())
-}
 
 /// The rack's calls so far: (start, end) in unix ms.
 fn calls(rack: &Path) -> Vec<(i64, i64)> {

@@ -35,6 +35,8 @@
 //! The goal (issue 12, item 6): 96 busy lines cost less than 10% of one core, turnaround p99
 //! at most 30 ms. The run prints figures; it asserts nothing about time.
 
+mod common;
+use common::{count, env, pct};
 use redial::spool::store::{rename_durable, write_atomic};
 use redial_sim::rack::{run, RackConfig};
 use redial_sim::scenario::Scenario;
@@ -57,21 +59,6 @@ fn scenario() -> String {
         ));
     }
     s
-}
-
-fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// utime+stime of a process, in seconds (all its threads).
@@ -134,10 +121,6 @@ fn floor(dir: &Path, stop: &AtomicBool, pace: Duration) -> (Vec<(f64, f64)>, f64
 
 fn unix_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-fn count(dir: &Path) -> usize {
-    std::fs::read_dir(dir).map_or(0, |r| r.count())
 }
 
 /// Per line: dial instants and turnarounds from the node's log, in unix ms.

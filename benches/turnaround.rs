@@ -9,6 +9,8 @@
 //! move the job to FAIL; claim the next one by rename and write its claim atomically, each with
 //! its fsyncs), so the ratio shows what the service loop adds to the disk's own cost.
 
+mod common;
+use common::pct;
 use redial::spool::store::{rename_durable, write_atomic};
 use redial_sim::rack::{run, RackConfig};
 use redial_sim::scenario::Scenario;
@@ -16,11 +18,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SCENARIO: &str = "[defaults]\nunknown = { kind = \"busy\" }\n";
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn gaps(log: &str) -> Vec<f64> {
     let mut out = Vec::new();

@@ -38,6 +38,21 @@ pub struct QueueStatus {
     pub unserved: usize,
 }
 
+impl QueueStatus {
+    /// Nothing counted yet in `queue` (its folder name).
+    pub fn empty(queue: String) -> QueueStatus {
+        QueueStatus {
+            queue,
+            due: 0,
+            held: 0,
+            held_until: None,
+            waiting_retry: 0,
+            scheduled: 0,
+            unserved: 0,
+        }
+    }
+}
+
 /// A queued job no line can ever dial.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Held {
@@ -152,15 +167,7 @@ pub fn status_with(
             continue;
         }
         let dir = layout.queue_dir(q);
-        let mut s = QueueStatus {
-            queue: super::queue_name(q),
-            due: 0,
-            held: 0,
-            held_until: None,
-            waiting_retry: 0,
-            scheduled: 0,
-            unserved: 0,
-        };
+        let mut s = QueueStatus::empty(super::queue_name(q));
         for name in store::list_jobs(&dir)? {
             let loaded = load_queued(&dir.join(&name), sys, base);
             let unserved = match (&loaded, &lines) {

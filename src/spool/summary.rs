@@ -52,15 +52,7 @@ pub fn count(
     let mut held_total = 0;
     let mut out = Vec::new();
     for &q in queues {
-        let mut s = QueueStatus {
-            queue: queue_name(q),
-            due: 0,
-            held: 0,
-            held_until: None,
-            waiting_retry: 0,
-            scheduled: 0,
-            unserved: 0,
-        };
+        let mut s = QueueStatus::empty(queue_name(q));
         for (name, e) in index.entries(q) {
             if let Some(reason) = &reasons[e.group as usize] {
                 s.unserved += 1;
