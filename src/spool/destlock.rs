@@ -1,11 +1,12 @@
 //! Destination locks: at most `$max_concurrent_calls` calls to one number at once across every
 //! node on the spool, also on a network file system.
 //!
-//! A lock is a file `LOCKS/<destination>.<slot>.lock` holding the owner's node name and lease
-//! generation. It is written whole under a temporary name and then `link(2)`ed to the lock's
-//! name, which fails when the name exists (atomic on local file systems and on NFS), so a lock
-//! is never seen half-written. It is
-//! removed when the attempt settles. A lock is broken only when its owner is gone: the owner's
+//! A lock is a symbolic link `LOCKS/<destination>.<slot>.lock` whose target text is the owner's
+//! node name and lease generation (it points at nothing; nothing follows it). One `symlink(2)`
+//! creates it whole and fails when the name exists (atomic on local file systems and on NFS), so
+//! a lock is never seen half-written, and taking one costs one call, no inode of a temporary
+//! file, no link and no unlink. Locks written as regular files (by earlier versions) are still
+//! read. A lock is removed when the attempt settles. A lock is broken only when its owner is gone: the owner's
 //! lease is missing, stale, or carries another generation (the owner restarted, so the lock
 //! belongs to a process that no longer exists). This module owns those files and that rule; it
 //! never decides which job to dial.
@@ -13,7 +14,7 @@
 use super::lease::Lease;
 use super::Layout;
 use chrono::{DateTime, Utc};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Who holds a lock.
@@ -23,6 +24,17 @@ pub struct Holder {
     pub node: String,
     /// The node's lease generation when it took the lock.
     pub generation: u64,
+}
+
+/// Who holds the lock at `path`: its link text, or the content of a lock file of earlier
+/// versions.
+fn holder_of(path: &Path) -> Option<Holder> {
+    use std::os::unix::ffi::OsStrExt;
+    match std::fs::read_link(path) {
+        Ok(target) => parse(target.as_os_str().as_bytes()),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => parse(&std::fs::read(path).ok()?),
+        Err(_) => None,
+    }
 }
 
 fn parse(bytes: &[u8]) -> Option<Holder> {
@@ -58,7 +70,7 @@ fn old_enough(path: &Path, leases: &[Lease]) -> bool {
         .max()
         .unwrap_or(60)
         .max(1) as u64;
-    std::fs::metadata(path)
+    std::fs::symlink_metadata(path)
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| t.elapsed().ok())
@@ -75,7 +87,6 @@ pub fn acquire(
     now: DateTime<Utc>,
     leases: impl Fn() -> Vec<Lease>,
 ) -> io::Result<Option<PathBuf>> {
-    std::fs::create_dir_all(dir(layout))?;
     let mut judged: Option<Vec<Lease>> = None;
     for slot in 0..slots.max(1) {
         let path = slot_path(layout, dest, slot);
@@ -83,7 +94,7 @@ pub fn acquire(
             match create(&path, me) {
                 Ok(()) => return Ok(Some(path)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read(&path).ok().and_then(|b| parse(&b));
+                    let holder = holder_of(&path);
                     let ls = judged.get_or_insert_with(&leases);
                     match holder {
                         Some(h) if !gone(&h, ls, now) => break,
@@ -105,19 +116,20 @@ pub fn acquire(
 }
 
 fn create(path: &Path, me: &Holder) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", me.node))
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(format!("{} {}\n", me.node, me.generation).as_bytes())?;
-    // The temporary file is removed when `tmp` drops; the link stays.
-    std::fs::hard_link(tmp.path(), path)
+    let text = format!("{} {}", me.node, me.generation);
+    match std::os::unix::fs::symlink(&text, path) {
+        // `LOCKS` is made on first use (and again if someone removed it).
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+            std::os::unix::fs::symlink(&text, path)
+        }
+        r => r,
+    }
 }
 
 /// Releases a lock taken by `me` (a lock someone else holds now is left alone).
 pub fn release(path: &Path, me: &Holder) {
-    if std::fs::read(path).ok().and_then(|b| parse(&b)).as_ref() == Some(me) {
+    if holder_of(path).as_ref() == Some(me) {
         let _ = std::fs::remove_file(path);
     }
 }
@@ -175,5 +187,36 @@ mod tests {
         assert!(acquire(&layout, 42, 1, &b, later, restarted)
             .unwrap()
             .is_some());
+    }
+
+    #[test]
+    fn a_lock_is_one_symlink_and_old_lock_files_still_count() {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::new(d.path(), 2);
+        let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let a = Holder {
+            node: "a".into(),
+            generation: 7,
+        };
+        let live = || vec![lease("a", 7, t), lease("b", 9, t)];
+        // LOCKS does not exist yet: made on first use.
+        let p = acquire(&layout, 1, 1, &a, t, live).unwrap().unwrap();
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        assert!(m.file_type().is_symlink());
+        assert_eq!(std::fs::read_link(&p).unwrap(), Path::new("a 7"));
+        // Nothing else was left in LOCKS.
+        assert_eq!(std::fs::read_dir(dir(&layout)).unwrap().count(), 1);
+        release(&p, &a);
+        assert!(std::fs::symlink_metadata(&p).is_err());
+        // A lock file an earlier version wrote, held by live b: respected, and released by b.
+        let old = slot_path(&layout, 2, 0);
+        std::fs::write(&old, "b 9\n").unwrap();
+        assert_eq!(acquire(&layout, 2, 1, &a, t, live).unwrap(), None);
+        let b = Holder {
+            node: "b".into(),
+            generation: 9,
+        };
+        release(&old, &b);
+        assert!(acquire(&layout, 2, 1, &a, t, live).unwrap().is_some());
     }
 }
