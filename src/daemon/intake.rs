@@ -110,7 +110,7 @@ impl Daemon {
             }
         };
         let now = self.clock.now();
-        match self.load(&path, &bytes).and_then(|l| self.check(l)) {
+        match self.load(&path, bytes).and_then(|l| self.check(l)) {
             Ok(l) => match self.due(&l, now) {
                 Ok(due) => {
                     let spec = l.job.send_line.as_deref().unwrap_or("*");
@@ -149,9 +149,10 @@ impl Daemon {
     /// document, destination or profile command fails the job (33), as does a `$fax_user` that
     /// does not exist, a USR file with an unknown command, or an `X`/`Y` prefix with no
     /// `$param_group` in the CFG.
-    pub fn load(&mut self, path: &Path, bytes: &[u8]) -> Result<Loaded, Bad> {
+    pub fn load(&mut self, path: &Path, bytes: Vec<u8>) -> Result<Loaded, Bad> {
         let origin = path.display().to_string();
-        let doc = Document::parse(bytes, &origin).map_err(|e| Bad {
+        // The document keeps the bytes read: no copy of the file.
+        let doc = Document::from_vec(bytes, &origin).map_err(|e| Bad {
             code: CODE_INVALID,
             reason: e.to_string(),
             doc: None,

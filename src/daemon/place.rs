@@ -90,7 +90,7 @@ impl Daemon {
                 return self.reject_active(&dst, name.as_str(), bad);
             }
         };
-        let loaded = match self.load(&dst, &bytes).and_then(|l| self.check(l)) {
+        let loaded = match self.load(&dst, bytes).and_then(|l| self.check(l)) {
             Ok(l) => l,
             Err(bad) => {
                 give_up(self);
@@ -289,7 +289,7 @@ impl Daemon {
         let path = self.settings.layout.queue_dir(q).join(name.as_str());
         store::read_job(&path)
             .ok()
-            .and_then(|bytes| self.load(&path, &bytes).ok())
+            .and_then(|bytes| self.load(&path, bytes).ok())
             .and_then(|l| engine::earliest_start(&l.policy, &l.job, until, now).ok())
             .unwrap_or(until)
     }

@@ -80,7 +80,7 @@ impl Daemon {
             job: name.to_string(),
             node: owner.to_string(),
         });
-        let loaded = match self.load(path, &bytes) {
+        let loaded = match self.load(path, bytes) {
             Ok(l) => l,
             Err(bad) => return self.reject_active(path, name, bad),
         };
