@@ -572,7 +572,8 @@ impl Daemon {
     fn load_snapshot(&mut self) -> bool {
         let path = self.settings.layout.index_snapshot(&self.node);
         let now = due_ms(self.clock.now());
-        match snapshot::load(&path, &mut self.index, now, store::stamp_at) {
+        let queues = self.settings.order.clone();
+        match snapshot::load(&path, &mut self.index, &queues, now, store::stamp_at) {
             Ok(n) => {
                 tracing::info!(entries = n, file = %path.display(), "index snapshot loaded; checking each queued file against it");
                 true

@@ -184,15 +184,17 @@ pub fn write(
 }
 
 /// Reads the snapshot at `path` into `index` (which must be empty), after checking each
-/// dependency's stamp with `stamp_of`. Returns how many entries it holds. On any error the
-/// index is left empty.
+/// dependency's stamp with `stamp_of`; every entry must belong to one of `queues` (the node's).
+/// Entries due by `now` (unix ms) are ready at once. Returns how many entries it holds. On any
+/// error the index is left empty.
 pub fn load(
     path: &Path,
     index: &mut Index,
+    queues: &[u8],
     now: i64,
     stamp_of: impl Fn(&Path) -> Option<u64>,
 ) -> Result<usize, SnapshotError> {
-    let r = load_into(path, index, now, stamp_of);
+    let r = load_into(path, index, queues, now, stamp_of);
     if r.is_err() {
         *index = Index::new();
     }
@@ -202,6 +204,7 @@ pub fn load(
 fn load_into(
     path: &Path,
     index: &mut Index,
+    queues: &[u8],
     now: i64,
     stamp_of: impl Fn(&Path) -> Option<u64>,
 ) -> Result<usize, SnapshotError> {
@@ -245,6 +248,11 @@ fn load_into(
     let mut loaded = std::collections::HashSet::new();
     for _ in 0..count {
         let q = r.u8()?;
+        if !queues.contains(&q) {
+            return Err(SnapshotError::Format(
+                "an entry of a queue this node does not serve",
+            ));
+        }
         if run_queue != Some(q) {
             if let Some(prev) = run_queue {
                 index.load_queue(prev, std::mem::take(&mut run), now);
@@ -350,11 +358,21 @@ mod tests {
         let deps = vec![(cfg.clone(), 99)];
         write(dir.path(), ".s.", &target, &deps, &ix, &[0, 1, 2]).unwrap();
         let mut back = Index::new();
-        let n = load(&target, &mut back, 0, |p| (p == cfg).then_some(99)).unwrap();
+        let n = load(&target, &mut back, &[0, 1, 2], 0, |p| {
+            (p == cfg).then_some(99)
+        })
+        .unwrap();
         assert_eq!(n, 2);
         assert_eq!(dump(&back), dump(&ix));
+        let mut other = Index::new();
+        let e = load(&target, &mut other, &[0, 1], 0, |p| {
+            (p == cfg).then_some(99)
+        })
+        .unwrap_err();
+        assert!(matches!(e, SnapshotError::Format(_)), "{e}");
+        assert!(other.is_empty());
         let mut stale = Index::new();
-        let e = load(&target, &mut stale, 0, |_| Some(98)).unwrap_err();
+        let e = load(&target, &mut stale, &[0, 1, 2], 0, |_| Some(98)).unwrap_err();
         assert!(matches!(e, SnapshotError::Stale(_)), "{e}");
         assert!(stale.is_empty());
     }
@@ -370,13 +388,19 @@ mod tests {
             bad[at] ^= 0x5a;
             std::fs::write(&target, &bad).unwrap();
             let mut ix = Index::new();
-            assert!(load(&target, &mut ix, 0, |_| None).is_err(), "flip at {at}");
+            assert!(
+                load(&target, &mut ix, &[0, 1, 2], 0, |_| None).is_err(),
+                "flip at {at}"
+            );
             assert!(ix.is_empty());
         }
         for cut in [0, 8, good.len() / 2, good.len() - 1] {
             std::fs::write(&target, &good[..cut]).unwrap();
             let mut ix = Index::new();
-            assert!(load(&target, &mut ix, 0, |_| None).is_err(), "cut at {cut}");
+            assert!(
+                load(&target, &mut ix, &[0, 1, 2], 0, |_| None).is_err(),
+                "cut at {cut}"
+            );
         }
     }
 }
