@@ -108,3 +108,52 @@ fn the_published_counts_match_the_files_and_go_stale_with_the_lease() {
     d.shutdown();
     assert!(!p.exists(), "a node removes its summary when it stops");
 }
+
+/// An idle node does not write its summary every second: only when the counts change, or once
+/// a lease renewal after the last write (so it stays fresh enough to be trusted).
+#[test]
+fn an_idle_node_rewrites_its_summary_only_when_it_must() {
+    store::set_durable(false);
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    std::fs::write(
+        base.join("redial.cfg"),
+        "$request_dir spool 0\n$timezone UTC\n$line 1 sim outcomes=0@1\n$node_lease 10 60\n",
+    )
+    .unwrap();
+    let layout = Layout::new(base.join("spool"), 0);
+    layout.create(None).unwrap();
+    std::fs::write(
+        layout.queue_dir(0).join("later.FS"),
+        "$fax_phone 5550100\n$fax_send_date 03/03/2026\n",
+    )
+    .unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let clock = ManualClock::new(now);
+    let (mut d, _) = node(base, "n1", &clock);
+    d.start().unwrap();
+    let p = summary::path(&layout, "n1");
+    d.publish_summary();
+    assert!(p.is_file());
+    std::fs::remove_file(&p).unwrap();
+    // Nothing changed, a second later: not written.
+    clock.set(now + Duration::seconds(1));
+    d.publish_summary();
+    assert!(
+        !p.exists(),
+        "an unchanged summary was written again after 1 s"
+    );
+    // A new job changes the counts: written at once.
+    std::fs::write(layout.queue_dir(0).join("now.FS"), "$fax_phone 5550101\n").unwrap();
+    d.rescan();
+    d.publish_summary();
+    assert!(p.is_file());
+    std::fs::remove_file(&p).unwrap();
+    // Unchanged again, but a lease renewal (10 s) after the last write: written.
+    clock.set(now + Duration::seconds(12));
+    d.publish_summary();
+    assert!(
+        p.is_file(),
+        "the summary must be rewritten within a lease renewal"
+    );
+}

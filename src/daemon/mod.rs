@@ -207,6 +207,8 @@ pub struct Daemon {
     usr_cache: HashMap<PathBuf, PolicyLayer>,
     /// Every node's lines and groups (the CFG), for jobs no line can ever serve.
     linemap: crate::linegroup::LineMap,
+    /// The counts last published and when (see [`Daemon::publish_summary`]).
+    published: Option<(crate::spool::summary::Summary, DateTime<Utc>)>,
     /// The `$fax_send_line` groups warned about as served by no line since the last (re)load.
     unserved_warned: std::collections::HashSet<String>,
     /// Unknown FS commands already logged: (job file name, line, command).
@@ -344,6 +346,7 @@ impl Daemon {
             batch: None,
             usr_cache: HashMap::new(),
             linemap: line_map(&sys_doc, node),
+            published: None,
             unserved_warned: Default::default(),
             typos_warned: Default::default(),
             observers: Vec::new(),
@@ -590,16 +593,26 @@ impl Daemon {
 
     /// Publishes the queue counts for `redial status`, the web page and the metrics (see
     /// [`summary`](crate::spool::summary)).
-    pub fn publish_summary(&self) {
-        let s = crate::spool::summary::count(
-            &self.node,
-            &self.index,
-            &self.settings.order,
-            self.clock.now(),
-            |g| self.linemap.unserved(g),
-        );
-        if let Err(e) = crate::spool::summary::write(&self.settings.layout, &self.temp_prefix, &s) {
-            tracing::debug!(error = %e, "cannot publish the queue summary");
+    ///
+    /// Counted every time; written only when the counts changed, or when the last write is one
+    /// lease renewal old (a summary is trusted only while it is younger than the lease's stale
+    /// time), so an idle node does not write a file every second.
+    pub fn publish_summary(&mut self) {
+        let now = self.clock.now();
+        let s =
+            crate::spool::summary::count(&self.node, &self.index, &self.settings.order, now, |g| {
+                self.linemap.unserved(g)
+            });
+        if let Some((last, at)) = &self.published {
+            let same =
+                last.queues == s.queues && last.held == s.held && last.held_total == s.held_total;
+            if same && (now - *at).num_seconds() < self.settings.lease_renew {
+                return;
+            }
+        }
+        match crate::spool::summary::write(&self.settings.layout, &self.temp_prefix, &s) {
+            Ok(()) => self.published = Some((s, now)),
+            Err(e) => tracing::debug!(error = %e, "cannot publish the queue summary"),
         }
     }
 

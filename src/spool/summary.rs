@@ -1,6 +1,7 @@
 //! The queue summary a running node publishes: `ACTIVE/<node>.summary.json`, the counts of
-//! `redial status` computed from the node's index once a second, so `status`, the web page and
-//! the metrics answer in milliseconds at a million queued jobs instead of reading every file.
+//! `redial status` computed from the node's index once a second (and written when they change,
+//! or once per lease renewal), so `status`, the web page and the metrics answer in milliseconds
+//! at a million queued jobs instead of reading every file.
 //!
 //! Owns the file's content and the rule for trusting it: a summary counts only while its node's
 //! lease is fresh and the summary itself is no older than the lease's stale time. It never
