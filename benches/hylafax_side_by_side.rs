@@ -28,7 +28,7 @@
 
 mod common;
 use common::{count, env, pct};
-use redial_sim::rack::{run, RackConfig};
+use redial_sim::rack::RackConfig;
 use redial_sim::scenario::Scenario;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -157,17 +157,8 @@ fn main() {
         time_scale: scale,
         bps: 0,
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let rack = rt.spawn(async move {
-        run(cfg, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap()
-    });
-    while !rack_dir.join("ready").exists() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let rack = common::Rack::start(&rt, cfg);
+    common::wait_ready(&rack_dir);
     let tty = redial_sim::rack::link_path(&rack_dir, 0);
 
     // The document both send: one fine page of text as TIFF-F (MH), made by efix.
@@ -209,23 +200,7 @@ fn main() {
     }
     let log = r.join("node.jsonl");
     let t = Instant::now();
-    let mut node = Command::new(env!("CARGO_BIN_EXE_redial"))
-        .args([
-            "run",
-            "--cfg",
-            "redial.cfg",
-            "--node",
-            "n1",
-            "--base",
-            ".",
-            "--json",
-        ])
-        .current_dir(&r)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut node = common::spawn_node(&r, &log);
     let (sent, fail) = (r.join("spool/SENT"), r.join("spool/FAIL"));
     while count(&sent) + count(&fail) < jobs {
         if t.elapsed() > Duration::from_secs(600) {
@@ -290,8 +265,7 @@ fn main() {
         runs.push((label, side(&all[before..], own), done));
     }
 
-    let _ = stop.send(());
-    let _ = rt.block_on(rack);
+    rack.stop(&rt);
     let _ = std::fs::remove_file(format!("/var/lock/LCK..{rack_name}_ttySIM0"));
 
     let mut red = side(&redial_calls, redial_own);

@@ -38,11 +38,11 @@
 mod common;
 use common::{count, env, pct};
 use redial::spool::store::{rename_durable, write_atomic};
-use redial_sim::rack::{run, RackConfig};
+use redial_sim::rack::RackConfig;
 use redial_sim::scenario::Scenario;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -221,8 +221,7 @@ fn main() {
         .tempdir_in(".")
         .unwrap();
     let mut racks = Vec::new();
-    let mut stops = Vec::new();
-    let mut tasks = Vec::new();
+    let mut running = Vec::new();
     for b in 0..BOARDS {
         let modems = per_board.min(lines - (b * per_board).min(lines));
         if modems == 0 {
@@ -236,21 +235,11 @@ fn main() {
             time_scale: scale,
             bps: 0,
         };
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tasks.push(rt.spawn(async move {
-            run(cfg, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap()
-        }));
-        stops.push(stop);
+        running.push(common::Rack::start(&rt, cfg));
         racks.push((dir, modems));
     }
     for (dir, _) in &racks {
-        while !dir.join("ready").exists() {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        common::wait_ready(dir);
     }
     let mut cfg = String::from("$request_dir spool 1\n$timezone UTC\n");
     let mut n = 0;
@@ -277,23 +266,7 @@ fn main() {
         .unwrap();
     }
     let log = base.path().join("node.jsonl");
-    let mut node = Command::new(env!("CARGO_BIN_EXE_redial"))
-        .args([
-            "run",
-            "--cfg",
-            "redial.cfg",
-            "--node",
-            "n1",
-            "--base",
-            ".",
-            "--json",
-        ])
-        .current_dir(base.path())
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut node = common::spawn_node(base.path(), &log);
     let pid = node.id().to_string();
     let sent = base.path().join("spool/SENT");
     let t = Instant::now();
@@ -326,11 +299,8 @@ fn main() {
     let left = count(&q);
     let _ = Command::new("kill").args(["-TERM", &pid]).status();
     let _ = node.wait();
-    for s in stops {
-        let _ = s.send(());
-    }
-    for t in tasks {
-        let _ = rt.block_on(t);
+    for r in running {
+        r.stop(&rt);
     }
 
     let mut f_wall: Vec<f64> = fl.iter().map(|x| x.0).collect();

@@ -12,9 +12,9 @@
 mod common;
 use common::pct;
 use redial::spool::store::{rename_durable, write_atomic};
-use redial_sim::rack::{run, RackConfig};
+use redial_sim::rack::RackConfig;
 use redial_sim::scenario::Scenario;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const SCENARIO: &str = "[defaults]\nunknown = { kind = \"busy\" }\n";
@@ -90,17 +90,8 @@ fn main() {
         time_scale: 0.0001,
         bps: 0,
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let rack = rt.spawn(async move {
-        run(cfg, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap()
-    });
-    while !rack_dir.join("ready").exists() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let rack = common::Rack::start(&rt, cfg);
+    common::wait_ready(&rack_dir);
     std::fs::write(
         base.path().join("redial.cfg"),
         format!(
@@ -121,23 +112,7 @@ fn main() {
         .unwrap();
     }
     let log = base.path().join("node.jsonl");
-    let mut node = Command::new(env!("CARGO_BIN_EXE_redial"))
-        .args([
-            "run",
-            "--cfg",
-            "redial.cfg",
-            "--node",
-            "n1",
-            "--base",
-            ".",
-            "--json",
-        ])
-        .current_dir(base.path())
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut node = common::spawn_node(base.path(), &log);
     let t = Instant::now();
     let fail = base.path().join("spool/FAIL");
     while std::fs::read_dir(&fail).map_or(0, |r| r.count()) < jobs {
@@ -151,8 +126,7 @@ fn main() {
         .args(["-TERM", &node.id().to_string()])
         .status();
     let _ = node.wait();
-    let _ = stop.send(());
-    let _ = rt.block_on(rack);
+    rack.stop(&rt);
     let mut g = gaps(&std::fs::read_to_string(&log).unwrap());
     let mut f = floor(&base.path().join("floor"), g.len().max(40));
     println!(
