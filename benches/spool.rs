@@ -266,7 +266,7 @@ fn restart_child(dir: &Path, n: usize) {
     // What `redial run` does on its thread meanwhile, here in line: stat every file, check.
     let layout = d.layout().clone();
     let queues = d.settings().order.clone();
-    redial::daemon::reconcile_in_background(&layout, &queues, |b| {
+    redial::daemon::stat_queued(&layout, &queues, |b| {
         d.reconcile(b);
         true
     });

@@ -8,7 +8,7 @@
 //! answers "known?" and "did you mean …?". Suggestions use `strsim`'s Damerau–Levenshtein
 //! distance (already in the tree through clap), so a swapped pair (`phnoe`) counts as one edit.
 
-use super::{Command, Document};
+use super::Document;
 use rustc_hash::FxHashMap;
 use std::fmt;
 
@@ -275,12 +275,7 @@ impl fmt::Display for Unknown {
     }
 }
 
-/// One command checked against a file kind.
-pub fn check(kind: FileKind, file: &str, c: &Command) -> Option<Unknown> {
-    check_name(kind, file, &c.name, c.line)
-}
-
-/// [`check`] by name (lower case) and line.
+/// One command, by name (lower case) and line, checked against a file kind.
 fn check_name(kind: FileKind, file: &str, name: &str, line: usize) -> Option<Unknown> {
     (known(kind, name) == Known::Unknown).then(|| Unknown {
         file: file.to_string(),

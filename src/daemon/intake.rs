@@ -13,12 +13,6 @@ impl Daemon {
     /// Reads every queue and brings the index in line with the directories (start-up, periodic
     /// reconciliation, and after the watcher lost events).
     pub fn rescan(&mut self) {
-        self.rescan_with(false);
-    }
-
-    /// [`Daemon::rescan`]; with `check_stamps` (after loading an index snapshot), a file
-    /// already indexed is read again when its stamp differs from the one it was indexed with.
-    pub(super) fn rescan_with(&mut self, check_stamps: bool) {
         let order = self.settings.order.clone();
         for q in order {
             let dir = self.settings.layout.queue_dir(q);
@@ -59,12 +53,7 @@ impl Daemon {
                 self.index.remove(q, &n);
             }
             for n in &names {
-                let fresh = match self.index.get(q, &JobName::new(n)) {
-                    None => false,
-                    Some(_) if !check_stamps => true,
-                    Some(e) => store::stamp_at(&dir.join(n)) == Some(e.stamp),
-                };
-                if !fresh {
+                if self.index.get(q, &JobName::new(n)).is_none() {
                     self.index_file(q, n);
                 }
             }

@@ -250,12 +250,11 @@ pub fn dest_hash(number: &str) -> u64 {
         })
 }
 
-/// A due instant as the index keeps it: milliseconds, rounded up, so a job never becomes ready
-/// before its instant (whole seconds started retries up to a second early).
 /// Lists every queue in `queues` and stats each job file, handing `(queue, name, stamp)` in
 /// batches to `send` (stamp `None`: gone between the listing and the stat), for
-/// [`Daemon::reconcile`]. Runs on its own thread while the node dials; touches no file.
-pub fn reconcile_in_background(
+/// [`Daemon::reconcile`]. `redial run` runs it on its own thread while the node dials;
+/// touches no file.
+pub fn stat_queued(
     layout: &Layout,
     queues: &[u8],
     mut send: impl FnMut(Vec<(u8, String, Option<u64>)>) -> bool,
@@ -278,6 +277,8 @@ pub fn reconcile_in_background(
     }
 }
 
+/// A due instant as the index keeps it: milliseconds, rounded up, so a job never becomes ready
+/// before its instant (whole seconds started retries up to a second early).
 fn due_ms(t: DateTime<Utc>) -> i64 {
     let ms = t.timestamp_millis();
     if !t.timestamp_subsec_nanos().is_multiple_of(1_000_000) {
@@ -495,14 +496,20 @@ impl Daemon {
     /// (see [`snapshot`]), or by reading every file.
     pub fn start(&mut self) -> anyhow::Result<()> {
         if self.start_with()? {
-            self.rescan_with(true);
+            // The same check `redial run` makes on a thread (see `start_serving`), in line.
+            let (layout, queues) = (self.settings.layout.clone(), self.settings.order.clone());
+            stat_queued(&layout, &queues, |seen| {
+                self.reconcile(seen);
+                true
+            });
+            self.rescan();
         }
         Ok(())
     }
 
     /// [`Daemon::start`] for the service loop: when the index came from a snapshot, returns
     /// true and leaves checking the files against it to the caller ([`Daemon::reconcile`] with
-    /// what [`reconcile_in_background`] finds, then a [`Daemon::rescan`]), so the node dials
+    /// what [`stat_queued`] finds, then a [`Daemon::rescan`]), so the node dials
     /// from the snapshot at once. Safe because a claim reads the job again and checks its time
     /// and windows before any call; a file gone meanwhile is simply not claimed.
     pub fn start_serving(&mut self) -> anyhow::Result<bool> {
@@ -553,7 +560,7 @@ impl Daemon {
         Ok(self.load_snapshot())
     }
 
-    /// Checks entries the background pass stat'ed (see [`reconcile_in_background`]): a file
+    /// Checks entries the background pass stat'ed (see [`stat_queued`]): a file
     /// whose stamp differs from its entry's, or that has none, is read again; one gone leaves
     /// the index.
     pub fn reconcile(&mut self, seen: Vec<(u8, String, Option<u64>)>) {

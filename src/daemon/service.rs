@@ -29,7 +29,7 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
     if snapshot {
         let (layout, queues) = (d.layout().clone(), d.settings().order.clone());
         std::thread::spawn(move || {
-            super::reconcile_in_background(&layout, &queues, |b| ctx.send(Some(b)).is_ok());
+            super::stat_queued(&layout, &queues, |b| ctx.send(Some(b)).is_ok());
             let _ = ctx.send(None);
         });
     }
