@@ -186,3 +186,38 @@ fn redial_run_dials_from_the_snapshot_and_still_honours_every_change() {
     assert!(log.contains("index snapshot loaded"), "{log}");
     assert!(log.contains("every queued file checked"), "{log}");
 }
+
+/// Under a fault: the snapshot cannot be saved at shutdown (here its name is taken by a
+/// directory). The node stops cleanly, and the next start reads every file and loses nothing.
+#[test]
+fn a_snapshot_that_cannot_be_saved_costs_a_full_read_and_nothing_else() {
+    store::set_durable(false);
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    std::fs::write(
+        base.join("redial.cfg"),
+        "$request_dir spool 1\n$timezone UTC\n",
+    )
+    .unwrap();
+    let layout = Layout::new(base.join("spool"), 1);
+    layout.create(None).unwrap();
+    for n in ["a", "b"] {
+        std::fs::write(
+            layout.queue_dir(0).join(format!("{n}.FS")),
+            "$fax_phone 5550100\n",
+        )
+        .unwrap();
+    }
+    let t1 = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let d = start(base, t1);
+    std::fs::create_dir(layout.index_snapshot("n1")).unwrap();
+    stop(d);
+    assert!(layout.index_snapshot("n1").is_dir());
+    let t2 = t1 + Duration::hours(1);
+    let d = start(base, t2);
+    assert_eq!(d.index().len(), 2);
+    for n in ["a.FS", "b.FS"] {
+        assert_eq!(due(&d, n), Some(t2), "{n} must be read again");
+    }
+    stop(d);
+}
