@@ -159,6 +159,18 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
+    // For a profiler: `REDIAL_PARSE_PROFILE=50 perf record cargo bench --bench parse` reads
+    // the attempt-record file as a job that many times and nothing else.
+    if let Some(n) = std::env::var("REDIAL_PARSE_PROFILE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        let bytes = records(mb);
+        for _ in 0..n {
+            as_job(black_box(bytes.clone()));
+        }
+        return;
+    }
     println!("redial parse benchmark (in memory; floor = split into lines and sum lengths)");
     let one = typical();
     let many: Vec<u8> = one.repeat((mb << 20) / one.len());

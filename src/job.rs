@@ -100,11 +100,15 @@ const SINGLES: &[&str] = &[
 ];
 
 /// Where a job's commands lie, found in one pass over the names (no argument read): the last
-/// line of each of [`SINGLES`], every document and attempt record line, and the cycle mark.
+/// line of each of [`SINGLES`], every document line, how many attempt records there are and
+/// where the first is (they are read in a second pass from there, into a list of exactly that
+/// size: a file of records must not cost a growing list of line numbers too), and the cycle
+/// mark.
 struct Lines {
     last: [usize; SINGLES.len()],
     documents: Vec<usize>,
-    records: Vec<usize>,
+    records: usize,
+    first_record: usize,
     cycle_mark: usize,
 }
 
@@ -113,13 +117,19 @@ impl Lines {
         let mut l = Lines {
             last: [0; SINGLES.len()],
             documents: Vec::new(),
-            records: Vec::new(),
+            records: 0,
+            first_record: 0,
             cycle_mark: 0,
         };
         for (name, line) in doc.names() {
             match name.as_ref() {
-                "attempt_record" => l.records.push(line),
-                "new_cycle" | "retry_note" => l.cycle_mark = l.records.len(),
+                "attempt_record" => {
+                    if l.records == 0 {
+                        l.first_record = line;
+                    }
+                    l.records += 1;
+                }
+                "new_cycle" | "retry_note" => l.cycle_mark = l.records,
                 "fax_filename" => l.documents.push(line),
                 n => {
                     if let Some(i) = SINGLES.iter().position(|s| *s == n) {
@@ -281,9 +291,15 @@ impl Job {
             }
             None => None,
         };
-        let mut records = Vec::with_capacity(lines.records.len());
-        for &l in &lines.records {
-            if let Some(r) = doc.line_text(l).and_then(AttemptRecord::from_plain_line) {
+        let mut records = Vec::with_capacity(lines.records);
+        let record_lines = doc
+            .names()
+            .skip_while(|&(_, l)| l < lines.first_record)
+            .filter(|(n, _)| n == "attempt_record")
+            .map(|(_, l)| l)
+            .take(lines.records);
+        for l in record_lines {
+            if let Some(r) = doc.line_bytes(l).and_then(AttemptRecord::from_plain_line) {
                 records.push(r);
                 continue;
             }
@@ -386,6 +402,23 @@ mod tests {
 
     fn job(text: &str) -> Result<Job, ParseError> {
         Job::from_document(&Document::parse_str(text, "J.FS").unwrap())
+    }
+
+    #[test]
+    fn every_record_is_read_whatever_lies_between_them() {
+        let j = job(concat!(
+            "; a comment\n\n$fax_phone 555 0100\n; another\n",
+            "$attempt_record 03/02/2026 08:31:05 1 0 1 2 B 0 1 0 M1 0 35 0 \"\"\n",
+            "; between\n\n$fax_status1 2\n",
+            "$Attempt_Record 03/02/2026 09:31:05 1 0 1 3 A 0 1 0 M2 0 35 0 \"X Y\" ; note\n",
+            "$retry_note 03/02/2026 10:00:00 manual 0 \"again\"\n",
+            "$attempt_record 03/02/2026 10:31:05 1 0 1 0 S 1 1 0 M3 14400 35 20 \"\"\n",
+        ))
+        .unwrap();
+        let lines: Vec<&str> = j.records.iter().map(|r| r.boardline()).collect();
+        assert_eq!(lines, ["M1", "M2", "M3"]);
+        assert_eq!(j.records[1].answerback(), "X Y");
+        assert_eq!(j.cycle_mark, 2);
     }
 
     #[test]

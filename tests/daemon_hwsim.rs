@@ -41,9 +41,9 @@ fn calls_on_lines(paths: &[std::path::PathBuf]) -> Vec<(String, DateTime<Utc>, D
     for p in paths {
         let doc = Document::parse(&std::fs::read(p).unwrap(), "j").unwrap();
         for r in Job::from_document(&doc).unwrap().records {
-            let start = r.start.and_utc();
+            let start = r.start().and_utc();
             out.push((
-                r.boardline.to_string(),
+                r.boardline().to_string(),
                 start,
                 start + Duration::seconds(i64::from(r.call) + 1),
             ));
@@ -81,7 +81,7 @@ fn assert_records_follow_the_engine(
             fs: job.policy.clone(),
         };
         let row = cfg.outcomes.classify(r.outcome, Some(Channel::Fax));
-        let ended = r.start.and_utc() + Duration::seconds(i64::from(r.call));
+        let ended = r.start().and_utc() + Duration::seconds(i64::from(r.call));
         let d = decide(&Input {
             policy: &policy,
             job: &before,
@@ -99,8 +99,8 @@ fn assert_records_follow_the_engine(
         let Action::Retry { at } = d.action else {
             panic!("record {k}: engine says {:?}: {}", d.action, d.reason)
         };
-        let next = job.records[k + 1].start.and_utc();
-        let line = &job.records[k + 1].boardline;
+        let next = job.records[k + 1].start().and_utc();
+        let line = &job.records[k + 1].boardline();
         let held = calls
             .iter()
             .any(|(l, s, e)| **l == **line && *s <= at && at < *e && *s != next);

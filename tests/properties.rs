@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
 use redial::command::Document;
 use redial::job::Job;
-use redial::retry::attempt::AttemptRecord;
+use redial::retry::attempt::{AttemptFields, AttemptRecord};
 use redial::retry::delays::When;
 use redial::retry::engine::{decide, Action, Input, ThisAttempt};
 use redial::retry::outcome::{Channel, Class};
@@ -191,7 +191,7 @@ fn run(c: &Campaign) -> Result<(), TestCaseError> {
             },
             seed: 0,
         });
-        job.records.push(AttemptRecord {
+        job.records.push(AttemptRecord::from(AttemptFields {
             start: cal.local(start),
             kind: 1,
             skipped: 0,
@@ -200,13 +200,13 @@ fn run(c: &Campaign) -> Result<(), TestCaseError> {
             class: d.record_class,
             sent: 0,
             tosend: 0,
-            flags: Box::default(),
+            flags: String::new(),
             boardline: "M1".into(),
             baud: 0,
             call: c.call_secs as u32,
             connect: 0,
-            answerback: Box::default(),
-        });
+            answerback: String::new(),
+        }));
         match d.action {
             Action::Retry { at } => {
                 prop_assert!(

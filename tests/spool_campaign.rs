@@ -103,7 +103,7 @@ fn check_against_engine(
         job.records.truncate(i);
         let channel = job.channel().unwrap();
         let row = sys.outcomes.classify(r.outcome, Some(channel));
-        let started = cal.instant(r.start);
+        let started = cal.instant(r.start());
         let d = decide(&Input {
             policy: &full.policy,
             job: &job,
@@ -121,7 +121,7 @@ fn check_against_engine(
         assert_eq!(d.record_class, r.class, "{name} record {}: class", i + 1);
         match (d.action, records.get(i + 1)) {
             (Action::Retry { at }, Some(next)) => {
-                let next_at = cal.instant(next.start);
+                let next_at = cal.instant(next.start());
                 assert!(
                     next_at >= at - Duration::seconds(1),
                     "{name} record {}: retried at {next_at}, engine said {at}",

@@ -128,8 +128,13 @@ impl Document {
 
     /// The text of 1-based line `line` (terminator excluded) when it is UTF-8.
     pub fn line_text(&self, line: usize) -> Option<&str> {
+        std::str::from_utf8(self.line_bytes(line)?).ok()
+    }
+
+    /// The bytes of line `line` (1-based) as in the file, without its line end.
+    pub fn line_bytes(&self, line: usize) -> Option<&[u8]> {
         let e = self.entries.get(line.checked_sub(1)?)?;
-        std::str::from_utf8(self.bytes_of(e)).ok()
+        Some(self.bytes_of(e))
     }
 
     fn bytes_of(&self, e: &Entry) -> &[u8] {

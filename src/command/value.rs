@@ -10,40 +10,70 @@ use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
 #[error("{0}")]
 pub struct ValueError(pub String);
 
-/// Splits `s` at `sep` into at most `N` fields of 1 to `max` ASCII digits each; `None` when
-/// there are more than `N`, fewer than `min`, or a field is not such digits. No allocation.
-fn fields<const N: usize>(s: &str, sep: char, min: usize, max: usize) -> Option<([u32; N], usize)> {
+/// Splits `s` at `sep` into at most `N` fields of 1 to `max` (at most 9) ASCII digits each,
+/// with the length of the last field; `None` when there are more than `N`, fewer than `min`, or
+/// a field is not such digits. One pass over the bytes, no allocation.
+fn fields<const N: usize>(
+    s: &[u8],
+    sep: u8,
+    min: usize,
+    max: usize,
+) -> Option<([u32; N], usize, usize)> {
+    debug_assert!(max <= 9, "nine digits fit a u32");
     let mut out = [0u32; N];
-    let mut n = 0;
-    for part in s.split(sep) {
-        if n == N
-            || part.is_empty()
-            || part.len() > max
-            || !part.bytes().all(|b| b.is_ascii_digit())
-        {
+    let (mut n, mut len, mut value) = (0, 0, 0u32);
+    for &b in s {
+        if b == sep {
+            if len == 0 || n == N {
+                return None;
+            }
+            out[n] = value;
+            (n, len, value) = (n + 1, 0, 0);
+            continue;
+        }
+        let d = b.wrapping_sub(b'0');
+        if d > 9 || len == max {
             return None;
         }
-        out[n] = part.parse().ok()?;
-        n += 1;
+        value = value * 10 + u32::from(d);
+        len += 1;
     }
-    (n >= min).then_some((out, n))
+    if len == 0 || n == N {
+        return None;
+    }
+    out[n] = value;
+    (n + 1 >= min).then_some((out, n + 1, len))
 }
 
 /// `MM/DD/YYYY`.
 pub fn parse_date(s: &str) -> Result<NaiveDate, ValueError> {
     let bad = || ValueError(format!("{s:?} is not a date in MM/DD/YYYY form"));
-    let ([m, d, y], _) = fields::<3>(s, '/', 3, 9).ok_or_else(bad)?;
-    if s.rsplit('/').next().map(str::len) != Some(4) {
+    let ([m, d, y], _, year_len) = fields::<3>(s.as_bytes(), b'/', 3, 9).ok_or_else(bad)?;
+    if year_len != 4 {
         return Err(bad());
     }
     NaiveDate::from_ymd_opt(y as i32, m, d)
         .ok_or_else(|| ValueError(format!("{s:?} is not a real calendar date")))
 }
 
+/// [`parse_date`] of bytes, without saying why not (for fast paths that fall back to it).
+pub fn date_of(s: &[u8]) -> Option<NaiveDate> {
+    match fields::<3>(s, b'/', 3, 9)? {
+        ([m, d, y], _, 4) => NaiveDate::from_ymd_opt(y as i32, m, d),
+        _ => None,
+    }
+}
+
+/// [`parse_time`] of bytes, without saying why not.
+pub fn time_of(s: &[u8]) -> Option<NaiveTime> {
+    let ([h, m, sec], _, _) = fields::<3>(s, b':', 2, 2)?;
+    NaiveTime::from_hms_opt(h, m, sec)
+}
+
 /// `HH:MM:SS` or `HH:MM` (24-hour clock).
 pub fn parse_time(s: &str) -> Result<NaiveTime, ValueError> {
     let bad = || ValueError(format!("{s:?} is not a time in HH:MM:SS or HH:MM form"));
-    let ([h, m, sec], _) = fields::<3>(s, ':', 2, 2).ok_or_else(bad)?;
+    let ([h, m, sec], _, _) = fields::<3>(s.as_bytes(), b':', 2, 2).ok_or_else(bad)?;
     NaiveTime::from_hms_opt(h, m, sec).ok_or_else(bad)
 }
 

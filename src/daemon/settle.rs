@@ -4,6 +4,7 @@
 //! Part of the daemon (see its module documentation); it never places calls.
 
 use super::*;
+use crate::retry::attempt::AttemptFields;
 
 impl Daemon {
     pub(super) fn finish(
@@ -75,7 +76,7 @@ impl Daemon {
             seed: job_seed(Path::new(&a.name)),
         });
         let cal = l.policy.calendar();
-        let rec = AttemptRecord {
+        let rec = AttemptRecord::from(AttemptFields {
             start: rewrite::local_stamp(&cal, a.started),
             kind: a.channel.type_code(),
             skipped: 0,
@@ -84,13 +85,13 @@ impl Daemon {
             class: decision.record_class,
             sent: r.pages,
             tosend: a.queue,
-            flags: decision.prefixes.to_string().into(),
-            boardline: format!("{}{}", a.board, a.line.unwrap_or(0)).into(),
+            flags: decision.prefixes.to_string(),
+            boardline: format!("{}{}", a.board, a.line.unwrap_or(0)),
             baud: r.baud,
             call: r.call_secs,
             connect: r.connect_secs,
-            answerback: r.answerback.as_str().into(),
-        };
+            answerback: r.answerback.clone(),
+        });
         rewrite::apply(&mut l.doc, &decision, &rec, &cal);
         let next = match decision.action {
             Action::Retry { at } => {

@@ -121,15 +121,15 @@ pub fn advise(jobs: &[JobView], since: Option<NaiveDate>) -> Advice {
     for j in jobs {
         let mut cycle: Vec<&AttemptRecord> = Vec::new();
         for r in &j.records {
-            let counted = since.is_none_or(|d| r.start.date() >= d);
+            let counted = since.is_none_or(|d| r.start().date() >= d);
             if counted {
                 attempts += 1;
             }
             if let (Some(prev), true) = (cycle.last(), counted) {
                 let c = prev.class.letter();
                 let entry = cycle.iter().filter(|x| x.class.letter() == c).count();
-                let ended = prev.start + chrono::Duration::seconds(i64::from(prev.call));
-                let delay = (r.start - ended).num_seconds().max(0);
+                let ended = prev.start() + chrono::Duration::seconds(i64::from(prev.call));
+                let delay = (r.start() - ended).num_seconds().max(0);
                 let ok = r.class == Class::S;
                 for (map, key) in [
                     (&mut by_entry, (c, entry)),

@@ -166,7 +166,7 @@ impl Selection {
                 return false;
             }
         }
-        let last = v.records.last().map(|r| r.start.date());
+        let last = v.records.last().map(|r| r.start().date());
         if self.since.is_some_and(|d| last.is_none_or(|l| l < d)) {
             return false;
         }

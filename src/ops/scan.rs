@@ -244,10 +244,10 @@ pub fn read_job(path: &Path, place: Place, sys: &SystemConfig) -> JobView {
         if c.name == "attempt_record" {
             if let Ok(r) = AttemptRecord::from_command(&c) {
                 v.steps.push(Step::Attempt {
-                    at: r.start,
+                    at: r.start(),
                     code: r.outcome,
                     class: r.class.letter(),
-                    line: r.boardline.to_string(),
+                    line: r.boardline().to_string(),
                     call_secs: r.call,
                 });
             }
@@ -259,10 +259,10 @@ pub fn read_job(path: &Path, place: Place, sys: &SystemConfig) -> JobView {
     }
     v.records = job.records.clone();
     if let Some(first) = v.records.first() {
-        v.age = v.instant(first.start);
+        v.age = v.instant(first.start());
     }
     if let Some(last) = v.records.last() {
-        v.last_end = Some(v.instant(last.start) + Duration::seconds(i64::from(last.call)));
+        v.last_end = Some(v.instant(last.start()) + Duration::seconds(i64::from(last.call)));
     }
     v.tosend = job
         .tosend

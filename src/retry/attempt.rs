@@ -5,48 +5,189 @@
 //! appended, never edited; a cycle is the records after the last `S` or `Z` (spec 8.8).
 
 use super::outcome::Class;
-use crate::command::{format_date, format_time, parse_date, parse_time, Command};
-use chrono::NaiveDateTime;
+use crate::command::{date_of, format_date, format_time, parse_date, parse_time, time_of, Command};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
-/// One attempt as recorded in the FS file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A whole number written in ASCII digits, as `str::parse::<u32>` reads it (a leading `+` too).
+fn digits(w: &[u8]) -> Option<u32> {
+    let w = w.strip_prefix(b"+").unwrap_or(w);
+    if w.is_empty() {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for &b in w {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u32::from(d))?;
+    }
+    Some(n)
+}
+
+/// One attempt as recorded in the FS file, in 48 bytes: a job file can hold a hundred thousand
+/// of them, and the daemon keeps a queued job's records while it runs (issue 12: memory ≤ 2× the
+/// file). The start is a date and a second of the day; the three text fields share one
+/// allocation (`flags`, `boardline` and `answerback` joined by `\n`, which no field of a line
+/// can hold). Build one from [`AttemptFields`].
+#[derive(Clone, PartialEq, Eq)]
 pub struct AttemptRecord {
-    /// Local start of the attempt.
-    pub start: NaiveDateTime,
+    date: NaiveDate,
+    secs: u32,
+    /// Seconds from dialling to hang-up.
+    pub call: u32,
+    /// Seconds connected.
+    pub connect: u32,
+    /// Outcome code.
+    pub outcome: u32,
+    /// Fax speed in bit/s (0 when not a fax connection; V.34's 33,600 is the fastest).
+    pub baud: u16,
+    /// Pages skipped (partial retry).
+    pub skipped: u16,
+    /// Pages scheduled.
+    pub scheduled: u16,
+    /// Pages sent.
+    pub sent: u16,
     /// Channel type code (1 fax, 2 voice, 3 e-mail, 4 SMS, 5 poll).
     pub kind: u8,
-    /// Pages skipped (partial retry).
+    /// Class recorded: the outcome's class, `S` on success, `Z` on the final failure.
+    pub class: Class,
+    /// The TOSEND queue the attempt came from.
+    pub tosend: u8,
+    text: Box<str>,
+}
+
+/// The fields of an [`AttemptRecord`], for building one (numbers beyond a record's range are
+/// held at its largest value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptFields {
+    /// Local start of the attempt (whole seconds are kept).
+    pub start: NaiveDateTime,
+    /// Channel type code.
+    pub kind: u8,
+    /// Pages skipped.
     pub skipped: u32,
     /// Pages scheduled.
     pub scheduled: u32,
     /// Outcome code.
     pub outcome: u32,
-    /// Class recorded: the outcome's class, `S` on success, `Z` on the final failure.
+    /// Class recorded.
     pub class: Class,
     /// Pages sent.
     pub sent: u32,
-    /// The TOSEND queue the attempt came from.
+    /// The TOSEND queue.
     pub tosend: u8,
-    /// Prefix letters of the retry entry this attempt's failure scheduled (`0` when none).
-    pub flags: Box<str>,
-    /// Board letter and line, e.g. `M3` (modem line 3), `S1` (simulated), `E0` (e-mail).
-    pub boardline: Box<str>,
-    /// Fax speed in bit/s (0 when not a fax connection).
+    /// Prefix letters (empty when none).
+    pub flags: String,
+    /// Board letter and line.
+    pub boardline: String,
+    /// Fax speed in bit/s.
     pub baud: u32,
     /// Seconds from dialling to hang-up.
     pub call: u32,
     /// Seconds connected.
     pub connect: u32,
-    /// The remote's ID (CSID), possibly empty.
-    pub answerback: Box<str>,
+    /// The remote's ID.
+    pub answerback: String,
+}
+
+/// `n` as a 16-bit record field, held at the largest value.
+fn held(n: u32) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
+/// The three text fields as one allocation (none when all are empty).
+fn joined(flags: &str, boardline: &str, answerback: &str) -> Box<str> {
+    if flags.is_empty() && boardline.is_empty() && answerback.is_empty() {
+        return Box::default();
+    }
+    let mut s = String::with_capacity(flags.len() + boardline.len() + answerback.len() + 2);
+    for (i, part) in [flags, boardline, answerback].into_iter().enumerate() {
+        if i > 0 {
+            s.push('\n');
+        }
+        // A field is one line's word: it cannot hold a line break.
+        s.push_str(part);
+    }
+    s.into_boxed_str()
+}
+
+impl From<AttemptFields> for AttemptRecord {
+    fn from(f: AttemptFields) -> AttemptRecord {
+        let flags = if f.flags == "0" { "" } else { f.flags.as_str() };
+        AttemptRecord {
+            date: f.start.date(),
+            secs: f.start.time().num_seconds_from_midnight(),
+            call: f.call,
+            connect: f.connect,
+            outcome: f.outcome,
+            baud: held(f.baud),
+            skipped: held(f.skipped),
+            scheduled: held(f.scheduled),
+            sent: held(f.sent),
+            kind: f.kind,
+            class: f.class,
+            tosend: f.tosend,
+            text: joined(flags, &f.boardline, &f.answerback),
+        }
+    }
+}
+
+impl std::fmt::Debug for AttemptRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttemptRecord")
+            .field("start", &self.start())
+            .field("kind", &self.kind)
+            .field("skipped", &self.skipped)
+            .field("scheduled", &self.scheduled)
+            .field("outcome", &self.outcome)
+            .field("class", &self.class)
+            .field("sent", &self.sent)
+            .field("tosend", &self.tosend)
+            .field("flags", &self.flags())
+            .field("boardline", &self.boardline())
+            .field("baud", &self.baud)
+            .field("call", &self.call)
+            .field("connect", &self.connect)
+            .field("answerback", &self.answerback())
+            .finish()
+    }
 }
 
 impl AttemptRecord {
+    /// Local start of the attempt.
+    pub fn start(&self) -> NaiveDateTime {
+        self.date.and_time(
+            NaiveTime::from_num_seconds_from_midnight_opt(self.secs, 0).unwrap_or(NaiveTime::MIN),
+        )
+    }
+
+    /// The `n`th text field (0 flags, 1 boardline, 2 answerback).
+    fn text_field(&self, n: usize) -> &str {
+        self.text.split('\n').nth(n).unwrap_or("")
+    }
+
+    /// Prefix letters of the retry entry this attempt's failure scheduled (empty when none).
+    pub fn flags(&self) -> &str {
+        self.text_field(0)
+    }
+
+    /// Board letter and line, e.g. `M3` (modem line 3), `S1` (simulated), `E0` (e-mail).
+    pub fn boardline(&self) -> &str {
+        self.text_field(1)
+    }
+
+    /// The remote's ID (CSID), possibly empty.
+    pub fn answerback(&self) -> &str {
+        self.text_field(2)
+    }
+
     /// The arguments of the `$attempt_record` line, in field order.
     pub fn to_args(&self) -> Vec<String> {
+        let start = self.start();
         vec![
-            format_date(self.start.date()),
-            format_time(self.start.time()),
+            format_date(start.date()),
+            format_time(start.time()),
             self.kind.to_string(),
             self.skipped.to_string(),
             self.scheduled.to_string(),
@@ -54,16 +195,16 @@ impl AttemptRecord {
             self.class.to_string(),
             self.sent.to_string(),
             self.tosend.to_string(),
-            if self.flags.is_empty() {
+            if self.flags().is_empty() {
                 "0".into()
             } else {
-                self.flags.to_string()
+                self.flags().to_string()
             },
-            self.boardline.to_string(),
+            self.boardline().to_string(),
             self.baud.to_string(),
             self.call.to_string(),
             self.connect.to_string(),
-            self.answerback.to_string(),
+            self.answerback().to_string(),
         ]
     }
 
@@ -85,38 +226,37 @@ impl AttemptRecord {
                 }),
             }
         };
+        let small = |i: usize, what: &str| -> Result<u16, (usize, String)> {
+            let n = num(i, what)?;
+            u16::try_from(n).map_err(|_| {
+                (
+                    col(i),
+                    format!("{what} {n} is out of range (at most 65535)"),
+                )
+            })
+        };
         let date = parse_date(&a[0].text).map_err(|e| (col(0), e.0))?;
         let time = parse_time(&a[1].text).map_err(|e| (col(1), e.0))?;
         let kind = num(2, "type")?;
         let class = Class::parse(&a[6].text).map_err(|e| (col(6), e))?;
+        let text = |i: usize| a.get(i).map_or("", |x| x.text.as_ref());
+        let flags = Some(text(9)).filter(|f| *f != "0").unwrap_or("");
         Ok(AttemptRecord {
-            start: date.and_time(time),
+            date,
+            secs: time.num_seconds_from_midnight(),
             kind: u8::try_from(kind)
                 .map_err(|_| (col(2), format!("type {kind} is out of range")))?,
-            skipped: num(3, "skipped")?,
-            scheduled: num(4, "sched")?,
+            skipped: small(3, "skipped")?,
+            scheduled: small(4, "sched")?,
             outcome: num(5, "outcome")?,
             class,
-            sent: num(7, "sent")?,
+            sent: small(7, "sent")?,
             tosend: u8::try_from(num(8, "tosend")?)
                 .map_err(|_| (col(8), "tosend is out of range".to_string()))?,
-            flags: a
-                .get(9)
-                .map(|x| x.text.as_ref())
-                .filter(|f| *f != "0")
-                .map(Box::from)
-                .unwrap_or_default(),
-            boardline: a
-                .get(10)
-                .map(|x| Box::from(x.text.as_ref()))
-                .unwrap_or_default(),
-            baud: num(11, "baud")?,
+            baud: small(11, "baud")?,
             call: num(12, "call")?,
             connect: num(13, "connect")?,
-            answerback: a
-                .get(14)
-                .map(|x| Box::from(x.text.as_ref()))
-                .unwrap_or_default(),
+            text: joined(flags, text(10), text(14)),
         })
     }
 
@@ -125,24 +265,35 @@ impl AttemptRecord {
     /// else, and for any field that does not read (then [`AttemptRecord::from_command`] reads
     /// the line and says where it is wrong). It gives what `from_command` gives, without
     /// building the argument list: a job file can hold a hundred thousand records.
-    pub fn from_plain_line(line: &str) -> Option<AttemptRecord> {
-        let rest = line.trim_start_matches([' ', '\t']).strip_prefix('$')?;
-        let mut words = rest.split([' ', '\t']).filter(|w| !w.is_empty());
-        if !words.next()?.eq_ignore_ascii_case("attempt_record") {
+    pub fn from_plain_line(line: &[u8]) -> Option<AttemptRecord> {
+        let is_space = |b: u8| b == b' ' || b == b'\t';
+        let mut at = 0;
+        let mut next_word = || -> Option<&[u8]> {
+            while at < line.len() && is_space(line[at]) {
+                at += 1;
+            }
+            let from = at;
+            while at < line.len() && !is_space(line[at]) {
+                at += 1;
+            }
+            (at > from).then(|| &line[from..at])
+        };
+        let name = next_word()?.strip_prefix(b"$")?;
+        if !name.eq_ignore_ascii_case(b"attempt_record") {
             return None;
         }
-        let mut f: [&str; 15] = [""; 15];
+        let mut f: [&[u8]; 15] = [b""; 15];
         let mut n = 0;
-        for w in words {
-            if n == f.len() || w.starts_with(';') || w.starts_with("/*") {
+        while let Some(w) = next_word() {
+            if n == f.len() || w[0] == b';' || w.starts_with(b"/*") {
                 return None;
             }
-            if w.starts_with('"') {
+            if w[0] == b'"' {
                 // Only an empty quoted last field reads the same as no text.
-                if w != "\"\"" {
+                if w != b"\"\"" {
                     return None;
                 }
-                f[n] = "";
+                f[n] = b"";
             } else {
                 f[n] = w;
             }
@@ -151,47 +302,55 @@ impl AttemptRecord {
         if n < 7 {
             return None;
         }
+        let field = |i: usize| -> &[u8] {
+            if i < n {
+                f[i]
+            } else {
+                b""
+            }
+        };
         let num = |i: usize| -> Option<u32> {
             if i < n {
-                f[i].parse().ok()
+                digits(f[i])
             } else {
                 Some(0)
             }
         };
-        let text = |i: usize| -> Box<str> {
-            if i < n {
-                Box::from(f[i])
-            } else {
-                Box::default()
-            }
-        };
-        let flags = if 9 < n && f[9] != "0" {
-            Box::from(f[9])
-        } else {
+        let small = |i: usize| num(i).and_then(|v| u16::try_from(v).ok());
+        let flags = if field(9) == b"0" { b"" } else { field(9) };
+        // The three texts are copied into one buffer and checked as UTF-8 once.
+        let text = if flags.is_empty() && field(10).is_empty() && field(14).is_empty() {
             Box::default()
+        } else {
+            let mut t = Vec::with_capacity(flags.len() + field(10).len() + field(14).len() + 2);
+            t.extend_from_slice(flags);
+            t.push(b'\n');
+            t.extend_from_slice(field(10));
+            t.push(b'\n');
+            t.extend_from_slice(field(14));
+            String::from_utf8(t).ok()?.into_boxed_str()
         };
         Some(AttemptRecord {
-            start: parse_date(f[0]).ok()?.and_time(parse_time(f[1]).ok()?),
+            date: date_of(f[0])?,
+            secs: time_of(f[1])?.num_seconds_from_midnight(),
             kind: u8::try_from(num(2)?).ok()?,
-            skipped: num(3)?,
-            scheduled: num(4)?,
+            skipped: small(3)?,
+            scheduled: small(4)?,
             outcome: num(5)?,
-            class: Class::parse(f[6]).ok()?,
-            sent: num(7)?,
+            class: Class::from_byte(f[6])?,
+            sent: small(7)?,
             tosend: u8::try_from(num(8)?).ok()?,
-            flags,
-            boardline: text(10),
-            baud: num(11)?,
+            baud: small(11)?,
             call: num(12)?,
             connect: num(13)?,
-            answerback: text(14),
+            text,
         })
     }
 
     /// The line number in `boardline` (`M3` → 3), if any.
     pub fn line(&self) -> Option<u32> {
         let digits: String = self
-            .boardline
+            .boardline()
             .chars()
             .skip_while(|c| !c.is_ascii_digit())
             .collect();
@@ -276,7 +435,7 @@ mod tests {
             }
             words.extend(tail.iter().copied());
             let line = format!("{name}{sep}{}", words.join(sep));
-            let fast = AttemptRecord::from_plain_line(&line);
+            let fast = AttemptRecord::from_plain_line(line.as_bytes());
             let general = match crate::command::parse_line(&line, "f", 1) {
                 Ok(LineKind::Command(c)) if c.name == "attempt_record" => AttemptRecord::from_command(&c).ok(),
                 _ => None,
@@ -293,8 +452,8 @@ mod tests {
         }
     }
 
-    fn rec(class: char) -> AttemptRecord {
-        AttemptRecord {
+    fn fields(class: char) -> AttemptFields {
+        AttemptFields {
             start: parse_date("03/02/2026")
                 .unwrap()
                 .and_time(parse_time("08:31:05").unwrap()),
@@ -305,22 +464,53 @@ mod tests {
             class: Class::parse(&class.to_string()).unwrap(),
             sent: 0,
             tosend: 2,
-            flags: Box::default(),
+            flags: String::new(),
             boardline: "M12".into(),
             baud: 0,
             call: 35,
             connect: 0,
-            answerback: Box::default(),
+            answerback: String::new(),
         }
+    }
+
+    fn rec(class: char) -> AttemptRecord {
+        fields(class).into()
+    }
+
+    #[test]
+    fn a_record_is_48_bytes_and_keeps_what_it_was_given() {
+        assert_eq!(std::mem::size_of::<AttemptRecord>(), 48);
+        let f = AttemptFields {
+            flags: "XR".into(),
+            answerback: "ACME FAX".into(),
+            sent: 70_000,
+            ..fields('B')
+        };
+        let r = AttemptRecord::from(f.clone());
+        assert_eq!(r.start(), f.start);
+        assert_eq!(
+            (r.flags(), r.boardline(), r.answerback()),
+            ("XR", "M12", "ACME FAX")
+        );
+        assert_eq!(r.sent, u16::MAX, "held at the largest value");
+        let none = AttemptRecord::from(AttemptFields {
+            flags: "0".into(),
+            boardline: String::new(),
+            ..fields('S')
+        });
+        assert_eq!(
+            (none.flags(), none.boardline(), none.answerback()),
+            ("", "", "")
+        );
     }
 
     #[test]
     fn writes_and_reads_back() {
-        let r = AttemptRecord {
+        let r = AttemptRecord::from(AttemptFields {
             flags: "AG".into(),
             answerback: "ACME FAX".into(),
-            ..rec('B')
-        };
+            ..fields('B')
+        });
         let mut d = Document::new("x.FS");
         let args = r.to_args();
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -142,7 +142,7 @@ pub fn earliest_start(
     let first_day = job
         .cycle()
         .first()
-        .map_or_else(|| cal.local(now).date(), |r| r.start.date());
+        .map_or_else(|| cal.local(now).date(), |r| r.start().date());
     let window = job.send_window(first_day);
     cal.earliest_start(t.max(now), window.as_ref())
 }

@@ -9,23 +9,29 @@ use std::collections::HashMap;
 use std::fmt;
 
 /// An outcome class letter: `A`–`H` and `J`–`O` retryable, `I` ignored, `S` success, `Z` final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Class(char);
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Class(u8);
+
+impl fmt::Debug for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Class({:?})", char::from(self.0))
+    }
+}
 
 impl Class {
     /// Success.
-    pub const S: Class = Class('S');
+    pub const S: Class = Class(b'S');
     /// Final failure.
-    pub const Z: Class = Class('Z');
+    pub const Z: Class = Class(b'Z');
     /// Ignored (always retried).
-    pub const I: Class = Class('I');
+    pub const I: Class = Class(b'I');
 
     /// Parses a class letter (case-insensitive).
     pub fn parse(s: &str) -> Result<Class, String> {
         let mut chars = s.chars();
         match (chars.next(), chars.next()) {
             (Some(c), None) if matches!(c.to_ascii_uppercase(), 'A'..='O' | 'S' | 'Z') => {
-                Ok(Class(c.to_ascii_uppercase()))
+                Ok(Class(c.to_ascii_uppercase() as u8))
             }
             _ => Err(format!(
                 "{s:?} is not an outcome class (A-H, J-O retryable, I ignore, S success, Z fail)"
@@ -33,20 +39,30 @@ impl Class {
         }
     }
 
+    /// [`Class::parse`] of one byte's word, without saying why not.
+    pub fn from_byte(s: &[u8]) -> Option<Class> {
+        match s {
+            [c] if matches!(c.to_ascii_uppercase(), b'A'..=b'O' | b'S' | b'Z') => {
+                Some(Class(c.to_ascii_uppercase()))
+            }
+            _ => None,
+        }
+    }
+
     /// The letter.
     pub fn letter(self) -> char {
-        self.0
+        char::from(self.0)
     }
 
     /// Whether a retry list governs this class.
     pub fn is_retryable(self) -> bool {
-        matches!(self.0, 'A'..='H' | 'J'..='O')
+        matches!(self.0, b'A'..=b'H' | b'J'..=b'O')
     }
 }
 
 impl fmt::Display for Class {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        write!(f, "{}", char::from(self.0))
     }
 }
 
@@ -620,7 +636,7 @@ impl Default for OutcomeTable {
                     OutcomeRow {
                         code,
                         channel,
-                        class: Class(class),
+                        class: Class(class as u8),
                         page_adjust: 0,
                         description: d.to_string(),
                     },
@@ -634,10 +650,10 @@ impl Default for OutcomeTable {
 /// How an unknown code is classified, by range (documented in the README).
 fn fallback(code: u32) -> (Class, &'static str) {
     match code {
-        2400..=2499 => (Class('E'), "unlisted SMTP 4xx reply"),
-        2500..=2599 => (Class('H'), "unlisted SMTP 5xx reply"),
-        1000..=1199 => (Class('F'), "unlisted fax hang-up code"),
-        _ => (Class('E'), "unlisted outcome code"),
+        2400..=2499 => (Class(b'E'), "unlisted SMTP 4xx reply"),
+        2500..=2599 => (Class(b'H'), "unlisted SMTP 5xx reply"),
+        1000..=1199 => (Class(b'F'), "unlisted fax hang-up code"),
+        _ => (Class(b'E'), "unlisted outcome code"),
     }
 }
 
@@ -792,10 +808,10 @@ mod tests {
         )
         .unwrap();
         t.apply_overrides(&doc).unwrap();
-        assert_eq!(t.classify(302, Some(Channel::Voice)).class, Class('G'));
+        assert_eq!(t.classify(302, Some(Channel::Voice)).class, Class(b'G'));
         let row = t.classify(12, Some(Channel::Fax));
         assert_eq!((row.class, row.page_adjust), (Class::S, 1));
-        assert_eq!(t.classify(12, Some(Channel::Voice)).class, Class('H'));
+        assert_eq!(t.classify(12, Some(Channel::Voice)).class, Class(b'H'));
     }
 
     #[test]

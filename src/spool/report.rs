@@ -429,12 +429,12 @@ pub fn report_with(
         .map(|(i, r)| {
             let then = match r.class.letter() {
                 'S' => "sent".to_string(),
-                'Z' if i + 1 == n && !notes.iter().any(|x| x.when >= r.start) => {
+                'Z' if i + 1 == n && !notes.iter().any(|x| x.when >= r.start()) => {
                     "failed for good".to_string()
                 }
                 'Z' => "failed".to_string(),
                 _ => match job.records.get(i + 1) {
-                    Some(nx) => format!("retried {}", nx.start.format("%Y-%m-%d %H:%M:%S")),
+                    Some(nx) => format!("retried {}", nx.start().format("%Y-%m-%d %H:%M:%S")),
                     None if i + 1 == n => match job.next {
                         Some(t) => format!("retry scheduled {}", t.format("%Y-%m-%d %H:%M:%S")),
                         None => "retry pending".into(),
@@ -442,14 +442,14 @@ pub fn report_with(
                     None => String::new(),
                 },
             };
-            let then = if r.flags.is_empty() {
+            let then = if r.flags().is_empty() {
                 then
             } else {
-                format!("{then} (prefixes {})", r.flags)
+                format!("{then} (prefixes {})", r.flags())
             };
             AttemptLine {
-                when: r.start,
-                line: r.boardline.to_string(),
+                when: r.start(),
+                line: r.boardline().to_string(),
                 code: r.outcome,
                 class: r.class.letter(),
                 description: outcomes.classify(r.outcome, channel).description,

@@ -231,7 +231,7 @@ fn describe(v: &JobView, newest: &Newest, s: &WebState, now: DateTime<Utc>) -> F
         last_attempt: v
             .records
             .last()
-            .map(|r| r.start.format("%Y-%m-%d %H:%M:%S").to_string()),
+            .map(|r| r.start().format("%Y-%m-%d %H:%M:%S").to_string()),
         attempt_number: v.cycles(),
         badge: badge(v.cycles()),
         queue: v.tosend,
