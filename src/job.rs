@@ -99,6 +99,10 @@ const SINGLES: &[&str] = &[
     "fax_user",
 ];
 
+/// The place of each of [`SINGLES`] (a map: every line of a file is asked).
+static SINGLE_INDEX: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, usize>> =
+    std::sync::LazyLock::new(|| SINGLES.iter().enumerate().map(|(i, s)| (*s, i)).collect());
+
 /// Where a job's commands lie, found in one pass over the names (no argument read): the last
 /// line of each of [`SINGLES`], every document line, how many attempt records there are and
 /// where the first is (they are read in a second pass from there, into a list of exactly that
@@ -132,7 +136,7 @@ impl Lines {
                 "new_cycle" | "retry_note" => l.cycle_mark = l.records,
                 "fax_filename" => l.documents.push(line),
                 n => {
-                    if let Some(i) = SINGLES.iter().position(|s| *s == n) {
+                    if let Some(&i) = SINGLE_INDEX.get(n) {
                         l.last[i] = line;
                     }
                 }

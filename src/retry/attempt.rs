@@ -266,26 +266,34 @@ impl AttemptRecord {
     /// the line and says where it is wrong). It gives what `from_command` gives, without
     /// building the argument list: a job file can hold a hundred thousand records.
     pub fn from_plain_line(line: &[u8]) -> Option<AttemptRecord> {
-        let is_space = |b: u8| b == b' ' || b == b'\t';
-        let mut at = 0;
-        let mut next_word = || -> Option<&[u8]> {
-            while at < line.len() && is_space(line[at]) {
+        // Split at blanks into the name and at most 15 fields, in one pass over the bytes.
+        let mut words: [&[u8]; 16] = [b""; 16];
+        let (mut count, mut at) = (0, 0);
+        loop {
+            while at < line.len() && matches!(line[at], b' ' | b'\t') {
                 at += 1;
+            }
+            if at == line.len() {
+                break;
             }
             let from = at;
-            while at < line.len() && !is_space(line[at]) {
+            while at < line.len() && !matches!(line[at], b' ' | b'\t') {
                 at += 1;
             }
-            (at > from).then(|| &line[from..at])
-        };
-        let name = next_word()?.strip_prefix(b"$")?;
+            if count == words.len() {
+                return None;
+            }
+            words[count] = &line[from..at];
+            count += 1;
+        }
+        let name = words[0].strip_prefix(b"$")?;
         if !name.eq_ignore_ascii_case(b"attempt_record") {
             return None;
         }
         let mut f: [&[u8]; 15] = [b""; 15];
-        let mut n = 0;
-        while let Some(w) = next_word() {
-            if n == f.len() || w[0] == b';' || w.starts_with(b"/*") {
+        let n = count.saturating_sub(1);
+        for (slot, &w) in f.iter_mut().zip(&words[1..count.max(1)]) {
+            if w[0] == b';' || w.starts_with(b"/*") {
                 return None;
             }
             if w[0] == b'"' {
@@ -293,11 +301,10 @@ impl AttemptRecord {
                 if w != b"\"\"" {
                     return None;
                 }
-                f[n] = b"";
+                *slot = b"";
             } else {
-                f[n] = w;
+                *slot = w;
             }
-            n += 1;
         }
         if n < 7 {
             return None;

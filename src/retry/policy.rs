@@ -115,6 +115,13 @@ pub struct PolicyLayer {
 
 /// The commands a policy layer reads (the arms of `PolicyLayer::take`); a document's other
 /// lines are never tokenized for it.
+/// Whether [`READS`] holds `name` (a set: every line of a file is asked).
+fn reads(name: &str) -> bool {
+    static SET: std::sync::LazyLock<rustc_hash::FxHashSet<&'static str>> =
+        std::sync::LazyLock::new(|| READS.iter().copied().collect());
+    SET.contains(name)
+}
+
 const READS: &[&str] = &[
     "retry_delays",
     "email_retry_delays",
@@ -164,7 +171,7 @@ impl PolicyLayer {
     pub fn from_document(doc: &Document, level: Level) -> Result<PolicyLayer, ParseError> {
         let mut layer = PolicyLayer::empty(level);
         layer.origin = doc.origin().to_string();
-        for cmd in doc.named(|n| READS.contains(&n)) {
+        for cmd in doc.named(reads) {
             layer.take(&cmd).map_err(|(column, reason)| ParseError {
                 file: doc.origin().to_string(),
                 line: cmd.line,
