@@ -36,6 +36,8 @@ enum Command {
     Web(cli::web::WebArgs),
     /// The do-not-call list: add, remove, list or import numbers (every node honours it).
     Dnc(cli::dnc::DncArgs),
+    /// Archive or delete finished jobs (SENT, FAIL) older than a number of days (faxqclean).
+    Clean(cli::clean::CleanArgs),
 }
 
 /// Sets what a write to a pipe whose reader has gone does to this process.
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
         Command::Retry(args) => cli::retry::run(args),
         Command::Advise(args) => cli::retry::advise(args),
         Command::Web(args) => cli::web::run(args),
+        Command::Clean(args) => cli::clean::run(args),
         Command::Dnc(args) => match cli::dnc::run(args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),

@@ -110,6 +110,8 @@ pub const ACTED: &[(&str, &str)] = &[
     ("max_calls_per_day", "C"),
     ("retry_wait", "C"),
     ("auto_retry", "C"),
+    ("archive_after", "C"),
+    ("delete_after", "C"),
     ("web", "C"),
     ("web_token", "C"),
     ("web_token_file", "C"),

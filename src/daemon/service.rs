@@ -55,6 +55,7 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
         });
     }
     let mut sweeper = Sweeper::default();
+    let mut cleaner = crate::ops::clean::Cleaner::default();
     let mut watchdog = tokio::time::interval(
         sd_notify::watchdog_enabled().map_or(StdDuration::from_secs(3600), |t| t / 2),
     );
@@ -88,6 +89,16 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
                 Some(Ok(r)) => metrics.retried(RetryKind::Auto, &r),
                 Some(Err(e)) => tracing::error!(error = %e, "automatic retry sweep failed"),
                 None => {}
+            }
+            let tz = d.system().layer.timezone.unwrap_or(chrono_tz::UTC);
+            if cleaner.due(d.layout(), &ops.clean, tz, now) {
+                // Thousands of finished files: off the loop, so no line waits for it.
+                let (layout, settings) = (d.layout().clone(), ops.clean);
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = crate::ops::clean::run_daily(&layout, settings, tz, now) {
+                        tracing::error!(error = %e, "daily clean of SENT and FAIL failed");
+                    }
+                });
             }
         }
         if d.is_draining() && d.in_flight() == 0 {

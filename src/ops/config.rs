@@ -8,6 +8,8 @@
 //! $web 127.0.0.1:8470           ; the web page inside `redial run` (and `redial web`'s default)
 //! $web_token SECRET             ; the token the page and the API require
 //! $web_token_file /etc/redial/web.token   ; or read it from a file (first line)
+//! $archive_after 30             ; daily: SENT/FAIL jobs older than 30 days go to ARCHIVE/
+//! $delete_after 365             ; daily: finished or archived jobs older than a year are deleted
 //! ```
 //!
 //! Pure: a function of the CFG document.
@@ -68,6 +70,8 @@ pub struct OpsConfig {
     pub web: Option<WebSettings>,
     /// The token even when `$web` is absent (for `redial web`).
     pub token: Option<String>,
+    /// `$archive_after` and `$delete_after`: the daemon's daily clean of SENT and FAIL.
+    pub clean: super::clean::Settings,
 }
 
 impl Default for OpsConfig {
@@ -77,6 +81,7 @@ impl Default for OpsConfig {
             auto_retry: None,
             web: None,
             token: None,
+            clean: super::clean::Settings::default(),
         }
     }
 }
@@ -133,6 +138,33 @@ impl OpsConfig {
                 }
             }
             c.auto_retry = Some(a);
+        }
+        for (name, slot) in [
+            ("archive_after", &mut c.clean.archive_after),
+            ("delete_after", &mut c.clean.delete_after),
+        ] {
+            if let Some(cmd) = doc.last(name) {
+                let days = cmd
+                    .arg(0)
+                    .ok_or_else(|| at(cmd.line, format!("expected ${name} DAYS")))?;
+                *slot = Some(
+                    super::clean::parse_days(days)
+                        .map_err(|e| at(cmd.line, format!("${name}: {e}")))?,
+                );
+            }
+        }
+        if let (Some(a), Some(d)) = (c.clean.archive_after, c.clean.delete_after) {
+            if d <= a {
+                let line = doc.last("delete_after").map_or(0, |c| c.line);
+                return Err(at(
+                    line,
+                    format!(
+                        "$delete_after {} days is not after $archive_after {} days: nothing would ever be archived",
+                        d.num_days(),
+                        a.num_days()
+                    ),
+                ));
+            }
         }
         if let Some(cmd) = doc.last("web_token") {
             c.token = cmd.arg(0).map(str::to_string);

@@ -9,6 +9,7 @@
 //! of a job file.
 
 pub mod advise;
+pub mod clean;
 pub mod config;
 pub mod eligibility;
 pub mod metrics;
