@@ -87,7 +87,7 @@ fn old_jobs_are_archived_by_month_with_their_err_files_and_young_ones_stay() {
     let (code, out, err) = clean(root, &["--older-than", "20", "--dry-run"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("00000001.FS (Sent, 29 days): would archive to"),
+        out.contains("00000001.FS (SENT, 29 days): would archive to"),
         "{out}"
     );
     assert!(out.contains("2 to be cleaned"), "{out}");

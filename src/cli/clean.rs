@@ -88,7 +88,7 @@ pub fn run(args: CleanArgs) -> Result<()> {
                 (Action::Archive, Some(to)) => format!("{verb}archive to {}", to.display()),
                 _ => format!("{verb}delete"),
             };
-            println!("{} ({:?}, {} days): {what}", c.job, c.from, c.age_days);
+            println!("{} ({}, {} days): {what}", c.job, c.from, c.age_days);
         }
         for (job, why) in &report.errors {
             println!("{job}: not cleaned: {why}");

@@ -52,6 +52,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     let sub = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| QuietStderr)
+        // Colour only for a person at a terminal: a file, a pipe or the journal gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .log_internal_errors(false);
     if args.json {
         sub.json().init();

@@ -131,6 +131,22 @@ pub enum Next {
     Fail,
 }
 
+impl std::fmt::Display for Next {
+    /// `retry TOSEND1 at 2026-03-02T10:06:00Z`, `sent`, `failed`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Next::Retry(q, at) => write!(
+                f,
+                "retry {} at {}",
+                crate::spool::queue_name(*q),
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            Next::Sent => f.write_str("sent"),
+            Next::Fail => f.write_str("failed"),
+        }
+    }
+}
+
 /// Why a job cannot be attempted.
 #[derive(Debug, Clone)]
 pub struct Bad {

@@ -105,7 +105,7 @@ impl Daemon {
         }
         h.retry_at = Some(now + Duration::milliseconds(h.backoff_ms));
         if h.logged_at.is_none_or(|t| now - t >= Duration::seconds(60)) {
-            tracing::error!(point = ?point, job, error = %e, suppressed = h.suppressed,
+            tracing::error!(point = %point, job, error = %e, suppressed = h.suppressed,
                 "the spool refused a write; no new calls until it takes writes again (retrying with backoff)");
             h.logged_at = Some(now);
             h.suppressed = 0;

@@ -171,7 +171,9 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
     }
     drop(watcher);
     d.shutdown();
-    tracing::info!(node = %d.node(), stats = ?d.stats, "spooler stopped");
+    let s = &d.stats;
+    tracing::info!(node = %d.node(), attempts = s.attempts, sent = s.sent, failed = s.failed,
+        rejected = s.rejected, retried = s.retried, recovered = s.recovered, "spooler stopped");
     Ok(())
 }
 

@@ -101,7 +101,7 @@ impl Daemon {
             Action::Fail => Next::Fail,
         };
         tracing::info!(job = %a.name, line = a.line.unwrap_or(0), code = r.code, class = %decision.record_class,
-            next = ?next, reason = %decision.reason, "attempt ended");
+            next = %next, reason = %decision.reason, "attempt ended");
         self.emit(Event::Outcome {
             job: a.name.clone(),
             line: a.line,

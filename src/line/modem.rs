@@ -553,7 +553,7 @@ async fn voice_call(settings: &ModemSettings, call: &Call, dial: DialString) -> 
     let outcome = drive(&mut port, &mut machine).await;
     match (outcome, machine.poll_result()) {
         (Ok(()), Some(r)) => {
-            tracing::info!(job = %call.job, code = r.code, machine = ?r.machine, digits = %r.digits, greeting_ms = r.greeting_ms, "{}", r.detail);
+            tracing::info!(job = %call.job, code = r.code, machine = r.machine.map_or("unknown", |m| if m { "machine" } else { "person" }), digits = %r.digits, greeting_ms = r.greeting_ms, "{}", r.detail);
             CallResult {
                 code: r.code,
                 answerback: r.digits,

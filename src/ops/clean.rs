@@ -30,6 +30,15 @@ pub enum Action {
     Delete,
 }
 
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Action::Archive => "archive",
+            Action::Delete => "delete",
+        })
+    }
+}
+
 /// Which finished jobs a clean looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -40,6 +49,16 @@ pub enum Folder {
     Fail,
     /// `ARCHIVE/SENT` and `ARCHIVE/FAIL` (only deleted from).
     Archive,
+}
+
+impl std::fmt::Display for Folder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Folder::Sent => "SENT",
+            Folder::Fail => "FAIL",
+            Folder::Archive => "ARCHIVE",
+        })
+    }
 }
 
 /// One clean: jobs in `folders` older than `older_than` get `action`.
@@ -201,8 +220,8 @@ pub fn clean(
         match outcome {
             Ok(()) => {
                 if !req.dry_run {
-                    tracing::info!(job = %name, from = ?folder, age_days = item.age_days,
-                        action = ?action, "cleaned a finished job");
+                    tracing::info!(job = %name, from = %folder, age_days = item.age_days,
+                        action = %action, "cleaned a finished job");
                 }
                 report.cleaned.push(item);
             }

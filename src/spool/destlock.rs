@@ -103,7 +103,7 @@ pub fn acquire(
                         None if !old_enough(&path, ls) => break,
                         // A dead owner's lock.
                         _ => {
-                            tracing::warn!(lock = %path.display(), holder = ?holder, "breaking a destination lock whose owner is gone");
+                            tracing::warn!(lock = %path.display(), holder = %holder.as_ref().map_or_else(|| "unreadable".to_string(), |h| format!("{} (lease generation {})", h.node, h.generation)), "breaking a destination lock whose owner is gone");
                             let _ = std::fs::remove_file(&path);
                         }
                     }

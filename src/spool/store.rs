@@ -276,6 +276,24 @@ pub enum Point {
     LateWrite,
 }
 
+impl std::fmt::Display for Point {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Point::Claim => "claim",
+            Point::ClaimWrite => "claim write",
+            Point::GiveBack => "give back",
+            Point::ResultWrite => "result write",
+            Point::MoveOn => "move on",
+            Point::RejectWrite => "reject write",
+            Point::RejectMove => "reject move",
+            Point::Lease => "lease",
+            Point::Journal => "journal",
+            Point::Takeover => "takeover",
+            Point::LateWrite => "late write",
+        })
+    }
+}
+
 /// A fault to inject: from the `after`-th operation (0-based, counting only operations the
 /// rule matches) on, `count` operations fail with `errno` (`None` = until cleared, like a disk
 /// that stays full).
