@@ -4,6 +4,7 @@ pub mod clean;
 pub mod demo;
 pub mod dnc;
 pub mod explain;
+pub mod logging;
 pub mod ops;
 pub mod retry;
 pub mod run;

@@ -22,6 +22,8 @@ pub struct WebArgs {
 
 /// Serves until SIGTERM or Ctrl-C.
 pub fn run(a: WebArgs) -> Result<()> {
+    // Every operator action is logged (the audit trail): see docs/operations.md.
+    super::logging::init(false);
     let (layout, sys, ops) = a.spool.open()?;
     let addr = a
         .listen

@@ -77,11 +77,18 @@ pub(super) async fn api_retry(
     headers: HeaderMap,
     Json(mut req): Json<Request>,
 ) -> Response {
-    match auth(&s, client, &headers) {
-        Ok(Auth::Bearer) => {}
-        Ok(Auth::Session { csrf }) => {
+    let signed_in = match auth(&s, client, &headers) {
+        Ok(a) => a,
+        Err(d) => return d.json(),
+    };
+    let who = super::session::who(client, &signed_in);
+    match &signed_in {
+        Auth::Bearer => {}
+        Auth::Session { csrf, .. } => {
             let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
-            if !sent.is_some_and(|t| ct_eq(t, &csrf)) {
+            if !sent.is_some_and(|t| ct_eq(t, csrf)) {
+                tracing::warn!(target: "redial::audit", who = %who, action = "retry",
+                    "audit: retry refused: X-CSRF-Token missing or wrong");
                 return (
                     StatusCode::FORBIDDEN,
                     Json(serde_json::json!({"error": "X-CSRF-Token missing or wrong"})),
@@ -89,16 +96,17 @@ pub(super) async fn api_retry(
                     .into_response();
             }
         }
-        Err(d) => return d.json(),
     }
     req.kind = RetryKind::Manual;
     req.auto_max = None;
+    let asked = super::audit_request(&req);
     let s2 = s.clone();
     let r = blocking(move || {
         let now = s2.clock.now();
         retry(&s2.layout, &s2.sys, &s2.cfg, &req, now)
     })
     .await;
+    super::audit_retry(&who, &asked, &r);
     match r {
         Ok(r) => {
             s.metrics.retried(RetryKind::Manual, &r);

@@ -366,7 +366,7 @@ async fn failed_page(
     Query(f): Query<Filter>,
 ) -> Response {
     let csrf = match auth(&s, client, &headers) {
-        Ok(Auth::Session { csrf }) => csrf,
+        Ok(Auth::Session { csrf, .. }) => csrf,
         Ok(Auth::Bearer) => String::new(),
         Err(d) => return d.html(),
     };
@@ -487,12 +487,18 @@ async fn retry_form(
     headers: HeaderMap,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let csrf_ok = match auth(&s, client, &headers) {
-        Ok(Auth::Session { csrf }) => f.iter().any(|(k, v)| k == "csrf" && ct_eq(v, &csrf)),
-        Ok(Auth::Bearer) => true,
+    let signed_in = match auth(&s, client, &headers) {
+        Ok(a) => a,
         Err(d) => return d.html(),
     };
+    let csrf_ok = match &signed_in {
+        Auth::Session { csrf, .. } => f.iter().any(|(k, v)| k == "csrf" && ct_eq(v, csrf)),
+        Auth::Bearer => true,
+    };
+    let who = session::who(client, &signed_in);
     if !csrf_ok {
+        tracing::warn!(target: "redial::audit", who = %who, action = "retry",
+            "audit: retry refused: CSRF token missing or wrong");
         return (
             StatusCode::FORBIDDEN,
             "CSRF token missing or wrong: reload the page",
@@ -540,12 +546,14 @@ async fn retry_form(
         Some(b) => local_path(&b).unwrap_or("/").to_string(),
     };
     let reason = req.reason.clone();
+    let asked = audit_request(&req);
     let s2 = s.clone();
     let r = blocking(move || {
         let now = s2.clock.now();
         retry(&s2.layout, &s2.sys, &s2.cfg, &req, now)
     })
     .await;
+    audit_retry(&who, &asked, &r);
     match r {
         Ok(r) => {
             s.metrics.retried(RetryKind::Manual, &r);
@@ -566,6 +574,35 @@ async fn retry_form(
             *resp.status_mut() = StatusCode::BAD_REQUEST;
             resp
         }
+    }
+}
+
+/// What a retry asked for, in words, for the audit trail.
+pub(super) fn audit_request(req: &Request) -> String {
+    let what = if req.all_failed {
+        "every failed job matching the filter".to_string()
+    } else {
+        req.jobs.join(" ")
+    };
+    let queue = req
+        .queue
+        .map(|q| format!(" to {}", crate::spool::queue_name(q)))
+        .unwrap_or_default();
+    let dry = if req.dry_run { " (dry run)" } else { "" };
+    format!("{what}{queue}, reason {:?}{dry}", req.reason)
+}
+
+/// Logs a retry asked from the page or the API, with what came of it.
+pub(super) fn audit_retry(
+    who: &str,
+    asked: &str,
+    r: &Result<Report, crate::ops::retry::RetryError>,
+) {
+    match r {
+        Ok(r) => tracing::info!(target: "redial::audit", who = %who, action = "retry",
+            queued = r.queued.len(), skipped = r.skipped.len(), "audit: retry of {asked}"),
+        Err(e) => tracing::warn!(target: "redial::audit", who = %who, action = "retry",
+            error = %e, "audit: retry of {asked} refused"),
     }
 }
 
@@ -640,7 +677,7 @@ async fn job_page(
     Path(name): Path<String>,
 ) -> Response {
     let csrf = match auth(&s, client, &headers) {
-        Ok(Auth::Session { csrf }) => csrf,
+        Ok(Auth::Session { csrf, .. }) => csrf,
         Ok(Auth::Bearer) => String::new(),
         Err(d) => return d.html(),
     };

@@ -53,6 +53,9 @@ pub(super) fn ct_eq(given: &str, secret: &str) -> bool {
 #[derive(Debug, Clone)]
 pub(super) struct Session {
     csrf: String,
+    /// The sign-in's number since the server started: names the session in the audit trail
+    /// (the session id itself is the secret cookie and is never logged).
+    number: u64,
     created: DateTime<Utc>,
     seen: DateTime<Utc>,
 }
@@ -198,8 +201,20 @@ pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 pub(super) enum Auth {
     Bearer,
-    Session { csrf: String },
+    Session { csrf: String, number: u64 },
 }
+
+/// Who did something, for the audit trail: the client's address and how it signed in
+/// (`127.0.0.1 session 3`, `127.0.0.1 bearer token`).
+pub(super) fn who(client: Client, auth: &Auth) -> String {
+    match auth {
+        Auth::Bearer => format!("{} bearer token", client.0),
+        Auth::Session { number, .. } => format!("{} session {number}", client.0),
+    }
+}
+
+/// Sign-ins since the server started (numbers the sessions).
+static SIGN_INS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Who is asking: the bearer token (checked by [`check_token`]) or a live session cookie, whose
 /// idle time restarts. An ended session is removed.
@@ -222,6 +237,7 @@ pub(super) fn auth(s: &WebState, client: Client, headers: &HeaderMap) -> Result<
     session.seen = session.seen.max(now);
     Ok(Auth::Session {
         csrf: session.csrf.clone(),
+        number: session.number,
     })
 }
 
@@ -279,9 +295,13 @@ pub(super) async fn login(State(s): St, client: Client, Form(f): Form<LoginForm>
     match check_token(&s, client, f.token.trim()) {
         Ok(()) => {}
         Err(Denied::Unauthorized) => {
-            return login_answer(StatusCode::UNAUTHORIZED, "wrong token".into())
+            tracing::warn!(target: "redial::audit", client = %client.0, action = "sign-in",
+                "audit: sign-in refused: wrong token");
+            return login_answer(StatusCode::UNAUTHORIZED, "wrong token".into());
         }
         Err(Denied::Limited(secs)) => {
+            tracing::warn!(target: "redial::audit", client = %client.0, action = "sign-in",
+                "audit: sign-in refused: too many wrong tokens, {secs} s to wait");
             let mut r = login_answer(StatusCode::TOO_MANY_REQUESTS, limited_message(secs));
             r.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
@@ -299,17 +319,21 @@ pub(super) async fn login(State(s): St, client: Client, Form(f): Form<LoginForm>
         }
     };
     let now = s.clock.now();
+    let number = SIGN_INS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
     let mut sessions = s.sessions.lock().expect("sessions");
     sessions.retain(|_, x| !x.ended(now));
     sessions.insert(
         sid.clone(),
         Session {
             csrf,
+            number,
             created: now,
             seen: now,
         },
     );
     drop(sessions);
+    tracing::info!(target: "redial::audit", who = %format!("{} session {number}", client.0),
+        action = "sign-in", "audit: signed in");
     (
         StatusCode::SEE_OTHER,
         [
@@ -332,12 +356,17 @@ pub(super) async fn logout(
     headers: HeaderMap,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let (Ok(Auth::Session { csrf }), Some(sid)) = (
+    if let (Ok(a @ Auth::Session { .. }), Some(sid)) = (
         auth(&s, client, &headers),
         cookie(&headers, "redial_session"),
     ) {
-        if f.iter().any(|(k, v)| k == "csrf" && ct_eq(v, &csrf)) {
+        let Auth::Session { csrf, .. } = &a else {
+            unreachable!("matched a session")
+        };
+        if f.iter().any(|(k, v)| k == "csrf" && ct_eq(v, csrf)) {
             s.sessions.lock().expect("sessions").remove(&sid);
+            tracing::info!(target: "redial::audit", who = %who(client, &a), action = "sign-out",
+                "audit: signed out");
         }
     }
     (
