@@ -30,17 +30,93 @@ impl Drop for Kill {
 const TOKEN: &str = "metrics-test-token";
 
 fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, String, String) {
+    get_accepting(addr, path, token, None)
+}
+
+/// [`get`] with an `Accept` header.
+fn get_accepting(
+    addr: &str,
+    path: &str,
+    token: Option<&str>,
+    accept: Option<&str>,
+) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n").unwrap();
+    let accept = accept
+        .map(|a| format!("Accept: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}{accept}\r\n"
+    )
+    .unwrap();
     let mut raw = String::new();
     s.read_to_string(&mut raw).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
     (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+/// `promtool check metrics` (Prometheus' own linter) on a classic-format exposition. CI installs
+/// promtool (.ci/run); elsewhere the check is skipped with a note.
+fn promtool_accepts(text: &str) {
+    let child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("promtool check metrics SKIPPED: {e} (apt-get install prometheus)");
+            return;
+        }
+        Err(e) => panic!("promtool is missing in CI: {e}"),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `promtool check rules` on deploy/alerts.yml, as for [`promtool_accepts`].
+#[test]
+fn the_alert_rules_are_valid_and_fire_when_redial_is_down_or_not_scraped() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/alerts.yml");
+    let rules = std::fs::read_to_string(path).unwrap();
+    assert!(rules.contains("expr: up{job=\"redial\"} == 0"), "{rules}");
+    assert!(
+        rules.contains("expr: absent(up{job=\"redial\"})"),
+        "{rules}"
+    );
+    match std::process::Command::new("promtool")
+        .args(["check", "rules", path])
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("promtool check rules SKIPPED: {e} (apt-get install prometheus)")
+        }
+        Err(e) => panic!("promtool is missing in CI: {e}"),
+    }
 }
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -110,13 +186,50 @@ fn metrics_count_a_small_campaign() {
 
     assert_eq!(get(&addr, "/metrics", None).0, 401);
     assert_eq!(get(&addr, "/metrics", Some("wrong-token-x")).0, 401);
-    let (status, head, m) = get(&addr, "/metrics", Some(TOKEN));
+    // OpenMetrics only for a scraper that asks for it (Prometheus does).
+    let (status, head, om) = get_accepting(
+        &addr,
+        "/metrics",
+        Some(TOKEN),
+        Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
+    );
     assert_eq!(status, 200);
     assert!(
         head.contains("content-type: application/openmetrics-text; version=1.0.0"),
         "{head}"
     );
-    assert!(m.ends_with("# EOF\n"), "{m}");
+    assert!(om.ends_with("# EOF\n"), "{om}");
+    assert!(om.contains("# TYPE redial_attempts counter"), "{om}");
+    // Anyone else (curl, promtool, an older scraper) gets the classic text format.
+    let (status, head, m) = get(&addr, "/metrics", Some(TOKEN));
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    assert!(!m.contains("# EOF") && !m.contains("# UNIT"), "{m}");
+    assert!(m.contains("# TYPE redial_attempts_total counter"), "{m}");
+    let (_, _, refused) = get_accepting(
+        &addr,
+        "/metrics",
+        Some(TOKEN),
+        Some("application/openmetrics-text;q=0, text/plain"),
+    );
+    assert!(!refused.contains("# EOF"), "q=0 refuses OpenMetrics");
+    promtool_accepts(&m);
+    assert_eq!(
+        value(
+            &m,
+            &format!(
+                "redial_build_info{{version=\"{}\"}}",
+                env!("CARGO_PKG_VERSION")
+            )
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    // Jobs 1 and 2 were sent, one page each (the sim line's default).
+    assert_eq!(value(&m, "redial_pages_sent_total"), Some(2.0), "{m}");
     // 1: busy then sent; 2: sent; 3: invalid number (final); 4: busy, busy → list exhausted.
     let expect = [
         (r#"redial_attempts_total{class="B",code="2"}"#, 3.0),

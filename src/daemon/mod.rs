@@ -94,6 +94,8 @@ pub enum Event {
         next: Next,
         /// The engine's reason.
         reason: String,
+        /// Pages the receiving end confirmed in this attempt.
+        pages: u32,
     },
     /// A job could not be attempted (bad input) and went to FAIL.
     Rejected {

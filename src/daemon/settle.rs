@@ -111,6 +111,7 @@ impl Daemon {
             at: a.ended,
             next: next.clone(),
             reason: decision.reason.clone(),
+            pages: r.pages,
         });
         if decision.record_class == Class::I || matches!(next, Next::Retry(..)) {
             self.stats.retried += 1;

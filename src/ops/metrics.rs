@@ -25,6 +25,62 @@ use std::sync::Mutex;
 /// The content type of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// The content type of [`classic`]'s output: Prometheus' text format 0.0.4, which every scraper
+/// and `promtool check metrics` read.
+pub const CLASSIC_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Whether a scraper's `Accept` header asks for OpenMetrics (Prometheus does; curl, older
+/// scrapers and `promtool` do not, and get the classic text format).
+pub fn wants_openmetrics(accept: Option<&str>) -> bool {
+    accept.is_some_and(|a| {
+        a.split(',').any(|part| {
+            let mut p = part.split(';');
+            let kind = p.next().unwrap_or("").trim();
+            // A q=0 entry refuses it.
+            let refused = p.any(|x| {
+                x.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f64>().ok())
+                    == Some(0.0)
+            });
+            kind.eq_ignore_ascii_case("application/openmetrics-text") && !refused
+        })
+    })
+}
+
+/// OpenMetrics text as the classic text format: a counter's family is named with its
+/// `_total` suffix in `# TYPE`/`# HELP`, `# UNIT` and `# EOF` lines go, samples stay as they are.
+pub fn classic(openmetrics: &str) -> String {
+    let mut counters: Vec<&str> = Vec::new();
+    for l in openmetrics.lines() {
+        if let Some(name) = l
+            .strip_prefix("# TYPE ")
+            .and_then(|r| r.strip_suffix(" counter"))
+        {
+            counters.push(name);
+        }
+    }
+    let mut out = String::with_capacity(openmetrics.len());
+    for l in openmetrics.lines() {
+        if l == "# EOF" || l.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# TYPE ", "# HELP "].iter().find_map(|p| {
+            let rest = l.strip_prefix(p)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{p}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(r) => out.push_str(&r),
+            None => out.push_str(l),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ClassCode {
     class: String,
@@ -108,7 +164,14 @@ pub struct Metrics {
     breaker: Family<Transition, Counter>,
     retried: Family<Kind, Counter>,
     skipped: Family<Reason, Counter>,
+    pages: Counter,
+    build: Family<Version, Gauge>,
     inner: Mutex<Inner>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Version {
+    version: String,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -149,8 +212,25 @@ impl Metrics {
             breaker: Family::default(),
             retried: Family::default(),
             skipped: Family::default(),
+            pages: Counter::default(),
+            build: Family::default(),
             inner: Mutex::new(Inner::default()),
         };
+        m.build
+            .get_or_create(&Version {
+                version: env!("CARGO_PKG_VERSION").into(),
+            })
+            .set(1);
+        registry.register(
+            "redial_build_info",
+            "The redial version serving these metrics (always 1)",
+            m.build.clone(),
+        );
+        registry.register(
+            "redial_pages_sent",
+            "Fax pages the receiving end confirmed, over every attempt",
+            m.pages.clone(),
+        );
         registry.register(
             "redial_attempts",
             "Attempts ended, by the outcome table's class of the code and the code",
@@ -249,8 +329,10 @@ impl Metrics {
                 class,
                 at,
                 next,
+                pages,
                 ..
             } => {
+                self.pages.inc_by(u64::from(*pages));
                 let table = self.outcomes.classify(*code, None).class.letter();
                 let class = if *class == 'S' { 'S' } else { table };
                 self.attempts
@@ -422,6 +504,35 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn openmetrics_only_when_asked_and_not_refused() {
+        assert!(!wants_openmetrics(None));
+        assert!(!wants_openmetrics(Some("*/*")));
+        assert!(!wants_openmetrics(Some("text/plain;version=0.0.4")));
+        assert!(wants_openmetrics(Some(
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+        )));
+        assert!(wants_openmetrics(Some(
+            "text/plain, Application/OpenMetrics-Text"
+        )));
+        assert!(!wants_openmetrics(Some(
+            "application/openmetrics-text; q=0"
+        )));
+    }
+
+    #[test]
+    fn classic_text_names_counters_with_total_and_drops_eof_and_units() {
+        let om = "# HELP a Attempts.\n# TYPE a counter\na_total{x=\"1\"} 2\n\
+                  # HELP d Seconds.\n# TYPE d_seconds histogram\n# UNIT d_seconds seconds\n\
+                  d_seconds_count 1\n# HELP g G.\n# TYPE g gauge\ng 3\n# EOF\n";
+        assert_eq!(
+            classic(om),
+            "# HELP a_total Attempts.\n# TYPE a_total counter\na_total{x=\"1\"} 2\n\
+             # HELP d Seconds.\n# TYPE d_seconds histogram\nd_seconds_count 1\n\
+             # HELP g G.\n# TYPE g gauge\ng 3\n"
+        );
+    }
 
     #[test]
     fn a_down_line_shows_when_it_is_next_probed() {

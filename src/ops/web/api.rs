@@ -124,9 +124,21 @@ pub(super) async fn metrics(State(s): St, client: Client, headers: HeaderMap) ->
     if let Err(d) = auth(&s, client, &headers) {
         return d.json();
     }
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     blocking(move || {
         let body = s.metrics.render(&s.layout, &s.sys, s.clock.now());
-        ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
+        if wants_openmetrics(accept.as_deref()) {
+            ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
+        } else {
+            (
+                [(header::CONTENT_TYPE, CLASSIC_CONTENT_TYPE)],
+                classic(&body),
+            )
+                .into_response()
+        }
     })
     .await
 }

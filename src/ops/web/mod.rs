@@ -20,7 +20,7 @@
 
 use super::config::OpsConfig;
 use super::eligibility::{check, eligible_at, Newest, Skip};
-use super::metrics::{Metrics, CONTENT_TYPE};
+use super::metrics::{classic, wants_openmetrics, Metrics, CLASSIC_CONTENT_TYPE, CONTENT_TYPE};
 use super::retry::{retry, Report, Request, Selection};
 use super::scan::{last_table_class, place_name, scan, JobView, RetryKind, Step};
 use crate::daemon::clock::Clock;
