@@ -7,6 +7,7 @@
 
 pub mod breaker;
 pub mod documents;
+pub mod flow;
 pub mod modem;
 pub mod scripted;
 pub mod serial;

@@ -2,12 +2,20 @@
 //! async byte stream).
 //!
 //! Owns only the loop — write what the machine wants written, feed it what the port read, wake
-//! it when its timer is due — and the one fact the machine cannot see: the port going away.
+//! it when its timer is due, hand its events to the caller as they happen — the XON/XOFF gate
+//! on writing ([`super::flow`]), and the one fact the machine cannot see: the port going away.
+//! Writes go out in chunks of at most [`CHUNK`] bytes with reading preferred between them, so a
+//! DC3 from the modem stops the data within one chunk.
 
+use super::flow::XonXoff;
 use crate::modem::Machine;
+use std::collections::VecDeque;
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// The most bytes handed to the port in one write.
+pub const CHUNK: usize = 256;
 
 /// Why the shell stopped before the machine was done.
 #[derive(Debug, thiserror::Error)]
@@ -25,33 +33,72 @@ pub fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
-/// Runs `machine` on `port` until it is done.
+/// Runs `machine` on `port` until it is done, without flow control.
 pub async fn drive<M, P>(port: &mut P, machine: &mut M) -> Result<(), PortError>
 where
     M: Machine,
     P: AsyncRead + AsyncWrite + Unpin,
 {
+    drive_with(port, machine, false, |_| {}).await
+}
+
+/// Runs `machine` on `port` until it is done. With `xonxoff`, a DC3 from the modem (outside
+/// data the machine is receiving) stops all writing until a DC1. `observe` is called after
+/// every step of the machine (feed, timeout), so its events are taken when they happen.
+pub async fn drive_with<M, P, F>(
+    port: &mut P,
+    machine: &mut M,
+    xonxoff: bool,
+    mut observe: F,
+) -> Result<(), PortError>
+where
+    M: Machine,
+    P: AsyncRead + AsyncWrite + Unpin,
+    F: FnMut(&mut M),
+{
+    let mut gate = XonXoff::new(xonxoff);
+    let mut out: VecDeque<u8> = VecDeque::new();
     let mut buf = vec![0u8; 4096];
+    let (mut rd, mut wr) = tokio::io::split(port);
     loop {
+        observe(machine);
         while let Some(tx) = machine.poll_transmit() {
-            port.write_all(&tx).await.map_err(PortError::Vanished)?;
+            out.extend(tx);
         }
-        port.flush().await.map_err(PortError::Vanished)?;
-        if machine.is_done() {
-            return Ok(());
+        if out.is_empty() {
+            wr.flush().await.map_err(PortError::Vanished)?;
+            if machine.is_done() {
+                return Ok(());
+            }
         }
-        let Some(deadline) = machine.poll_timeout() else {
+        let deadline = machine.poll_timeout();
+        if deadline.is_none() && out.is_empty() {
             return Err(PortError::Stalled);
+        }
+        let can_write = !out.is_empty() && !gate.paused();
+        let chunk: Vec<u8> = if can_write {
+            out.iter().take(CHUNK).copied().collect()
+        } else {
+            Vec::new()
         };
+        let wake = deadline.unwrap_or_else(|| now() + Duration::from_secs(3600));
         tokio::select! {
-            read = port.read(&mut buf) => {
+            biased;
+            read = rd.read(&mut buf) => {
                 match read {
                     Ok(0) => return Err(PortError::Vanished(io::Error::new(io::ErrorKind::UnexpectedEof, "end of file on the port"))),
-                    Ok(n) => machine.feed(now(), &buf[..n]),
+                    Ok(n) => gate.feed(machine, now(), &buf[..n]),
                     Err(e) => return Err(PortError::Vanished(e)),
                 }
             }
-            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+            written = wr.write(&chunk), if can_write => {
+                match written {
+                    Ok(0) => return Err(PortError::Vanished(io::Error::new(io::ErrorKind::WriteZero, "the port takes no more bytes"))),
+                    Ok(n) => drop(out.drain(..n)),
+                    Err(e) => return Err(PortError::Vanished(e)),
+                }
+            }
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)), if deadline.is_some() => {
                 machine.handle_timeout(now());
             }
         }

@@ -262,6 +262,11 @@ impl FaxSend {
         self.state == State::Done
     }
 
+    /// Whether the modem's bytes are data now (the Class 2 wait for XON after `CONNECT`).
+    pub fn receiving_data(&self) -> bool {
+        self.at.is_raw()
+    }
+
     fn pump(&mut self, now: Instant) {
         while let Some(ev) = self.at.poll_event() {
             self.on_event(now, ev);

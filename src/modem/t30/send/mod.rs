@@ -241,6 +241,11 @@ impl Class1Send {
         self.step == Step::Done
     }
 
+    /// Whether the modem's bytes are data now (an HDLC frame after `+FRH=3` CONNECT).
+    pub fn receiving_data(&self) -> bool {
+        self.at.is_raw()
+    }
+
     /// The session parameters chosen (after DIS).
     pub fn session(&self) -> Option<Session> {
         self.session
@@ -523,5 +528,8 @@ impl crate::modem::Machine for Class1Send {
     }
     fn is_done(&self) -> bool {
         Class1Send::is_done(self)
+    }
+    fn receiving_data(&self) -> bool {
+        Class1Send::receiving_data(self)
     }
 }
