@@ -48,6 +48,9 @@ pub struct CallResult {
     pub code: u32,
     /// Pages sent.
     pub pages: u32,
+    /// Pages this attempt set out to send (all pages of its documents; 0 when none were read).
+    #[serde(default)]
+    pub scheduled: u32,
     /// Fax speed, bit/s.
     pub baud: u32,
     /// Seconds from dialling to hang-up.

@@ -69,6 +69,9 @@ pub struct FaxResult {
 pub enum FaxEvent {
     /// A step for the log (`dialling`, `connected to "ACME"`).
     Progress(String),
+    /// The fax connection is up (Class 2.0/2: `+FCO`; Class 1: the receiver's V.21 heard after
+    /// dialling). Connect time runs from here to the hang-up.
+    Connected,
     /// A page was confirmed (1-based number).
     PageSent(u32),
     /// The call is over.
@@ -310,6 +313,9 @@ impl FaxSend {
         if let Some(v) = report_value(line, &["+FHS", "+FHNG"]) {
             self.result.hangup = Some(v.to_string());
         } else if report_value(line, &["+FCO"]).is_some() {
+            if !self.connected {
+                self.events.push_back(FaxEvent::Connected);
+            }
             self.connected = true;
         } else if let Some(v) = report_value(line, &["+FCSI", "+FCI"]) {
             self.result.remote_id = v.trim_matches('"').trim().to_string();

@@ -13,7 +13,7 @@ use crate::fax::{encode, BitOrder, Coding, EncodeOptions, Page, Resolution};
 use crate::modem::at::{AtSession, Event, Final};
 use crate::modem::dialstring::DialString;
 use crate::modem::dle::{escape_into, CAN, DLE, ETX};
-use crate::modem::fax_send::{FaxEvent, FaxResult, FaxTimeouts};
+use crate::modem::fax_send::{FaxEvent, FaxPlan, FaxResult, FaxTimeouts};
 use crate::modem::init_sequence;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -40,6 +40,35 @@ pub struct Class1Plan {
     pub max_speed: u8,
     /// How often a page rejected with RTN is sent again.
     pub page_retries: u32,
+}
+
+impl Class1Plan {
+    /// The Class 1 plan for what a line planned for Class 2/2.0: every setting carried over
+    /// (2-D coding, resolution, speed cap, retries, ID, init), the pages as bitmaps (Class 1
+    /// encodes them itself once DCS is chosen).
+    pub fn from_fax_plan(plan: FaxPlan, pages: Vec<Page>) -> Class1Plan {
+        let FaxPlan {
+            dial,
+            pages: _,
+            fine,
+            two_d,
+            pages_mr: _,
+            local_id,
+            init,
+            max_speed,
+            page_retries,
+        } = plan;
+        Class1Plan {
+            dial,
+            pages,
+            fine,
+            two_d,
+            local_id,
+            init,
+            max_speed,
+            page_retries,
+        }
+    }
 }
 
 /// The T.30 timers and limits.
@@ -455,6 +484,7 @@ impl Class1Send {
     fn on_dial(&mut self, now: Instant, f: Final) {
         match f {
             Final::Connect(_) => {
+                self.events.push_back(FaxEvent::Connected);
                 self.progress("connected: fax answer heard".into());
                 self.t1_deadline = now + self.timers.t1;
                 self.step = Step::PhaseB;
