@@ -82,6 +82,7 @@ fn plan(n: usize) -> Class1Plan {
         init: vec![],
         max_speed: 5,
         page_retries: 2,
+        flo: None,
     }
 }
 
@@ -403,7 +404,12 @@ fn a_receiver_offering_2d_gets_dcs_bit_16_and_mr_pages_that_decode_equal() {
                 ..Faults::default()
             },
         );
-        assert_eq!((r.result.code, r.result.pages_sent), (0, 2), "{:?}", r.events);
+        assert_eq!(
+            (r.result.code, r.result.pages_sent),
+            (0, 2),
+            "{:?}",
+            r.events
+        );
         let dcs = &r.dce.sent_frames[1];
         assert_eq!(dcs[2] & 0xFE, fcf::DCS);
         assert!(bit(&dcs[3..], 16), "DCS asks for 2-D coding");
@@ -445,6 +451,27 @@ fn a_receiver_offering_2d_gets_dcs_bit_16_and_mr_pages_that_decode_equal() {
     assert_eq!(r.result.code, 0);
     assert!(!bit(&r.dce.sent_frames[1][3..], 16));
     let want = plan(1).pages[0].to_resolution(Resolution::Fine);
-    let got = decode(&r.dce.pages[0], 1728, want.lines(), Scheme::Mh, BitOrder::LsbFirst).unwrap();
+    let got = decode(
+        &r.dce.pages[0],
+        1728,
+        want.lines(),
+        Scheme::Mh,
+        BitOrder::LsbFirst,
+    )
+    .unwrap();
     assert_eq!(&got, want.bitmap());
+}
+
+#[test]
+fn the_line_flow_control_is_told_after_fclass_1() {
+    let r = run(
+        Class1Plan {
+            flo: Some(1),
+            ..plan(1)
+        },
+        Faults::default(),
+    );
+    assert_eq!(r.result.code, 0);
+    let at = |c: &str| r.dce.commands.iter().position(|w| w == c).unwrap();
+    assert!(at("AT+FCLASS=1") < at("AT+FLO=1") && at("AT+FLO=1") < at("AT+FTM=?"));
 }

@@ -402,7 +402,11 @@ async fn two_d_is_negotiated_in_class_20_and_class_2_and_mr_no_sends_mh() {
             low_resolution: low,
             ..fax_call("5550110", vec![doc.clone()])
         };
-        let r = run_call(&rack.settings(modem, &[("class", class), ("mr", mr)]), &call).await;
+        let r = run_call(
+            &rack.settings(modem, &[("class", class), ("mr", mr)]),
+            &call,
+        )
+        .await;
         assert_eq!((r.code, r.pages, r.scheduled), (0, 2, 2), "{what}: {r:?}");
         assert_eq!(logged_codings(&rack.dir, calls), [coding, coding], "{what}");
         calls += 1;

@@ -225,8 +225,15 @@ async fn after_xoff_no_byte_is_written_until_xon_and_the_page_then_completes() {
     stop.store(true, Ordering::SeqCst);
     let (dce, log) = server.join().unwrap();
     assert_eq!((r.code, r.pages), (0, 1), "{r:?} {log:?}");
-    assert_eq!(log.during_xoff, [0, 0], "bytes written while XOFF stood: {log:?}");
-    assert!(log.stopped_mid_page, "the DTE stopped before the page ended: {log:?}");
+    assert_eq!(
+        log.during_xoff,
+        [0, 0],
+        "bytes written while XOFF stood: {log:?}"
+    );
+    assert!(
+        log.stopped_mid_page,
+        "the DTE stopped before the page ended: {log:?}"
+    );
     let data = &dce.pages[0];
     assert!(
         data.len() > 16 * 1024 + log.in_flight,

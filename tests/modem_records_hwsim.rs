@@ -132,7 +132,10 @@ async fn steps_arrive_as_they_happen_and_connect_time_runs_to_the_hang_up() {
     // its CONNECT, so steps taken at the hang-up would all share one instant.
     let order = [connected, pages[0], pages[1], pages[2], finished];
     for w in order.windows(2) {
-        assert!(w[0] < w[1], "steps out of order or at one instant: {steps:?}");
+        assert!(
+            w[0] < w[1],
+            "steps out of order or at one instant: {steps:?}"
+        );
     }
     for w in pages.windows(2) {
         assert!(
@@ -210,7 +213,13 @@ async fn the_attempt_record_has_connect_seconds_and_pages_scheduled() {
         "connect {} s, hw-sim saw the call for {sim_ms} ms",
         r.connect
     );
-    eprintln!("{}", shown.lines().find(|l| l.contains("attempt_record")).unwrap_or(""));
+    eprintln!(
+        "{}",
+        shown
+            .lines()
+            .find(|l| l.contains("attempt_record"))
+            .unwrap_or("")
+    );
 }
 
 fn rack_log(dir: &Path) -> PathBuf {

@@ -182,11 +182,7 @@ impl ModemSettings {
                         _ => return Err(format!("mr={v}: expected yes or no")),
                     }
                 }
-                "flow" => {
-                    s.flow = v
-                        .parse()
-                        .map_err(|e| format!("line {}: {e}", def.number))?
-                }
+                "flow" => s.flow = v.parse().map_err(|e| format!("line {}: {e}", def.number))?,
                 "dial_timeout" => s.timeouts.dial = seconds(k, v)?,
                 "command_timeout" => s.timeouts.command = seconds(k, v)?,
                 "amd_timeout" => s.amd_timeout = seconds(k, v)?,
@@ -459,6 +455,11 @@ where
         init: settings.init.clone(),
         max_speed,
         page_retries: settings.page_retries,
+        flo: Some(match settings.flow {
+            Flow::None => 0,
+            Flow::XonXoff => 1,
+            Flow::RtsCts => 2,
+        }),
     };
     let mut port = match open_port(settings).await {
         Ok(p) => p,

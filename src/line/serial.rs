@@ -122,6 +122,7 @@ mod tests {
             init: vec![],
             max_speed: 5,
             page_retries: 1,
+            flo: None,
         }
     }
 

@@ -43,6 +43,10 @@ pub struct FaxPlan {
     pub max_speed: u8,
     /// How often a page rejected with RTN is sent again before giving up.
     pub page_retries: u32,
+    /// `+FLO=n` to send after the class is selected (optional: an ERROR is tolerated): the
+    /// flow control the modem applies to our data, 0 none, 1 XON/XOFF, 2 RTS/CTS. `None`: leave
+    /// the modem's default. Class 2.0 only (the Class 2 draft has no `+FLO`).
+    pub flo: Option<u8>,
 }
 
 /// How the call ended.
@@ -185,15 +189,20 @@ impl FaxSend {
             u8::from(plan.two_d)
         );
         let mut init = init_sequence(&plan.init);
+        let flo = plan.flo.map(|n| (format!("+FLO={}", n.min(2)), false));
         match class {
-            FaxClass::Class20 => init.extend([
-                ("+FCLASS=2.0".into(), true),
-                (format!("+FLI=\"{id}\""), false),
-                (format!("+FCC={caps}"), false),
-                ("+FBO=0".into(), false),
-                ("+FNR=1,1,1,1".into(), false),
-                (format!("+FIS={caps}"), false),
-            ]),
+            FaxClass::Class20 => init.extend(
+                [
+                    ("+FCLASS=2.0".into(), true),
+                    (format!("+FLI=\"{id}\""), false),
+                    (format!("+FCC={caps}"), false),
+                    ("+FBO=0".into(), false),
+                    ("+FNR=1,1,1,1".into(), false),
+                    (format!("+FIS={caps}"), false),
+                ]
+                .into_iter()
+                .chain(flo),
+            ),
             FaxClass::Class2 => init.extend([
                 ("+FCLASS=2".into(), true),
                 (format!("+FLID=\"{id}\""), false),

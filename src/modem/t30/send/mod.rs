@@ -40,6 +40,8 @@ pub struct Class1Plan {
     pub max_speed: u8,
     /// How often a page rejected with RTN is sent again.
     pub page_retries: u32,
+    /// `+FLO=n` after `+FCLASS=1` (optional), as in [`FaxPlan::flo`].
+    pub flo: Option<u8>,
 }
 
 impl Class1Plan {
@@ -57,6 +59,7 @@ impl Class1Plan {
             init,
             max_speed,
             page_retries,
+            flo,
         } = plan;
         Class1Plan {
             dial,
@@ -67,6 +70,7 @@ impl Class1Plan {
             init,
             max_speed,
             page_retries,
+            flo,
         }
     }
 }
@@ -184,7 +188,9 @@ impl Class1Send {
         timers: T30Timers,
     ) -> Class1Send {
         let mut init = init_sequence(&plan.init);
-        init.extend([("+FCLASS=1".into(), true), ("+FTM=?".into(), false)]);
+        init.push(("+FCLASS=1".into(), true));
+        init.extend(plan.flo.map(|n| (format!("+FLO={}", n.min(2)), false)));
+        init.push(("+FTM=?".into(), false));
         let mut me = Class1Send {
             at: AtSession::new(),
             plan,
