@@ -67,9 +67,11 @@ where
         }
         if out.is_empty() {
             wr.flush().await.map_err(PortError::Vanished)?;
-            if machine.is_done() {
-                return Ok(());
-            }
+        }
+        // Done: normally with everything written; while XOFF stands, what is left (a hang-up
+        // command after the machine gave up on a modem that stopped us) is dropped.
+        if machine.is_done() && (out.is_empty() || gate.paused()) {
+            return Ok(());
         }
         let deadline = machine.poll_timeout();
         if deadline.is_none() && out.is_empty() {
@@ -136,6 +138,35 @@ mod tests {
             _ => None,
         });
         assert_eq!(result.unwrap().code, 34);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn xoff_holds_every_byte_until_xon() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut ours, mut theirs) = tokio::io::duplex(1 << 16);
+        let modem = tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            let n = theirs.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"ATZ\r");
+            // XOFF, then OK: the next command must wait for XON.
+            theirs.write_all(b"\x13\r\nOK\r\n").await.unwrap();
+            let held = tokio::time::timeout(Duration::from_secs(3), theirs.read(&mut buf)).await;
+            assert!(held.is_err(), "a byte came while XOFF stood");
+            theirs.write_all(&[0x11]).await.unwrap();
+            let n = theirs.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"ATE0\r");
+            // Now stop for good and say nothing: the call must still end.
+            theirs.write_all(&[0x13]).await.unwrap();
+            theirs
+        });
+        let mut m = FaxSend::new(now(), plan(), FaxClass::Class20, FaxTimeouts::default());
+        drive_with(&mut ours, &mut m, true, |_| {}).await.unwrap();
+        let result = std::iter::from_fn(|| m.poll_event()).find_map(|e| match e {
+            FaxEvent::Finished(r) => Some(r),
+            _ => None,
+        });
+        assert_eq!(result.unwrap().code, 34, "the silent modem is reported");
+        drop(modem.await.unwrap());
     }
 
     #[tokio::test]
