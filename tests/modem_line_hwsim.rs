@@ -387,15 +387,17 @@ async fn two_d_is_negotiated_in_class_20_and_class_2_and_mr_no_sends_mh() {
     let rack = Rack::start("mr", 2).await;
     let doc = two_page_document(&rack.dir.join("docs"));
     let source = load_document(&doc).unwrap();
-    let mut calls = 0;
-    for (modem, class, mr, low, coding) in [
+    for (calls, (modem, class, mr, low, coding)) in [
         (0, "2.0", "yes", false, "MR"),
         (1, "2", "yes", false, "MR"),
         (0, "2.0", "no", true, "MH"),
         (0, "2.0", "yes", true, "MR"),
         (0, "2.0", "no", false, "MH"),
         (1, "2", "no", false, "MH"),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let what = format!("class {class} mr={mr} standard={low}");
         let before = received(&rack.dir);
         let call = Call {
@@ -409,7 +411,6 @@ async fn two_d_is_negotiated_in_class_20_and_class_2_and_mr_no_sends_mh() {
         .await;
         assert_eq!((r.code, r.pages, r.scheduled), (0, 2, 2), "{what}: {r:?}");
         assert_eq!(logged_codings(&rack.dir, calls), [coding, coding], "{what}");
-        calls += 1;
         let resolution = if low {
             Resolution::Standard
         } else {

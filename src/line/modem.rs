@@ -5,8 +5,11 @@
 //! $line 2 modem device=/dev/ttyACM0 type=voice amd_greeting=1.5 opt_out=9
 //! ```
 //! Owns opening the port for each call (so a modem that vanished is simply reopened when it is
-//! back), preparing what the call needs (a validated dial string, encoded pages or µ-law audio),
-//! running the machine over the port, and the line's circuit breaker: a modem that stops
+//! back, with the line's `flow=`), preparing what the call needs (a validated dial string, one
+//! fax plan from the line's settings for either class, encoded pages or µ-law audio), running the
+//! machine over the port while taking its events as they happen (logged then; connect time from
+//! the fax connection to the hang-up; pages scheduled = the documents' pages), and the line's
+//! circuit breaker: a modem that stops
 //! answering or disappears takes the line out of service at once, no dial tone three times in a
 //! row does too, and after the cool-down a probe (`ATZ`) must answer `OK` before calls resume.
 //! Its failures become outcome codes for the job (34, 35, 36: class E by default), so the job is
