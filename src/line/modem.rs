@@ -9,11 +9,10 @@
 //! fax plan from the line's settings for either class, encoded pages or µ-law audio), running the
 //! machine over the port while taking its events as they happen (logged then; connect time from
 //! the fax connection to the hang-up; pages scheduled = the documents' pages), and the line's
-//! circuit breaker: a modem that stops
-//! answering or disappears takes the line out of service at once, no dial tone three times in a
-//! row does too, and after the cool-down a probe (`ATZ`) must answer `OK` before calls resume.
-//! Its failures become outcome codes for the job (34, 35, 36: class E by default), so the job is
-//! requeued and other lines carry on.
+//! circuit breaker: a modem that stops answering or disappears takes the line out of service at
+//! once, no dial tone three times in a row does too, and after the cool-down a probe (`ATZ`) must
+//! answer `OK` before calls resume. Its failures become outcome codes for the job (34, 35, 36:
+//! class E by default), so the job is requeued and other lines carry on.
 
 use super::breaker::{self, Breaker, State};
 use super::documents::DocumentCache;
@@ -611,7 +610,14 @@ async fn voice_call(settings: &ModemSettings, call: &Call, dial: DialString) -> 
         Err(e) => return failed(35, e),
     };
     let mut machine = VoiceCall::new(now(), plan);
-    let outcome = drive(&mut port, &mut machine).await;
+    // The message goes out with +VTX at 8000 bytes a second of line time: paced like page data.
+    let outcome = drive_with(
+        &mut port,
+        &mut machine,
+        settings.flow == Flow::XonXoff,
+        |_| {},
+    )
+    .await;
     match (outcome, machine.poll_result()) {
         (Ok(()), Some(r)) => {
             tracing::info!(job = %call.job, code = r.code, machine = ?r.machine, digits = %r.digits, greeting_ms = r.greeting_ms, "{}", r.detail);
@@ -686,6 +692,8 @@ mod tests {
             ("/dev/x", vec![("init", "Z\rATH")]),
             ("/dev/x", vec![("opt_out", "99")]),
             ("/dev/x", vec![("colour", "blue")]),
+            ("/dev/x", vec![("flow", "xonx")]),
+            ("/dev/x", vec![("mr", "maybe")]),
         ] {
             assert!(
                 ModemSettings::from_def(&def(kind, &params)).is_err(),
