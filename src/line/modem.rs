@@ -184,7 +184,11 @@ impl ModemSettings {
                         _ => return Err(format!("mr={v}: expected yes or no")),
                     }
                 }
-                "flow" => s.flow = v.parse().map_err(|e| format!("line {}: {e}", def.number))?,
+                "flow" => {
+                    s.flow = v
+                        .parse()
+                        .map_err(|e| format!("$line {}: {e}", def.number))?
+                }
                 "dial_timeout" => s.timeouts.dial = seconds(k, v)?,
                 "command_timeout" => s.timeouts.command = seconds(k, v)?,
                 "amd_timeout" => s.amd_timeout = seconds(k, v)?,
