@@ -4,6 +4,7 @@
 //! every T.30 timer, so a T4 expiry costs nothing.
 
 use redial::fax::{render_text, Page};
+use redial::line::flow::XonXoff;
 use redial::modem::dialstring::DialString;
 use redial::modem::fax_send::{FaxEvent, FaxResult, FaxTimeouts};
 use redial::modem::t30::frame::fcf;
@@ -26,6 +27,7 @@ fn run(plan: Class1Plan, faults: Faults) -> Run {
     let mut t = start;
     let mut m = Class1Send::new(t, plan, FaxTimeouts::default(), T30Timers::default());
     let mut dce = Dce::new(faults);
+    let mut gate = XonXoff::new(true);
     let mut events = Vec::new();
     for _ in 0..10_000 {
         while let Some(tx) = m.poll_transmit() {
@@ -36,9 +38,14 @@ fn run(plan: Class1Plan, faults: Faults) -> Run {
         }
         if !dce.out.is_empty() {
             let out = std::mem::take(&mut dce.out);
-            // Deliver in small chunks, as a port would.
+            // Deliver in small chunks, as a port would, through the serial shell's XON/XOFF
+            // gate: this DCE never sends XOFF, so a pause means a data byte was taken for one.
             for chunk in out.chunks(7) {
-                m.feed(t, chunk);
+                gate.feed(&mut m, t, chunk);
+                assert!(
+                    !gate.paused(),
+                    "a DC3 in the modem's data was taken for XOFF after {chunk:02x?}"
+                );
             }
             continue;
         }
@@ -474,4 +481,19 @@ fn the_line_flow_control_is_told_after_fclass_1() {
     assert_eq!(r.result.code, 0);
     let at = |c: &str| r.dce.commands.iter().position(|w| w == c).unwrap();
     assert!(at("AT+FCLASS=1") < at("AT+FLO=1") && at("AT+FLO=1") < at("AT+FTM=?"));
+}
+
+#[test]
+fn a_frame_that_starts_as_the_wait_is_cancelled_is_not_taken_for_flow_control() {
+    // T4 runs out waiting for the answer to TCF; the CFR frame (control octet 0x13, the DC3
+    // code) starts just as the sender cancels, and arrives after CONNECT in command mode.
+    let r = run(
+        plan(1),
+        Faults {
+            cfr_as_cancelled: true,
+            ..Faults::default()
+        },
+    );
+    assert_eq!(r.result.code, 0, "{:?}", r.events);
+    assert_eq!(kinds(&r.dce), ["TSI", "DCS", "TSI", "DCS", "EOP", "DCN"]);
 }

@@ -93,6 +93,10 @@ impl XonXoff {
     /// and is not passed on. The machine is asked at the position of each such byte (the bytes
     /// before it are fed first), so a `CONNECT` followed by frame data in one read is told
     /// apart exactly.
+    ///
+    /// A machine receiving data also ends a pause: a modem sends flow control only while it
+    /// takes our data, so an XOFF still standing when it hands us data (an XON lost, or never
+    /// sent before the final result) would otherwise stop the call for good.
     pub fn feed<M: Machine + ?Sized>(&mut self, machine: &mut M, now: Instant, bytes: &[u8]) {
         if !self.enabled {
             return machine.feed(now, bytes);
@@ -106,6 +110,7 @@ impl XonXoff {
                 machine.feed(now, &bytes[start..i]);
             }
             if machine.receiving_data() {
+                self.paused = false;
                 machine.feed(now, &[b]);
             } else {
                 self.paused = b == XOFF;
@@ -114,6 +119,9 @@ impl XonXoff {
         }
         if start < bytes.len() {
             machine.feed(now, &bytes[start..]);
+        }
+        if machine.receiving_data() {
+            self.paused = false;
         }
     }
 }
@@ -186,6 +194,11 @@ mod tests {
         g.feed(&mut m, now, b"[\x13a\x11]\x11");
         assert!(!g.paused());
         assert_eq!(&m.fed[4..], b"[\x13a\x11]");
+        // An XOFF that still stands when the machine starts receiving data is over.
+        g.feed(&mut m, now, b"\x13");
+        assert!(g.paused());
+        g.feed(&mut m, now, b"[");
+        assert!(!g.paused());
         // Disabled: everything goes to the machine and nothing pauses.
         let mut m = Probe::default();
         let mut g = XonXoff::new(false);

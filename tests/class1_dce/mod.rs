@@ -53,6 +53,9 @@ pub struct Faults {
     pub ftm_error: bool,
     pub dis: Option<Vec<u8>>,
     pub ftm_codes: Option<&'static str>,
+    /// The first answer to TCF comes only as the sender gives up waiting: its cancel of
+    /// `+FRH=3` crosses the CFR frame's start, so CONNECT, the frame and OK arrive after it.
+    pub cfr_as_cancelled: bool,
 }
 
 #[derive(PartialEq)]
@@ -79,6 +82,8 @@ pub struct Dce {
     pub page_no: u32,
     pub frh_count: u32,
     pub awaiting_tcf: bool,
+    /// A frame that starts just as the sender cancels the `+FRH=3` waiting for it.
+    pub late_frame: Option<Vec<u8>>,
 }
 
 impl Dce {
@@ -98,6 +103,7 @@ impl Dce {
             page_no: 1,
             frh_count: 0,
             awaiting_tcf: false,
+            late_frame: None,
         }
     }
 
@@ -134,7 +140,11 @@ impl Dce {
                 Mode::Frh => {
                     // Any byte cancels a waiting +FRH.
                     self.mode = Mode::Command;
-                    self.say("OK");
+                    if let Some(f) = self.late_frame.take() {
+                        self.deliver(f);
+                    } else {
+                        self.say("OK");
+                    }
                 }
                 Mode::Fth => {
                     if self.reader.push(&[b]).is_some() {
@@ -168,6 +178,9 @@ impl Dce {
                             if self.f.ftt > 0 {
                                 self.f.ftt -= 1;
                                 self.queue.push_back(frame(fcf::FTT));
+                            } else if self.f.cfr_as_cancelled {
+                                self.f.cfr_as_cancelled = false;
+                                self.late_frame = Some(rig_cfr());
                             } else {
                                 self.queue.push_back(rig_cfr());
                             }

@@ -276,9 +276,16 @@ impl Class1Send {
         self.step == Step::Done
     }
 
-    /// Whether the modem's bytes are data now (an HDLC frame after `+FRH=3` CONNECT).
+    /// Whether the modem's bytes may be data now: from `+FRH=3` until its result, including a
+    /// cancelled one whose frame began as we cancelled (its CONNECT and frame then arrive in
+    /// command mode, and every final frame's control octet is 0x13, the DC3 code). The modem
+    /// sends flow control only while it takes our data, never while it hands us a frame.
     pub fn receiving_data(&self) -> bool {
         self.at.is_raw()
+            || matches!(
+                self.op,
+                Op::FrhWait | Op::FrhData | Op::FrhEnd | Op::FrhAbort
+            )
     }
 
     /// The session parameters chosen (after DIS).
