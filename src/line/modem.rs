@@ -17,7 +17,7 @@
 use super::breaker::{self, Breaker, State};
 use super::documents::DocumentCache;
 use super::flow::Flow;
-use super::serial::{drive, drive_with, now, PortError};
+use super::serial::{drive, drive_with, now, tty_unsent, Pacing, PortError};
 use super::{Call, CallResult, Completion, Line, LineDef, Placed};
 use crate::audio::load_message;
 use crate::fax::Resolution;
@@ -352,6 +352,21 @@ pub async fn open_port(settings: &ModemSettings) -> Result<tokio_serial::SerialS
         .map_err(|e| format!("cannot open {}: {e}", settings.device.display()))
 }
 
+/// How the shell paces writing to this line's open port: XON/XOFF per `flow=`, and the
+/// driver's transmit queue kept short at the port's speed (10 bits a byte).
+fn pacing(settings: &ModemSettings, port: &tokio_serial::SerialStream) -> Pacing {
+    let xonxoff = settings.flow == Flow::XonXoff;
+    Pacing {
+        xonxoff,
+        unsent: xonxoff.then(|| {
+            (
+                tty_unsent(std::os::fd::AsRawFd::as_raw_fd(port)),
+                Duration::from_secs_f64(10.0 / f64::from(settings.baud.max(300))),
+            )
+        }),
+    }
+}
+
 async fn probe(settings: &ModemSettings) -> bool {
     let Ok(mut port) = open_port(settings).await else {
         return false;
@@ -520,26 +535,22 @@ where
     };
     let mut seen = Seen::default();
     let job = call.job.clone();
-    let outcome = drive_with(
-        &mut port,
-        &mut machine,
-        settings.flow == Flow::XonXoff,
-        |m: &mut AnyFax| {
-            while let Some(ev) = m.poll_event() {
-                let at = Instant::now();
-                match &ev {
-                    FaxEvent::Finished(r) => seen.result = Some(r.clone()),
-                    FaxEvent::Connected => {
-                        seen.connected_at.get_or_insert(at);
-                        tracing::info!(job = %job, "fax connection up");
-                    }
-                    FaxEvent::Progress(p) => tracing::debug!(job = %job, "{p}"),
-                    FaxEvent::PageSent(n) => tracing::info!(job = %job, page = n, "page confirmed"),
+    let pacing = pacing(settings, &port);
+    let outcome = drive_with(&mut port, &mut machine, pacing, |m: &mut AnyFax| {
+        while let Some(ev) = m.poll_event() {
+            let at = Instant::now();
+            match &ev {
+                FaxEvent::Finished(r) => seen.result = Some(r.clone()),
+                FaxEvent::Connected => {
+                    seen.connected_at.get_or_insert(at);
+                    tracing::info!(job = %job, "fax connection up");
                 }
-                observe(at, &ev);
+                FaxEvent::Progress(p) => tracing::debug!(job = %job, "{p}"),
+                FaxEvent::PageSent(n) => tracing::info!(job = %job, page = n, "page confirmed"),
             }
-        },
-    )
+            observe(at, &ev);
+        }
+    })
     .await;
     let hung_up = Instant::now();
     match (outcome, seen.result) {
@@ -615,13 +626,8 @@ async fn voice_call(settings: &ModemSettings, call: &Call, dial: DialString) -> 
     };
     let mut machine = VoiceCall::new(now(), plan);
     // The message goes out with +VTX at 8000 bytes a second of line time: paced like page data.
-    let outcome = drive_with(
-        &mut port,
-        &mut machine,
-        settings.flow == Flow::XonXoff,
-        |_| {},
-    )
-    .await;
+    let pacing = pacing(settings, &port);
+    let outcome = drive_with(&mut port, &mut machine, pacing, |_| {}).await;
     match (outcome, machine.poll_result()) {
         (Ok(()), Some(r)) => {
             tracing::info!(job = %call.job, code = r.code, machine = ?r.machine, digits = %r.digits, greeting_ms = r.greeting_ms, "{}", r.detail);
