@@ -47,6 +47,7 @@ fn plan(pages: Vec<Page>, fine: bool, max_speed: u8) -> Class1Plan {
         init: vec![],
         max_speed,
         page_retries: 2,
+        flo: None,
     }
 }
 

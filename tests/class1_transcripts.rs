@@ -4,255 +4,16 @@
 //! every T.30 timer, so a T4 expiry costs nothing.
 
 use redial::fax::{render_text, Page};
+use redial::line::flow::XonXoff;
 use redial::modem::dialstring::DialString;
 use redial::modem::fax_send::{FaxEvent, FaxResult, FaxTimeouts};
-use redial::modem::t30::frame::{fcf, FrameReader};
+use redial::modem::t30::frame::fcf;
 use redial::modem::t30::{Class1Plan, Class1Send, T30Timers};
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-const DLE: u8 = 0x10;
-const ETX: u8 = 0x03;
+mod class1_dce;
 
-fn wire(spec_order: &[u8]) -> Vec<u8> {
-    spec_order.iter().map(|b| b.reverse_bits()).collect()
-}
-
-/// Received frames exactly as efax logged them through the rig (its notation is bit-reversed;
-/// each ends with the two FCS octets the DCE passes on).
-fn rig_csi() -> Vec<u8> {
-    let mut f = vec![0xff, 0xc0, 0x02];
-    f.extend([0x04; 20]);
-    f.extend([0xa4, 0xf3]);
-    wire(&f)
-}
-fn rig_dis() -> Vec<u8> {
-    wire(&[0xff, 0xc8, 0x01, 0x00, 0x76, 0x1e, 0xb3, 0x71])
-}
-fn rig_cfr() -> Vec<u8> {
-    wire(&[0xff, 0xc8, 0x21, 0x57, 0xbe])
-}
-fn rig_mcf() -> Vec<u8> {
-    wire(&[0xff, 0xc8, 0x31, 0x45, 0x8f])
-}
-fn frame(f: u8) -> Vec<u8> {
-    vec![0xff, 0x13, f]
-}
-
-#[derive(Default)]
-struct Faults {
-    ftt: u32,
-    rtn_on_page: Option<u32>,
-    rtn_times: u32,
-    silent_ppm: u32,
-    pin_on_page: Option<u32>,
-    dial_result: Option<&'static str>,
-    fcerror_first_frh: bool,
-    ftm_error: bool,
-    dis: Option<Vec<u8>>,
-    ftm_codes: Option<&'static str>,
-}
-
-#[derive(PartialEq)]
-enum Mode {
-    Command,
-    Fth,
-    Ftm(u32),
-    Frh,
-}
-
-/// A T.31 DCE with a fax receiver behind it, as far as a sender can tell.
-struct Dce {
-    f: Faults,
-    mode: Mode,
-    line: Vec<u8>,
-    reader: FrameReader,
-    data: Vec<u8>,
-    queue: VecDeque<Vec<u8>>,
-    out: Vec<u8>,
-    pub commands: Vec<String>,
-    pub sent_frames: Vec<Vec<u8>>,
-    pub pages: Vec<Vec<u8>>,
-    pub tcf: Vec<(u32, usize)>,
-    page_no: u32,
-    frh_count: u32,
-    awaiting_tcf: bool,
-}
-
-impl Dce {
-    fn new(f: Faults) -> Dce {
-        Dce {
-            f,
-            mode: Mode::Command,
-            line: Vec::new(),
-            reader: FrameReader::default(),
-            data: Vec::new(),
-            queue: VecDeque::new(),
-            out: Vec::new(),
-            commands: Vec::new(),
-            sent_frames: Vec::new(),
-            pages: Vec::new(),
-            tcf: Vec::new(),
-            page_no: 1,
-            frh_count: 0,
-            awaiting_tcf: false,
-        }
-    }
-
-    fn say(&mut self, s: &str) {
-        self.out.extend(format!("\r\n{s}\r\n").bytes());
-    }
-
-    fn deliver(&mut self, frame: Vec<u8>) {
-        self.say("CONNECT");
-        let mut esc = Vec::new();
-        for b in frame {
-            esc.push(b);
-            if b == DLE {
-                esc.push(DLE);
-            }
-        }
-        self.out.extend(esc);
-        self.out.extend([DLE, ETX]);
-        self.say("OK");
-    }
-
-    fn input(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            match self.mode {
-                Mode::Command => {
-                    if b == b'\r' {
-                        let cmd =
-                            String::from_utf8_lossy(&std::mem::take(&mut self.line)).to_string();
-                        self.command(cmd);
-                    } else {
-                        self.line.push(b);
-                    }
-                }
-                Mode::Frh => {
-                    // Any byte cancels a waiting +FRH.
-                    self.mode = Mode::Command;
-                    self.say("OK");
-                }
-                Mode::Fth => {
-                    if self.reader.push(&[b]).is_some() {
-                        let f = self.reader.take();
-                        self.sent(f);
-                    }
-                }
-                Mode::Ftm(code) => {
-                    self.data.push(b);
-                    let n = self.data.len();
-                    if n >= 2 && self.data[n - 2] == DLE && self.data[n - 1] == ETX {
-                        let esc = std::mem::take(&mut self.data);
-                        let mut plain = Vec::new();
-                        let mut i = 0;
-                        while i < esc.len() - 2 {
-                            plain.push(esc[i]);
-                            i += if esc[i] == DLE { 2 } else { 1 };
-                        }
-                        self.mode = Mode::Command;
-                        self.say("OK");
-                        if plain.iter().all(|b| *b == 0) && plain.len() > 100 && self.tcf_expected()
-                        {
-                            self.awaiting_tcf = false;
-                            self.tcf.push((code, plain.len()));
-                            if self.f.ftt > 0 {
-                                self.f.ftt -= 1;
-                                self.queue.push_back(frame(fcf::FTT));
-                            } else {
-                                self.queue.push_back(rig_cfr());
-                            }
-                        } else {
-                            self.pages.push(plain);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn tcf_expected(&self) -> bool {
-        self.awaiting_tcf
-    }
-
-    fn sent(&mut self, f: Vec<u8>) {
-        let last = f[1] == 0x13;
-        let kind = f[2] & 0xFE;
-        self.sent_frames.push(f);
-        if !last {
-            self.say("CONNECT");
-            return;
-        }
-        self.mode = Mode::Command;
-        self.say("OK");
-        match kind {
-            fcf::DCS => self.awaiting_tcf = true,
-            fcf::MPS | fcf::EOP | fcf::EOM => {
-                if self.f.silent_ppm > 0 {
-                    self.f.silent_ppm -= 1;
-                    return;
-                }
-                let page = self.page_no;
-                if self.f.pin_on_page == Some(page) {
-                    self.queue.push_back(frame(fcf::PIN));
-                } else if self.f.rtn_on_page == Some(page) && self.f.rtn_times > 0 {
-                    self.f.rtn_times -= 1;
-                    self.queue.push_back(frame(fcf::RTN));
-                } else {
-                    self.page_no += 1;
-                    self.queue.push_back(rig_mcf());
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn command(&mut self, cmd: String) {
-        self.commands.push(cmd.clone());
-        let c = cmd.trim_start_matches("AT");
-        match c {
-            "+FTM=?" => {
-                let codes = self
-                    .f
-                    .ftm_codes
-                    .unwrap_or("24,48,72,73,74,96,97,98,121,122,145,146");
-                self.say(codes);
-                self.say("OK");
-            }
-            "+FRH=3" => {
-                self.frh_count += 1;
-                if self.f.fcerror_first_frh && self.frh_count == 1 {
-                    return self.say("+FCERROR");
-                }
-                match self.queue.pop_front() {
-                    Some(f) => self.deliver(f),
-                    None => self.mode = Mode::Frh,
-                }
-            }
-            "+FTH=3" => {
-                self.mode = Mode::Fth;
-                self.say("CONNECT");
-            }
-            c if c.starts_with("+FTM=") => {
-                if self.f.ftm_error && !self.tcf_expected() {
-                    return self.say("ERROR");
-                }
-                self.mode = Mode::Ftm(c[5..].parse().unwrap());
-                self.say("CONNECT");
-            }
-            c if c.starts_with('D') => {
-                if let Some(r) = self.f.dial_result {
-                    return self.say(r);
-                }
-                self.deliver(rig_csi());
-                self.queue
-                    .push_back(self.f.dis.clone().unwrap_or_else(rig_dis));
-            }
-            _ => self.say("OK"),
-        }
-    }
-}
+use class1_dce::{dis_with_2d, frame, wire, Dce, Faults};
 
 struct Run {
     result: FaxResult,
@@ -266,6 +27,7 @@ fn run(plan: Class1Plan, faults: Faults) -> Run {
     let mut t = start;
     let mut m = Class1Send::new(t, plan, FaxTimeouts::default(), T30Timers::default());
     let mut dce = Dce::new(faults);
+    let mut gate = XonXoff::new(true);
     let mut events = Vec::new();
     for _ in 0..10_000 {
         while let Some(tx) = m.poll_transmit() {
@@ -276,9 +38,14 @@ fn run(plan: Class1Plan, faults: Faults) -> Run {
         }
         if !dce.out.is_empty() {
             let out = std::mem::take(&mut dce.out);
-            // Deliver in small chunks, as a port would.
+            // Deliver in small chunks, as a port would, through the serial shell's XON/XOFF
+            // gate: this DCE never sends XOFF, so a pause means a data byte was taken for one.
             for chunk in out.chunks(7) {
-                m.feed(t, chunk);
+                gate.feed(&mut m, t, chunk);
+                assert!(
+                    !gate.paused(),
+                    "a DC3 in the modem's data was taken for XOFF after {chunk:02x?}"
+                );
             }
             continue;
         }
@@ -322,6 +89,7 @@ fn plan(n: usize) -> Class1Plan {
         init: vec![],
         max_speed: 5,
         page_retries: 2,
+        flo: None,
     }
 }
 
@@ -625,4 +393,107 @@ fn a_modem_without_v17_trains_at_v29() {
     );
     assert_eq!((r.result.code, r.result.baud), (0, 9600));
     assert_eq!(r.dce.tcf[0].0, 96);
+}
+
+#[test]
+fn a_receiver_offering_2d_gets_dcs_bit_16_and_mr_pages_that_decode_equal() {
+    use redial::fax::{decode::decode, BitOrder, Resolution, Scheme};
+    use redial::modem::t30::caps::bit;
+    for fine in [true, false] {
+        let r = run(
+            Class1Plan {
+                two_d: true,
+                fine,
+                ..plan(2)
+            },
+            Faults {
+                dis: Some(dis_with_2d()),
+                ..Faults::default()
+            },
+        );
+        assert_eq!(
+            (r.result.code, r.result.pages_sent),
+            (0, 2),
+            "{:?}",
+            r.events
+        );
+        let dcs = &r.dce.sent_frames[1];
+        assert_eq!(dcs[2] & 0xFE, fcf::DCS);
+        assert!(bit(&dcs[3..], 16), "DCS asks for 2-D coding");
+        assert_eq!(bit(&dcs[3..], 15), fine);
+        let resolution = if fine {
+            Resolution::Fine
+        } else {
+            Resolution::Standard
+        };
+        for (i, data) in r.dce.pages.iter().enumerate() {
+            let want = plan(2).pages[i].to_resolution(resolution);
+            // Decoded as MR the page is the source, pixel for pixel; as MH it is not.
+            let got = decode(data, 1728, want.lines(), Scheme::Mr, BitOrder::LsbFirst)
+                .expect("the MR page decodes");
+            assert_eq!(&got, want.bitmap(), "fine={fine} page {}", i + 1);
+            let mh = decode(data, 1728, want.lines(), Scheme::Mh, BitOrder::LsbFirst);
+            assert!(mh.map_or(true, |b| &b != want.bitmap()), "not MH");
+            // K: one 1-D line every 4 (fine) or 2 (standard) lines; MR is shorter than MH.
+            let mh_len = redial::fax::encode(
+                &want,
+                &redial::fax::EncodeOptions {
+                    rtc: true,
+                    align_eol: true,
+                    ..Default::default()
+                },
+            )
+            .len();
+            assert!(data.len() < mh_len, "MR {} bytes, MH {mh_len}", data.len());
+        }
+    }
+    // The same receiver with 2-D turned off on our side: DCS bit 16 clear, MH pages.
+    let r = run(
+        plan(1),
+        Faults {
+            dis: Some(dis_with_2d()),
+            ..Faults::default()
+        },
+    );
+    assert_eq!(r.result.code, 0);
+    assert!(!bit(&r.dce.sent_frames[1][3..], 16));
+    let want = plan(1).pages[0].to_resolution(Resolution::Fine);
+    let got = decode(
+        &r.dce.pages[0],
+        1728,
+        want.lines(),
+        Scheme::Mh,
+        BitOrder::LsbFirst,
+    )
+    .unwrap();
+    assert_eq!(&got, want.bitmap());
+}
+
+#[test]
+fn the_line_flow_control_is_told_after_fclass_1() {
+    let r = run(
+        Class1Plan {
+            flo: Some(1),
+            ..plan(1)
+        },
+        Faults::default(),
+    );
+    assert_eq!(r.result.code, 0);
+    let at = |c: &str| r.dce.commands.iter().position(|w| w == c).unwrap();
+    assert!(at("AT+FCLASS=1") < at("AT+FLO=1") && at("AT+FLO=1") < at("AT+FTM=?"));
+}
+
+#[test]
+fn a_frame_that_starts_as_the_wait_is_cancelled_is_not_taken_for_flow_control() {
+    // T4 runs out waiting for the answer to TCF; the CFR frame (control octet 0x13, the DC3
+    // code) starts just as the sender cancels, and arrives after CONNECT in command mode.
+    let r = run(
+        plan(1),
+        Faults {
+            cfr_as_cancelled: true,
+            ..Faults::default()
+        },
+    );
+    assert_eq!(r.result.code, 0, "{:?}", r.events);
+    assert_eq!(kinds(&r.dce), ["TSI", "DCS", "TSI", "DCS", "EOP", "DCN"]);
 }

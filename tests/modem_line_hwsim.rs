@@ -359,3 +359,83 @@ async fn wedged_and_vanished_modems_are_taken_out_of_service_while_others_work()
     assert!(!wedged.is_up() && !vanished.is_up() && healthy.is_up());
     rack.stop().await;
 }
+
+/// The pages' codings hw-sim logged for calls made after `skip` calls (`"MH"` / `"MR"`).
+fn logged_codings(rack: &Path, skip: usize) -> Vec<String> {
+    std::fs::read_to_string(rack.join("calls.jsonl"))
+        .unwrap()
+        .lines()
+        .skip(skip)
+        .flat_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["pages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["coding"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// 2-D coding in Class 2.0 (`+FCC`/`+FIS` df) and Class 2 (`+FDCC`/`+FDIS` df): a receiver
+/// that offers it negotiates DF=1 (hw-sim's `+FCS`), the pages go MR-coded (hw-sim decodes them
+/// as MR and logs so) and arrive pixel-equal, at fine (K=4) and standard (K=2) resolution;
+/// `mr=no` offers DF=0 and sends MH.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_d_is_negotiated_in_class_20_and_class_2_and_mr_no_sends_mh() {
+    let rack = Rack::start("mr", 2).await;
+    let doc = two_page_document(&rack.dir.join("docs"));
+    let source = load_document(&doc).unwrap();
+    for (calls, (modem, class, mr, low, coding)) in [
+        (0, "2.0", "yes", false, "MR"),
+        (1, "2", "yes", false, "MR"),
+        (0, "2.0", "no", true, "MH"),
+        (0, "2.0", "yes", true, "MR"),
+        (0, "2.0", "no", false, "MH"),
+        (1, "2", "no", false, "MH"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let what = format!("class {class} mr={mr} standard={low}");
+        let before = received(&rack.dir);
+        let call = Call {
+            low_resolution: low,
+            ..fax_call("5550110", vec![doc.clone()])
+        };
+        let r = run_call(
+            &rack.settings(modem, &[("class", class), ("mr", mr)]),
+            &call,
+        )
+        .await;
+        assert_eq!((r.code, r.pages, r.scheduled), (0, 2, 2), "{what}: {r:?}");
+        assert_eq!(logged_codings(&rack.dir, calls), [coding, coding], "{what}");
+        let resolution = if low {
+            Resolution::Standard
+        } else {
+            Resolution::Fine
+        };
+        // New files only (names sort by modem, then call: not in call order across modems).
+        let got: Vec<_> = received(&rack.dir)
+            .iter()
+            .filter(|f| !before.contains(f))
+            .flat_map(|f| read_tiff(&std::fs::read(f).unwrap()).unwrap())
+            .collect();
+        assert_eq!(got.len(), 2, "{what}");
+        for (g, s) in got.iter().zip(&source) {
+            let want = s.to_resolution(resolution);
+            let rows = (0..want.bitmap().height().min(g.bitmap().height()))
+                .filter(|y| g.bitmap().row(*y) != want.bitmap().row(*y))
+                .collect::<Vec<_>>();
+            assert!(
+                g.bitmap() == want.bitmap(),
+                "{what}: a page differs: {} vs {} rows, differing rows {:?}",
+                g.bitmap().height(),
+                want.bitmap().height(),
+                &rows[..rows.len().min(10)]
+            );
+        }
+    }
+    rack.stop().await;
+}

@@ -18,6 +18,7 @@ fn plan(pages: usize) -> FaxPlan {
         init: vec!["S7=60".into()],
         max_speed: 5,
         page_retries: 2,
+        flo: None,
     }
 }
 
@@ -375,4 +376,46 @@ fn the_negotiated_data_format_picks_mh_or_mr() {
             "MR offered in +FCC"
         );
     }
+}
+
+#[test]
+fn the_line_flow_control_is_told_to_a_class_20_modem_and_an_error_is_tolerated() {
+    for (flo, answer) in [(1u8, "\r\nOK\r\n"), (2, "\r\nERROR\r\n")] {
+        let mut modem = class20(ANSWERED, |_, end| {
+            if end == b'.' {
+                "\r\n+FHS:00\r\n\r\nOK\r\n"
+            } else {
+                "\r\nOK\r\n"
+            }
+        });
+        let (r, written, _) = converse(
+            FaxClass::Class20,
+            FaxPlan {
+                flo: Some(flo),
+                ..plan(1)
+            },
+            |tx: &[u8]| {
+                if tx.starts_with(b"AT+FLO=") {
+                    answer.as_bytes().to_vec()
+                } else {
+                    modem(tx)
+                }
+            },
+        );
+        assert_eq!(r.code, 0, "+FLO={flo} answered {answer:?}: {r:?}");
+        let cmds: Vec<&str> = written.iter().map(|w| w.trim_end()).collect();
+        let at = |c: &str| cmds.iter().position(|w| *w == c).unwrap();
+        let flo_at = at(&format!("AT+FLO={flo}"));
+        assert!(at("AT+FCLASS=2.0") < flo_at && flo_at < at("ATDT5550100"));
+    }
+    // Class 2 (SP-2388) has no +FLO.
+    let (_, written, _) = converse(
+        FaxClass::Class2,
+        FaxPlan {
+            flo: Some(1),
+            ..plan(1)
+        },
+        |_| ok(),
+    );
+    assert!(!written.iter().any(|w| w.starts_with("AT+FLO")));
 }

@@ -61,6 +61,7 @@ impl Daemon {
             a.result.call_secs.to_string(),
             a.result.connect_secs.to_string(),
             a.result.answerback.clone(),
+            a.result.scheduled.to_string(),
         ];
         let mut doc = Document::new("late report");
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -289,6 +290,7 @@ fn parse_attempt(a: &[String]) -> Option<LateCall> {
             call_secs: n(7),
             connect_secs: n(8),
             answerback: a.get(9).cloned().unwrap_or_default(),
+            scheduled: n(10),
         },
     ))
 }

@@ -80,7 +80,7 @@ impl Daemon {
             start: rewrite::local_stamp(&cal, a.started),
             kind: a.channel.type_code(),
             skipped: 0,
-            scheduled: l.job.documents.len().max(1) as u32,
+            scheduled: r.scheduled,
             outcome: decision.status_override.unwrap_or(r.code),
             class: decision.record_class,
             sent: r.pages,

@@ -7,6 +7,7 @@
 
 pub mod breaker;
 pub mod documents;
+pub mod flow;
 pub mod modem;
 pub mod scripted;
 pub mod serial;
@@ -47,6 +48,9 @@ pub struct CallResult {
     pub code: u32,
     /// Pages sent.
     pub pages: u32,
+    /// Pages this attempt set out to send (all pages of its documents; 0 when none were read).
+    #[serde(default)]
+    pub scheduled: u32,
     /// Fax speed, bit/s.
     pub baud: u32,
     /// Seconds from dialling to hang-up.

@@ -5,21 +5,24 @@
 //! $line 2 modem device=/dev/ttyACM0 type=voice amd_greeting=1.5 opt_out=9
 //! ```
 //! Owns opening the port for each call (so a modem that vanished is simply reopened when it is
-//! back), preparing what the call needs (a validated dial string, encoded pages or µ-law audio),
-//! running the machine over the port, and the line's circuit breaker: a modem that stops
-//! answering or disappears takes the line out of service at once, no dial tone three times in a
-//! row does too, and after the cool-down a probe (`ATZ`) must answer `OK` before calls resume.
-//! Its failures become outcome codes for the job (34, 35, 36: class E by default), so the job is
-//! requeued and other lines carry on.
+//! back, with the line's `flow=`), preparing what the call needs (a validated dial string, one
+//! fax plan from the line's settings for either class, encoded pages or µ-law audio), running the
+//! machine over the port while taking its events as they happen (logged then; connect time from
+//! the fax connection to the hang-up; pages scheduled = the documents' pages), and the line's
+//! circuit breaker: a modem that stops answering or disappears takes the line out of service at
+//! once, no dial tone three times in a row does too, and after the cool-down a probe (`ATZ`) must
+//! answer `OK` before calls resume. Its failures become outcome codes for the job (34, 35, 36:
+//! class E by default), so the job is requeued and other lines carry on.
 
 use super::breaker::{self, Breaker, State};
 use super::documents::DocumentCache;
-use super::serial::{drive, now, PortError};
+use super::flow::Flow;
+use super::serial::{drive, drive_with, now, tty_unsent, Pacing, PortError};
 use super::{Call, CallResult, Completion, Line, LineDef, Placed};
 use crate::audio::load_message;
 use crate::fax::Resolution;
 use crate::modem::dialstring::DialString;
-use crate::modem::fax_send::{FaxClass, FaxEvent, FaxPlan, FaxSend, FaxTimeouts};
+use crate::modem::fax_send::{FaxClass, FaxEvent, FaxPlan, FaxResult, FaxSend, FaxTimeouts};
 use crate::modem::query::Query;
 use crate::modem::t30::{pick_class, AnyFax, Class1Mode, Class1Plan, Class1Send};
 use crate::modem::voice_call::{VoiceCall, VoicePlan};
@@ -65,6 +68,8 @@ pub struct ModemSettings {
     pub class1: Class1Mode,
     /// Offer 2-D (MR) coding to receivers that accept it (`mr=no` sends MH only).
     pub mr: bool,
+    /// Flow control toward the modem (`flow=xonxoff|rtscts|none`).
+    pub flow: Flow,
 }
 
 fn seconds(key: &str, v: &str) -> Result<Duration, String> {
@@ -100,6 +105,7 @@ impl ModemSettings {
             timeouts: FaxTimeouts::default(),
             class1: Class1Mode::Never,
             mr: true,
+            flow: Flow::default(),
         };
         for (k, v) in &def.params {
             match k.as_str() {
@@ -177,6 +183,11 @@ impl ModemSettings {
                         "no" | "0" | "off" => false,
                         _ => return Err(format!("mr={v}: expected yes or no")),
                     }
+                }
+                "flow" => {
+                    s.flow = v
+                        .parse()
+                        .map_err(|e| format!("$line {}: {e}", def.number))?
                 }
                 "dial_timeout" => s.timeouts.dial = seconds(k, v)?,
                 "command_timeout" => s.timeouts.command = seconds(k, v)?,
@@ -326,16 +337,38 @@ impl Line for ModemLine {
     }
 }
 
-async fn open(settings: &ModemSettings) -> Result<tokio_serial::SerialStream, String> {
+/// Opens the line's port at its speed.
+pub async fn open_port(settings: &ModemSettings) -> Result<tokio_serial::SerialStream, String> {
     let path = settings.device.to_string_lossy().into_owned();
+    let flow = match settings.flow {
+        // XON/XOFF is honoured by the serial shell, not by the kernel (see `flow`).
+        Flow::XonXoff | Flow::None => tokio_serial::FlowControl::None,
+        Flow::RtsCts => tokio_serial::FlowControl::Hardware,
+    };
     tokio_serial::new(path, settings.baud)
+        .flow_control(flow)
         .timeout(Duration::from_secs(2))
         .open_native_async()
         .map_err(|e| format!("cannot open {}: {e}", settings.device.display()))
 }
 
+/// How the shell paces writing to this line's open port: XON/XOFF per `flow=`, and the
+/// driver's transmit queue kept short at the port's speed (10 bits a byte).
+fn pacing(settings: &ModemSettings, port: &tokio_serial::SerialStream) -> Pacing {
+    let xonxoff = settings.flow == Flow::XonXoff;
+    Pacing {
+        xonxoff,
+        unsent: xonxoff.then(|| {
+            (
+                tty_unsent(std::os::fd::AsRawFd::as_raw_fd(port)),
+                Duration::from_secs_f64(10.0 / f64::from(settings.baud.max(300))),
+            )
+        }),
+    }
+}
+
 async fn probe(settings: &ModemSettings) -> bool {
-    let Ok(mut port) = open(settings).await else {
+    let Ok(mut port) = open_port(settings).await else {
         return false;
     };
     // `ATZ` answered with `OK` within five seconds.
@@ -362,6 +395,21 @@ pub async fn run_call_with(
     call: &Call,
     documents: &DocumentCache,
 ) -> CallResult {
+    run_call_observed(settings, call, documents, |_, _| {}).await
+}
+
+/// [`run_call_with`], handing each step of a fax call to `observe` when it happens (with the
+/// instant the line saw it): progress, the connection, every confirmed page, the result. Each
+/// step is also logged at that moment.
+pub async fn run_call_observed<F>(
+    settings: &ModemSettings,
+    call: &Call,
+    documents: &DocumentCache,
+    observe: F,
+) -> CallResult
+where
+    F: FnMut(Instant, &FaxEvent) + Send,
+{
     let started = Instant::now();
     let dial = match DialString::new(&call.number, &settings.prefix) {
         Ok(d) => d,
@@ -369,19 +417,30 @@ pub async fn run_call_with(
     };
     let mut result = match call.channel {
         Channel::Voice if settings.voice => voice_call(settings, call, dial).await,
-        Channel::Fax if settings.fax => fax_call(settings, call, dial, documents).await,
+        Channel::Fax if settings.fax => fax_call(settings, call, dial, documents, observe).await,
         other => failed(37, format!("line cannot place {other:?} calls")),
     };
     result.call_secs = started.elapsed().as_secs() as u32;
     result
 }
 
-async fn fax_call(
+/// What a fax call's events said, gathered as they happen.
+#[derive(Debug, Default)]
+struct Seen {
+    connected_at: Option<Instant>,
+    result: Option<FaxResult>,
+}
+
+async fn fax_call<F>(
     settings: &ModemSettings,
     call: &Call,
     dial: DialString,
     documents: &DocumentCache,
-) -> CallResult {
+    mut observe: F,
+) -> CallResult
+where
+    F: FnMut(Instant, &FaxEvent) + Send,
+{
     let resolution = if call.low_resolution {
         Resolution::Standard
     } else {
@@ -397,13 +456,16 @@ async fn fax_call(
             }
         }
     }
-    if docs.iter().all(|d| d.pages.is_empty()) {
+    let scheduled = docs.iter().map(|d| d.pages.len() as u32).sum();
+    if scheduled == 0 {
         return failed(30, format!("job {}: no document to send", call.job));
     }
     let max_speed = match call.fax_speed {
         Some(bps) => settings.max_speed.min(speed_code(bps)),
         None => settings.max_speed,
     };
+    // One plan from the line's settings for either command set; the Class 1 plan is derived
+    // from it (Class1Plan::from_fax_plan), so no setting is dropped on the way.
     let plan = FaxPlan {
         dial,
         pages: Vec::new(),
@@ -414,8 +476,13 @@ async fn fax_call(
         init: settings.init.clone(),
         max_speed,
         page_retries: settings.page_retries,
+        flo: Some(match settings.flow {
+            Flow::None => 0,
+            Flow::XonXoff => 1,
+            Flow::RtsCts => 2,
+        }),
     };
-    let mut port = match open(settings).await {
+    let mut port = match open_port(settings).await {
         Ok(p) => p,
         Err(e) => return failed(35, e),
     };
@@ -458,46 +525,54 @@ async fn fax_call(
         }
         None => AnyFax::Class1(Box::new(Class1Send::new(
             now(),
-            Class1Plan {
-                dial: plan.dial,
-                pages: docs.iter().flat_map(|d| d.pages.iter().cloned()).collect(),
-                fine: plan.fine,
-                two_d: false,
-                local_id: plan.local_id,
-                init: plan.init,
-                max_speed: plan.max_speed,
-                page_retries: plan.page_retries,
-            },
+            Class1Plan::from_fax_plan(
+                plan,
+                docs.iter().flat_map(|d| d.pages.iter().cloned()).collect(),
+            ),
             settings.timeouts,
             Default::default(),
         ))),
     };
-    let outcome = drive(&mut port, &mut machine).await;
-    let mut fax = None;
-    let mut connected_at = None;
-    while let Some(ev) = machine.poll_event() {
-        match ev {
-            FaxEvent::Finished(r) => fax = Some(r),
-            FaxEvent::Progress(p) => {
-                if p.starts_with("connected") {
-                    connected_at.get_or_insert_with(Instant::now);
+    let mut seen = Seen::default();
+    let job = call.job.clone();
+    let pacing = pacing(settings, &port);
+    let outcome = drive_with(&mut port, &mut machine, pacing, |m: &mut AnyFax| {
+        while let Some(ev) = m.poll_event() {
+            let at = Instant::now();
+            match &ev {
+                FaxEvent::Finished(r) => seen.result = Some(r.clone()),
+                FaxEvent::Connected => {
+                    seen.connected_at.get_or_insert(at);
+                    tracing::info!(job = %job, "fax connection up");
                 }
-                tracing::debug!(job = %call.job, "{p}");
+                FaxEvent::Progress(p) => tracing::debug!(job = %job, "{p}"),
+                FaxEvent::PageSent(n) => tracing::info!(job = %job, page = n, "page confirmed"),
             }
-            FaxEvent::PageSent(n) => tracing::info!(job = %call.job, page = n, "page confirmed"),
+            observe(at, &ev);
         }
-    }
-    match (outcome, fax) {
+    })
+    .await;
+    let hung_up = Instant::now();
+    match (outcome, seen.result) {
         (Ok(()), Some(r)) => CallResult {
             code: r.code,
             pages: r.pages_sent,
+            scheduled,
             baud: r.baud,
             call_secs: 0,
-            connect_secs: connected_at.map_or(0, |t| t.elapsed().as_secs() as u32),
+            connect_secs: seen
+                .connected_at
+                .map_or(0, |t| (hung_up - t).as_secs() as u32),
             answerback: r.remote_id,
         },
-        (outcome, None) => port_failure(settings, outcome.err()),
-        (Err(e), Some(_)) => port_failure(settings, Some(e)),
+        (outcome, None) => CallResult {
+            scheduled,
+            ..port_failure(settings, outcome.err())
+        },
+        (Err(e), Some(_)) => CallResult {
+            scheduled,
+            ..port_failure(settings, Some(e))
+        },
     }
 }
 
@@ -545,17 +620,20 @@ async fn voice_call(settings: &ModemSettings, call: &Call, dial: DialString) -> 
         command_timeout: settings.timeouts.command,
         dial_timeout: settings.timeouts.dial,
     };
-    let mut port = match open(settings).await {
+    let mut port = match open_port(settings).await {
         Ok(p) => p,
         Err(e) => return failed(35, e),
     };
     let mut machine = VoiceCall::new(now(), plan);
-    let outcome = drive(&mut port, &mut machine).await;
+    // The message goes out with +VTX at 8000 bytes a second of line time: paced like page data.
+    let pacing = pacing(settings, &port);
+    let outcome = drive_with(&mut port, &mut machine, pacing, |_| {}).await;
     match (outcome, machine.poll_result()) {
         (Ok(()), Some(r)) => {
             tracing::info!(job = %call.job, code = r.code, machine = r.machine.map_or("unknown", |m| if m { "machine" } else { "person" }), digits = %r.digits, greeting_ms = r.greeting_ms, "{}", r.detail);
             CallResult {
                 code: r.code,
+                scheduled: 1,
                 answerback: r.digits,
                 ..CallResult::default()
             }
@@ -624,6 +702,8 @@ mod tests {
             ("/dev/x", vec![("init", "Z\rATH")]),
             ("/dev/x", vec![("opt_out", "99")]),
             ("/dev/x", vec![("colour", "blue")]),
+            ("/dev/x", vec![("flow", "xonx")]),
+            ("/dev/x", vec![("mr", "maybe")]),
         ] {
             assert!(
                 ModemSettings::from_def(&def(kind, &params)).is_err(),

@@ -65,6 +65,7 @@ impl Line for ScriptedLine {
             CallResult {
                 code,
                 pages: u32::from(code == 0),
+                scheduled: 1,
                 baud: if code == 0 { 9600 } else { 0 },
                 call_secs: secs as u32,
                 connect_secs: if code == 0 { secs as u32 } else { 0 },

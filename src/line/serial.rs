@@ -2,12 +2,66 @@
 //! async byte stream).
 //!
 //! Owns only the loop — write what the machine wants written, feed it what the port read, wake
-//! it when its timer is due — and the one fact the machine cannot see: the port going away.
+//! it when its timer is due, hand its events to the caller as they happen — the XON/XOFF gate
+//! on writing ([`super::flow`]), and the one fact the machine cannot see: the port going away.
+//! Writes go out in chunks of at most [`CHUNK`] bytes with reading preferred between them, so a
+//! DC3 from the modem stops the data within one chunk; and with XON/XOFF on a serial device the
+//! driver's transmit queue is kept below [`MAX_UNSENT`] bytes ([`Pacing`]), because what is
+//! already in it still goes out after a DC3.
 
+use super::flow::XonXoff;
 use crate::modem::Machine;
+use std::collections::VecDeque;
 use std::io;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// The most bytes handed to the port in one write.
+pub const CHUNK: usize = 256;
+
+/// The most bytes left in a serial driver's transmit queue before the next write (with
+/// XON/XOFF): about what a modem still takes after it sent DC3.
+pub const MAX_UNSENT: usize = 128;
+
+/// Asks the driver how many written bytes it still holds.
+pub type Unsent = Arc<dyn Fn() -> usize + Send + Sync>;
+
+/// How the shell paces its writing.
+#[derive(Clone, Default)]
+pub struct Pacing {
+    /// Honour DC1/DC3 from the modem (`flow=xonxoff`).
+    pub xonxoff: bool,
+    /// The driver's transmit queue and the time one byte takes on the wire: the shell writes
+    /// only while the queue holds at most [`MAX_UNSENT`] bytes, and otherwise waits the time
+    /// the excess takes to go out.
+    pub unsent: Option<(Unsent, Duration)>,
+}
+
+impl Pacing {
+    /// XON/XOFF honoured or not, no queue to watch.
+    pub fn xonxoff(on: bool) -> Pacing {
+        Pacing {
+            xonxoff: on,
+            unsent: None,
+        }
+    }
+}
+
+/// The transmit queue of the terminal `fd` (`TIOCOUTQ`; 0 when it cannot be read, as on a pty,
+/// whose writes go straight to the other side). `fd` must stay open while the probe is used.
+pub fn tty_unsent(fd: std::os::fd::RawFd) -> Unsent {
+    Arc::new(move || {
+        let mut n: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ writes one int; the caller keeps `fd` open while it asks.
+        let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) };
+        if r == 0 {
+            usize::try_from(n).unwrap_or(0)
+        } else {
+            0
+        }
+    })
+}
 
 /// Why the shell stopped before the machine was done.
 #[derive(Debug, thiserror::Error)]
@@ -25,35 +79,88 @@ pub fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
-/// Runs `machine` on `port` until it is done.
+/// Runs `machine` on `port` until it is done, without flow control.
 pub async fn drive<M, P>(port: &mut P, machine: &mut M) -> Result<(), PortError>
 where
     M: Machine,
     P: AsyncRead + AsyncWrite + Unpin,
 {
+    drive_with(port, machine, Pacing::default(), |_| {}).await
+}
+
+/// Runs `machine` on `port` until it is done. With XON/XOFF, a DC3 from the modem (outside
+/// data the machine is receiving) stops all writing until a DC1, and the driver's queue is kept
+/// short (see [`Pacing`]). `observe` is called after every step of the machine (feed, timeout),
+/// so its events are taken when they happen.
+pub async fn drive_with<M, P, F>(
+    port: &mut P,
+    machine: &mut M,
+    pacing: Pacing,
+    mut observe: F,
+) -> Result<(), PortError>
+where
+    M: Machine,
+    P: AsyncRead + AsyncWrite + Unpin,
+    F: FnMut(&mut M),
+{
+    let mut gate = XonXoff::new(pacing.xonxoff);
+    let queue = pacing.unsent.filter(|_| pacing.xonxoff);
+    let mut out: VecDeque<u8> = VecDeque::new();
     let mut buf = vec![0u8; 4096];
+    let (mut rd, mut wr) = tokio::io::split(port);
     loop {
+        observe(machine);
         while let Some(tx) = machine.poll_transmit() {
-            port.write_all(&tx).await.map_err(PortError::Vanished)?;
+            out.extend(tx);
         }
-        port.flush().await.map_err(PortError::Vanished)?;
-        if machine.is_done() {
+        if out.is_empty() {
+            wr.flush().await.map_err(PortError::Vanished)?;
+        }
+        // Done: normally with everything written; while XOFF stands, what is left (a hang-up
+        // command after the machine gave up on a modem that stopped us) is dropped.
+        if machine.is_done() && (out.is_empty() || gate.paused()) {
             return Ok(());
         }
-        let Some(deadline) = machine.poll_timeout() else {
+        let deadline = machine.poll_timeout();
+        if deadline.is_none() && out.is_empty() {
             return Err(PortError::Stalled);
+        }
+        let ready = !out.is_empty() && !gate.paused();
+        // Bytes the driver holds beyond the limit, and when they will have gone out.
+        let drained = match &queue {
+            Some((unsent, byte_time)) if ready => {
+                let over = unsent().saturating_sub(MAX_UNSENT);
+                (over > 0).then(|| now() + byte_time.saturating_mul(over as u32))
+            }
+            _ => None,
         };
+        let can_write = ready && drained.is_none();
+        let chunk: Vec<u8> = if can_write {
+            out.iter().take(CHUNK).copied().collect()
+        } else {
+            Vec::new()
+        };
+        let wake = deadline.unwrap_or_else(|| now() + Duration::from_secs(3600));
         tokio::select! {
-            read = port.read(&mut buf) => {
+            biased;
+            read = rd.read(&mut buf) => {
                 match read {
                     Ok(0) => return Err(PortError::Vanished(io::Error::new(io::ErrorKind::UnexpectedEof, "end of file on the port"))),
-                    Ok(n) => machine.feed(now(), &buf[..n]),
+                    Ok(n) => gate.feed(machine, now(), &buf[..n]),
                     Err(e) => return Err(PortError::Vanished(e)),
                 }
             }
-            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+            written = wr.write(&chunk), if can_write => {
+                match written {
+                    Ok(0) => return Err(PortError::Vanished(io::Error::new(io::ErrorKind::WriteZero, "the port takes no more bytes"))),
+                    Ok(n) => drop(out.drain(..n)),
+                    Err(e) => return Err(PortError::Vanished(e)),
+                }
+            }
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)), if deadline.is_some() => {
                 machine.handle_timeout(now());
             }
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(drained.unwrap_or(wake))), if drained.is_some() => {}
         }
     }
 }
@@ -75,6 +182,7 @@ mod tests {
             init: vec![],
             max_speed: 5,
             page_retries: 1,
+            flo: None,
         }
     }
 
@@ -88,6 +196,175 @@ mod tests {
             _ => None,
         });
         assert_eq!(result.unwrap().code, 34);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn xoff_holds_every_byte_until_xon() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut ours, mut theirs) = tokio::io::duplex(1 << 16);
+        let modem = tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            let n = theirs.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"ATZ\r");
+            // XOFF, then OK: the next command must wait for XON.
+            theirs.write_all(b"\x13\r\nOK\r\n").await.unwrap();
+            let held = tokio::time::timeout(Duration::from_secs(3), theirs.read(&mut buf)).await;
+            assert!(held.is_err(), "a byte came while XOFF stood");
+            theirs.write_all(&[0x11]).await.unwrap();
+            let n = theirs.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"ATE0\r");
+            // Now stop for good and say nothing: the call must still end.
+            theirs.write_all(&[0x13]).await.unwrap();
+            theirs
+        });
+        let mut m = FaxSend::new(now(), plan(), FaxClass::Class20, FaxTimeouts::default());
+        drive_with(&mut ours, &mut m, Pacing::xonxoff(true), |_| {})
+            .await
+            .unwrap();
+        let result = std::iter::from_fn(|| m.poll_event()).find_map(|e| match e {
+            FaxEvent::Finished(r) => Some(r),
+            _ => None,
+        });
+        assert_eq!(result.unwrap().code, 34, "the silent modem is reported");
+        drop(modem.await.unwrap());
+    }
+
+    /// Hands over one block of bytes and is done.
+    struct Blob(Option<Vec<u8>>);
+
+    impl Machine for Blob {
+        fn feed(&mut self, _now: Instant, _bytes: &[u8]) {}
+        fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+            self.0.take()
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            Some(now() + Duration::from_secs(3600))
+        }
+        fn handle_timeout(&mut self, _now: Instant) {}
+        fn is_done(&self) -> bool {
+            self.0.is_none()
+        }
+    }
+
+    /// A serial driver's transmit queue: written bytes reach the far end at once (as if the
+    /// modem read them), and the queue empties one byte per `per_byte` of (virtual) time.
+    struct Queue {
+        held: usize,
+        at: tokio::time::Instant,
+        per_byte: Duration,
+        most: usize,
+    }
+
+    impl Queue {
+        fn drain(&mut self) {
+            let gone = (self.at.elapsed().as_nanos() / self.per_byte.as_nanos()) as usize;
+            let gone = gone.min(self.held);
+            self.held -= gone;
+            self.at = if self.held == 0 {
+                tokio::time::Instant::now()
+            } else {
+                self.at + self.per_byte * gone as u32
+            };
+        }
+    }
+
+    struct Uart {
+        inner: tokio::io::DuplexStream,
+        queue: Arc<std::sync::Mutex<Queue>>,
+    }
+
+    impl AsyncRead for Uart {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for Uart {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+            if let std::task::Poll::Ready(Ok(n)) = &r {
+                let mut q = self.queue.lock().unwrap();
+                q.drain();
+                q.held += n;
+                q.most = q.most.max(q.held);
+            }
+            r
+        }
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+        }
+        fn poll_shutdown(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    /// Sends 8 KB through a driver queue that empties at 19200 bit/s; returns the most bytes
+    /// the queue held, the virtual time taken and the bytes that arrived.
+    async fn through_a_uart(watch_queue: bool) -> (usize, Duration, usize) {
+        use tokio::io::AsyncReadExt;
+        let per_byte = Duration::from_secs_f64(10.0 / 19200.0);
+        let (ours, mut theirs) = tokio::io::duplex(1 << 16);
+        let queue = Arc::new(std::sync::Mutex::new(Queue {
+            held: 0,
+            at: tokio::time::Instant::now(),
+            per_byte,
+            most: 0,
+        }));
+        let mut port = Uart {
+            inner: ours,
+            queue: queue.clone(),
+        };
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            theirs.read_to_end(&mut got).await.unwrap();
+            got.len()
+        });
+        let probe_queue = queue.clone();
+        let unsent: Unsent = Arc::new(move || {
+            let mut q = probe_queue.lock().unwrap();
+            q.drain();
+            q.held
+        });
+        let pacing = Pacing {
+            xonxoff: true,
+            unsent: watch_queue.then_some((unsent, per_byte)),
+        };
+        let start = tokio::time::Instant::now();
+        drive_with(&mut port, &mut Blob(Some(vec![0x55; 8192])), pacing, |_| {})
+            .await
+            .unwrap();
+        let took = start.elapsed();
+        drop(port);
+        let most = queue.lock().unwrap().most;
+        (most, took, reader.await.unwrap())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_xon_xoff_the_driver_queue_stays_short() {
+        let (most, took, got) = through_a_uart(true).await;
+        assert_eq!(got, 8192);
+        assert!(most <= MAX_UNSENT + CHUNK, "the queue held {most} bytes");
+        // Writing follows the wire: all but the last queue-full took their line time.
+        let wire = Duration::from_secs_f64((8192 - MAX_UNSENT - CHUNK) as f64 * 10.0 / 19200.0);
+        assert!(took >= wire, "{took:?} < {wire:?}");
+        eprintln!("8192 bytes at 19200 bit/s: the queue held at most {most} bytes; {took:?}");
+        // Without watching the queue the whole block sits in it at once.
+        let (most, _, got) = through_a_uart(false).await;
+        assert_eq!((most, got), (8192, 8192));
     }
 
     #[tokio::test]

@@ -204,6 +204,11 @@ impl Line for SimLine {
             CallResult {
                 code: o.code,
                 pages: if ok { self.pages } else { 0 },
+                scheduled: if call.channel == Channel::Fax {
+                    self.pages
+                } else {
+                    1
+                },
                 baud: if ok { 14400 } else { 0 },
                 call_secs: secs.round() as u32,
                 connect_secs: if ok { secs.round() as u32 } else { 0 },

@@ -43,6 +43,10 @@ pub struct FaxPlan {
     pub max_speed: u8,
     /// How often a page rejected with RTN is sent again before giving up.
     pub page_retries: u32,
+    /// `+FLO=n` to send after the class is selected (optional: an ERROR is tolerated): the
+    /// flow control the modem applies to our data, 0 none, 1 XON/XOFF, 2 RTS/CTS. `None`: leave
+    /// the modem's default. Class 2.0 only (the Class 2 draft has no `+FLO`).
+    pub flo: Option<u8>,
 }
 
 /// How the call ended.
@@ -69,6 +73,9 @@ pub struct FaxResult {
 pub enum FaxEvent {
     /// A step for the log (`dialling`, `connected to "ACME"`).
     Progress(String),
+    /// The fax connection is up (Class 2.0/2: `+FCO`; Class 1: the receiver's V.21 heard after
+    /// dialling). Connect time runs from here to the hang-up.
+    Connected,
     /// A page was confirmed (1-based number).
     PageSent(u32),
     /// The call is over.
@@ -182,15 +189,20 @@ impl FaxSend {
             u8::from(plan.two_d)
         );
         let mut init = init_sequence(&plan.init);
+        let flo = plan.flo.map(|n| (format!("+FLO={}", n.min(2)), false));
         match class {
-            FaxClass::Class20 => init.extend([
-                ("+FCLASS=2.0".into(), true),
-                (format!("+FLI=\"{id}\""), false),
-                (format!("+FCC={caps}"), false),
-                ("+FBO=0".into(), false),
-                ("+FNR=1,1,1,1".into(), false),
-                (format!("+FIS={caps}"), false),
-            ]),
+            FaxClass::Class20 => init.extend(
+                [
+                    ("+FCLASS=2.0".into(), true),
+                    (format!("+FLI=\"{id}\""), false),
+                    (format!("+FCC={caps}"), false),
+                    ("+FBO=0".into(), false),
+                    ("+FNR=1,1,1,1".into(), false),
+                    (format!("+FIS={caps}"), false),
+                ]
+                .into_iter()
+                .chain(flo),
+            ),
             FaxClass::Class2 => init.extend([
                 ("+FCLASS=2".into(), true),
                 (format!("+FLID=\"{id}\""), false),
@@ -262,6 +274,11 @@ impl FaxSend {
         self.state == State::Done
     }
 
+    /// Whether the modem's bytes are data now (the Class 2 wait for XON after `CONNECT`).
+    pub fn receiving_data(&self) -> bool {
+        self.at.is_raw()
+    }
+
     fn pump(&mut self, now: Instant) {
         while let Some(ev) = self.at.poll_event() {
             self.on_event(now, ev);
@@ -305,6 +322,9 @@ impl FaxSend {
         if let Some(v) = report_value(line, &["+FHS", "+FHNG"]) {
             self.result.hangup = Some(v.to_string());
         } else if report_value(line, &["+FCO"]).is_some() {
+            if !self.connected {
+                self.events.push_back(FaxEvent::Connected);
+            }
             self.connected = true;
         } else if let Some(v) = report_value(line, &["+FCSI", "+FCI"]) {
             self.result.remote_id = v.trim_matches('"').trim().to_string();

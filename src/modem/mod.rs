@@ -46,6 +46,12 @@ pub trait Machine {
     fn handle_timeout(&mut self, now: Instant);
     /// Whether the procedure is over.
     fn is_done(&self) -> bool;
+    /// Whether bytes from the port are data at this moment (an HDLC frame after `+FRH=3`
+    /// CONNECT, the Class 2 wait for XON after `+FDT`): DC1/DC3 in them are then data, not
+    /// flow control. Asked by the shell's XON/XOFF gate.
+    fn receiving_data(&self) -> bool {
+        false
+    }
 }
 
 impl Machine for fax_send::FaxSend {
@@ -63,5 +69,8 @@ impl Machine for fax_send::FaxSend {
     }
     fn is_done(&self) -> bool {
         fax_send::FaxSend::is_done(self)
+    }
+    fn receiving_data(&self) -> bool {
+        fax_send::FaxSend::receiving_data(self)
     }
 }

@@ -93,6 +93,12 @@ impl Machine for AnyFax {
             AnyFax::Class1(m) => m.is_done(),
         }
     }
+    fn receiving_data(&self) -> bool {
+        match self {
+            AnyFax::Class2(m) => m.receiving_data(),
+            AnyFax::Class1(m) => m.receiving_data(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::fax::{encode, BitOrder, Coding, EncodeOptions, Page, Resolution};
 use crate::modem::at::{AtSession, Event, Final};
 use crate::modem::dialstring::DialString;
 use crate::modem::dle::{escape_into, CAN, DLE, ETX};
-use crate::modem::fax_send::{FaxEvent, FaxResult, FaxTimeouts};
+use crate::modem::fax_send::{FaxEvent, FaxPlan, FaxResult, FaxTimeouts};
 use crate::modem::init_sequence;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -40,6 +40,39 @@ pub struct Class1Plan {
     pub max_speed: u8,
     /// How often a page rejected with RTN is sent again.
     pub page_retries: u32,
+    /// `+FLO=n` after `+FCLASS=1` (optional), as in [`FaxPlan::flo`].
+    pub flo: Option<u8>,
+}
+
+impl Class1Plan {
+    /// The Class 1 plan for what a line planned for Class 2/2.0: every setting carried over
+    /// (2-D coding, resolution, speed cap, retries, ID, init), the pages as bitmaps (Class 1
+    /// encodes them itself once DCS is chosen).
+    pub fn from_fax_plan(plan: FaxPlan, pages: Vec<Page>) -> Class1Plan {
+        let FaxPlan {
+            dial,
+            pages: _,
+            fine,
+            two_d,
+            pages_mr: _,
+            local_id,
+            init,
+            max_speed,
+            page_retries,
+            flo,
+        } = plan;
+        Class1Plan {
+            dial,
+            pages,
+            fine,
+            two_d,
+            local_id,
+            init,
+            max_speed,
+            page_retries,
+            flo,
+        }
+    }
 }
 
 /// The T.30 timers and limits.
@@ -155,7 +188,9 @@ impl Class1Send {
         timers: T30Timers,
     ) -> Class1Send {
         let mut init = init_sequence(&plan.init);
-        init.extend([("+FCLASS=1".into(), true), ("+FTM=?".into(), false)]);
+        init.push(("+FCLASS=1".into(), true));
+        init.extend(plan.flo.map(|n| (format!("+FLO={}", n.min(2)), false)));
+        init.push(("+FTM=?".into(), false));
         let mut me = Class1Send {
             at: AtSession::new(),
             plan,
@@ -239,6 +274,18 @@ impl Class1Send {
     /// Whether the call is over.
     pub fn is_done(&self) -> bool {
         self.step == Step::Done
+    }
+
+    /// Whether the modem's bytes may be data now: from `+FRH=3` until its result, including a
+    /// cancelled one whose frame began as we cancelled (its CONNECT and frame then arrive in
+    /// command mode, and every final frame's control octet is 0x13, the DC3 code). The modem
+    /// sends flow control only while it takes our data, never while it hands us a frame.
+    pub fn receiving_data(&self) -> bool {
+        self.at.is_raw()
+            || matches!(
+                self.op,
+                Op::FrhWait | Op::FrhData | Op::FrhEnd | Op::FrhAbort
+            )
     }
 
     /// The session parameters chosen (after DIS).
@@ -450,6 +497,7 @@ impl Class1Send {
     fn on_dial(&mut self, now: Instant, f: Final) {
         match f {
             Final::Connect(_) => {
+                self.events.push_back(FaxEvent::Connected);
                 self.progress("connected: fax answer heard".into());
                 self.t1_deadline = now + self.timers.t1;
                 self.step = Step::PhaseB;
@@ -523,5 +571,8 @@ impl crate::modem::Machine for Class1Send {
     }
     fn is_done(&self) -> bool {
         Class1Send::is_done(self)
+    }
+    fn receiving_data(&self) -> bool {
+        Class1Send::receiving_data(self)
     }
 }
