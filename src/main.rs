@@ -36,6 +36,8 @@ enum Command {
     Web(cli::web::WebArgs),
     /// The do-not-call list: add, remove, list or import numbers (every node honours it).
     Dnc(cli::dnc::DncArgs),
+    /// Cancel jobs (faxrm): a queued job goes to FAIL undialled; a call in progress is hung up.
+    Cancel(cli::cancel::CancelArgs),
 }
 
 /// Sets what a write to a pipe whose reader has gone does to this process.
@@ -82,6 +84,11 @@ fn main() -> ExitCode {
         Command::Advise(args) => cli::retry::advise(args),
         Command::Web(args) => cli::web::run(args),
         Command::Dnc(args) => match cli::dnc::run(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
+        Command::Cancel(args) => match cli::cancel::run(args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),
             Err(e) => Err(e),

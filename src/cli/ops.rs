@@ -27,7 +27,7 @@ pub struct SpoolArgs {
 }
 
 impl SpoolArgs {
-    fn open(&self) -> Result<(Layout, SystemConfig)> {
+    pub(crate) fn open(&self) -> Result<(Layout, SystemConfig)> {
         let (settings, sys) = self.settings()?;
         Ok((settings.layout, sys))
     }

@@ -72,6 +72,11 @@ impl Daemon {
                 return;
             }
         }
+        if let Some(r) = self.cancel_request(name.as_str()) {
+            // Cancelled while it waited: failed, never dialled.
+            give_up(self);
+            return self.cancel_claimed(&dst, name.as_str(), &r);
+        }
         let bytes = match store::read_job(&dst) {
             Ok(b) => b,
             Err(store::ReadJobError::Gone) => {
@@ -128,6 +133,7 @@ impl Daemon {
                 give_up(self);
                 tracing::warn!(job = %name, "a late report says this job was delivered: not dialled again");
                 let attempt = settle::Attempted {
+                    cancelled: None,
                     path: dst.clone(),
                     name: name.to_string(),
                     queue: q,
@@ -272,6 +278,7 @@ impl Daemon {
                     Placed::Until(t, r) => Some((t, r)),
                     Placed::Reported => None,
                 },
+                cancel: None,
             },
         );
     }

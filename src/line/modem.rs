@@ -14,7 +14,7 @@
 
 use super::breaker::{self, Breaker, State};
 use super::documents::DocumentCache;
-use super::serial::{drive, now, PortError};
+use super::serial::{drive, drive_cancellable, now, Cancel, PortError};
 use super::{Call, CallResult, Completion, Line, LineDef, Placed};
 use crate::audio::load_message;
 use crate::fax::Resolution;
@@ -201,6 +201,8 @@ pub struct ModemLine {
     settings: Arc<ModemSettings>,
     health: Arc<Mutex<Health>>,
     documents: DocumentCache,
+    /// The cancel input of the call in progress (the last one placed).
+    cancel: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 #[derive(Debug)]
@@ -230,6 +232,7 @@ impl ModemLine {
                 probing: false,
             })),
             documents,
+            cancel: None,
         }
     }
 
@@ -292,7 +295,13 @@ impl Line for ModemLine {
         }
     }
 
+    fn cancel(&mut self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.send(true).is_ok())
+    }
+
     fn place(&mut self, call: &Call, _now: DateTime<Utc>, done: &Completion) -> Placed {
+        let (cancel_tx, mut cancel) = tokio::sync::watch::channel(false);
+        self.cancel = Some(cancel_tx);
         let (number, settings, health, call, done, documents) = (
             self.number,
             self.settings.clone(),
@@ -302,7 +311,7 @@ impl Line for ModemLine {
             self.documents.clone(),
         );
         tokio::spawn(async move {
-            let result = run_call_with(&settings, &call, &documents).await;
+            let result = run_call_cancellable(&settings, &call, &documents, &mut cancel).await;
             {
                 let mut h = health.lock().expect("health lock");
                 let now = Utc::now();
@@ -362,18 +371,40 @@ pub async fn run_call_with(
     call: &Call,
     documents: &DocumentCache,
 ) -> CallResult {
+    let (_keep, mut cancel) = tokio::sync::watch::channel(false);
+    run_call_cancellable(settings, call, documents, &mut cancel).await
+}
+
+/// [`run_call_with`], hung up when `cancel` is set: the result is then outcome 40
+/// ([`crate::daemon::CODE_CANCELLED`]).
+pub async fn run_call_cancellable(
+    settings: &ModemSettings,
+    call: &Call,
+    documents: &DocumentCache,
+    cancel: &mut Cancel,
+) -> CallResult {
     let started = Instant::now();
     let dial = match DialString::new(&call.number, &settings.prefix) {
         Ok(d) => d,
         Err(e) => return failed(11, format!("job {}: {e}", call.job)),
     };
     let mut result = match call.channel {
-        Channel::Voice if settings.voice => voice_call(settings, call, dial).await,
-        Channel::Fax if settings.fax => fax_call(settings, call, dial, documents).await,
+        _ if *cancel.borrow() => cancelled(),
+        Channel::Voice if settings.voice => voice_call(settings, call, dial, cancel).await,
+        Channel::Fax if settings.fax => fax_call(settings, call, dial, documents, cancel).await,
         other => failed(37, format!("line cannot place {other:?} calls")),
     };
     result.call_secs = started.elapsed().as_secs() as u32;
     result
+}
+
+/// The result of a call an operator cancelled (the modem was hung up).
+fn cancelled() -> CallResult {
+    tracing::info!("call cancelled by an operator: modem hung up");
+    CallResult {
+        code: crate::daemon::CODE_CANCELLED,
+        ..CallResult::default()
+    }
 }
 
 async fn fax_call(
@@ -381,6 +412,7 @@ async fn fax_call(
     call: &Call,
     dial: DialString,
     documents: &DocumentCache,
+    cancel: &mut Cancel,
 ) -> CallResult {
     let resolution = if call.low_resolution {
         Resolution::Standard
@@ -472,7 +504,10 @@ async fn fax_call(
             Default::default(),
         ))),
     };
-    let outcome = drive(&mut port, &mut machine).await;
+    let outcome = drive_cancellable(&mut port, &mut machine, Some(cancel)).await;
+    if matches!(outcome, Err(PortError::Cancelled)) {
+        return cancelled();
+    }
     let mut fax = None;
     let mut connected_at = None;
     while let Some(ev) = machine.poll_event() {
@@ -524,7 +559,12 @@ fn speed_code(bps: u32) -> u8 {
     }
 }
 
-async fn voice_call(settings: &ModemSettings, call: &Call, dial: DialString) -> CallResult {
+async fn voice_call(
+    settings: &ModemSettings,
+    call: &Call,
+    dial: DialString,
+    cancel: &mut Cancel,
+) -> CallResult {
     let Some(message) = &call.message else {
         return failed(
             306,
@@ -550,7 +590,10 @@ async fn voice_call(settings: &ModemSettings, call: &Call, dial: DialString) -> 
         Err(e) => return failed(35, e),
     };
     let mut machine = VoiceCall::new(now(), plan);
-    let outcome = drive(&mut port, &mut machine).await;
+    let outcome = drive_cancellable(&mut port, &mut machine, Some(cancel)).await;
+    if matches!(outcome, Err(PortError::Cancelled)) {
+        return cancelled();
+    }
     match (outcome, machine.poll_result()) {
         (Ok(()), Some(r)) => {
             tracing::info!(job = %call.job, code = r.code, machine = ?r.machine, digits = %r.digits, greeting_ms = r.greeting_ms, "{}", r.detail);

@@ -18,7 +18,13 @@ pub enum PortError {
     /// The machine is waiting for nothing (a bug in a machine, reported instead of hanging).
     #[error("the call procedure stalled with no timer and nothing to send")]
     Stalled,
+    /// An operator cancelled the call; the modem was told to hang up ([`hang_up`]).
+    #[error("cancelled by an operator; the modem was told to hang up")]
+    Cancelled,
 }
+
+/// A call's cancel input: set to true once, by the line's owner (`Line::cancel`).
+pub type Cancel = tokio::sync::watch::Receiver<bool>;
 
 /// The machine's clock: tokio's, so a paused test runtime is virtual time for the machine too.
 pub fn now() -> Instant {
@@ -31,6 +37,24 @@ where
     M: Machine,
     P: AsyncRead + AsyncWrite + Unpin,
 {
+    drive_cancellable(port, machine, None).await
+}
+
+/// [`drive`], stopped by `cancel`: the machine is dropped where it stands and the modem is
+/// hung up ([`hang_up`]); the result is [`PortError::Cancelled`].
+pub async fn drive_cancellable<M, P>(
+    port: &mut P,
+    machine: &mut M,
+    mut cancel: Option<&mut Cancel>,
+) -> Result<(), PortError>
+where
+    M: Machine,
+    P: AsyncRead + AsyncWrite + Unpin,
+{
+    if cancel.as_ref().is_some_and(|c| *c.borrow()) {
+        hang_up(port).await;
+        return Err(PortError::Cancelled);
+    }
     let mut buf = vec![0u8; 4096];
     loop {
         while let Some(tx) = machine.poll_transmit() {
@@ -54,6 +78,53 @@ where
             _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
                 machine.handle_timeout(now());
             }
+            _ = cancelled(&mut cancel) => {
+                hang_up(port).await;
+                return Err(PortError::Cancelled);
+            }
+        }
+    }
+}
+
+/// Resolves once `cancel` is set (never without one, or when its sender is gone).
+async fn cancelled(cancel: &mut Option<&mut Cancel>) {
+    let set = match cancel {
+        Some(c) => c.wait_for(|v| *v).await.is_ok(),
+        None => false,
+    };
+    if !set {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Puts the modem on hook whatever it was doing: `<DLE><ETX>` ends a data stream (any
+/// character also aborts a dial in progress, V.250 6.3.1), the answers to that are read and
+/// dropped until the port is quiet, then `ATH0` hangs up and `ATZ` resets the modem. Each step
+/// is bounded; a modem that answers nothing is left to the line's next call or probe.
+pub async fn hang_up<P>(port: &mut P)
+where
+    P: AsyncRead + AsyncWrite + Unpin,
+{
+    use crate::modem::query::Query;
+    use std::time::Duration;
+    if port.write_all(b"\x10\x03").await.is_err() || port.flush().await.is_err() {
+        return;
+    }
+    let mut buf = [0u8; 256];
+    let end = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let quiet = tokio::time::Instant::now() + Duration::from_millis(200);
+        match tokio::time::timeout_at(quiet.min(end), port.read(&mut buf)).await {
+            // The port is gone: nothing to hang up.
+            Ok(Ok(0)) | Ok(Err(_)) => return,
+            Ok(Ok(_)) if tokio::time::Instant::now() < end => continue,
+            Ok(Ok(_)) | Err(_) => break,
+        }
+    }
+    for cmd in ["H0", "Z"] {
+        let mut q = Query::new(now(), cmd, Duration::from_secs(3));
+        if Box::pin(drive(port, &mut q)).await.is_err() {
+            return;
         }
     }
 }

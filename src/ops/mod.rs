@@ -9,8 +9,11 @@
 //! of a job file.
 
 pub mod advise;
+pub mod cancel;
 pub mod config;
 pub mod eligibility;
+pub mod hand;
+pub mod locate;
 pub mod metrics;
 pub mod retry;
 pub mod scan;

@@ -1,0 +1,179 @@
+//! `redial cancel` at the process boundary, on a real spool: a queued job goes to FAIL undialled
+//! with the cancel's reason and outcome 40, every other line kept; a typo is answered with close
+//! names; a finished job says so; a file that does not parse is moved unchanged with the reason
+//! beside it; a read-only spool is refused with nothing lost.
+
+mod common;
+
+use common::spool::*;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn redial(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .args(["--spool", "spool"])
+        .current_dir(dir)
+        .env("USER", "tester")
+        .env_remove("SUDO_USER")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+const JOB: &str =
+    "; order 77 for ACME\n$fax_phone 555 0100   ; main line\n$fax_filename page.txt\n";
+
+/// No `ACTIVE/ops-*` directory or lease is left behind.
+fn no_hold_left(root: &Path) {
+    let left: Vec<String> = std::fs::read_dir(root.join("ACTIVE"))
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| n.starts_with("ops-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn a_queued_job_goes_to_fail_undialled_with_the_reason() {
+    let dir = scratch("$request_dir spool 2\n");
+    let root = dir.path().join("spool");
+    std::fs::write(root.join("TOSEND1/00000001.FS"), JOB).unwrap();
+    let o = redial(
+        dir.path(),
+        &["cancel", "00000001", "--reason", "customer called"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("cancelled"), "{}", text(&o));
+    assert!(jobs_in(&root.join("TOSEND1")).is_empty());
+    let got = std::fs::read_to_string(root.join("FAIL/00000001.FS")).unwrap();
+    assert!(
+        got.starts_with(JOB),
+        "other lines kept byte for byte:\n{got}"
+    );
+    assert!(got.contains("$fax_status1 6\n"), "{got}");
+    assert!(got.contains("$fax_status2 40\n"), "{got}");
+    assert!(
+        got.contains("$fail_reason \"cancelled by tester: customer called\"\n"),
+        "{got}"
+    );
+    no_hold_left(&root);
+    // `--by` names someone else; no reason is fine too.
+    std::fs::write(root.join("TOSEND/2.FS"), JOB).unwrap();
+    let o = redial(dir.path(), &["cancel", "2.FS", "--by", "alice"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let got = std::fs::read_to_string(root.join("FAIL/2.FS")).unwrap();
+    assert!(
+        got.contains("$fail_reason \"cancelled by alice\"\n"),
+        "{got}"
+    );
+    // The report shows why.
+    let o = redial(dir.path(), &["report", "2"]);
+    assert!(text(&o).contains("cancelled by alice"), "{}", text(&o));
+}
+
+#[test]
+fn a_mistyped_name_is_refused_with_close_names() {
+    let dir = scratch("$request_dir spool 2\n");
+    let root = dir.path().join("spool");
+    std::fs::write(root.join("TOSEND/00000017.FS"), JOB).unwrap();
+    let o = redial(dir.path(), &["cancel", "00000018"]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(t.contains("no job \"00000018\""), "{t}");
+    assert!(t.contains("did you mean 00000017.FS"), "{t}");
+    assert_eq!(jobs_in(&root.join("TOSEND")), ["00000017.FS"]);
+}
+
+#[test]
+fn a_finished_job_says_so_and_is_left_alone() {
+    let dir = scratch("$request_dir spool 2\n");
+    let root = dir.path().join("spool");
+    std::fs::create_dir_all(root.join("SENT")).unwrap();
+    let done = format!("{JOB}$fax_status1 6\n");
+    std::fs::write(root.join("SENT/5.FS"), &done).unwrap();
+    let o = redial(dir.path(), &["cancel", "5"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("already finished (SENT)"), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(root.join("SENT/5.FS")).unwrap(),
+        done
+    );
+}
+
+#[test]
+fn a_file_that_does_not_parse_is_moved_unchanged_with_the_reason_beside_it() {
+    let dir = scratch("$request_dir spool 2\n");
+    let root = dir.path().join("spool");
+    let bad = "$fax_phone \"555 0100\n$fax_filename page.txt\n";
+    std::fs::write(root.join("TOSEND/9.FS"), bad).unwrap();
+    let o = redial(dir.path(), &["cancel", "9", "--reason", "junk"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(root.join("FAIL/9.FS")).unwrap(),
+        bad
+    );
+    let err = std::fs::read_to_string(root.join("FAIL/9.FS.err")).unwrap();
+    assert!(err.contains("cancelled by tester: junk"), "{err}");
+    assert!(err.contains("$fax_status2 40"), "{err}");
+}
+
+#[test]
+fn a_read_only_spool_is_refused_and_nothing_is_lost() {
+    let t = tempfile::tempdir().unwrap();
+    let mnt = t.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root; CI runs as root)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _u = Unmount(mnt.clone());
+    let root = mnt.join("spool");
+    for d in [
+        "TOSEND", "TOSEND1", "TOSEND2", "ACTIVE", "TEMP", "FAIL", "SENT",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::write(root.join("TOSEND/1.FS"), JOB).unwrap();
+    let s = Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(s.success());
+    for args in [
+        vec!["cancel", "1"],
+        vec!["alter", "1", "--number", "555 0199"],
+    ] {
+        let o = redial(&mnt, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let t = text(&o);
+        assert!(t.contains("Read-only file system"), "{args:?}: {t}");
+        assert!(t.contains("the job was left as it was"), "{args:?}: {t}");
+        assert_eq!(
+            std::fs::read_to_string(root.join("TOSEND/1.FS")).unwrap(),
+            JOB
+        );
+    }
+}
