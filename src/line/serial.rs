@@ -58,6 +58,7 @@ where
     let mut buf = vec![0u8; 4096];
     loop {
         while let Some(tx) = machine.poll_transmit() {
+            tracing::trace!(target: "redial::modem", "> {}", shown(&tx));
             port.write_all(&tx).await.map_err(PortError::Vanished)?;
         }
         port.flush().await.map_err(PortError::Vanished)?;
@@ -71,7 +72,10 @@ where
             read = port.read(&mut buf) => {
                 match read {
                     Ok(0) => return Err(PortError::Vanished(io::Error::new(io::ErrorKind::UnexpectedEof, "end of file on the port"))),
-                    Ok(n) => machine.feed(now(), &buf[..n]),
+                    Ok(n) => {
+                        tracing::trace!(target: "redial::modem", "< {}", shown(&buf[..n]));
+                        machine.feed(now(), &buf[..n])
+                    }
                     Err(e) => return Err(PortError::Vanished(e)),
                 }
             }
@@ -84,6 +88,21 @@ where
             }
         }
     }
+}
+
+/// Bytes to or from the modem as one log line: printable ASCII as is, the rest escaped
+/// (`\r`, `\n`, `\x10`); long page data is cut.
+fn shown(bytes: &[u8]) -> String {
+    let mut s: String = bytes
+        .iter()
+        .take(80)
+        .flat_map(|b| std::ascii::escape_default(*b))
+        .map(char::from)
+        .collect();
+    if bytes.len() > 80 {
+        s.push_str(&format!("…[{} bytes]", bytes.len()));
+    }
+    s
 }
 
 /// Resolves once `cancel` is set (never without one, or when its sender is gone).
@@ -107,6 +126,7 @@ where
 {
     use crate::modem::query::Query;
     use std::time::Duration;
+    tracing::trace!(target: "redial::modem", "> \\x10\\x03 (hang-up)");
     if port.write_all(b"\x10\x03").await.is_err() || port.flush().await.is_err() {
         return;
     }
