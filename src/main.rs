@@ -38,6 +38,8 @@ enum Command {
     Dnc(cli::dnc::DncArgs),
     /// Cancel jobs (faxrm): a queued job goes to FAIL undialled; a call in progress is hung up.
     Cancel(cli::cancel::CancelArgs),
+    /// Change queued jobs (faxalter): next start, queue, number, group, hold/release, retries.
+    Alter(cli::alter::AlterArgs),
 }
 
 /// Sets what a write to a pipe whose reader has gone does to this process.
@@ -84,6 +86,11 @@ fn main() -> ExitCode {
         Command::Advise(args) => cli::retry::advise(args),
         Command::Web(args) => cli::web::run(args),
         Command::Dnc(args) => match cli::dnc::run(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
+        Command::Alter(args) => match cli::alter::run(args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),
             Err(e) => Err(e),

@@ -177,3 +177,43 @@ fn a_read_only_spool_is_refused_and_nothing_is_lost() {
         );
     }
 }
+
+/// The race of a cancel with a claim: the command found the job claimed and left a request,
+/// and the node then gave the job back to its queue (or had not dialled it yet). The request is
+/// not lost: the node fails the job as cancelled, never dialling it.
+#[test]
+fn a_request_for_a_job_back_in_its_queue_is_not_lost() {
+    let dir = scratch("$request_dir spool 2\n$rescan_interval 3600\n$line 1 sim outcomes=0@0.2\n");
+    let base = dir.path();
+    let root = base.join("spool");
+    std::fs::write(base.join("page.txt"), "ORDER 77\n").unwrap();
+    std::fs::write(root.join("TOSEND/3.FS"), JOB).unwrap();
+    std::fs::create_dir_all(root.join("CANCEL")).unwrap();
+    std::fs::write(
+        root.join("CANCEL/3.FS.req"),
+        r#"{"job":"3.FS","by":"bob","reason":"race","at":"2026-03-02T09:00:00Z"}"#,
+    )
+    .unwrap();
+    let node = start(base, "n1");
+    assert!(
+        wait_until(std::time::Duration::from_secs(20), || root
+            .join("FAIL/3.FS")
+            .exists()),
+        "{}",
+        std::fs::read_to_string(base.join("n1.log")).unwrap_or_default()
+    );
+    let got = std::fs::read_to_string(root.join("FAIL/3.FS")).unwrap();
+    assert!(!got.contains("$attempt_record"), "never dialled: {got}");
+    assert!(
+        got.contains("$fail_reason \"cancelled by bob: race\""),
+        "{got}"
+    );
+    assert!(jobs_in(&root.join("SENT")).is_empty());
+    // Its job landed: the request goes.
+    assert!(wait_until(std::time::Duration::from_secs(20), || !root
+        .join("CANCEL/3.FS.req")
+        .exists()));
+    let log = std::fs::read_to_string(base.join("n1.log")).unwrap_or_default();
+    assert!(log.contains("cancel requested by bob"), "{log}");
+    assert!(terminate_within(node, std::time::Duration::from_secs(20)));
+}

@@ -1,5 +1,6 @@
 //! The command-line shell: one module per subcommand, each a thin layer over the library.
 
+pub mod alter;
 pub mod cancel;
 pub mod demo;
 pub mod dnc;

@@ -615,7 +615,7 @@ impl Daemon {
         let now = self.clock.now();
         let s =
             crate::spool::summary::count(&self.node, &self.index, &self.settings.order, now, |g| {
-                self.linemap.unserved(g)
+                crate::ops::alter::waits_for_good(g, |g| self.linemap.unserved(g))
             });
         if let Some((last, at)) = &self.published {
             let same =

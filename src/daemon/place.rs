@@ -119,6 +119,12 @@ impl Daemon {
                 self.return_to_queue(&dst, q, name.as_str());
                 return;
             }
+            Ok(_) if crate::ops::alter::is_held(&loaded.doc) => {
+                // Held by an operator since it was indexed: back, untouched.
+                give_up(self);
+                self.return_to_queue(&dst, q, name.as_str());
+                return;
+            }
             Ok(_) => {}
         }
         let mut loaded = loaded;

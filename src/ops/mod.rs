@@ -9,6 +9,7 @@
 //! of a job file.
 
 pub mod advise;
+pub mod alter;
 pub mod cancel;
 pub mod config;
 pub mod eligibility;

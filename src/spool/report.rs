@@ -171,6 +171,9 @@ pub fn status_with(
         for name in store::list_jobs(&dir)? {
             let loaded = load_queued(&dir.join(&name), sys, base);
             let unserved = match (&loaded, &lines) {
+                (Some(l), _) if crate::ops::alter::is_held(&l.document) => {
+                    Some(crate::ops::alter::HELD_REASON.to_string())
+                }
                 (Some(l), Some(m)) => m.unserved(l.job.send_line.as_deref().unwrap_or("*")),
                 _ => None,
             };
@@ -411,6 +414,9 @@ pub fn report_with(
         None => "outside the spool".into(),
     };
     let held = match (layout.place_of(path), lines) {
+        (Some(super::Place::Queue(_)), _) if crate::ops::alter::is_held(&doc) => {
+            Some(crate::ops::alter::HELD_REASON.to_string())
+        }
         (Some(super::Place::Queue(_)), Some(m)) => {
             let mut m = m.clone();
             for l in lease::read_all(layout) {
