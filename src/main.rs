@@ -38,6 +38,8 @@ enum Command {
     Dnc(cli::dnc::DncArgs),
     /// Cancel jobs (faxrm): a queued job goes to FAIL undialled; a call in progress is hung up.
     Cancel(cli::cancel::CancelArgs),
+    /// One line per job (faxstat): where, state, destination, next start, attempts, last outcome.
+    List(cli::list::ListArgs),
     /// Change queued jobs (faxalter): next start, queue, number, group, hold/release, retries.
     Alter(cli::alter::AlterArgs),
 }
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
             Ok(false) => return ExitCode::from(1),
             Err(e) => Err(e),
         },
+        Command::List(args) => cli::list::run(args),
         Command::Alter(args) => match cli::alter::run(args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),

@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod demo;
 pub mod dnc;
 pub mod explain;
+pub mod list;
 pub mod ops;
 pub mod retry;
 pub mod run;

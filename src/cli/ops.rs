@@ -238,7 +238,7 @@ pub struct StatusArgs {
 
 /// The instant a command judges at (`--now`, else the clock) and, with `--cfg`, every node's
 /// lines and groups (to tell jobs no line serves).
-fn when_and_lines(
+pub(crate) fn when_and_lines(
     spool: &SpoolArgs,
     now: Option<DateArg>,
     sys: &SystemConfig,

@@ -14,6 +14,7 @@ pub mod cancel;
 pub mod config;
 pub mod eligibility;
 pub mod hand;
+pub mod list;
 pub mod locate;
 pub mod metrics;
 pub mod retry;

@@ -107,6 +107,44 @@ fn load_queued(path: &Path, sys: &SystemConfig, base: Option<&Path>) -> Option<L
     load::job_from_document(doc, base, sys, None).ok()
 }
 
+/// Where a queued job stands, as `redial status` counts it: held for good (an operator's
+/// hold, or no line serves its group: the reason), a [`Standing`], or no start possible (the
+/// reason; the daemon fails such a job). `None` when the file cannot be read as a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueuedState {
+    /// Waits until an operator or the CFG changes something.
+    HeldForGood(String),
+    /// When it may start.
+    Standing(Standing),
+    /// No start possible.
+    NoStart(String),
+}
+
+/// [`QueuedState`] of the queued job at `path` at `now`; with `lines`, a job no line serves is
+/// held for good.
+pub fn queued_state(
+    path: &Path,
+    sys: &SystemConfig,
+    base: Option<&Path>,
+    now: DateTime<Utc>,
+    lines: Option<&crate::linegroup::LineMap>,
+) -> Option<QueuedState> {
+    let l = load_queued(path, sys, base)?;
+    if crate::ops::alter::is_held(&l.document) {
+        return Some(QueuedState::HeldForGood(
+            crate::ops::alter::HELD_REASON.to_string(),
+        ));
+    }
+    if let Some(reason) = lines.and_then(|m| m.unserved(l.job.send_line.as_deref().unwrap_or("*")))
+    {
+        return Some(QueuedState::HeldForGood(reason));
+    }
+    Some(match standing(&l.policy, &l.job, now) {
+        Ok(s) => QueuedState::Standing(s),
+        Err(e) => QueuedState::NoStart(e.to_string()),
+    })
+}
+
 /// The whole picture.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
