@@ -326,3 +326,63 @@ pub fn alter(
         "the job kept moving between queues and nodes; try again",
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(text: &str, c: &Changes) -> String {
+        let mut d = Document::parse_str(text, "t").unwrap();
+        c.apply(&mut d, None);
+        String::from_utf8(d.to_bytes()).unwrap()
+    }
+
+    #[test]
+    fn lines_are_replaced_in_place_and_others_kept() {
+        let c = Changes {
+            number: Some("555 0199".into()),
+            retry_delays: vec![("b".into(), "1 2".into())],
+            ..Changes::default()
+        };
+        let text = "; x\n$voice_phone 5550100 hello.ul\n$retry_delays 2 B \"9\"\n$retry_delays B \"5\"  ; mine\r\n$fax_user u.usr\n";
+        assert_eq!(
+            applied(text, &c),
+            "; x\n$voice_phone \"555 0199\" hello.ul\n$retry_delays 2 B \"9\"\n$retry_delays B \"1 2\"\r\n$fax_user u.usr\n"
+        );
+        // No list of its own for the class: one is appended.
+        let c = Changes {
+            retry_delays: vec![("A".into(), "10".into())],
+            hold: Some(true),
+            ..Changes::default()
+        };
+        assert_eq!(
+            applied("$fax_phone 1\n", &c),
+            "$fax_phone 1\n$fax_hold 1\n$retry_delays A 10\n"
+        );
+    }
+
+    #[test]
+    fn arguments_are_checked_before_anything_is_touched() {
+        let l = Layout::new("/nonexistent", 2);
+        let bad = |c: Changes| c.check(&l).unwrap_err().to_string();
+        assert!(bad(Changes::default()).contains("nothing to change"));
+        let e = bad(Changes {
+            number: Some("555 01x0".into()),
+            ..Changes::default()
+        });
+        assert!(
+            e.starts_with("--number \"555 01x0\": cannot be dialled"),
+            "{e}"
+        );
+        let e = bad(Changes {
+            retry_delays: vec![("B".into(), "1 banana".into())],
+            ..Changes::default()
+        });
+        assert!(e.starts_with("--retry-delays \"1 banana\""), "{e}");
+        let e = bad(Changes {
+            queue: Some(3),
+            ..Changes::default()
+        });
+        assert!(e.contains("the highest is 2"), "{e}");
+    }
+}

@@ -319,3 +319,22 @@ fn row(
         fail_reason: v.fail_reason.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_names() {
+        assert_eq!(
+            State::parse_list("due, In-Progress,waiting").unwrap(),
+            [State::Due, State::InProgress, State::WaitingRetry]
+        );
+        assert_eq!(State::parse_list("queued").unwrap().len(), 6);
+        let e = State::parse_list("due,gone").unwrap_err();
+        assert!(
+            e.contains("\"gone\" is not a state") && e.contains("in_progress"),
+            "{e}"
+        );
+    }
+}
