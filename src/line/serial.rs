@@ -116,38 +116,51 @@ async fn cancelled(cancel: &mut Option<&mut Cancel>) {
     }
 }
 
-/// Puts the modem on hook whatever it was doing: `<DLE><ETX>` ends a data stream (any
-/// character also aborts a dial in progress, V.250 6.3.1), the answers to that are read and
-/// dropped until the port is quiet, then `ATH0` hangs up and `ATZ` resets the modem. Each step
-/// is bounded; a modem that answers nothing is left to the line's next call or probe.
+/// Puts the modem on hook whatever it was doing, within [`HANG_UP_WITHIN`]:
+/// `<DLE><CAN>` aborts a fax page in progress (the session ends), `<DLE><ETX>` ends a voice
+/// playback, and any character aborts a dial in progress (V.250 6.3.1); the answers to that are
+/// read and dropped until the port is quiet, then `ATH0` hangs up. A modem busy with something
+/// that takes no command (training, a page still leaving its buffer) ignores all of it, so the
+/// round is repeated until `ATH0` is answered `OK`; then `ATZ` resets the modem. A modem that
+/// answers nothing is left to the line's next call or probe.
 pub async fn hang_up<P>(port: &mut P)
 where
     P: AsyncRead + AsyncWrite + Unpin,
 {
     use crate::modem::query::Query;
     use std::time::Duration;
-    tracing::trace!(target: "redial::modem", "> \\x10\\x03 (hang-up)");
-    if port.write_all(b"\x10\x03").await.is_err() || port.flush().await.is_err() {
-        return;
-    }
+    let end = tokio::time::Instant::now() + HANG_UP_WITHIN;
     let mut buf = [0u8; 256];
-    let end = tokio::time::Instant::now() + Duration::from_secs(2);
-    loop {
-        let quiet = tokio::time::Instant::now() + Duration::from_millis(200);
-        match tokio::time::timeout_at(quiet.min(end), port.read(&mut buf)).await {
-            // The port is gone: nothing to hang up.
-            Ok(Ok(0)) | Ok(Err(_)) => return,
-            Ok(Ok(_)) if tokio::time::Instant::now() < end => continue,
-            Ok(Ok(_)) | Err(_) => break,
+    let mut on_hook = false;
+    while !on_hook && tokio::time::Instant::now() < end {
+        tracing::trace!(target: "redial::modem", "> \\x10\\x18\\x10\\x03 (hang-up)");
+        if port.write_all(b"\x10\x18\x10\x03").await.is_err() || port.flush().await.is_err() {
+            return;
         }
-    }
-    for cmd in ["H0", "Z"] {
-        let mut q = Query::new(now(), cmd, Duration::from_secs(3));
+        let quiet_by = tokio::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let quiet = tokio::time::Instant::now() + Duration::from_millis(200);
+            match tokio::time::timeout_at(quiet.min(quiet_by), port.read(&mut buf)).await {
+                // The port is gone: nothing to hang up.
+                Ok(Ok(0)) | Ok(Err(_)) => return,
+                Ok(Ok(n)) if tokio::time::Instant::now() < quiet_by => {
+                    tracing::trace!(target: "redial::modem", "< {}", shown(&buf[..n]));
+                }
+                Ok(Ok(_)) | Err(_) => break,
+            }
+        }
+        let mut q = Query::new(now(), "H0", Duration::from_secs(3));
         if Box::pin(drive(port, &mut q)).await.is_err() {
             return;
         }
+        on_hook = q.answer().is_some();
     }
+    let mut q = Query::new(now(), "Z", Duration::from_secs(3));
+    let _ = Box::pin(drive(port, &mut q)).await;
 }
+
+/// How long [`hang_up`] keeps trying to get the modem on hook.
+pub const HANG_UP_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[cfg(test)]
 mod tests {
