@@ -217,3 +217,45 @@ fn a_request_for_a_job_back_in_its_queue_is_not_lost() {
     assert!(log.contains("cancel requested by bob"), "{log}");
     assert!(terminate_within(node, std::time::Duration::from_secs(20)));
 }
+
+/// A queued job the command cancels itself is logged by the node serving its queue (who, why).
+#[test]
+fn a_running_node_logs_a_cancel_of_a_queued_job() {
+    let dir = scratch("$request_dir spool 2\n$rescan_interval 3600\n$line 1 sim outcomes=0@0.2\n");
+    let base = dir.path();
+    let root = base.join("spool");
+    std::fs::write(base.join("page.txt"), "ORDER 77\n").unwrap();
+    std::fs::write(
+        root.join("TOSEND/4.FS"),
+        format!("{JOB}$fax_send_date 01/01/2099\n"),
+    )
+    .unwrap();
+    let node = start(base, "n1");
+    let summary = root.join("ACTIVE/n1.summary.json");
+    assert!(wait_until(std::time::Duration::from_secs(20), || {
+        std::fs::read_to_string(&summary).is_ok_and(|t| t.contains("\"scheduled\":1"))
+    }));
+    let o = redial(
+        base,
+        &["cancel", "4", "--reason", "duplicate", "--by", "carol"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let log = || std::fs::read_to_string(base.join("n1.log")).unwrap_or_default();
+    assert!(
+        wait_until(std::time::Duration::from_secs(20), || log()
+            .contains("cancel by carol: the job was queued in TOSEND")),
+        "{}",
+        log()
+    );
+    assert!(log().contains("duplicate"), "{}", log());
+    let left: Vec<_> = std::fs::read_dir(root.join("CANCEL"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the notice is removed once logged: {left:?}"
+    );
+    assert!(terminate_within(node, std::time::Duration::from_secs(20)));
+}

@@ -203,7 +203,7 @@ fn filters() {
 #[test]
 #[ignore]
 fn speed_at_100k_jobs() {
-    let dir = scratch("$request_dir spool 2\n$retry_delays B \"60\"\n");
+    let dir = scratch("$request_dir spool 2\n$line 1 sim\n$retry_delays B \"60\"\n");
     let root = dir.path().join("spool");
     std::fs::write(dir.path().join("page.txt"), "x\n").unwrap();
     for i in 0..100_000u32 {

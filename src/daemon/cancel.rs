@@ -2,7 +2,9 @@
 //! progress on this node is hung up (its line's cancel input) and its attempt settled as
 //! cancelled (outcome 40, FAIL); a job waiting in one of this node's queues is claimed and failed
 //! undialled; a job claimed with a request waiting is failed instead of dialled. Every cancel
-//! is logged with who asked and why.
+//! is logged with who asked and why, also one `redial cancel` carried out itself on a queued
+//! job (it leaves a notice, `CANCEL/<job>.<ms>.done`, that a node serving the queue logs and
+//! removes).
 //!
 //! Part of the daemon (see its module documentation). It never deletes a request whose job
 //! another node may still hold: a request is removed once its job is in SENT or FAIL (or gone).
@@ -18,6 +20,16 @@ impl Daemon {
             return;
         }
         let layout = self.settings.layout.clone();
+        // Queued jobs `redial cancel` failed itself: logged by a node serving the queue (the
+        // one that removes the notice).
+        for (path, n) in requests::read_notices(&layout) {
+            if self.settings.order.contains(&n.queue) && std::fs::remove_file(&path).is_ok() {
+                let r = &n.request;
+                tracing::warn!(job = %r.job, by = %r.by, reason = %r.reason, path = %n.path.display(),
+                    "cancel by {}: the job was queued in {} and failed undialled by redial cancel",
+                    r.by, crate::spool::queue_name(n.queue));
+            }
+        }
         for (path, r) in requests::read_requests(&layout) {
             if let Some((&line, f)) = self.inflight.iter_mut().find(|(_, f)| f.name == r.job) {
                 if f.cancel.is_some() {

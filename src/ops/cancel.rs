@@ -80,6 +80,42 @@ pub fn read_requests(layout: &Layout) -> Vec<(PathBuf, Request)> {
     out
 }
 
+/// A queued job the command cancelled itself, for the nodes' log: `CANCEL/<job>.<ms>.done`
+/// (JSON), removed and logged by a node serving its queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// The request the command carried out.
+    pub request: Request,
+    /// The queue the job was in.
+    pub queue: u8,
+    /// Where it is now.
+    pub path: PathBuf,
+}
+
+/// Leaves a [`Notice`] (best effort: the cancel itself is already on record in the job).
+pub fn write_notice(layout: &Layout, n: &Notice) {
+    let name = format!("{}.{}.done", n.request.job, n.request.at.timestamp_millis());
+    let bytes = serde_json::to_vec(n).unwrap_or_default();
+    let _ = std::fs::create_dir_all(dir(layout)).and_then(|()| {
+        store::write_atomic(&layout.temp(), ".cancel.", &dir(layout).join(name), &bytes)
+    });
+}
+
+/// Every readable notice.
+pub fn read_notices(layout: &Layout) -> Vec<(PathBuf, Notice)> {
+    let Ok(rd) = std::fs::read_dir(dir(layout)) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "done"))
+        .filter_map(|p| {
+            let n = serde_json::from_slice(&std::fs::read(&p).ok()?).ok()?;
+            Some((p, n))
+        })
+        .collect()
+}
+
 /// The request for `job`, if one is waiting.
 pub fn read_request(layout: &Layout, job: &str) -> Option<Request> {
     serde_json::from_slice(&std::fs::read(request_path(layout, job)).ok()?).ok()
@@ -145,12 +181,24 @@ pub fn cancel(layout: &Layout, job: &str, by: &str, reason: &str) -> Result<Outc
             .unwrap_or_default()
             .to_string();
         match place {
-            Place::Queue(_) => {
+            Place::Queue(queue) => {
                 let hand = Hand::open(layout)?;
                 let Some(held) = hand.take(&path)? else {
                     continue;
                 };
-                return Ok(fail_held(&hand, &held, &path, &request(&name))?);
+                let r = request(&name);
+                let done = fail_held(&hand, &held, &path, &r)?;
+                if let Outcome::Cancelled { path, .. } = &done {
+                    write_notice(
+                        layout,
+                        &Notice {
+                            request: r,
+                            queue,
+                            path: path.clone(),
+                        },
+                    );
+                }
+                return Ok(done);
             }
             Place::Active(node) if node.starts_with("ops-") => {
                 // Another operator command holds it for a moment.
