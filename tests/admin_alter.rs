@@ -119,6 +119,17 @@ fn changes_are_written_in_place_noted_and_moved() {
     assert!(o.status.success(), "{}", text(&o));
     let o = redial(dir.path(), &["explain", "spool/TOSEND2/1.FS", "--next"]);
     assert!(text(&o).contains("held_by_operator"), "{}", text(&o));
+    let o = redial(dir.path(), &["status", "--spool", "spool"]);
+    assert!(
+        text(&o).contains("HELD TOSEND2/1.FS: held by an operator"),
+        "{}",
+        text(&o)
+    );
+    let o = redial(
+        dir.path(),
+        &["list", "--spool", "spool", "--json", "--state", "held"],
+    );
+    assert!(text(&o).contains("\"job\":\"1.FS\""), "{}", text(&o));
     let o = redial(dir.path(), &["alter", "1", "--spool", "spool", "--release"]);
     assert!(o.status.success(), "{}", text(&o));
     let got = std::fs::read_to_string(root.join("TOSEND2/1.FS")).unwrap();
