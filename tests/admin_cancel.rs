@@ -259,3 +259,43 @@ fn a_running_node_logs_a_cancel_of_a_queued_job() {
     );
     assert!(terminate_within(node, std::time::Duration::from_secs(20)));
 }
+
+/// A job in progress gets a request for its node; `--no-wait` returns at once, and a wait that
+/// runs out says the job is still up and leaves the request.
+#[test]
+fn a_job_in_progress_gets_a_request_and_the_wait_is_bounded() {
+    let dir = scratch("$request_dir spool 2\n");
+    let root = dir.path().join("spool");
+    std::fs::create_dir_all(root.join("ACTIVE/n7")).unwrap();
+    std::fs::write(root.join("ACTIVE/n7/5.FS"), JOB).unwrap();
+    let o = redial(
+        dir.path(),
+        &["cancel", "5", "--no-wait", "--reason", "stop it"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("in progress on node n7: hang-up requested"),
+        "{}",
+        text(&o)
+    );
+    let req: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("CANCEL/5.FS.req")).unwrap()).unwrap();
+    assert_eq!(req["job"], "5.FS");
+    assert_eq!(req["by"], "tester");
+    assert_eq!(req["reason"], "stop it");
+    // Nobody acts on it here: the bounded wait ends, says so, and the request stays.
+    let t = std::time::Instant::now();
+    let o = redial(dir.path(), &["cancel", "5", "--wait-secs", "1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("still in progress after 1 s"),
+        "{}",
+        text(&o)
+    );
+    assert!(t.elapsed() < std::time::Duration::from_secs(30));
+    assert!(root.join("CANCEL/5.FS.req").exists());
+    assert_eq!(
+        std::fs::read_to_string(root.join("ACTIVE/n7/5.FS")).unwrap(),
+        JOB
+    );
+}

@@ -55,6 +55,7 @@ pub fn request_path(layout: &Layout, job: &str) -> PathBuf {
 
 /// Writes a request atomically (a node never reads half of one).
 pub fn write_request(layout: &Layout, r: &Request) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(layout.temp())?;
     std::fs::create_dir_all(dir(layout))?;
     let path = request_path(layout, &r.job);
     let bytes = serde_json::to_vec(r).map_err(io::Error::other)?;
