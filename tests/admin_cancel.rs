@@ -299,3 +299,43 @@ fn a_job_in_progress_gets_a_request_and_the_wait_is_bounded() {
         JOB
     );
 }
+
+/// A command that died while it held jobs (its `ACTIVE/ops-<pid>/` and a stale lease) leaves
+/// nothing lost: a node takes the directory over like a dead node's; a job it was only holding
+/// goes back to its queue (and is dialled), one whose cancel was written goes to FAIL.
+#[test]
+fn jobs_held_by_a_command_that_died_are_recovered_by_a_node() {
+    let dir = scratch("$request_dir spool 2\n$node_lease 1 3\n$line 1 sim outcomes=0@0.2\n");
+    let base = dir.path();
+    let root = base.join("spool");
+    std::fs::write(base.join("page.txt"), "ORDER 77\n").unwrap();
+    let held = root.join("ACTIVE/ops-999999");
+    std::fs::create_dir_all(&held).unwrap();
+    std::fs::write(held.join("1.FS"), JOB).unwrap();
+    let cancelled =
+        format!("{JOB}$fax_status1 6\n$fax_status2 40\n$fail_reason \"cancelled by tester\"\n");
+    std::fs::write(held.join("2.FS"), &cancelled).unwrap();
+    std::fs::write(
+        root.join("ACTIVE/ops-999999.lease"),
+        r#"{"node":"ops-999999","pid":999999,"renewed":"2026-01-01T00:00:00Z","stale_after":30,"draining":true,"lines":[],"generation":0,"host":""}"#,
+    )
+    .unwrap();
+    let node = start(base, "n1");
+    assert!(
+        wait_until(std::time::Duration::from_secs(30), || root
+            .join("SENT/1.FS")
+            .exists()
+            && root.join("FAIL/2.FS").exists()),
+        "{:?}\n{}",
+        census(&root),
+        std::fs::read_to_string(base.join("n1.log")).unwrap_or_default()
+    );
+    let failed = std::fs::read_to_string(root.join("FAIL/2.FS")).unwrap();
+    assert!(failed.starts_with(&cancelled), "{failed}");
+    assert!(
+        !failed.contains("$attempt_record"),
+        "never dialled: {failed}"
+    );
+    assert!(!held.exists());
+    assert!(terminate_within(node, std::time::Duration::from_secs(20)));
+}
