@@ -203,11 +203,27 @@ pub fn list(
         names.sort_by_cached_key(|n| JobName::new(n));
         for name in names {
             let path = dir.join(&name);
-            let v = scan::read_job(&path, place.clone(), sys);
+            // Read once: the view and, for a queued job, its state come from the same bytes.
+            let bytes = std::fs::read(&path).map_err(|e| e.to_string());
+            let v = scan::view_of(
+                &path,
+                place.clone(),
+                sys,
+                bytes.as_deref().map_err(Clone::clone),
+            );
             if !selection.matches(&v, sys) || !in_days(&v, filter) {
                 continue;
             }
-            let row = row(&v, sys, now, tz, base, lines, &on_line);
+            let row = row(
+                &v,
+                bytes.as_deref().ok(),
+                sys,
+                now,
+                tz,
+                base,
+                lines,
+                &on_line,
+            );
             if wanted(row.state) {
                 rows.push(row);
             }
@@ -228,8 +244,10 @@ fn in_days(v: &JobView, f: &Filter) -> bool {
     f.since.is_none_or(|d| day >= d) && f.until.is_none_or(|d| day <= d)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn row(
     v: &JobView,
+    bytes: Option<&[u8]>,
     sys: &SystemConfig,
     now: DateTime<Utc>,
     tz: chrono_tz::Tz,
@@ -245,38 +263,40 @@ fn row(
         Place::Queue(_) if v.error.is_some() => {
             detail = v.error.clone().unwrap_or_default();
         }
-        Place::Queue(_) => match report::queued_state(&v.path, sys, base, now, lines) {
-            None => detail = "cannot be read as a job".into(),
-            Some(QueuedState::HeldForGood(why)) => {
-                state = State::Held;
-                detail = why;
+        Place::Queue(_) => {
+            match bytes.and_then(|b| report::queued_state_of(b, &v.path, sys, base, now, lines)) {
+                None => detail = "cannot be read as a job".into(),
+                Some(QueuedState::HeldForGood(why)) => {
+                    state = State::Held;
+                    detail = why;
+                }
+                Some(QueuedState::NoStart(why)) => {
+                    state = State::NoStart;
+                    detail = format!("no start possible: {why}");
+                }
+                Some(QueuedState::Standing(s)) => {
+                    let (st, at, words) = match s {
+                        Standing::Due => (State::Due, now, "due now".to_string()),
+                        Standing::Held(t) => (
+                            State::Held,
+                            t,
+                            format!("held by a window until {}", local(t)),
+                        ),
+                        Standing::WaitingRetry(t) => (
+                            State::WaitingRetry,
+                            t,
+                            format!("waiting for its retry time {}", local(t)),
+                        ),
+                        Standing::Scheduled(t) => {
+                            (State::Scheduled, t, format!("scheduled for {}", local(t)))
+                        }
+                    };
+                    state = st;
+                    next = Some(at);
+                    detail = words;
+                }
             }
-            Some(QueuedState::NoStart(why)) => {
-                state = State::NoStart;
-                detail = format!("no start possible: {why}");
-            }
-            Some(QueuedState::Standing(s)) => {
-                let (st, at, words) = match s {
-                    Standing::Due => (State::Due, now, "due now".to_string()),
-                    Standing::Held(t) => (
-                        State::Held,
-                        t,
-                        format!("held by a window until {}", local(t)),
-                    ),
-                    Standing::WaitingRetry(t) => (
-                        State::WaitingRetry,
-                        t,
-                        format!("waiting for its retry time {}", local(t)),
-                    ),
-                    Standing::Scheduled(t) => {
-                        (State::Scheduled, t, format!("scheduled for {}", local(t)))
-                    }
-                };
-                state = st;
-                next = Some(at);
-                detail = words;
-            }
-        },
+        }
         Place::Active(n) => {
             state = State::InProgress;
             let (holder, l) = match on_line.get(&v.name) {

@@ -129,7 +129,21 @@ pub fn queued_state(
     now: DateTime<Utc>,
     lines: Option<&crate::linegroup::LineMap>,
 ) -> Option<QueuedState> {
-    let l = load_queued(path, sys, base)?;
+    let bytes = std::fs::read(path).ok()?;
+    queued_state_of(&bytes, path, sys, base, now, lines)
+}
+
+/// [`queued_state`] of a job file's bytes, already read from `path`.
+pub fn queued_state_of(
+    bytes: &[u8],
+    path: &Path,
+    sys: &SystemConfig,
+    base: Option<&Path>,
+    now: DateTime<Utc>,
+    lines: Option<&crate::linegroup::LineMap>,
+) -> Option<QueuedState> {
+    let doc = Document::parse(bytes, &path.display().to_string()).ok()?;
+    let l = load::job_from_document(doc, base, sys, None).ok()?;
     if crate::ops::alter::is_held(&l.document) {
         return Some(QueuedState::HeldForGood(
             crate::ops::alter::HELD_REASON.to_string(),
