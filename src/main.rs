@@ -36,6 +36,12 @@ enum Command {
     Web(cli::web::WebArgs),
     /// The do-not-call list: add, remove, list or import numbers (every node honours it).
     Dnc(cli::dnc::DncArgs),
+    /// Cancel jobs (faxrm): a queued job goes to FAIL undialled; a call in progress is hung up.
+    Cancel(cli::cancel::CancelArgs),
+    /// One line per job (faxstat): where, state, destination, next start, attempts, last outcome.
+    List(cli::list::ListArgs),
+    /// Change queued jobs (faxalter): next start, queue, number, group, hold/release, retries.
+    Alter(cli::alter::AlterArgs),
     /// Archive or delete finished jobs (SENT, FAIL) older than a number of days (faxqclean).
     Clean(cli::clean::CleanArgs),
 }
@@ -85,6 +91,17 @@ fn main() -> ExitCode {
         Command::Web(args) => cli::web::run(args),
         Command::Clean(args) => cli::clean::run(args),
         Command::Dnc(args) => match cli::dnc::run(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
+        Command::List(args) => cli::list::run(args),
+        Command::Alter(args) => match cli::alter::run(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
+        Command::Cancel(args) => match cli::cancel::run(args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),
             Err(e) => Err(e),

@@ -107,9 +107,14 @@ async fn steps_arrive_as_they_happen_and_connect_time_runs_to_the_hang_up() {
     };
     let mut steps: Vec<(Instant, FaxEvent)> = Vec::new();
     let began = Instant::now();
-    let r = run_call_observed(&settings, &call, &DocumentCache::default(), |at, ev| {
-        steps.push((at, ev.clone()))
-    })
+    let (_keep, mut cancel) = tokio::sync::watch::channel(false);
+    let r = run_call_observed(
+        &settings,
+        &call,
+        &DocumentCache::default(),
+        &mut cancel,
+        |at, ev| steps.push((at, ev.clone())),
+    )
     .await;
     let ended = Instant::now();
     rack.stop().await;

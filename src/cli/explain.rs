@@ -30,7 +30,8 @@ invalid input (the error goes to stderr).\n\nWith --line N the attempt is taken 
 (lists tied to a line by a CFG selector, and ~0 exclusions, follow it; default: the line in \
 $fax_status1). With --next instead of --class/--outcome it answers when the job starts next: \
 {\"action\":\"next\",\"at\":…,\"standing\":\"due|held|waiting_retry|scheduled\",\
-\"linegroup\":…,\"reason\":…}, the daemon's own computation."
+\"linegroup\":…,\"reason\":…}, the daemon's own computation (standing \
+held_by_operator, at null, for a job `redial alter --hold` holds)."
 )]
 pub struct ExplainArgs {
     /// The FS job file.
@@ -83,6 +84,17 @@ fn next_attempt(loaded: &redial::load::LoadedJob, now: DateTime<Utc>) -> Result<
     let cal = loaded.policy.calendar();
     let local = |t: DateTime<Utc>| cal.local(t).format("%Y-%m-%d %H:%M:%S").to_string();
     let group = loaded.job.send_line.clone().unwrap_or_else(|| "*".into());
+    if redial::ops::alter::is_held(&loaded.document) {
+        let out = NextOutput {
+            action: "next",
+            at: None,
+            standing: "held_by_operator",
+            linegroup: group,
+            reason: redial::ops::alter::HELD_REASON.to_string(),
+        };
+        println!("{}", serde_json::to_string(&out)?);
+        return Ok(());
+    }
     let out = match standing(&loaded.policy, &loaded.job, now) {
         Ok(Standing::Due) => NextOutput {
             action: "next",

@@ -27,7 +27,7 @@ pub struct SpoolArgs {
 }
 
 impl SpoolArgs {
-    fn open(&self) -> Result<(Layout, SystemConfig)> {
+    pub(crate) fn open(&self) -> Result<(Layout, SystemConfig)> {
         let (settings, sys) = self.settings()?;
         Ok((settings.layout, sys))
     }
@@ -238,7 +238,7 @@ pub struct StatusArgs {
 
 /// The instant a command judges at (`--now`, else the clock) and, with `--cfg`, every node's
 /// lines and groups (to tell jobs no line serves).
-fn when_and_lines(
+pub(crate) fn when_and_lines(
     spool: &SpoolArgs,
     now: Option<DateArg>,
     sys: &SystemConfig,

@@ -234,6 +234,18 @@ impl Document {
         });
     }
 
+    /// Replaces 1-based line `line` in place with `$name args` (its line ending kept); every
+    /// other line stays as it is. Returns false when there is no such line.
+    pub fn replace_line(&mut self, line: usize, name: &str, args: &[&str]) -> bool {
+        let Some(i) = line.checked_sub(1).filter(|i| *i < self.entries.len()) else {
+            return false;
+        };
+        let eol = self.entries[i].eol;
+        let entry = self.render(name, args, eol);
+        self.entries[i] = entry;
+        true
+    }
+
     /// Removes every `name` line. Returns how many were removed.
     pub fn remove(&mut self, name: &str) -> usize {
         let before = self.entries.len();

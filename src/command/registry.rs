@@ -77,6 +77,8 @@ pub const ACTED: &[(&str, &str)] = &[
     ("late_report", "F"),
     ("retry_note", "F"),
     ("new_cycle", "F"),
+    ("fax_hold", "F"),
+    ("alter_note", "F"),
     // Retry policy and calendar (every level).
     ("retry_delays", POLICY),
     ("email_retry_delays", POLICY),

@@ -102,8 +102,14 @@ impl Daemon {
         match self.load(&path, bytes).and_then(|l| self.check(l)) {
             Ok(l) => match self.due(&l, now) {
                 Ok(due) => {
-                    let spec = l.job.send_line.as_deref().unwrap_or("*");
-                    if let Some(why) = self.linemap.unserved(spec) {
+                    let held = crate::ops::alter::is_held(&l.doc);
+                    let spec = if held {
+                        // An operator's hold: indexed, never picked, counted as held.
+                        crate::ops::alter::HOLD_GROUP
+                    } else {
+                        l.job.send_line.as_deref().unwrap_or("*")
+                    };
+                    if let Some(why) = self.linemap.unserved(spec).filter(|_| !held) {
                         if self.unserved_warned.insert(spec.to_ascii_lowercase()) {
                             tracing::warn!(job = name, group = spec,
                                 "{}: {why}; jobs of this group wait (redial status shows them HELD) until the CFG gives it a line",

@@ -7,6 +7,7 @@
 //! ([`service`]) or a virtual-clock driver ([`Daemon::run_virtual`]) decides when to call
 //! [`Daemon::poll`]. It never decides a retry itself (the engine does) and never sleeps.
 
+mod cancel;
 pub mod clock;
 mod drive;
 mod fence;
@@ -55,6 +56,10 @@ pub const CODE_NO_DESTINATION: u32 = 32;
 pub const CODE_INVALID: u32 = 33;
 /// Outcome code: the destination is on the do-not-call list (the job fails before dialling).
 pub const CODE_DO_NOT_CALL: u32 = 39;
+/// Outcome code: an operator cancelled the job (`redial cancel`): a queued job goes to FAIL
+/// undialled, a call in progress is hung up. Always final, whatever a `$retry_parms` file maps
+/// the code to.
+pub const CODE_CANCELLED: u32 = 40;
 /// Outcome code: the callee opted out by DTMF (the number goes on the do-not-call list).
 pub const CODE_OPTED_OUT: u32 = 305;
 
@@ -179,6 +184,8 @@ struct InFlight {
     /// The spool-wide destination lock held for this call.
     dest_lock: Option<PathBuf>,
     until: Option<(DateTime<Utc>, CallResult)>,
+    /// An operator's cancel (`redial cancel`): the call is being hung up.
+    cancel: Option<crate::ops::cancel::Request>,
 }
 
 /// Counters since start.
@@ -626,7 +633,7 @@ impl Daemon {
         let now = self.clock.now();
         let s =
             crate::spool::summary::count(&self.node, &self.index, &self.settings.order, now, |g| {
-                self.linemap.unserved(g)
+                crate::ops::alter::waits_for_good(g, |g| self.linemap.unserved(g))
             });
         if let Some((last, at)) = &self.published {
             let same =

@@ -72,6 +72,11 @@ impl Daemon {
                 return;
             }
         }
+        if let Some(r) = self.cancel_request(name.as_str()) {
+            // Cancelled while it waited: failed, never dialled.
+            give_up(self);
+            return self.cancel_claimed(&dst, name.as_str(), &r);
+        }
         let bytes = match store::read_job(&dst) {
             Ok(b) => b,
             Err(store::ReadJobError::Gone) => {
@@ -114,6 +119,12 @@ impl Daemon {
                 self.return_to_queue(&dst, q, name.as_str());
                 return;
             }
+            Ok(_) if crate::ops::alter::is_held(&loaded.doc) => {
+                // Held by an operator since it was indexed: back, untouched.
+                give_up(self);
+                self.return_to_queue(&dst, q, name.as_str());
+                return;
+            }
             Ok(_) => {}
         }
         let mut loaded = loaded;
@@ -128,6 +139,7 @@ impl Daemon {
                 give_up(self);
                 tracing::warn!(job = %name, "a late report says this job was delivered: not dialled again");
                 let attempt = settle::Attempted {
+                    cancelled: None,
                     path: dst.clone(),
                     name: name.to_string(),
                     queue: q,
@@ -272,6 +284,7 @@ impl Daemon {
                     Placed::Until(t, r) => Some((t, r)),
                     Placed::Reported => None,
                 },
+                cancel: None,
             },
         );
     }

@@ -109,6 +109,7 @@ impl Daemon {
                             "recovered with the journalled result"
                         );
                         Attempted {
+                            cancelled: None,
                             path: path.to_path_buf(),
                             name: name.to_string(),
                             queue: j.queue,
@@ -123,6 +124,7 @@ impl Daemon {
                     None => {
                         self.stats.recovered += 1;
                         Attempted {
+                            cancelled: None,
                             path: path.to_path_buf(),
                             name: name.to_string(),
                             queue,

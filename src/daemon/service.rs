@@ -68,7 +68,14 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
         .iter()
         .map(|q| d.layout().queue_dir(*q))
         .collect();
-    let mut watcher = Some(watch(&dirs, tx.clone())?);
+    // Cancel requests wake the loop too.
+    let cancels = crate::ops::cancel::dir(d.layout());
+    let _ = std::fs::create_dir_all(&cancels);
+    let with_cancels = |mut v: Vec<std::path::PathBuf>| {
+        v.push(cancels.clone());
+        v
+    };
+    let mut watcher = Some(watch(&with_cancels(dirs), tx.clone())?);
     let renew = StdDuration::from_secs(d.settings().lease_renew as u64);
     let mut maint = tokio::time::interval(renew);
     let mut rescan = tokio::time::interval(StdDuration::from_secs(d.settings().rescan));
@@ -79,6 +86,7 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
     let _ = sd_notify::notify(&[NotifyState::Ready]);
     let mut grace_end: Option<tokio::time::Instant> = None;
     loop {
+        d.take_cancels();
         d.poll();
         metrics.sample_lines(&d.lines_up());
         let h = d.spool_health();
@@ -156,7 +164,7 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
                         }
                         let dirs: Vec<_> = d.settings().order.iter().map(|q| d.layout().queue_dir(*q)).collect();
                         drop(watcher.take());
-                        watcher = Some(watch(&dirs, tx.clone())?);
+                        watcher = Some(watch(&with_cancels(dirs), tx.clone())?);
                     }
                     Err(e) => tracing::error!(error = %e, "reload failed; keeping the old configuration"),
                 }

@@ -22,7 +22,22 @@ impl Daemon {
             }
         }
         let board = self.lines.get(&line).map_or('X', |l| l.board());
+        // A cancelled call is cancelled, unless it delivered before the hang-up reached it.
+        let cancelled = f.cancel.as_ref().and_then(|r| {
+            let delivered = self
+                .sys
+                .outcomes
+                .classify(result.code, Some(f.channel))
+                .class
+                == Class::S;
+            (!delivered).then(|| r.fail_reason())
+        });
+        let mut result = result;
+        if cancelled.is_some() {
+            result.code = CODE_CANCELLED;
+        }
         let attempt = Attempted {
+            cancelled,
             path: f.path,
             name: f.name,
             queue: f.queue,
@@ -61,7 +76,7 @@ impl Daemon {
         }
         let r = &a.result;
         let row = self.sys.outcomes.classify(r.code, Some(a.channel));
-        let decision = decide(&Input {
+        let mut decision = decide(&Input {
             policy: &l.policy,
             job: &l.job,
             queue_from: a.queue,
@@ -75,6 +90,14 @@ impl Daemon {
             },
             seed: job_seed(Path::new(&a.name)),
         });
+        if let Some(reason) = &a.cancelled {
+            // Final whatever a `$retry_parms` file maps outcome 40 to.
+            decision.action = Action::Fail;
+            decision.record_class = Class::Z;
+            decision.status_override = None;
+            decision.reason = reason.clone();
+            tracing::info!(job = %a.name, line = a.line.unwrap_or(0), "call hung up and job failed: {reason}");
+        }
         let cal = l.policy.calendar();
         let rec = AttemptRecord::from(AttemptFields {
             start: rewrite::local_stamp(&cal, a.started),
@@ -377,6 +400,8 @@ impl Concluding {
 /// A finished attempt: where the job is and what the line said.
 #[derive(Debug, Clone)]
 pub(super) struct Attempted {
+    /// The `$fail_reason` of an operator's cancel, when the call was cancelled.
+    pub cancelled: Option<String>,
     pub path: PathBuf,
     pub name: String,
     pub queue: u8,

@@ -91,6 +91,12 @@ pub trait Line: Send {
     }
     /// Starts an attempt at `now`.
     fn place(&mut self, call: &Call, now: DateTime<Utc>, done: &Completion) -> Placed;
+    /// Hangs up the call in progress (an operator cancelled its job); its result, reported as
+    /// usual, is then outcome 40. False when the line cannot (the call runs to its end; the
+    /// daemon fails the job as cancelled all the same).
+    fn cancel(&mut self) -> bool {
+        false
+    }
 }
 
 /// A `$line N KIND key=value…` definition from the CFG.

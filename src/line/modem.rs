@@ -17,7 +17,7 @@
 use super::breaker::{self, Breaker, State};
 use super::documents::DocumentCache;
 use super::flow::Flow;
-use super::serial::{drive, drive_with, now, tty_unsent, Pacing, PortError};
+use super::serial::{drive, drive_with, now, tty_unsent, Cancel, Pacing, PortError};
 use super::{Call, CallResult, Completion, Line, LineDef, Placed};
 use crate::audio::load_message;
 use crate::fax::Resolution;
@@ -212,6 +212,8 @@ pub struct ModemLine {
     settings: Arc<ModemSettings>,
     health: Arc<Mutex<Health>>,
     documents: DocumentCache,
+    /// The cancel input of the call in progress (the last one placed).
+    cancel: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 #[derive(Debug)]
@@ -241,6 +243,7 @@ impl ModemLine {
                 probing: false,
             })),
             documents,
+            cancel: None,
         }
     }
 
@@ -303,7 +306,13 @@ impl Line for ModemLine {
         }
     }
 
+    fn cancel(&mut self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.send(true).is_ok())
+    }
+
     fn place(&mut self, call: &Call, _now: DateTime<Utc>, done: &Completion) -> Placed {
+        let (cancel_tx, mut cancel) = tokio::sync::watch::channel(false);
+        self.cancel = Some(cancel_tx);
         let (number, settings, health, call, done, documents) = (
             self.number,
             self.settings.clone(),
@@ -313,7 +322,7 @@ impl Line for ModemLine {
             self.documents.clone(),
         );
         tokio::spawn(async move {
-            let result = run_call_with(&settings, &call, &documents).await;
+            let result = run_call_cancellable(&settings, &call, &documents, &mut cancel).await;
             {
                 let mut h = health.lock().expect("health lock");
                 let now = Utc::now();
@@ -395,16 +404,29 @@ pub async fn run_call_with(
     call: &Call,
     documents: &DocumentCache,
 ) -> CallResult {
-    run_call_observed(settings, call, documents, |_, _| {}).await
+    let (_keep, mut cancel) = tokio::sync::watch::channel(false);
+    run_call_observed(settings, call, documents, &mut cancel, |_, _| {}).await
+}
+
+/// [`run_call_with`], hung up when `cancel` is set: the result is then outcome 40
+/// ([`crate::daemon::CODE_CANCELLED`]).
+pub async fn run_call_cancellable(
+    settings: &ModemSettings,
+    call: &Call,
+    documents: &DocumentCache,
+    cancel: &mut Cancel,
+) -> CallResult {
+    run_call_observed(settings, call, documents, cancel, |_, _| {}).await
 }
 
 /// [`run_call_with`], handing each step of a fax call to `observe` when it happens (with the
 /// instant the line saw it): progress, the connection, every confirmed page, the result. Each
-/// step is also logged at that moment.
+/// step is also logged at that moment. A set `cancel` hangs the call up (outcome 40).
 pub async fn run_call_observed<F>(
     settings: &ModemSettings,
     call: &Call,
     documents: &DocumentCache,
+    cancel: &mut Cancel,
     observe: F,
 ) -> CallResult
 where
@@ -416,12 +438,24 @@ where
         Err(e) => return failed(11, format!("job {}: {e}", call.job)),
     };
     let mut result = match call.channel {
-        Channel::Voice if settings.voice => voice_call(settings, call, dial).await,
-        Channel::Fax if settings.fax => fax_call(settings, call, dial, documents, observe).await,
+        _ if *cancel.borrow() => cancelled(),
+        Channel::Voice if settings.voice => voice_call(settings, call, dial, cancel).await,
+        Channel::Fax if settings.fax => {
+            fax_call(settings, call, dial, documents, cancel, observe).await
+        }
         other => failed(37, format!("line cannot place {other:?} calls")),
     };
     result.call_secs = started.elapsed().as_secs() as u32;
     result
+}
+
+/// The result of a call an operator cancelled (the modem was hung up).
+fn cancelled() -> CallResult {
+    tracing::info!("call cancelled by an operator: modem hung up");
+    CallResult {
+        code: crate::daemon::CODE_CANCELLED,
+        ..CallResult::default()
+    }
 }
 
 /// What a fax call's events said, gathered as they happen.
@@ -436,6 +470,7 @@ async fn fax_call<F>(
     call: &Call,
     dial: DialString,
     documents: &DocumentCache,
+    cancel: &mut Cancel,
     mut observe: F,
 ) -> CallResult
 where
@@ -536,22 +571,31 @@ where
     let mut seen = Seen::default();
     let job = call.job.clone();
     let pacing = pacing(settings, &port);
-    let outcome = drive_with(&mut port, &mut machine, pacing, |m: &mut AnyFax| {
-        while let Some(ev) = m.poll_event() {
-            let at = Instant::now();
-            match &ev {
-                FaxEvent::Finished(r) => seen.result = Some(r.clone()),
-                FaxEvent::Connected => {
-                    seen.connected_at.get_or_insert(at);
-                    tracing::info!(job = %job, "fax connection up");
+    let outcome = drive_with(
+        &mut port,
+        &mut machine,
+        pacing,
+        |m: &mut AnyFax| {
+            while let Some(ev) = m.poll_event() {
+                let at = Instant::now();
+                match &ev {
+                    FaxEvent::Finished(r) => seen.result = Some(r.clone()),
+                    FaxEvent::Connected => {
+                        seen.connected_at.get_or_insert(at);
+                        tracing::info!(job = %job, "fax connection up");
+                    }
+                    FaxEvent::Progress(p) => tracing::debug!(job = %job, "{p}"),
+                    FaxEvent::PageSent(n) => tracing::info!(job = %job, page = n, "page confirmed"),
                 }
-                FaxEvent::Progress(p) => tracing::debug!(job = %job, "{p}"),
-                FaxEvent::PageSent(n) => tracing::info!(job = %job, page = n, "page confirmed"),
+                observe(at, &ev);
             }
-            observe(at, &ev);
-        }
-    })
+        },
+        Some(cancel),
+    )
     .await;
+    if matches!(outcome, Err(PortError::Cancelled)) {
+        return cancelled();
+    }
     let hung_up = Instant::now();
     match (outcome, seen.result) {
         (Ok(()), Some(r)) => CallResult {
@@ -599,7 +643,12 @@ fn speed_code(bps: u32) -> u8 {
     }
 }
 
-async fn voice_call(settings: &ModemSettings, call: &Call, dial: DialString) -> CallResult {
+async fn voice_call(
+    settings: &ModemSettings,
+    call: &Call,
+    dial: DialString,
+    cancel: &mut Cancel,
+) -> CallResult {
     let Some(message) = &call.message else {
         return failed(
             306,
@@ -627,7 +676,10 @@ async fn voice_call(settings: &ModemSettings, call: &Call, dial: DialString) -> 
     let mut machine = VoiceCall::new(now(), plan);
     // The message goes out with +VTX at 8000 bytes a second of line time: paced like page data.
     let pacing = pacing(settings, &port);
-    let outcome = drive_with(&mut port, &mut machine, pacing, |_| {}).await;
+    let outcome = drive_with(&mut port, &mut machine, pacing, |_| {}, Some(cancel)).await;
+    if matches!(outcome, Err(PortError::Cancelled)) {
+        return cancelled();
+    }
     match (outcome, machine.poll_result()) {
         (Ok(()), Some(r)) => {
             tracing::info!(job = %call.job, code = r.code, machine = r.machine.map_or("unknown", |m| if m { "machine" } else { "person" }), digits = %r.digits, greeting_ms = r.greeting_ms, "{}", r.detail);

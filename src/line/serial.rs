@@ -72,7 +72,13 @@ pub enum PortError {
     /// The machine is waiting for nothing (a bug in a machine, reported instead of hanging).
     #[error("the call procedure stalled with no timer and nothing to send")]
     Stalled,
+    /// An operator cancelled the call; the modem was told to hang up ([`hang_up`]).
+    #[error("cancelled by an operator; the modem was told to hang up")]
+    Cancelled,
 }
+
+/// A call's cancel input: set to true once, by the line's owner (`Line::cancel`).
+pub type Cancel = tokio::sync::watch::Receiver<bool>;
 
 /// The machine's clock: tokio's, so a paused test runtime is virtual time for the machine too.
 pub fn now() -> Instant {
@@ -85,24 +91,30 @@ where
     M: Machine,
     P: AsyncRead + AsyncWrite + Unpin,
 {
-    drive_with(port, machine, Pacing::default(), |_| {}).await
+    drive_with(port, machine, Pacing::default(), |_| {}, None).await
 }
 
 /// Runs `machine` on `port` until it is done. With XON/XOFF, a DC3 from the modem (outside
 /// data the machine is receiving) stops all writing until a DC1, and the driver's queue is kept
 /// short (see [`Pacing`]). `observe` is called after every step of the machine (feed, timeout),
-/// so its events are taken when they happen.
+/// so its events are taken when they happen. When `cancel` is set the machine is dropped where
+/// it stands and the modem is hung up ([`hang_up`]); the result is [`PortError::Cancelled`].
 pub async fn drive_with<M, P, F>(
     port: &mut P,
     machine: &mut M,
     pacing: Pacing,
     mut observe: F,
+    mut cancel: Option<&mut Cancel>,
 ) -> Result<(), PortError>
 where
     M: Machine,
     P: AsyncRead + AsyncWrite + Unpin,
     F: FnMut(&mut M),
 {
+    if cancel.as_ref().is_some_and(|c| *c.borrow()) {
+        hang_up(port).await;
+        return Err(PortError::Cancelled);
+    }
     let mut gate = XonXoff::new(pacing.xonxoff);
     let queue = pacing.unsent.filter(|_| pacing.xonxoff);
     let mut out: VecDeque<u8> = VecDeque::new();
@@ -141,19 +153,28 @@ where
             Vec::new()
         };
         let wake = deadline.unwrap_or_else(|| now() + Duration::from_secs(3600));
+        let mut cancelled_now = false;
         tokio::select! {
             biased;
+            // First: a modem that never stops talking must not keep a cancel waiting.
+            _ = cancelled(&mut cancel) => cancelled_now = true,
             read = rd.read(&mut buf) => {
                 match read {
                     Ok(0) => return Err(PortError::Vanished(io::Error::new(io::ErrorKind::UnexpectedEof, "end of file on the port"))),
-                    Ok(n) => gate.feed(machine, now(), &buf[..n]),
+                    Ok(n) => {
+                        tracing::trace!(target: "redial::modem", "< {}", shown(&buf[..n]));
+                        gate.feed(machine, now(), &buf[..n])
+                    }
                     Err(e) => return Err(PortError::Vanished(e)),
                 }
             }
             written = wr.write(&chunk), if can_write => {
                 match written {
                     Ok(0) => return Err(PortError::Vanished(io::Error::new(io::ErrorKind::WriteZero, "the port takes no more bytes"))),
-                    Ok(n) => drop(out.drain(..n)),
+                    Ok(n) => {
+                        tracing::trace!(target: "redial::modem", "> {}", shown(&chunk[..n]));
+                        drop(out.drain(..n))
+                    }
                     Err(e) => return Err(PortError::Vanished(e)),
                 }
             }
@@ -162,8 +183,86 @@ where
             }
             _ = tokio::time::sleep_until(tokio::time::Instant::from_std(drained.unwrap_or(wake))), if drained.is_some() => {}
         }
+        if cancelled_now {
+            // Whatever was still to go out is dropped; the modem gets the hang-up instead.
+            let port = rd.unsplit(wr);
+            hang_up(port).await;
+            return Err(PortError::Cancelled);
+        }
     }
 }
+
+/// Bytes to or from the modem as one log line: printable ASCII as is, the rest escaped
+/// (`\r`, `\n`, `\x10`); long page data is cut.
+fn shown(bytes: &[u8]) -> String {
+    let mut s: String = bytes
+        .iter()
+        .take(80)
+        .flat_map(|b| std::ascii::escape_default(*b))
+        .map(char::from)
+        .collect();
+    if bytes.len() > 80 {
+        s.push_str(&format!("…[{} bytes]", bytes.len()));
+    }
+    s
+}
+
+/// Resolves once `cancel` is set (never without one, or when its sender is gone).
+async fn cancelled(cancel: &mut Option<&mut Cancel>) {
+    let set = match cancel {
+        Some(c) => c.wait_for(|v| *v).await.is_ok(),
+        None => false,
+    };
+    if !set {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Puts the modem on hook whatever it was doing, within [`HANG_UP_WITHIN`]:
+/// `<DLE><CAN>` aborts a fax page in progress (the session ends), `<DLE><ETX>` ends a voice
+/// playback, and any character aborts a dial in progress (V.250 6.3.1); the answers to that are
+/// read and dropped until the port is quiet, then `ATH0` hangs up. A modem busy with something
+/// that takes no command (training, a page still leaving its buffer) ignores all of it, so the
+/// round is repeated until `ATH0` is answered `OK`; then `ATZ` resets the modem. A modem that
+/// answers nothing is left to the line's next call or probe.
+pub async fn hang_up<P>(port: &mut P)
+where
+    P: AsyncRead + AsyncWrite + Unpin,
+{
+    use crate::modem::query::Query;
+    use std::time::Duration;
+    let end = tokio::time::Instant::now() + HANG_UP_WITHIN;
+    let mut buf = [0u8; 256];
+    let mut on_hook = false;
+    while !on_hook && tokio::time::Instant::now() < end {
+        tracing::trace!(target: "redial::modem", "> \\x10\\x18\\x10\\x03 (hang-up)");
+        if port.write_all(b"\x10\x18\x10\x03").await.is_err() || port.flush().await.is_err() {
+            return;
+        }
+        let quiet_by = tokio::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let quiet = tokio::time::Instant::now() + Duration::from_millis(200);
+            match tokio::time::timeout_at(quiet.min(quiet_by), port.read(&mut buf)).await {
+                // The port is gone: nothing to hang up.
+                Ok(Ok(0)) | Ok(Err(_)) => return,
+                Ok(Ok(n)) if tokio::time::Instant::now() < quiet_by => {
+                    tracing::trace!(target: "redial::modem", "< {}", shown(&buf[..n]));
+                }
+                Ok(Ok(_)) | Err(_) => break,
+            }
+        }
+        let mut q = Query::new(now(), "H0", Duration::from_secs(3));
+        if Box::pin(drive(port, &mut q)).await.is_err() {
+            return;
+        }
+        on_hook = q.answer().is_some();
+    }
+    let mut q = Query::new(now(), "Z", Duration::from_secs(3));
+    let _ = Box::pin(drive(port, &mut q)).await;
+}
+
+/// How long [`hang_up`] keeps trying to get the modem on hook.
+pub const HANG_UP_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[cfg(test)]
 mod tests {
@@ -218,7 +317,7 @@ mod tests {
             theirs
         });
         let mut m = FaxSend::new(now(), plan(), FaxClass::Class20, FaxTimeouts::default());
-        drive_with(&mut ours, &mut m, Pacing::xonxoff(true), |_| {})
+        drive_with(&mut ours, &mut m, Pacing::xonxoff(true), |_| {}, None)
             .await
             .unwrap();
         let result = std::iter::from_fn(|| m.poll_event()).find_map(|e| match e {
@@ -344,9 +443,15 @@ mod tests {
             unsent: watch_queue.then_some((unsent, per_byte)),
         };
         let start = tokio::time::Instant::now();
-        drive_with(&mut port, &mut Blob(Some(vec![0x55; 8192])), pacing, |_| {})
-            .await
-            .unwrap();
+        drive_with(
+            &mut port,
+            &mut Blob(Some(vec![0x55; 8192])),
+            pacing,
+            |_| {},
+            None,
+        )
+        .await
+        .unwrap();
         let took = start.elapsed();
         drop(port);
         let most = queue.lock().unwrap().most;

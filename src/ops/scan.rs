@@ -172,6 +172,17 @@ pub fn dest_key(destination: &str) -> String {
 
 /// Reads one job file.
 pub fn read_job(path: &Path, place: Place, sys: &SystemConfig) -> JobView {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string());
+    view_of(path, place, sys, bytes.as_deref().map_err(Clone::clone))
+}
+
+/// [`read_job`] of a file's bytes, already read from `path` (or why they could not be).
+pub fn view_of(
+    path: &Path,
+    place: Place,
+    sys: &SystemConfig,
+    bytes: Result<&[u8], String>,
+) -> JobView {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -198,9 +209,8 @@ pub fn read_job(path: &Path, place: Place, sys: &SystemConfig) -> JobView {
         error: None,
         tz: sys.layer.timezone.unwrap_or(chrono_tz::UTC),
     };
-    let parsed = std::fs::read(path)
-        .map_err(|e| e.to_string())
-        .and_then(|b| Document::parse(&b, &path.display().to_string()).map_err(|e| e.to_string()))
+    let parsed = bytes
+        .and_then(|b| Document::parse(b, &path.display().to_string()).map_err(|e| e.to_string()))
         .and_then(|d| {
             Job::from_document(&d)
                 .map(|j| (d, j))

@@ -241,6 +241,7 @@ pub const DEFAULT_TABLE: &[(u32, Option<Channel>, char, &str)] = &[
         'Z',
         "destination on the do-not-call list (not dialled)",
     ),
+    (40, None, 'Z', "cancelled by an operator (redial cancel)"),
     (
         66,
         None,
@@ -781,6 +782,7 @@ mod tests {
         assert_eq!(c(183, None), 'Z');
         assert_eq!(c(39, Some(Channel::Fax)), 'Z');
         assert_eq!(c(39, Some(Channel::Voice)), 'Z');
+        assert_eq!(c(40, Some(Channel::Fax)), 'Z');
         assert_eq!(c(1025, Some(Channel::Fax)), 'F');
         assert_eq!(c(2550, Some(Channel::Email)), 'Z');
         assert_eq!(c(2599, Some(Channel::Email)), 'H');

@@ -107,6 +107,58 @@ fn load_queued(path: &Path, sys: &SystemConfig, base: Option<&Path>) -> Option<L
     load::job_from_document(doc, base, sys, None).ok()
 }
 
+/// Where a queued job stands, as `redial status` counts it: held for good (an operator's
+/// hold, or no line serves its group: the reason), a [`Standing`], or no start possible (the
+/// reason; the daemon fails such a job). `None` when the file cannot be read as a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueuedState {
+    /// Waits until an operator or the CFG changes something.
+    HeldForGood(String),
+    /// When it may start.
+    Standing(Standing),
+    /// No start possible.
+    NoStart(String),
+}
+
+/// [`QueuedState`] of the queued job at `path` at `now`; with `lines`, a job no line serves is
+/// held for good.
+pub fn queued_state(
+    path: &Path,
+    sys: &SystemConfig,
+    base: Option<&Path>,
+    now: DateTime<Utc>,
+    lines: Option<&crate::linegroup::LineMap>,
+) -> Option<QueuedState> {
+    let bytes = std::fs::read(path).ok()?;
+    queued_state_of(&bytes, path, sys, base, now, lines)
+}
+
+/// [`queued_state`] of a job file's bytes, already read from `path`.
+pub fn queued_state_of(
+    bytes: &[u8],
+    path: &Path,
+    sys: &SystemConfig,
+    base: Option<&Path>,
+    now: DateTime<Utc>,
+    lines: Option<&crate::linegroup::LineMap>,
+) -> Option<QueuedState> {
+    let doc = Document::parse(bytes, &path.display().to_string()).ok()?;
+    let l = load::job_from_document(doc, base, sys, None).ok()?;
+    if crate::ops::alter::is_held(&l.document) {
+        return Some(QueuedState::HeldForGood(
+            crate::ops::alter::HELD_REASON.to_string(),
+        ));
+    }
+    if let Some(reason) = lines.and_then(|m| m.unserved(l.job.send_line.as_deref().unwrap_or("*")))
+    {
+        return Some(QueuedState::HeldForGood(reason));
+    }
+    Some(match standing(&l.policy, &l.job, now) {
+        Ok(s) => QueuedState::Standing(s),
+        Err(e) => QueuedState::NoStart(e.to_string()),
+    })
+}
+
 /// The whole picture.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -171,6 +223,9 @@ pub fn status_with(
         for name in store::list_jobs(&dir)? {
             let loaded = load_queued(&dir.join(&name), sys, base);
             let unserved = match (&loaded, &lines) {
+                (Some(l), _) if crate::ops::alter::is_held(&l.document) => {
+                    Some(crate::ops::alter::HELD_REASON.to_string())
+                }
                 (Some(l), Some(m)) => m.unserved(l.job.send_line.as_deref().unwrap_or("*")),
                 _ => None,
             };
@@ -411,6 +466,9 @@ pub fn report_with(
         None => "outside the spool".into(),
     };
     let held = match (layout.place_of(path), lines) {
+        (Some(super::Place::Queue(_)), _) if crate::ops::alter::is_held(&doc) => {
+            Some(crate::ops::alter::HELD_REASON.to_string())
+        }
         (Some(super::Place::Queue(_)), Some(m)) => {
             let mut m = m.clone();
             for l in lease::read_all(layout) {
