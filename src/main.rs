@@ -42,6 +42,8 @@ enum Command {
     List(cli::list::ListArgs),
     /// Change queued jobs (faxalter): next start, queue, number, group, hold/release, retries.
     Alter(cli::alter::AlterArgs),
+    /// Send a fax (sendfax): build a checked job from flags, queue it; --wait follows it to the end.
+    Send(cli::send::SendArgs),
     /// Archive or delete finished jobs (SENT, FAIL) older than a number of days (faxqclean).
     Clean(cli::clean::CleanArgs),
 }
@@ -90,6 +92,11 @@ fn main() -> ExitCode {
         Command::Advise(args) => cli::retry::advise(args),
         Command::Web(args) => cli::web::run(args),
         Command::Clean(args) => cli::clean::run(args),
+        Command::Send(args) => match cli::send::run(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
         Command::Dnc(args) => match cli::dnc::run(args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),

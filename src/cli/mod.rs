@@ -11,4 +11,5 @@ pub mod logging;
 pub mod ops;
 pub mod retry;
 pub mod run;
+pub mod send;
 pub mod web;

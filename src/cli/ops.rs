@@ -38,8 +38,10 @@ impl SpoolArgs {
             Some(p) => SystemConfig::load(p)?,
             None => SystemConfig::builtin(),
         };
+        // Absolute: the document roots are built from it (a relative `--base .` would make the
+        // empty path a root, and refuse every document).
         let base = match &self.base {
-            Some(b) => b.clone(),
+            Some(b) => std::path::absolute(b)?,
             None => std::env::current_dir()?,
         };
         let mut settings =
@@ -121,15 +123,7 @@ fn next_number(layout: &Layout) -> Result<u64> {
 
 /// Writes the job and prints its path.
 pub fn submit(a: SubmitArgs) -> Result<()> {
-    let (settings, sys) = a.spool.settings()?;
-    let layout = settings.layout.clone();
-    if a.queue > layout.max_queue {
-        bail!(
-            "queue {} does not exist (highest is {})",
-            a.queue,
-            layout.max_queue
-        );
-    }
+    let (_, sys) = a.spool.settings()?;
     let mut doc = match &a.template {
         Some(t) => Document::parse(&std::fs::read(t)?, &t.display().to_string())?,
         None => Document::new("submitted"),
@@ -177,21 +171,42 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
         text.push_str(s);
         text.push('\n');
     }
-    // Every check the daemon makes at intake (and what would fail at call time): a job that
-    // fails one is refused with all the reasons, and nothing is written.
-    let base = match &a.spool.base {
-        Some(b) => std::path::absolute(b)?,
-        None => std::env::current_dir()?,
-    };
     let origin = match &a.template {
         Some(t) => format!("submitted job (from {})", t.display()),
         None => "submitted job".to_string(),
+    };
+    let target = place_job(&a.spool, a.queue, a.name.as_deref(), &origin, &text)?;
+    println!("{}", target.display());
+    Ok(())
+}
+
+/// Checks a job's text as the daemon's intake will (every reason at once; nothing written when
+/// one fails), then writes it crash-safe into queue `queue` under `name` or the next number.
+pub(crate) fn place_job(
+    spool: &SpoolArgs,
+    queue: u8,
+    name: Option<&str>,
+    origin: &str,
+    text: &str,
+) -> Result<PathBuf> {
+    let (settings, sys) = spool.settings()?;
+    let layout = settings.layout.clone();
+    if queue > layout.max_queue {
+        bail!(
+            "queue {} does not exist (highest is {})",
+            queue,
+            layout.max_queue
+        );
+    }
+    let base = match &spool.base {
+        Some(b) => std::path::absolute(b)?,
+        None => std::env::current_dir()?,
     };
     let problems = redial::daemon::check_submission(
         &sys,
         &settings,
         &base,
-        &origin,
+        origin,
         text.as_bytes(),
         Utc::now(),
     );
@@ -202,24 +217,23 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
         );
     }
     layout.create(None)?;
-    let dir = layout.queue_dir(a.queue);
+    let dir = layout.queue_dir(queue);
     let target = loop {
-        let name = match &a.name {
-            Some(n) if redial::spool::is_job_name(n) => n.clone(),
+        let file = match name {
+            Some(n) if redial::spool::is_job_name(n) => n.to_string(),
             Some(n) => format!("{n}.FS"),
             None => format!("{:08}.FS", next_number(&layout)?),
         };
-        let t = dir.join(&name);
+        let t = dir.join(&file);
         if !t.exists() {
             break t;
         }
-        if a.name.is_some() {
+        if name.is_some() {
             bail!("{} already exists", t.display());
         }
     };
     store::write_atomic(&layout.temp(), ".submit.", &target, text.as_bytes())?;
-    println!("{}", target.display());
-    Ok(())
+    Ok(target)
 }
 
 /// Arguments of `redial status`.

@@ -232,6 +232,44 @@ pub fn list(
     Ok(rows)
 }
 
+/// The row of one job, found by [`super::locate::find`] (what `redial send --wait` follows).
+pub fn row_of(
+    layout: &Layout,
+    sys: &SystemConfig,
+    now: DateTime<Utc>,
+    lines: Option<&crate::linegroup::LineMap>,
+    found: &super::locate::Found,
+) -> Row {
+    let tz = sys.layer.timezone.unwrap_or(chrono_tz::UTC);
+    let mut on_line: HashMap<String, (String, u32)> = HashMap::new();
+    if matches!(found.place, Place::Active(_)) {
+        for l in lease::read_all(layout) {
+            for x in &l.lines {
+                if let Some(j) = &x.job {
+                    on_line.insert(j.clone(), (l.node.clone(), x.line));
+                }
+            }
+        }
+    }
+    let bytes = std::fs::read(&found.path).map_err(|e| e.to_string());
+    let v = scan::view_of(
+        &found.path,
+        found.place.clone(),
+        sys,
+        bytes.as_deref().map_err(Clone::clone),
+    );
+    row(
+        &v,
+        bytes.as_deref().ok(),
+        sys,
+        now,
+        tz,
+        layout.root.parent(),
+        lines,
+        &on_line,
+    )
+}
+
 /// Whether the job's last activity falls in `--since`/`--until` (its own local days).
 fn in_days(v: &JobView, f: &Filter) -> bool {
     if f.since.is_none() && f.until.is_none() {
