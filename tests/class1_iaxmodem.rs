@@ -160,6 +160,25 @@ async fn line_class_auto_two_pages_standard_at_9600() {
         rig.log("efax-rx.log")
     );
     assert_received(&rx, &sent, Resolution::Standard);
+    // The session log shows the T.30 exchange, in order, against real DSP.
+    let log = r.transcript.expect("a modem line keeps a session log");
+    let mut at = 0;
+    for step in [
+        "> AT+FCLASS=1\\r",
+        "> ATDT",
+        "- DIS: receives",
+        "- sending DCS",
+        "- CFR: trained at",
+        "- page 1 confirmed",
+        "- page 2 confirmed",
+        "- sending DCN",
+        "- result: outcome 0",
+    ] {
+        match log[at..].find(step) {
+            Some(i) => at += i + step.len(),
+            None => panic!("{step:?} missing (or out of order) in the session log:\n{log}"),
+        }
+    }
 }
 
 /// B busied out (`ATH1`): iaxmodem rejects the call and A says NO DIALTONE: outcome 4.

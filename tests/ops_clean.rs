@@ -81,6 +81,13 @@ fn old_jobs_are_archived_by_month_with_their_err_files_and_young_ones_stay() {
         "$fail_reason \"x\"\n",
     )
     .unwrap();
+    // Its session log (of attempt 1) goes with it.
+    std::fs::create_dir_all(root.join("spool/LOG")).unwrap();
+    std::fs::write(
+        root.join("spool/LOG/00000003.1.log"),
+        "    0.000 > ATZ\\r\n",
+    )
+    .unwrap();
     // A job archived before with the same name: the new one gets a free name, nothing is lost.
     put(root, "ARCHIVE/SENT/2026-02", "00000001.FS", late_jan);
 
@@ -102,7 +109,12 @@ fn old_jobs_are_archived_by_month_with_their_err_files_and_young_ones_stay() {
     assert_eq!(files_under(&root.join("spool/SENT")), ["00000002.FS"]);
     assert_eq!(files_under(&root.join("spool/FAIL")), Vec::<String>::new());
     let archived = files_under(&root.join("spool/ARCHIVE"));
-    assert_eq!(archived.len(), 4, "{archived:?}");
+    assert_eq!(archived.len(), 5, "{archived:?}");
+    assert!(
+        archived.contains(&"FAIL/2026-01/00000003.1.log".to_string()),
+        "{archived:?}"
+    );
+    assert_eq!(files_under(&root.join("spool/LOG")), Vec::<String>::new());
     assert!(
         archived.contains(&"FAIL/2026-01/00000003.FS".to_string()),
         "{archived:?}"

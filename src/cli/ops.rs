@@ -354,6 +354,10 @@ pub struct ReportArgs {
     /// `status --now`).
     #[arg(long)]
     now: Option<DateArg>,
+    /// Print the session log of the job's N-th attempt record instead (every byte to and from
+    /// the modem and each step of the call; modem lines only).
+    #[arg(long, value_name = "N")]
+    log: Option<usize>,
 }
 
 /// Prints a job's history (attempts and retries in time order) and, for a queued job, when it
@@ -363,6 +367,30 @@ pub fn report(a: ReportArgs) -> Result<()> {
     let Some(path) = report::find(&layout, &a.job) else {
         bail!("job {:?} is not in {}", a.job, layout.root.display());
     };
+    if let Some(n) = a.log {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let log = layout.session_log(&name, n);
+        let text = std::fs::read_to_string(&log).with_context(|| {
+            let have: Vec<String> = (1..=999)
+                .filter(|i| layout.session_log(&name, *i).exists())
+                .map(|i| i.to_string())
+                .collect();
+            format!(
+                "no session log for attempt {n} of {name} ({}; {})",
+                log.display(),
+                if have.is_empty() {
+                    "it has none: only modem lines keep one".to_string()
+                } else {
+                    format!("it has logs for attempts {}", have.join(", "))
+                }
+            )
+        })?;
+        print!("{text}");
+        return Ok(());
+    }
     let (now, lines) = when_and_lines(&a.spool, a.now, &sys);
     let r = match report::report_with(&layout, &path, &sys, now, lines.as_ref()) {
         Ok(r) => r,

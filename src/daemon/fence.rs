@@ -290,6 +290,7 @@ fn parse_attempt(a: &[String]) -> Option<LateCall> {
             call_secs: n(7),
             connect_secs: n(8),
             answerback: a.get(9).cloned().unwrap_or_default(),
+            transcript: None,
             scheduled: n(10),
         },
     ))

@@ -36,6 +36,10 @@ impl Daemon {
         if cancelled.is_some() {
             result.code = CODE_CANCELLED;
         }
+        if let Some(text) = result.transcript.take() {
+            // Its number: the record this attempt adds to the file.
+            self.write_session_log(&f.name, f.loaded.job.records.len() + 1, &text);
+        }
         let attempt = Attempted {
             cancelled,
             path: f.path,
@@ -59,6 +63,23 @@ impl Daemon {
         } else {
             // The number is free for the next call (on any node) once this one is on record.
             self.settle_then_release(f.loaded, attempt, f.dest_lock);
+        }
+    }
+
+    /// Writes a call's session log to `LOG/<job stem>.<n>.log`. Not fsynced: it is a log, not job
+    /// state; a log that cannot be written is reported and the attempt goes on.
+    fn write_session_log(&self, job: &str, n: usize, text: &str) {
+        let path = self.settings.layout.session_log(job, n);
+        let tmp = path.with_extension("log.tmp");
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&tmp, text))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!(job, attempt = n, log = %path.display(), error = %e,
+                "cannot write the call's session log");
         }
     }
 

@@ -12,6 +12,7 @@ pub mod modem;
 pub mod scripted;
 pub mod serial;
 pub mod sim;
+pub mod transcript;
 
 use crate::command::Document;
 use crate::retry::outcome::Channel;
@@ -59,6 +60,10 @@ pub struct CallResult {
     pub connect_secs: u32,
     /// The remote's ID.
     pub answerback: String,
+    /// The call's session log (modem lines: every byte to and from the modem and each step),
+    /// written under `LOG/` when the attempt is settled; never kept in a journal.
+    #[serde(skip)]
+    pub transcript: Option<String>,
 }
 
 /// How a placed attempt completes.

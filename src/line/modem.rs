@@ -18,6 +18,7 @@ use super::breaker::{self, Breaker, State};
 use super::documents::DocumentCache;
 use super::flow::Flow;
 use super::serial::{drive, drive_with, now, tty_unsent, Cancel, Pacing, PortError};
+use super::transcript::{Recording, Transcript};
 use super::{Call, CallResult, Completion, Line, LineDef, Placed};
 use crate::audio::load_message;
 use crate::fax::Resolution;
@@ -517,10 +518,20 @@ where
             Flow::RtsCts => 2,
         }),
     };
-    let mut port = match open_port(settings).await {
+    let port = match open_port(settings).await {
         Ok(p) => p,
         Err(e) => return failed(35, e),
     };
+    let transcript = Transcript::shared(&format!(
+        "job {} attempt {}: fax to {} on {}",
+        call.job,
+        call.attempt,
+        call.number,
+        settings.device.display()
+    ));
+    let pacing = pacing(settings, &port);
+    let mut port = Recording::new(port, transcript.clone());
+    let take = || transcript.lock().expect("transcript").take();
     let class = match settings.class1 {
         Class1Mode::Never => Some(settings.class),
         Class1Mode::Always => None,
@@ -570,7 +581,6 @@ where
     };
     let mut seen = Seen::default();
     let job = call.job.clone();
-    let pacing = pacing(settings, &port);
     let outcome = drive_with(
         &mut port,
         &mut machine,
@@ -578,15 +588,30 @@ where
         |m: &mut AnyFax| {
             while let Some(ev) = m.poll_event() {
                 let at = Instant::now();
+                let mut log = transcript.lock().expect("transcript");
                 match &ev {
-                    FaxEvent::Finished(r) => seen.result = Some(r.clone()),
+                    FaxEvent::Finished(r) => {
+                        log.note(&format!(
+                            "result: outcome {} ({}), {} pages sent",
+                            r.code, r.detail, r.pages_sent
+                        ));
+                        seen.result = Some(r.clone())
+                    }
                     FaxEvent::Connected => {
                         seen.connected_at.get_or_insert(at);
+                        log.note("fax connection up");
                         tracing::info!(job = %job, "fax connection up");
                     }
-                    FaxEvent::Progress(p) => tracing::debug!(job = %job, "{p}"),
-                    FaxEvent::PageSent(n) => tracing::info!(job = %job, page = n, "page confirmed"),
+                    FaxEvent::Progress(p) => {
+                        log.note(p);
+                        tracing::debug!(job = %job, "{p}")
+                    }
+                    FaxEvent::PageSent(n) => {
+                        log.note(&format!("page {n} confirmed"));
+                        tracing::info!(job = %job, page = n, "page confirmed")
+                    }
                 }
+                drop(log);
                 observe(at, &ev);
             }
         },
@@ -594,10 +619,13 @@ where
     )
     .await;
     if matches!(outcome, Err(PortError::Cancelled)) {
-        return cancelled();
+        return CallResult {
+            transcript: Some(take()),
+            ..cancelled()
+        };
     }
     let hung_up = Instant::now();
-    match (outcome, seen.result) {
+    let result = match (outcome, seen.result) {
         (Ok(()), Some(r)) => CallResult {
             code: r.code,
             pages: r.pages_sent,
@@ -608,6 +636,7 @@ where
                 .connected_at
                 .map_or(0, |t| (hung_up - t).as_secs() as u32),
             answerback: r.remote_id,
+            transcript: None,
         },
         (outcome, None) => CallResult {
             scheduled,
@@ -617,6 +646,10 @@ where
             scheduled,
             ..port_failure(settings, Some(e))
         },
+    };
+    CallResult {
+        transcript: Some(take()),
+        ..result
     }
 }
 
@@ -669,16 +702,28 @@ async fn voice_call(
         command_timeout: settings.timeouts.command,
         dial_timeout: settings.timeouts.dial,
     };
-    let mut port = match open_port(settings).await {
+    let port = match open_port(settings).await {
         Ok(p) => p,
         Err(e) => return failed(35, e),
     };
+    let transcript = Transcript::shared(&format!(
+        "job {} attempt {}: voice call to {} on {}",
+        call.job,
+        call.attempt,
+        call.number,
+        settings.device.display()
+    ));
+    let pacing = pacing(settings, &port);
+    let mut port = Recording::new(port, transcript.clone());
+    let take = || transcript.lock().expect("transcript").take();
     let mut machine = VoiceCall::new(now(), plan);
     // The message goes out with +VTX at 8000 bytes a second of line time: paced like page data.
-    let pacing = pacing(settings, &port);
     let outcome = drive_with(&mut port, &mut machine, pacing, |_| {}, Some(cancel)).await;
     if matches!(outcome, Err(PortError::Cancelled)) {
-        return cancelled();
+        return CallResult {
+            transcript: Some(take()),
+            ..cancelled()
+        };
     }
     match (outcome, machine.poll_result()) {
         (Ok(()), Some(r)) => {

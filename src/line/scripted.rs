@@ -70,6 +70,7 @@ impl Line for ScriptedLine {
                 call_secs: secs as u32,
                 connect_secs: if code == 0 { secs as u32 } else { 0 },
                 answerback: String::new(),
+                transcript: None,
             },
         )
     }

@@ -217,6 +217,7 @@ impl Line for SimLine {
                 } else {
                     String::new()
                 },
+                transcript: None,
             },
         )
     }

@@ -213,8 +213,25 @@ pub fn clean(
             Ok(())
         } else {
             match action {
-                Action::Archive => archive(&dir, &name, &target_dir).map(|to| item.to = Some(to)),
-                Action::Delete => delete(&dir, &name),
+                Action::Archive => archive(&dir, &name, &target_dir).map(|to| {
+                    // A log left behind is no loss of the job: say so, go on.
+                    if let Err(e) = carry_logs(layout, &name, Some(&to)) {
+                        tracing::warn!(job = %name, error = %e, "session logs not archived");
+                    }
+                    item.to = Some(to);
+                }),
+                Action::Delete => delete(&dir, &name).map(|()| {
+                    // Archived jobs keep their logs beside them (deleted with the folder's job).
+                    if folder != Folder::Archive {
+                        if let Err(e) = carry_logs(layout, &name, None) {
+                            tracing::warn!(job = %name, error = %e, "session logs not deleted");
+                        }
+                    } else {
+                        for (log, _) in session_logs(&dir, &name) {
+                            let _ = std::fs::remove_file(log);
+                        }
+                    }
+                }),
             }
         };
         match outcome {
@@ -238,6 +255,41 @@ pub fn clean(
 fn companion(dir: &Path, name: &str) -> Option<PathBuf> {
     let p = dir.join(format!("{name}.err"));
     p.is_file().then_some(p)
+}
+
+/// The session logs of job `name` in `dir` (`<stem>.<n>.log`), with their attempt numbers.
+fn session_logs(dir: &Path, name: &str) -> Vec<(PathBuf, usize)> {
+    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| {
+            let f = e.file_name().to_string_lossy().into_owned();
+            let n = f
+                .strip_prefix(stem)?
+                .strip_prefix('.')?
+                .strip_suffix(".log")?
+                .parse()
+                .ok()?;
+            Some((e.path(), n))
+        })
+        .collect()
+}
+
+/// Moves the job's session logs beside the archived job (named after it), or deletes them.
+fn carry_logs(layout: &Layout, name: &str, archived_as: Option<&Path>) -> std::io::Result<()> {
+    for (log, n) in session_logs(&layout.root.join("LOG"), name) {
+        match archived_as {
+            Some(to) => {
+                let stem = to.file_stem().map(|s| s.to_string_lossy().into_owned());
+                let dest = to.with_file_name(format!("{}.{n}.log", stem.unwrap_or_default()));
+                std::fs::rename(&log, dest)?;
+            }
+            None => std::fs::remove_file(&log)?,
+        }
+    }
+    Ok(())
 }
 
 fn archive(dir: &Path, name: &str, target_dir: &Path) -> std::io::Result<PathBuf> {

@@ -99,6 +99,12 @@ impl Layout {
     pub fn late(&self) -> PathBuf {
         self.root.join("LATE")
     }
+    /// `LOG`: the session logs of modem calls, `LOG/<job stem>.<n>.log` for the job's `n`-th
+    /// attempt record (`redial report JOB --log N`).
+    pub fn session_log(&self, job: &str, n: usize) -> PathBuf {
+        let stem = job.rsplit_once('.').map_or(job, |(s, _)| s);
+        self.root.join("LOG").join(format!("{stem}.{n}.log"))
+    }
     /// Queue numbers, `0..=max_queue`.
     pub fn queues(&self) -> impl Iterator<Item = u8> {
         0..=self.max_queue

@@ -119,6 +119,38 @@ pub struct Dis {
     pub mmr: bool,
 }
 
+impl std::fmt::Display for Dis {
+    /// What a session log shows: `receives, rates 0b1011, fine, 2-D, ECM, MMR, unlimited length,
+    /// scan 20/10 ms` (only what is offered).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts: Vec<String> = vec![
+            if self.can_receive {
+                "receives"
+            } else {
+                "cannot receive"
+            }
+            .to_string(),
+            format!("rates {:#06b}", self.rates),
+        ];
+        for (on, what) in [
+            (self.fine, "fine"),
+            (self.two_d, "2-D"),
+            (self.ecm, "ECM"),
+            (self.mmr, "MMR"),
+            (self.unlimited_length, "unlimited length"),
+        ] {
+            if on {
+                parts.push(what.to_string());
+            }
+        }
+        parts.push(format!(
+            "scan {}/{} ms",
+            self.scan.standard_ms, self.scan.fine_ms
+        ));
+        f.write_str(&parts.join(", "))
+    }
+}
+
 impl Dis {
     /// Parses a DIS information field (at least 3 octets).
     pub fn parse(fif: &[u8]) -> Option<Dis> {

@@ -131,7 +131,7 @@ impl Class1Send {
 
     pub(super) fn choose(&mut self, now: Instant) {
         let dis = self.dis.clone().expect("dis");
-        self.progress(format!("DIS {dis:?}"));
+        self.progress(format!("DIS: {dis}"));
         if !dis.can_receive {
             return self.fail(now, 1021, "the remote cannot receive".into(), true);
         }
