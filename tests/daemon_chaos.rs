@@ -88,7 +88,8 @@ struct Call {
 }
 
 /// The calls each node's log shows: a dial, then on the same line an end (attempt ended or a
-/// late report), or nothing when the process died first.
+/// late report), or nothing when the process died first (its successor's recovery of the job
+/// is not the call's end).
 fn calls(dir: &Path) -> Vec<Call> {
     let mut out = Vec::new();
     for node in NODES {
@@ -108,6 +109,12 @@ fn calls(dir: &Path) -> Vec<Call> {
                 .to_string();
             if msg == "spooler running" {
                 open.clear(); // a new process: whatever was up died with the old one
+            } else if msg == "recovering a job left in ACTIVE" {
+                // A new process (it recovers before it says "spooler running") finds the job
+                // its killed predecessor had dialled: that call ended when the process died, at
+                // an instant the log does not show. The "attempt ended" that follows is the
+                // recovery's (outcome 66), not the call's end.
+                open.remove(&job);
             } else if msg == "dialling" {
                 open.insert(job.clone(), out.len());
                 out.push(Call {
