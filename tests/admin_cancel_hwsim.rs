@@ -7,8 +7,6 @@
 mod common;
 
 use common::spool::*;
-use redial_sim::rack::{run, RackConfig};
-use redial_sim::scenario::Scenario;
 use std::process::Command;
 use std::time::Duration;
 
@@ -26,29 +24,8 @@ struct Cancelled {
 /// the command to end.
 async fn cancel_during(scenario: &str, page: &str, marker: &'static str) -> Cancelled {
     let dir = tempfile::tempdir().unwrap();
-    let rack_dir = dir.path().join("rack");
-    let config = RackConfig {
-        modems: 1,
-        dir: rack_dir.clone(),
-        scenario: Scenario::parse(scenario).unwrap(),
-        time_scale: 1.0,
-        bps: 0,
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let rack = tokio::spawn(async move {
-        run(config, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap()
-    });
-    let ready = rack_dir.join("ready");
-    assert!(
-        tokio::task::spawn_blocking(move || wait_until(Duration::from_secs(20), || ready.exists()))
-            .await
-            .unwrap(),
-        "hw-sim rack did not come up"
-    );
+    let rack = common::hwsim::rack(&dir.path().join("rack"), 1, scenario, 1.0).await;
+    let rack_dir = rack.dir.clone();
     let cfg = format!(
         "$request_dir spool 2\n$retry_delays A \"1\"\n$line 1 {} class=2.0 dial_timeout=900\n",
         rack_dir.join("ttySIM0").display()
@@ -111,8 +88,7 @@ async fn cancel_during(scenario: &str, page: &str, marker: &'static str) -> Canc
     let job = std::fs::read_to_string(root.join("FAIL/1.FS")).unwrap();
     assert!(!root.join("CANCEL/1.FS.req").exists(), "request removed");
     assert!(terminate_within(node, Duration::from_secs(20)));
-    let _ = stop.send(());
-    rack.await.unwrap();
+    rack.stop().await;
     // hw-sim writes a call's record when the call ends.
     let calls = std::fs::read_to_string(rack_dir.join("calls.jsonl"))
         .unwrap_or_else(|e| panic!("no call log ({e}); node log:\n{}", log()));

@@ -3,6 +3,8 @@
 //! from the fax connection to the hang-up, and the attempt record counts pages scheduled as
 //! pages, not documents.
 
+mod common;
+
 use redial::command::Document;
 use redial::daemon::clock::ManualClock;
 use redial::daemon::Daemon;
@@ -13,8 +15,6 @@ use redial::line::{Call, LineDef};
 use redial::modem::fax_send::FaxEvent;
 use redial::retry::outcome::Channel;
 use redial::spool::store;
-use redial_sim::rack::{run, RackConfig};
-use redial_sim::scenario::Scenario;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,48 +28,8 @@ number = "5550100"
 outcome = { kind = "fax", rings = 1, csi = "RECORDS" }
 "#;
 
-struct Rack {
-    dir: PathBuf,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn rack(dir: &Path) -> Rack {
-    let config = RackConfig {
-        modems: 1,
-        dir: dir.to_path_buf(),
-        scenario: Scenario::parse(SCENARIO).unwrap(),
-        time_scale: 0.05,
-        bps: 0,
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        run(config, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap()
-    });
-    let start = Instant::now();
-    while !dir.join("ready").exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "hw-sim did not become ready"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Rack {
-        dir: dir.to_path_buf(),
-        stop,
-        task,
-    }
-}
-
-impl Rack {
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task.await.unwrap();
-    }
+async fn rack(dir: &Path) -> common::hwsim::Rack {
+    common::hwsim::rack(dir, 1, SCENARIO, 0.05).await
 }
 
 /// Three pages (form feeds start pages).

@@ -5,8 +5,6 @@
 mod common;
 
 use common::spool::*;
-use redial_sim::rack::{run, RackConfig};
-use redial_sim::scenario::Scenario;
 use std::process::Command;
 use std::time::Duration;
 
@@ -26,32 +24,10 @@ outcome = { kind = "busy" }
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_class_2_0_call_through_hw_sim_leaves_a_session_log_report_prints() {
     let dir = tempfile::tempdir().unwrap();
-    let rack_dir = dir.path().join("rack");
-    let config = RackConfig {
-        modems: 1,
-        dir: rack_dir.clone(),
-        scenario: Scenario::parse(SCENARIO).unwrap(),
-        time_scale: 0.05,
-        bps: 0,
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let rack = tokio::spawn(async move {
-        run(config, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap()
-    });
-    let ready = rack_dir.join("ready");
-    assert!(
-        tokio::task::spawn_blocking(move || wait_until(Duration::from_secs(20), || ready.exists()))
-            .await
-            .unwrap(),
-        "hw-sim rack did not come up"
-    );
+    let rack = common::hwsim::rack(&dir.path().join("rack"), 1, SCENARIO, 0.05).await;
     let cfg = format!(
         "$request_dir spool 2\n$retry_delays B \"1S\"\n$line 1 {} class=2.0\n",
-        rack_dir.join("ttySIM0").display()
+        rack.tty(0).display()
     );
     let spool = scratch(&cfg);
     let base = spool.path().to_path_buf();
@@ -75,8 +51,7 @@ async fn a_class_2_0_call_through_hw_sim_leaves_a_session_log_report_prints() {
     let log_text = std::fs::read_to_string(base.join("n1.log")).unwrap_or_default();
     assert!(sent, "not sent:\n{log_text}");
     assert!(terminate_within(node, Duration::from_secs(20)));
-    let _ = stop.send(());
-    let _ = rack.await;
+    rack.stop().await;
 
     let first = std::fs::read_to_string(base.join("spool/LOG/1.1.log")).unwrap();
     assert!(

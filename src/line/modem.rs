@@ -362,6 +362,32 @@ pub async fn open_port(settings: &ModemSettings) -> Result<tokio_serial::SerialS
         .map_err(|e| format!("cannot open {}: {e}", settings.device.display()))
 }
 
+/// Opens the line's port for `call`, recorded into a new session log headed with `what` (`fax`,
+/// `voice call`), with the pacing for it.
+async fn open_recorded(
+    settings: &ModemSettings,
+    call: &Call,
+    what: &str,
+) -> Result<
+    (
+        Recording<tokio_serial::SerialStream>,
+        Pacing,
+        super::transcript::Shared,
+    ),
+    String,
+> {
+    let port = open_port(settings).await?;
+    let transcript = Transcript::shared(&format!(
+        "job {} attempt {}: {what} to {} on {}",
+        call.job,
+        call.attempt,
+        call.number,
+        settings.device.display()
+    ));
+    let pacing = pacing(settings, &port);
+    Ok((Recording::new(port, transcript.clone()), pacing, transcript))
+}
+
 /// How the shell paces writing to this line's open port: XON/XOFF per `flow=`, and the
 /// driver's transmit queue kept short at the port's speed (10 bits a byte).
 fn pacing(settings: &ModemSettings, port: &tokio_serial::SerialStream) -> Pacing {
@@ -518,19 +544,10 @@ where
             Flow::RtsCts => 2,
         }),
     };
-    let port = match open_port(settings).await {
+    let (mut port, pacing, transcript) = match open_recorded(settings, call, "fax").await {
         Ok(p) => p,
         Err(e) => return failed(35, e),
     };
-    let transcript = Transcript::shared(&format!(
-        "job {} attempt {}: fax to {} on {}",
-        call.job,
-        call.attempt,
-        call.number,
-        settings.device.display()
-    ));
-    let pacing = pacing(settings, &port);
-    let mut port = Recording::new(port, transcript.clone());
     let take = || transcript.lock().expect("transcript").take();
     let class = match settings.class1 {
         Class1Mode::Never => Some(settings.class),
@@ -702,19 +719,10 @@ async fn voice_call(
         command_timeout: settings.timeouts.command,
         dial_timeout: settings.timeouts.dial,
     };
-    let port = match open_port(settings).await {
+    let (mut port, pacing, transcript) = match open_recorded(settings, call, "voice call").await {
         Ok(p) => p,
         Err(e) => return failed(35, e),
     };
-    let transcript = Transcript::shared(&format!(
-        "job {} attempt {}: voice call to {} on {}",
-        call.job,
-        call.attempt,
-        call.number,
-        settings.device.display()
-    ));
-    let pacing = pacing(settings, &port);
-    let mut port = Recording::new(port, transcript.clone());
     let take = || transcript.lock().expect("transcript").take();
     let mut machine = VoiceCall::new(now(), plan);
     // The message goes out with +VTX at 8000 bytes a second of line time: paced like page data.

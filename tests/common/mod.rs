@@ -1,2 +1,3 @@
+pub mod hwsim;
 pub mod inproc;
 pub mod spool;
