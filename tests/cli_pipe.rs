@@ -191,3 +191,68 @@ fn redial_web_keeps_serving_when_stdout_and_stderr_are_closed() {
     let st = terminate(child);
     assert!(st.success(), "{st:?}");
 }
+
+/// A client that creates a job file and then writes it (`cp`, a shell redirection) shows the
+/// node an empty file first: it is not failed, and once its content is there it is dialled.
+#[test]
+fn a_job_file_seen_empty_while_it_is_written_is_dialled_not_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    std::fs::write(
+        base.join("redial.cfg"),
+        "$request_dir spool 1\n$line 1 sim outcomes=0@0.1\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(base.join("spool/TOSEND")).unwrap();
+    let log = base.join("node.log");
+    let child = redial()
+        .args(["run", "--node", "n1", "--cfg"])
+        .arg(base.join("redial.cfg"))
+        .arg("--base")
+        .arg(base)
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // Killed if the test fails half-way: no node outlives its test.
+    struct Kill(Option<std::process::Child>);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            if let Some(mut c) = self.0.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let mut guard = Kill(Some(child));
+    let t0 = Instant::now();
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("spooler running")) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the node did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Created empty, as the first step of a non-atomic write.
+    let job = base.join("spool/TOSEND/7.FS");
+    let mut f = std::fs::File::create(&job).unwrap();
+    let t0 = Instant::now();
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("an empty job file")) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the node never saw the empty file: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !base.join("spool/FAIL/7.FS").exists(),
+        "an empty file being written was failed"
+    );
+    use std::io::Write;
+    f.write_all(b"$fax_phone 5550007\n").unwrap();
+    drop(f);
+    wait_for(&base.join("spool/SENT/7.FS"), guard.0.as_mut().unwrap());
+    let st = terminate(guard.0.take().unwrap());
+    assert!(st.success(), "{st:?}");
+}

@@ -98,6 +98,17 @@ impl Daemon {
                 return None;
             }
         };
+        if bytes.is_empty() && just_created(&path) {
+            // A writer that creates the file and then writes it (`cp`, a shell redirection)
+            // shows it empty first: its content comes with the close. An empty job is failed
+            // only once it has stayed empty for a while.
+            self.index.remove(q, &key);
+            if self.empty_seen.insert(path.clone()) {
+                tracing::info!(job = name, "an empty job file: waiting for its content");
+            }
+            return None;
+        }
+        self.empty_seen.remove(&path);
         let now = self.clock.now();
         match self.load(&path, bytes).and_then(|l| self.check(l)) {
             Ok(l) => match self.due(&l, now) {
@@ -244,6 +255,19 @@ impl Daemon {
             }
         }
     }
+}
+
+/// How long an empty queued file is taken for one still being written (wall clock: file times
+/// are).
+pub const EMPTY_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether the file at `path` changed less than [`EMPTY_GRACE`] ago.
+fn just_created(path: &Path) -> bool {
+    std::fs::symlink_metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < EMPTY_GRACE)
 }
 
 /// `p` with backslashes as `/`, relative to `base` unless absolute.

@@ -238,6 +238,8 @@ pub struct Daemon {
     unserved_warned: std::collections::HashSet<String>,
     /// Unknown FS commands already logged: (job file name, line, command).
     typos_warned: std::collections::HashSet<(String, usize, String)>,
+    /// Queued files seen empty and young (being written): logged once, not failed.
+    empty_seen: std::collections::HashSet<PathBuf>,
     observers: Vec<Observer>,
     draining: bool,
     temp_prefix: String,
@@ -375,6 +377,7 @@ impl Daemon {
             published: None,
             unserved_warned: Default::default(),
             typos_warned: Default::default(),
+            empty_seen: Default::default(),
             observers: Vec::new(),
             draining: false,
             temp_prefix: format!(".{node}."),
