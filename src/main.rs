@@ -44,6 +44,12 @@ enum Command {
     Alter(cli::alter::AlterArgs),
     /// Send a fax (sendfax): build a checked job from flags, queue it; --wait follows it to the end.
     Send(cli::send::SendArgs),
+    /// Write the man pages and shell completions (for packaging) into DIR/man and DIR/completions.
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Where to write them.
+        dir: std::path::PathBuf,
+    },
     /// Archive or delete finished jobs (SENT, FAIL) older than a number of days (faxqclean).
     Clean(cli::clean::CleanArgs),
 }
@@ -70,6 +76,33 @@ fn sigpipe(default: bool) {
     }
 }
 
+/// Man pages (`redial.1` and one per subcommand, `redial-run.1` …) and bash, zsh and fish
+/// completions, all from the clap definitions, so they never drift from the commands.
+fn generate_assets(dir: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use clap::CommandFactory;
+    let man = dir.join("man");
+    let completions = dir.join("completions");
+    std::fs::create_dir_all(&man)?;
+    std::fs::create_dir_all(&completions)?;
+    let cmd = Cli::command();
+    clap_mangen::generate_to(cmd.clone(), &man).context("writing the man pages")?;
+    for shell in [
+        clap_complete::Shell::Bash,
+        clap_complete::Shell::Zsh,
+        clap_complete::Shell::Fish,
+    ] {
+        clap_complete::generate_to(shell, &mut cmd.clone(), "redial", &completions)
+            .with_context(|| format!("writing the {shell} completion"))?;
+    }
+    println!(
+        "man pages in {}, completions in {}",
+        man.display(),
+        completions.display()
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     // Default first, so `redial --help | head` and clap's other output end quietly as well.
     sigpipe(true);
@@ -92,6 +125,7 @@ fn main() -> ExitCode {
         Command::Advise(args) => cli::retry::advise(args),
         Command::Web(args) => cli::web::run(args),
         Command::Clean(args) => cli::clean::run(args),
+        Command::GenerateAssets { dir } => generate_assets(&dir),
         Command::Send(args) => match cli::send::run(args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),

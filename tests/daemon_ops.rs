@@ -187,3 +187,85 @@ fn the_demo_lands_every_sample_job() {
         .sum();
     assert_eq!(left, 0);
 }
+
+/// Runs `cmd` with the source tree hidden under an empty tmpfs, in a mount namespace of its own
+/// (as on a machine the package was installed on).
+fn hide_source_tree(cmd: &mut Command) {
+    use std::ffi::CString;
+    use std::os::unix::process::CommandExt;
+    let (root, src, tmpfs) = (
+        CString::new("/").unwrap(),
+        CString::new(env!("CARGO_MANIFEST_DIR")).unwrap(),
+        CString::new("tmpfs").unwrap(),
+    );
+    // SAFETY: only async-signal-safe system calls between fork and exec, on strings made before.
+    unsafe {
+        cmd.pre_exec(move || {
+            let check = |r: libc::c_int| {
+                if r == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            };
+            check(libc::unshare(libc::CLONE_NEWNS))?;
+            check(libc::mount(
+                std::ptr::null(),
+                root.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
+            check(libc::mount(
+                tmpfs.as_ptr(),
+                src.as_ptr(),
+                tmpfs.as_ptr(),
+                0,
+                std::ptr::null(),
+            ))
+        });
+    }
+}
+
+/// An installed `redial demo` has no source tree: run from a directory without `spool/` and
+/// `conf/`, and with the build directory out of reach, it uses the sample built into the binary.
+#[test]
+fn the_demo_needs_no_source_tree() {
+    let bin = tempfile::tempdir().unwrap();
+    // A copy of the binary elsewhere: nothing of the build directory is found through it.
+    let copy = bin.path().join("redial");
+    std::fs::copy(BIN, &copy).unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(&copy);
+    cmd.args(["demo", "--lines", "sim", "--dir"])
+        .arg(dir.path())
+        .current_dir(cwd.path());
+    hide_source_tree(&mut cmd);
+    let out = match cmd.output() {
+        Ok(o) => o,
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+            eprintln!("SKIPPED: no private mount namespace here ({e}); run as root");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("-> SENT"), "{text}");
+    // The built-in sample is the repository's, file for file.
+    for f in [
+        "conf/redial.cfg",
+        "conf/DEFAULT.USR",
+        "spool/docs/order77.txt",
+        "spool/docs/reminder.wav",
+    ] {
+        let ours = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(f)).unwrap();
+        let copied = std::fs::read(dir.path().join(f)).unwrap();
+        assert!(ours == copied, "{f} differs");
+    }
+}

@@ -1,6 +1,8 @@
 //! `redial demo`: the sample spool run by the daemon, on simulated modems or on sim lines.
 //!
-//! Copies `spool/` and `conf/` into a scratch directory (or `--dir`). By default it starts a
+//! Copies `spool/` and `conf/` into a scratch directory (or `--dir`): from `--from`, else from
+//! the current directory when it has them, else the sample built into the binary (so an
+//! installed `redial demo` needs no source tree). With the `hw-sim` feature (default) it starts a
 //! hw-sim rack (`conf/sim.toml`, four modems on pseudo-terminals, line time 20 times faster) and
 //! runs one node whose lines are real modem lines on those ports; `--lines sim` uses the CFG's
 //! `sim` lines instead. The clock is virtual: it jumps to the next due instant whenever no call
@@ -23,23 +25,54 @@ pub struct DemoArgs {
     #[arg(long)]
     dir: Option<PathBuf>,
     /// The directory holding the sample `spool/` and `conf/` (default: the current directory
-    /// if it has them, else the source tree).
+    /// if it has them, else the sample built into redial).
     #[arg(long)]
     from: Option<PathBuf>,
     /// Virtual start time (RFC 3339, or MM/DD/YYYY, YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] in the
     /// sample CFG's $timezone).
     #[arg(long, default_value = "2026-03-02T09:00:00Z")]
     start: redial::datearg::DateArg,
-    /// `hwsim`: modem lines on a hw-sim rack (conf/sim.toml); `sim`: the CFG's sim lines.
-    #[arg(long, default_value = "hwsim", value_parser = ["hwsim", "sim"])]
+    /// `hwsim`: modem lines on a hw-sim rack (conf/sim.toml; needs the `hw-sim` feature);
+    /// `sim`: the CFG's sim lines.
+    #[arg(long, default_value = DEFAULT_LINES, value_parser = ["hwsim", "sim"])]
     lines: String,
+}
+
+/// The demo's lines when none are asked for: the rack when it is linked in.
+const DEFAULT_LINES: &str = if cfg!(feature = "hw-sim") {
+    "hwsim"
+} else {
+    "sim"
+};
+
+/// The sample spool and configuration, built into the binary.
+static SAMPLE_SPOOL: include_dir::Dir<'_> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/spool");
+static SAMPLE_CONF: include_dir::Dir<'_> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/conf");
+
+/// Writes a built-in sample directory under `to`.
+fn extract(d: &include_dir::Dir<'_>, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for f in d.files() {
+        let name = f.path().file_name().context("a sample file has a name")?;
+        std::fs::write(to.join(name), f.contents())?;
+    }
+    for sub in d.dirs() {
+        let name = sub
+            .path()
+            .file_name()
+            .context("a sample folder has a name")?;
+        extract(sub, &to.join(name))?;
+    }
+    Ok(())
 }
 
 /// Modems in the demo rack, and how much faster than real time its line time runs.
 const RACK_MODEMS: usize = 4;
+#[cfg(feature = "hw-sim")]
 const TIME_SCALE: f64 = 0.05;
 
 /// The CFG with its `sim` lines replaced by modem lines on the rack's ports.
+#[cfg(feature = "hw-sim")]
 fn hwsim_cfg(cfg: &Path, rack: &Path) -> Result<()> {
     let text =
         std::fs::read_to_string(cfg).with_context(|| format!("reading {}", cfg.display()))?;
@@ -81,14 +114,10 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> Result<bool> {
     let from = match args.from {
-        Some(f) => f,
+        Some(f) => Some(f),
         None => {
             let cwd = std::env::current_dir()?;
-            if cwd.join("spool").is_dir() && cwd.join("conf/redial.cfg").is_file() {
-                cwd
-            } else {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            }
+            (cwd.join("spool").is_dir() && cwd.join("conf/redial.cfg").is_file()).then_some(cwd)
         }
     };
     let dir = match args.dir {
@@ -98,8 +127,16 @@ pub fn run(args: DemoArgs) -> Result<bool> {
             .tempdir()?
             .keep(),
     };
-    copy_tree(&from.join("spool"), &dir.join("spool"))?;
-    copy_tree(&from.join("conf"), &dir.join("conf"))?;
+    match &from {
+        Some(from) => {
+            copy_tree(&from.join("spool"), &dir.join("spool"))?;
+            copy_tree(&from.join("conf"), &dir.join("conf"))?;
+        }
+        None => {
+            extract(&SAMPLE_SPOOL, &dir.join("spool"))?;
+            extract(&SAMPLE_CONF, &dir.join("conf"))?;
+        }
+    }
     let cfg = dir.join("conf/redial.cfg");
     let tz = redial::load::SystemConfig::load(&cfg)?
         .layer
@@ -113,7 +150,14 @@ pub fn run(args: DemoArgs) -> Result<bool> {
         .build()?;
     let _guard = rt.enter();
     let hwsim = args.lines == "hwsim";
+    #[cfg(not(feature = "hw-sim"))]
+    anyhow::ensure!(
+        !hwsim,
+        "this redial was built without hw-sim (the `hw-sim` feature): use --lines sim"
+    );
+    #[cfg(feature = "hw-sim")]
     let mut rack = None;
+    #[cfg(feature = "hw-sim")]
     if hwsim {
         let rack_dir = dir.join("rack");
         let scenario =
@@ -276,6 +320,7 @@ pub fn run(args: DemoArgs) -> Result<bool> {
         println!("{text}");
     }
     d.shutdown();
+    #[cfg(feature = "hw-sim")]
     if let Some((stop, task)) = rack {
         let _ = stop.send(());
         rt.block_on(task)??;
