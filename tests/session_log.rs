@@ -8,6 +8,27 @@ use common::spool::*;
 use std::process::Command;
 use std::time::Duration;
 
+const TOKEN: &str = "session-log-test-token";
+
+/// GET `path` from `redial web` at `addr` with the token: status and body.
+fn get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: redial\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    (
+        head.split(' ').nth(1).unwrap().parse().unwrap(),
+        body.to_string(),
+    )
+}
+
 const SCENARIO: &str = r#"
 [defaults]
 unknown = { kind = "no-answer", rings = 1 }
@@ -26,7 +47,7 @@ async fn a_class_2_0_call_through_hw_sim_leaves_a_session_log_report_prints() {
     let dir = tempfile::tempdir().unwrap();
     let rack = common::hwsim::rack(&dir.path().join("rack"), 1, SCENARIO, 0.05).await;
     let cfg = format!(
-        "$request_dir spool 2\n$retry_delays B \"1S\"\n$line 1 {} class=2.0\n",
+        "$request_dir spool 2\n$retry_delays B \"1S\"\n$line 1 {} class=2.0\n$web_token {TOKEN}\n",
         rack.tty(0).display()
     );
     let spool = scratch(&cfg);
@@ -128,4 +149,44 @@ async fn a_class_2_0_call_through_hw_sim_leaves_a_session_log_report_prints() {
         err.contains("no session log for attempt 5") && err.contains("attempts 1, 2"),
         "{err}"
     );
+
+    // The web job page links each attempt's log; the link serves it.
+    let mut web: Node = Command::new(BIN)
+        .args([
+            "web",
+            "--listen",
+            "127.0.0.1:0",
+            "--cfg",
+            "redial.cfg",
+            "--base",
+            ".",
+        ])
+        .current_dir(&base)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+        .into();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(web.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line
+        .trim()
+        .trim_start_matches("listening on http://")
+        .trim_end_matches('/')
+        .to_string();
+    let (st, page) = get(&addr, "/job/1.FS");
+    assert_eq!(st, 200, "{page}");
+    for n in [1, 2] {
+        assert!(
+            page.contains(&format!("href=\"/job/1.FS/log/{n}\"")),
+            "{page}"
+        );
+    }
+    assert_eq!(get(&addr, "/job/1.FS/log/2"), (200, second.clone()));
+    assert_eq!(get(&addr, "/job/1.FS/log/9").0, 404);
+    assert_eq!(get(&addr, "/job/..%2F..%2Fredial.cfg/log/1").0, 404);
 }

@@ -100,6 +100,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/failed", get(failed_page))
         .route("/retry", post(retry_form))
         .route("/job/{name}", get(job_page))
+        .route("/job/{name}/log/{n}", get(session_log))
         .route("/api/failed", get(api_failed))
         .route("/api/jobs/{name}", get(api_job))
         .route("/api/status", get(api_status))
@@ -613,6 +614,8 @@ struct StepView {
     what: String,
     detail: String,
     css: &'static str,
+    /// The attempt's session log page, when it has one.
+    log: String,
 }
 
 #[derive(Template)]
@@ -670,6 +673,32 @@ fn job_detail(s: &WebState, name: &str, now: DateTime<Utc>) -> Option<(JobView, 
     Some((v, d))
 }
 
+/// One attempt's session log (`LOG/<job>.<n>.log`) as plain text.
+async fn session_log(
+    State(s): St,
+    client: Client,
+    headers: HeaderMap,
+    Path((name, n)): Path<(String, usize)>,
+) -> Response {
+    if let Err(d) = auth(&s, client, &headers) {
+        return d.html();
+    }
+    // A job's own name only: no way out of LOG/.
+    if !crate::spool::is_job_name(&name) || name.contains(['/', '\\']) {
+        return (StatusCode::NOT_FOUND, "no such job").into_response();
+    }
+    let path = s.layout.session_log(&name, n);
+    blocking(move || match std::fs::read(&path) {
+        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            format!("no session log for attempt {n} of {name}"),
+        )
+            .into_response(),
+    })
+    .await
+}
+
 async fn job_page(
     State(s): St,
     client: Client,
@@ -687,6 +716,7 @@ async fn job_page(
             return (StatusCode::NOT_FOUND, format!("no job {name:?}")).into_response();
         };
         let row = d.failed.clone().map(|f| row_view(f, now));
+        let mut attempt = 0;
         page(JobPage {
             csrf,
             name: v.name.clone(),
@@ -705,6 +735,14 @@ async fn job_page(
                         line,
                         call_secs,
                     } => StepView {
+                        log: {
+                            attempt += 1;
+                            if s.layout.session_log(&v.name, attempt).is_file() {
+                                format!("/job/{}/log/{attempt}", v.name)
+                            } else {
+                                String::new()
+                            }
+                        },
                         when: at.format("%Y-%m-%d %H:%M:%S").to_string(),
                         what: format!("attempt on {line}"),
                         detail: format!(
@@ -726,6 +764,7 @@ async fn job_page(
                         ),
                         detail: n.reason.clone(),
                         css: "retry",
+                        log: String::new(),
                     },
                 })
                 .collect(),
