@@ -1,6 +1,8 @@
 //! Operations against a running `redial run`: submit (picked up by the watcher), status,
 //! report, SIGHUP reload, SIGTERM shutdown; and `redial demo` end to end.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -191,40 +193,12 @@ fn the_demo_lands_every_sample_job() {
 /// Runs `cmd` with the source tree hidden under an empty tmpfs, in a mount namespace of its own
 /// (as on a machine the package was installed on).
 fn hide_source_tree(cmd: &mut Command) {
-    use std::ffi::CString;
-    use std::os::unix::process::CommandExt;
-    let (root, src, tmpfs) = (
-        CString::new("/").unwrap(),
-        CString::new(env!("CARGO_MANIFEST_DIR")).unwrap(),
-        CString::new("tmpfs").unwrap(),
+    common::ns::private_mounts(
+        cmd,
+        &[common::ns::Mount::Tmpfs(Path::new(env!(
+            "CARGO_MANIFEST_DIR"
+        )))],
     );
-    // SAFETY: only async-signal-safe system calls between fork and exec, on strings made before.
-    unsafe {
-        cmd.pre_exec(move || {
-            let check = |r: libc::c_int| {
-                if r == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            };
-            check(libc::unshare(libc::CLONE_NEWNS))?;
-            check(libc::mount(
-                std::ptr::null(),
-                root.as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ))?;
-            check(libc::mount(
-                tmpfs.as_ptr(),
-                src.as_ptr(),
-                tmpfs.as_ptr(),
-                0,
-                std::ptr::null(),
-            ))
-        });
-    }
 }
 
 /// An installed `redial demo` has no source tree: run from a directory without `spool/` and

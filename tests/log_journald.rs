@@ -6,59 +6,24 @@
 mod common;
 
 use common::spool::{scratch, wait_until, BIN};
-use std::ffi::CString;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixDatagram;
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Makes the child's `/run/systemd/journal` the directory `dir`, in a mount namespace of its own.
 fn journal_in(cmd: &mut Command, dir: &std::path::Path) {
-    let dir = CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
-    let (root, run, systemd, journal, tmpfs) = (
-        CString::new("/").unwrap(),
-        CString::new("/run").unwrap(),
-        CString::new("/run/systemd").unwrap(),
-        CString::new("/run/systemd/journal").unwrap(),
-        CString::new("tmpfs").unwrap(),
+    use common::ns::Mount;
+    let journal = std::path::Path::new("/run/systemd/journal");
+    common::ns::private_mounts(
+        cmd,
+        &[
+            Mount::Tmpfs(std::path::Path::new("/run")),
+            Mount::Mkdir(std::path::Path::new("/run/systemd")),
+            Mount::Mkdir(journal),
+            Mount::Bind(dir, journal),
+        ],
     );
-    // SAFETY: only async-signal-safe system calls between fork and exec, on strings made before.
-    unsafe {
-        cmd.pre_exec(move || {
-            let check = |r: libc::c_int| {
-                if r == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            };
-            check(libc::unshare(libc::CLONE_NEWNS))?;
-            check(libc::mount(
-                std::ptr::null(),
-                root.as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ))?;
-            check(libc::mount(
-                tmpfs.as_ptr(),
-                run.as_ptr(),
-                tmpfs.as_ptr(),
-                0,
-                std::ptr::null(),
-            ))?;
-            check(libc::mkdir(systemd.as_ptr(), 0o755))?;
-            check(libc::mkdir(journal.as_ptr(), 0o755))?;
-            check(libc::mount(
-                dir.as_ptr(),
-                journal.as_ptr(),
-                std::ptr::null(),
-                libc::MS_BIND,
-                std::ptr::null(),
-            ))
-        });
-    }
 }
 
 /// The fields of one entry in journald's native protocol: `NAME=value\n`, or `NAME\n`, a

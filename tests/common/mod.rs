@@ -1,3 +1,4 @@
 pub mod hwsim;
 pub mod inproc;
+pub mod ns;
 pub mod spool;
