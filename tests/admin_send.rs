@@ -135,3 +135,54 @@ fn submit_with_a_relative_base_accepts_a_document_under_it() {
     );
     assert_eq!(jobs_in(&root.join("spool/TOSEND")).len(), 1);
 }
+
+/// Page by page: `--wait` on a real node sending through a hw-sim Class 2.0 modem shows the
+/// dialling, the connection and each page as it goes out ("page 2/3 at 14400"), in order, and
+/// the live step is gone once the job is settled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_shows_each_page_as_it_goes_out_on_a_modem_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = r#"
+[defaults]
+unknown = { kind = "no-answer", rings = 1 }
+
+[[number]]
+number = "5550100"
+outcome = { kind = "fax", rings = 1, csi = "PROGRESS" }
+"#;
+    let rack = common::hwsim::rack(&dir.path().join("rack"), 1, scenario, 0.05).await;
+    let d = scratch(&format!(
+        "$request_dir spool 2\n$timezone UTC\n$line 1 {} class=2.0\n",
+        rack.tty(0).display()
+    ));
+    let root = d.path().to_path_buf();
+    std::fs::write(root.join("three.txt"), "One.\n\x0cTwo.\n\x0cThree.\n").unwrap();
+    let node = start(&root, "a");
+    let r = root.clone();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        send(&r, &["5550100", "three.txt", "--wait", "--wait-secs", "90"])
+    })
+    .await
+    .unwrap();
+    assert!(terminate_within(node, Duration::from_secs(20)));
+    rack.stop().await;
+    assert_eq!(code, 0, "{out}{err}");
+    let at = |needle: &str| {
+        out.lines()
+            .position(|l| l.contains("in progress on line 1 (node a): ") && l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?}:\n{out}"))
+    };
+    let pages: Vec<usize> = (1..=3)
+        .map(|n| at(&format!("page {n}/3 at 14400")))
+        .collect();
+    assert!(pages[0] < pages[1] && pages[1] < pages[2], "{out}");
+    assert!(out.lines().last().unwrap().ends_with(": sent"), "{out}");
+    let logs: Vec<String> = std::fs::read_dir(root.join("spool/LOG"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        logs.iter().all(|f| !f.contains("progress")),
+        "a settled attempt leaves no progress file: {logs:?}"
+    );
+}

@@ -163,7 +163,24 @@ fn the_rigs_exchange_one_page() {
             .ends_with(&"000000000001".repeat(6)),
         "{bits}"
     );
-    assert!(r.events.contains(&FaxEvent::PageSent(1)));
+    // The live steps: dialling, then the page going out at the trained speed, then confirmed.
+    let dialling = r.events.iter().position(|e| *e == FaxEvent::Dialling);
+    let started = r.events.iter().position(|e| {
+        matches!(
+            e,
+            FaxEvent::PageStarted {
+                page: 1,
+                of: 1,
+                baud
+            } if *baud == r.result.baud
+        )
+    });
+    let confirmed = r.events.iter().position(|e| *e == FaxEvent::PageSent(1));
+    assert!(
+        dialling.is_some() && dialling < started && started < confirmed,
+        "{:?}",
+        r.events
+    );
 }
 
 #[test]

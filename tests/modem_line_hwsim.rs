@@ -5,7 +5,7 @@
 use redial::fax::{load_document, read_tiff, render_text, Resolution};
 use redial::line::documents::DocumentCache;
 use redial::line::modem::{run_call, run_call_with, ModemLine, ModemSettings};
-use redial::line::{Call, CallResult, Line, LineDef};
+use redial::line::{Call, CallResult, Line, LineDef, Report};
 use redial::retry::outcome::Channel;
 use redial_sim::rack::{run, RackConfig};
 use redial_sim::scenario::Scenario;
@@ -346,13 +346,34 @@ async fn wedged_and_vanished_modems_are_taken_out_of_service_while_others_work()
     vanished.place(&fax_call("5550501", vec![doc.clone()]), now, &tx);
     healthy.place(&fax_call("5550100", vec![doc.clone()]), now, &tx);
     let mut results = std::collections::BTreeMap::new();
+    let mut steps: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
     while results.len() < 3 {
         let (line, r) = tokio::time::timeout(Duration::from_secs(60), rx.recv())
             .await
             .expect("all three calls end")
             .unwrap();
-        results.insert(line, r.code);
+        match r {
+            Report::Done(r) => {
+                results.insert(line, r.code);
+            }
+            Report::Progress(p) => {
+                assert!(!results.contains_key(&line), "a step after the result");
+                steps.entry(line).or_default().push(p.to_string());
+            }
+        }
     }
+    // The healthy line reported each step of its call as it happened, before its result.
+    assert_eq!(
+        steps[&3],
+        [
+            "dialling",
+            "connected",
+            "page 1/2 at 14400",
+            "page 1/2 confirmed",
+            "page 2/2 at 14400",
+            "page 2/2 confirmed"
+        ]
+    );
     assert_eq!(results.get(&3), Some(&0), "the healthy line sent its fax");
     assert_eq!(results.get(&1), Some(&34), "wedged: no response");
     assert_eq!(results.get(&2), Some(&35), "vanished: device gone");

@@ -12,21 +12,7 @@ const TOKEN: &str = "session-log-test-token";
 
 /// GET `path` from `redial web` at `addr` with the token: status and body.
 fn get(addr: &str, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: redial\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    (
-        head.split(' ').nth(1).unwrap().parse().unwrap(),
-        body.to_string(),
-    )
+    common::web::get(addr, path, TOKEN)
 }
 
 const SCENARIO: &str = r#"
@@ -151,33 +137,7 @@ async fn a_class_2_0_call_through_hw_sim_leaves_a_session_log_report_prints() {
     );
 
     // The web job page links each attempt's log; the link serves it.
-    let mut web: Node = Command::new(BIN)
-        .args([
-            "web",
-            "--listen",
-            "127.0.0.1:0",
-            "--cfg",
-            "redial.cfg",
-            "--base",
-            ".",
-        ])
-        .current_dir(&base)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
-        .into();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(web.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let addr = line
-        .trim()
-        .trim_start_matches("listening on http://")
-        .trim_end_matches('/')
-        .to_string();
+    let (_web, addr) = common::web::start(&base, &[], None);
     let (st, page) = get(&addr, "/job/1.FS");
     assert_eq!(st, 200, "{page}");
     for n in [1, 2] {

@@ -4,22 +4,11 @@
 
 mod common;
 
-use common::spool::{wait_until, BIN};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use common::spool::wait_until;
+use common::web::http;
 use std::time::Duration;
 
 const TOKEN: &str = "audit-test-token-1234";
-
-fn http(addr: &str, request: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, raw)
-}
 
 fn post(path: &str, headers: &str, kind: &str, body: &str) -> String {
     format!(
@@ -47,33 +36,7 @@ fn every_operator_action_is_in_the_log_with_who_what_and_outcome() {
     )
     .unwrap();
     let log_path = root.join("web.log");
-    let mut child = Command::new(BIN)
-        .args([
-            "web",
-            "--listen",
-            "127.0.0.1:0",
-            "--cfg",
-            "redial.cfg",
-            "--base",
-            ".",
-        ])
-        .args(["--now", "2026-03-02T12:00:00Z"])
-        .current_dir(root)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .trim_end_matches('/')
-        .to_string();
+    let (web, addr) = common::web::start(root, &["--now", "2026-03-02T12:00:00Z"], Some(&log_path));
 
     let form = "application/x-www-form-urlencoded";
     let (st, _) = http(&addr, &post("/login", "", form, "token=wrong"));
@@ -98,8 +61,7 @@ fn every_operator_action_is_in_the_log_with_who_what_and_outcome() {
         "{}",
         log()
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(web);
     let log = log();
     let lines: Vec<&str> = log.lines().filter(|l| l.contains("audit:")).collect();
     assert_eq!(lines.len(), 3, "{log}");

@@ -13,26 +13,53 @@ impl Daemon {
     /// Hands the channel on which lines report results to an async loop that waits on it (the
     /// service loop), so a result wakes the loop at once; the loop gives each result back with
     /// [`Daemon::reported`]. Afterwards [`Daemon::wait_reported`] returns false.
-    pub fn take_reports(&mut self) -> mpsc::UnboundedReceiver<(u32, CallResult)> {
+    pub fn take_reports(&mut self) -> mpsc::UnboundedReceiver<(u32, Report)> {
         let (_, closed) = mpsc::unbounded_channel();
         std::mem::replace(&mut self.reported, closed)
     }
 
-    /// A line's result taken from the channel [`Daemon::take_reports`] handed out; the next
-    /// [`Daemon::poll`] settles it.
-    pub fn reported(&mut self, line: u32, result: CallResult) {
-        self.waited.push((line, result));
+    /// A line's report taken from the channel [`Daemon::take_reports`] handed out: a step is
+    /// published at once ([`Daemon::call_progress`]); a result is settled by the next
+    /// [`Daemon::poll`].
+    pub fn reported(&mut self, line: u32, report: Report) {
+        match report {
+            Report::Done(result) => self.waited.push((line, result)),
+            Report::Progress(p) => self.call_progress(line, &p),
+        }
     }
 
-    /// Waits until a line reports a call's result; the next [`Daemon::poll`] handles it.
-    /// Returns false when no line can report any more.
+    /// Waits until a line reports a call's result (publishing the steps reported before it);
+    /// the next [`Daemon::poll`] handles it. Returns false when no line can report any more.
     pub async fn wait_reported(&mut self) -> bool {
-        match self.reported.recv().await {
-            Some(r) => {
-                self.waited.push(r);
-                true
+        loop {
+            match self.reported.recv().await {
+                Some((line, Report::Done(r))) => {
+                    self.waited.push((line, r));
+                    return true;
+                }
+                Some((line, Report::Progress(p))) => self.call_progress(line, &p),
+                None => return false,
             }
-            None => false,
+        }
+    }
+
+    /// Publishes the step a line reports for its call in flight as the job's progress file
+    /// ([`crate::spool::progress`]), for `redial list` and `redial send --wait`. A file that
+    /// cannot be written costs only the live view (logged at debug).
+    pub fn call_progress(&mut self, line: u32, step: &CallProgress) {
+        let Some(f) = self.inflight.get(&line) else {
+            return;
+        };
+        let p = crate::spool::progress::Progress {
+            attempt: f.loaded.job.records.len() + 1,
+            node: self.node.clone(),
+            line,
+            at: self.clock.now(),
+            step: step.to_string(),
+        };
+        tracing::debug!(job = %f.name, line, step = %p.step, "call progress");
+        if let Err(e) = crate::spool::progress::write(&self.settings.layout, &f.name, &p) {
+            tracing::debug!(job = %f.name, error = %e, "cannot write the call's progress file");
         }
     }
 

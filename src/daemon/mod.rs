@@ -28,7 +28,7 @@ use crate::command::{Document, ParseError};
 use crate::dispatch::{Dispatcher, LineState, Pick};
 use crate::job::Job;
 use crate::line::breaker::{Destinations, Settings as BreakerSettings, LINE_FAULT_CODES};
-use crate::line::{Call, CallResult, Completion, Line, Placed};
+use crate::line::{Call, CallProgress, CallResult, Completion, Line, Placed, Report};
 use crate::load::{job_seed, read_document, SystemConfig};
 use crate::retry::attempt::AttemptRecord;
 use crate::retry::engine::{self, decide, Action, Input, ThisAttempt};
@@ -223,7 +223,7 @@ pub struct Daemon {
     lines: BTreeMap<u32, Box<dyn Line>>,
     inflight: BTreeMap<u32, InFlight>,
     completion: Completion,
-    reported: mpsc::UnboundedReceiver<(u32, CallResult)>,
+    reported: mpsc::UnboundedReceiver<(u32, Report)>,
     /// Results taken by [`Daemon::wait_reported`], handled by the next [`Daemon::poll`].
     waited: Vec<(u32, CallResult)>,
     /// While [`Daemon::poll`] settles the results that came in together: their writes and
@@ -788,9 +788,14 @@ impl Daemon {
                 progressed = true;
                 n += 1;
             }
-            let waited = std::mem::take(&mut self.waited);
-            let reported = std::iter::from_fn(|| self.reported.try_recv().ok());
-            for (line, result) in waited.into_iter().chain(reported.collect::<Vec<_>>()) {
+            let mut results = std::mem::take(&mut self.waited);
+            while let Ok((line, report)) = self.reported.try_recv() {
+                match report {
+                    Report::Done(r) => results.push((line, r)),
+                    Report::Progress(p) => self.call_progress(line, &p),
+                }
+            }
+            for (line, result) in results {
                 if let Some(f) = self.inflight.remove(&line) {
                     self.finish(line, f, result, now);
                     progressed = true;

@@ -140,6 +140,9 @@ impl Daemon {
                         }
                     }
                 };
+                // The interrupted call's last step (its line never reported the end).
+                let n = loaded.job.records.len() + 1;
+                crate::spool::progress::remove(&self.settings.layout, &attempt.name, n);
                 self.settle(loaded, attempt);
             }
             Some((s, _)) if s == STATUS_DONE => {

@@ -125,10 +125,10 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
         let wait = wait.min(StdDuration::from_millis(500));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            Some((line, result)) = reports.recv() => {
-                d.reported(line, result);
-                while let Ok((line, result)) = reports.try_recv() {
-                    d.reported(line, result);
+            Some((line, report)) = reports.recv() => {
+                d.reported(line, report);
+                while let Ok((line, report)) = reports.try_recv() {
+                    d.reported(line, report);
                 }
             }
             Some(ev) = rx.recv() => {

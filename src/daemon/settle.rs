@@ -36,10 +36,12 @@ impl Daemon {
         if cancelled.is_some() {
             result.code = CODE_CANCELLED;
         }
+        // Its number: the record this attempt adds to the file.
+        let n = f.loaded.job.records.len() + 1;
         if let Some(text) = result.transcript.take() {
-            // Its number: the record this attempt adds to the file.
-            self.write_session_log(&f.name, f.loaded.job.records.len() + 1, &text);
+            self.write_session_log(&f.name, n, &text);
         }
+        crate::spool::progress::remove(&self.settings.layout, &f.name, n);
         let attempt = Attempted {
             cancelled,
             path: f.path,

@@ -76,8 +76,65 @@ pub enum Placed {
     Reported,
 }
 
-/// Where asynchronous lines report results: `(line number, result)`.
-pub type Completion = tokio::sync::mpsc::UnboundedSender<(u32, CallResult)>;
+/// What a call is doing now, as its line sees it (shown by `redial list` and `send --wait`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallProgress {
+    /// The number is being dialled.
+    Dialling,
+    /// The fax connection is up (with the receiver's ID when it gave one).
+    Connected {
+        /// The receiver's ID (CSI), possibly empty.
+        remote: String,
+    },
+    /// A page is going out.
+    Page {
+        /// 1-based page number.
+        number: u32,
+        /// Pages this attempt sends in all.
+        of: u32,
+        /// Speed in bit/s (0 when unknown).
+        baud: u32,
+    },
+    /// The receiver confirmed a page.
+    PageConfirmed {
+        /// 1-based page number.
+        number: u32,
+        /// Pages this attempt sends in all.
+        of: u32,
+    },
+}
+
+impl std::fmt::Display for CallProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallProgress::Dialling => f.write_str("dialling"),
+            CallProgress::Connected { remote } if remote.is_empty() => f.write_str("connected"),
+            CallProgress::Connected { remote } => write!(f, "connected to {remote:?}"),
+            CallProgress::Page {
+                number,
+                of,
+                baud: 0,
+            } => write!(f, "page {number}/{of}"),
+            CallProgress::Page { number, of, baud } => write!(f, "page {number}/{of} at {baud}"),
+            CallProgress::PageConfirmed { number, of } => {
+                write!(f, "page {number}/{of} confirmed")
+            }
+        }
+    }
+}
+
+/// What an asynchronous line reports about the call it placed.
+#[derive(Debug)]
+pub enum Report {
+    /// A step of the call, when it happens (any number, before the result).
+    Progress(CallProgress),
+    /// The call is over.
+    Done(CallResult),
+}
+
+/// Where asynchronous lines report their calls: `(line number, report)`. A line sends any
+/// number of [`Report::Progress`] and then exactly one [`Report::Done`] per placed call.
+pub type Completion = tokio::sync::mpsc::UnboundedSender<(u32, Report)>;
 
 /// One line (a "channel" in CopiaFacts 8.3): places one attempt at a time.
 pub trait Line: Send {

@@ -19,7 +19,7 @@ use super::documents::DocumentCache;
 use super::flow::Flow;
 use super::serial::{drive, drive_with, now, tty_unsent, Cancel, Pacing, PortError};
 use super::transcript::{Recording, Transcript};
-use super::{Call, CallResult, Completion, Line, LineDef, Placed};
+use super::{Call, CallProgress, CallResult, Completion, Line, LineDef, Placed, Report};
 use crate::audio::load_message;
 use crate::fax::Resolution;
 use crate::modem::dialstring::DialString;
@@ -323,7 +323,28 @@ impl Line for ModemLine {
             self.documents.clone(),
         );
         tokio::spawn(async move {
-            let result = run_call_cancellable(&settings, &call, &documents, &mut cancel).await;
+            let mut of = 0;
+            let progress = |_: Instant, ev: &FaxEvent| {
+                let step = match *ev {
+                    FaxEvent::Dialling => CallProgress::Dialling,
+                    FaxEvent::Connected => CallProgress::Connected {
+                        remote: String::new(),
+                    },
+                    FaxEvent::PageStarted { page, of: n, baud } => {
+                        of = n;
+                        CallProgress::Page {
+                            number: page,
+                            of,
+                            baud,
+                        }
+                    }
+                    FaxEvent::PageSent(number) => CallProgress::PageConfirmed { number, of },
+                    FaxEvent::Progress(_) | FaxEvent::Finished(_) => return,
+                };
+                let _ = done.send((number, Report::Progress(step)));
+            };
+            let result =
+                run_call_observed(&settings, &call, &documents, &mut cancel, progress).await;
             {
                 let mut h = health.lock().expect("health lock");
                 let now = Utc::now();
@@ -341,7 +362,7 @@ impl Line for ModemLine {
                     _ => h.breaker.success(),
                 }
             }
-            let _ = done.send((number, result));
+            let _ = done.send((number, Report::Done(result)));
         });
         Placed::Reported
     }
@@ -627,6 +648,8 @@ where
                         log.note(&format!("page {n} confirmed"));
                         tracing::info!(job = %job, page = n, "page confirmed")
                     }
+                    // Their steps are in the log already (as `Progress` lines).
+                    FaxEvent::Dialling | FaxEvent::PageStarted { .. } => {}
                 }
                 drop(log);
                 observe(at, &ev);

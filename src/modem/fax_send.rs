@@ -73,6 +73,17 @@ pub struct FaxResult {
 pub enum FaxEvent {
     /// A step for the log (`dialling`, `connected to "ACME"`).
     Progress(String),
+    /// The number is being dialled.
+    Dialling,
+    /// A page's data starts going out: its 1-based number and the speed in bit/s.
+    PageStarted {
+        /// 1-based page number.
+        page: u32,
+        /// Pages in the call.
+        of: u32,
+        /// The negotiated speed (0 when the modem did not say).
+        baud: u32,
+    },
     /// The fax connection is up (Class 2.0/2: `+FCO`; Class 1: the receiver's V.21 heard after
     /// dialling). Connect time runs from here to the hang-up.
     Connected,
@@ -410,6 +421,7 @@ impl FaxSend {
                         format!("DT{d}")
                     };
                     self.progress(format!("dialling {d}"));
+                    self.events.push_back(FaxEvent::Dialling);
                     self.at.command(now, &cmd, self.timeouts.dial);
                 }
             }
@@ -539,6 +551,11 @@ impl FaxSend {
             &self.plan.pages[self.page]
         };
         let last = self.page + 1 == self.plan.pages.len();
+        self.events.push_back(FaxEvent::PageStarted {
+            page: self.page as u32 + 1,
+            of: self.plan.pages.len() as u32,
+            baud: self.result.baud,
+        });
         let mut out = Vec::with_capacity(data.len() + 64);
         escape_into(&mut out, data);
         out.push(DLE);

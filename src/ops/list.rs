@@ -118,6 +118,28 @@ pub struct Row {
     pub last_outcome: Option<String>,
     /// `$fail_reason`, when there is one.
     pub fail_reason: Option<String>,
+    /// In progress: the call's latest step as its line reported it (`page 2/5 at 14400`).
+    pub step: Option<String>,
+}
+
+impl Row {
+    /// Adds the live step of a job in progress (its progress file, when the line reported
+    /// one) to the row and its detail.
+    fn with_step(mut self, layout: &Layout) -> Row {
+        if self.state == State::InProgress {
+            if let Some(p) = crate::spool::progress::read(layout, &self.job, self.attempts + 1) {
+                if self.line.is_none() {
+                    // The node's lease names the line only from its next renewal on.
+                    self.detail = format!("in progress on line {} (node {})", p.line, p.node);
+                    self.line = Some(p.line);
+                    self.node = Some(p.node);
+                }
+                self.detail = format!("{}: {}", self.detail, p.step);
+                self.step = Some(p.step);
+            }
+        }
+        self
+    }
 }
 
 /// What to list. Empty fields select everything.
@@ -223,7 +245,8 @@ pub fn list(
                 base,
                 lines,
                 &on_line,
-            );
+            )
+            .with_step(layout);
             if wanted(row.state) {
                 rows.push(row);
             }
@@ -268,6 +291,7 @@ pub fn row_of(
         lines,
         &on_line,
     )
+    .with_step(layout)
 }
 
 /// Whether the job's last activity falls in `--since`/`--until` (its own local days).
@@ -375,6 +399,7 @@ fn row(
         last_class: last.as_ref().map(|l| l.1.letter()),
         last_outcome: last.map(|l| l.2),
         fail_reason: v.fail_reason.clone(),
+        step: None,
     }
 }
 

@@ -13,6 +13,7 @@ pub mod docroot;
 pub mod index;
 pub mod lease;
 pub mod pathmap;
+pub mod progress;
 pub mod report;
 pub mod rewrite;
 pub mod snapshot;

@@ -2,3 +2,4 @@ pub mod hwsim;
 pub mod inproc;
 pub mod ns;
 pub mod spool;
+pub mod web;

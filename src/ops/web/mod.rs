@@ -778,7 +778,18 @@ async fn job_page(
                         r.job.skip_message.clone()
                     }
                 })
-                .unwrap_or_else(|| format!("in {}", d.place)),
+                .unwrap_or_else(|| {
+                    // A call in progress: its latest step, as `redial list` shows it.
+                    let live = matches!(v.place, Place::Active(_))
+                        .then(|| {
+                            crate::spool::progress::read(&s.layout, &v.name, v.records.len() + 1)
+                        })
+                        .flatten();
+                    match live {
+                        Some(p) => format!("in {}: on line {}, {}", d.place, p.line, p.step),
+                        None => format!("in {}", d.place),
+                    }
+                }),
             countdown: row
                 .as_ref()
                 .map(|r| r.countdown.clone())

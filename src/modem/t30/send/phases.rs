@@ -32,6 +32,7 @@ impl Class1Send {
                         format!("DT{n}")
                     };
                     self.progress(format!("dialling {n}"));
+                    self.events.push_back(FaxEvent::Dialling);
                     self.at.command_then_raw(now, &cmd, self.timeouts.dial);
                 }
             }
@@ -290,6 +291,11 @@ impl Class1Send {
             data.len(),
             s.modulation.name()
         ));
+        self.events.push_back(FaxEvent::PageStarted {
+            page: self.page as u32 + 1,
+            of: self.plan.pages.len() as u32,
+            baud: s.modulation.bps,
+        });
         self.step = Step::Page;
         self.ftm(now, s.modulation.page_code, data);
     }
