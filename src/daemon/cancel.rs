@@ -13,8 +13,8 @@ use super::*;
 use crate::ops::cancel::{self as requests, Request};
 
 impl Daemon {
-    /// Acts on every waiting request (called by the service loop on each turn; the watcher on
-    /// `CANCEL` wakes it).
+    /// Acts on every waiting request (called by the service loop when the watcher reports a
+    /// change in `CANCEL`, and on its maintenance and rescan ticks).
     pub fn take_cancels(&mut self) {
         if self.fenced.is_some() {
             return;

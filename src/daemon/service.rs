@@ -85,8 +85,13 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
     tracing::info!(node = %d.node(), jobs = d.index().len(), "spooler running");
     let _ = sd_notify::notify(&[NotifyState::Ready]);
     let mut grace_end: Option<tokio::time::Instant> = None;
+    // `CANCEL` is read when the watcher reports a change in it, and on the maintenance and
+    // rescan ticks (a request left for a job this node took over later), not on every turn.
+    let mut cancels_due = true;
     loop {
-        d.take_cancels();
+        if std::mem::take(&mut cancels_due) {
+            d.take_cancels();
+        }
         d.poll();
         metrics.sample_lines(&d.lines_up());
         let h = d.spool_health();
@@ -136,17 +141,21 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
                 while let Ok(e) = rx.try_recv() { evs.push(e); }
                 if evs.contains(&WatchEvent::Rescan) {
                     d.rescan();
+                    cancels_due = true;
                 } else {
                     for e in evs {
                         if let WatchEvent::Paths(ps) = e {
-                            for p in ps { d.on_path(&p); }
+                            for p in ps {
+                                cancels_due |= p.parent() == Some(cancels.as_path());
+                                d.on_path(&p);
+                            }
                         }
                     }
                 }
             }
-            _ = maint.tick() => d.maintain(),
+            _ = maint.tick() => { d.maintain(); cancels_due = true; }
             _ = watchdog.tick() => { let _ = sd_notify::notify(&[NotifyState::Watchdog]); }
-            _ = rescan.tick() => d.rescan(),
+            _ = rescan.tick() => { d.rescan(); cancels_due = true; }
             _ = publish.tick() => d.publish_summary(),
             Some(batch) = checks.recv() => match batch {
                 Some(seen) => d.reconcile(seen),
