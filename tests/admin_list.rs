@@ -237,24 +237,23 @@ fn speed_at_100k_jobs() {
     }
 }
 
-/// A call in progress shows the step its line last reported (`LOG/<job>.<n>.progress`, written
-/// by the daemon): in `redial list` and on the web job page. A step left from another attempt
-/// is not shown.
+/// A call in progress shows the step its line last reported (`ACTIVE/<node>.calls.json`,
+/// written by the daemon): in `redial list` and on the web job page. A step left from another
+/// attempt is not shown.
 #[test]
 fn a_call_in_progress_shows_its_live_step_in_list_and_on_the_web_page() {
     let dir = spool();
-    let log = dir.path().join("spool/LOG");
-    std::fs::create_dir_all(&log).unwrap();
+    let calls = dir.path().join("spool/ACTIVE/n1.calls.json");
     let step = |attempt: u32, step: &str| {
         format!(
-            r#"{{"attempt":{attempt},"node":"n1","line":2,"at":"2026-03-02T09:00:00Z","step":"{step}"}}"#
+            r#"{{"node":"n1","calls":[{{"job":"6.FS","attempt":{attempt},"line":2,"at":"2026-03-02T09:00:00Z","step":"{step}"}}]}}"#
         )
     };
     // 6.FS has no attempt record yet: its call is attempt 1.
-    std::fs::write(log.join("6.3.progress"), step(3, "page 9/9 at 2400")).unwrap();
+    std::fs::write(&calls, step(3, "page 9/9 at 2400")).unwrap();
     let all = rows(dir.path(), &["--state", "in_progress"]);
     assert_eq!(all[0]["step"], Value::Null, "{all:?}");
-    std::fs::write(log.join("6.1.progress"), step(1, "page 2/5 at 14400")).unwrap();
+    std::fs::write(&calls, step(1, "page 2/5 at 14400")).unwrap();
     let all = rows(dir.path(), &["--state", "in_progress"]);
     assert_eq!(all[0]["step"], "page 2/5 at 14400");
     assert_eq!(

@@ -88,12 +88,6 @@ fn old_jobs_are_archived_by_month_with_their_err_files_and_young_ones_stay() {
         "    0.000 > ATZ\\r\n",
     )
     .unwrap();
-    // And the live step of a call its node never finished: deleted, not archived.
-    std::fs::write(
-        root.join("spool/LOG/00000003.2.progress"),
-        r#"{"attempt":2,"node":"a","line":1,"at":"2026-01-20T10:00:00Z","step":"dialling"}"#,
-    )
-    .unwrap();
     // A job archived before with the same name: the new one gets a free name, nothing is lost.
     put(root, "ARCHIVE/SENT/2026-02", "00000001.FS", late_jan);
 

@@ -43,23 +43,59 @@ impl Daemon {
         }
     }
 
-    /// Publishes the step a line reports for its call in flight as the job's progress file
-    /// ([`crate::spool::progress`]), for `redial list` and `redial send --wait`. A file that
-    /// cannot be written costs only the live view (logged at debug).
+    /// Notes the step a line reports for its call in flight; [`Daemon::publish_calls`] writes
+    /// it for `redial list`, `redial send --wait` and the web page.
     pub fn call_progress(&mut self, line: u32, step: &CallProgress) {
         let Some(f) = self.inflight.get(&line) else {
             return;
         };
         let p = crate::spool::progress::Progress {
+            job: f.name.clone(),
             attempt: f.loaded.job.records.len() + 1,
-            node: self.node.clone(),
             line,
             at: self.clock.now(),
             step: step.to_string(),
         };
         tracing::debug!(job = %f.name, line, step = %p.step, "call progress");
-        if let Err(e) = crate::spool::progress::write(&self.settings.layout, &f.name, &p) {
-            tracing::debug!(job = %f.name, error = %e, "cannot write the call's progress file");
+        self.live.insert(line, p);
+        self.live_dirty = true;
+    }
+
+    /// Forgets the step of the call on `line` (it ended).
+    pub(super) fn call_ended(&mut self, line: u32) {
+        if self.live.remove(&line).is_some() {
+            self.live_dirty = true;
+        }
+    }
+
+    /// How long until the calls' steps may be written again, while they changed since the last
+    /// write (the service loop wakes then); `None` when there is nothing to write.
+    pub fn calls_publish_in(&self) -> Option<std::time::Duration> {
+        if !self.live_dirty {
+            return None;
+        }
+        Some(self.live_written.map_or(std::time::Duration::ZERO, |t| {
+            crate::spool::progress::PUBLISH_EVERY.saturating_sub(t.elapsed())
+        }))
+    }
+
+    /// Writes `ACTIVE/<node>.calls.json` when the steps changed and the last write is at least
+    /// [`crate::spool::progress::PUBLISH_EVERY`] old. Not fsynced; a file that cannot be written
+    /// costs only the live view (logged at debug, tried again at the next change).
+    pub fn publish_calls(&mut self) {
+        if self.calls_publish_in() != Some(std::time::Duration::ZERO) {
+            return;
+        }
+        let calls = crate::spool::progress::Calls {
+            node: self.node.clone(),
+            calls: self.live.values().cloned().collect(),
+        };
+        self.live_dirty = false;
+        self.live_written = Some(std::time::Instant::now());
+        if let Err(e) =
+            crate::spool::progress::write(&self.settings.layout, &self.temp_prefix, &calls)
+        {
+            tracing::debug!(error = %e, "cannot publish the calls' progress");
         }
     }
 

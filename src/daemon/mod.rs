@@ -240,6 +240,13 @@ pub struct Daemon {
     typos_warned: std::collections::HashSet<(String, usize, String)>,
     /// Queued files seen empty and young (being written): logged once, not failed.
     empty_seen: std::collections::HashSet<PathBuf>,
+    /// The latest step of each call in flight that reported one, by line, published in
+    /// `ACTIVE/<node>.calls.json` (see [`crate::spool::progress`]).
+    live: BTreeMap<u32, crate::spool::progress::Progress>,
+    /// `live` changed since it was last written.
+    live_dirty: bool,
+    /// When `live` was last written (wall clock: it paces writes, it decides nothing).
+    live_written: Option<std::time::Instant>,
     observers: Vec<Observer>,
     draining: bool,
     temp_prefix: String,
@@ -378,6 +385,9 @@ impl Daemon {
             unserved_warned: Default::default(),
             typos_warned: Default::default(),
             empty_seen: Default::default(),
+            live: BTreeMap::new(),
+            live_dirty: false,
+            live_written: None,
             observers: Vec::new(),
             draining: false,
             temp_prefix: format!(".{node}."),
@@ -572,6 +582,8 @@ impl Daemon {
         self.lock = Some(lock);
         self.refuse_a_twin()?;
         store::clean_temp(&layout.temp(), &self.temp_prefix)?;
+        // The steps of calls a previous run had up are over.
+        crate::spool::progress::remove(&layout, &self.node);
         self.renew_lease()?;
         let mine = layout.active(&self.node);
         // Results a previous run could not write (disk full) settle its interrupted calls.
@@ -824,6 +836,7 @@ impl Daemon {
                 }
             }
             if !progressed {
+                self.publish_calls();
                 return n;
             }
         }
@@ -955,6 +968,7 @@ impl Daemon {
             return;
         }
         let _ = std::fs::remove_file(crate::spool::summary::path(&layout, &self.node));
+        crate::spool::progress::remove(&layout, &self.node);
         if self.inflight.is_empty() && std::fs::remove_dir(layout.active(&self.node)).is_ok() {
             let _ = std::fs::remove_file(layout.lease(&self.node));
             let _ = std::fs::remove_file(layout.journal(&self.node));

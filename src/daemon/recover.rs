@@ -140,9 +140,6 @@ impl Daemon {
                         }
                     }
                 };
-                // The interrupted call's last step (its line never reported the end).
-                let n = loaded.job.records.len() + 1;
-                crate::spool::progress::remove(&self.settings.layout, &attempt.name, n);
                 self.settle(loaded, attempt);
             }
             Some((s, _)) if s == STATUS_DONE => {
@@ -183,6 +180,7 @@ impl Daemon {
             return; // another node won (or the spool refuses: the next round tries again)
         }
         let _ = std::fs::remove_file(layout.lease(other));
+        crate::spool::progress::remove(&layout, other);
         tracing::warn!(node = other, by = %self.node, "took over a dead node's ACTIVE directory");
         self.emit(Event::TookOver {
             node: other.to_string(),

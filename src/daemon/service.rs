@@ -128,6 +128,8 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
         // Line health (a breaker's cool-down ending) and the metrics are sampled at least this
         // often; results and queue changes wake the loop by themselves.
         let wait = wait.min(StdDuration::from_millis(500));
+        // Calls' steps that changed are written once their pacing allows.
+        let wait = d.calls_publish_in().map_or(wait, |t| wait.min(t));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             Some((line, report)) = reports.recv() => {

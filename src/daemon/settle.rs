@@ -41,7 +41,7 @@ impl Daemon {
         if let Some(text) = result.transcript.take() {
             self.write_session_log(&f.name, n, &text);
         }
-        crate::spool::progress::remove(&self.settings.layout, &f.name, n);
+        self.call_ended(line);
         let attempt = Attempted {
             cancelled,
             path: f.path,

@@ -259,11 +259,6 @@ fn companion(dir: &Path, name: &str) -> Option<PathBuf> {
 
 /// The session logs of job `name` in `dir` (`<stem>.<n>.log`), with their attempt numbers.
 fn session_logs(dir: &Path, name: &str) -> Vec<(PathBuf, usize)> {
-    logs_ending(dir, name, ".log")
-}
-
-/// `<job stem>.<n><suffix>` files in `dir`, with their `n`.
-fn logs_ending(dir: &Path, name: &str, suffix: &str) -> Vec<(PathBuf, usize)> {
     let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
@@ -274,7 +269,7 @@ fn logs_ending(dir: &Path, name: &str, suffix: &str) -> Vec<(PathBuf, usize)> {
             let n = f
                 .strip_prefix(stem)?
                 .strip_prefix('.')?
-                .strip_suffix(suffix)?
+                .strip_suffix(".log")?
                 .parse()
                 .ok()?;
             Some((e.path(), n))
@@ -293,10 +288,6 @@ fn carry_logs(layout: &Layout, name: &str, archived_as: Option<&Path>) -> std::i
             }
             None => std::fs::remove_file(&log)?,
         }
-    }
-    // A live step left by a node that stopped in the middle of a call is not worth keeping.
-    for (stale, _) in logs_ending(&layout.root.join("LOG"), name, ".progress") {
-        let _ = std::fs::remove_file(stale);
     }
     Ok(())
 }

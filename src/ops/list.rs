@@ -11,10 +11,13 @@ use super::retry::Selection;
 use super::scan::{self, JobView};
 use crate::load::SystemConfig;
 use crate::spool::report::{self, QueuedState, Standing};
-use crate::spool::{lease, store, JobName, Layout, Place};
+use crate::spool::{lease, progress, store, JobName, Layout, Place};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
+
+/// The calls' steps of every node, by job ([`progress::read_all`]).
+type Live = HashMap<String, (String, progress::Progress)>;
 
 /// A state to select (`--state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -123,16 +126,16 @@ pub struct Row {
 }
 
 impl Row {
-    /// Adds the live step of a job in progress (its progress file, when the line reported
-    /// one) to the row and its detail.
-    fn with_step(mut self, layout: &Layout) -> Row {
+    /// Adds the live step of a job in progress (from its node's calls file, when the line
+    /// reported one) to the row and its detail.
+    fn with_step(mut self, live: &Live) -> Row {
         if self.state == State::InProgress {
-            if let Some(p) = crate::spool::progress::read(layout, &self.job, self.attempts + 1) {
+            if let Some((node, p)) = progress::step_of(live, &self.job, self.attempts + 1) {
                 if self.line.is_none() {
                     // The node's lease names the line only from its next renewal on.
-                    self.detail = format!("in progress on line {} (node {})", p.line, p.node);
+                    self.detail = format!("in progress on line {} (node {node})", p.line);
                     self.line = Some(p.line);
-                    self.node = Some(p.node);
+                    self.node = Some(node);
                 }
                 self.detail = format!("{}: {}", self.detail, p.step);
                 self.step = Some(p.step);
@@ -200,6 +203,11 @@ pub fn list(
         dirs.push((layout.fail(), Place::Fail));
     }
     let wanted = |s: State| filter.states.as_ref().is_none_or(|v| v.contains(&s));
+    let live = if filter.queue.is_none() && wanted(State::InProgress) {
+        progress::read_all(layout)
+    } else {
+        Live::default()
+    };
     let mut rows = Vec::new();
     for (dir, place) in dirs {
         // A state the filter cannot match in this folder: the folder is not read at all.
@@ -246,7 +254,7 @@ pub fn list(
                 lines,
                 &on_line,
             )
-            .with_step(layout);
+            .with_step(&live);
             if wanted(row.state) {
                 rows.push(row);
             }
@@ -291,7 +299,7 @@ pub fn row_of(
         lines,
         &on_line,
     )
-    .with_step(layout)
+    .with_step(&progress::read_all(layout))
 }
 
 /// Whether the job's last activity falls in `--since`/`--until` (its own local days).

@@ -782,11 +782,12 @@ async fn job_page(
                     // A call in progress: its latest step, as `redial list` shows it.
                     let live = matches!(v.place, Place::Active(_))
                         .then(|| {
-                            crate::spool::progress::read(&s.layout, &v.name, v.records.len() + 1)
+                            let all = crate::spool::progress::read_all(&s.layout);
+                            crate::spool::progress::step_of(&all, &v.name, v.records.len() + 1)
                         })
                         .flatten();
                     match live {
-                        Some(p) => format!("in {}: on line {}, {}", d.place, p.line, p.step),
+                        Some((_, p)) => format!("in {}: on line {}, {}", d.place, p.line, p.step),
                         None => format!("in {}", d.place),
                     }
                 }),
