@@ -5,6 +5,7 @@
 //! retry: the retry commands are handed to [`PolicyLayer`] and the records to the engine.
 
 use crate::calendar::{SendWindow, WindowDays};
+use crate::command::registry::{NameId, NAME_COUNT};
 use crate::command::{parse_date, parse_time, Command, Document, ParseError};
 use crate::linegroup::validate_group_ref;
 use crate::retry::attempt::{current_cycle, AttemptRecord};
@@ -99,9 +100,20 @@ const SINGLES: &[&str] = &[
     "fax_user",
 ];
 
-/// The place of each of [`SINGLES`] (a map: every line of a file is asked).
-static SINGLE_INDEX: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, usize>> =
-    std::sync::LazyLock::new(|| SINGLES.iter().enumerate().map(|(i, s)| (*s, i)).collect());
+/// The place in [`SINGLES`] of each command name's id, plus one (0: not single-valued).
+static SINGLE_SLOT: std::sync::LazyLock<[u8; NAME_COUNT]> = std::sync::LazyLock::new(|| {
+    let mut slots = [0u8; NAME_COUNT];
+    for (i, s) in SINGLES.iter().enumerate() {
+        let id = crate::command::registry::id_of(s.as_bytes()).expect("a registered name");
+        slots[id.index()] = i as u8 + 1;
+    }
+    slots
+});
+
+const ATTEMPT_RECORD: NameId = NameId::of("attempt_record");
+const NEW_CYCLE: NameId = NameId::of("new_cycle");
+const RETRY_NOTE: NameId = NameId::of("retry_note");
+const FAX_FILENAME: NameId = NameId::of("fax_filename");
 
 /// Where a job's commands lie, found in one pass over the names (no argument read): the last
 /// line of each of [`SINGLES`], every document line, how many attempt records there are and
@@ -125,19 +137,22 @@ impl Lines {
             first_record: 0,
             cycle_mark: 0,
         };
-        for (name, line) in doc.names() {
-            match name.as_ref() {
-                "attempt_record" => {
+        let slots = &*SINGLE_SLOT;
+        // Commands by id (noted when the document was read): no name is compared here.
+        for (id, line) in doc.ids() {
+            let Some(id) = id else { continue };
+            match id {
+                ATTEMPT_RECORD => {
                     if l.records == 0 {
                         l.first_record = line;
                     }
                     l.records += 1;
                 }
-                "new_cycle" | "retry_note" => l.cycle_mark = l.records,
-                "fax_filename" => l.documents.push(line),
-                n => {
-                    if let Some(&i) = SINGLE_INDEX.get(n) {
-                        l.last[i] = line;
+                NEW_CYCLE | RETRY_NOTE => l.cycle_mark = l.records,
+                FAX_FILENAME => l.documents.push(line),
+                id => {
+                    if let Some(i) = slots[id.index()].checked_sub(1) {
+                        l.last[usize::from(i)] = line;
                     }
                 }
             }
@@ -297,9 +312,9 @@ impl Job {
         };
         let mut records = Vec::with_capacity(lines.records);
         let record_lines = doc
-            .names()
+            .ids()
             .skip_while(|&(_, l)| l < lines.first_record)
-            .filter(|(n, _)| n == "attempt_record")
+            .filter(|&(id, _)| id == Some(ATTEMPT_RECORD))
             .map(|(_, l)| l)
             .take(lines.records);
         for l in record_lines {

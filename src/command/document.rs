@@ -8,6 +8,7 @@
 //! back byte for byte. It never reads or writes files itself.
 
 use super::parse::{error_at, scan, write_arg, Command, ParseError, Shape, MAX_LINE_BYTES};
+use super::registry::{id_of, NameId, NAME_COUNT};
 use std::borrow::Cow;
 
 /// How a line ended in the source.
@@ -37,8 +38,30 @@ impl Eol {
 struct Entry {
     start: u32,
     len: u16,
+    /// The command's [`NameId`] ([`NO_ID`] for a name redial does not know, or no command).
+    id: u16,
     eol: Eol,
     shape: Shape,
+}
+
+/// [`Entry::id`] of a line with no known command name.
+const NO_ID: u16 = u16::MAX;
+
+impl Entry {
+    fn name_id(&self) -> Option<NameId> {
+        (self.id != NO_ID).then(|| NameId::from_index(self.id))
+    }
+}
+
+/// The id of the command `shape` found in `line` ([`NO_ID`] when none is known).
+fn id_in(line: &[u8], shape: &Shape) -> u16 {
+    match *shape {
+        Shape::Command { name: (off, len) } => {
+            let off = usize::from(off);
+            id_of(&line[off..off + usize::from(len)]).map_or(NO_ID, |id| id.index() as u16)
+        }
+        _ => NO_ID,
+    }
 }
 
 /// A parsed file that can be edited and written back losslessly.
@@ -90,6 +113,7 @@ impl Document {
             entries.push(Entry {
                 start: at as u32,
                 len: len as u16,
+                id: id_in(line, &shape),
                 eol,
                 shape,
             });
@@ -178,28 +202,47 @@ impl Document {
         (0..self.entries.len()).filter_map(|i| self.command_at(i))
     }
 
-    /// The name (lower case) and line number of every command, without reading arguments.
-    pub fn names(&self) -> impl Iterator<Item = (Cow<'_, str>, usize)> {
-        self.entries.iter().enumerate().filter_map(|(i, e)| {
-            let n = self.name_of(e)?;
-            let n = std::str::from_utf8(n).expect("a scanned name is ASCII");
-            let n = if n.bytes().any(|b| b.is_ascii_uppercase()) {
-                Cow::Owned(n.to_ascii_lowercase())
-            } else {
-                Cow::Borrowed(n)
-            };
-            Some((n, i + 1))
+    /// The [`NameId`] (`None` when redial does not know the name) and line number of every
+    /// command, without reading names or arguments.
+    pub fn ids(&self) -> impl Iterator<Item = (Option<NameId>, usize)> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches!(e.shape, Shape::Command { .. }))
+            .map(|(i, e)| (e.name_id(), i + 1))
+    }
+
+    /// The name (lower case) of the command on 1-based line `line`.
+    pub fn name_at(&self, line: usize) -> Option<Cow<'_, str>> {
+        let e = self.entries.get(line.checked_sub(1)?)?;
+        let n = std::str::from_utf8(self.name_of(e)?).expect("a scanned name is ASCII");
+        Some(if n.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(n.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(n)
         })
     }
 
     /// The commands whose lower-case name `wanted` accepts, in file order; the arguments of the
-    /// others are never read.
+    /// others are never read. `wanted` is asked once per known name (by its id) and once per
+    /// line of a name redial does not know.
     pub fn named<'a>(
         &'a self,
         wanted: impl Fn(&str) -> bool + 'a,
     ) -> impl Iterator<Item = Command<'a>> + 'a {
-        self.names()
-            .filter(move |(n, _)| wanted(n))
+        // Per id: not asked yet (0), no (1), yes (2).
+        let mut answers = [0u8; NAME_COUNT];
+        self.ids()
+            .filter(move |&(id, line)| match id {
+                Some(id) => {
+                    let a = &mut answers[id.index()];
+                    if *a == 0 {
+                        *a = if wanted(id.name()) { 2 } else { 1 };
+                    }
+                    *a == 2
+                }
+                None => self.name_at(line).is_some_and(|n| wanted(&n)),
+            })
             .filter_map(|(_, line)| self.command_at(line - 1))
     }
 
@@ -294,6 +337,7 @@ impl Document {
         Entry {
             start: start as u32,
             len: text.len() as u16,
+            id: id_in(text.as_bytes(), &shape),
             eol,
             shape,
         }

@@ -250,7 +250,7 @@ pub(crate) fn scan(line: &[u8]) -> Result<Shape, (usize, String)> {
             b'/' => j = p + 1,
             _ => {
                 let after = quoted_end(line, p)
-                    .ok_or((p, "quoted argument has no closing quote".to_string()))?;
+                    .ok_or_else(|| (p, "quoted argument has no closing quote".to_string()))?;
                 if after < line.len() && !is_ws(line[after]) {
                     return Err((
                         after,

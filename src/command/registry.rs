@@ -185,6 +185,117 @@ pub enum Known {
     Unknown,
 }
 
+/// A command name redial knows (acted on or accepted in some file kind): its place in
+/// [`ACTED`], then in [`ACCEPTED`]. A document notes each line's id once, when it is read, so
+/// the passes over a file's commands compare small numbers instead of names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NameId(u16);
+
+/// How many [`NameId`]s there are.
+pub const NAME_COUNT: usize = ACTED.len() + ACCEPTED.len();
+
+impl NameId {
+    /// The id of `name` (lower case, no `$`), evaluated at compile time where it is used in a
+    /// `const`: a name missing from the tables stops the build.
+    pub const fn of(name: &str) -> NameId {
+        let mut i = 0;
+        while i < ACTED.len() {
+            if const_eq(ACTED[i].0, name) {
+                return NameId(i as u16);
+            }
+            i += 1;
+        }
+        let mut j = 0;
+        while j < ACCEPTED.len() {
+            if const_eq(ACCEPTED[j].0, name) {
+                return NameId((ACTED.len() + j) as u16);
+            }
+            j += 1;
+        }
+        panic!("not a command name in the registry");
+    }
+
+    /// Its place, `0..NAME_COUNT`.
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+
+    /// The id at `index` (below [`NAME_COUNT`]).
+    pub(crate) fn from_index(index: u16) -> NameId {
+        debug_assert!(usize::from(index) < NAME_COUNT);
+        NameId(index)
+    }
+
+    /// The name.
+    pub fn name(self) -> &'static str {
+        let i = self.index();
+        match ACTED.get(i) {
+            Some((n, _)) => n,
+            None => ACCEPTED[i - ACTED.len()].0,
+        }
+    }
+
+    /// Whether it is known in a `kind` file, and how.
+    pub fn known(self, kind: FileKind) -> Known {
+        let i = self.index();
+        let letter = kind.letter();
+        let (acted, accepted) = match ACTED.get(i) {
+            Some((_, k)) => (*k, ""),
+            None => ("", ACCEPTED[i - ACTED.len()].1),
+        };
+        if acted.contains(letter) {
+            Known::Acted
+        } else if accepted.contains(letter) {
+            Known::Accepted
+        } else {
+            Known::Unknown
+        }
+    }
+}
+
+const fn const_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The id of a command name as written (any case, no `$`); `None` for a name redial does not
+/// know in any file kind.
+pub fn id_of(name: &[u8]) -> Option<NameId> {
+    // Asked once per command line when a file is read.
+    static BY_NAME: std::sync::LazyLock<FxHashMap<&'static [u8], NameId>> =
+        std::sync::LazyLock::new(|| {
+            let mut m = FxHashMap::default();
+            for (i, (n, _)) in ACTED.iter().enumerate() {
+                m.entry(n.as_bytes()).or_insert(NameId(i as u16));
+            }
+            for (j, (n, _, _)) in ACCEPTED.iter().enumerate() {
+                m.entry(n.as_bytes())
+                    .or_insert(NameId((ACTED.len() + j) as u16));
+            }
+            m
+        });
+    if !name.iter().any(u8::is_ascii_uppercase) {
+        return BY_NAME.get(name).copied();
+    }
+    // No known name is longer than this; a longer one is unknown whatever its case.
+    let mut lower = [0u8; 48];
+    let lower = lower.get_mut(..name.len())?;
+    for (l, b) in lower.iter_mut().zip(name) {
+        *l = b.to_ascii_lowercase();
+    }
+    BY_NAME.get(&*lower).copied()
+}
+
 /// Whether `name` (lower case, no `$`) is known in a `kind` file.
 pub fn known(kind: FileKind, name: &str) -> Known {
     // Looked up once per command line: a file of attempt records asks for every line.
@@ -291,16 +402,44 @@ fn check_name(kind: FileKind, file: &str, name: &str, line: usize) -> Option<Unk
 }
 
 /// Every command of `doc` that a `kind` file does not know, in file order (names only: no
-/// argument is read).
+/// argument is read; a known name is judged by its id).
 pub fn unknown_commands(doc: &Document, kind: FileKind) -> Vec<Unknown> {
-    doc.names()
-        .filter_map(|(name, line)| check_name(kind, doc.origin(), &name, line))
+    doc.ids()
+        .filter(|(id, _)| id.is_none_or(|id| id.known(kind) == Known::Unknown))
+        .filter_map(|(_, line)| {
+            let name = doc.name_at(line)?;
+            check_name(kind, doc.origin(), &name, line)
+        })
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each known name has one id that gives the name back and judges it in every file kind
+    /// as the name itself is judged; ids are found whatever the case; other names have none.
+    #[test]
+    fn ids_judge_as_names_do() {
+        let all: Vec<&str> = ACTED
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(ACCEPTED.iter().map(|(n, _, _)| *n))
+            .collect();
+        assert_eq!(all.len(), NAME_COUNT);
+        for n in &all {
+            let id = id_of(n.as_bytes()).unwrap();
+            assert_eq!(id.name(), *n);
+            assert_eq!(NameId::of(n), id);
+            assert_eq!(id_of(n.to_ascii_uppercase().as_bytes()), Some(id));
+            for kind in [FileKind::Cfg, FileKind::Usr, FileKind::Fs] {
+                assert_eq!(id.known(kind), known(kind, n), "{n} in {kind:?}");
+            }
+        }
+        for other in ["fax_phnoe", "", "x", &"a".repeat(60)] {
+            assert_eq!(id_of(other.as_bytes()), None, "{other}");
+        }
+    }
 
     fn unknown(text: &str, kind: FileKind) -> Vec<String> {
         let d = Document::parse_str(text, "f").unwrap();

@@ -56,8 +56,21 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, ValueError> {
         .ok_or_else(|| ValueError(format!("{s:?} is not a real calendar date")))
 }
 
+/// The value of an ASCII digit.
+fn digit(b: u8) -> Option<u8> {
+    let d = b.wrapping_sub(b'0');
+    (d <= 9).then_some(d)
+}
+
 /// [`parse_date`] of bytes, without saying why not (for fast paths that fall back to it).
 pub fn date_of(s: &[u8]) -> Option<NaiveDate> {
+    // The form redial writes (`MM/DD/YYYY`, every record), read without the general loop.
+    if let [m1, m2, b'/', d1, d2, b'/', y1, y2, y3, y4] = *s {
+        let n = |a: u8, b: u8| Some(u32::from(digit(a)?) * 10 + u32::from(digit(b)?));
+        let (m, d) = (n(m1, m2)?, n(d1, d2)?);
+        let y = n(y1, y2)? * 100 + n(y3, y4)?;
+        return NaiveDate::from_ymd_opt(y as i32, m, d);
+    }
     match fields::<3>(s, b'/', 3, 9)? {
         ([m, d, y], _, 4) => NaiveDate::from_ymd_opt(y as i32, m, d),
         _ => None,
@@ -66,6 +79,11 @@ pub fn date_of(s: &[u8]) -> Option<NaiveDate> {
 
 /// [`parse_time`] of bytes, without saying why not.
 pub fn time_of(s: &[u8]) -> Option<NaiveTime> {
+    // `HH:MM:SS`, the form redial writes, without the general loop.
+    if let [h1, h2, b':', m1, m2, b':', s1, s2] = *s {
+        let n = |a: u8, b: u8| Some(u32::from(digit(a)?) * 10 + u32::from(digit(b)?));
+        return NaiveTime::from_hms_opt(n(h1, h2)?, n(m1, m2)?, n(s1, s2)?);
+    }
     let ([h, m, sec], _, _) = fields::<3>(s, b':', 2, 2)?;
     NaiveTime::from_hms_opt(h, m, sec)
 }
@@ -152,6 +170,42 @@ mod tests {
         for bad in ["24:00", "12:60", "1:2:3:4", "", "aa:bb", "123:00"] {
             assert!(parse_time(bad).is_err(), "{bad}");
         }
+    }
+
+    /// The byte readers' fast paths for the forms redial writes give what the general readers
+    /// give, for every digit pattern and for near misses (a letter, a wrong separator).
+    #[test]
+    fn fast_paths_read_as_the_general_readers() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabet = b"0123456789012345678901234567890123456789/:a 9";
+        for _ in 0..200_000 {
+            let r = next();
+            let mut date = *b"03/02/2026";
+            let mut time = *b"10:00:00";
+            for (i, b) in date.iter_mut().enumerate() {
+                *b = alphabet[((r >> (i * 5)) % alphabet.len() as u64) as usize];
+            }
+            for (i, b) in time.iter_mut().enumerate() {
+                *b = alphabet[((r >> (i * 7 + 3)) % alphabet.len() as u64) as usize];
+            }
+            if r & 1 == 0 {
+                (date[2], date[5], time[2], time[5]) = (b'/', b'/', b':', b':');
+            }
+            let d = std::str::from_utf8(&date).unwrap();
+            let t = std::str::from_utf8(&time).unwrap();
+            assert_eq!(date_of(&date), parse_date(d).ok(), "{d:?}");
+            assert_eq!(time_of(&time), parse_time(t).ok(), "{t:?}");
+        }
+        assert_eq!(date_of(b"02/29/2024"), NaiveDate::from_ymd_opt(2024, 2, 29));
+        assert_eq!(date_of(b"02/29/2025"), None);
+        assert_eq!(time_of(b"23:59:59"), NaiveTime::from_hms_opt(23, 59, 59));
+        assert_eq!(time_of(b"24:00:00"), None);
     }
 
     #[test]
