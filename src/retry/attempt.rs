@@ -8,21 +8,118 @@ use super::outcome::Class;
 use crate::command::{date_of, format_date, format_time, parse_date, parse_time, time_of, Command};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
-/// A whole number written in ASCII digits, as `str::parse::<u32>` reads it (a leading `+` too).
-fn digits(w: &[u8]) -> Option<u32> {
-    let w = w.strip_prefix(b"+").unwrap_or(w);
-    if w.is_empty() {
-        return None;
-    }
-    let mut n: u32 = 0;
-    for &b in w {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
+/// A record's three text fields (`flags`, `boardline`, `answerback`) joined by `\n`, which no
+/// field of a line can hold, in the 16 bytes a boxed string takes: up to seven bytes are kept
+/// in place (`\nM1\n`, the usual board and line with no flags or answerback), longer texts on
+/// the heap. A text is always kept the one way its length says, so equal texts compare equal.
+#[derive(Clone, PartialEq, Eq)]
+enum Texts {
+    Inline([u8; 7], u8),
+    Heap(Box<str>),
+}
+
+impl Texts {
+    /// `flags\nboardline\nanswerback`, or empty when all three are.
+    fn join(flags: &[u8], boardline: &[u8], answerback: &[u8]) -> Option<Texts> {
+        if flags.is_empty() && boardline.is_empty() && answerback.is_empty() {
+            return Some(Texts::Inline([0; 7], 0));
         }
-        n = n.checked_mul(10)?.checked_add(u32::from(d))?;
+        let len = flags.len() + boardline.len() + answerback.len() + 2;
+        let parts = [flags, b"\n", boardline, b"\n", answerback];
+        if len <= 7 {
+            let mut buf = [0u8; 7];
+            // Byte by byte: a call to memcpy costs more than these few bytes.
+            for (slot, &b) in buf.iter_mut().zip(parts.iter().flat_map(|p| p.iter())) {
+                *slot = b;
+            }
+            std::str::from_utf8(&buf[..len]).ok()?;
+            return Some(Texts::Inline(buf, len as u8));
+        }
+        let joined = parts.concat();
+        Some(Texts::Heap(
+            String::from_utf8(joined).ok()?.into_boxed_str(),
+        ))
     }
-    Some(n)
+
+    fn as_str(&self) -> &str {
+        match self {
+            Texts::Inline(buf, len) => {
+                std::str::from_utf8(&buf[..usize::from(*len)]).expect("checked when made")
+            }
+            Texts::Heap(s) => s,
+        }
+    }
+}
+
+/// The blank-separated words of a plain record line, read one at a time, each byte once.
+struct Words<'a> {
+    s: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Words<'a> {
+    fn skip_blanks(&mut self) {
+        while let Some(b' ' | b'\t') = self.s.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// The next word, if any.
+    fn next(&mut self) -> Option<&'a [u8]> {
+        self.skip_blanks();
+        let from = self.at;
+        while let Some(&b) = self.s.get(self.at) {
+            if b == b' ' || b == b'\t' {
+                break;
+            }
+            self.at += 1;
+        }
+        (self.at > from).then(|| &self.s[from..self.at])
+    }
+
+    /// The next field as a number read as its digits go by: `Some(None)` at the end of the
+    /// line, `None` when the word is not digits (an optional `+` first) that fit a `u32`.
+    fn number(&mut self) -> Option<Option<u32>> {
+        self.skip_blanks();
+        if self.at == self.s.len() {
+            return Some(None);
+        }
+        if self.s[self.at] == b'+' {
+            self.at += 1;
+        }
+        let from = self.at;
+        let mut n: u32 = 0;
+        while let Some(&b) = self.s.get(self.at) {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                if b == b' ' || b == b'\t' {
+                    break;
+                }
+                return None;
+            }
+            n = n.checked_mul(10)?.checked_add(u32::from(d))?;
+            self.at += 1;
+        }
+        (self.at > from).then_some(Some(n))
+    }
+
+    /// The next word when it is a bare word (not quoted, not a comment); `None` otherwise, and
+    /// at the end of the line.
+    fn plain(&mut self) -> Option<&'a [u8]> {
+        self.next()
+            .filter(|w| !matches!(w[0], b'"' | b';') && !w.starts_with(b"/*"))
+    }
+
+    /// An optional text field: empty at the end of the line or when written `""`; `None` for
+    /// any other quoted word and for a comment.
+    fn optional_text(&mut self) -> Option<&'a [u8]> {
+        match self.next() {
+            None => Some(b""),
+            Some(b"\"\"") => Some(b""),
+            Some(w) if matches!(w[0], b'"' | b';') || w.starts_with(b"/*") => None,
+            Some(w) => Some(w),
+        }
+    }
 }
 
 /// One attempt as recorded in the FS file, in 48 bytes: a job file can hold a hundred thousand
@@ -54,7 +151,7 @@ pub struct AttemptRecord {
     pub class: Class,
     /// The TOSEND queue the attempt came from.
     pub tosend: u8,
-    text: Box<str>,
+    text: Texts,
 }
 
 /// The fields of an [`AttemptRecord`], for building one (numbers beyond a record's range are
@@ -96,20 +193,14 @@ fn held(n: u32) -> u16 {
     u16::try_from(n).unwrap_or(u16::MAX)
 }
 
-/// The three text fields as one allocation (none when all are empty).
-fn joined(flags: &str, boardline: &str, answerback: &str) -> Box<str> {
-    if flags.is_empty() && boardline.is_empty() && answerback.is_empty() {
-        return Box::default();
-    }
-    let mut s = String::with_capacity(flags.len() + boardline.len() + answerback.len() + 2);
-    for (i, part) in [flags, boardline, answerback].into_iter().enumerate() {
-        if i > 0 {
-            s.push('\n');
-        }
-        // A field is one line's word: it cannot hold a line break.
-        s.push_str(part);
-    }
-    s.into_boxed_str()
+/// The three text fields as one [`Texts`].
+fn joined(flags: &str, boardline: &str, answerback: &str) -> Texts {
+    Texts::join(
+        flags.as_bytes(),
+        boardline.as_bytes(),
+        answerback.as_bytes(),
+    )
+    .expect("UTF-8 parts join into UTF-8")
 }
 
 impl From<AttemptFields> for AttemptRecord {
@@ -164,7 +255,7 @@ impl AttemptRecord {
 
     /// The `n`th text field (0 flags, 1 boardline, 2 answerback).
     fn text_field(&self, n: usize) -> &str {
-        self.text.split('\n').nth(n).unwrap_or("")
+        self.text.as_str().split('\n').nth(n).unwrap_or("")
     }
 
     /// Prefix letters of the retry entry this attempt's failure scheduled (empty when none).
@@ -266,90 +357,49 @@ impl AttemptRecord {
     /// the line and says where it is wrong). It gives what `from_command` gives, without
     /// building the argument list: a job file can hold a hundred thousand records.
     pub fn from_plain_line(line: &[u8]) -> Option<AttemptRecord> {
-        // Split at blanks into the name and at most 15 fields, in one pass over the bytes.
-        let mut words: [&[u8]; 16] = [b""; 16];
-        let (mut count, mut at) = (0, 0);
-        loop {
-            while at < line.len() && matches!(line[at], b' ' | b'\t') {
-                at += 1;
-            }
-            if at == line.len() {
-                break;
-            }
-            let from = at;
-            while at < line.len() && !matches!(line[at], b' ' | b'\t') {
-                at += 1;
-            }
-            if count == words.len() {
-                return None;
-            }
-            words[count] = &line[from..at];
-            count += 1;
-        }
-        let name = words[0].strip_prefix(b"$")?;
+        // One pass over the bytes: each field is read where it lies (numbers as their digits
+        // go by), with no list of words first.
+        let mut c = Words { s: line, at: 0 };
+        let name = c.next()?.strip_prefix(b"$")?;
         if !name.eq_ignore_ascii_case(b"attempt_record") {
             return None;
         }
-        let mut f: [&[u8]; 15] = [b""; 15];
-        let n = count.saturating_sub(1);
-        for (slot, &w) in f.iter_mut().zip(&words[1..count.max(1)]) {
-            if w[0] == b';' || w.starts_with(b"/*") {
-                return None;
-            }
-            if w[0] == b'"' {
-                // Only an empty quoted last field reads the same as no text.
-                if w != b"\"\"" {
-                    return None;
-                }
-                *slot = b"";
-            } else {
-                *slot = w;
-            }
+        // The first seven fields must be there; the rest read as 0 or empty when missing.
+        let date = date_of(c.plain()?)?;
+        let secs = time_of(c.plain()?)?.num_seconds_from_midnight();
+        let kind = u8::try_from(c.number()??).ok()?;
+        let skipped = u16::try_from(c.number()??).ok()?;
+        let scheduled = u16::try_from(c.number()??).ok()?;
+        let outcome = c.number()??;
+        let class = Class::from_byte(c.plain()?)?;
+        let num = |c: &mut Words| c.number().map(|n| n.unwrap_or(0));
+        let sent = u16::try_from(num(&mut c)?).ok()?;
+        let tosend = u8::try_from(num(&mut c)?).ok()?;
+        let flags = c.optional_text()?;
+        let flags = if flags == b"0" { b"" } else { flags };
+        let boardline = c.optional_text()?;
+        let baud = u16::try_from(num(&mut c)?).ok()?;
+        let call = num(&mut c)?;
+        let connect = num(&mut c)?;
+        let answerback = c.optional_text()?;
+        if c.next().is_some() {
+            return None; // more fields than a record has, or a comment after them
         }
-        if n < 7 {
-            return None;
-        }
-        let field = |i: usize| -> &[u8] {
-            if i < n {
-                f[i]
-            } else {
-                b""
-            }
-        };
-        let num = |i: usize| -> Option<u32> {
-            if i < n {
-                digits(f[i])
-            } else {
-                Some(0)
-            }
-        };
-        let small = |i: usize| num(i).and_then(|v| u16::try_from(v).ok());
-        let flags = if field(9) == b"0" { b"" } else { field(9) };
-        // The three texts are copied into one buffer and checked as UTF-8 once.
-        let text = if flags.is_empty() && field(10).is_empty() && field(14).is_empty() {
-            Box::default()
-        } else {
-            let mut t = Vec::with_capacity(flags.len() + field(10).len() + field(14).len() + 2);
-            t.extend_from_slice(flags);
-            t.push(b'\n');
-            t.extend_from_slice(field(10));
-            t.push(b'\n');
-            t.extend_from_slice(field(14));
-            String::from_utf8(t).ok()?.into_boxed_str()
-        };
+        // The three texts are joined and checked as UTF-8 once.
+        let text = Texts::join(flags, boardline, answerback)?;
         Some(AttemptRecord {
-            date: date_of(f[0])?,
-            secs: time_of(f[1])?.num_seconds_from_midnight(),
-            kind: u8::try_from(num(2)?).ok()?,
-            skipped: small(3)?,
-            scheduled: small(4)?,
-            outcome: num(5)?,
-            class: Class::from_byte(f[6])?,
-            sent: small(7)?,
-            tosend: u8::try_from(num(8)?).ok()?,
-            baud: small(11)?,
-            call: num(12)?,
-            connect: num(13)?,
+            date,
+            secs,
+            kind,
+            skipped,
+            scheduled,
+            outcome,
+            class,
+            sent,
+            tosend,
+            baud,
+            call,
+            connect,
             text,
         })
     }
@@ -428,6 +478,7 @@ mod tests {
                 "03/02/2026", "3/2/2026", "13/02/2026", "08:31:05", "8:31", "25:00",
                 "0", "1", "3", "255", "256", "4294967296", "-1", "B", "S", "Z", "Q", "A",
                 "M3", "XR", "\"\"", "\"a b\"", "\"\"x", "x\"y", ";c", "/*c", "/x", "ACME",
+                "M\u{b}3", "\u{1}", "A\u{7f}B", "\u{e9}t\u{e9}", "HYLAFAX-RECEIVER-WITH-A-LONG-NAME-0123456789",
             ]), 0..11),
             order in proptest::sample::select(vec![true, false]),
             sep in proptest::sample::select(vec![" ", "\t", "  "]),
@@ -452,7 +503,8 @@ mod tests {
                 // Declining is allowed only where the line is not plain or does not read.
                 None => proptest::prop_assert!(
                     general.is_none() || line.contains('"') || line.contains(';') || line.contains("/*")
-                        || words.len() > 15,
+                        || words.len() > 15 || line.len() > 128
+                        || line.bytes().any(|b| b < b' ' && b != b'\t'),
                     "{}", line
                 ),
             }
