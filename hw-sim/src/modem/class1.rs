@@ -57,6 +57,9 @@ pub struct TxBuf {
     start: Instant,
     /// The first frame of this `+FTH=3` (carries the preamble).
     first: bool,
+    /// When the first byte came (a DTE may prepare its page after CONNECT; the modem sends
+    /// fill meanwhile).
+    first_byte: Option<Instant>,
 }
 
 /// Seconds a training sequence lasts before data (line time).
@@ -252,6 +255,7 @@ impl Modem {
             dle: false,
             start,
             first: true,
+            first_byte: None,
         });
         self.result(Res::Connect(None));
     }
@@ -261,6 +265,7 @@ impl Modem {
         let State::C1Tx(buf) = &mut self.state else {
             return;
         };
+        buf.first_byte.get_or_insert(now);
         let cap = if buf.hdlc { MAX_FRAME } else { MAX_DATA };
         let v: &[u8] = if buf.dle {
             buf.dle = false;
@@ -305,14 +310,21 @@ impl Modem {
                     dle: false,
                     start: end,
                     first: false,
+                    first_byte: None,
                     ..buf
                 });
                 self.result(Res::Connect(None));
             }
         } else {
             let bps = remote::modulation(buf.code).map_or(2400, |m| m.1);
-            let end = (buf.start + secs(buf.data.len() as f64 * 8.0 / f64::from(bps))).max(now);
+            let start = buf.first_byte.unwrap_or(buf.start).max(buf.start);
+            let mut end = (start + secs(buf.data.len() as f64 * 8.0 / f64::from(bps))).max(now);
             if let Some(line) = self.c1_line() {
+                if line.remote.takes_page() {
+                    // efax divides by the whole seconds from its first page byte to the OK
+                    // (SIGFPE when 0).
+                    end = end.max(start + super::fax::MIN_PAGE_REAL);
+                }
                 line.remote.hear_data(buf.code, buf.data);
             }
             self.c1_pump(end + secs(TURNAROUND));

@@ -474,6 +474,11 @@ impl Remote {
         }
     }
 
+    /// Whether high-speed data now would be a page (trained, waiting for one).
+    pub(crate) fn takes_page(&self) -> bool {
+        self.gone.is_none() && matches!(self.step, Step::Ready(_))
+    }
+
     /// High-speed data from the sender (`+FTM=code`).
     pub(crate) fn hear_data(&mut self, code: u32, data: Vec<u8>) {
         if self.gone.is_some() {
