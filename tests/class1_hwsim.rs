@@ -50,6 +50,22 @@ outcome = { kind = "fax", rings = 1, drop = [{ frame = "DCS" }], garble = [{ fra
 [[number]]
 number = "5551108"
 outcome = { kind = "fax", rings = 1, rtp_pages = [1] }
+
+[[number]]
+number = "5551109"
+outcome = { kind = "fax", rings = 1, hangup = { phase = "B", code = 25 } }
+
+[[number]]
+number = "5551110"
+outcome = { kind = "fax", rings = 1, hangup = { phase = "C", code = 43, page = 2 } }
+
+[[number]]
+number = "5551111"
+outcome = { kind = "fax", rings = 1, hangup = { phase = "D", code = 52, page = 1 } }
+
+[[number]]
+number = "5551112"
+outcome = { kind = "fax", rings = 1, dis = "0,3,0,2,0,0,0,0", csi = "LOW END" }
 "#;
 
 /// Line time runs 50 times faster than the wall clock (a dense fine page is about a minute of
@@ -260,6 +276,58 @@ async fn dropped_and_garbled_frames_are_recovered() {
         let (rec, got, _) = last_call_pages(&rack);
         assert_eq!(rec["pages_rejected"], 0, "{number}");
         assert_equal(&got, &sent, number);
+    }
+    rack.stop().await;
+}
+
+/// The receiver hangs up: DCN after the training (phase B: outcome 1024), silence after page 2's
+/// data (phase C: EOP unanswered three times, 1054, page 1 counted), DCN instead of an answer to
+/// page 1's MPS (phase D: 1051). A receiver offering V.29 and standard resolution only gets
+/// what it offered (hw-sim would refuse anything more with DCN).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_hangups_map_to_outcome_codes_and_a_low_end_dis_is_honoured() {
+    let rack = start("hangup").await;
+    let (doc, sent) = two_pages(&rack);
+    let s = settings(&rack, &[]);
+    for (number, code, pages) in [
+        ("5551109", 1024, 0),
+        ("5551110", 1054, 1),
+        ("5551111", 1051, 0),
+    ] {
+        let r = run_call(&s, &fax_call(number, &doc)).await;
+        assert_eq!(
+            (r.code, r.pages),
+            (code, pages),
+            "{number}: {r:?}\n{}",
+            log_of(&r)
+        );
+        let rec = calls(&rack).pop().unwrap();
+        assert!(
+            rec["ended_by"]
+                .as_str()
+                .unwrap()
+                .starts_with("remote hangup in phase"),
+            "{number}: {rec}"
+        );
+    }
+    let r = run_call(&s, &fax_call("5551112", &doc)).await;
+    assert_eq!(
+        (r.code, r.pages, r.baud, r.answerback.as_str()),
+        (0, 2, 9600, "LOW END"),
+        "{r:?}\n{}",
+        log_of(&r)
+    );
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["pages"][0]["yres"], 98);
+    let standard: Vec<Page> = sent
+        .iter()
+        .map(|p| p.to_resolution(Resolution::Standard))
+        .collect();
+    for (g, s) in got.iter().zip(&standard) {
+        assert!(
+            g.bitmap() == s.bitmap(),
+            "a standard-resolution page differs"
+        );
     }
     rack.stop().await;
 }
