@@ -604,6 +604,33 @@ mod tests {
     }
 
     #[test]
+    fn class1_frame_faults_name_known_frames() {
+        let ok = Scenario::parse(
+            r#"
+            [[number]]
+            number = "1"
+            outcome = { kind = "fax", drop = [{ frame = "MPS", page = 2 }], garble = [{ frame = "CFR", times = 2 }], train_max = 9600, ftt = 1, rtp_pages = [1] }
+            "#,
+        )
+        .unwrap();
+        let Some(Outcome::Fax(a)) = &ok.number[0].outcome else {
+            panic!("a fax outcome")
+        };
+        assert_eq!(
+            (a.drop[0].page, a.drop[0].times, a.garble[0].times),
+            (Some(2), 1, 2)
+        );
+        let bad = Scenario::parse(
+            r#"
+            [[number]]
+            number = "1"
+            sequence = [{ kind = "busy" }, { kind = "fax", garble = [{ frame = "XYZ" }] }]
+            "#,
+        );
+        assert!(bad.unwrap_err().to_string().contains("XYZ"));
+    }
+
+    #[test]
     fn rejects_two_matchers() {
         let e = Scenario::parse(
             r#"

@@ -230,7 +230,7 @@ impl Modem {
                     self.c1_receive(now, false);
                 } else if !quiet {
                     // V.21 frames on the line while a high-speed carrier is expected.
-                    self.result(Res::Text("+FCERROR".into()));
+                    self.result(Res::FcError);
                 } else {
                     // The remote never sends page data: wait until the DTE gives up.
                     self.c1_gen += 1;

@@ -614,6 +614,64 @@ mod tests {
         assert!(bit(&d, 16) && bit(&d, 24) && bit(&d, 27) && bit(&d, 31));
     }
 
+    /// Any frames and data in any order: the receiver answers or keeps quiet, never panics.
+    #[test]
+    fn random_frames_and_data_never_panic() {
+        let answer: FaxAnswer = toml::from_str(
+            r#"dis = "1,5,2,2,3,2,0,7"
+            rtn_pages = [1]
+            drop = [{ frame = "MPS" }]
+            garble = [{ frame = "CFR" }]
+            hangup = { phase = "D", code = 50, page = 3 }"#,
+        )
+        .unwrap();
+        let mut seed = 0x1234_5678_u64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let kinds = [
+            fcf::DCS,
+            fcf::TSI,
+            fcf::MPS,
+            fcf::EOP,
+            fcf::EOM,
+            fcf::CRP,
+            fcf::DCN,
+            0x00,
+            0xff,
+        ];
+        for _ in 0..50 {
+            let mut r = Remote::new(answer.clone());
+            r.greet();
+            for _ in 0..200 {
+                match rnd() % 4 {
+                    0 => {
+                        let n = (rnd() % 8) as usize;
+                        let mut f =
+                            vec![0xff, 0x13, kinds[(rnd() % 9) as usize] | (rnd() & 1) as u8];
+                        f.extend((0..n).map(|_| rnd() as u8));
+                        f.truncate((rnd() % 12) as usize);
+                        r.hear_frame(&f);
+                    }
+                    1 => {
+                        let code = [24, 48, 72, 96, 145, 146, 0, 999][(rnd() % 8) as usize];
+                        let data = (0..rnd() % 3000).map(|_| (rnd() % 3) as u8).collect();
+                        r.hear_data(code, data);
+                    }
+                    2 => r.t4(),
+                    _ => {
+                        let _ = (r.takes_page(), r.waits_for_dcs());
+                    }
+                }
+                r.out.clear();
+                r.verdicts.clear();
+            }
+        }
+    }
+
     #[test]
     fn dcs_rate_fields() {
         let mut f = vec![0u8; 3];

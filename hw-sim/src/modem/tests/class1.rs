@@ -442,3 +442,23 @@ fn class1_junk_never_panics() {
     r.send("ATQ0V1H\r");
     assert!(!r.records().is_empty());
 }
+
+#[test]
+fn class1_frm_while_frames_are_on_the_line_is_a_carrier_error() {
+    let mut r = c1_rig();
+    assert_eq!(r.send("AT+FCLASS=1\r"), "\r\nOK\r\n");
+    r.m.feed(r.now, b"ATDT110\r");
+    let out = r.until_frame_end(60.0);
+    assert_eq!(r.frame(out).0[2], 0x40, "CSI");
+    // DIS is still to come on V.21: a high-speed receive is the wrong carrier.
+    assert_eq!(r.send("AT+FRM=96\r"), "\r\n+FCERROR\r\n");
+    assert_eq!(r.send("ATV0\r"), "0\r");
+    assert_eq!(r.send("AT+FRM=96\r"), "+F4\r");
+    r.send("ATV1\r");
+    assert_eq!(r.frh().0[2], 0x80, "DIS after all");
+    // Nothing more is coming: +FRM waits until the DTE cancels.
+    assert_eq!(r.send("AT+FRM=96\r"), "");
+    assert!(r.advance(20.0).is_empty());
+    r.bytes(&[CAN]);
+    assert_eq!(r.out(), "\r\nOK\r\n");
+}
