@@ -359,7 +359,12 @@ impl Modem {
                     "8" | "8.0" => FClass::Voice,
                     _ => return Done::Error,
                 };
-                if c != self.fclass && self.call.as_ref().is_some_and(|c| c.fax.is_some()) {
+                if c != self.fclass
+                    && self
+                        .call
+                        .as_ref()
+                        .is_some_and(|c| c.fax.is_some() || c.c1.is_some())
+                {
                     self.end_call(now, "class change");
                 }
                 self.fclass = c;

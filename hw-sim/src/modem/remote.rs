@@ -527,8 +527,7 @@ impl Remote {
             _ => {
                 // No page since the last answer: a repeat (our answer was lost) gets the same
                 // answer; otherwise the page never arrived.
-                if let Some((last, frames)) = self.last.clone().filter(|(p, _)| *p == ppm) {
-                    let _ = last;
+                if let Some((_, frames)) = self.last.clone().filter(|(p, _)| *p == ppm) {
                     return self.send(frames);
                 }
                 if matches!(self.step, Step::Ready(_) | Step::WaitDcs) {
