@@ -177,6 +177,11 @@ async fn two_fine_pages_in_class_1_arrive_pixel_equal() {
     let (rec, got, codings) = last_call_pages(&rack);
     assert_eq!(rec["class"], "1");
     assert_eq!(rec["ended_by"], "normal end", "DCN after the last MCF");
+    assert_eq!(
+        rec["tsi"], "+1 555 0001",
+        "the line's id= as the receiver read TSI"
+    );
+    assert_eq!(rec["trained_bps"], 14400);
     assert_eq!(rec["pages_rejected"], 0);
     assert_eq!(codings, ["MH", "MH"], "the default DIS offers no 2-D");
     assert_eq!(rec["pages"][0]["yres"], 196);
@@ -196,7 +201,8 @@ async fn ftt_steps_down_and_retrains_until_cfr() {
     for step in ["FTT at V.17 14400", "FTT at V.17 12000", "CFR: trained at"] {
         assert!(log.contains(step), "{step:?} missing:\n{log}");
     }
-    let (_, got, _) = last_call_pages(&rack);
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["trained_bps"], 9600, "the receiver confirmed 9600");
     assert_equal(&got, &sent, "after step-down");
     rack.stop().await;
 }

@@ -461,6 +461,10 @@ impl Modem {
         if let Some(mut c) = self.call.take() {
             let remote_gone = c.voice.as_ref().is_some_and(|v| v.remote_gone);
             let c1_gone = c.c1.as_ref().and_then(|l| l.remote.gone.clone());
+            if let Some(l) = &c.c1 {
+                c.rec.tsi = l.remote.tsi.clone();
+                c.rec.trained_bps = l.remote.trained_bps;
+            }
             c.rec.ended_by = if let (Some(why), "hangup by DTE") = (c1_gone, ended_by) {
                 why
             } else if remote_gone && ended_by == "hangup by DTE" {

@@ -294,6 +294,8 @@ pub(crate) struct Remote {
     pub gone: Option<String>,
     /// The sender's ID from TSI.
     pub tsi: String,
+    /// The rate of the last training confirmed with CFR.
+    pub trained_bps: u32,
     /// Why the call is being refused (sent with DCN after the next training check).
     refusal: Option<String>,
 }
@@ -319,6 +321,7 @@ impl Remote {
             verdicts: Vec::new(),
             gone: None,
             tsi: String::new(),
+            trained_bps: 0,
             refusal: None,
         }
     }
@@ -497,6 +500,7 @@ impl Remote {
                     && self.answer.train_max.is_none_or(|max| d.bps <= max)
                     && self.trainings > self.answer.ftt;
                 if good {
+                    self.trained_bps = d.bps;
                     self.step = Step::Ready(d);
                     self.send(vec![frame(fcf::CFR, &[], true)]);
                 } else {

@@ -293,6 +293,10 @@ fn class1_two_fine_pages_are_received_and_decoded() {
         ("1", 2, "normal end")
     );
     assert_eq!(rec.result, "CONNECT");
+    assert_eq!(
+        (rec.tsi.as_str(), rec.trained_bps),
+        ("TEST NATIONAL", 14400)
+    );
 }
 
 #[test]
