@@ -10,7 +10,8 @@
 //! Never decides T.30 matters; that is the remote's.
 
 use super::commands::{Done, Op};
-use super::remote::{self, Remote, Verdict};
+use super::remote::{Remote, Verdict};
+use super::t30;
 use super::{Modem, Res, State, TimerKind, DLE, ETX, SUB};
 use crate::scenario::FaxAnswer;
 use std::collections::VecDeque;
@@ -64,11 +65,11 @@ pub struct TxBuf {
 
 /// Seconds a training sequence lasts before data (line time).
 fn training_secs(code: u32) -> f64 {
-    match remote::modulation(code) {
-        Some((remote::Family::V17, _, true)) => 1.4,
-        Some((remote::Family::V17, _, false)) => 0.15,
-        Some((remote::Family::V29, _, _)) => 0.25,
-        Some((remote::Family::V27, 2400, _)) => 0.95,
+    match t30::modulation(code) {
+        Some((t30::Family::V17, _, true)) => 1.4,
+        Some((t30::Family::V17, _, false)) => 0.15,
+        Some((t30::Family::V29, _, _)) => 0.25,
+        Some((t30::Family::V27, 2400, _)) => 0.95,
         _ => 0.7,
     }
 }
@@ -166,7 +167,7 @@ impl Modem {
             Op::Test => {
                 let list = match name {
                     "FTH" | "FRH" => "3".to_string(),
-                    "FTM" | "FRM" => remote::CODES
+                    "FTM" | "FRM" => t30::CODES
                         .iter()
                         .map(u32::to_string)
                         .collect::<Vec<_>>()
@@ -200,7 +201,7 @@ impl Modem {
         let valid = if hdlc {
             value == 3
         } else {
-            remote::CODES.contains(&value)
+            t30::CODES.contains(&value)
         };
         let Some(line) = self.c1_line().filter(|_| valid) else {
             return Done::Error;
@@ -316,7 +317,7 @@ impl Modem {
                 self.result(Res::Connect(None));
             }
         } else {
-            let bps = remote::modulation(buf.code).map_or(2400, |m| m.1);
+            let bps = t30::modulation(buf.code).map_or(2400, |m| m.1);
             let start = buf.first_byte.unwrap_or(buf.start).max(buf.start);
             let mut end = (start + secs(buf.data.len() as f64 * 8.0 / f64::from(bps))).max(now);
             if let Some(line) = self.c1_line() {
@@ -389,7 +390,7 @@ impl Modem {
             return;
         };
         let connected = std::mem::replace(&mut line.connected, false);
-        let mut fcs = remote::fcs(&f.bytes);
+        let mut fcs = t30::fcs(&f.bytes);
         if f.garbled {
             fcs ^= 0x5a5a;
         }

@@ -9,7 +9,7 @@
 //! Submodules: `framing` (line assembly, echo, result codes), `commands` (the command
 //! interpreter), `call` (dialling and call progress),
 //! `fax` (Class 2 and 2.0 receiver), `class1` (T.31 framing and line time) with `remote` (the
-//! T.30 receiver behind it), `voice` (class 8).
+//! T.30 receiver behind it) and `t30` (frame and DIS/DCS facts), `voice` (class 8).
 
 mod call;
 mod class1;
@@ -17,6 +17,7 @@ mod commands;
 mod fax;
 mod framing;
 mod remote;
+mod t30;
 mod voice;
 
 use crate::calllog::CallRecord;
