@@ -65,4 +65,8 @@ pub struct CallRecord {
     pub line_secs: f64,
     /// Why the call ended (`hangup by DTE`, `remote hangup`, `result`, …).
     pub ended_by: String,
+    /// Class 1: the sender's ID from its TSI frame, as the remote read it.
+    pub tsi: String,
+    /// Class 1: the bit rate of the last training the remote confirmed (CFR), 0 if none.
+    pub trained_bps: u32,
 }

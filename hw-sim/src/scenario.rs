@@ -316,7 +316,45 @@ pub struct FaxAnswer {
     /// A remote hang-up.
     #[serde(default)]
     pub hangup: Option<FaxHangup>,
+    /// Pages (1-based) answered with RTP (stored; the sender retrains before the next one).
+    #[serde(default)]
+    pub rtp_pages: Vec<u32>,
+    /// Class 1: the fastest bit rate whose training check (TCF) arrives clean; faster ones
+    /// are answered with FTT. Default: the line carries every rate the DIS offers.
+    #[serde(default)]
+    pub train_max: Option<u32>,
+    /// Class 1: the first `ftt` trainings of a call are answered with FTT whatever the rate.
+    #[serde(default)]
+    pub ftt: u32,
+    /// Class 1: commands from the sender that the remote does not hear (no answer, so the
+    /// sender must repeat them).
+    #[serde(default)]
+    pub drop: Vec<FrameFault>,
+    /// Class 1: the remote's frames that reach the DTE with a bad FCS (`ERROR` after the frame).
+    #[serde(default)]
+    pub garble: Vec<FrameFault>,
 }
+
+/// A Class 1 frame the line spoils: `{ frame = "MPS", page = 2, times = 1 }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrameFault {
+    /// T.30 frame name: DCS, TSI, MPS, EOP, EOM, DCN, CRP (sent by the DTE: `drop`) or CSI,
+    /// DIS, CFR, FTT, MCF, RTN, RTP, DCN (sent by the remote: `garble`).
+    pub frame: String,
+    /// Only while this page (1-based) is being sent; any page if absent.
+    #[serde(default)]
+    pub page: Option<u32>,
+    /// How many occurrences are spoiled.
+    #[serde(default = "one")]
+    pub times: u32,
+}
+
+/// Frame names a [`FrameFault`] may give.
+pub const FRAME_NAMES: [&str; 16] = [
+    "DIS", "CSI", "NSF", "DCS", "TSI", "CFR", "FTT", "MCF", "RTN", "RTP", "EOM", "MPS", "EOP",
+    "CRP", "DCN", "PIN",
+];
 
 fn default_csi() -> String {
     "HW-SIM FAX".into()
@@ -403,6 +441,21 @@ impl Scenario {
                     index,
                     reason: "give exactly one of outcome, sequence".into(),
                 });
+            }
+            for o in e.outcome.iter().chain(&e.sequence) {
+                if let Outcome::Fax(a) = o {
+                    if let Some(f) = a
+                        .drop
+                        .iter()
+                        .chain(&a.garble)
+                        .find(|f| !FRAME_NAMES.contains(&f.frame.as_str()))
+                    {
+                        return Err(ScenarioError::Entry {
+                            index,
+                            reason: format!("unknown frame name {:?}", f.frame),
+                        });
+                    }
+                }
             }
         }
         Ok(s)
@@ -548,6 +601,33 @@ mod tests {
         assert_eq!(kinds, ["busy", "busy", "fax", "fax"]);
         assert_eq!(x.route("9123").outcome, Outcome::NoDialtone);
         assert_eq!(x.route("1").outcome.kind(), "no-answer");
+    }
+
+    #[test]
+    fn class1_frame_faults_name_known_frames() {
+        let ok = Scenario::parse(
+            r#"
+            [[number]]
+            number = "1"
+            outcome = { kind = "fax", drop = [{ frame = "MPS", page = 2 }], garble = [{ frame = "CFR", times = 2 }], train_max = 9600, ftt = 1, rtp_pages = [1] }
+            "#,
+        )
+        .unwrap();
+        let Some(Outcome::Fax(a)) = &ok.number[0].outcome else {
+            panic!("a fax outcome")
+        };
+        assert_eq!(
+            (a.drop[0].page, a.drop[0].times, a.garble[0].times),
+            (Some(2), 1, 2)
+        );
+        let bad = Scenario::parse(
+            r#"
+            [[number]]
+            number = "1"
+            sequence = [{ kind = "busy" }, { kind = "fax", garble = [{ frame = "XYZ" }] }]
+            "#,
+        );
+        assert!(bad.unwrap_err().to_string().contains("XYZ"));
     }
 
     #[test]

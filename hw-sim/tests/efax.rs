@@ -1,6 +1,7 @@
 //! Acceptance: the real `efax` (Debian package) sends through a hw-sim modem.
 //!
-//! Class 2.0 (`-o0`) and Class 2 (`-o2`): efax exits 0 and both pages are stored as TIFF-F
+//! Class 2.0 (`-o0`), Class 2 (`-o2`) and Class 1 (`-o1`, efax running T.30 itself against
+//! hw-sim's simulated receiver): efax exits 0 and both pages are stored as TIFF-F
 //! and decode to the bitmaps efax sent. A busy number makes efax exit 1, a no-carrier number
 //! exit 2. These tests fail (they do not skip) when efax or efix is missing.
 //!
@@ -147,6 +148,12 @@ fn efax_class_2_0_sends_two_pages() {
     send_and_check("efax-c20", "0", "2.0");
 }
 
+/// Class 1 (`-o1`): efax runs T.30 itself against hw-sim's remote receiver.
+#[test]
+fn efax_class_1_sends_two_pages() {
+    send_and_check("efax-c1", "1", "1");
+}
+
 #[test]
 fn efax_class_2_sends_two_pages() {
     send_and_check("efax-c2", "2", "2");
@@ -237,5 +244,57 @@ fn efax_against_scenario_failures() {
     assert_eq!(calls[4]["pages"].as_array().unwrap().len(), 0);
     assert_eq!(calls[5]["hangup_code"], "43");
     assert_eq!(calls[6]["hangup_code"], "25");
+    assert!(rack.stop());
+}
+
+const CLASS1_FAULTS: &str = r#"
+[[number]]
+number = "301"
+outcome = { kind = "fax", train_max = 9600 }
+[[number]]
+number = "302"
+outcome = { kind = "fax", rtn_pages = [1], rtn_times = 1 }
+[[number]]
+number = "303"
+outcome = { kind = "fax", drop = [{ frame = "EOP" }], garble = [{ frame = "MCF" }] }
+[[number]]
+number = "304"
+outcome = { kind = "fax", hangup = { phase = "B", code = 25 } }
+"#;
+
+/// efax in Class 1 against the simulated receiver's faults: FTT above 9600 bit/s (efax steps
+/// down), RTN once (efax trains again and resends), a lost EOP and a garbled MCF (efax repeats
+/// EOP), and a receiver that disconnects after DCS (efax: "invalid response to DCS", exit 3).
+#[test]
+fn efax_class_1_against_scenario_faults() {
+    let rack = Rack::start("efax-c1-faults", 1, CLASS1_FAULTS, 0.02);
+    let work = rack.dir.join("..").join("work");
+    make_pages(&work);
+    let send = |number: &str| {
+        let out = run(Command::new("efax")
+            .arg("-d")
+            .arg(rack.tty(0))
+            .arg("-o1")
+            .arg("-t")
+            .arg(number)
+            .arg(work.join("page.002")));
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    for (number, code) in [("301", 0), ("302", 0), ("303", 0), ("304", 3)] {
+        let (got, log) = send(number);
+        assert_eq!(got, Some(code), "{number}:\n{log}");
+    }
+    let calls = rack.calls();
+    assert_eq!(calls.len(), 4);
+    for c in &calls[..3] {
+        assert_eq!(c["class"], "1");
+        assert_eq!(c["pages"].as_array().unwrap().len(), 1, "{c}");
+    }
+    assert_eq!(calls[1]["pages_rejected"], 1);
+    assert_eq!(calls[2]["pages_rejected"], 0);
+    assert_eq!(calls[3]["pages"].as_array().unwrap().len(), 0);
     assert!(rack.stop());
 }

@@ -32,7 +32,7 @@ fn basic_commands_over_a_pty() {
     let mut p = Port::open(&rack.tty(0));
     assert_eq!(p.cmd("ATE0", 5.0), "ATE0\r\r\nOK\r\n");
     assert_eq!(p.cmd("AT S7=45 S7?", 5.0), "\r\n045\r\n\r\nOK\r\n");
-    assert_eq!(p.cmd("AT+FCLASS=?", 5.0), "\r\n0,2,2.0,8\r\n\r\nOK\r\n");
+    assert_eq!(p.cmd("AT+FCLASS=?", 5.0), "\r\n0,1,2,2.0,8\r\n\r\nOK\r\n");
     assert_eq!(p.cmd("ATD(123)", 5.0), "\r\nERROR\r\n");
     let mut q = Port::open(&rack.tty(1));
     assert!(q.cmd("ATDT123", 10.0).ends_with("\r\nNO DIALTONE\r\n"));

@@ -61,6 +61,7 @@ impl Modem {
             outcome: routed.outcome.clone(),
             up: false,
             fax: None,
+            c1: None,
             voice: None,
             stay_in_command: d.stay_in_command,
             speed: 0,
@@ -241,6 +242,7 @@ impl Modem {
                 }
                 self.result(Res::Ok);
             }
+            (Outcome::Fax(a), FClass::Fax1) => self.c1_answered(now, a.clone()),
             (Outcome::Data { speed, banner, .. }, FClass::Data) => {
                 let speed = *speed;
                 if let Some(c) = self.call.as_mut() {
@@ -291,6 +293,7 @@ impl Modem {
             outcome: outcome.clone(),
             up: false,
             fax: None,
+            c1: None,
             voice: None,
             stay_in_command: false,
             speed: 0,

@@ -252,6 +252,7 @@ impl Modem {
                 return Done::Error;
             }
             "FDT" => return self.cmd_fdt(now, op),
+            "FTH" | "FRH" | "FTM" | "FRM" | "FTS" | "FRS" => return self.cmd_class1(now, name, op),
             "FDR" => return self.cmd_fdr(now),
             "FET" if matches!(op, Op::Set(_)) => return self.cmd_fet(now, op),
             "FKS" | "FK" => return self.cmd_fks(now),
@@ -344,7 +345,7 @@ impl Modem {
 
     fn cmd_fclass(&mut self, now: Instant, op: Op) -> Done {
         match op {
-            Op::Test => self.info("0,2,2.0,8"),
+            Op::Test => self.info("0,1,2,2.0,8"),
             Op::Read => {
                 let l = self.fclass.label();
                 self.info(l);
@@ -352,12 +353,18 @@ impl Modem {
             Op::Set(v) => {
                 let c = match v.as_str() {
                     "0" => FClass::Data,
+                    "1" | "1.0" => FClass::Fax1,
                     "2" => FClass::Fax2,
                     "2.0" => FClass::Fax20,
                     "8" | "8.0" => FClass::Voice,
                     _ => return Done::Error,
                 };
-                if c != self.fclass && self.call.as_ref().is_some_and(|c| c.fax.is_some()) {
+                if c != self.fclass
+                    && self
+                        .call
+                        .as_ref()
+                        .is_some_and(|c| c.fax.is_some() || c.c1.is_some())
+                {
                     self.end_call(now, "class change");
                 }
                 self.fclass = c;

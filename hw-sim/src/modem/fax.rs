@@ -210,7 +210,7 @@ impl Modem {
     }
 
     /// Store an accepted page: event for the shell, record for the log.
-    fn store_page(&mut self, data: &[u8], page: u32, dcs: [u32; 8]) -> bool {
+    pub(crate) fn store_page(&mut self, data: &[u8], page: u32, dcs: [u32; 8]) -> bool {
         let width = [1728, 2048, 2432][dcs[2].min(2) as usize];
         let coding = if dcs[4] == 0 { Coding::Mh } else { Coding::Mr };
         let Ok(p) = decode_page(data, width, coding) else {

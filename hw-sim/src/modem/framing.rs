@@ -18,6 +18,8 @@ pub(crate) enum Res {
     Busy,
     NoAnswer,
     Vcon,
+    /// Class 1: wrong carrier (numeric form `+F4`).
+    FcError,
     Text(String),
 }
 
@@ -34,6 +36,7 @@ impl Res {
             Res::Busy => "BUSY".into(),
             Res::NoAnswer => "NO ANSWER".into(),
             Res::Vcon => "VCON".into(),
+            Res::FcError => "+FCERROR".into(),
             Res::Text(t) => t.clone(),
         }
     }
@@ -47,7 +50,7 @@ impl Res {
             Res::NoDialtone => 6,
             Res::Busy => 7,
             Res::NoAnswer => 8,
-            Res::Text(_) => 3,
+            Res::Text(_) | Res::FcError => 3,
         }
     }
 }
@@ -78,6 +81,8 @@ impl Modem {
             self.out.extend_from_slice(b"\r\n");
             self.out.extend_from_slice(r.text().as_bytes());
             self.out.extend_from_slice(b"\r\n");
+        } else if r == Res::FcError {
+            self.out.extend_from_slice(b"+F4\r");
         } else {
             self.out
                 .extend_from_slice(format!("{}\r", r.code()).as_bytes());

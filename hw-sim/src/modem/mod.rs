@@ -8,12 +8,16 @@
 //!
 //! Submodules: `framing` (line assembly, echo, result codes), `commands` (the command
 //! interpreter), `call` (dialling and call progress),
-//! `fax` (Class 2 and 2.0 receiver), `voice` (class 8).
+//! `fax` (Class 2 and 2.0 receiver), `class1` (T.31 framing and line time) with `remote` (the
+//! T.30 receiver behind it) and `t30` (frame and DIS/DCS facts), `voice` (class 8).
 
 mod call;
+mod class1;
 mod commands;
 mod fax;
 mod framing;
+mod remote;
+mod t30;
 mod voice;
 
 use crate::calllog::CallRecord;
@@ -92,6 +96,8 @@ pub enum Event {
 pub enum FClass {
     /// Data.
     Data,
+    /// Class 1 (T.31): the DTE runs T.30.
+    Fax1,
     /// Class 2 (SP-2388).
     Fax2,
     /// Class 2.0 (T.32).
@@ -104,6 +110,7 @@ impl FClass {
     fn label(self) -> &'static str {
         match self {
             FClass::Data => "0",
+            FClass::Fax1 => "1",
             FClass::Fax2 => "2",
             FClass::Fax20 => "2.0",
             FClass::Voice => "8",
@@ -122,6 +129,11 @@ pub(crate) enum State {
     OnlineData,
     /// Receiving page data after `+FDT` CONNECT.
     FaxData(fax::PageBuffer),
+    /// Class 1: the DTE sends a frame (`+FTH=3`) or data (`+FTM`) after CONNECT.
+    C1Tx(class1::TxBuf),
+    /// Class 1: waiting for the remote (`+FRH=3`, `+FRM`) or for silence (`+FRS`); any
+    /// character from the DTE ends the wait with OK.
+    C1Rx { gen: u64 },
     /// `+VTX`: DTE streams audio.
     VoiceTx { dle: bool, bytes: usize },
     /// `+VRX`: DCE streams audio and events.
@@ -154,6 +166,20 @@ pub(crate) enum TimerKind {
     Unwedge,
     /// The `+VTX` audio has been played: say OK.
     PlaybackDone,
+    /// Class 1 transmitter up: CONNECT.
+    C1Connect {
+        hdlc: bool,
+        code: u32,
+        start: Instant,
+    },
+    /// Class 1 frame or data has left the modem: OK.
+    C1TxDone,
+    /// Class 1: hand the waiting `+FRH=3` the remote's next frame.
+    C1Deliver(u64),
+    /// Class 1: the remote's T4 ran out while the DTE listens.
+    C1T4(u64),
+    /// Class 1: `+FTS`/`+FRS` time is up.
+    C1Pause(u64),
 }
 
 #[derive(Debug)]
@@ -172,6 +198,8 @@ pub(crate) struct Call {
     /// Connected (answered and carrier/voice path up).
     pub up: bool,
     pub fax: Option<FaxSession>,
+    /// Class 1: the line and the remote receiver.
+    pub c1: Option<class1::Line>,
     pub voice: Option<VoiceSide>,
     /// Dialled with `;`.
     pub stay_in_command: bool,
@@ -200,6 +228,8 @@ pub struct Modem {
     events: VecDeque<Event>,
     timers: Vec<Timer>,
     pub(crate) epoch: u64,
+    /// Class 1 wait generation: a wait that ended voids its timers.
+    pub(crate) c1_gen: u64,
     pub(crate) call: Option<Call>,
     call_seq: u32,
     last_rx: Option<Instant>,
@@ -244,6 +274,7 @@ impl Modem {
             events: VecDeque::new(),
             timers: Vec::new(),
             epoch: 0,
+            c1_gen: 0,
             call: None,
             call_seq: 0,
             last_rx: None,
@@ -430,7 +461,14 @@ impl Modem {
         self.ringing = None;
         if let Some(mut c) = self.call.take() {
             let remote_gone = c.voice.as_ref().is_some_and(|v| v.remote_gone);
-            c.rec.ended_by = if remote_gone && ended_by == "hangup by DTE" {
+            let c1_gone = c.c1.as_ref().and_then(|l| l.remote.gone.clone());
+            if let Some(l) = &c.c1 {
+                c.rec.tsi = l.remote.tsi.clone();
+                c.rec.trained_bps = l.remote.trained_bps;
+            }
+            c.rec.ended_by = if let (Some(why), "hangup by DTE") = (c1_gone, ended_by) {
+                why
+            } else if remote_gone && ended_by == "hangup by DTE" {
                 "remote hangup".to_string()
             } else {
                 ended_by.to_string()
@@ -460,6 +498,8 @@ impl Modem {
             }
             State::OnlineData => self.online_byte(now, b),
             State::FaxData(_) => self.fax_data_byte(now, b),
+            State::C1Tx(_) => self.c1_tx_byte(now, b),
+            State::C1Rx { .. } => self.c1_abort(),
             State::VoiceTx { .. } | State::VoiceRx { .. } => self.voice_byte(now, b),
             State::Command => self.command_byte(now, b),
         }
@@ -496,6 +536,11 @@ impl Modem {
                 self.end_call(now, "wedged");
             }
             TimerKind::PlaybackDone => self.result(Res::Ok),
+            TimerKind::C1Connect { hdlc, code, start } => self.c1_connect(hdlc, code, start),
+            TimerKind::C1TxDone => self.c1_tx_done(),
+            TimerKind::C1Deliver(gen) => self.c1_deliver(gen),
+            TimerKind::C1T4(gen) => self.c1_t4(now, gen),
+            TimerKind::C1Pause(gen) => self.c1_pause_done(gen),
         }
     }
 }

@@ -220,9 +220,9 @@ fn several_commands_and_s_registers() {
 fn fclass_queries() {
     let mut r = rig();
     r.send("ATE0\r");
-    assert_eq!(r.send("AT+FCLASS=?\r"), "\r\n0,2,2.0,8\r\n\r\nOK\r\n");
+    assert_eq!(r.send("AT+FCLASS=?\r"), "\r\n0,1,2,2.0,8\r\n\r\nOK\r\n");
     assert_eq!(r.send("AT+FCLASS=2.0;+FCLASS?\r"), "\r\n2.0\r\n\r\nOK\r\n");
-    assert_eq!(r.send("AT+FCLASS=1\r"), "\r\nERROR\r\n");
+    assert_eq!(r.send("AT+FCLASS=3\r"), "\r\nERROR\r\n");
     assert_eq!(
         r.send("AT+FIS?\r"),
         "\r\n+FIS:1,5,0,2,0,0,0,0\r\n\r\nOK\r\n"
@@ -629,3 +629,5 @@ fn dialling_again_ends_an_abandoned_call() {
     assert_eq!(recs[0].ended_by, "abandoned by DTE");
     assert_eq!(recs[1].result, "BUSY");
 }
+
+mod class1;

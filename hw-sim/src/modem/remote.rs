@@ -1,0 +1,437 @@
+//! The simulated remote fax receiver behind a Class 1 modem: T.30 phases B–E from the called
+//! station's side, written from T.30 (not from any sender's code).
+//!
+//! Owns what the receiver offers (its CSI and DIS, from the scenario's capabilities), refusing a
+//! DCS that asks for more, the training check (TCF), page verdicts (MCF, RTP, RTN,
+//! decodability), repeated commands (the previous answer again), CRP, DCN, and the scenario's
+//! faults (lost commands, garbled answers, FTT, hang-ups). Pure: frames and data in, frames and
+//! verdicts out; the modem decides when they cross the line. Frames are in wire order (`FF`,
+//! control, FCF, FIF), without FCS; the bit-level facts are in [`super::t30`].
+
+use super::commands::parse_caps;
+use super::t30::{dis_fif, fcf, frame, modulation, name, Dcs, Family};
+use crate::scenario::{FaxAnswer, FrameFault, Phase};
+use crate::t4::{decode_page, Coding};
+use std::collections::HashMap;
+
+/// A frame the remote sends, and whether it reaches the DTE spoilt (bad FCS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Out {
+    pub bytes: Vec<u8>,
+    pub garbled: bool,
+}
+
+/// What the modem must do besides sending frames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Store this accepted page (`page` 1-based) with these T.32-style parameters.
+    Store {
+        data: Vec<u8>,
+        page: u32,
+        dcs: [u32; 8],
+    },
+    /// A page was rejected (RTN).
+    Rejected,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// DIS sent; waiting for DCS.
+    WaitDcs,
+    /// DCS heard; waiting for the training check.
+    WaitTcf(Dcs),
+    /// DCS refused (or a phase B hang-up): DCN after the training check.
+    Refusing,
+    /// Trained; waiting for page data.
+    Ready(Dcs),
+    /// Page data heard; waiting for the post-page message.
+    GotPage(Dcs),
+    /// EOP confirmed; waiting for DCN.
+    Done,
+}
+
+/// The remote receiver of one call.
+#[derive(Debug)]
+pub(crate) struct Remote {
+    answer: FaxAnswer,
+    caps: [u32; 8],
+    step: Step,
+    page_data: Vec<u8>,
+    /// 1-based number of the page being sent.
+    pub page: u32,
+    trainings: u32,
+    dis_repeats: u32,
+    rtn_count: HashMap<u32, u32>,
+    drops_used: HashMap<usize, u32>,
+    garbles_used: HashMap<usize, u32>,
+    /// The last post-page message answered, and the answer (for repeats and CRP).
+    last: Option<(u8, Vec<Vec<u8>>)>,
+    /// Frames to send, in order.
+    pub out: Vec<Out>,
+    /// Pages to store, rejections to count.
+    pub verdicts: Vec<Verdict>,
+    /// Why the remote hung up (it sends nothing more).
+    pub gone: Option<String>,
+    /// The sender's ID from TSI.
+    pub tsi: String,
+    /// The rate of the last training confirmed with CFR.
+    pub trained_bps: u32,
+    /// Why the call is being refused (sent with DCN after the next training check).
+    refusal: Option<String>,
+}
+
+/// How often the remote repeats DIS when no DCS comes.
+const DIS_REPEATS: u32 = 5;
+
+impl Remote {
+    pub(crate) fn new(answer: FaxAnswer) -> Remote {
+        Remote {
+            caps: parse_caps(&answer.dis),
+            answer,
+            step: Step::WaitDcs,
+            page_data: Vec::new(),
+            page: 1,
+            trainings: 0,
+            dis_repeats: 0,
+            rtn_count: HashMap::new(),
+            drops_used: HashMap::new(),
+            garbles_used: HashMap::new(),
+            last: None,
+            out: Vec::new(),
+            verdicts: Vec::new(),
+            gone: None,
+            tsi: String::new(),
+            trained_bps: 0,
+            refusal: None,
+        }
+    }
+
+    /// The answer: CSI and DIS.
+    pub(crate) fn greet(&mut self) {
+        let mut csi: Vec<u8> = self
+            .answer
+            .csi
+            .bytes()
+            .filter(|b| (0x20..0x7f).contains(b))
+            .take(20)
+            .collect();
+        csi.resize(20, b' ');
+        csi.reverse();
+        let dis = dis_fif(&self.caps);
+        self.send(vec![
+            frame(fcf::CSI, &csi, false),
+            frame(fcf::DIS, &dis, true),
+        ]);
+    }
+
+    /// Whether a silence of T4 makes the remote say something (DIS again, or a pending DCN).
+    pub(crate) fn waits_for_dcs(&self) -> bool {
+        self.gone.is_none() && matches!(self.step, Step::WaitDcs | Step::Refusing)
+    }
+
+    /// T4 passed with no command: repeat DIS (a few times), then give up.
+    pub(crate) fn t4(&mut self) {
+        if self.step == Step::Refusing {
+            return self.refuse_now();
+        }
+        if self.step != Step::WaitDcs || self.gone.is_some() {
+            return;
+        }
+        self.dis_repeats += 1;
+        if self.dis_repeats > DIS_REPEATS {
+            self.hang_up("no DCS from the sender".into());
+        } else {
+            self.greet();
+        }
+    }
+
+    fn send(&mut self, frames: Vec<Vec<u8>>) {
+        for bytes in frames {
+            let garbled = self.spoil(true, bytes.get(2).copied().unwrap_or(0));
+            self.out.push(Out { bytes, garbled });
+        }
+    }
+
+    /// Whether a scenario fault applies to this frame now (and count it).
+    fn spoil(&mut self, garble: bool, f: u8) -> bool {
+        let (rules, used): (&[FrameFault], &mut HashMap<usize, u32>) = if garble {
+            (&self.answer.garble, &mut self.garbles_used)
+        } else {
+            (&self.answer.drop, &mut self.drops_used)
+        };
+        for (i, r) in rules.iter().enumerate() {
+            let n = used.entry(i).or_insert(0);
+            if r.frame == name(f) && r.page.is_none_or(|p| p == self.page) && *n < r.times {
+                *n += 1;
+                return true;
+            }
+        }
+        false
+    }
+
+    fn hang_up(&mut self, why: String) {
+        self.send(vec![frame(fcf::DCN, &[], true)]);
+        self.gone = Some(why);
+    }
+
+    fn refuse_now(&mut self) {
+        let why = self
+            .refusal
+            .take()
+            .unwrap_or_else(|| "remote refused".into());
+        self.hang_up(why);
+    }
+
+    /// A frame from the sender (address, control, FCF, FIF; no FCS).
+    pub(crate) fn hear_frame(&mut self, bytes: &[u8]) {
+        if self.gone.is_some() {
+            return;
+        }
+        let [0xff, _, f, fif @ ..] = bytes else {
+            return; // not an HDLC frame the remote can read
+        };
+        let kind = f & 0xfe;
+        if self.spoil(false, kind) {
+            return;
+        }
+        match kind {
+            fcf::TSI => {
+                self.tsi = fif.iter().rev().map(|&b| b as char).collect();
+                self.tsi = self.tsi.trim().to_string();
+            }
+            fcf::DCS => self.on_dcs(fif),
+            fcf::MPS | fcf::EOP | fcf::EOM => self.on_ppm(kind),
+            fcf::CRP => {
+                if let Some((_, frames)) = self.last.clone() {
+                    self.send(frames);
+                }
+            }
+            fcf::DCN => {
+                let why = if self.step == Step::Done {
+                    "normal end"
+                } else {
+                    "DCN from the sender"
+                };
+                self.gone = Some(why.into());
+            }
+            _ => {}
+        }
+    }
+
+    fn on_dcs(&mut self, fif: &[u8]) {
+        self.last = None;
+        if let Some(h) = self.answer.hangup.filter(|h| h.phase == Phase::B) {
+            self.refusal = Some(format!("remote hangup in phase B (code {})", h.code));
+            self.step = Step::Refusing;
+            return;
+        }
+        let Some(d) = Dcs::parse(fif) else {
+            self.refusal = Some("DCS not understood".into());
+            self.step = Step::Refusing;
+            return;
+        };
+        let offered = match (d.family, self.caps[1]) {
+            (_, 0) => d.bps == 2400,
+            (Family::V27, _) => true,
+            (Family::V29, br) => br >= 2,
+            (Family::V17, br) => br >= 4,
+        } && d.bps
+            <= [2400, 4800, 7200, 9600, 12000, 14400][self.caps[1].min(5) as usize];
+        let why = if !offered {
+            Some(format!("DCS asks for {} bit/s, not offered", d.bps))
+        } else if d.fine && self.caps[0] == 0 {
+            Some("DCS asks for fine resolution, not offered".to_string())
+        } else if d.mr && self.caps[4] == 0 {
+            Some("DCS asks for 2-D coding, not offered".to_string())
+        } else if d.ecm {
+            Some("DCS asks for ECM, not simulated".to_string())
+        } else {
+            None
+        };
+        match why {
+            Some(w) => {
+                self.refusal = Some(w);
+                self.step = Step::Refusing;
+            }
+            None => self.step = Step::WaitTcf(d),
+        }
+    }
+
+    /// Whether high-speed data now would be a page (trained, waiting for one).
+    pub(crate) fn takes_page(&self) -> bool {
+        self.gone.is_none() && matches!(self.step, Step::Ready(_))
+    }
+
+    /// High-speed data from the sender (`+FTM=code`).
+    pub(crate) fn hear_data(&mut self, code: u32, data: Vec<u8>) {
+        if self.gone.is_some() {
+            return;
+        }
+        let m = modulation(code);
+        match self.step {
+            Step::Refusing => self.refuse_now(),
+            Step::WaitTcf(d) => {
+                self.trainings += 1;
+                let zeros = data.iter().filter(|b| **b == 0).count();
+                let good = m.is_some_and(|(f, bps, long)| {
+                    f == d.family && bps == d.bps && (long || f != Family::V17)
+                }) && data.len() as u64 * 8 >= u64::from(d.bps)
+                    && zeros * 20 >= data.len() * 19
+                    && self.answer.train_max.is_none_or(|max| d.bps <= max)
+                    && self.trainings > self.answer.ftt;
+                if good {
+                    self.trained_bps = d.bps;
+                    self.step = Step::Ready(d);
+                    self.send(vec![frame(fcf::CFR, &[], true)]);
+                } else {
+                    self.step = Step::WaitDcs;
+                    self.send(vec![frame(fcf::FTT, &[], true)]);
+                }
+            }
+            Step::Ready(d) => {
+                let same = m.is_some_and(|(f, bps, _)| f == d.family && bps == d.bps);
+                if let Some(h) = self
+                    .answer
+                    .hangup
+                    .filter(|h| h.phase == Phase::C && h.page == self.page)
+                {
+                    self.gone = Some(format!("remote hangup in phase C (code {})", h.code));
+                    return;
+                }
+                self.page_data = if same { data } else { Vec::new() };
+                self.step = Step::GotPage(d);
+            }
+            _ => {} // nobody listens for it
+        }
+    }
+
+    fn on_ppm(&mut self, ppm: u8) {
+        let d = match self.step {
+            Step::GotPage(d) => d,
+            _ => {
+                // No page since the last answer: a repeat (our answer was lost) gets the same
+                // answer; otherwise the page never arrived.
+                if let Some((_, frames)) = self.last.clone().filter(|(p, _)| *p == ppm) {
+                    return self.send(frames);
+                }
+                if matches!(self.step, Step::Ready(_) | Step::WaitDcs) {
+                    self.reject(ppm);
+                }
+                return;
+            }
+        };
+        if let Some(h) = self
+            .answer
+            .hangup
+            .filter(|h| h.phase == Phase::D && h.page == self.page)
+        {
+            self.hang_up(format!("remote hangup in phase D (code {})", h.code));
+            return;
+        }
+        let data = std::mem::take(&mut self.page_data);
+        let coding = if d.mr { Coding::Mr } else { Coding::Mh };
+        let decodes = decode_page(&data, d.width, coding).is_ok();
+        let page = self.page;
+        let so_far = self.rtn_count.get(&page).copied().unwrap_or(0);
+        let rtn = !decodes
+            || (self.answer.rtn_pages.contains(&page)
+                && (self.answer.rtn_times == 0 || so_far < self.answer.rtn_times));
+        if rtn {
+            return self.reject(ppm);
+        }
+        self.verdicts.push(Verdict::Store {
+            data,
+            page,
+            dcs: d.t32(),
+        });
+        self.page += 1;
+        let rtp = self.answer.rtp_pages.contains(&page);
+        let answer = if rtp { fcf::RTP } else { fcf::MCF };
+        self.step = match ppm {
+            fcf::EOP => Step::Done,
+            fcf::MPS if !rtp => Step::Ready(d),
+            _ => Step::WaitDcs,
+        };
+        let mut frames = vec![frame(answer, &[], true)];
+        if ppm == fcf::EOM {
+            // Back to phase B: the receiver offers its capabilities again.
+            let dis = dis_fif(&self.caps);
+            frames.push(frame(fcf::DIS, &dis, true));
+        }
+        self.last = Some((ppm, frames.clone()));
+        self.send(frames);
+    }
+
+    fn reject(&mut self, ppm: u8) {
+        *self.rtn_count.entry(self.page).or_insert(0) += 1;
+        self.verdicts.push(Verdict::Rejected);
+        self.page_data.clear();
+        self.step = Step::WaitDcs;
+        let frames = vec![frame(fcf::RTN, &[], true)];
+        self.last = Some((ppm, frames.clone()));
+        self.send(frames);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Any frames and data in any order: the receiver answers or keeps quiet, never panics.
+    #[test]
+    fn random_frames_and_data_never_panic() {
+        let answer: FaxAnswer = toml::from_str(
+            r#"dis = "1,5,2,2,3,2,0,7"
+            rtn_pages = [1]
+            drop = [{ frame = "MPS" }]
+            garble = [{ frame = "CFR" }]
+            hangup = { phase = "D", code = 50, page = 3 }"#,
+        )
+        .unwrap();
+        let mut seed = 0x1234_5678_u64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let kinds = [
+            fcf::DCS,
+            fcf::TSI,
+            fcf::MPS,
+            fcf::EOP,
+            fcf::EOM,
+            fcf::CRP,
+            fcf::DCN,
+            0x00,
+            0xff,
+        ];
+        for _ in 0..50 {
+            let mut r = Remote::new(answer.clone());
+            r.greet();
+            for _ in 0..200 {
+                match rnd() % 4 {
+                    0 => {
+                        let n = (rnd() % 8) as usize;
+                        let mut f =
+                            vec![0xff, 0x13, kinds[(rnd() % 9) as usize] | (rnd() & 1) as u8];
+                        f.extend((0..n).map(|_| rnd() as u8));
+                        f.truncate((rnd() % 12) as usize);
+                        r.hear_frame(&f);
+                    }
+                    1 => {
+                        let code = [24, 48, 72, 96, 145, 146, 0, 999][(rnd() % 8) as usize];
+                        let data = (0..rnd() % 3000).map(|_| (rnd() % 3) as u8).collect();
+                        r.hear_data(code, data);
+                    }
+                    2 => r.t4(),
+                    _ => {
+                        let _ = (r.takes_page(), r.waits_for_dcs());
+                    }
+                }
+                r.out.clear();
+                r.verdicts.clear();
+            }
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! T.30 facts the simulated receiver needs, from T.30 and T.31 themselves: FCF values in wire
+//! order and their names, the HDLC FCS, the DIS/DCS bit numbering (bit 1 is the first bit on the
+//! line, the least significant bit of the first octet), the DIS built from T.32-style
+//! capabilities, the DCS read back, and the `+FTM` modulation codes. Pure data and functions.
+
+/// FCF values in wire order with the X bit clear.
+pub(crate) mod fcf {
+    pub const DIS: u8 = 0x80;
+    pub const CSI: u8 = 0x40;
+    pub const NSF: u8 = 0x20;
+    pub const DCS: u8 = 0x82;
+    pub const TSI: u8 = 0x42;
+    pub const CFR: u8 = 0x84;
+    pub const FTT: u8 = 0x44;
+    pub const MCF: u8 = 0x8c;
+    pub const RTN: u8 = 0x4c;
+    pub const RTP: u8 = 0xcc;
+    pub const PIN: u8 = 0x2c;
+    pub const EOM: u8 = 0x8e;
+    pub const MPS: u8 = 0x4e;
+    pub const EOP: u8 = 0x2e;
+    pub const CRP: u8 = 0x1a;
+    pub const DCN: u8 = 0xfa;
+}
+
+/// The T.30 name of an FCF (X bit ignored).
+pub(crate) fn name(f: u8) -> &'static str {
+    match f & 0xfe {
+        fcf::DIS => "DIS",
+        fcf::CSI => "CSI",
+        fcf::NSF => "NSF",
+        fcf::DCS => "DCS",
+        fcf::TSI => "TSI",
+        fcf::CFR => "CFR",
+        fcf::FTT => "FTT",
+        fcf::MCF => "MCF",
+        fcf::RTN => "RTN",
+        fcf::RTP => "RTP",
+        fcf::PIN => "PIN",
+        fcf::EOM => "EOM",
+        fcf::MPS => "MPS",
+        fcf::EOP => "EOP",
+        fcf::CRP => "CRP",
+        fcf::DCN => "DCN",
+        _ => "?",
+    }
+}
+
+/// CRC-16/X.25, the HDLC frame check sequence (sent low octet first).
+pub(crate) fn fcs(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0xffff;
+    for &b in data {
+        crc ^= u16::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x8408
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+pub(crate) fn bit(fif: &[u8], n: usize) -> bool {
+    fif.get((n - 1) / 8)
+        .is_some_and(|b| b & (1 << ((n - 1) % 8)) != 0)
+}
+
+pub(crate) fn set(fif: &mut Vec<u8>, n: usize) {
+    let i = (n - 1) / 8;
+    if fif.len() <= i {
+        fif.resize(i + 1, 0);
+    }
+    fif[i] |= 1 << ((n - 1) % 8);
+}
+
+/// High-speed modem families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    V27,
+    V29,
+    V17,
+}
+
+/// `+FTM`/`+FRM` codes the modem offers.
+pub(crate) const CODES: [u32; 12] = [24, 48, 72, 73, 74, 96, 97, 98, 121, 122, 145, 146];
+
+/// (family, bit/s, long training) of a `+FTM` code.
+pub(crate) fn modulation(code: u32) -> Option<(Family, u32, bool)> {
+    Some(match code {
+        24 => (Family::V27, 2400, true),
+        48 => (Family::V27, 4800, true),
+        72 => (Family::V29, 7200, true),
+        96 => (Family::V29, 9600, true),
+        73 | 74 => (Family::V17, 7200, code == 73),
+        97 | 98 => (Family::V17, 9600, code == 97),
+        121 | 122 => (Family::V17, 12000, code == 121),
+        145 | 146 => (Family::V17, 14400, code == 145),
+        _ => return None,
+    })
+}
+
+/// What a DCS selected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Dcs {
+    pub(crate) family: Family,
+    pub(crate) bps: u32,
+    pub(crate) fine: bool,
+    pub(crate) mr: bool,
+    pub(crate) width: u32,
+    pub(crate) ecm: bool,
+}
+
+impl Dcs {
+    pub(crate) fn parse(fif: &[u8]) -> Option<Dcs> {
+        if fif.len() < 3 {
+            return None;
+        }
+        let r = [11, 12, 13, 14].map(|n| bit(fif, n));
+        let (family, bps) = match r {
+            [false, false, false, false] => (Family::V27, 2400),
+            [false, true, false, false] => (Family::V27, 4800),
+            [true, true, false, false] => (Family::V29, 7200),
+            [true, false, false, false] => (Family::V29, 9600),
+            [true, true, false, true] => (Family::V17, 7200),
+            [true, false, false, true] => (Family::V17, 9600),
+            [false, true, false, true] => (Family::V17, 12000),
+            [false, false, false, true] => (Family::V17, 14400),
+            _ => return None,
+        };
+        let width = match (bit(fif, 17), bit(fif, 18)) {
+            (false, false) => 1728,
+            (true, false) => 2048,
+            _ => 2432,
+        };
+        Some(Dcs {
+            family,
+            bps,
+            fine: bit(fif, 15),
+            mr: bit(fif, 16),
+            width,
+            ecm: bit(fif, 24) && bit(fif, 27),
+        })
+    }
+
+    /// The T.32-style parameters (`vr,br,wd,…`) used for the stored page.
+    pub(crate) fn t32(&self) -> [u32; 8] {
+        let br = match self.bps {
+            2400 => 0,
+            4800 => 1,
+            7200 => 2,
+            9600 => 3,
+            12000 => 4,
+            _ => 5,
+        };
+        let wd = match self.width {
+            1728 => 0,
+            2048 => 1,
+            _ => 2,
+        };
+        [u32::from(self.fine), br, wd, 0, u32::from(self.mr), 0, 0, 0]
+    }
+}
+
+/// The DIS information field for T.32-style capabilities `vr,br,wd,ln,df,ec,bf,st`.
+pub(crate) fn dis_fif(c: &[u32; 8]) -> Vec<u8> {
+    let mut f = vec![0u8; 3];
+    set(&mut f, 10);
+    let rates: &[usize] = match c[1] {
+        0 => &[],
+        1 => &[12],
+        2 | 3 => &[11, 12],
+        _ => &[11, 12, 14],
+    };
+    for &n in rates {
+        set(&mut f, n);
+    }
+    if c[0] >= 1 {
+        set(&mut f, 15);
+    }
+    if c[4] >= 1 {
+        set(&mut f, 16);
+    }
+    match c[2] {
+        0 => {}
+        1 => set(&mut f, 17),
+        _ => set(&mut f, 18),
+    }
+    match c[3] {
+        0 => {}
+        1 => set(&mut f, 19),
+        _ => set(&mut f, 20),
+    }
+    let scan: &[usize] = match c[7] {
+        0 => &[21, 22, 23],
+        1 => &[21],
+        2 => &[22, 23],
+        3 => &[22],
+        4 => &[21, 22],
+        5 => &[],
+        6 => &[21, 23],
+        _ => &[23],
+    };
+    for &n in scan {
+        set(&mut f, n);
+    }
+    if c[5] >= 1 || c[4] >= 3 {
+        set(&mut f, 24);
+        f.resize(4, 0);
+        if c[5] >= 1 {
+            set(&mut f, 27);
+        }
+        if c[4] >= 3 {
+            set(&mut f, 31);
+        }
+    }
+    f
+}
+
+/// A frame as the remote sends it: address, control (final or not), FCF, FIF.
+pub(crate) fn frame(fcf_value: u8, fif: &[u8], last: bool) -> Vec<u8> {
+    let mut v = vec![0xff, if last { 0x13 } else { 0x03 }, fcf_value];
+    v.extend_from_slice(fif);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modem::commands::parse_caps;
+
+    #[test]
+    fn fcs_of_a_cfr_as_the_iaxmodem_rig_logged_it() {
+        // "ff c8 21 57 be" in efax's bit-reversed notation.
+        let wire: Vec<u8> = [0xff, 0xc8, 0x21, 0x57, 0xbe]
+            .iter()
+            .map(|b: &u8| b.reverse_bits())
+            .collect();
+        assert_eq!(fcs(&wire[..3]).to_le_bytes(), [wire[3], wire[4]]);
+    }
+
+    #[test]
+    fn dis_of_the_default_caps_and_with_ecm_mmr() {
+        let d = dis_fif(&parse_caps("1,5,0,2,0,0,0,0"));
+        assert_eq!(d.len(), 3);
+        assert!(bit(&d, 10) && bit(&d, 11) && bit(&d, 12) && bit(&d, 14) && bit(&d, 15));
+        assert!(!bit(&d, 16) && bit(&d, 20) && bit(&d, 21) && bit(&d, 22) && bit(&d, 23));
+        let d = dis_fif(&parse_caps("1,5,0,2,3,2,0,0"));
+        assert!(bit(&d, 16) && bit(&d, 24) && bit(&d, 27) && bit(&d, 31));
+    }
+
+    #[test]
+    fn dcs_rate_fields() {
+        let mut f = vec![0u8; 3];
+        set(&mut f, 14);
+        set(&mut f, 12);
+        let d = Dcs::parse(&f).unwrap();
+        assert_eq!((d.family, d.bps), (Family::V17, 12000));
+        assert_eq!(Dcs::parse(&[0, 0]), None);
+    }
+}

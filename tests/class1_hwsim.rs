@@ -1,0 +1,404 @@
+//! redial's own Class 1 driver (the modem line with `class=1`: `src/line/modem.rs` running the
+//! T.30 sender in `src/modem/t30`) against hw-sim's Class 1 modem over real pseudo-terminals.
+//! hw-sim's remote receiver is an independent T.30 implementation: it offers what the scenario
+//! says, judges the training, decodes every page and stores it in `received/`, and spoils
+//! frames on request. No real-time audio: line time runs 50 times faster than the clock; only
+//! redial's own T.30 timer (T4, 3 s) is real when a frame goes missing.
+
+mod common;
+
+use common::hwsim::{rack, Rack};
+use redial::fax::{load_document, read_tiff, Page, Resolution};
+use redial::line::modem::{run_call, ModemSettings};
+use redial::line::{Call, CallResult, LineDef};
+use redial::retry::outcome::Channel;
+use std::path::{Path, PathBuf};
+
+const SCENARIO: &str = r#"
+[[number]]
+number = "5551100"
+outcome = { kind = "fax", rings = 1, csi = "C1 SIM" }
+
+[[number]]
+number = "5551101"
+outcome = { kind = "fax", rings = 1, train_max = 9600 }
+
+[[number]]
+number = "5551102"
+outcome = { kind = "fax", rings = 1, rtn_pages = [1], rtn_times = 1 }
+
+[[number]]
+number = "5551103"
+outcome = { kind = "fax", rings = 1, rtn_pages = [2] }
+
+[[number]]
+number = "5551104"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,1,0,0,0" }
+
+[[number]]
+number = "5551105"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,2,0,0" }
+
+[[number]]
+number = "5551106"
+outcome = { kind = "fax", rings = 1, drop = [{ frame = "MPS" }], garble = [{ frame = "MCF" }] }
+
+[[number]]
+number = "5551107"
+outcome = { kind = "fax", rings = 1, drop = [{ frame = "DCS" }], garble = [{ frame = "DIS" }, { frame = "CFR" }] }
+
+[[number]]
+number = "5551108"
+outcome = { kind = "fax", rings = 1, rtp_pages = [1] }
+
+[[number]]
+number = "5551109"
+outcome = { kind = "fax", rings = 1, hangup = { phase = "B", code = 25 } }
+
+[[number]]
+number = "5551110"
+outcome = { kind = "fax", rings = 1, hangup = { phase = "C", code = 43, page = 2 } }
+
+[[number]]
+number = "5551111"
+outcome = { kind = "fax", rings = 1, hangup = { phase = "D", code = 52, page = 1 } }
+
+[[number]]
+number = "5551112"
+outcome = { kind = "fax", rings = 1, dis = "0,3,0,2,0,0,0,0", csi = "LOW END" }
+"#;
+
+/// Line time runs 50 times faster than the wall clock (a dense fine page is about a minute of
+/// line time at 14400 bit/s).
+const SCALE: f64 = 0.02;
+
+async fn start(name: &str) -> Rack {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("class1-hwsim-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    rack(&dir, 1, SCENARIO, SCALE).await
+}
+
+fn settings(rack: &Rack, extra: &[(&str, &str)]) -> ModemSettings {
+    let mut params = vec![
+        ("device".to_string(), rack.tty(0).display().to_string()),
+        ("class".to_string(), "1".to_string()),
+        ("id".to_string(), "+1 555 0001".to_string()),
+    ];
+    params.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    ModemSettings::from_def(&LineDef {
+        number: 1,
+        kind: "modem".into(),
+        params,
+        cfg_line: 1,
+    })
+    .unwrap()
+}
+
+fn fax_call(number: &str, doc: &Path) -> Call {
+    Call {
+        job: "C1.FS".into(),
+        number: number.into(),
+        channel: Channel::Fax,
+        documents: vec![doc.to_path_buf()],
+        message: None,
+        attempt: 1,
+        alternate: false,
+        low_resolution: false,
+        fax_speed: None,
+    }
+}
+
+/// A two-page text document (and its pages as redial renders them).
+fn two_pages(rack: &Rack) -> (PathBuf, Vec<Page>) {
+    let text = (1..=120)
+        .map(|i| format!("line {i:3}: Class 1 through hw-sim, the quick brown fox 0123456789"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let p = rack.dir.join("order.txt");
+    std::fs::write(&p, text).unwrap();
+    let pages = load_document(&p).unwrap();
+    assert_eq!(pages.len(), 2, "the test document is two pages");
+    (p, pages)
+}
+
+/// The call records hw-sim wrote so far.
+fn calls(rack: &Rack) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(rack.dir.join("calls.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The pages stored for the last call, decoded, with their codings.
+fn last_call_pages(rack: &Rack) -> (serde_json::Value, Vec<Page>, Vec<String>) {
+    let last = calls(rack).pop().expect("a call record");
+    let mut pages = Vec::new();
+    let mut codings = Vec::new();
+    for p in last["pages"].as_array().unwrap() {
+        let f = rack.dir.join(p["file"].as_str().unwrap());
+        pages.extend(read_tiff(&std::fs::read(f).unwrap()).unwrap());
+        codings.push(p["coding"].as_str().unwrap().to_string());
+    }
+    (last, pages, codings)
+}
+
+fn assert_equal(got: &[Page], sent: &[Page], what: &str) {
+    assert_eq!(got.len(), sent.len(), "{what}: pages stored");
+    for (i, (g, s)) in got.iter().zip(sent).enumerate() {
+        let want = s.to_resolution(Resolution::Fine);
+        assert!(
+            g.bitmap() == want.bitmap(),
+            "{what}: page {} differs ({}x{} vs {}x{})",
+            i + 1,
+            g.bitmap().width(),
+            g.bitmap().height(),
+            want.bitmap().width(),
+            want.bitmap().height()
+        );
+    }
+}
+
+fn log_of(r: &CallResult) -> String {
+    r.transcript.clone().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_fine_pages_in_class_1_arrive_pixel_equal() {
+    let rack = start("two").await;
+    let (doc, sent) = two_pages(&rack);
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551100", &doc)).await;
+    assert_eq!(
+        (r.code, r.pages, r.baud, r.answerback.as_str()),
+        (0, 2, 14400, "C1 SIM"),
+        "{r:?}\n{}",
+        log_of(&r)
+    );
+    let (rec, got, codings) = last_call_pages(&rack);
+    assert_eq!(rec["class"], "1");
+    assert_eq!(rec["ended_by"], "normal end", "DCN after the last MCF");
+    assert_eq!(
+        rec["tsi"], "+1 555 0001",
+        "the line's id= as the receiver read TSI"
+    );
+    assert_eq!(rec["trained_bps"], 14400);
+    assert_eq!(rec["pages_rejected"], 0);
+    assert_eq!(codings, ["MH", "MH"], "the default DIS offers no 2-D");
+    assert_eq!(rec["pages"][0]["yres"], 196);
+    assert_equal(&got, &sent, "fine");
+    rack.stop().await;
+}
+
+/// The line carries 9600 bit/s at most: TCF at 14400 and 12000 gets FTT, redial steps down and
+/// retrains until CFR, and the pages go at 9600.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ftt_steps_down_and_retrains_until_cfr() {
+    let rack = start("ftt").await;
+    let (doc, sent) = two_pages(&rack);
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551101", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages, r.baud), (0, 2, 9600), "{r:?}\n{log}");
+    for step in ["FTT at V.17 14400", "FTT at V.17 12000", "CFR: trained at"] {
+        assert!(log.contains(step), "{step:?} missing:\n{log}");
+    }
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["trained_bps"], 9600, "the receiver confirmed 9600");
+    assert_equal(&got, &sent, "after step-down");
+    rack.stop().await;
+}
+
+/// RTN: redial retrains and sends the same page again (up to `page_retries`, default 2); a
+/// page rejected every time ends the call with outcome 20 after 1 + 2 tries. RTP: the page
+/// counts as received and redial retrains before the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtn_resends_the_page_after_a_retrain_and_rtp_keeps_it() {
+    let rack = start("rtn").await;
+    let (doc, sent) = two_pages(&rack);
+    let s = settings(&rack, &[]);
+    let r = run_call(&s, &fax_call("5551102", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages), (0, 2), "{r:?}\n{log}");
+    assert!(log.contains("page 1 rejected (RTN): retraining"), "{log}");
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["pages_rejected"], 1);
+    assert_equal(&got, &sent, "page 1 resent");
+
+    let r = run_call(&s, &fax_call("5551103", &doc)).await;
+    assert_eq!((r.code, r.pages), (20, 1), "page 2 always rejected: {r:?}");
+    let (rec, _, _) = last_call_pages(&rack);
+    assert_eq!(
+        (
+            rec["pages_rejected"].as_u64(),
+            rec["pages"].as_array().map(Vec::len)
+        ),
+        (Some(3), Some(1))
+    );
+
+    let r = run_call(&s, &fax_call("5551108", &doc)).await;
+    assert_eq!((r.code, r.pages), (0, 2), "RTP: {r:?}\n{}", log_of(&r));
+    let (_, got, _) = last_call_pages(&rack);
+    assert_equal(&got, &sent, "after RTP");
+    rack.stop().await;
+}
+
+/// A receiver offering 2-D gets MR pages (K=4 at fine), decoded equal by hw-sim; `mr=no` sends
+/// MH to the same receiver. A receiver offering ECM and MMR too still gets MR without ECM:
+/// redial's Class 1 sender has no ECM (hw-sim would refuse a DCS asking for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mr_is_used_when_offered_and_mr_no_turns_it_off() {
+    let rack = start("mr").await;
+    let (doc, sent) = two_pages(&rack);
+    for (number, mr, coding) in [
+        ("5551104", "yes", "MR"),
+        ("5551104", "no", "MH"),
+        ("5551105", "yes", "MR"),
+    ] {
+        let what = format!("{number} mr={mr}");
+        let r = run_call(&settings(&rack, &[("mr", mr)]), &fax_call(number, &doc)).await;
+        assert_eq!((r.code, r.pages), (0, 2), "{what}: {r:?}\n{}", log_of(&r));
+        let (_, got, codings) = last_call_pages(&rack);
+        assert_eq!(codings, [coding, coding], "{what}");
+        assert_equal(&got, &sent, &what);
+    }
+    rack.stop().await;
+}
+
+/// Frames lost or spoilt on the line: an MPS the receiver never hears (redial's T4 runs out,
+/// it cancels `+FRH=3` and repeats MPS), an MCF that arrives with a bad FCS (MPS repeated, the
+/// receiver repeats its MCF without taking a new page), a DCS never heard (the receiver sends
+/// DIS again after its T4; redial sends DCS again), a garbled DIS and a garbled CFR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_and_garbled_frames_are_recovered() {
+    let rack = start("drop").await;
+    let (doc, sent) = two_pages(&rack);
+    for (number, step) in [
+        ("5551106", "no response to MPS: repeating"),
+        ("5551107", "no response to DCS/TCF: repeating"),
+    ] {
+        let r = run_call(&settings(&rack, &[]), &fax_call(number, &doc)).await;
+        let log = log_of(&r);
+        assert_eq!((r.code, r.pages), (0, 2), "{number}: {r:?}\n{log}");
+        assert!(log.contains(step), "{number}: {step:?} missing:\n{log}");
+        let (rec, got, _) = last_call_pages(&rack);
+        assert_eq!(rec["pages_rejected"], 0, "{number}");
+        assert_equal(&got, &sent, number);
+    }
+    rack.stop().await;
+}
+
+/// The receiver hangs up: DCN after the training (phase B: outcome 1024), silence after page 2's
+/// data (phase C: EOP unanswered three times, 1054, page 1 counted), DCN instead of an answer to
+/// page 1's MPS (phase D: 1051). A receiver offering V.29 and standard resolution only gets
+/// what it offered (hw-sim would refuse anything more with DCN).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_hangups_map_to_outcome_codes_and_a_low_end_dis_is_honoured() {
+    let rack = start("hangup").await;
+    let (doc, sent) = two_pages(&rack);
+    let s = settings(&rack, &[]);
+    for (number, code, pages) in [
+        ("5551109", 1024, 0),
+        ("5551110", 1054, 1),
+        ("5551111", 1051, 0),
+    ] {
+        let r = run_call(&s, &fax_call(number, &doc)).await;
+        assert_eq!(
+            (r.code, r.pages),
+            (code, pages),
+            "{number}: {r:?}\n{}",
+            log_of(&r)
+        );
+        let rec = calls(&rack).pop().unwrap();
+        assert!(
+            rec["ended_by"]
+                .as_str()
+                .unwrap()
+                .starts_with("remote hangup in phase"),
+            "{number}: {rec}"
+        );
+    }
+    let r = run_call(&s, &fax_call("5551112", &doc)).await;
+    assert_eq!(
+        (r.code, r.pages, r.baud, r.answerback.as_str()),
+        (0, 2, 9600, "LOW END"),
+        "{r:?}\n{}",
+        log_of(&r)
+    );
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["pages"][0]["yres"], 98);
+    let standard: Vec<Page> = sent
+        .iter()
+        .map(|p| p.to_resolution(Resolution::Standard))
+        .collect();
+    for (g, s) in got.iter().zip(&standard) {
+        assert!(
+            g.bitmap() == s.bitmap(),
+            "a standard-resolution page differs"
+        );
+    }
+    rack.stop().await;
+}
+
+/// The node (`Daemon`, as `redial run` drives it) with a `class=1` line on hw-sim: a
+/// three-page job is sent and its attempt record is honest in Class 1 too: pages scheduled 3
+/// (pages, not documents), sent 3, the trained speed, and connect seconds from the receiver's
+/// V.21 after dialling to the hang-up (each page takes at least 1.1 s at hw-sim, so at least 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nodes_attempt_record_is_honest_in_class_1() {
+    use redial::command::Document;
+    use redial::daemon::clock::ManualClock;
+    use redial::daemon::Daemon;
+    use redial::job::Job;
+    use redial::spool::store;
+    use std::sync::Arc;
+
+    let rack = start("node").await;
+    let base = rack.dir.join("base");
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::write(
+        base.join("three.txt"),
+        "Page one.\n\x0cPage two.\n\x0cPage three.\n",
+    )
+    .unwrap();
+    let cfg_path = base.join("redial.cfg");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "$request_dir spool 3\n$line 1 {} class=1 \"id=+1 555 0001\"\n",
+            rack.tty(0).display()
+        ),
+    )
+    .unwrap();
+    let clock = ManualClock::new("2026-03-02T09:00:00Z".parse().unwrap());
+    let mut d = Daemon::new(Some(&cfg_path), &base, "n1", Arc::new(clock.clone()), None).unwrap();
+    d.start().unwrap();
+    std::fs::write(
+        base.join("spool/TOSEND/1.FS"),
+        "$fax_phone 5551100\n$fax_filename three.txt\n",
+    )
+    .unwrap();
+    d.rescan();
+    d.run_hybrid(&clock, 100).await;
+    d.shutdown();
+    let sent = base.join("spool/SENT");
+    assert_eq!(store::list_jobs(&sent).unwrap(), ["1.FS"]);
+    let text = std::fs::read(sent.join("1.FS")).unwrap();
+    let shown = String::from_utf8_lossy(&text).to_string();
+    let job = Job::from_document(&Document::parse(&text, "1.FS").unwrap()).unwrap();
+    let r = &job.records[0];
+    assert_eq!(
+        (r.outcome, r.scheduled, r.sent, r.baud),
+        (0, 3, 3, 14400),
+        "{shown}"
+    );
+    assert!(r.connect >= 3 && r.connect <= r.call, "{shown}");
+    assert!(
+        shown.contains("C1 SIM"),
+        "answerback in the record: {shown}"
+    );
+    let rec = calls(&rack).pop().unwrap();
+    assert_eq!(
+        (rec["class"].as_str(), rec["pages"].as_array().map(Vec::len)),
+        (Some("1"), Some(3))
+    );
+    rack.stop().await;
+}
