@@ -160,12 +160,15 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
     // For a profiler: `REDIAL_PARSE_PROFILE=50 perf record cargo bench --bench parse` reads
-    // the attempt-record file as a job that many times and nothing else.
+    // the attempt-record file as a job that many times and nothing else (or the typical job,
+    // with `REDIAL_PARSE_PROFILE_KIND=typical`).
     if let Some(n) = std::env::var("REDIAL_PARSE_PROFILE")
         .ok()
         .and_then(|s| s.parse().ok())
     {
-        let bytes = records(mb);
+        // `REDIAL_PARSE_PROFILE_KIND=typical`: the typical 1256-byte job instead.
+        let typical_job = std::env::var("REDIAL_PARSE_PROFILE_KIND").is_ok_and(|k| k == "typical");
+        let bytes = if typical_job { typical() } else { records(mb) };
         for _ in 0..n {
             as_job(black_box(bytes.clone()));
         }

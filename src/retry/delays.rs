@@ -268,9 +268,17 @@ fn scheduled_token(tok: &str) -> Option<Result<RetryEntry, String>> {
 }
 
 fn entry_token(tok: &str) -> Result<RetryEntry, String> {
+    if let Some(e) = plain_delay(tok) {
+        return Ok(e);
+    }
     if let Some(r) = scheduled_token(tok) {
         return r;
     }
+    entry_token_grammar(tok)
+}
+
+/// An entry other than a scheduled one (`@…`), read by the grammar.
+fn entry_token_grammar(tok: &str) -> Result<RetryEntry, String> {
     let parsed = (prefix_letters, body, suffix).parse(tok);
     let (rest, (letters, body, suf)) = parsed.map_err(|_| {
         format!("{tok:?} is not a retry entry (minutes as n or nM, nS, nH or hh:mm, optionally with prefix letters)")
@@ -323,6 +331,31 @@ fn entry_token(tok: &str) -> Result<RetryEntry, String> {
         }
     };
     Ok(RetryEntry { prefixes, when })
+}
+
+/// The common entry, a plain delay (`10`, `30S`, `2H`: up to six digits and an optional unit,
+/// no prefix), read without the grammar; `None` for anything else, which the grammar reads.
+/// It gives what the grammar gives (a test checks this for every such token shape).
+fn plain_delay(tok: &str) -> Option<RetryEntry> {
+    let b = tok.as_bytes();
+    let (digits, unit) = match b.last()? {
+        b'0'..=b'9' => (b, 60),
+        b'S' | b's' => (&b[..b.len() - 1], 1),
+        b'M' | b'm' => (&b[..b.len() - 1], 60),
+        b'H' | b'h' => (&b[..b.len() - 1], 3600),
+        _ => return None,
+    };
+    if digits.is_empty() || digits.len() > 6 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = digits
+        .iter()
+        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    let secs = n * unit;
+    (secs <= MAX_DELAY_SECS).then_some(RetryEntry {
+        prefixes: Prefixes::default(),
+        when: When::Delay(secs as u32),
+    })
 }
 
 fn duration_value(key: &str, v: &str) -> Result<u32, String> {
@@ -450,6 +483,30 @@ mod tests {
 
     fn t(h: u32, m: u32) -> NaiveTime {
         NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    /// The plain-delay fast path reads every token it takes as the grammar reads it.
+    #[test]
+    fn plain_delays_read_as_the_grammar_reads_them() {
+        let mut tokens = Vec::new();
+        for n in [
+            "0", "1", "5", "10", "59", "525600", "525601", "999999", "0005", "31536000",
+        ] {
+            for unit in ["", "S", "s", "M", "m", "H", "h"] {
+                tokens.push(format!("{n}{unit}"));
+            }
+        }
+        for tok in tokens {
+            let fast = plain_delay(&tok);
+            // The grammar alone: the same steps entry_token takes after its fast path.
+            let slow = scheduled_token(&tok)
+                .unwrap_or_else(|| entry_token_grammar(&tok))
+                .ok();
+            match fast {
+                Some(e) => assert_eq!(Some(e), slow, "{tok}"),
+                None => assert!(slow.is_none() || tok.len() > 7, "{tok}: {slow:?}"),
+            }
+        }
     }
 
     #[test]
