@@ -9,7 +9,7 @@
 //! encodings and drops the least recently used documents beyond that. It never caches a
 //! failure: a document that cannot be read is tried again on the next call.
 
-use crate::fax::{encode, load_document, Coding, DocError, EncodeOptions, Page, Resolution};
+use crate::fax::{encode, load_document_at, Coding, DocError, EncodeOptions, Page, Resolution};
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -128,7 +128,10 @@ impl DocumentCache {
             }
         }
         // Prepared outside the lock: other lines keep their cached documents meanwhile.
-        let prepared = Arc::new(Prepared::prepare(load_document(path)?, resolution));
+        let prepared = Arc::new(Prepared::prepare(
+            load_document_at(path, resolution)?,
+            resolution,
+        ));
         let mut g = self.inner.lock().expect("document cache");
         g.prepared += 1;
         // Kept only when the file is still the one that was read.
@@ -179,6 +182,7 @@ impl DocumentCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fax::load_document;
 
     #[test]
     fn a_document_is_prepared_once_for_many_calls_and_again_when_it_changes() {
