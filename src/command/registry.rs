@@ -110,6 +110,7 @@ pub const ACTED: &[(&str, &str)] = &[
     ("path_map", "C"),
     ("dnc_file", "C"),
     ("max_calls_per_day", "C"),
+    ("max_pages", "CF"),
     ("retry_wait", "C"),
     ("auto_retry", "C"),
     ("archive_after", "C"),

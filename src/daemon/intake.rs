@@ -196,7 +196,7 @@ impl Daemon {
     /// roots (`$document_root`). On success the job's documents are their canonical paths (links
     /// and `..` resolved), which is what the line is given.
     pub(super) fn check(&self, l: Loaded) -> Result<Loaded, Bad> {
-        check_with(&self.settings.documents, &self.settings.paths, l)
+        check_with(&self.settings, l)
     }
 
     /// When a job may next start: its next/send time, never before now, moved by the send and
@@ -354,11 +354,8 @@ fn load_with(
 }
 
 /// Bad-input checks (see [`Daemon::check`]) against the document roots `roots`.
-fn check_with(
-    roots: &crate::spool::docroot::DocRoots,
-    paths: &crate::spool::pathmap::PathMap,
-    mut l: Loaded,
-) -> Result<Loaded, Bad> {
+fn check_with(settings: &Settings, mut l: Loaded) -> Result<Loaded, Bad> {
+    let (roots, paths) = (&settings.documents, &settings.paths);
     use crate::spool::docroot::DocError;
     let file = l.doc.origin().to_string();
     if l.job.channel().is_none() {
@@ -369,6 +366,7 @@ fn check_with(
         });
     }
     let mut documents = Vec::with_capacity(l.job.documents.len());
+    let mut cover_path = None;
     let mut bad = None;
     'all: for c in l
         .doc
@@ -389,7 +387,9 @@ fn check_with(
                 .map(|p| p.into_os_string().into_string())
             {
                 Ok(Ok(p)) => {
-                    if !cover {
+                    if cover {
+                        cover_path = Some(p);
+                    } else {
                         documents.push(p);
                     }
                 }
@@ -421,9 +421,57 @@ fn check_with(
             doc: Some(l.doc),
         }),
         None => {
+            if l.job.channel() == Some(Channel::Fax) {
+                let docs = cover_path.iter().chain(&documents);
+                let counted =
+                    max_pages(settings, &l.doc).and_then(|max| count_fax_pages(&file, docs, max));
+                if let Err(reason) = counted {
+                    return Err(Bad {
+                        code: CODE_INVALID,
+                        reason,
+                        doc: Some(l.doc),
+                    });
+                }
+            }
             l.job.documents = documents;
             Ok(l)
         }
+    }
+}
+
+/// `$max_pages` of the FS file, else of the CFG (`0`: no cap).
+fn max_pages(settings: &Settings, doc: &Document) -> Result<Option<u32>, String> {
+    match doc.last("max_pages") {
+        None => Ok(settings.max_pages),
+        Some(c) => match c.arg(0).map(str::parse::<u32>) {
+            Some(Ok(n)) => Ok(Some(n).filter(|n| *n > 0)),
+            _ => Err(format!(
+                "{}:{}: $max_pages needs a number of pages",
+                doc.origin(),
+                c.line
+            )),
+        },
+    }
+}
+
+/// Every document of a fax job opens and has pages (a PDF is checked page by page without
+/// drawing it), and together they have at most `max` pages: the reason otherwise, naming the
+/// file (and the page), before any call.
+fn count_fax_pages<'a>(
+    job: &str,
+    docs: impl Iterator<Item = &'a String>,
+    max: Option<u32>,
+) -> Result<usize, String> {
+    let mut total = 0;
+    for d in docs {
+        total += crate::fax::count_pages(d)
+            .map_err(|e| format!("{job}: document cannot be sent: {e}"))?;
+    }
+    match max {
+        Some(m) if total > m as usize => Err(format!(
+            "{job}: the fax has {total} pages, more than $max_pages {m}"
+        )),
+        _ => Ok(total),
     }
 }
 
@@ -451,7 +499,7 @@ pub fn check_submission(
         .map(ToString::to_string)
         .collect();
     let l = match load_with(doc, base, &settings.paths, sys, &mut HashMap::new())
-        .and_then(|l| check_with(&settings.documents, &settings.paths, l))
+        .and_then(|l| check_with(settings, l))
     {
         Ok(l) => l,
         Err(b) => {
