@@ -35,7 +35,7 @@ pub const MAX_PDF_PAGES: usize = 2000;
 /// The coverage (of 255) above which hayro paints a pixel of a fill, stroke or glyph. Chosen
 /// against Ghostscript's `tiffg4` device at 204×196 dpi (tests/pdf_oracle.rs; 32, 64, 96, 128
 /// and 160 tried): 64 differs least from Ghostscript over the text pages taken together
-/// (0.2-1.4 % of a page's pixels); lower values make small type bolder than Ghostscript's,
+/// (0.2-2.4 % of a page's pixels); lower values make small type bolder than Ghostscript's,
 /// higher ones thin it and break hairlines.
 pub const ALIASING_THRESHOLD: u8 = 64;
 
