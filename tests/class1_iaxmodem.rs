@@ -136,6 +136,7 @@ fn fax_call(doc: &Path, low_resolution: bool, fax_speed: Option<u32>) -> redial:
         alternate: false,
         low_resolution,
         fax_speed,
+        header: None,
     }
 }
 

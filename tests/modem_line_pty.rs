@@ -42,6 +42,7 @@ fn fax_call(documents: Vec<PathBuf>) -> Call {
         alternate: false,
         low_resolution: false,
         fax_speed: None,
+        header: None,
     }
 }
 

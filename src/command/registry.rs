@@ -58,6 +58,11 @@ pub const ACTED: &[(&str, &str)] = &[
     ("fax_user", "F"),
     ("fax_filename", "F"),
     ("fax_cover", "F"),
+    // The header line on every page (FS over USR over CFG) and the recipient it names.
+    ("fax_header", "CUF"),
+    ("fax_sender", "CUF"),
+    ("fax_station_id", "CUF"),
+    ("fax_to_name", "F"),
     ("fax_send_date", "F"),
     ("fax_send_time", "F"),
     ("fax_send_line", "F"),
@@ -133,7 +138,6 @@ pub const ACCEPTED: &[(&str, &str, &str)] = &[
         "UF",
         "calling station id sent in the fax protocol (redial: the line's `id=`)",
     ),
-    ("fax_header", "UF", "header line on every page"),
     (
         "delete_option",
         "F",

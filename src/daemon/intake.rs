@@ -544,3 +544,87 @@ pub fn check_submission(
     }
     problems
 }
+
+/// The job's header line (`$fax_header`, `$fax_sender`, `$fax_station_id`: the FS file's, else
+/// its USR profile's `usr`, else the CFG's), or `None` when no level asks for one. The recipient
+/// is `$fax_to_name`, else `number`.
+pub(crate) fn header_spec(
+    doc: &Document,
+    usr: Option<&Document>,
+    sys: &SystemConfig,
+    number: &str,
+) -> Option<crate::line::documents::HeaderSpec> {
+    let pick = |name: &str| {
+        [Some(doc), usr, Some(&sys.document)]
+            .into_iter()
+            .flatten()
+            .find_map(|d| d.last(name).map(|c| c.joined()))
+    };
+    Some(crate::line::documents::HeaderSpec {
+        format: pick("fax_header")?,
+        sender: pick("fax_sender").unwrap_or_default(),
+        station: pick("fax_station_id").filter(|s| !s.is_empty()),
+        recipient: doc
+            .last("fax_to_name")
+            .map(|c| c.joined())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| number.to_owned()),
+        tz: sys.layer.timezone.unwrap_or(chrono_tz::UTC),
+    })
+}
+
+/// The job's USR profile as a document (for the commands the policy layer does not keep).
+pub(crate) fn usr_document(
+    base: &Path,
+    paths: &crate::spool::pathmap::PathMap,
+    job: &Job,
+) -> Option<Document> {
+    let u = job.user.as_ref()?;
+    read_document(&resolve_in(base, paths, u)).ok()
+}
+
+/// What a fax job would put on the line, for `redial preview`: its documents (canonical paths,
+/// as the daemon gives them to the line), the resolution and the header line.
+#[derive(Debug, Clone)]
+pub struct FaxPreview {
+    /// The documents, in order.
+    pub documents: Vec<PathBuf>,
+    /// `$fax_resolution standard` (or `low`): standard; otherwise fine.
+    pub resolution: crate::fax::Resolution,
+    /// The header line, when the job, its USR profile or the CFG asks for one.
+    pub header: Option<crate::line::documents::HeaderSpec>,
+}
+
+/// The job file's fax as the daemon would place it (every intake check made first; the reasons
+/// when one fails, or when the job is not a fax).
+pub fn fax_preview(
+    sys: &SystemConfig,
+    settings: &Settings,
+    base: &Path,
+    origin: &str,
+    bytes: &[u8],
+) -> Result<FaxPreview, Vec<String>> {
+    let doc = Document::parse(bytes, origin).map_err(|e| vec![e.to_string()])?;
+    let l = load_with(doc, base, &settings.paths, sys, &mut HashMap::new())
+        .and_then(|l| check_with(settings, l))
+        .map_err(|b| vec![b.reason])?;
+    if l.job.channel() != Some(Channel::Fax) {
+        return Err(vec![format!("{origin}: not a fax job")]);
+    }
+    let standard = l
+        .doc
+        .last("fax_resolution")
+        .and_then(|c| c.take_arg(0))
+        .is_some_and(|r| r.eq_ignore_ascii_case("standard") || r.eq_ignore_ascii_case("low"));
+    let number = number_of(&l).unwrap_or_default();
+    let usr = usr_document(base, &settings.paths, &l.job);
+    Ok(FaxPreview {
+        documents: l.job.documents.iter().map(PathBuf::from).collect(),
+        resolution: if standard {
+            crate::fax::Resolution::Standard
+        } else {
+            crate::fax::Resolution::Fine
+        },
+        header: header_spec(&l.doc, usr.as_ref(), sys, &number),
+    })
+}

@@ -252,6 +252,13 @@ impl Daemon {
                 .last("fax_speed")
                 .and_then(|c| c.take_arg(0))
                 .and_then(|s| s.parse().ok()),
+            header: (channel == Channel::Fax)
+                .then(|| {
+                    let usr =
+                        super::intake::usr_document(&self.base, &self.settings.paths, &loaded.job);
+                    super::intake::header_spec(&loaded.doc, usr.as_ref(), &self.sys, &number)
+                })
+                .flatten(),
         };
         let placed = match self.lines.get_mut(&line) {
             Some(l) => l.place(&call, now, &self.completion),

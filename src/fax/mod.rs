@@ -10,6 +10,7 @@
 //!   [`bits`]: bit order ([`BitOrder`], [`reverse_bits`]).
 //! - [`decode`]: T.4/T.6 decoding through hayro-ccitt.
 //!
+//! - [`header`]: the header line (`$fax_header`) stamped at the top of every page.
 //! - [`postscript`]: PostScript through Ghostscript (`gs`, optional) into the PDF reader.
 //!
 //! The codec never writes files, never talks to a modem and never escapes DLE: framing the page
@@ -20,6 +21,7 @@ pub mod bitmap;
 pub mod bits;
 pub mod decode;
 pub mod document;
+pub mod header;
 pub mod pbm;
 pub mod pdf;
 pub mod postscript;
@@ -34,6 +36,7 @@ pub use document::{
     count_pages, detect_format, load_document, load_document_at, pages_from_bytes,
     pages_from_bytes_at, DocError, DocumentFormat,
 };
+pub use header::{header_text, stamp_header, HeaderFields};
 pub use pbm::{read_pbm, write_pbm, PbmError};
 pub use pdf::{inspect_pdf, render_pdf, PdfError, PdfInfo};
 pub use t4::{encode, encode_mh, encode_mr, Coding, EncodeOptions};

@@ -40,6 +40,8 @@ pub struct Call {
     pub low_resolution: bool,
     /// Highest fax speed for this attempt in bit/s (`$fax_speed`, stepped down by prefix `T`).
     pub fax_speed: Option<u32>,
+    /// The header line stamped on every page (`$fax_header`); `None`: pages go as they are.
+    pub header: Option<documents::HeaderSpec>,
 }
 
 /// What an attempt produced.
