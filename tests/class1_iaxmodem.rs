@@ -137,6 +137,7 @@ fn fax_call(doc: &Path, low_resolution: bool, fax_speed: Option<u32>) -> redial:
         low_resolution,
         fax_speed,
         header: None,
+        cover: None,
     }
 }
 

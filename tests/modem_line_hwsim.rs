@@ -138,6 +138,7 @@ fn fax_call(number: &str, documents: Vec<PathBuf>) -> Call {
         low_resolution: false,
         fax_speed: None,
         header: None,
+        cover: None,
     }
 }
 
@@ -325,6 +326,7 @@ async fn voice_calls_report_dtmf_and_person_or_machine() {
         low_resolution: false,
         fax_speed: None,
         header: None,
+        cover: None,
     };
     let r = run_call(&s, &call("5550400")).await;
     assert_eq!((r.code, r.answerback.as_str()), (300, "42"), "{r:?}");

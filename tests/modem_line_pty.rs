@@ -43,6 +43,7 @@ fn fax_call(documents: Vec<PathBuf>) -> Call {
         low_resolution: false,
         fax_speed: None,
         header: None,
+        cover: None,
     }
 }
 

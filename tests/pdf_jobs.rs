@@ -172,3 +172,32 @@ fn postscript_goes_through_ghostscript_and_is_refused_clearly_without_it() {
     let (code, out) = send(root, &["5550100", "letter.ps"]);
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn a_cover_template_with_an_unknown_field_or_binary_data_is_refused() {
+    let d = scratch("$request_dir spool 2\n$timezone UTC\n$fax_sender \"Acme\"\n$line 1 sim\n");
+    let root = d.path();
+    std::fs::copy(pdf("letter-form.pdf"), root.join("po.pdf")).unwrap();
+    std::fs::write(
+        root.join("typo.txt"),
+        "To: $fax_to_name\nFrom: $fax_sendr\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("binary.cvr"), b"\x00\x01\x02COVER\x00").unwrap();
+    std::fs::write(root.join("good.txt"), "From: $fax_sender\nPages: $pages\n").unwrap();
+    let (code, out) = send(root, &["5550100", "po.pdf", "--cover", "typo.txt"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("typo.txt: line 2: unknown field $fax_sendr"),
+        "{out}"
+    );
+    let (code, out) = send(root, &["5550100", "po.pdf", "--cover", "binary.cvr"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("binary.cvr: not a text cover template"),
+        "{out}"
+    );
+    assert!(jobs_in(&root.join("spool/TOSEND")).is_empty());
+    let (code, out) = send(root, &["5550100", "po.pdf", "--cover", "good.txt"]);
+    assert_eq!(code, 0, "{out}");
+}

@@ -1,5 +1,5 @@
-//! A PDF job end to end: `redial preview` writes the pages of a queued job (header line
-//! included) as PNG, then a real `redial run` node sends the job through a hw-sim Class 2.0 modem,
+//! A PDF job end to end: `redial preview` writes the pages of a queued job (cover page and header
+//! line included) as PNG, then a real `redial run` node sends the job through a hw-sim Class 2.0 modem,
 //! and the pages the receiver stored decode equal, pixel for pixel, to the preview's.
 
 mod common;
@@ -54,9 +54,17 @@ async fn the_pages_received_are_the_pages_preview_shows() {
         base.join("po.pdf"),
     )
     .unwrap();
+    // A cover template (no date or time either, for the same reason).
+    std::fs::write(
+        base.join("cover.txt"),
+        "FAX\n\nTo:    $fax_to_name, $fax_to_company\nFrom:  $fax_sender\n\
+         Pages: $pages (this one included)\nRef:   $order\n",
+    )
+    .unwrap();
     std::fs::write(
         base.join("spool/TOSEND/1.FS"),
-        "$fax_phone 5550100\n$fax_to_name \"Harbour Supplies\"\n$fax_filename po.pdf\n",
+        "$fax_phone 5550100\n$fax_to_name \"Harbour Supplies\"\n$fax_to_company \"Harbour Ltd\"\n\
+         $var_def order \"PO 4711\"\n$fax_cover cover.txt\n$fax_filename po.pdf\n",
     )
     .unwrap();
     let out = Command::new(BIN)
@@ -68,12 +76,12 @@ async fn the_pages_received_are_the_pages_preview_shows() {
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
-    assert_eq!(text.lines().count(), 2, "{text}");
+    assert_eq!(text.lines().count(), 3, "{text}");
     assert!(
-        text.contains("page-001.png: 1728x2156 pixels, Fine"),
+        text.contains("page-002.png: 1728x2156 pixels, Fine"),
         "{text}"
     );
-    let preview: Vec<Bitmap> = (1..=2)
+    let preview: Vec<Bitmap> = (1..=3)
         .map(|n| read_png(&base.join(format!("preview/page-{n:03}.png"))))
         .collect();
 
@@ -99,7 +107,17 @@ async fn the_pages_received_are_the_pages_preview_shows() {
         .iter()
         .flat_map(|f| read_tiff(&std::fs::read(f).unwrap()).unwrap())
         .collect();
-    assert_eq!(got.len(), 2);
+    assert_eq!(got.len(), 3);
+    // The cover is the filled template drawn as text (then stamped with the header).
+    let filled = "FAX\n\nTo:    Harbour Supplies, Harbour Ltd\nFrom:  Acme Widgets\n\
+                  Pages: 3 (this one included)\nRef:   PO 4711\n";
+    let cover = redial::fax::render_text(filled.as_bytes()).remove(0);
+    let below = |b: &Bitmap| {
+        (40..b.height())
+            .map(|y| b.row(y).to_vec())
+            .collect::<Vec<_>>()
+    };
+    assert!(below(&preview[0]) == below(cover.bitmap()), "cover text");
     for (i, (g, p)) in got.iter().zip(&preview).enumerate() {
         assert!(
             g.bitmap() == p,
@@ -115,5 +133,6 @@ async fn the_pages_received_are_the_pages_preview_shows() {
             .sum::<u32>()
     };
     assert_eq!(ink(bare[0].bitmap()), 0);
-    assert!(ink(&preview[0]) > 500);
+    assert!(ink(&preview[1]) > 500);
+    assert!(ink(&preview[0]) > 500, "the cover carries the header too");
 }

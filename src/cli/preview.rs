@@ -3,8 +3,9 @@
 //! the PNG records the pixel size so viewers show the page in proportion).
 //!
 //! For a job file, every intake check is made first and the pages are what the daemon's line
-//! prepares: the documents in order, at `$fax_resolution`, with the `$fax_header` line (FS, USR
-//! or CFG) stamped with the current date and time. The sending number (`%n`) is the job's
+//! prepares: the cover page (`$fax_cover`, filled now), the documents in order, at
+//! `$fax_resolution`, with the `$fax_header` line (FS, USR or CFG) stamped with the current date
+//! and time. The sending number (`%n`) is the job's
 //! `$fax_station_id`, else the `id=` of the line given with `--line` (default: the first line
 //! of the CFG that has one). For a document file, its pages at fine resolution (`--standard`
 //! for 98 lpi), without a header.
@@ -12,7 +13,7 @@
 use super::ops::SpoolArgs;
 use anyhow::{bail, Context, Result};
 use redial::fax::{load_document_at, Page, Resolution};
-use redial::line::documents::{pages_for_line, DocumentCache};
+use redial::line::documents::{pages_for_line, DocumentCache, Prepared};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `redial preview`.
@@ -101,6 +102,13 @@ fn job_pages(args: &PreviewArgs, bytes: &[u8]) -> Result<Vec<Page>> {
     let line_id = line_id(&sys.document, args.line)?;
     let cache = DocumentCache::default();
     let mut docs = Vec::new();
+    if let Some(text) = &plan.cover {
+        let pages = redial::fax::render_text(text.as_bytes());
+        docs.push(std::sync::Arc::new(Prepared::from_pages(
+            pages,
+            plan.resolution,
+        )));
+    }
     for d in &plan.documents {
         docs.push(cache.get(d, plan.resolution)?);
     }

@@ -63,6 +63,7 @@ pub const ACTED: &[(&str, &str)] = &[
     ("fax_sender", "CUF"),
     ("fax_station_id", "CUF"),
     ("fax_to_name", "F"),
+    ("fax_to_company", "F"),
     ("fax_send_date", "F"),
     ("fax_send_time", "F"),
     ("fax_send_line", "F"),

@@ -196,7 +196,7 @@ impl Daemon {
     /// roots (`$document_root`). On success the job's documents are their canonical paths (links
     /// and `..` resolved), which is what the line is given.
     pub(super) fn check(&self, l: Loaded) -> Result<Loaded, Bad> {
-        check_with(&self.settings, l)
+        check_with(&self.settings, &self.sys, &self.base, l)
     }
 
     /// When a job may next start: its next/send time, never before now, moved by the send and
@@ -354,7 +354,12 @@ fn load_with(
 }
 
 /// Bad-input checks (see [`Daemon::check`]) against the document roots `roots`.
-fn check_with(settings: &Settings, mut l: Loaded) -> Result<Loaded, Bad> {
+fn check_with(
+    settings: &Settings,
+    sys: &SystemConfig,
+    base: &Path,
+    mut l: Loaded,
+) -> Result<Loaded, Bad> {
     let (roots, paths) = (&settings.documents, &settings.paths);
     use crate::spool::docroot::DocError;
     let file = l.doc.origin().to_string();
@@ -423,8 +428,22 @@ fn check_with(settings: &Settings, mut l: Loaded) -> Result<Loaded, Bad> {
         None => {
             if l.job.channel() == Some(Channel::Fax) {
                 let docs = cover_path.iter().chain(&documents);
-                let counted =
-                    max_pages(settings, &l.doc).and_then(|max| count_fax_pages(&file, docs, max));
+                let usr = usr_document(base, &settings.paths, &l.job);
+                let number = number_of(&l).unwrap_or_default();
+                let mut job = l.job.clone();
+                job.documents = documents.clone();
+                let counted = cover_plan(
+                    settings,
+                    &l.doc,
+                    &job,
+                    usr.as_ref(),
+                    sys,
+                    &number,
+                    Utc::now(),
+                )
+                .map_err(|e| format!("{file}: {e}"))
+                .and_then(|_| max_pages(settings, &l.doc))
+                .and_then(|max| count_fax_pages(&file, docs, max));
                 if let Err(reason) = counted {
                     return Err(Bad {
                         code: CODE_INVALID,
@@ -499,7 +518,7 @@ pub fn check_submission(
         .map(ToString::to_string)
         .collect();
     let l = match load_with(doc, base, &settings.paths, sys, &mut HashMap::new())
-        .and_then(|l| check_with(settings, l))
+        .and_then(|l| check_with(settings, sys, base, l))
     {
         Ok(l) => l,
         Err(b) => {
@@ -593,6 +612,8 @@ pub struct FaxPreview {
     pub resolution: crate::fax::Resolution,
     /// The header line, when the job, its USR profile or the CFG asks for one.
     pub header: Option<crate::line::documents::HeaderSpec>,
+    /// A text cover page, its fields filled (a document cover is the first of `documents`).
+    pub cover: Option<String>,
 }
 
 /// The job file's fax as the daemon would place it (every intake check made first; the reasons
@@ -606,7 +627,7 @@ pub fn fax_preview(
 ) -> Result<FaxPreview, Vec<String>> {
     let doc = Document::parse(bytes, origin).map_err(|e| vec![e.to_string()])?;
     let l = load_with(doc, base, &settings.paths, sys, &mut HashMap::new())
-        .and_then(|l| check_with(settings, l))
+        .and_then(|l| check_with(settings, sys, base, l))
         .map_err(|b| vec![b.reason])?;
     if l.job.channel() != Some(Channel::Fax) {
         return Err(vec![format!("{origin}: not a fax job")]);
@@ -618,8 +639,28 @@ pub fn fax_preview(
         .is_some_and(|r| r.eq_ignore_ascii_case("standard") || r.eq_ignore_ascii_case("low"));
     let number = number_of(&l).unwrap_or_default();
     let usr = usr_document(base, &settings.paths, &l.job);
+    let mut documents: Vec<PathBuf> = l.job.documents.iter().map(PathBuf::from).collect();
+    let cover = match cover_plan(
+        settings,
+        &l.doc,
+        &l.job,
+        usr.as_ref(),
+        sys,
+        &number,
+        Utc::now(),
+    )
+    .map_err(|e| vec![format!("{origin}: {e}")])?
+    {
+        Some(CoverPlan::Text(t)) => Some(t),
+        Some(CoverPlan::Document(p)) => {
+            documents.insert(0, p);
+            None
+        }
+        None => None,
+    };
     Ok(FaxPreview {
-        documents: l.job.documents.iter().map(PathBuf::from).collect(),
+        cover,
+        documents,
         resolution: if standard {
             crate::fax::Resolution::Standard
         } else {
@@ -627,4 +668,93 @@ pub fn fax_preview(
         },
         header: header_spec(&l.doc, usr.as_ref(), sys, &number),
     })
+}
+
+/// A fax job's cover, ready for the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoverPlan {
+    /// A text template with its fields filled: drawn as a text page before the documents.
+    Text(String),
+    /// A document (PDF, TIFF, PBM) sent as it is before the documents.
+    Document(PathBuf),
+}
+
+/// The job's `$fax_cover` (`None` without one): a text template filled from the job at `now`,
+/// or a document. Fields: `$pages` (the fax's pages, cover included), `$date`, `$time` (in the
+/// CFG's `$timezone`), `$number` (the number dialled), `$var_def NAME "value"` variables (FS,
+/// USR, CFG), and any command of the FS file, its USR profile or the CFG by name
+/// (`$fax_to_name`, `$fax_to_company`, `$fax_sender`…; empty when no level sets it). Any other
+/// name is an error naming the template and line.
+pub(crate) fn cover_plan(
+    settings: &Settings,
+    doc: &Document,
+    job: &Job,
+    usr: Option<&Document>,
+    sys: &SystemConfig,
+    number: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<CoverPlan>, String> {
+    let Some(c) = &job.cover else {
+        return Ok(None);
+    };
+    let path = settings
+        .documents
+        .confine(&settings.paths.map(c))
+        .map_err(|e| format!("cover {c:?}: {e}"))?;
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if crate::fax::detect_format(&path, &bytes) != Ok(crate::fax::DocumentFormat::Text) {
+        // A PDF, TIFF or PBM cover goes as it is (refused with its reason when unreadable).
+        let known = crate::fax::detect_format(&path, &bytes).is_ok();
+        if known || crate::fax::fill_cover(&bytes, |_| Some(String::new())).is_err() {
+            return if known {
+                Ok(Some(CoverPlan::Document(path)))
+            } else {
+                Err(format!(
+                    "cover {}: {}",
+                    path.display(),
+                    crate::fax::CoverError::NotText
+                ))
+            };
+        }
+    }
+    let levels: Vec<&Document> = [Some(doc), usr, Some(&sys.document)]
+        .into_iter()
+        .flatten()
+        .collect();
+    let local = now.with_timezone(&sys.layer.timezone.unwrap_or(chrono_tz::UTC));
+    let mut documents = 0;
+    for d in &job.documents {
+        documents += crate::fax::count_pages(d).map_err(|e| e.to_string())?;
+    }
+    let fill = |pages: usize| {
+        crate::fax::fill_cover(&bytes, |name| match name {
+            "pages" => Some(pages.to_string()),
+            "date" => Some(local.format("%Y-%m-%d").to_string()),
+            "time" => Some(local.format("%H:%M").to_string()),
+            "number" => Some(number.to_owned()),
+            _ => levels
+                .iter()
+                .find_map(|d| {
+                    d.all("var_def")
+                        .filter(|v| v.arg(0).is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                        .last()
+                        .map(|v| v.arg(1).unwrap_or_default().to_owned())
+                        .or_else(|| d.last(name).map(|c| c.joined()))
+                })
+                // A command the job could have set but did not: empty.
+                .or_else(|| {
+                    [FileKind::Fs, FileKind::Usr, FileKind::Cfg]
+                        .iter()
+                        .any(|&k| {
+                            crate::command::registry::known(k, name)
+                                != crate::command::registry::Known::Unknown
+                        })
+                        .then(String::new)
+                }),
+        })
+        .map_err(|e| format!("cover {}: {e}", path.display()))
+    };
+    // Drawn once to know its own pages, then filled with the total.
+    let cover_pages = crate::fax::render_text(fill(documents)?.as_bytes()).len();
+    Ok(Some(CoverPlan::Text(fill(cover_pages + documents)?)))
 }

@@ -10,6 +10,7 @@
 //!   [`bits`]: bit order ([`BitOrder`], [`reverse_bits`]).
 //! - [`decode`]: T.4/T.6 decoding through hayro-ccitt.
 //!
+//! - [`cover`]: cover page templates (`$fax_cover`), fields filled from the job.
 //! - [`header`]: the header line (`$fax_header`) stamped at the top of every page.
 //! - [`postscript`]: PostScript through Ghostscript (`gs`, optional) into the PDF reader.
 //!
@@ -19,6 +20,7 @@
 
 pub mod bitmap;
 pub mod bits;
+pub mod cover;
 pub mod decode;
 pub mod document;
 pub mod header;
@@ -31,6 +33,7 @@ pub mod tiff;
 
 pub use bitmap::{Bitmap, Page, Resolution, MAX_IMAGE_WIDTH, MAX_PAGE_LINES, PAGE_WIDTH};
 pub use bits::{reverse_bits, reverse_bits_in_place, BitOrder};
+pub use cover::{fill_cover, CoverError};
 pub use decode::{DecodeError, Scheme};
 pub use document::{
     count_pages, detect_format, load_document, load_document_at, pages_from_bytes,

@@ -31,6 +31,11 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Pages made for one call (a cover page filled from the job), prepared like a document.
+    pub fn from_pages(pages: Vec<Page>, resolution: Resolution) -> Prepared {
+        Prepared::prepare(pages, resolution)
+    }
+
     fn prepare(pages: Vec<Page>, resolution: Resolution) -> Prepared {
         let pages: Vec<Page> = pages.iter().map(|p| p.to_resolution(resolution)).collect();
         let coded = |coding| {

@@ -42,6 +42,10 @@ pub struct Call {
     pub fax_speed: Option<u32>,
     /// The header line stamped on every page (`$fax_header`); `None`: pages go as they are.
     pub header: Option<documents::HeaderSpec>,
+    /// A cover page's text, its fields filled (`$fax_cover` with a text template): drawn and
+    /// sent before the documents. A cover that is a document (PDF, TIFF…) is the first of
+    /// `documents` instead.
+    pub cover: Option<String>,
 }
 
 /// What an attempt produced.

@@ -15,7 +15,7 @@
 //! class E by default), so the job is requeued and other lines carry on.
 
 use super::breaker::{self, Breaker, State};
-use super::documents::{encode_for_class2, pages_for_line, DocumentCache};
+use super::documents::{encode_for_class2, pages_for_line, DocumentCache, Prepared};
 use super::flow::Flow;
 use super::serial::{drive, drive_with, now, tty_unsent, Cancel, Pacing, PortError};
 use super::transcript::{Recording, Transcript};
@@ -509,6 +509,10 @@ where
         Resolution::Fine
     };
     let mut docs = Vec::new();
+    if let Some(text) = &call.cover {
+        let pages = crate::fax::render_text(text.as_bytes());
+        docs.push(std::sync::Arc::new(Prepared::from_pages(pages, resolution)));
+    }
     for doc in &call.documents {
         match documents.get(doc, resolution) {
             Ok(p) => docs.push(p),
@@ -853,6 +857,7 @@ mod tests {
             low_resolution: false,
             fax_speed: None,
             header: None,
+            cover: None,
         };
         assert_eq!(
             run_call(&s, &call).await.code,
