@@ -356,6 +356,37 @@ mod tests {
         assert_eq!(inspect_pdf(&ok), Ok(PdfInfo { pages: 1 }));
     }
 
+    #[test]
+    fn damaged_pdfs_never_panic() {
+        // Deterministic damage: bytes overwritten, the file cut, objects dropped.
+        let pdf = data("a4-landscape.pdf");
+        let mut seed = 0x2545_f491_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..40 {
+            let mut bad = pdf.clone();
+            for _ in 0..(1 + round % 8) {
+                let at = (next() as usize) % bad.len();
+                bad[at] = next() as u8;
+            }
+            if round % 5 == 0 {
+                bad.truncate((next() as usize) % bad.len());
+            }
+            let inspected = inspect_pdf(&bad);
+            if round % 4 == 0 {
+                // Drawing is slower: every fourth one. Either an error or pages, never a panic.
+                if let Ok(pages) = render_pdf(&bad, Resolution::Standard) {
+                    assert!(pages.iter().all(|p| p.bitmap().width() == PAGE_WIDTH));
+                }
+            }
+            let _ = inspected;
+        }
+    }
+
     /// A one-page PDF with a correct cross-reference table.
     fn hand_pdf(filter: &[u8], content: &[u8]) -> Vec<u8> {
         let mut out = b"%PDF-1.4\n".to_vec();
