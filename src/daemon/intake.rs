@@ -433,13 +433,13 @@ fn check_with(
                 let mut job = l.job.clone();
                 job.documents = documents.clone();
                 let counted = cover_plan(
+                    CoverPurpose::Check,
                     settings,
                     &l.doc,
                     &job,
                     usr.as_ref(),
                     sys,
                     &number,
-                    Utc::now(),
                 )
                 .map_err(|e| format!("{file}: {e}"))
                 .and_then(|_| max_pages(settings, &l.doc))
@@ -641,13 +641,13 @@ pub fn fax_preview(
     let usr = usr_document(base, &settings.paths, &l.job);
     let mut documents: Vec<PathBuf> = l.job.documents.iter().map(PathBuf::from).collect();
     let cover = match cover_plan(
+        CoverPurpose::Send { now: Utc::now() },
         settings,
         &l.doc,
         &l.job,
         usr.as_ref(),
         sys,
         &number,
-        Utc::now(),
     )
     .map_err(|e| vec![format!("{origin}: {e}")])?
     {
@@ -679,20 +679,19 @@ pub enum CoverPlan {
     Document(PathBuf),
 }
 
-/// The job's `$fax_cover` (`None` without one): a text template filled from the job at `now`,
-/// or a document. Fields: `$pages` (the fax's pages, cover included), `$date`, `$time` (in the
+/// The job's `$fax_cover` (`None` without one): a text template filled from the job (for [`CoverPurpose::Check`] its fields are only checked: `$pages` reads 0), or a document. Fields: `$pages` (the fax's pages, cover included), `$date`, `$time` (in the
 /// CFG's `$timezone`), `$number` (the number dialled), `$var_def NAME "value"` variables (FS,
 /// USR, CFG), and any command of the FS file, its USR profile or the CFG by name
 /// (`$fax_to_name`, `$fax_to_company`, `$fax_sender`…; empty when no level sets it). Any other
 /// name is an error naming the template and line.
 pub(crate) fn cover_plan(
+    purpose: CoverPurpose,
     settings: &Settings,
     doc: &Document,
     job: &Job,
     usr: Option<&Document>,
     sys: &SystemConfig,
     number: &str,
-    now: DateTime<Utc>,
 ) -> Result<Option<CoverPlan>, String> {
     let Some(c) = &job.cover else {
         return Ok(None);
@@ -721,13 +720,60 @@ pub(crate) fn cover_plan(
         .into_iter()
         .flatten()
         .collect();
+    let now = match purpose {
+        CoverPurpose::Check => Utc::now(),
+        CoverPurpose::Send { now } => now,
+    };
     let local = now.with_timezone(&sys.layer.timezone.unwrap_or(chrono_tz::UTC));
+    if purpose == CoverPurpose::Check {
+        // Intake: the fields are checked, nothing is drawn (a campaign queues one per job).
+        return fill_checked(&bytes, &levels, local, number, &path)
+            .map(|t| Some(CoverPlan::Text(t)));
+    }
     let mut documents = 0;
     for d in &job.documents {
         documents += crate::fax::count_pages(d).map_err(|e| e.to_string())?;
     }
     let fill = |pages: usize| {
-        crate::fax::fill_cover(&bytes, |name| match name {
+        fill_with(&bytes, &levels, local, number, pages)
+            .map_err(|e| format!("cover {}: {e}", path.display()))
+    };
+    // Drawn once to know its own pages, then filled with the total.
+    let cover_pages = crate::fax::render_text(fill(documents)?.as_bytes()).len();
+    Ok(Some(CoverPlan::Text(fill(cover_pages + documents)?)))
+}
+
+/// Why a cover plan is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CoverPurpose {
+    /// Intake: check the template's fields only (`$pages` is not counted, nothing is drawn).
+    Check,
+    /// A call or a preview placed at `now`: the text as it will be sent.
+    Send {
+        /// When (`$date`, `$time`).
+        now: DateTime<Utc>,
+    },
+}
+
+fn fill_checked(
+    bytes: &[u8],
+    levels: &[&Document],
+    local: DateTime<chrono_tz::Tz>,
+    number: &str,
+    path: &Path,
+) -> Result<String, String> {
+    fill_with(bytes, levels, local, number, 0).map_err(|e| format!("cover {}: {e}", path.display()))
+}
+
+fn fill_with(
+    bytes: &[u8],
+    levels: &[&Document],
+    local: DateTime<chrono_tz::Tz>,
+    number: &str,
+    pages: usize,
+) -> Result<String, crate::fax::CoverError> {
+    {
+        crate::fax::fill_cover(bytes, |name| match name {
             "pages" => Some(pages.to_string()),
             "date" => Some(local.format("%Y-%m-%d").to_string()),
             "time" => Some(local.format("%H:%M").to_string()),
@@ -752,9 +798,5 @@ pub(crate) fn cover_plan(
                         .then(String::new)
                 }),
         })
-        .map_err(|e| format!("cover {}: {e}", path.display()))
-    };
-    // Drawn once to know its own pages, then filled with the total.
-    let cover_pages = crate::fax::render_text(fill(documents)?.as_bytes()).len();
-    Ok(Some(CoverPlan::Text(fill(cover_pages + documents)?)))
+    }
 }

@@ -262,13 +262,13 @@ impl Daemon {
             // Checked at intake; a cover that went bad since is left out with a warning rather
             // than failing a call the documents can still make.
             match super::intake::cover_plan(
+                super::intake::CoverPurpose::Send { now },
                 &self.settings,
                 &loaded.doc,
                 &loaded.job,
                 usr.as_ref(),
                 &self.sys,
                 &number,
-                now,
             ) {
                 Ok(Some(super::intake::CoverPlan::Text(t))) => call.cover = Some(t),
                 Ok(Some(super::intake::CoverPlan::Document(p))) => call.documents.insert(0, p),
