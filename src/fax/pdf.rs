@@ -136,16 +136,18 @@ pub fn render_pdf(data: &[u8], resolution: Resolution) -> Result<Vec<Page>, PdfE
                 draw(page, &cache, &settings, resolution)
             }))
             .map_err(|_| at("the renderer failed on this page".into()))?;
-            if let Some(w) = warnings.lock().ok().and_then(|mut v| v.drain(..).next()) {
-                let reason = match w {
-                    InterpreterWarning::UnsupportedFont => "a font cannot be loaded",
-                    InterpreterWarning::ImageDecodeFailure => "an image cannot be decoded",
-                    // The annotation is left out, as most viewers do.
-                    _ => "",
-                };
-                if !reason.is_empty() {
-                    return Err(at(reason.into()));
-                }
+            let seen: Vec<InterpreterWarning> = warnings
+                .lock()
+                .map(|mut v| v.drain(..).collect())
+                .unwrap_or_default();
+            // An annotation without a usable appearance is left out, as most viewers do.
+            let reason = seen.iter().find_map(|w| match w {
+                InterpreterWarning::UnsupportedFont => Some("a font cannot be loaded"),
+                InterpreterWarning::ImageDecodeFailure => Some("an image cannot be decoded"),
+                _ => None,
+            });
+            if let Some(reason) = reason {
+                return Err(at(reason.into()));
             }
             out.push(Page::new(bitmap, resolution));
         }
@@ -387,23 +389,65 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_image_that_cannot_be_decoded_names_its_page() {
+        let jpeg = b"\xff\xd8\xff\xe0 not really a JPEG";
+        let image = [
+            format!(
+                "<< /Type /XObject /Subtype /Image /Width 8 /Height 8 /ColorSpace /DeviceGray \
+                 /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n",
+                jpeg.len()
+            )
+            .as_bytes(),
+            jpeg,
+            b"\nendstream",
+        ]
+        .concat();
+        let pdf = pdf_of(vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+              /Resources << /XObject << /Im1 5 0 R >> >> >>"
+                .to_vec(),
+            stream(b"", b"q 200 0 0 200 100 400 cm /Im1 Do Q"),
+            image,
+        ]);
+        // The cheap check cannot see it; drawing does, and names the page.
+        assert_eq!(inspect_pdf(&pdf), Ok(PdfInfo { pages: 1 }));
+        assert_eq!(
+            render_pdf(&pdf, Resolution::Standard).map(|p| p.len()),
+            Err(PdfError::Page {
+                page: 1,
+                reason: "an image cannot be decoded".into()
+            })
+        );
+    }
+
+    fn stream(filter: &[u8], content: &[u8]) -> Vec<u8> {
+        [
+            format!("<< /Length {} ", content.len()).as_bytes(),
+            filter,
+            b" >>\nstream\n",
+            content,
+            b"\nendstream",
+        ]
+        .concat()
+    }
+
     /// A one-page PDF with a correct cross-reference table.
     fn hand_pdf(filter: &[u8], content: &[u8]) -> Vec<u8> {
-        let mut out = b"%PDF-1.4\n".to_vec();
-        let mut offsets = vec![];
-        let objects: Vec<Vec<u8>> = vec![
+        pdf_of(vec![
             b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>".to_vec(),
-            [
-                format!("<< /Length {} ", content.len()).as_bytes(),
-                filter,
-                b" >>\nstream\n",
-                content,
-                b"\nendstream",
-            ]
-            .concat(),
-        ];
+            stream(filter, content),
+        ])
+    }
+
+    /// Objects 1… with a correct cross-reference table.
+    fn pdf_of(objects: Vec<Vec<u8>>) -> Vec<u8> {
+        let mut out = b"%PDF-1.4\n".to_vec();
+        let mut offsets = vec![];
         for (i, o) in objects.iter().enumerate() {
             offsets.push(out.len());
             out.extend(format!("{} 0 obj\n", i + 1).as_bytes());
