@@ -17,6 +17,9 @@ out = ["# Third-party licences", "",
        "* The dejavu crate embeds the DejaVu fonts (used to render text pages), which are under the",
        "  Bitstream Vera Fonts licence with DejaVu's public-domain changes: free to use and embed; the",
        "  fonts may not be sold on their own.",
+       "* hayro (PDF documents) is MIT OR Apache-2.0; hayro-font embeds the 14 standard PDF fonts as",
+       "  extracted from PDFium (Foxit's fonts, BSD-style PDFium licence: free to use and embed,",
+       "  notice kept). unescaper (through serialport) is MIT OR GPL-3.0-only: used under MIT.",
        "* redial-sim (hw-sim/) is part of this repository, under the same licence as redial.", ""]
 for lic in sorted(by_license, key=lambda l: (-len(by_license[l]), l)):
     crates = sorted(by_license[lic])

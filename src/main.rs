@@ -52,6 +52,8 @@ enum Command {
     },
     /// Archive or delete finished jobs (SENT, FAIL) older than a number of days (faxqclean).
     Clean(cli::clean::CleanArgs),
+    /// Write the pages a fax job (or a document) would send as PNG files, header included.
+    Preview(cli::preview::PreviewArgs),
 }
 
 /// Sets what a write to a pipe whose reader has gone does to this process.
@@ -137,6 +139,7 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::List(args) => cli::list::run(args),
+        Command::Preview(args) => cli::preview::run(args),
         Command::Alter(args) => match cli::alter::run(args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),

@@ -136,6 +136,8 @@ fn fax_call(doc: &Path, low_resolution: bool, fax_speed: Option<u32>) -> redial:
         alternate: false,
         low_resolution,
         fax_speed,
+        header: None,
+        cover: None,
     }
 }
 
@@ -353,4 +355,49 @@ async fn redial_run_retries_a_busy_receiver_then_delivers_in_class_1() {
     );
     assert_eq!(rig.wait_receiver(Duration::from_secs(20)), Some(0));
     assert_received(&rx, &render_text(text.as_bytes()), Resolution::Fine);
+}
+
+/// A PDF with a cover page and a header line over Class 1 to efax: the line driver draws the
+/// PDF, fills and draws the cover, stamps every page, and efax stores exactly the pages
+/// `pages_for_line` gives (what `redial preview` writes), at fine resolution.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pdf_with_cover_and_header_arrives_as_prepared_in_class_1() {
+    use redial::line::documents::{pages_for_line, DocumentCache, HeaderSpec, Prepared};
+    use std::sync::Arc;
+    let mut rig = Rig::start("rdlpdf", 4760);
+    let rx = rig.efax_receiver();
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pdf/letter-form.pdf");
+    let header = HeaderSpec {
+        format: "%s|%n|Page %p of %P".into(),
+        sender: "Acme Widgets".into(),
+        station: None,
+        recipient: "5550002".into(),
+        tz: chrono_tz::UTC,
+    };
+    let cover = "FAX\n\nTo: Harbour Supplies\nPages: 3\n".to_string();
+    let cache = DocumentCache::default();
+    let docs = vec![
+        Arc::new(Prepared::from_pages(
+            render_text(cover.as_bytes()),
+            Resolution::Fine,
+        )),
+        cache.get(&doc, Resolution::Fine).unwrap(),
+    ];
+    let sent = pages_for_line(&docs, Some(&header), "+1 555 0001", chrono::Utc::now());
+    assert_eq!(sent.len(), 3);
+    let settings = redial::line::modem::ModemSettings::from_def(&line_def(&rig.a, "1")).unwrap();
+    let call = redial::line::Call {
+        header: Some(header),
+        cover: Some(cover),
+        ..fax_call(&doc, false, None)
+    };
+    let r = redial::line::modem::run_call_with(&settings, &call, &cache).await;
+    assert_eq!((r.code, r.pages), (0, 3), "{r:?}");
+    assert_eq!(
+        rig.wait_receiver(Duration::from_secs(60)),
+        Some(0),
+        "{}",
+        rig.log("efax-rx.log")
+    );
+    assert_received(&rx, &sent, Resolution::Fine);
 }

@@ -137,6 +137,8 @@ fn fax_call(number: &str, documents: Vec<PathBuf>) -> Call {
         alternate: false,
         low_resolution: false,
         fax_speed: None,
+        header: None,
+        cover: None,
     }
 }
 
@@ -323,6 +325,8 @@ async fn voice_calls_report_dtmf_and_person_or_machine() {
         alternate: false,
         low_resolution: false,
         fax_speed: None,
+        header: None,
+        cover: None,
     };
     let r = run_call(&s, &call("5550400")).await;
     assert_eq!((r.code, r.answerback.as_str()), (300, "42"), "{r:?}");
@@ -455,6 +459,69 @@ async fn two_d_is_negotiated_in_class_20_and_class_2_and_mr_no_sends_mh() {
                 g.bitmap().height(),
                 want.bitmap().height(),
                 &rows[..rows.len().min(10)]
+            );
+        }
+    }
+    rack.stop().await;
+}
+
+/// A PDF with a header line (`$fax_header`) over Class 2.0: the pages that arrive are exactly
+/// the pages the line prepares (`pages_for_line`, which `redial preview` writes), header
+/// included, at fine and standard resolution; the header names the line's id and page N of M.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pdf_with_a_header_line_arrives_as_prepared() {
+    use redial::line::documents::{pages_for_line, HeaderSpec};
+    let rack = Rack::start("pdf-header", 1).await;
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pdf/letter-form.pdf");
+    // No date or time in the format: the expected pages do not depend on the minute.
+    let header = HeaderSpec {
+        format: "%s|%n|Page %p of %P".into(),
+        sender: "Acme Widgets".into(),
+        station: None,
+        recipient: "5550100".into(),
+        tz: chrono_tz::UTC,
+    };
+    let cache = DocumentCache::default();
+    for low_resolution in [false, true] {
+        let resolution = if low_resolution {
+            Resolution::Standard
+        } else {
+            Resolution::Fine
+        };
+        let prepared = cache.get(&doc, resolution).unwrap();
+        let want = pages_for_line(
+            std::slice::from_ref(&prepared),
+            Some(&header),
+            "REDIAL",
+            chrono::Utc::now(),
+        );
+        assert_eq!(want.len(), 2);
+        assert_ne!(want[0], prepared.pages[0], "the header is on the page");
+        let before = received(&rack.dir).len();
+        let call = Call {
+            header: Some(header.clone()),
+            low_resolution,
+            ..fax_call("5550100", vec![doc.clone()])
+        };
+        let r = run_call_with(
+            &rack.settings(0, &[("class", "2.0"), ("id", "REDIAL")]),
+            &call,
+            &cache,
+        )
+        .await;
+        assert_eq!((r.code, r.pages), (0, 2), "{r:?}");
+        let got: Vec<_> = received(&rack.dir)[before..]
+            .iter()
+            .flat_map(|f| read_tiff(&std::fs::read(f).unwrap()).unwrap())
+            .collect();
+        assert_eq!(got.len(), 2);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            // Compared at the resolution sent (the receiver's TIFF reader gives fine pages).
+            let g = g.to_resolution(resolution);
+            assert!(
+                g.bitmap() == w.bitmap(),
+                "{resolution:?} page {}: pixels differ from the prepared page",
+                i + 1
             );
         }
     }

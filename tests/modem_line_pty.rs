@@ -42,6 +42,8 @@ fn fax_call(documents: Vec<PathBuf>) -> Call {
         alternate: false,
         low_resolution: false,
         fax_speed: None,
+        header: None,
+        cover: None,
     }
 }
 

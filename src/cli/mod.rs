@@ -9,6 +9,7 @@ pub mod explain;
 pub mod list;
 pub mod logging;
 pub mod ops;
+pub mod preview;
 pub mod retry;
 pub mod run;
 pub mod send;

@@ -23,7 +23,7 @@ pub struct SpoolArgs {
     spool: Option<PathBuf>,
     /// Directory that relative paths are relative to (default: the current directory).
     #[arg(long)]
-    base: Option<PathBuf>,
+    pub(crate) base: Option<PathBuf>,
 }
 
 impl SpoolArgs {

@@ -58,6 +58,12 @@ pub const ACTED: &[(&str, &str)] = &[
     ("fax_user", "F"),
     ("fax_filename", "F"),
     ("fax_cover", "F"),
+    // The header line on every page (FS over USR over CFG) and the recipient it names.
+    ("fax_header", "CUF"),
+    ("fax_sender", "CUF"),
+    ("fax_station_id", "CUF"),
+    ("fax_to_name", "F"),
+    ("fax_to_company", "F"),
     ("fax_send_date", "F"),
     ("fax_send_time", "F"),
     ("fax_send_line", "F"),
@@ -110,6 +116,7 @@ pub const ACTED: &[(&str, &str)] = &[
     ("path_map", "C"),
     ("dnc_file", "C"),
     ("max_calls_per_day", "C"),
+    ("max_pages", "CF"),
     ("retry_wait", "C"),
     ("auto_retry", "C"),
     ("archive_after", "C"),
@@ -132,7 +139,6 @@ pub const ACCEPTED: &[(&str, &str, &str)] = &[
         "UF",
         "calling station id sent in the fax protocol (redial: the line's `id=`)",
     ),
-    ("fax_header", "UF", "header line on every page"),
     (
         "delete_option",
         "F",

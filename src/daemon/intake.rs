@@ -196,7 +196,7 @@ impl Daemon {
     /// roots (`$document_root`). On success the job's documents are their canonical paths (links
     /// and `..` resolved), which is what the line is given.
     pub(super) fn check(&self, l: Loaded) -> Result<Loaded, Bad> {
-        check_with(&self.settings.documents, &self.settings.paths, l)
+        check_with(&self.settings, &self.sys, &self.base, l)
     }
 
     /// When a job may next start: its next/send time, never before now, moved by the send and
@@ -355,10 +355,12 @@ fn load_with(
 
 /// Bad-input checks (see [`Daemon::check`]) against the document roots `roots`.
 fn check_with(
-    roots: &crate::spool::docroot::DocRoots,
-    paths: &crate::spool::pathmap::PathMap,
+    settings: &Settings,
+    sys: &SystemConfig,
+    base: &Path,
     mut l: Loaded,
 ) -> Result<Loaded, Bad> {
+    let (roots, paths) = (&settings.documents, &settings.paths);
     use crate::spool::docroot::DocError;
     let file = l.doc.origin().to_string();
     if l.job.channel().is_none() {
@@ -369,6 +371,7 @@ fn check_with(
         });
     }
     let mut documents = Vec::with_capacity(l.job.documents.len());
+    let mut cover_path = None;
     let mut bad = None;
     'all: for c in l
         .doc
@@ -389,7 +392,9 @@ fn check_with(
                 .map(|p| p.into_os_string().into_string())
             {
                 Ok(Ok(p)) => {
-                    if !cover {
+                    if cover {
+                        cover_path = Some(p);
+                    } else {
                         documents.push(p);
                     }
                 }
@@ -421,9 +426,71 @@ fn check_with(
             doc: Some(l.doc),
         }),
         None => {
+            if l.job.channel() == Some(Channel::Fax) {
+                let docs = cover_path.iter().chain(&documents);
+                let usr = usr_document(base, &settings.paths, &l.job);
+                let number = number_of(&l).unwrap_or_default();
+                let mut job = l.job.clone();
+                job.documents = documents.clone();
+                let counted = cover_plan(
+                    CoverPurpose::Check,
+                    settings,
+                    &l.doc,
+                    &job,
+                    usr.as_ref(),
+                    sys,
+                    &number,
+                )
+                .map_err(|e| format!("{file}: {e}"))
+                .and_then(|_| max_pages(settings, &l.doc))
+                .and_then(|max| count_fax_pages(&file, docs, max));
+                if let Err(reason) = counted {
+                    return Err(Bad {
+                        code: CODE_INVALID,
+                        reason,
+                        doc: Some(l.doc),
+                    });
+                }
+            }
             l.job.documents = documents;
             Ok(l)
         }
+    }
+}
+
+/// `$max_pages` of the FS file, else of the CFG (`0`: no cap).
+fn max_pages(settings: &Settings, doc: &Document) -> Result<Option<u32>, String> {
+    match doc.last("max_pages") {
+        None => Ok(settings.max_pages),
+        Some(c) => match c.arg(0).map(str::parse::<u32>) {
+            Some(Ok(n)) => Ok(Some(n).filter(|n| *n > 0)),
+            _ => Err(format!(
+                "{}:{}: $max_pages needs a number of pages",
+                doc.origin(),
+                c.line
+            )),
+        },
+    }
+}
+
+/// Every document of a fax job opens and has pages (a PDF is checked page by page without
+/// drawing it), and together they have at most `max` pages: the reason otherwise, naming the
+/// file (and the page), before any call.
+fn count_fax_pages<'a>(
+    job: &str,
+    docs: impl Iterator<Item = &'a String>,
+    max: Option<u32>,
+) -> Result<usize, String> {
+    let mut total = 0;
+    for d in docs {
+        total += crate::fax::count_pages(d)
+            .map_err(|e| format!("{job}: document cannot be sent: {e}"))?;
+    }
+    match max {
+        Some(m) if total > m as usize => Err(format!(
+            "{job}: the fax has {total} pages, more than $max_pages {m}"
+        )),
+        _ => Ok(total),
     }
 }
 
@@ -451,7 +518,7 @@ pub fn check_submission(
         .map(ToString::to_string)
         .collect();
     let l = match load_with(doc, base, &settings.paths, sys, &mut HashMap::new())
-        .and_then(|l| check_with(&settings.documents, &settings.paths, l))
+        .and_then(|l| check_with(settings, sys, base, l))
     {
         Ok(l) => l,
         Err(b) => {
@@ -495,4 +562,241 @@ pub fn check_submission(
         }
     }
     problems
+}
+
+/// The job's header line (`$fax_header`, `$fax_sender`, `$fax_station_id`: the FS file's, else
+/// its USR profile's `usr`, else the CFG's), or `None` when no level asks for one. The recipient
+/// is `$fax_to_name`, else `number`.
+pub(crate) fn header_spec(
+    doc: &Document,
+    usr: Option<&Document>,
+    sys: &SystemConfig,
+    number: &str,
+) -> Option<crate::line::documents::HeaderSpec> {
+    let pick = |name: &str| {
+        [Some(doc), usr, Some(&sys.document)]
+            .into_iter()
+            .flatten()
+            .find_map(|d| d.last(name).map(|c| c.joined()))
+    };
+    Some(crate::line::documents::HeaderSpec {
+        format: pick("fax_header")?,
+        sender: pick("fax_sender").unwrap_or_default(),
+        station: pick("fax_station_id").filter(|s| !s.is_empty()),
+        recipient: doc
+            .last("fax_to_name")
+            .map(|c| c.joined())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| number.to_owned()),
+        tz: sys.layer.timezone.unwrap_or(chrono_tz::UTC),
+    })
+}
+
+/// The job's USR profile as a document (for the commands the policy layer does not keep).
+pub(crate) fn usr_document(
+    base: &Path,
+    paths: &crate::spool::pathmap::PathMap,
+    job: &Job,
+) -> Option<Document> {
+    let u = job.user.as_ref()?;
+    read_document(&resolve_in(base, paths, u)).ok()
+}
+
+/// What a fax job would put on the line, for `redial preview`: its documents (canonical paths,
+/// as the daemon gives them to the line), the resolution and the header line.
+#[derive(Debug, Clone)]
+pub struct FaxPreview {
+    /// The documents, in order.
+    pub documents: Vec<PathBuf>,
+    /// `$fax_resolution standard` (or `low`): standard; otherwise fine.
+    pub resolution: crate::fax::Resolution,
+    /// The header line, when the job, its USR profile or the CFG asks for one.
+    pub header: Option<crate::line::documents::HeaderSpec>,
+    /// A text cover page, its fields filled (a document cover is the first of `documents`).
+    pub cover: Option<String>,
+}
+
+/// The job file's fax as the daemon would place it (every intake check made first; the reasons
+/// when one fails, or when the job is not a fax).
+pub fn fax_preview(
+    sys: &SystemConfig,
+    settings: &Settings,
+    base: &Path,
+    origin: &str,
+    bytes: &[u8],
+) -> Result<FaxPreview, Vec<String>> {
+    let doc = Document::parse(bytes, origin).map_err(|e| vec![e.to_string()])?;
+    let l = load_with(doc, base, &settings.paths, sys, &mut HashMap::new())
+        .and_then(|l| check_with(settings, sys, base, l))
+        .map_err(|b| vec![b.reason])?;
+    if l.job.channel() != Some(Channel::Fax) {
+        return Err(vec![format!("{origin}: not a fax job")]);
+    }
+    let standard = l
+        .doc
+        .last("fax_resolution")
+        .and_then(|c| c.take_arg(0))
+        .is_some_and(|r| r.eq_ignore_ascii_case("standard") || r.eq_ignore_ascii_case("low"));
+    let number = number_of(&l).unwrap_or_default();
+    let usr = usr_document(base, &settings.paths, &l.job);
+    let mut documents: Vec<PathBuf> = l.job.documents.iter().map(PathBuf::from).collect();
+    let cover = match cover_plan(
+        CoverPurpose::Send { now: Utc::now() },
+        settings,
+        &l.doc,
+        &l.job,
+        usr.as_ref(),
+        sys,
+        &number,
+    )
+    .map_err(|e| vec![format!("{origin}: {e}")])?
+    {
+        Some(CoverPlan::Text(t)) => Some(t),
+        Some(CoverPlan::Document(p)) => {
+            documents.insert(0, p);
+            None
+        }
+        None => None,
+    };
+    Ok(FaxPreview {
+        cover,
+        documents,
+        resolution: if standard {
+            crate::fax::Resolution::Standard
+        } else {
+            crate::fax::Resolution::Fine
+        },
+        header: header_spec(&l.doc, usr.as_ref(), sys, &number),
+    })
+}
+
+/// A fax job's cover, ready for the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoverPlan {
+    /// A text template with its fields filled: drawn as a text page before the documents.
+    Text(String),
+    /// A document (PDF, TIFF, PBM) sent as it is before the documents.
+    Document(PathBuf),
+}
+
+/// The job's `$fax_cover` (`None` without one): a text template filled from the job (for [`CoverPurpose::Check`] its fields are only checked: `$pages` reads 0), or a document. Fields: `$pages` (the fax's pages, cover included), `$date`, `$time` (in the
+/// CFG's `$timezone`), `$number` (the number dialled), `$var_def NAME "value"` variables (FS,
+/// USR, CFG), and any command of the FS file, its USR profile or the CFG by name
+/// (`$fax_to_name`, `$fax_to_company`, `$fax_sender`…; empty when no level sets it). Any other
+/// name is an error naming the template and line.
+pub(crate) fn cover_plan(
+    purpose: CoverPurpose,
+    settings: &Settings,
+    doc: &Document,
+    job: &Job,
+    usr: Option<&Document>,
+    sys: &SystemConfig,
+    number: &str,
+) -> Result<Option<CoverPlan>, String> {
+    let Some(c) = &job.cover else {
+        return Ok(None);
+    };
+    let path = settings
+        .documents
+        .confine(&settings.paths.map(c))
+        .map_err(|e| format!("cover {c:?}: {e}"))?;
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if crate::fax::detect_format(&path, &bytes) != Ok(crate::fax::DocumentFormat::Text) {
+        // A PDF, TIFF or PBM cover goes as it is (refused with its reason when unreadable).
+        let known = crate::fax::detect_format(&path, &bytes).is_ok();
+        if known || crate::fax::fill_cover(&bytes, |_| Some(String::new())).is_err() {
+            return if known {
+                Ok(Some(CoverPlan::Document(path)))
+            } else {
+                Err(format!(
+                    "cover {}: {}",
+                    path.display(),
+                    crate::fax::CoverError::NotText
+                ))
+            };
+        }
+    }
+    let levels: Vec<&Document> = [Some(doc), usr, Some(&sys.document)]
+        .into_iter()
+        .flatten()
+        .collect();
+    let now = match purpose {
+        CoverPurpose::Check => Utc::now(),
+        CoverPurpose::Send { now } => now,
+    };
+    let local = now.with_timezone(&sys.layer.timezone.unwrap_or(chrono_tz::UTC));
+    if purpose == CoverPurpose::Check {
+        // Intake: the fields are checked, nothing is drawn (a campaign queues one per job).
+        return fill_checked(&bytes, &levels, local, number, &path)
+            .map(|t| Some(CoverPlan::Text(t)));
+    }
+    let mut documents = 0;
+    for d in &job.documents {
+        documents += crate::fax::count_pages(d).map_err(|e| e.to_string())?;
+    }
+    let fill = |pages: usize| {
+        fill_with(&bytes, &levels, local, number, pages)
+            .map_err(|e| format!("cover {}: {e}", path.display()))
+    };
+    // Drawn once to know its own pages, then filled with the total.
+    let cover_pages = crate::fax::render_text(fill(documents)?.as_bytes()).len();
+    Ok(Some(CoverPlan::Text(fill(cover_pages + documents)?)))
+}
+
+/// Why a cover plan is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CoverPurpose {
+    /// Intake: check the template's fields only (`$pages` is not counted, nothing is drawn).
+    Check,
+    /// A call or a preview placed at `now`: the text as it will be sent.
+    Send {
+        /// When (`$date`, `$time`).
+        now: DateTime<Utc>,
+    },
+}
+
+fn fill_checked(
+    bytes: &[u8],
+    levels: &[&Document],
+    local: DateTime<chrono_tz::Tz>,
+    number: &str,
+    path: &Path,
+) -> Result<String, String> {
+    fill_with(bytes, levels, local, number, 0).map_err(|e| format!("cover {}: {e}", path.display()))
+}
+
+fn fill_with(
+    bytes: &[u8],
+    levels: &[&Document],
+    local: DateTime<chrono_tz::Tz>,
+    number: &str,
+    pages: usize,
+) -> Result<String, crate::fax::CoverError> {
+    {
+        crate::fax::fill_cover(bytes, |name| match name {
+            "pages" => Some(pages.to_string()),
+            "date" => Some(local.format("%Y-%m-%d").to_string()),
+            "time" => Some(local.format("%H:%M").to_string()),
+            "number" => Some(number.to_owned()),
+            _ => levels
+                .iter()
+                .find_map(|d| {
+                    d.all("var_def")
+                        .filter(|v| v.arg(0).is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                        .last()
+                        .map(|v| v.arg(1).unwrap_or_default().to_owned())
+                        .or_else(|| d.last(name).map(|c| c.joined()))
+                })
+                // A command the job could have set but did not: empty.
+                .or_else(|| {
+                    [FileKind::Fs, FileKind::Usr, FileKind::Cfg]
+                        .iter()
+                        .any(|&k| {
+                            crate::command::registry::known(k, name)
+                                != crate::command::registry::Known::Unknown
+                        })
+                        .then(String::new)
+                }),
+        })
+    }
 }

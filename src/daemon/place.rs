@@ -252,7 +252,30 @@ impl Daemon {
                 .last("fax_speed")
                 .and_then(|c| c.take_arg(0))
                 .and_then(|s| s.parse().ok()),
+            header: None,
+            cover: None,
         };
+        let mut call = call;
+        if channel == Channel::Fax {
+            let usr = super::intake::usr_document(&self.base, &self.settings.paths, &loaded.job);
+            call.header = super::intake::header_spec(&loaded.doc, usr.as_ref(), &self.sys, &number);
+            // Checked at intake; a cover that went bad since is left out with a warning rather
+            // than failing a call the documents can still make.
+            match super::intake::cover_plan(
+                super::intake::CoverPurpose::Send { now },
+                &self.settings,
+                &loaded.doc,
+                &loaded.job,
+                usr.as_ref(),
+                &self.sys,
+                &number,
+            ) {
+                Ok(Some(super::intake::CoverPlan::Text(t))) => call.cover = Some(t),
+                Ok(Some(super::intake::CoverPlan::Document(p))) => call.documents.insert(0, p),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(job = %name, "cover page left out: {e}"),
+            }
+        }
         let placed = match self.lines.get_mut(&line) {
             Some(l) => l.place(&call, now, &self.completion),
             None => return,

@@ -13,6 +13,7 @@
 //!                                         ; default: the base and the request directory)
 //! $dnc_file /srv/lists/dnc.txt            ; an external do-not-call list (besides the spool's DNC)
 //! $max_calls_per_day 3                    ; attempts per destination per local day (default: no cap)
+//! $max_pages 50                           ; fax pages a job may have (default: no cap; FS overrides)
 //! ```
 
 use crate::command::Document;
@@ -53,6 +54,9 @@ pub struct Settings {
     /// `$max_calls_per_day N`: attempts per destination per local day, every node together
     /// (`None`: no cap; `0` reads as no cap).
     pub max_calls_per_day: Option<u32>,
+    /// `$max_pages N`: the most pages a fax job may have (documents and cover together); an FS
+    /// file's own `$max_pages` overrides it (`None`: no cap; `0` reads as no cap).
+    pub max_pages: Option<u32>,
     /// `$queue_disable`: queues no node takes jobs from.
     pub disabled: Vec<u8>,
 }
@@ -239,6 +243,7 @@ impl Settings {
             paths,
             dnc_file,
             max_calls_per_day: Some(num(doc, "max_calls_per_day", 0, 0u32)?).filter(|n| *n > 0),
+            max_pages: Some(num(doc, "max_pages", 0, 0u32)?).filter(|n| *n > 0),
             disabled,
         })
     }

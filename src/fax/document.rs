@@ -1,11 +1,14 @@
-//! Documents → fax pages: recognising a job's document (TIFF, PBM or plain text) and turning
-//! it into [`Page`]s, with errors that name the file and the reason.
+//! Documents → fax pages: recognising a job's document (TIFF, PBM, PDF or plain text) and
+//! turning it into [`Page`]s, with errors that name the file and the reason (and the page, for
+//! a PDF).
 //!
 //! [`load_document`] is the only function of the codec that touches the file system (one
 //! read); [`pages_from_bytes`] is the pure core and never panics on any input.
 
-use super::bitmap::Page;
+use super::bitmap::{Page, Resolution};
 use super::pbm::{looks_like_pbm, read_pbm, PbmError};
+use super::pdf::{inspect_pdf, looks_like_pdf, render_pdf, PdfError};
+use super::postscript::{looks_like_postscript, postscript_to_pdf, PsError};
 use super::text::render_text;
 use super::tiff::{looks_like_tiff, read_tiff, TiffError};
 use std::io;
@@ -24,6 +27,10 @@ pub enum DocumentFormat {
     Pbm,
     /// Plain text, rendered in a monospace font.
     Text,
+    /// PDF, rendered with hayro.
+    Pdf,
+    /// PostScript, converted to PDF by Ghostscript when it is installed.
+    PostScript,
 }
 
 /// Why a document cannot be faxed. Every variant names the file.
@@ -67,6 +74,22 @@ pub enum DocError {
         /// The reason.
         source: PbmError,
     },
+    /// A PDF that cannot be opened or one of whose pages cannot be drawn.
+    #[error("{}: {source}", path.display())]
+    BadPdf {
+        /// The document.
+        path: PathBuf,
+        /// The reason (naming the page when one page is at fault).
+        source: PdfError,
+    },
+    /// A PostScript document Ghostscript cannot convert, or no Ghostscript.
+    #[error("{}: {source}", path.display())]
+    BadPostScript {
+        /// The document.
+        path: PathBuf,
+        /// The reason.
+        source: PsError,
+    },
     /// The document has no page to send (an empty file, or text with no visible character).
     #[error("{}: empty document, nothing to send", path.display())]
     Empty {
@@ -84,6 +107,8 @@ impl DocError {
             | DocError::Unsupported { path, .. }
             | DocError::BadTiff { path, .. }
             | DocError::BadPbm { path, .. }
+            | DocError::BadPdf { path, .. }
+            | DocError::BadPostScript { path, .. }
             | DocError::Empty { path } => path,
         }
     }
@@ -94,6 +119,71 @@ pub fn load_document(path: impl AsRef<Path>) -> Result<Vec<Page>, DocError> {
     let path = path.as_ref();
     let data = read_file(path)?;
     pages_from_bytes(path, &data)
+}
+
+/// Reads the document at `path` and converts it into pages, drawing a PDF straight at
+/// `resolution` (other formats come at their own resolution; the caller converts).
+pub fn load_document_at(
+    path: impl AsRef<Path>,
+    resolution: Resolution,
+) -> Result<Vec<Page>, DocError> {
+    let path = path.as_ref();
+    let data = read_file(path)?;
+    pages_from_bytes_at(path, &data, resolution)
+}
+
+/// Checks the document at `path` the cheap way and counts its pages: a PDF is opened and each
+/// page's content decoded without drawing it (see [`inspect_pdf`]); other formats are read in
+/// full (they are quick to read). For intake and `redial submit`, before any call.
+///
+/// Counts are remembered per file identity (device, inode, size, modification and change
+/// times; at most 4096 files), so a campaign of many jobs naming one document reads it once.
+/// Failures are not remembered.
+pub fn count_pages(path: impl AsRef<Path>) -> Result<usize, DocError> {
+    use std::collections::HashMap;
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::{LazyLock, Mutex};
+    type Identity = (PathBuf, u64, u64, u64, i64, i64, i64, i64);
+    static COUNTS: LazyLock<Mutex<HashMap<Identity, usize>>> = LazyLock::new(Mutex::default);
+    let path = path.as_ref();
+    let identity = std::fs::metadata(path).ok().map(|m| {
+        (
+            path.to_owned(),
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec(),
+        )
+    });
+    if let Some(id) = &identity {
+        if let Some(n) = COUNTS.lock().ok().and_then(|c| c.get(id).copied()) {
+            return Ok(n);
+        }
+    }
+    let n = count_pages_now(path)?;
+    if let (Some(id), Ok(mut c)) = (identity, COUNTS.lock()) {
+        if c.len() >= 4096 {
+            c.clear();
+        }
+        c.insert(id, n);
+    }
+    Ok(n)
+}
+
+fn count_pages_now(path: &Path) -> Result<usize, DocError> {
+    let data = read_file(path)?;
+    if looks_like_pdf(&data) {
+        return inspect_pdf(&data)
+            .map(|i| i.pages)
+            .map_err(|source| DocError::BadPdf {
+                path: path.to_owned(),
+                source,
+            });
+    }
+    pages_from_bytes(path, &data).map(|p| p.len())
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, DocError> {
@@ -131,6 +221,12 @@ pub fn detect_format(name: &Path, data: &[u8]) -> Result<DocumentFormat, String>
     if looks_like_pbm(data) {
         return Ok(DocumentFormat::Pbm);
     }
+    if looks_like_pdf(data) {
+        return Ok(DocumentFormat::Pdf);
+    }
+    if looks_like_postscript(data) {
+        return Ok(DocumentFormat::PostScript);
+    }
     let ext = name
         .extension()
         .and_then(|e| e.to_str())
@@ -158,8 +254,6 @@ pub fn detect_format(name: &Path, data: &[u8]) -> Result<DocumentFormat, String>
 /// Names a few formats people send by mistake.
 fn known_binary(data: &[u8]) -> Option<&'static str> {
     const SIGNATURES: &[(&[u8], &str)] = &[
-        (b"%PDF", "PDF (convert it to TIFF first)"),
-        (b"%!PS", "PostScript (convert it to TIFF first)"),
         (b"\x89PNG", "PNG image"),
         (b"\xff\xd8\xff", "JPEG image"),
         (b"GIF8", "GIF image"),
@@ -177,8 +271,19 @@ fn known_binary(data: &[u8]) -> Option<&'static str> {
 }
 
 /// Converts a document's bytes into pages; `name` is used for the format's extension hint and
-/// in errors. Pure.
+/// in errors. A PDF is drawn at fine resolution. Pure (but for PostScript, as
+/// [`pages_from_bytes_at`]).
 pub fn pages_from_bytes(name: &Path, data: &[u8]) -> Result<Vec<Page>, DocError> {
+    pages_from_bytes_at(name, data, Resolution::Fine)
+}
+
+/// [`pages_from_bytes`], drawing a PDF at `resolution`. Pure, except that PostScript is handed
+/// to Ghostscript (see [`postscript`](super::postscript)).
+pub fn pages_from_bytes_at(
+    name: &Path,
+    data: &[u8],
+    resolution: Resolution,
+) -> Result<Vec<Page>, DocError> {
     let path = || name.to_owned();
     if data.is_empty() {
         return Err(DocError::Empty { path: path() });
@@ -195,6 +300,20 @@ pub fn pages_from_bytes(name: &Path, data: &[u8]) -> Result<Vec<Page>, DocError>
             source,
         })?,
         DocumentFormat::Text => render_text(data),
+        DocumentFormat::Pdf => render_pdf(data, resolution).map_err(|source| DocError::BadPdf {
+            path: path(),
+            source,
+        })?,
+        DocumentFormat::PostScript => {
+            let pdf = postscript_to_pdf(data).map_err(|source| DocError::BadPostScript {
+                path: path(),
+                source,
+            })?;
+            render_pdf(&pdf, resolution).map_err(|source| DocError::BadPdf {
+                path: path(),
+                source,
+            })?
+        }
     };
     if pages.is_empty() {
         return Err(DocError::Empty { path: path() });
@@ -223,9 +342,7 @@ mod tests {
         );
         assert_eq!(detect_format(p("x.TXT"), b"a\0b"), Ok(DocumentFormat::Text));
         assert_eq!(detect_format(p("x.tif"), b"junk"), Ok(DocumentFormat::Tiff));
-        assert!(detect_format(p("x"), b"%PDF-1.4")
-            .unwrap_err()
-            .contains("PDF"));
+        assert_eq!(detect_format(p("x"), b"%PDF-1.4"), Ok(DocumentFormat::Pdf));
         assert!(detect_format(p("x"), b"a\0b").is_err());
         assert!(detect_format(p("x"), b"\xff\xfe").is_err());
     }
@@ -245,5 +362,10 @@ mod tests {
         let err = pages_from_bytes(Path::new("e.txt"), b"  \n\x0c\n").unwrap_err();
         assert!(matches!(err, DocError::Empty { .. }));
         assert_eq!(err.path(), Path::new("e.txt"));
+        let err = pages_from_bytes(Path::new("/spool/order.pdf"), b"%PDF-1.4\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/spool/order.pdf: the PDF cannot be read (damaged or truncated)"
+        );
     }
 }

@@ -9,7 +9,11 @@
 //! encodings and drops the least recently used documents beyond that. It never caches a
 //! failure: a document that cannot be read is tried again on the next call.
 
-use crate::fax::{encode, load_document, Coding, DocError, EncodeOptions, Page, Resolution};
+use crate::fax::{
+    encode, header_text, load_document_at, stamp_header, Coding, DocError, EncodeOptions,
+    HeaderFields, Page, Resolution,
+};
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -27,6 +31,11 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Pages made for one call (a cover page filled from the job), prepared like a document.
+    pub fn from_pages(pages: Vec<Page>, resolution: Resolution) -> Prepared {
+        Prepared::prepare(pages, resolution)
+    }
+
     fn prepare(pages: Vec<Page>, resolution: Resolution) -> Prepared {
         let pages: Vec<Page> = pages.iter().map(|p| p.to_resolution(resolution)).collect();
         let coded = |coding| {
@@ -50,6 +59,67 @@ impl Prepared {
             .chain(self.mh.iter().chain(&self.mr).map(Vec::len))
             .sum()
     }
+}
+
+/// A job's header line (`$fax_header`), filled in when the call is placed: the date and time
+/// of the call in `tz`, the line's id when the job names no `$fax_station_id`, and page N of M.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderSpec {
+    /// The format (see [`crate::fax::header`]).
+    pub format: String,
+    /// `$fax_sender`.
+    pub sender: String,
+    /// `$fax_station_id`.
+    pub station: Option<String>,
+    /// `$fax_to_name`, else the number.
+    pub recipient: String,
+    /// The CFG's `$timezone` (UTC without one).
+    pub tz: chrono_tz::Tz,
+}
+
+impl HeaderSpec {
+    /// The fields at `now`, with `line_id` as the sending number unless the job names one.
+    pub fn fields(&self, line_id: &str, now: DateTime<Utc>) -> HeaderFields {
+        let local = now.with_timezone(&self.tz);
+        HeaderFields {
+            date: local.format("%Y-%m-%d").to_string(),
+            time: local.format("%H:%M").to_string(),
+            zone: local.format("%Z").to_string(),
+            sender: self.sender.clone(),
+            station: self.station.clone().unwrap_or_else(|| line_id.to_owned()),
+            recipient: self.recipient.clone(),
+        }
+    }
+}
+
+/// Exactly the pages that go on the line for these documents, in order: with `header`, each
+/// page carries the header line (page N of the total); without, the pages as prepared.
+pub fn pages_for_line(
+    docs: &[Arc<Prepared>],
+    header: Option<&HeaderSpec>,
+    line_id: &str,
+    now: DateTime<Utc>,
+) -> Vec<Page> {
+    let mut pages: Vec<Page> = docs.iter().flat_map(|d| d.pages.iter().cloned()).collect();
+    if let Some(h) = header {
+        let fields = h.fields(line_id, now);
+        let total = pages.len();
+        for (i, p) in pages.iter_mut().enumerate() {
+            stamp_header(p, &header_text(&h.format, &fields, i + 1, total));
+        }
+    }
+    pages
+}
+
+/// The pages MH- and MR-coded for Class 2/2.0 (as [`Prepared`] holds them).
+pub fn encode_for_class2(pages: &[Page], resolution: Resolution) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let coded = |coding| {
+        pages
+            .iter()
+            .map(|p| encode(p, &EncodeOptions::class2(coding, 0)))
+            .collect()
+    };
+    (coded(Coding::Mh), coded(Coding::mr_for(resolution)))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -128,7 +198,10 @@ impl DocumentCache {
             }
         }
         // Prepared outside the lock: other lines keep their cached documents meanwhile.
-        let prepared = Arc::new(Prepared::prepare(load_document(path)?, resolution));
+        let prepared = Arc::new(Prepared::prepare(
+            load_document_at(path, resolution)?,
+            resolution,
+        ));
         let mut g = self.inner.lock().expect("document cache");
         g.prepared += 1;
         // Kept only when the file is still the one that was read.
@@ -179,6 +252,7 @@ impl DocumentCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fax::load_document;
 
     #[test]
     fn a_document_is_prepared_once_for_many_calls_and_again_when_it_changes() {

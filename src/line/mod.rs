@@ -40,6 +40,12 @@ pub struct Call {
     pub low_resolution: bool,
     /// Highest fax speed for this attempt in bit/s (`$fax_speed`, stepped down by prefix `T`).
     pub fax_speed: Option<u32>,
+    /// The header line stamped on every page (`$fax_header`); `None`: pages go as they are.
+    pub header: Option<documents::HeaderSpec>,
+    /// A cover page's text, its fields filled (`$fax_cover` with a text template): drawn and
+    /// sent before the documents. A cover that is a document (PDF, TIFF…) is the first of
+    /// `documents` instead.
+    pub cover: Option<String>,
 }
 
 /// What an attempt produced.

@@ -15,7 +15,7 @@
 //! class E by default), so the job is requeued and other lines carry on.
 
 use super::breaker::{self, Breaker, State};
-use super::documents::DocumentCache;
+use super::documents::{encode_for_class2, pages_for_line, DocumentCache, Prepared};
 use super::flow::Flow;
 use super::serial::{drive, drive_with, now, tty_unsent, Cancel, Pacing, PortError};
 use super::transcript::{Recording, Transcript};
@@ -530,6 +530,10 @@ where
         Resolution::Fine
     };
     let mut docs = Vec::new();
+    if let Some(text) = &call.cover {
+        let pages = crate::fax::render_text(text.as_bytes());
+        docs.push(std::sync::Arc::new(Prepared::from_pages(pages, resolution)));
+    }
     for doc in &call.documents {
         match documents.get(doc, resolution) {
             Ok(p) => docs.push(p),
@@ -539,6 +543,13 @@ where
             }
         }
     }
+    // With a header line every page is stamped for this call (date, time, page N of M) and
+    // coded again; without, the document cache's pages and codings go as they are.
+    let stamped = call.header.as_ref().map(|h| {
+        let pages = pages_for_line(&docs, Some(h), &settings.local_id, chrono::Utc::now());
+        let (mh, mr) = encode_for_class2(&pages, resolution);
+        (pages, mh, mr)
+    });
     let scheduled = docs.iter().map(|d| d.pages.len() as u32).sum();
     if scheduled == 0 {
         return failed(30, format!("job {}: no document to send", call.job));
@@ -555,7 +566,12 @@ where
         fine: resolution == Resolution::Fine,
         two_d: settings.mr,
         pages_mr: Vec::new(),
-        local_id: settings.local_id.clone(),
+        // +FLI: the job's $fax_station_id when its header names one, else the line's id.
+        local_id: call
+            .header
+            .as_ref()
+            .and_then(|h| h.station.clone())
+            .unwrap_or_else(|| settings.local_id.clone()),
         init: settings.init.clone(),
         max_speed,
         page_retries: settings.page_retries,
@@ -591,13 +607,20 @@ where
     let mut machine = match class {
         Some(class) => {
             // Class 2/2.0: the modem negotiates; both codings are ready, +FCS picks one.
+            let (pages, pages_mr) = match &stamped {
+                Some((_, mh, mr)) => (mh.clone(), mr.clone()),
+                None => (
+                    docs.iter().flat_map(|d| d.mh.iter().cloned()).collect(),
+                    if settings.mr {
+                        docs.iter().flat_map(|d| d.mr.iter().cloned()).collect()
+                    } else {
+                        Vec::new()
+                    },
+                ),
+            };
             let plan = FaxPlan {
-                pages: docs.iter().flat_map(|d| d.mh.iter().cloned()).collect(),
-                pages_mr: if settings.mr {
-                    docs.iter().flat_map(|d| d.mr.iter().cloned()).collect()
-                } else {
-                    Vec::new()
-                },
+                pages,
+                pages_mr: if settings.mr { pages_mr } else { Vec::new() },
                 ..plan
             };
             AnyFax::Class2(Box::new(FaxSend::new(
@@ -611,7 +634,10 @@ where
             now(),
             Class1Plan::from_fax_plan(
                 plan,
-                docs.iter().flat_map(|d| d.pages.iter().cloned()).collect(),
+                match &stamped {
+                    Some((pages, _, _)) => pages.clone(),
+                    None => docs.iter().flat_map(|d| d.pages.iter().cloned()).collect(),
+                },
             ),
             settings.timeouts,
             Default::default(),
@@ -853,6 +879,8 @@ mod tests {
             alternate: false,
             low_resolution: false,
             fax_speed: None,
+            header: None,
+            cover: None,
         };
         assert_eq!(
             run_call(&s, &call).await.code,
