@@ -105,6 +105,8 @@ fn fax_call(number: &str, doc: &Path) -> Call {
         alternate: false,
         low_resolution: false,
         fax_speed: None,
+        header: None,
+        cover: None,
     }
 }
 

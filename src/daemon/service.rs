@@ -22,6 +22,25 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
+    // The watcher before the first scan of the queues: a job renamed into a queue while the
+    // node starts is reported (and read again if the scan saw it too), never left waiting for
+    // the next rescan.
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    d.layout().create(None)?;
+    let dirs: Vec<_> = d
+        .settings()
+        .order
+        .iter()
+        .map(|q| d.layout().queue_dir(*q))
+        .collect();
+    // Cancel requests wake the loop too.
+    let cancels = crate::ops::cancel::dir(d.layout());
+    let _ = std::fs::create_dir_all(&cancels);
+    let with_cancels = |mut v: Vec<std::path::PathBuf>| {
+        v.push(cancels.clone());
+        v
+    };
+    let mut watcher = Some(watch(&with_cancels(dirs), tx.clone())?);
     let snapshot = d.start_serving()?;
     // With the index from a snapshot, a thread stats every queued file while the node dials;
     // what changed is read again as its batch arrives, and a rescan ends the pass.
@@ -59,23 +78,8 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
     let mut watchdog = tokio::time::interval(
         sd_notify::watchdog_enabled().map_or(StdDuration::from_secs(3600), |t| t / 2),
     );
-    let (tx, mut rx) = mpsc::unbounded_channel();
     // Line results wake the loop at once: a line never waits for a timer to get its next call.
     let mut reports = d.take_reports();
-    let dirs: Vec<_> = d
-        .settings()
-        .order
-        .iter()
-        .map(|q| d.layout().queue_dir(*q))
-        .collect();
-    // Cancel requests wake the loop too.
-    let cancels = crate::ops::cancel::dir(d.layout());
-    let _ = std::fs::create_dir_all(&cancels);
-    let with_cancels = |mut v: Vec<std::path::PathBuf>| {
-        v.push(cancels.clone());
-        v
-    };
-    let mut watcher = Some(watch(&with_cancels(dirs), tx.clone())?);
     let renew = StdDuration::from_secs(d.settings().lease_renew as u64);
     let mut maint = tokio::time::interval(renew);
     let mut rescan = tokio::time::interval(StdDuration::from_secs(d.settings().rescan));
