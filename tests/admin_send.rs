@@ -181,4 +181,20 @@ outcome = { kind = "fax", rings = 1, csi = "PROGRESS" }
         !root.join("spool/ACTIVE/a.calls.json").exists(),
         "a node that stops takes its calls' steps with it"
     );
+    // The report shows the pages of each fax attempt: sent of scheduled.
+    let name = out
+        .lines()
+        .next()
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let report = Command::new(BIN)
+        .args(["report", &name, "--cfg", "redial.cfg", "--base", "."])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(text.contains("PAGES") && text.contains(" 3/3 "), "{text}");
 }

@@ -420,16 +420,24 @@ pub fn report(a: ReportArgs) -> Result<()> {
     }
     if !history.is_empty() {
         println!(
-            "{:<20} {:<6} {:>5} {:<5} {:<44} THEN",
-            "WHEN", "LINE", "CODE", "CLASS", "OUTCOME"
+            "{:<20} {:<6} {:>5} {:<5} {:>5} {:<44} THEN",
+            "WHEN", "LINE", "CODE", "CLASS", "PAGES", "OUTCOME"
         );
     }
     for h in history {
         let when = h.when().format("%Y-%m-%d %H:%M:%S");
         match h {
             report::HistoryLine::Attempt(x) => println!(
-                "{when:<20} {:<6} {:>5} {:<5} {:<44} {}",
-                x.line, x.code, x.class, x.description, x.then
+                "{when:<20} {:<6} {:>5} {:<5} {:>5} {:<44} {}",
+                x.line,
+                x.code,
+                x.class,
+                match (x.pages_sent, x.pages_scheduled) {
+                    (Some(s), Some(of)) => format!("{s}/{of}"),
+                    _ => "-".into(),
+                },
+                x.description,
+                x.then
             ),
             report::HistoryLine::Note(n) => {
                 let how = if n.kind == "auto" {

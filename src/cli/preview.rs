@@ -11,9 +11,10 @@
 //! for 98 lpi), without a header.
 
 use super::ops::SpoolArgs;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
+use redial::fax::png::page_png;
 use redial::fax::{load_document_at, Page, Resolution};
-use redial::line::documents::{pages_for_line, DocumentCache, Prepared};
+use redial::line::documents::DocumentCache;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `redial preview`.
@@ -96,69 +97,11 @@ fn job_pages(args: &PreviewArgs, bytes: &[u8]) -> Result<Vec<Page>> {
         None => std::env::current_dir()?,
     };
     let origin = args.target.display().to_string();
+    let line_id =
+        redial::daemon::line_id_of(&sys.document, args.line).map_err(anyhow::Error::msg)?;
     let plan = redial::daemon::fax_preview(&sys, &settings, &base, &origin, bytes).map_err(
         |problems| anyhow::anyhow!("the job cannot be sent:\n  {}", problems.join("\n  ")),
     )?;
-    let line_id = line_id(&sys.document, args.line)?;
-    let cache = DocumentCache::default();
-    let mut docs = Vec::new();
-    if let Some(text) = &plan.cover {
-        let pages = redial::fax::render_text(text.as_bytes());
-        docs.push(std::sync::Arc::new(Prepared::from_pages(
-            pages,
-            plan.resolution,
-        )));
-    }
-    for d in &plan.documents {
-        docs.push(cache.get(d, plan.resolution)?);
-    }
-    Ok(pages_for_line(
-        &docs,
-        plan.header.as_ref(),
-        &line_id,
-        chrono::Utc::now(),
-    ))
-}
-
-/// The `id=` of line `number`, or of the first line that has one.
-fn line_id(cfg: &redial::command::Document, number: Option<u32>) -> Result<String> {
-    let defs = redial::line::line_defs(cfg).map_err(anyhow::Error::msg)?;
-    match number {
-        Some(n) => match defs.iter().find(|d| d.number == n) {
-            Some(d) => Ok(d.param("id").unwrap_or_default().to_owned()),
-            None => bail!("the CFG has no $line {n}"),
-        },
-        None => Ok(defs
-            .iter()
-            .find_map(|d| d.param("id"))
-            .unwrap_or_default()
-            .to_owned()),
-    }
-}
-
-/// The page as a 1-bit greyscale PNG (black = 0), with its pixel aspect (204 dpi across, 196
-/// or 98 down) in the pHYs chunk.
-fn page_png(page: &Page) -> Result<Vec<u8>> {
-    let b = page.bitmap();
-    let mut out = Vec::new();
-    let mut enc = png::Encoder::new(&mut out, b.width(), b.height());
-    enc.set_color(png::ColorType::Grayscale);
-    enc.set_depth(png::BitDepth::One);
-    // Pixels per metre: 204 dpi = 8031, 196 lpi = 7717, 98 lpi = 3858.
-    let down = match page.resolution() {
-        Resolution::Fine => 7717,
-        Resolution::Standard => 3858,
-    };
-    enc.set_pixel_dims(Some(png::PixelDimensions {
-        xppu: 8031,
-        yppu: down,
-        unit: png::Unit::Meter,
-    }));
-    let mut w = enc.write_header()?;
-    // PNG greyscale: 1 = white; the bitmap: 1 = black.
-    let data: Vec<u8> = b.data().iter().map(|v| !v).collect();
-    // Padding bits past the width are ignored by decoders.
-    w.write_image_data(&data)?;
-    w.finish()?;
-    Ok(out)
+    plan.pages(&line_id, &DocumentCache::default(), chrono::Utc::now())
+        .map_err(anyhow::Error::msg)
 }

@@ -670,6 +670,49 @@ pub fn fax_preview(
     })
 }
 
+impl FaxPreview {
+    /// The pages the job would put on the line (cover, documents, header stamped at `now`, the
+    /// sending number `line_id` unless the job names its own), prepared through `cache`: what
+    /// `redial preview` writes and the web job page shows.
+    pub fn pages(
+        &self,
+        line_id: &str,
+        cache: &crate::line::documents::DocumentCache,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<crate::fax::Page>, String> {
+        use crate::line::documents::{pages_for_line, Prepared};
+        let mut docs = Vec::new();
+        if let Some(text) = &self.cover {
+            let pages = crate::fax::render_text(text.as_bytes());
+            docs.push(std::sync::Arc::new(Prepared::from_pages(
+                pages,
+                self.resolution,
+            )));
+        }
+        for d in &self.documents {
+            docs.push(cache.get(d, self.resolution).map_err(|e| e.to_string())?);
+        }
+        Ok(pages_for_line(&docs, self.header.as_ref(), line_id, now))
+    }
+}
+
+/// The `id=` of line `number` of the CFG, or of its first line that has one (the sending
+/// number a preview stamps when the job names none).
+pub fn line_id_of(cfg: &Document, number: Option<u32>) -> Result<String, String> {
+    let defs = crate::line::line_defs(cfg)?;
+    match number {
+        Some(n) => match defs.iter().find(|d| d.number == n) {
+            Some(d) => Ok(d.param("id").unwrap_or_default().to_owned()),
+            None => Err(format!("the CFG has no $line {n}")),
+        },
+        None => Ok(defs
+            .iter()
+            .find_map(|d| d.param("id"))
+            .unwrap_or_default()
+            .to_owned()),
+    }
+}
+
 /// A fax job's cover, ready for the line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CoverPlan {

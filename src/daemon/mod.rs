@@ -20,7 +20,7 @@ pub mod service;
 pub mod settings;
 mod settle;
 
-pub use intake::{check_submission, fax_preview, FaxPreview};
+pub use intake::{check_submission, fax_preview, line_id_of, FaxPreview};
 pub use pending::{Journalled, SpoolHealth};
 
 use crate::calendar::CalendarError;

@@ -26,6 +26,7 @@ pub mod document;
 pub mod header;
 pub mod pbm;
 pub mod pdf;
+pub mod png;
 pub mod postscript;
 pub mod t4;
 pub mod text;

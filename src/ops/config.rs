@@ -72,6 +72,8 @@ pub struct OpsConfig {
     pub token: Option<String>,
     /// `$archive_after` and `$delete_after`: the daemon's daily clean of SENT and FAIL.
     pub clean: super::clean::Settings,
+    /// The directory relative paths of the CFG are read from (`--base`).
+    pub base: std::path::PathBuf,
 }
 
 impl Default for OpsConfig {
@@ -82,6 +84,7 @@ impl Default for OpsConfig {
             web: None,
             token: None,
             clean: super::clean::Settings::default(),
+            base: std::path::PathBuf::from("."),
         }
     }
 }
@@ -89,7 +92,10 @@ impl Default for OpsConfig {
 impl OpsConfig {
     /// Reads the operator commands; relative token files are relative to `base`.
     pub fn from_cfg(doc: &Document, base: &Path) -> Result<OpsConfig, String> {
-        let mut c = OpsConfig::default();
+        let mut c = OpsConfig {
+            base: base.to_path_buf(),
+            ..OpsConfig::default()
+        };
         let at = |line: usize, msg: String| format!("{} line {line}: {msg}", doc.origin());
         for cmd in doc.all("retry_wait") {
             let (Some(class), Some(mins)) = (cmd.arg(0), cmd.arg(1)) else {

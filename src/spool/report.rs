@@ -318,6 +318,10 @@ pub struct AttemptLine {
     pub class: char,
     /// Code description.
     pub description: String,
+    /// Fax attempts: pages sent.
+    pub pages_sent: Option<u16>,
+    /// Fax attempts: pages the attempt set out to send (cover and every document page).
+    pub pages_scheduled: Option<u16>,
     /// What happened next.
     pub then: String,
 }
@@ -511,6 +515,8 @@ pub fn report_with(
                 code: r.outcome,
                 class: r.class.letter(),
                 description: outcomes.classify(r.outcome, channel).description,
+                pages_sent: (r.kind == 1).then_some(r.sent),
+                pages_scheduled: (r.kind == 1).then_some(r.scheduled),
                 then,
             }
         })

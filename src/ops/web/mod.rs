@@ -56,6 +56,8 @@ pub struct WebState {
     /// Metrics (shared with the daemon when inside `redial run`).
     pub metrics: Arc<Metrics>,
     token: String,
+    /// Documents drawn for page thumbnails, shared by requests (a job's pages are drawn once).
+    documents: crate::line::documents::DocumentCache,
     sessions: Mutex<HashMap<String, Session>>,
     failures: Mutex<Failures>,
     random: Random,
@@ -82,6 +84,7 @@ impl WebState {
             clock,
             metrics,
             token,
+            documents: crate::line::documents::DocumentCache::default(),
             sessions: Mutex::new(HashMap::new()),
             failures: Mutex::new(Failures::default()),
             random: getrandom::fill,
@@ -101,6 +104,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/retry", post(retry_form))
         .route("/job/{name}", get(job_page))
         .route("/job/{name}/log/{n}", get(session_log))
+        .route("/job/{name}/page/{n}", get(page_thumbnail))
         .route("/api/failed", get(api_failed))
         .route("/api/jobs/{name}", get(api_job))
         .route("/api/status", get(api_status))
@@ -635,6 +639,10 @@ struct JobPage {
     remaining: i64,
     fail_reason: String,
     is_failed: bool,
+    /// Links to the thumbnails of the pages it would send.
+    pages: Vec<String>,
+    /// Why no pages are shown (not a fax, or it cannot be sent as it is).
+    pages_note: String,
 }
 
 /// A job's details for the API.
@@ -671,6 +679,54 @@ fn job_detail(s: &WebState, name: &str, now: DateTime<Utc>) -> Option<(JobView, 
         destination: v.destination.clone(),
     };
     Some((v, d))
+}
+
+/// The pages a job in the spool would send now (its name as on the job page; `None` when there
+/// is no such job, the reasons when it cannot be sent).
+fn job_pages(s: &WebState, name: &str) -> Option<Result<Vec<crate::fax::Page>, String>> {
+    let name = if crate::spool::is_job_name(name) {
+        name.to_string()
+    } else {
+        format!("{name}.FS")
+    };
+    let found = crate::ops::locate::find(&s.layout, &name).ok()?;
+    let bytes = match std::fs::read(&found.path) {
+        Ok(b) => b,
+        Err(e) => return Some(Err(format!("cannot read {name}: {e}"))),
+    };
+    let made = crate::daemon::settings::Settings::from_cfg(&s.sys.document, &s.cfg.base, "web")
+        .and_then(|settings| {
+            let line_id = crate::daemon::line_id_of(&s.sys.document, None)?;
+            crate::daemon::fax_preview(&s.sys, &settings, &s.cfg.base, &name, &bytes)
+                .map_err(|problems| problems.join("; "))?
+                .pages(&line_id, &s.documents, s.clock.now())
+        });
+    Some(made)
+}
+
+/// Page `n` (1-based) of a job as a thumbnail PNG (one pixel for each block of 8 × 8 fine
+/// pixels): the pages `redial preview` writes, header and cover included.
+async fn page_thumbnail(
+    State(s): St,
+    client: Client,
+    headers: HeaderMap,
+    Path((name, n)): Path<(String, usize)>,
+) -> Response {
+    if let Err(d) = auth(&s, client, &headers) {
+        return d.html();
+    }
+    blocking(move || match job_pages(&s, &name) {
+        None => (StatusCode::NOT_FOUND, format!("no job {name:?}")).into_response(),
+        Some(Err(why)) => (StatusCode::NOT_FOUND, why).into_response(),
+        Some(Ok(pages)) => match n.checked_sub(1).and_then(|i| pages.get(i)) {
+            None => (StatusCode::NOT_FOUND, format!("{name} has no page {n}")).into_response(),
+            Some(p) => match crate::fax::png::thumbnail_png(p, 8) {
+                Ok(png) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
+                Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+            },
+        },
+    })
+    .await
 }
 
 /// One attempt's session log (`LOG/<job>.<n>.log`) as plain text.
@@ -716,6 +772,18 @@ async fn job_page(
             return (StatusCode::NOT_FOUND, format!("no job {name:?}")).into_response();
         };
         let row = d.failed.clone().map(|f| row_view(f, now));
+        let (pages, pages_note) = match job_pages(&s, &v.name) {
+            Some(Ok(p)) => (
+                (1..=p.len())
+                    .map(|n| format!("/job/{}/page/{n}", v.name))
+                    .collect(),
+                String::new(),
+            ),
+            Some(Err(why)) if v.channel == Some(crate::retry::outcome::Channel::Fax) => {
+                (Vec::new(), format!("The pages cannot be shown: {why}"))
+            }
+            _ => (Vec::new(), String::new()),
+        };
         let mut attempt = 0;
         page(JobPage {
             csrf,
@@ -799,6 +867,8 @@ async fn job_page(
             remaining: row.as_ref().map_or(0, |r| r.remaining),
             fail_reason: v.fail_reason.clone().unwrap_or_default(),
             is_failed: v.place == Place::Fail,
+            pages,
+            pages_note,
         })
     })
     .await
