@@ -333,6 +333,24 @@ pub struct FaxAnswer {
     /// Class 1: the remote's frames that reach the DTE with a bad FCS (`ERROR` after the frame).
     #[serde(default)]
     pub garble: Vec<FrameFault>,
+    /// Class 1 with ECM: facsimile data frames (FCD) that arrive with a bad FCS, so the
+    /// receiver asks for them again with PPR.
+    #[serde(default)]
+    pub bad_frames: Vec<EcmFault>,
+}
+
+/// An ECM data frame the line spoils: `{ frame = 3, page = 1, times = 1 }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcmFault {
+    /// The frame number (0-255) as the FCD frame carries it.
+    pub frame: u32,
+    /// Only on this page (1-based); any page if absent.
+    #[serde(default)]
+    pub page: Option<u32>,
+    /// How many times it arrives spoilt (each transmission of it counts).
+    #[serde(default = "one")]
+    pub times: u32,
 }
 
 /// A Class 1 frame the line spoils: `{ frame = "MPS", page = 2, times = 1 }`.
@@ -453,6 +471,12 @@ impl Scenario {
                         return Err(ScenarioError::Entry {
                             index,
                             reason: format!("unknown frame name {:?}", f.frame),
+                        });
+                    }
+                    if let Some(f) = a.bad_frames.iter().find(|f| f.frame > 255) {
+                        return Err(ScenarioError::Entry {
+                            index,
+                            reason: format!("ECM frame number {} is not 0-255", f.frame),
                         });
                     }
                 }

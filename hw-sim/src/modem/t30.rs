@@ -21,6 +21,17 @@ pub(crate) mod fcf {
     pub const EOP: u8 = 0x2e;
     pub const CRP: u8 = 0x1a;
     pub const DCN: u8 = 0xfa;
+    /// ECM (T.30 Annex A): partial page signal, partial page request, continue to correct
+    /// and its response.
+    pub const PPS: u8 = 0xbe;
+    pub const PPR: u8 = 0xbc;
+    pub const CTC: u8 = 0x12;
+    pub const CTR: u8 = 0xc4;
+    /// ECM: the end of a partial page that is not the end of a page (PPS-NULL).
+    pub const NULL: u8 = 0x00;
+    /// T.4 Annex A frames at the page modulation: facsimile coded data, return to control.
+    pub const FCD: u8 = 0x06;
+    pub const RCP: u8 = 0x86;
 }
 
 /// The T.30 name of an FCF (X bit ignored).
@@ -42,6 +53,10 @@ pub(crate) fn name(f: u8) -> &'static str {
         fcf::EOP => "EOP",
         fcf::CRP => "CRP",
         fcf::DCN => "DCN",
+        fcf::PPS => "PPS",
+        fcf::PPR => "PPR",
+        fcf::CTC => "CTC",
+        fcf::CTR => "CTR",
         _ => "?",
     }
 }
@@ -110,6 +125,10 @@ pub(crate) struct Dcs {
     pub(crate) mr: bool,
     pub(crate) width: u32,
     pub(crate) ecm: bool,
+    /// T.6 (MMR) coding (bit 31, with ECM).
+    pub(crate) mmr: bool,
+    /// 64-octet ECM frames (bit 28) instead of 256.
+    pub(crate) frame64: bool,
 }
 
 impl Dcs {
@@ -141,6 +160,8 @@ impl Dcs {
             mr: bit(fif, 16),
             width,
             ecm: bit(fif, 24) && bit(fif, 27),
+            mmr: bit(fif, 24) && bit(fif, 31),
+            frame64: bit(fif, 24) && bit(fif, 28),
         })
     }
 
@@ -159,7 +180,17 @@ impl Dcs {
             2048 => 1,
             _ => 2,
         };
-        [u32::from(self.fine), br, wd, 0, u32::from(self.mr), 0, 0, 0]
+        let df = if self.mmr { 3 } else { u32::from(self.mr) };
+        [
+            u32::from(self.fine),
+            br,
+            wd,
+            0,
+            df,
+            u32::from(self.ecm),
+            0,
+            0,
+        ]
     }
 }
 
