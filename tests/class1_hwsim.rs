@@ -66,6 +66,26 @@ outcome = { kind = "fax", rings = 1, hangup = { phase = "D", code = 52, page = 1
 [[number]]
 number = "5551112"
 outcome = { kind = "fax", rings = 1, dis = "0,3,0,2,0,0,0,0", csi = "LOW END" }
+
+[[number]]
+number = "5551113"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", csi = "ECM MMR" }
+
+[[number]]
+number = "5551114"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", bad_frames = [{ frame = 2, page = 1 }, { frame = 0, page = 2, times = 2 }, { frame = 5, page = 2 }] }
+
+[[number]]
+number = "5551115"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,1,1,0,0" }
+
+[[number]]
+number = "5551116"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", bad_frames = [{ frame = 1, page = 1, times = 6 }] }
+
+[[number]]
+number = "5551117"
+outcome = { kind = "fax", rings = 1, dis = "1,0,0,2,3,1,0,0", bad_frames = [{ frame = 1, page = 1, times = 99 }] }
 "#;
 
 /// Line time runs 50 times faster than the wall clock (a dense fine page is about a minute of
@@ -242,8 +262,8 @@ async fn rtn_resends_the_page_after_a_retrain_and_rtp_keeps_it() {
 }
 
 /// A receiver offering 2-D gets MR pages (K=4 at fine), decoded equal by hw-sim; `mr=no` sends
-/// MH to the same receiver. A receiver offering ECM and MMR too still gets MR without ECM:
-/// redial's Class 1 sender has no ECM (hw-sim would refuse a DCS asking for it).
+/// MH to the same receiver. A receiver offering ECM and MMR too gets MR without ECM when the
+/// line says `ecm=no`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mr_is_used_when_offered_and_mr_no_turns_it_off() {
     let rack = start("mr").await;
@@ -254,12 +274,120 @@ async fn mr_is_used_when_offered_and_mr_no_turns_it_off() {
         ("5551105", "yes", "MR"),
     ] {
         let what = format!("{number} mr={mr}");
-        let r = run_call(&settings(&rack, &[("mr", mr)]), &fax_call(number, &doc)).await;
+        let r = run_call(
+            &settings(&rack, &[("mr", mr), ("ecm", "no")]),
+            &fax_call(number, &doc),
+        )
+        .await;
         assert_eq!((r.code, r.pages), (0, 2), "{what}: {r:?}\n{}", log_of(&r));
-        let (_, got, codings) = last_call_pages(&rack);
+        let (rec, got, codings) = last_call_pages(&rack);
         assert_eq!(codings, [coding, coding], "{what}");
+        assert_eq!(rec["ecm"], false, "{what}");
+        assert!(!log_of(&r).contains("with ECM"), "{what}");
         assert_equal(&got, &sent, &what);
     }
+    rack.stop().await;
+}
+
+/// A document of `n` dense pages (and its pages as redial renders them).
+fn pages_doc(rack: &Rack, n: usize) -> (PathBuf, Vec<Page>) {
+    let text = (1..=60 * n)
+        .map(|i| format!("line {i:3}: ECM and MMR through hw-sim, the quick brown fox 0123456789"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let p = rack.dir.join(format!("doc{n}.txt"));
+    std::fs::write(&p, text).unwrap();
+    let pages = load_document(&p).unwrap();
+    assert_eq!(pages.len(), n, "the test document is {n} pages");
+    (p, pages)
+}
+
+/// A receiver offering ECM and MMR: DCS asks for both, each page goes MMR-coded in numbered
+/// 256-octet frames at 14400 with PPS-MPS/EOP, and all three fine pages arrive pixel-equal
+/// (hw-sim decodes the assembled T.6 data). A receiver offering ECM with MR only gets MR in
+/// ECM frames; `mr=no` sends MH in ECM frames.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_fine_pages_with_ecm_and_mmr_arrive_pixel_equal() {
+    let rack = start("ecm").await;
+    let (doc, sent) = pages_doc(&rack, 3);
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551113", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!(
+        (r.code, r.pages, r.baud, r.answerback.as_str()),
+        (0, 3, 14400, "ECM MMR"),
+        "{r:?}\n{log}"
+    );
+    let (rec, got, codings) = last_call_pages(&rack);
+    assert_eq!(codings, ["MMR", "MMR", "MMR"]);
+    assert_eq!(
+        (rec["ecm"].as_bool(), rec["pprs"].as_u64()),
+        (Some(true), Some(0))
+    );
+    assert_eq!(rec["ended_by"], "normal end");
+    for step in ["ECM, MMR", "bytes MMR with ECM", "sending PPS"] {
+        assert!(log.contains(step), "{step:?} missing:\n{log}");
+    }
+    assert_equal(&got, &sent, "ECM MMR");
+    for (number, mr, coding) in [("5551115", "yes", "MR"), ("5551113", "no", "MH")] {
+        let what = format!("{number} mr={mr}");
+        let r = run_call(&settings(&rack, &[("mr", mr)]), &fax_call(number, &doc)).await;
+        assert_eq!((r.code, r.pages), (0, 3), "{what}: {r:?}\n{}", log_of(&r));
+        let (rec, got, codings) = last_call_pages(&rack);
+        assert_eq!(codings, [coding, coding, coding], "{what}");
+        assert_eq!(rec["ecm"], true, "{what}");
+        assert!(
+            log_of(&r).contains(&format!("bytes {coding} with ECM")),
+            "{what}"
+        );
+        assert_equal(&got, &sent, &what);
+    }
+    rack.stop().await;
+}
+
+/// Frames spoilt on the line: the receiver's PPR lists them, redial resends only those (frame
+/// 2 of page 1 once; frames 0 and 5 of page 2, frame 0 twice) and the pages still arrive
+/// pixel-equal. Six bad transmissions of one frame: after four PPRs redial sends CTC and goes
+/// on at 12000. A receiver with no slower speed left: the call ends with outcome 1050.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_are_resent_after_ppr_and_ctc_steps_down() {
+    let rack = start("ppr").await;
+    let (doc, sent) = pages_doc(&rack, 2);
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551114", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages, r.baud), (0, 2, 14400), "{r:?}\n{log}");
+    for step in [
+        "PPR 1 for page 1 block 0: frames [2] to resend",
+        "page 1 block 0: resending 1 of",
+        "PPR 1 for page 2 block 0: frames [0, 5] to resend",
+        "PPR 2 for page 2 block 0: frames [0] to resend",
+    ] {
+        assert!(log.contains(step), "{step:?} missing:\n{log}");
+    }
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["pprs"], 3);
+    assert_eq!(rec["pages_rejected"], 0);
+    assert_equal(&got, &sent, "after PPR");
+
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551116", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages, r.baud), (0, 2, 12000), "{r:?}\n{log}");
+    for step in [
+        "4 PPRs at V.17 14400: CTC, continuing at V.17 12000",
+        "CTR: continuing at V.17 12000",
+    ] {
+        assert!(log.contains(step), "{step:?} missing:\n{log}");
+    }
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["pprs"], 6);
+    assert_equal(&got, &sent, "after CTC");
+
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551117", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages), (1050, 0), "{r:?}\n{log}");
+    assert!(
+        log.contains("still bad after 4 PPRs at V.27ter 2400"),
+        "{log}"
+    );
     rack.stop().await;
 }
 

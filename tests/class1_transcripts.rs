@@ -90,6 +90,7 @@ fn plan(n: usize) -> Class1Plan {
         max_speed: 5,
         page_retries: 2,
         flo: None,
+        ecm: false,
     }
 }
 

@@ -69,6 +69,9 @@ pub struct ModemSettings {
     pub class1: Class1Mode,
     /// Offer 2-D (MR) coding to receivers that accept it (`mr=no` sends MH only).
     pub mr: bool,
+    /// Class 1: error correction mode (T.30 Annex A, with MMR coding when offered) when the
+    /// receiver offers it (`ecm=no` sends without ECM).
+    pub ecm: bool,
     /// Flow control toward the modem (`flow=xonxoff|rtscts|none`).
     pub flow: Flow,
 }
@@ -106,6 +109,7 @@ impl ModemSettings {
             timeouts: FaxTimeouts::default(),
             class1: Class1Mode::Never,
             mr: true,
+            ecm: true,
             flow: Flow::default(),
         };
         for (k, v) in &def.params {
@@ -183,6 +187,13 @@ impl ModemSettings {
                         "yes" | "1" | "on" => true,
                         "no" | "0" | "off" => false,
                         _ => return Err(format!("mr={v}: expected yes or no")),
+                    }
+                }
+                "ecm" => {
+                    s.ecm = match v.as_str() {
+                        "yes" | "1" | "on" => true,
+                        "no" | "0" | "off" => false,
+                        _ => return Err(format!("ecm={v}: expected yes or no")),
                     }
                 }
                 "flow" => {
@@ -609,10 +620,13 @@ where
         }
         None => AnyFax::Class1(Box::new(Class1Send::new(
             now(),
-            Class1Plan::from_fax_plan(
-                plan,
-                docs.iter().flat_map(|d| d.pages.iter().cloned()).collect(),
-            ),
+            Class1Plan {
+                ecm: settings.ecm,
+                ..Class1Plan::from_fax_plan(
+                    plan,
+                    docs.iter().flat_map(|d| d.pages.iter().cloned()).collect(),
+                )
+            },
             settings.timeouts,
             Default::default(),
         ))),
@@ -832,6 +846,7 @@ mod tests {
             ("/dev/x", vec![("colour", "blue")]),
             ("/dev/x", vec![("flow", "xonx")]),
             ("/dev/x", vec![("mr", "maybe")]),
+            ("/dev/x", vec![("ecm", "sometimes")]),
         ] {
             assert!(
                 ModemSettings::from_def(&def(kind, &params)).is_err(),

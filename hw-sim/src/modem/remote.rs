@@ -87,6 +87,8 @@ pub(crate) struct Remote {
     bad_used: HashMap<usize, u32>,
     /// ECM: partial page requests sent (all blocks of the call).
     pub pprs: u32,
+    /// The last DCS accepted asked for ECM.
+    pub ecm: bool,
 }
 
 /// How often the remote repeats DIS when no DCS comes.
@@ -116,6 +118,7 @@ impl Remote {
             ecm_heard: false,
             bad_used: HashMap::new(),
             pprs: 0,
+            ecm: false,
         }
     }
 
@@ -272,7 +275,10 @@ impl Remote {
                 self.refusal = Some(w);
                 self.step = Step::Refusing;
             }
-            None => self.step = Step::WaitTcf(d),
+            None => {
+                self.ecm = d.ecm;
+                self.step = Step::WaitTcf(d);
+            }
         }
     }
 

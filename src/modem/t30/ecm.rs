@@ -1,0 +1,182 @@
+//! ECM (T.30 Annex A, T.4 Annex A) as the sender sees it: the page coded once, cut into
+//! numbered FCD frames of 256 octets, up to 256 frames to a partial page (block), each block
+//! ended by three RCP frames; the PPS information field (post-page message, page, block and
+//! frame counts) and the PPR map of frames to send again. Also T.6 (MMR) coding of a page, which
+//! only travels with ECM. Pure: bytes and frames in, bytes and frames out.
+
+use super::frame::{fcf, Frame};
+use crate::fax::Page;
+
+/// Octets of coded data in one FCD frame (DCS bit 28 clear).
+pub const FRAME_BYTES: usize = 256;
+/// Frames in one partial page at most (frame numbers are one octet).
+pub const BLOCK_FRAMES: usize = 256;
+/// PPRs for one block before the sender changes speed (CTC) or gives up (T.30 A.4.1).
+pub const MAX_PPR: u32 = 4;
+
+/// A page cut for ECM: blocks of frames of coded data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcmPage {
+    /// Partial pages; each holds its frames' data (frame number = index).
+    pub blocks: Vec<Vec<Vec<u8>>>,
+}
+
+impl EcmPage {
+    /// Cuts coded page data into frames and blocks. Empty data still makes one frame (a
+    /// partial page has at least one).
+    pub fn cut(data: &[u8]) -> EcmPage {
+        let frames: Vec<Vec<u8>> = if data.is_empty() {
+            vec![vec![0]]
+        } else {
+            data.chunks(FRAME_BYTES).map(<[u8]>::to_vec).collect()
+        };
+        EcmPage {
+            blocks: frames.chunks(BLOCK_FRAMES).map(<[_]>::to_vec).collect(),
+        }
+    }
+
+    /// Frames in block `b` (0 when there is no such block).
+    pub fn frames(&self, b: usize) -> usize {
+        self.blocks.get(b).map_or(0, Vec::len)
+    }
+
+    /// What goes out at the page modulation for block `b`: the FCD frames listed in `which`
+    /// (in order; numbers outside the block are skipped), then RCP three times.
+    pub fn transmission(&self, b: usize, which: &[usize]) -> Vec<Frame> {
+        let Some(block) = self.blocks.get(b) else {
+            return Vec::new();
+        };
+        let mut out: Vec<Frame> = which
+            .iter()
+            .filter_map(|&n| block.get(n).map(|d| (n, d)))
+            .map(|(n, d)| {
+                let mut fif = Vec::with_capacity(d.len() + 1);
+                fif.push(n as u8);
+                fif.extend_from_slice(d);
+                Frame {
+                    last: false,
+                    fcf: fcf::FCD,
+                    fif,
+                }
+            })
+            .collect();
+        out.extend((0..3).map(|_| Frame {
+            last: false,
+            fcf: fcf::RCP,
+            fif: Vec::new(),
+        }));
+        out
+    }
+}
+
+/// The PPS information field: the post-page message (`fcf::NULL` when more blocks of the same
+/// page follow; the X bit as in our frames), the page and block counters (modulo 256) and the
+/// number of frames in the block minus one.
+pub fn pps_fif(ppm: u8, page: usize, block: usize, frames: usize) -> Vec<u8> {
+    let ppm = if ppm == fcf::NULL { ppm } else { ppm | fcf::X };
+    vec![
+        ppm,
+        (page % 256) as u8,
+        (block % 256) as u8,
+        frames.clamp(1, BLOCK_FRAMES).saturating_sub(1) as u8,
+    ]
+}
+
+/// The frames a PPR asks for again, of a block of `frames` frames: bit n%8 of octet n/8 of its
+/// 32-octet map (first bit on the line = lowest frame number). Bits beyond the block are ignored.
+pub fn ppr_frames(map: &[u8], frames: usize) -> Vec<usize> {
+    (0..frames.min(BLOCK_FRAMES))
+        .filter(|n| map.get(n / 8).is_some_and(|b| b & (1 << (n % 8)) != 0))
+        .collect()
+}
+
+/// T.6 (MMR) coding of a page, as it goes on the line (least significant bit first), ended by
+/// EOFB.
+pub fn encode_mmr(page: &Page) -> Vec<u8> {
+    use fax::{Color, VecWriter};
+    let bm = page.bitmap();
+    let width = bm.width();
+    let mut enc = fax::encoder::Encoder::new(VecWriter::new());
+    for y in 0..bm.height() {
+        let pels = (0..width).map(|x| {
+            if bm.get(x, y) {
+                Color::Black
+            } else {
+                Color::White
+            }
+        });
+        let Ok(()) = enc.encode_line(pels, width);
+    }
+    let Ok(w) = enc.finish();
+    let mut data = w.finish();
+    crate::fax::reverse_bits_in_place(&mut data);
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fax::decode::decode;
+    use crate::fax::{BitOrder, Bitmap, Resolution, Scheme};
+
+    #[test]
+    fn a_page_is_cut_into_256_octet_frames_and_256_frame_blocks() {
+        let data: Vec<u8> = (0..(256 * 256 + 300)).map(|i| i as u8).collect();
+        let p = EcmPage::cut(&data);
+        assert_eq!(p.blocks.len(), 2);
+        assert_eq!((p.frames(0), p.frames(1), p.frames(2)), (256, 2, 0));
+        assert_eq!(p.blocks[1][1].len(), 44, "the last frame is short");
+        let joined: Vec<u8> = p.blocks.iter().flatten().flatten().copied().collect();
+        assert_eq!(joined, data);
+        let t = p.transmission(1, &[0, 1, 7]);
+        let kinds: Vec<(u8, usize)> = t.iter().map(|f| (f.fcf, f.fif.len())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (fcf::FCD, 257),
+                (fcf::FCD, 45),
+                (fcf::RCP, 0),
+                (fcf::RCP, 0),
+                (fcf::RCP, 0)
+            ]
+        );
+        assert_eq!(t[1].fif[0], 1, "frame number first");
+        assert!(t.iter().all(|f| !f.last), "control 03 on every frame");
+        assert_eq!(EcmPage::cut(&[]).frames(0), 1);
+        assert!(EcmPage::cut(&[1]).transmission(5, &[0]).is_empty());
+    }
+
+    #[test]
+    fn pps_counts_and_ppr_map() {
+        assert_eq!(pps_fif(fcf::MPS, 2, 0, 30), [fcf::MPS | 1, 2, 0, 29]);
+        assert_eq!(pps_fif(fcf::NULL, 257, 3, 256), [0, 1, 3, 255]);
+        assert_eq!(pps_fif(fcf::EOP, 0, 0, 0)[3], 0);
+        let mut map = [0u8; 32];
+        map[0] = 0b1000_0010;
+        map[31] = 0x80;
+        assert_eq!(ppr_frames(&map, 256), [1, 7, 255]);
+        assert_eq!(ppr_frames(&map, 5), [1]);
+        assert_eq!(ppr_frames(&[0xff], 20), (0..8).collect::<Vec<_>>());
+        assert!(ppr_frames(&[], 256).is_empty());
+    }
+
+    #[test]
+    fn mmr_of_a_page_decodes_pixel_equal_with_hayro() {
+        let mut bm = Bitmap::new(1728, 300);
+        for y in 0..300 {
+            for x in 0..1728 {
+                let on = (x / 13 + y / 7) % 5 == 0 || (y > 200 && x % 97 < (y % 11));
+                bm.set(x, y, on);
+            }
+        }
+        let page = Page::new(bm.clone(), Resolution::Fine);
+        let data = encode_mmr(&page);
+        let got = decode(&data, 1728, 0, Scheme::G4, BitOrder::LsbFirst).unwrap();
+        assert!(got == bm, "{}x{}", got.width(), got.height());
+        // All white, and an empty page.
+        let blank = Page::new(Bitmap::new(1728, 50), Resolution::Standard);
+        let got = decode(&encode_mmr(&blank), 1728, 0, Scheme::G4, BitOrder::LsbFirst).unwrap();
+        assert_eq!(got.height(), 50);
+        assert!(!encode_mmr(&Page::new(Bitmap::new(1728, 0), Resolution::Fine)).is_empty());
+    }
+}
