@@ -56,6 +56,11 @@ pub struct Faults {
     /// The first answer to TCF comes only as the sender gives up waiting: its cancel of
     /// `+FRH=3` crosses the CFR frame's start, so CONNECT, the frame and OK arrive after it.
     pub cfr_as_cancelled: bool,
+    /// ECM: the answers to successive PPS frames: `Some(frames)` = PPR listing those frame
+    /// numbers, `None` = MCF; MCF once the list is used up.
+    pub ppr: VecDeque<Vec<usize>>,
+    /// ECM: answer CTC with CTR.
+    pub ctr: bool,
 }
 
 #[derive(PartialEq)]
@@ -84,6 +89,14 @@ pub struct Dce {
     pub awaiting_tcf: bool,
     /// A frame that starts just as the sender cancels the `+FRH=3` waiting for it.
     pub late_frame: Option<Vec<u8>>,
+    /// The `+FTH` modulation in use (3 = V.21).
+    pub fth_code: u32,
+    /// ECM: each `+FTH=n` (n ≠ 3) transmission: its code and frames (no FCS).
+    pub ecm_tx: Vec<(u32, Vec<Vec<u8>>)>,
+    /// ECM: the FIF of every PPS received.
+    pub pps: Vec<Vec<u8>>,
+    /// ECM: the FIF of every CTC received.
+    pub ctc: Vec<Vec<u8>>,
 }
 
 impl Dce {
@@ -104,6 +117,10 @@ impl Dce {
             frh_count: 0,
             awaiting_tcf: false,
             late_frame: None,
+            fth_code: 3,
+            ecm_tx: Vec::new(),
+            pps: Vec::new(),
+            ctc: Vec::new(),
         }
     }
 
@@ -198,7 +215,23 @@ impl Dce {
     }
 
     fn sent(&mut self, f: Vec<u8>) {
-        let last = f[1] == 0x13;
+        if self.fth_code != 3 {
+            // ECM frames at a page modulation: CONNECT after each, OK after an empty one.
+            if f.is_empty() {
+                self.mode = Mode::Command;
+                self.fth_code = 3;
+                return self.say("OK");
+            }
+            if let Some((_, frames)) = self.ecm_tx.last_mut() {
+                frames.push(f);
+            }
+            return self.say("CONNECT");
+        }
+        let Some(&control) = f.get(1) else {
+            self.mode = Mode::Command;
+            return self.say("OK");
+        };
+        let last = control == 0x13;
         let kind = f[2] & 0xFE;
         self.sent_frames.push(f);
         if !last {
@@ -209,6 +242,35 @@ impl Dce {
         self.say("OK");
         match kind {
             fcf::DCS => self.awaiting_tcf = true,
+            fcf::PPS => {
+                let fif = f_fif(&self.sent_frames);
+                let ppm = fif.first().copied().unwrap_or(0) & 0xFE;
+                self.pps.push(fif);
+                match self.f.ppr.pop_front() {
+                    Some(bad) if !bad.is_empty() => {
+                        let mut map = vec![0u8; 32];
+                        for n in bad {
+                            map[n / 8] |= 1 << (n % 8);
+                        }
+                        let mut f = frame(fcf::PPR);
+                        f.extend(map);
+                        self.queue.push_back(f);
+                    }
+                    _ => {
+                        if ppm != 0 {
+                            self.page_no += 1;
+                        }
+                        self.queue.push_back(rig_mcf());
+                    }
+                }
+            }
+            fcf::CTC => {
+                let fif = f_fif(&self.sent_frames);
+                self.ctc.push(fif);
+                if self.f.ctr {
+                    self.queue.push_back(frame(fcf::CTR));
+                }
+            }
             fcf::MPS | fcf::EOP | fcf::EOM => {
                 if self.f.silent_ppm > 0 {
                     self.f.silent_ppm -= 1;
@@ -255,6 +317,13 @@ impl Dce {
                 self.mode = Mode::Fth;
                 self.say("CONNECT");
             }
+            c if c.starts_with("+FTH=") => {
+                let code: u32 = c[5..].parse().unwrap_or(0);
+                self.mode = Mode::Fth;
+                self.fth_code = code;
+                self.ecm_tx.push((code, Vec::new()));
+                self.say("CONNECT");
+            }
             c if c.starts_with("+FTM=") => {
                 if self.f.ftm_error && !self.tcf_expected() {
                     return self.say("ERROR");
@@ -273,4 +342,20 @@ impl Dce {
             _ => self.say("OK"),
         }
     }
+}
+
+/// The FIF of the last frame sent.
+fn f_fif(sent: &[Vec<u8>]) -> Vec<u8> {
+    sent.last()
+        .map(|f| f.get(3..).unwrap_or_default().to_vec())
+        .unwrap_or_default()
+}
+
+/// The rig's DIS with 2-D (bit 16), ECM (bits 24, 27) and T.6 (bit 31) as well, as HylaFAX's
+/// receiver offers them.
+pub fn dis_with_ecm_mmr() -> Vec<u8> {
+    let mut d = wire(&[0xff, 0xc8, 0x01, 0x00, 0x77, 0x1e]);
+    d[5] |= 0x80; // bit 24: extension
+    d.push(0x04 | 0x40); // bits 27 (ECM) and 31 (T.6)
+    d
 }
