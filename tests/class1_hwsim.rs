@@ -530,3 +530,82 @@ async fn the_nodes_attempt_record_is_honest_in_class_1() {
     );
     rack.stop().await;
 }
+
+/// The node with a `class=1` line sends a three-page job to a receiver offering ECM and MMR:
+/// the attempt record is honest (scheduled 3, sent 3, 14400, the CSI as answerback) and the
+/// attempt's session log (`LOG/<job>.1.log`) shows the DIS offering ECM and MMR, each page
+/// coded MMR with ECM in frames, the PPS frames and the three confirmed pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nodes_attempt_record_and_session_log_show_ecm() {
+    use redial::command::Document;
+    use redial::daemon::clock::ManualClock;
+    use redial::daemon::Daemon;
+    use redial::job::Job;
+    use redial::spool::store;
+    use std::sync::Arc;
+
+    let rack = start("node-ecm").await;
+    let base = rack.dir.join("base");
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::write(
+        base.join("three.txt"),
+        "Page one.\n\x0cPage two.\n\x0cPage three.\n",
+    )
+    .unwrap();
+    let cfg_path = base.join("redial.cfg");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "$request_dir spool 3\n$line 1 {} class=1 ecm=yes \"id=+1 555 0001\"\n",
+            rack.tty(0).display()
+        ),
+    )
+    .unwrap();
+    let clock = ManualClock::new("2026-03-02T09:00:00Z".parse().unwrap());
+    let mut d = Daemon::new(Some(&cfg_path), &base, "n1", Arc::new(clock.clone()), None).unwrap();
+    d.start().unwrap();
+    std::fs::write(
+        base.join("spool/TOSEND/1.FS"),
+        "$fax_phone 5551113\n$fax_filename three.txt\n",
+    )
+    .unwrap();
+    d.rescan();
+    d.run_hybrid(&clock, 100).await;
+    d.shutdown();
+    let sent = base.join("spool/SENT");
+    assert_eq!(store::list_jobs(&sent).unwrap(), ["1.FS"]);
+    let text = std::fs::read(sent.join("1.FS")).unwrap();
+    let shown = String::from_utf8_lossy(&text).to_string();
+    let job = Job::from_document(&Document::parse(&text, "1.FS").unwrap()).unwrap();
+    let r = &job.records[0];
+    assert_eq!(
+        (r.outcome, r.scheduled, r.sent, r.baud),
+        (0, 3, 3, 14400),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("ECM MMR"),
+        "answerback in the record: {shown}"
+    );
+    let log = std::fs::read_to_string(base.join("spool/LOG/1.1.log")).unwrap();
+    for step in [
+        "DIS: receives, rates 0b1101, fine, 2-D, ECM, MMR",
+        "page 1: ",
+        "bytes MMR with ECM: ",
+        "page 3 block 0: ",
+        "sending PPS",
+        "page 3 confirmed",
+    ] {
+        assert!(log.contains(step), "{step:?} missing:\n{log}");
+    }
+    let rec = calls(&rack).pop().unwrap();
+    assert_eq!(
+        (
+            rec["ecm"].as_bool(),
+            rec["pages"].as_array().map(Vec::len),
+            rec["pages"][2]["coding"].as_str()
+        ),
+        (Some(true), Some(3), Some("MMR"))
+    );
+    rack.stop().await;
+}
