@@ -86,6 +86,10 @@ outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", bad_frames = [{ fr
 [[number]]
 number = "5551117"
 outcome = { kind = "fax", rings = 1, dis = "1,0,0,2,3,1,0,0", bad_frames = [{ frame = 1, page = 1, times = 99 }] }
+
+[[number]]
+number = "5551118"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", rnr = 2 }
 "#;
 
 /// Line time runs 50 times faster than the wall clock (a dense fine page is about a minute of
@@ -347,7 +351,8 @@ async fn three_fine_pages_with_ecm_and_mmr_arrive_pixel_equal() {
 /// Frames spoilt on the line: the receiver's PPR lists them, redial resends only those (frame
 /// 2 of page 1 once; frames 0 and 5 of page 2, frame 0 twice) and the pages still arrive
 /// pixel-equal. Six bad transmissions of one frame: after four PPRs redial sends CTC and goes
-/// on at 12000. A receiver with no slower speed left: the call ends with outcome 1050.
+/// on at 12000. A receiver with no slower speed left: the call ends with outcome 1050. A
+/// receiver answering RNR twice gets RR until it answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_are_resent_after_ppr_and_ctc_steps_down() {
     let rack = start("ppr").await;
@@ -388,6 +393,19 @@ async fn bad_frames_are_resent_after_ppr_and_ctc_steps_down() {
         log.contains("still bad after 4 PPRs at V.27ter 2400"),
         "{log}"
     );
+
+    // A receiver not ready twice (RNR): redial asks with RR until it answers the PPS.
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551118", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages), (0, 2), "{r:?}\n{log}");
+    assert!(
+        log.contains("RNR: the receiver is not ready, asking with RR"),
+        "{log}"
+    );
+    assert_eq!(log.matches("sending RR").count(), 2, "{log}");
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["rnrs"], 2);
+    assert_equal(&got, &sent, "after RNR");
     rack.stop().await;
 }
 

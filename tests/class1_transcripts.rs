@@ -708,3 +708,32 @@ fn four_pprs_bring_ctc_and_a_slower_speed() {
         assert_eq!(r.dce.pages.len(), 1, "the page as +FTM data");
     }
 }
+
+/// RNR (receive not ready) to PPS: RR goes instead, again after every RNR, until the receiver
+/// answers the PPS (here MCF after three RNRs); the page counts once.
+#[test]
+fn rnr_is_answered_with_rr_until_the_receiver_is_ready() {
+    let r = run(
+        Class1Plan {
+            ecm: true,
+            ..plan(1)
+        },
+        Faults {
+            dis: Some(dis_with_ecm_mmr()),
+            rnr: 3,
+            ..Faults::default()
+        },
+    );
+    assert_eq!(
+        (r.result.code, r.result.pages_sent),
+        (0, 1),
+        "{:?}",
+        r.events
+    );
+    let kinds: Vec<&str> = kinds(&r.dce)
+        .into_iter()
+        .filter(|k| matches!(*k, "PPS" | "RR"))
+        .collect();
+    assert_eq!(kinds, ["PPS", "RR", "RR", "RR"]);
+    assert_eq!(r.dce.pps.len(), 1);
+}

@@ -73,4 +73,6 @@ pub struct CallRecord {
     pub ecm: bool,
     /// Class 1 with ECM: partial page requests (PPR) the remote sent.
     pub pprs: u32,
+    /// Class 1 with ECM: receive-not-ready answers (RNR) the remote sent.
+    pub rnrs: u32,
 }

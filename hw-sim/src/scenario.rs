@@ -337,6 +337,10 @@ pub struct FaxAnswer {
     /// receiver asks for them again with PPR.
     #[serde(default)]
     pub bad_frames: Vec<EcmFault>,
+    /// Class 1 with ECM: the first `rnr` answers to PPS (and to the sender's RR after them)
+    /// are RNR (receiver not ready); then the PPS is answered.
+    #[serde(default)]
+    pub rnr: u32,
 }
 
 /// An ECM data frame the line spoils: `{ frame = 3, page = 1, times = 1 }`.

@@ -61,6 +61,8 @@ pub struct Faults {
     pub ppr: VecDeque<Vec<usize>>,
     /// ECM: answer CTC with CTR.
     pub ctr: bool,
+    /// ECM: answer this many PPS/RR frames with RNR before the PPS's answer.
+    pub rnr: u32,
 }
 
 #[derive(PartialEq)]
@@ -242,10 +244,22 @@ impl Dce {
         self.say("OK");
         match kind {
             fcf::DCS => self.awaiting_tcf = true,
-            fcf::PPS => {
+            fcf::PPS | fcf::RR => {
                 let fif = f_fif(&self.sent_frames);
-                let ppm = fif.first().copied().unwrap_or(0) & 0xFE;
-                self.pps.push(fif);
+                if kind == fcf::PPS {
+                    self.pps.push(fif);
+                }
+                if self.f.rnr > 0 {
+                    self.f.rnr -= 1;
+                    return self.queue.push_back(frame(fcf::RNR));
+                }
+                let ppm = self
+                    .pps
+                    .last()
+                    .and_then(|f| f.first())
+                    .copied()
+                    .unwrap_or(0)
+                    & 0xFE;
                 match self.f.ppr.pop_front() {
                     Some(bad) if !bad.is_empty() => {
                         let mut map = vec![0u8; 32];

@@ -467,6 +467,7 @@ impl Modem {
                 c.rec.trained_bps = l.remote.trained_bps;
                 c.rec.ecm = l.remote.ecm;
                 c.rec.pprs = l.remote.pprs;
+                c.rec.rnrs = l.remote.rnrs;
             }
             c.rec.ended_by = if let (Some(why), "hangup by DTE") = (c1_gone, ended_by) {
                 why

@@ -89,6 +89,10 @@ pub(crate) struct Remote {
     pub pprs: u32,
     /// The last DCS accepted asked for ECM.
     pub ecm: bool,
+    /// ECM: RNRs sent so far (the scenario's `rnr` caps them).
+    pub rnrs: u32,
+    /// ECM: the PPS answered RNR, to be answered once ready.
+    held_pps: Option<Vec<u8>>,
 }
 
 /// How often the remote repeats DIS when no DCS comes.
@@ -119,6 +123,8 @@ impl Remote {
             bad_used: HashMap::new(),
             pprs: 0,
             ecm: false,
+            rnrs: 0,
+            held_pps: None,
         }
     }
 
@@ -218,6 +224,7 @@ impl Remote {
             fcf::DCS => self.on_dcs(fif),
             fcf::MPS | fcf::EOP | fcf::EOM => self.on_ppm(kind),
             fcf::PPS => self.on_pps(fif),
+            fcf::RR => self.on_rr(),
             fcf::CTC => self.on_ctc(fif),
             fcf::CRP => {
                 if let Some((_, frames)) = self.last.clone() {
@@ -452,6 +459,12 @@ impl Remote {
         if !d.ecm {
             return;
         }
+        if self.rnrs < self.answer.rnr {
+            // Not ready: the PPS waits until the sender's RR finds the receiver ready.
+            self.rnrs += 1;
+            self.held_pps = Some(fif.to_vec());
+            return self.send(vec![frame(fcf::RNR, &[], true)]);
+        }
         if !self.ecm_heard {
             if let Some((_, frames)) = self.last.clone().filter(|(p, _)| *p == fcf::PPS) {
                 return self.send(frames);
@@ -502,6 +515,21 @@ impl Remote {
         self.end_of_page(d, ppm, data);
         if let Some((_, frames)) = self.last.take() {
             self.last = Some((fcf::PPS, frames));
+        }
+    }
+
+    /// ECM: RR after RNR: RNR again while the scenario says so, then the held PPS's answer; an
+    /// RR with nothing held repeats the last answer.
+    fn on_rr(&mut self) {
+        if self.rnrs < self.answer.rnr && self.held_pps.is_some() {
+            self.rnrs += 1;
+            return self.send(vec![frame(fcf::RNR, &[], true)]);
+        }
+        if let Some(fif) = self.held_pps.take() {
+            return self.on_pps(&fif);
+        }
+        if let Some((_, frames)) = self.last.clone() {
+            self.send(frames);
         }
     }
 
@@ -610,6 +638,25 @@ mod tests {
             }
             v => panic!("{v:?}"),
         }
+        // RNR twice (PPS, then RR), then the PPS's answer.
+        let mut r2 = Remote::new(
+            toml::from_str(
+                r#"dis = "1,5,0,2,0,1,0,0"
+                rnr = 2"#,
+            )
+            .unwrap(),
+        );
+        r2.hear_frame(&frame(fcf::DCS | 1, &dcs, true));
+        r2.hear_data(145, vec![0; 2700]);
+        r2.out.clear();
+        send(&mut r2, &(0..chunks.len()).collect::<Vec<_>>());
+        r2.hear_frame(&frame(fcf::PPS | 1, &pps, true));
+        assert_eq!(kinds(&mut r2), [(fcf::RNR, vec![])]);
+        r2.hear_frame(&frame(fcf::RR | 1, &[], true));
+        assert_eq!(kinds(&mut r2), [(fcf::RNR, vec![])]);
+        r2.hear_frame(&frame(fcf::RR | 1, &[], true));
+        assert_eq!(kinds(&mut r2), [(fcf::MCF, vec![])]);
+        assert_eq!(r2.rnrs, 2);
         // The MCF was lost: PPS-EOP again gets MCF again, no new page.
         r.hear_frame(&frame(fcf::PPS | 1, &pps, true));
         assert_eq!(kinds(&mut r), [(fcf::MCF, vec![])]);
@@ -623,6 +670,7 @@ mod tests {
             r#"dis = "1,5,2,2,3,2,0,7"
             rtn_pages = [1]
             bad_frames = [{ frame = 0, times = 3 }]
+            rnr = 2
             drop = [{ frame = "MPS" }]
             garble = [{ frame = "CFR" }]
             hangup = { phase = "D", code = 50, page = 3 }"#,
@@ -645,6 +693,7 @@ mod tests {
             fcf::DCN,
             fcf::PPS,
             fcf::CTC,
+            fcf::RR,
             0x00,
             0xff,
         ];
@@ -656,7 +705,7 @@ mod tests {
                     0 => {
                         let n = (rnd() % 8) as usize;
                         let mut f =
-                            vec![0xff, 0x13, kinds[(rnd() % 11) as usize] | (rnd() & 1) as u8];
+                            vec![0xff, 0x13, kinds[(rnd() % 12) as usize] | (rnd() & 1) as u8];
                         f.extend((0..n).map(|_| rnd() as u8));
                         f.truncate((rnd() % 12) as usize);
                         r.hear_frame(&f);

@@ -27,6 +27,9 @@ pub(crate) mod fcf {
     pub const PPR: u8 = 0xbc;
     pub const CTC: u8 = 0x12;
     pub const CTR: u8 = 0xc4;
+    /// ECM flow control: receive ready (the sender asks), receive not ready (the answer).
+    pub const RR: u8 = 0x6e;
+    pub const RNR: u8 = 0xec;
     /// ECM: the end of a partial page that is not the end of a page (PPS-NULL).
     pub const NULL: u8 = 0x00;
     /// T.4 Annex A frames at the page modulation: facsimile coded data, return to control.
@@ -57,6 +60,8 @@ pub(crate) fn name(f: u8) -> &'static str {
         fcf::PPR => "PPR",
         fcf::CTC => "CTC",
         fcf::CTR => "CTR",
+        fcf::RR => "RR",
+        fcf::RNR => "RNR",
         _ => "?",
     }
 }

@@ -94,6 +94,9 @@ impl Class1Send {
     /// PPS for the current block: PPS-NULL while more blocks of the page follow, else PPS with
     /// the post-page message.
     pub(super) fn pps(&self) -> Frame {
+        if self.rr {
+            return Frame::ours(fcf::RR, vec![], true);
+        }
         let page = self.ecm_page.as_ref();
         let blocks = page.map_or(0, |p| p.blocks.len());
         let ppm = if self.block + 1 < blocks {
@@ -107,6 +110,28 @@ impl Class1Send {
 
     /// The receiver's MCF or PPR to a PPS.
     pub(super) fn ecm_response(&mut self, now: Instant, f: Frame) {
+        if f.kind() == fcf::RNR {
+            // Not ready: ask again with RR until it is, for T5 at most.
+            let deadline = *self.t5_deadline.get_or_insert(now + self.timers.t5);
+            if now >= deadline {
+                return self.fail(
+                    now,
+                    1050,
+                    format!(
+                        "the receiver was not ready (RNR) for {} s",
+                        self.timers.t5.as_secs()
+                    ),
+                    true,
+                );
+            }
+            if !self.rr {
+                self.progress("RNR: the receiver is not ready, asking with RR".into());
+            }
+            self.rr = true;
+            return self.send_ppm(now);
+        }
+        self.rr = false;
+        self.t5_deadline = None;
         let (blocks, all) = self
             .ecm_page
             .as_ref()

@@ -91,6 +91,8 @@ pub struct T30Timers {
     pub frame: Duration,
     /// Tries of a command before giving up (T.30: 3).
     pub tries: u32,
+    /// T5: how long a receiver may answer RNR (not ready) before the sender gives up (ECM).
+    pub t5: Duration,
 }
 
 impl Default for T30Timers {
@@ -100,6 +102,7 @@ impl Default for T30Timers {
             t4: Duration::from_secs(3),
             frame: Duration::from_secs(6),
             tries: 3,
+            t5: Duration::from_secs(60),
         }
     }
 }
@@ -199,6 +202,10 @@ pub struct Class1Send {
     ctc_tries: u32,
     /// ECM: the next transmission starts with long training (after CTC).
     long_train: bool,
+    /// ECM: the receiver answered RNR; RR goes instead of PPS until it is ready.
+    rr: bool,
+    /// ECM: when the receiver must be ready again (T5 from the first RNR).
+    t5_deadline: Option<Instant>,
     result: FaxResult,
     events: VecDeque<FaxEvent>,
 }
@@ -246,6 +253,8 @@ impl Class1Send {
             pprs: 0,
             ctc_tries: 0,
             long_train: false,
+            rr: false,
+            t5_deadline: None,
             result: FaxResult::default(),
             events: VecDeque::new(),
         };

@@ -366,7 +366,7 @@ impl Class1Send {
             }
         };
         self.ppm_tries = 0;
-        if self.ecm_page.is_some() && matches!(f.kind(), fcf::MCF | fcf::PPR) {
+        if self.ecm_page.is_some() && matches!(f.kind(), fcf::MCF | fcf::PPR | fcf::RNR) {
             return self.ecm_response(now, f);
         }
         match f.kind() {
