@@ -88,6 +88,14 @@ number = "5551117"
 outcome = { kind = "fax", rings = 1, dis = "1,0,0,2,3,1,0,0", bad_frames = [{ frame = 1, page = 1, times = 99 }] }
 
 [[number]]
+number = "5551119"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", hangup = { phase = "C", code = 43, page = 2 } }
+
+[[number]]
+number = "5551120"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", hangup = { phase = "D", code = 52, page = 1 } }
+
+[[number]]
 number = "5551118"
 outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", rnr = 2 }
 "#;
@@ -352,7 +360,8 @@ async fn three_fine_pages_with_ecm_and_mmr_arrive_pixel_equal() {
 /// 2 of page 1 once; frames 0 and 5 of page 2, frame 0 twice) and the pages still arrive
 /// pixel-equal. Six bad transmissions of one frame: after four PPRs redial sends CTC and goes
 /// on at 12000. A receiver with no slower speed left: the call ends with outcome 1050. A
-/// receiver answering RNR twice gets RR until it answers.
+/// receiver answering RNR twice gets RR until it answers. Remote hang-ups in phase C and D
+/// with ECM map to the same outcomes as without.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_are_resent_after_ppr_and_ctc_steps_down() {
     let rack = start("ppr").await;
@@ -406,6 +415,26 @@ async fn bad_frames_are_resent_after_ppr_and_ctc_steps_down() {
     let (rec, got, _) = last_call_pages(&rack);
     assert_eq!(rec["rnrs"], 2);
     assert_equal(&got, &sent, "after RNR");
+
+    // Remote hang-ups with ECM: silence from page 2's frames on (its PPS-EOP is never
+    // answered: 1054, page 1 counted), DCN instead of the answer to page 1's PPS-MPS (1051).
+    for (number, code, pages) in [("5551119", 1054, 1), ("5551120", 1051, 0)] {
+        let r = run_call(&settings(&rack, &[]), &fax_call(number, &doc)).await;
+        assert_eq!(
+            (r.code, r.pages),
+            (code, pages),
+            "{number}: {r:?}\n{}",
+            log_of(&r)
+        );
+        let rec = calls(&rack).pop().unwrap();
+        assert!(
+            rec["ended_by"]
+                .as_str()
+                .unwrap()
+                .starts_with("remote hangup in phase"),
+            "{number}: {rec}"
+        );
+    }
     rack.stop().await;
 }
 

@@ -414,6 +414,14 @@ impl Remote {
         if self.gone.is_some() || !d.ecm {
             return;
         }
+        if let Some(h) = self
+            .answer
+            .hangup
+            .filter(|h| h.phase == Phase::C && h.page == self.page)
+        {
+            self.gone = Some(format!("remote hangup in phase C (code {})", h.code));
+            return;
+        }
         let same = modulation(code).is_some_and(|(f, bps, _)| f == d.family && bps == d.bps);
         let size = if d.frame64 { 64 } else { 256 };
         match bytes {
