@@ -96,6 +96,10 @@ number = "5551120"
 outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", hangup = { phase = "D", code = 52, page = 1 } }
 
 [[number]]
+number = "5551121"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", bad_frames = [{ frame = 4, page = 1 }], drop = [{ frame = "PPS", page = 1 }], garble = [{ frame = "PPR" }, { frame = "MCF", page = 2 }] }
+
+[[number]]
 number = "5551118"
 outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", rnr = 2 }
 "#;
@@ -415,6 +419,22 @@ async fn bad_frames_are_resent_after_ppr_and_ctc_steps_down() {
     let (rec, got, _) = last_call_pages(&rack);
     assert_eq!(rec["rnrs"], 2);
     assert_equal(&got, &sent, "after RNR");
+
+    // A PPS the receiver never hears (T4, PPS again), a PPR and an MCF spoilt on the line (PPS
+    // again; the receiver repeats its answer without taking anything twice).
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551121", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages), (0, 2), "{r:?}\n{log}");
+    for step in [
+        "no response to PPS-NULL: repeating",
+        "PPR 1 for page 1 block 0: frames [4] to resend",
+        "no response to PPS-MPS: repeating",
+    ] {
+        assert!(log.contains(step), "{step:?} missing:\n{log}");
+    }
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["pages_rejected"], 0);
+    assert_equal(&got, &sent, "after lost PPS, spoilt PPR and MCF");
 
     // Remote hang-ups with ECM: silence from page 2's frames on (its PPS-EOP is never
     // answered: 1054, page 1 counted), DCN instead of the answer to page 1's PPS-MPS (1051).

@@ -361,8 +361,9 @@ pub struct EcmFault {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FrameFault {
-    /// T.30 frame name: DCS, TSI, MPS, EOP, EOM, DCN, CRP (sent by the DTE: `drop`) or CSI,
-    /// DIS, CFR, FTT, MCF, RTN, RTP, DCN (sent by the remote: `garble`).
+    /// T.30 frame name: DCS, TSI, MPS, EOP, EOM, DCN, CRP, PPS, CTC, RR (sent by the DTE:
+    /// `drop`) or CSI, DIS, CFR, FTT, MCF, RTN, RTP, DCN, PPR, CTR, RNR (sent by the remote:
+    /// `garble`).
     pub frame: String,
     /// Only while this page (1-based) is being sent; any page if absent.
     #[serde(default)]
@@ -373,9 +374,9 @@ pub struct FrameFault {
 }
 
 /// Frame names a [`FrameFault`] may give.
-pub const FRAME_NAMES: [&str; 16] = [
+pub const FRAME_NAMES: [&str; 22] = [
     "DIS", "CSI", "NSF", "DCS", "TSI", "CFR", "FTT", "MCF", "RTN", "RTP", "EOM", "MPS", "EOP",
-    "CRP", "DCN", "PIN",
+    "CRP", "DCN", "PIN", "PPS", "PPR", "CTC", "CTR", "RR", "RNR",
 ];
 
 fn default_csi() -> String {

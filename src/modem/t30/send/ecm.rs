@@ -108,6 +108,20 @@ impl Class1Send {
         Frame::ours(fcf::PPS, pps_fif(ppm, self.page, self.block, frames), true)
     }
 
+    /// The post-page command as logs name it: `MPS`/`EOP` without ECM; `PPS-NULL`, `PPS-MPS`,
+    /// `PPS-EOP` or `RR` with it.
+    pub(super) fn ppm_label(&self) -> String {
+        if self.ecm_page.is_none() {
+            return fcf_name(self.ppm()).to_string();
+        }
+        let f = self.pps();
+        match f.fif.first() {
+            _ if f.kind() == fcf::RR => "RR".into(),
+            Some(&fcf::NULL) | None => "PPS-NULL".into(),
+            Some(&p) => format!("PPS-{}", fcf_name(p)),
+        }
+    }
+
     /// The receiver's MCF or PPR to a PPS.
     pub(super) fn ecm_response(&mut self, now: Instant, f: Frame) {
         if f.kind() == fcf::RNR {

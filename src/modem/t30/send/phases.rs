@@ -357,11 +357,11 @@ impl Class1Send {
                     return self.fail(
                         now,
                         no_answer,
-                        format!("no response to {} three times", fcf_name(ppm)),
+                        format!("no response to {} three times", self.ppm_label()),
                         true,
                     );
                 }
-                self.progress(format!("no response to {}: repeating", fcf_name(ppm)));
+                self.progress(format!("no response to {}: repeating", self.ppm_label()));
                 return self.send_ppm(now);
             }
         };
@@ -402,7 +402,11 @@ impl Class1Send {
             other => self.fail(
                 now,
                 invalid,
-                format!("invalid response to {}: {}", fcf_name(ppm), fcf_name(other)),
+                format!(
+                    "invalid response to {}: {}",
+                    self.ppm_label(),
+                    fcf_name(other)
+                ),
                 true,
             ),
         }
