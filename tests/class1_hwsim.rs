@@ -321,7 +321,7 @@ fn pages_doc(rack: &Rack, n: usize) -> (PathBuf, Vec<Page>) {
 /// A receiver offering ECM and MMR: DCS asks for both, each page goes MMR-coded in numbered
 /// 256-octet frames at 14400 with PPS-MPS/EOP, and all three fine pages arrive pixel-equal
 /// (hw-sim decodes the assembled T.6 data). A receiver offering ECM with MR only gets MR in
-/// ECM frames; `mr=no` sends MH in ECM frames.
+/// ECM frames; `mr=no` sends MH in ECM frames; `ecm_frame=64` sends 64-octet frames.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_fine_pages_with_ecm_and_mmr_arrive_pixel_equal() {
     let rack = start("ecm").await;
@@ -344,17 +344,24 @@ async fn three_fine_pages_with_ecm_and_mmr_arrive_pixel_equal() {
         assert!(log.contains(step), "{step:?} missing:\n{log}");
     }
     assert_equal(&got, &sent, "ECM MMR");
-    for (number, mr, coding) in [("5551115", "yes", "MR"), ("5551113", "no", "MH")] {
-        let what = format!("{number} mr={mr}");
-        let r = run_call(&settings(&rack, &[("mr", mr)]), &fax_call(number, &doc)).await;
+    for (number, mr, frame, coding) in [
+        ("5551115", "yes", "256", "MR"),
+        ("5551113", "no", "256", "MH"),
+        ("5551113", "yes", "64", "MMR"),
+    ] {
+        let what = format!("{number} mr={mr} ecm_frame={frame}");
+        let r = run_call(
+            &settings(&rack, &[("mr", mr), ("ecm_frame", frame)]),
+            &fax_call(number, &doc),
+        )
+        .await;
         assert_eq!((r.code, r.pages), (0, 3), "{what}: {r:?}\n{}", log_of(&r));
         let (rec, got, codings) = last_call_pages(&rack);
         assert_eq!(codings, [coding, coding, coding], "{what}");
         assert_eq!(rec["ecm"], true, "{what}");
-        assert!(
-            log_of(&r).contains(&format!("bytes {coding} with ECM")),
-            "{what}"
-        );
+        let log = log_of(&r);
+        assert!(log.contains(&format!("bytes {coding} with ECM")), "{what}");
+        assert!(log.contains(&format!(" frames of {frame} in ")), "{what}");
         assert_equal(&got, &sent, &what);
     }
     rack.stop().await;

@@ -49,6 +49,7 @@ fn plan(pages: Vec<Page>, fine: bool, max_speed: u8) -> Class1Plan {
         page_retries: 2,
         flo: None,
         ecm: false,
+        ecm_frame: 256,
     }
 }
 

@@ -91,6 +91,7 @@ fn plan(n: usize) -> Class1Plan {
         page_retries: 2,
         flo: None,
         ecm: false,
+        ecm_frame: 256,
     }
 }
 
@@ -736,4 +737,41 @@ fn rnr_is_answered_with_rr_until_the_receiver_is_ready() {
         .collect();
     assert_eq!(kinds, ["PPS", "RR", "RR", "RR"]);
     assert_eq!(r.dce.pps.len(), 1);
+}
+
+/// `ecm_frame: 64`: DCS bit 28 set, every FCD frame but the last of a page carries 64 octets,
+/// and PPS counts them (a page of more than 256 of them takes several blocks).
+#[test]
+fn sixty_four_octet_frames() {
+    use redial::modem::t30::caps::bit;
+    let r = run(
+        Class1Plan {
+            ecm: true,
+            ecm_frame: 64,
+            two_d: true,
+            pages: dense(1),
+            ..plan(1)
+        },
+        Faults {
+            dis: Some(dis_with_ecm_mmr()),
+            ..Faults::default()
+        },
+    );
+    assert_eq!(
+        (r.result.code, r.result.pages_sent),
+        (0, 1),
+        "{:?}",
+        r.events
+    );
+    assert!(bit(&r.dce.sent_frames[1][3..], 28));
+    let frames: Vec<&Vec<u8>> = r
+        .dce
+        .ecm_tx
+        .iter()
+        .flat_map(|(_, f)| f.iter().filter(|f| f[2] == fcf::FCD))
+        .collect();
+    assert!(frames.len() > 256, "{} frames", frames.len());
+    assert!(frames[..frames.len() - 1].iter().all(|f| f.len() == 4 + 64));
+    assert_eq!(r.dce.pps.len(), r.dce.ecm_tx.len());
+    assert_eq!(r.dce.pps[0][3], 255, "a full block of 256 frames");
 }

@@ -72,6 +72,8 @@ pub struct ModemSettings {
     /// Class 1: error correction mode (T.30 Annex A, with MMR coding when offered) when the
     /// receiver offers it (`ecm=no` sends without ECM).
     pub ecm: bool,
+    /// Class 1 ECM frame size: 256 octets (default) or 64 (`ecm_frame=64`).
+    pub ecm_frame: usize,
     /// Flow control toward the modem (`flow=xonxoff|rtscts|none`).
     pub flow: Flow,
 }
@@ -110,6 +112,7 @@ impl ModemSettings {
             class1: Class1Mode::Never,
             mr: true,
             ecm: true,
+            ecm_frame: 256,
             flow: Flow::default(),
         };
         for (k, v) in &def.params {
@@ -194,6 +197,13 @@ impl ModemSettings {
                         "yes" | "1" | "on" => true,
                         "no" | "0" | "off" => false,
                         _ => return Err(format!("ecm={v}: expected yes or no")),
+                    }
+                }
+                "ecm_frame" => {
+                    s.ecm_frame = match v.as_str() {
+                        "256" => 256,
+                        "64" => 64,
+                        _ => return Err(format!("ecm_frame={v}: expected 256 or 64")),
                     }
                 }
                 "flow" => {
@@ -622,6 +632,7 @@ where
             now(),
             Class1Plan {
                 ecm: settings.ecm,
+                ecm_frame: settings.ecm_frame,
                 ..Class1Plan::from_fax_plan(
                     plan,
                     docs.iter().flat_map(|d| d.pages.iter().cloned()).collect(),
@@ -847,6 +858,7 @@ mod tests {
             ("/dev/x", vec![("flow", "xonx")]),
             ("/dev/x", vec![("mr", "maybe")]),
             ("/dev/x", vec![("ecm", "sometimes")]),
+            ("/dev/x", vec![("ecm_frame", "128")]),
         ] {
             assert!(
                 ModemSettings::from_def(&def(kind, &params)).is_err(),

@@ -222,6 +222,8 @@ pub struct Session {
     pub ecm: bool,
     /// T.6 (MMR) coding (only with ECM).
     pub mmr: bool,
+    /// ECM frames of 64 octets instead of 256 (DCS bit 28).
+    pub small_frames: bool,
 }
 
 impl Session {
@@ -251,6 +253,7 @@ impl Session {
             // Extend to the fourth octet: bit 27 ECM, bit 28 clear (256-octet frames), bit 31 MMR.
             set_bit(&mut f, 24, true);
             set_bit(&mut f, 27, true);
+            set_bit(&mut f, 28, self.small_frames);
             set_bit(&mut f, 31, self.mmr);
         }
         f
@@ -298,6 +301,7 @@ mod tests {
             scan_ms: 0,
             ecm: false,
             mmr: false,
+            small_frames: false,
         };
         assert_eq!(s.dcs(), wire(&[0x00, 0x46, 0x1e]));
         assert_eq!(s.min_line_bytes(), 0);
@@ -332,6 +336,7 @@ mod tests {
             scan_ms: 20,
             ecm: false,
             mmr: false,
+            small_frames: false,
         };
         assert_eq!(s.min_line_bytes(), 24);
         let dcs = s.dcs();
@@ -347,6 +352,11 @@ mod tests {
         assert_eq!(dcs.len(), 4);
         assert!(bit(&dcs, 24) && bit(&dcs, 27) && !bit(&dcs, 28) && bit(&dcs, 31));
         assert_eq!(e.coding_name(), "MMR");
+        let small = Session {
+            small_frames: true,
+            ..e
+        };
+        assert!(bit(&small.dcs(), 28));
         let dis = Dis::parse(&dcs).unwrap();
         assert!(dis.ecm && dis.mmr);
     }

@@ -1,5 +1,5 @@
 //! ECM (T.30 Annex A, T.4 Annex A) as the sender sees it: the page coded once, cut into
-//! numbered FCD frames of 256 octets, up to 256 frames to a partial page (block), each block
+//! numbered FCD frames of 256 (or 64) octets, up to 256 frames to a partial page (block), each block
 //! ended by three RCP frames; the PPS information field (post-page message, page, block and
 //! frame counts) and the PPR map of frames to send again. Also T.6 (MMR) coding of a page, which
 //! only travels with ECM. Pure: bytes and frames in, bytes and frames out.
@@ -9,6 +9,8 @@ use crate::fax::Page;
 
 /// Octets of coded data in one FCD frame (DCS bit 28 clear).
 pub const FRAME_BYTES: usize = 256;
+/// Octets of coded data in one FCD frame when DCS bit 28 is set.
+pub const SMALL_FRAME_BYTES: usize = 64;
 /// Frames in one partial page at most (frame numbers are one octet).
 pub const BLOCK_FRAMES: usize = 256;
 /// PPRs for one block before the sender changes speed (CTC) or gives up (T.30 A.4.1).
@@ -22,13 +24,19 @@ pub struct EcmPage {
 }
 
 impl EcmPage {
-    /// Cuts coded page data into frames and blocks. Empty data still makes one frame (a
-    /// partial page has at least one).
-    pub fn cut(data: &[u8]) -> EcmPage {
+    /// Cuts coded page data into frames of `frame_bytes` octets (256 or 64; anything else is
+    /// taken as 256) and blocks. Empty data still makes one frame (a partial page has at least
+    /// one).
+    pub fn cut(data: &[u8], frame_bytes: usize) -> EcmPage {
+        let size = if frame_bytes == SMALL_FRAME_BYTES {
+            SMALL_FRAME_BYTES
+        } else {
+            FRAME_BYTES
+        };
         let frames: Vec<Vec<u8>> = if data.is_empty() {
             vec![vec![0]]
         } else {
-            data.chunks(FRAME_BYTES).map(<[u8]>::to_vec).collect()
+            data.chunks(size).map(<[u8]>::to_vec).collect()
         };
         EcmPage {
             blocks: frames.chunks(BLOCK_FRAMES).map(<[_]>::to_vec).collect(),
@@ -122,7 +130,7 @@ mod tests {
     #[test]
     fn a_page_is_cut_into_256_octet_frames_and_256_frame_blocks() {
         let data: Vec<u8> = (0..(256 * 256 + 300)).map(|i| i as u8).collect();
-        let p = EcmPage::cut(&data);
+        let p = EcmPage::cut(&data, FRAME_BYTES);
         assert_eq!(p.blocks.len(), 2);
         assert_eq!((p.frames(0), p.frames(1), p.frames(2)), (256, 2, 0));
         assert_eq!(p.blocks[1][1].len(), 44, "the last frame is short");
@@ -142,8 +150,17 @@ mod tests {
         );
         assert_eq!(t[1].fif[0], 1, "frame number first");
         assert!(t.iter().all(|f| !f.last), "control 03 on every frame");
-        assert_eq!(EcmPage::cut(&[]).frames(0), 1);
-        assert!(EcmPage::cut(&[1]).transmission(5, &[0]).is_empty());
+        assert_eq!(EcmPage::cut(&[], 256).frames(0), 1);
+        assert!(EcmPage::cut(&[1], 256).transmission(5, &[0]).is_empty());
+        // 64-octet frames: 16,385 octets are 257 frames, so a second block of one frame.
+        let p = EcmPage::cut(&vec![7u8; 64 * 256 + 1], SMALL_FRAME_BYTES);
+        assert_eq!((p.frames(0), p.frames(1)), (256, 1));
+        assert!(p.blocks[0].iter().all(|f| f.len() == 64));
+        assert_eq!(
+            EcmPage::cut(&[1; 300], 100).frames(0),
+            2,
+            "other sizes: 256"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! block closed by PPS; PPR resends the frames it lists, MCF moves on; after four PPRs for a
 //! block the speed steps down with CTC (or the call ends when no slower speed is left).
 
-use super::super::ecm::{encode_mmr, ppr_frames, pps_fif, MAX_PPR};
+use super::super::ecm::{encode_mmr, ppr_frames, pps_fif, FRAME_BYTES, MAX_PPR, SMALL_FRAME_BYTES};
 use super::*;
 
 impl Class1Send {
@@ -32,15 +32,21 @@ impl Class1Send {
             };
             encode(&page, &options)
         };
-        let cut = EcmPage::cut(&data);
+        let size = if s.small_frames {
+            SMALL_FRAME_BYTES
+        } else {
+            FRAME_BYTES
+        };
+        let cut = EcmPage::cut(&data, size);
         let frames: usize = cut.blocks.iter().map(Vec::len).sum();
         self.progress(format!(
-            "page {}: {} lines, {} bytes {} with ECM: {} frames of 256 in {} block(s) at {}",
+            "page {}: {} lines, {} bytes {} with ECM: {} frames of {} in {} block(s) at {}",
             self.page + 1,
             page.lines(),
             data.len(),
             s.coding_name(),
             frames,
+            size,
             cut.blocks.len(),
             s.modulation.name()
         ));

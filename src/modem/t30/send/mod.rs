@@ -46,6 +46,8 @@ pub struct Class1Plan {
     pub flo: Option<u8>,
     /// Use error correction mode (T.30 Annex A, with MMR when offered) when the receiver can.
     pub ecm: bool,
+    /// ECM frame size: 256 octets, or 64 (DCS bit 28).
+    pub ecm_frame: usize,
 }
 
 impl Class1Plan {
@@ -76,6 +78,7 @@ impl Class1Plan {
             page_retries,
             flo,
             ecm: true,
+            ecm_frame: super::ecm::FRAME_BYTES,
         }
     }
 }

@@ -185,6 +185,7 @@ impl Class1Send {
             },
             ecm,
             mmr,
+            small_frames: ecm && self.plan.ecm_frame == super::super::ecm::SMALL_FRAME_BYTES,
         });
         self.result.baud = first.bps;
         self.step = Step::SwitchDcs;
