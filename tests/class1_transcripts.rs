@@ -775,3 +775,25 @@ fn sixty_four_octet_frames() {
     assert_eq!(r.dce.pps.len(), r.dce.ecm_tx.len());
     assert_eq!(r.dce.pps[0][3], 255, "a full block of 256 frames");
 }
+
+/// Any answers to PPS, RR and CTC (MCF, PPR with any map, RNR, CTR, unknown frames with any
+/// FIF): the sender never panics and always ends the call with a result.
+#[test]
+fn random_answers_in_ecm_never_panic() {
+    for seed in 1..=40u64 {
+        let r = run(
+            Class1Plan {
+                ecm: true,
+                two_d: seed % 2 == 0,
+                ecm_frame: if seed % 3 == 0 { 64 } else { 256 },
+                ..plan(2)
+            },
+            Faults {
+                dis: Some(dis_with_ecm_mmr()),
+                chaos: Some(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1),
+                ..Faults::default()
+            },
+        );
+        assert!(r.result.pages_sent <= 2, "seed {seed}: {:?}", r.result);
+    }
+}

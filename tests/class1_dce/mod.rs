@@ -63,6 +63,9 @@ pub struct Faults {
     pub ctr: bool,
     /// ECM: answer this many PPS/RR frames with RNR before the PPS's answer.
     pub rnr: u32,
+    /// ECM: answer every PPS, RR and CTC with a pseudo-random frame from this seed (MCF, PPR
+    /// with a random map, RNR, CTR, or any FCF with a random FIF).
+    pub chaos: Option<u64>,
 }
 
 #[derive(PartialEq)]
@@ -244,6 +247,34 @@ impl Dce {
         self.say("OK");
         match kind {
             fcf::DCS => self.awaiting_tcf = true,
+            fcf::PPS | fcf::RR | fcf::CTC if self.f.chaos.is_some() => {
+                let mut seed = self.f.chaos.unwrap_or(1);
+                let mut rnd = || {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed
+                };
+                let f = match rnd() % 6 {
+                    0 => rig_mcf(),
+                    1 => frame(fcf::RNR),
+                    2 => frame(fcf::CTR),
+                    3 | 4 => {
+                        let mut f = frame(fcf::PPR);
+                        let n = (rnd() % 40) as usize;
+                        f.extend((0..n).map(|_| rnd() as u8));
+                        f
+                    }
+                    _ => {
+                        let mut f = frame(rnd() as u8);
+                        let n = (rnd() % 6) as usize;
+                        f.extend((0..n).map(|_| rnd() as u8));
+                        f
+                    }
+                };
+                self.f.chaos = Some(seed);
+                self.queue.push_back(f);
+            }
             fcf::PPS | fcf::RR => {
                 let fif = f_fif(&self.sent_frames);
                 if kind == fcf::PPS {
