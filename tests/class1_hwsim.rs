@@ -100,6 +100,10 @@ number = "5551121"
 outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", bad_frames = [{ frame = 4, page = 1 }], drop = [{ frame = "PPS", page = 1 }], garble = [{ frame = "PPR" }, { frame = "MCF", page = 2 }] }
 
 [[number]]
+number = "5551122"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", rtn_pages = [1], rtn_times = 1 }
+
+[[number]]
 number = "5551118"
 outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", rnr = 2 }
 "#;
@@ -371,8 +375,9 @@ async fn three_fine_pages_with_ecm_and_mmr_arrive_pixel_equal() {
 /// 2 of page 1 once; frames 0 and 5 of page 2, frame 0 twice) and the pages still arrive
 /// pixel-equal. Six bad transmissions of one frame: after four PPRs redial sends CTC and goes
 /// on at 12000. A receiver with no slower speed left: the call ends with outcome 1050. A
-/// receiver answering RNR twice gets RR until it answers. Remote hang-ups in phase C and D
-/// with ECM map to the same outcomes as without.
+/// receiver answering RNR twice gets RR until it answers. RTN after an ECM page: retrain and
+/// send it again. Remote hang-ups in phase C and D with ECM map to the same outcomes as
+/// without.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_are_resent_after_ppr_and_ctc_steps_down() {
     let rack = start("ppr").await;
@@ -442,6 +447,17 @@ async fn bad_frames_are_resent_after_ppr_and_ctc_steps_down() {
     let (rec, got, _) = last_call_pages(&rack);
     assert_eq!(rec["pages_rejected"], 0);
     assert_equal(&got, &sent, "after lost PPS, spoilt PPR and MCF");
+
+    // RTN after a whole ECM page (the receiver judged it bad once): DCS, training, and the
+    // page again in frames.
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551122", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages), (0, 2), "{r:?}\n{log}");
+    assert!(log.contains("page 1 rejected (RTN): retraining"), "{log}");
+    assert_eq!(log.matches("page 1 block 0: ").count(), 2, "{log}");
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["pages_rejected"], 1);
+    assert_equal(&got, &sent, "after RTN with ECM");
 
     // Remote hang-ups with ECM: silence from page 2's frames on (its PPS-EOP is never
     // answered: 1054, page 1 counted), DCN instead of the answer to page 1's PPS-MPS (1051).
