@@ -70,6 +70,9 @@ impl Class1Send {
         let m = self.modulation();
         let frames = page.transmission(self.block, &self.resend);
         let all = page.frames(self.block);
+        if frames.is_empty() {
+            return self.fail(now, 1040, format!("no block {} to send", self.block), true);
+        }
         let code = if std::mem::take(&mut self.long_train) {
             m.tcf_code
         } else {
