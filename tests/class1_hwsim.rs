@@ -398,6 +398,27 @@ async fn bad_frames_are_resent_after_ppr_and_ctc_steps_down() {
     assert_eq!(rec["pages_rejected"], 0);
     assert_equal(&got, &sent, "after PPR");
 
+    // By default redial frames the frames itself (`ecm_hdlc=host`: one +FTM bit stream of
+    // flags, frames with FCS and zero-bit insertion per transmission, as for a DCE whose +FTH
+    // is V.21 only); `ecm_hdlc=modem` hands each frame to `+FTH=146` instead.
+    assert!(log.contains("AT+FTM=146"), "{log}");
+    assert!(!log.contains("AT+FTH=146"), "{log}");
+    let r = run_call(
+        &settings(&rack, &[("ecm_hdlc", "modem")]),
+        &fax_call("5551114", &doc),
+    )
+    .await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages, r.baud), (0, 2, 14400), "{r:?}\n{log}");
+    assert!(log.contains("AT+FTH=146"), "{log}");
+    assert!(
+        log.contains("PPR 2 for page 2 block 0: frames [0] to resend"),
+        "{log}"
+    );
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["pprs"], 3);
+    assert_equal(&got, &sent, "modem HDLC, after PPR");
+
     let r = run_call(&settings(&rack, &[]), &fax_call("5551116", &doc)).await;
     let log = log_of(&r);
     assert_eq!((r.code, r.pages, r.baud), (0, 2, 12000), "{r:?}\n{log}");

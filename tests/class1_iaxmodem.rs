@@ -50,6 +50,7 @@ fn plan(pages: Vec<Page>, fine: bool, max_speed: u8) -> Class1Plan {
         flo: None,
         ecm: false,
         ecm_frame: 256,
+        ecm_host_hdlc: false,
     }
 }
 

@@ -92,6 +92,7 @@ fn plan(n: usize) -> Class1Plan {
         flo: None,
         ecm: false,
         ecm_frame: 256,
+        ecm_host_hdlc: false,
     }
 }
 

@@ -74,6 +74,10 @@ pub struct ModemSettings {
     pub ecm: bool,
     /// Class 1 ECM frame size: 256 octets (default) or 64 (`ecm_frame=64`).
     pub ecm_frame: usize,
+    /// Class 1 ECM frames framed by redial and sent with `+FTM` (`ecm_hdlc=host`, the default:
+    /// spandsp's T.31 takes `+FTH=3` only) rather than by the modem after `+FTH=n`
+    /// (`ecm_hdlc=modem`).
+    pub ecm_host_hdlc: bool,
     /// Flow control toward the modem (`flow=xonxoff|rtscts|none`).
     pub flow: Flow,
 }
@@ -113,6 +117,7 @@ impl ModemSettings {
             mr: true,
             ecm: true,
             ecm_frame: 256,
+            ecm_host_hdlc: true,
             flow: Flow::default(),
         };
         for (k, v) in &def.params {
@@ -204,6 +209,13 @@ impl ModemSettings {
                         "256" => 256,
                         "64" => 64,
                         _ => return Err(format!("ecm_frame={v}: expected 256 or 64")),
+                    }
+                }
+                "ecm_hdlc" => {
+                    s.ecm_host_hdlc = match v.as_str() {
+                        "modem" => false,
+                        "host" => true,
+                        _ => return Err(format!("ecm_hdlc={v}: expected modem or host")),
                     }
                 }
                 "flow" => {
@@ -633,6 +645,7 @@ where
             Class1Plan {
                 ecm: settings.ecm,
                 ecm_frame: settings.ecm_frame,
+                ecm_host_hdlc: settings.ecm_host_hdlc,
                 ..Class1Plan::from_fax_plan(
                     plan,
                     docs.iter().flat_map(|d| d.pages.iter().cloned()).collect(),
@@ -859,6 +872,7 @@ mod tests {
             ("/dev/x", vec![("mr", "maybe")]),
             ("/dev/x", vec![("ecm", "sometimes")]),
             ("/dev/x", vec![("ecm_frame", "128")]),
+            ("/dev/x", vec![("ecm_hdlc", "dce")]),
         ] {
             assert!(
                 ModemSettings::from_def(&def(kind, &params)).is_err(),

@@ -291,7 +291,8 @@ impl Remote {
 
     /// Whether high-speed data now would be a page (trained, waiting for one).
     pub(crate) fn takes_page(&self) -> bool {
-        self.gone.is_none() && matches!(self.step, Step::Ready(_))
+        // ECM data (frames the DTE framed itself) is not a T.4 page in one piece.
+        self.gone.is_none() && matches!(self.step, Step::Ready(d) if !d.ecm)
     }
 
     /// High-speed data from the sender (`+FTM=code`).
@@ -320,7 +321,12 @@ impl Remote {
                     self.send(vec![frame(fcf::FTT, &[], true)]);
                 }
             }
-            Step::Ready(d) if d.ecm => {} // ECM pages come as HDLC frames
+            Step::Ready(d) if d.ecm => {
+                // ECM frames the DTE framed itself and sent as data.
+                for f in super::t30::hdlc_frames(&data) {
+                    self.hear_ecm_frame(code, &f);
+                }
+            }
             Step::Ready(d) => {
                 let same = m.is_some_and(|(f, bps, _)| f == d.family && bps == d.bps);
                 if let Some(h) = self

@@ -4,7 +4,7 @@
 //! frame counts) and the PPR map of frames to send again. Also T.6 (MMR) coding of a page, which
 //! only travels with ECM. Pure: bytes and frames in, bytes and frames out.
 
-use super::frame::{fcf, Frame};
+use super::frame::{fcf, fcs, Frame};
 use crate::fax::Page;
 
 /// Octets of coded data in one FCD frame (DCS bit 28 clear).
@@ -98,6 +98,64 @@ pub fn ppr_frames(map: &[u8], frames: usize) -> Vec<usize> {
         .collect()
 }
 
+/// HDLC framing done by the host, for DCEs whose `+FTH` takes only V.21 (`+FTH=3`, as
+/// spandsp's T.31): the frames as one bit stream for `+FTM` — opening flags, each frame with
+/// its FCS and zero-bit insertion (a 0 after five 1s), a flag after each, closing flags; bits
+/// least significant first within each octet, as the page data goes.
+pub fn hdlc_stream(frames: &[Frame]) -> Vec<u8> {
+    #[derive(Default)]
+    struct Bits {
+        out: Vec<u8>,
+        cur: u8,
+        n: u8,
+    }
+    impl Bits {
+        fn bit(&mut self, b: bool) {
+            self.cur |= u8::from(b) << self.n;
+            self.n += 1;
+            if self.n == 8 {
+                self.out.push(self.cur);
+                self.cur = 0;
+                self.n = 0;
+            }
+        }
+        fn flag(&mut self) {
+            for i in 0..8 {
+                self.bit(0x7E & (1 << i) != 0);
+            }
+        }
+    }
+    let mut w = Bits::default();
+    for _ in 0..4 {
+        w.flag();
+    }
+    for f in frames {
+        let mut raw = vec![0xFF, if f.last { 0x13 } else { 0x03 }, f.fcf];
+        raw.extend_from_slice(&f.fif);
+        let check = fcs(&raw);
+        raw.extend(check.to_le_bytes());
+        let mut ones = 0;
+        for byte in raw {
+            for i in 0..8 {
+                let b = byte & (1 << i) != 0;
+                w.bit(b);
+                ones = if b { ones + 1 } else { 0 };
+                if ones == 5 {
+                    w.bit(false);
+                    ones = 0;
+                }
+            }
+        }
+        w.flag();
+    }
+    // Closing flags, then whole octets.
+    w.flag();
+    while w.n != 0 {
+        w.bit(true);
+    }
+    w.out
+}
+
 /// T.6 (MMR) coding of a page, as it goes on the line (least significant bit first), ended by
 /// EOFB.
 pub fn encode_mmr(page: &Page) -> Vec<u8> {
@@ -161,6 +219,53 @@ mod tests {
             2,
             "other sizes: 256"
         );
+    }
+
+    /// The host's HDLC stream, read back by a plain destuffer: the frames come out whole with
+    /// a good FCS, and no six 1s in a row appear outside the flags.
+    #[test]
+    fn host_hdlc_stream_round_trips() {
+        let frames = EcmPage::cut(&[0xFF; 600], FRAME_BYTES).transmission(0, &[0, 1, 2]);
+        let stream = hdlc_stream(&frames);
+        let bits: Vec<bool> = stream
+            .iter()
+            .flat_map(|b| (0..8).map(move |i| b & (1 << i) != 0))
+            .collect();
+        let (mut got, mut cur, mut ones) = (Vec::new(), Vec::<bool>::new(), 0);
+        for b in bits {
+            if b {
+                ones += 1;
+                cur.push(true);
+                continue;
+            }
+            match ones {
+                5 => {}
+                6 => {
+                    cur.truncate(cur.len().saturating_sub(7));
+                    if cur.len() >= 40 && cur.len().is_multiple_of(8) {
+                        let bytes: Vec<u8> = cur
+                            .chunks(8)
+                            .map(|c| c.iter().enumerate().map(|(i, &b)| u8::from(b) << i).sum())
+                            .collect();
+                        let (body, check) = bytes.split_at(bytes.len() - 2);
+                        assert_eq!(fcs(body).to_le_bytes(), check);
+                        got.push(body.to_vec());
+                    }
+                    cur.clear();
+                }
+                _ => cur.push(false),
+            }
+            ones = 0;
+        }
+        let want: Vec<Vec<u8>> = frames
+            .iter()
+            .map(|f| {
+                let mut v = vec![0xFF, 0x03, f.fcf];
+                v.extend_from_slice(&f.fif);
+                v
+            })
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! block closed by PPS; PPR resends the frames it lists, MCF moves on; after four PPRs for a
 //! block the speed steps down with CTC (or the call ends when no slower speed is left).
 
-use super::super::ecm::{encode_mmr, ppr_frames, pps_fif, FRAME_BYTES, MAX_PPR, SMALL_FRAME_BYTES};
+use super::super::ecm::{
+    encode_mmr, hdlc_stream, ppr_frames, pps_fif, FRAME_BYTES, MAX_PPR, SMALL_FRAME_BYTES,
+};
 use super::*;
 
 impl Class1Send {
@@ -97,7 +99,11 @@ impl Class1Send {
             ));
         }
         self.step = Step::Page;
-        self.fth_hs(now, code, frames);
+        if self.plan.ecm_host_hdlc {
+            self.ftm(now, code, hdlc_stream(&frames));
+        } else {
+            self.fth_hs(now, code, frames);
+        }
     }
 
     /// PPS for the current block: PPS-NULL while more blocks of the page follow, else PPS with

@@ -48,6 +48,9 @@ pub struct Class1Plan {
     pub ecm: bool,
     /// ECM frame size: 256 octets, or 64 (DCS bit 28).
     pub ecm_frame: usize,
+    /// ECM frames framed by us and sent with `+FTM` (for DCEs whose `+FTH` is V.21 only),
+    /// instead of `+FTH=n`.
+    pub ecm_host_hdlc: bool,
 }
 
 impl Class1Plan {
@@ -79,6 +82,7 @@ impl Class1Plan {
             flo,
             ecm: true,
             ecm_frame: super::ecm::FRAME_BYTES,
+            ecm_host_hdlc: false,
         }
     }
 }
