@@ -66,6 +66,46 @@ outcome = { kind = "fax", rings = 1, hangup = { phase = "D", code = 52, page = 1
 [[number]]
 number = "5551112"
 outcome = { kind = "fax", rings = 1, dis = "0,3,0,2,0,0,0,0", csi = "LOW END" }
+
+[[number]]
+number = "5551113"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", csi = "ECM MMR" }
+
+[[number]]
+number = "5551114"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", bad_frames = [{ frame = 2, page = 1 }, { frame = 0, page = 2, times = 2 }, { frame = 5, page = 2 }] }
+
+[[number]]
+number = "5551115"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,1,1,0,0" }
+
+[[number]]
+number = "5551116"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", bad_frames = [{ frame = 1, page = 1, times = 6 }] }
+
+[[number]]
+number = "5551117"
+outcome = { kind = "fax", rings = 1, dis = "1,0,0,2,3,1,0,0", bad_frames = [{ frame = 1, page = 1, times = 99 }] }
+
+[[number]]
+number = "5551119"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", hangup = { phase = "C", code = 43, page = 2 } }
+
+[[number]]
+number = "5551120"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", hangup = { phase = "D", code = 52, page = 1 } }
+
+[[number]]
+number = "5551121"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", bad_frames = [{ frame = 4, page = 1 }], drop = [{ frame = "PPS", page = 1 }], garble = [{ frame = "PPR" }, { frame = "MCF", page = 2 }] }
+
+[[number]]
+number = "5551122"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", rtn_pages = [1], rtn_times = 1 }
+
+[[number]]
+number = "5551118"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", rnr = 2 }
 "#;
 
 /// Line time runs 50 times faster than the wall clock (a dense fine page is about a minute of
@@ -244,8 +284,8 @@ async fn rtn_resends_the_page_after_a_retrain_and_rtp_keeps_it() {
 }
 
 /// A receiver offering 2-D gets MR pages (K=4 at fine), decoded equal by hw-sim; `mr=no` sends
-/// MH to the same receiver. A receiver offering ECM and MMR too still gets MR without ECM:
-/// redial's Class 1 sender has no ECM (hw-sim would refuse a DCS asking for it).
+/// MH to the same receiver. A receiver offering ECM and MMR too gets MR without ECM when the
+/// line says `ecm=no`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mr_is_used_when_offered_and_mr_no_turns_it_off() {
     let rack = start("mr").await;
@@ -256,11 +296,210 @@ async fn mr_is_used_when_offered_and_mr_no_turns_it_off() {
         ("5551105", "yes", "MR"),
     ] {
         let what = format!("{number} mr={mr}");
-        let r = run_call(&settings(&rack, &[("mr", mr)]), &fax_call(number, &doc)).await;
+        let r = run_call(
+            &settings(&rack, &[("mr", mr), ("ecm", "no")]),
+            &fax_call(number, &doc),
+        )
+        .await;
         assert_eq!((r.code, r.pages), (0, 2), "{what}: {r:?}\n{}", log_of(&r));
-        let (_, got, codings) = last_call_pages(&rack);
+        let (rec, got, codings) = last_call_pages(&rack);
         assert_eq!(codings, [coding, coding], "{what}");
+        assert_eq!(rec["ecm"], false, "{what}");
+        assert!(!log_of(&r).contains("with ECM"), "{what}");
         assert_equal(&got, &sent, &what);
+    }
+    rack.stop().await;
+}
+
+/// A document of `n` dense pages (and its pages as redial renders them).
+fn pages_doc(rack: &Rack, n: usize) -> (PathBuf, Vec<Page>) {
+    let text = (1..=60 * n)
+        .map(|i| format!("line {i:3}: ECM and MMR through hw-sim, the quick brown fox 0123456789"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let p = rack.dir.join(format!("doc{n}.txt"));
+    std::fs::write(&p, text).unwrap();
+    let pages = load_document(&p).unwrap();
+    assert_eq!(pages.len(), n, "the test document is {n} pages");
+    (p, pages)
+}
+
+/// A receiver offering ECM and MMR: DCS asks for both, each page goes MMR-coded in numbered
+/// 256-octet frames at 14400 with PPS-MPS/EOP, and all three fine pages arrive pixel-equal
+/// (hw-sim decodes the assembled T.6 data). A receiver offering ECM with MR only gets MR in
+/// ECM frames; `mr=no` sends MH in ECM frames; `ecm_frame=64` sends 64-octet frames.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_fine_pages_with_ecm_and_mmr_arrive_pixel_equal() {
+    let rack = start("ecm").await;
+    let (doc, sent) = pages_doc(&rack, 3);
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551113", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!(
+        (r.code, r.pages, r.baud, r.answerback.as_str()),
+        (0, 3, 14400, "ECM MMR"),
+        "{r:?}\n{log}"
+    );
+    let (rec, got, codings) = last_call_pages(&rack);
+    assert_eq!(codings, ["MMR", "MMR", "MMR"]);
+    assert_eq!(
+        (rec["ecm"].as_bool(), rec["pprs"].as_u64()),
+        (Some(true), Some(0))
+    );
+    assert_eq!(rec["ended_by"], "normal end");
+    for step in ["ECM, MMR", "bytes MMR with ECM", "sending PPS"] {
+        assert!(log.contains(step), "{step:?} missing:\n{log}");
+    }
+    assert_equal(&got, &sent, "ECM MMR");
+    for (number, mr, frame, coding) in [
+        ("5551115", "yes", "256", "MR"),
+        ("5551113", "no", "256", "MH"),
+        ("5551113", "yes", "64", "MMR"),
+    ] {
+        let what = format!("{number} mr={mr} ecm_frame={frame}");
+        let r = run_call(
+            &settings(&rack, &[("mr", mr), ("ecm_frame", frame)]),
+            &fax_call(number, &doc),
+        )
+        .await;
+        assert_eq!((r.code, r.pages), (0, 3), "{what}: {r:?}\n{}", log_of(&r));
+        let (rec, got, codings) = last_call_pages(&rack);
+        assert_eq!(codings, [coding, coding, coding], "{what}");
+        assert_eq!(rec["ecm"], true, "{what}");
+        let log = log_of(&r);
+        assert!(log.contains(&format!("bytes {coding} with ECM")), "{what}");
+        assert!(log.contains(&format!(" frames of {frame} in ")), "{what}");
+        assert_equal(&got, &sent, &what);
+    }
+    rack.stop().await;
+}
+
+/// Frames spoilt on the line: the receiver's PPR lists them, redial resends only those (frame
+/// 2 of page 1 once; frames 0 and 5 of page 2, frame 0 twice) and the pages still arrive
+/// pixel-equal. Six bad transmissions of one frame: after four PPRs redial sends CTC and goes
+/// on at 12000. A receiver with no slower speed left: the call ends with outcome 1050. A
+/// receiver answering RNR twice gets RR until it answers. RTN after an ECM page: retrain and
+/// send it again. Remote hang-ups in phase C and D with ECM map to the same outcomes as
+/// without.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_are_resent_after_ppr_and_ctc_steps_down() {
+    let rack = start("ppr").await;
+    let (doc, sent) = pages_doc(&rack, 2);
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551114", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages, r.baud), (0, 2, 14400), "{r:?}\n{log}");
+    for step in [
+        "PPR 1 for page 1 block 0: frames [2] to resend",
+        "page 1 block 0: resending 1 of",
+        "PPR 1 for page 2 block 0: frames [0, 5] to resend",
+        "PPR 2 for page 2 block 0: frames [0] to resend",
+    ] {
+        assert!(log.contains(step), "{step:?} missing:\n{log}");
+    }
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["pprs"], 3);
+    assert_eq!(rec["pages_rejected"], 0);
+    assert_equal(&got, &sent, "after PPR");
+
+    // By default redial frames the frames itself (`ecm_hdlc=host`: one +FTM bit stream of
+    // flags, frames with FCS and zero-bit insertion per transmission, as for a DCE whose +FTH
+    // is V.21 only); `ecm_hdlc=modem` hands each frame to `+FTH=146` instead.
+    assert!(log.contains("AT+FTM=146"), "{log}");
+    assert!(!log.contains("AT+FTH=146"), "{log}");
+    let r = run_call(
+        &settings(&rack, &[("ecm_hdlc", "modem")]),
+        &fax_call("5551114", &doc),
+    )
+    .await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages, r.baud), (0, 2, 14400), "{r:?}\n{log}");
+    assert!(log.contains("AT+FTH=146"), "{log}");
+    assert!(
+        log.contains("PPR 2 for page 2 block 0: frames [0] to resend"),
+        "{log}"
+    );
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["pprs"], 3);
+    assert_equal(&got, &sent, "modem HDLC, after PPR");
+
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551116", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages, r.baud), (0, 2, 12000), "{r:?}\n{log}");
+    for step in [
+        "4 PPRs at V.17 14400: CTC, continuing at V.17 12000",
+        "CTR: continuing at V.17 12000",
+    ] {
+        assert!(log.contains(step), "{step:?} missing:\n{log}");
+    }
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["pprs"], 6);
+    assert_equal(&got, &sent, "after CTC");
+
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551117", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages), (1050, 0), "{r:?}\n{log}");
+    assert!(
+        log.contains("still bad after 4 PPRs at V.27ter 2400"),
+        "{log}"
+    );
+
+    // A receiver not ready twice (RNR): redial asks with RR until it answers the PPS.
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551118", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages), (0, 2), "{r:?}\n{log}");
+    assert!(
+        log.contains("RNR: the receiver is not ready, asking with RR"),
+        "{log}"
+    );
+    assert_eq!(log.matches("sending RR").count(), 2, "{log}");
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["rnrs"], 2);
+    assert_equal(&got, &sent, "after RNR");
+
+    // A PPS the receiver never hears (T4, PPS again), a PPR and an MCF spoilt on the line (PPS
+    // again; the receiver repeats its answer without taking anything twice).
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551121", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages), (0, 2), "{r:?}\n{log}");
+    for step in [
+        "no response to PPS-NULL: repeating",
+        "PPR 1 for page 1 block 0: frames [4] to resend",
+        "no response to PPS-MPS: repeating",
+    ] {
+        assert!(log.contains(step), "{step:?} missing:\n{log}");
+    }
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["pages_rejected"], 0);
+    assert_equal(&got, &sent, "after lost PPS, spoilt PPR and MCF");
+
+    // RTN after a whole ECM page (the receiver judged it bad once): DCS, training, and the
+    // page again in frames.
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551122", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages), (0, 2), "{r:?}\n{log}");
+    assert!(log.contains("page 1 rejected (RTN): retraining"), "{log}");
+    assert_eq!(log.matches("page 1 block 0: ").count(), 2, "{log}");
+    let (rec, got, _) = last_call_pages(&rack);
+    assert_eq!(rec["pages_rejected"], 1);
+    assert_equal(&got, &sent, "after RTN with ECM");
+
+    // Remote hang-ups with ECM: silence from page 2's frames on (its PPS-EOP is never
+    // answered: 1054, page 1 counted), DCN instead of the answer to page 1's PPS-MPS (1051).
+    for (number, code, pages) in [("5551119", 1054, 1), ("5551120", 1051, 0)] {
+        let r = run_call(&settings(&rack, &[]), &fax_call(number, &doc)).await;
+        assert_eq!(
+            (r.code, r.pages),
+            (code, pages),
+            "{number}: {r:?}\n{}",
+            log_of(&r)
+        );
+        let rec = calls(&rack).pop().unwrap();
+        assert!(
+            rec["ended_by"]
+                .as_str()
+                .unwrap()
+                .starts_with("remote hangup in phase"),
+            "{number}: {rec}"
+        );
     }
     rack.stop().await;
 }
@@ -401,6 +640,85 @@ async fn the_nodes_attempt_record_is_honest_in_class_1() {
     assert_eq!(
         (rec["class"].as_str(), rec["pages"].as_array().map(Vec::len)),
         (Some("1"), Some(3))
+    );
+    rack.stop().await;
+}
+
+/// The node with a `class=1` line sends a three-page job to a receiver offering ECM and MMR:
+/// the attempt record is honest (scheduled 3, sent 3, 14400, the CSI as answerback) and the
+/// attempt's session log (`LOG/<job>.1.log`) shows the DIS offering ECM and MMR, each page
+/// coded MMR with ECM in frames, the PPS frames and the three confirmed pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nodes_attempt_record_and_session_log_show_ecm() {
+    use redial::command::Document;
+    use redial::daemon::clock::ManualClock;
+    use redial::daemon::Daemon;
+    use redial::job::Job;
+    use redial::spool::store;
+    use std::sync::Arc;
+
+    let rack = start("node-ecm").await;
+    let base = rack.dir.join("base");
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::write(
+        base.join("three.txt"),
+        "Page one.\n\x0cPage two.\n\x0cPage three.\n",
+    )
+    .unwrap();
+    let cfg_path = base.join("redial.cfg");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "$request_dir spool 3\n$line 1 {} class=1 ecm=yes \"id=+1 555 0001\"\n",
+            rack.tty(0).display()
+        ),
+    )
+    .unwrap();
+    let clock = ManualClock::new("2026-03-02T09:00:00Z".parse().unwrap());
+    let mut d = Daemon::new(Some(&cfg_path), &base, "n1", Arc::new(clock.clone()), None).unwrap();
+    d.start().unwrap();
+    std::fs::write(
+        base.join("spool/TOSEND/1.FS"),
+        "$fax_phone 5551113\n$fax_filename three.txt\n",
+    )
+    .unwrap();
+    d.rescan();
+    d.run_hybrid(&clock, 100).await;
+    d.shutdown();
+    let sent = base.join("spool/SENT");
+    assert_eq!(store::list_jobs(&sent).unwrap(), ["1.FS"]);
+    let text = std::fs::read(sent.join("1.FS")).unwrap();
+    let shown = String::from_utf8_lossy(&text).to_string();
+    let job = Job::from_document(&Document::parse(&text, "1.FS").unwrap()).unwrap();
+    let r = &job.records[0];
+    assert_eq!(
+        (r.outcome, r.scheduled, r.sent, r.baud),
+        (0, 3, 3, 14400),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("ECM MMR"),
+        "answerback in the record: {shown}"
+    );
+    let log = std::fs::read_to_string(base.join("spool/LOG/1.1.log")).unwrap();
+    for step in [
+        "DIS: receives, rates 0b1101, fine, 2-D, ECM, MMR",
+        "page 1: ",
+        "bytes MMR with ECM: ",
+        "page 3 block 0: ",
+        "sending PPS",
+        "page 3 confirmed",
+    ] {
+        assert!(log.contains(step), "{step:?} missing:\n{log}");
+    }
+    let rec = calls(&rack).pop().unwrap();
+    assert_eq!(
+        (
+            rec["ecm"].as_bool(),
+            rec["pages"].as_array().map(Vec::len),
+            rec["pages"][2]["coding"].as_str()
+        ),
+        (Some(true), Some(3), Some("MMR"))
     );
     rack.stop().await;
 }

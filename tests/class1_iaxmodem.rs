@@ -48,6 +48,9 @@ fn plan(pages: Vec<Page>, fine: bool, max_speed: u8) -> Class1Plan {
         max_speed,
         page_retries: 2,
         flo: None,
+        ecm: false,
+        ecm_frame: 256,
+        ecm_host_hdlc: false,
     }
 }
 

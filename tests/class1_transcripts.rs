@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 mod class1_dce;
 
-use class1_dce::{dis_with_2d, frame, wire, Dce, Faults};
+use class1_dce::{dis_with_2d, dis_with_ecm_mmr, frame, wire, Dce, Faults};
 
 struct Run {
     result: FaxResult,
@@ -90,6 +90,9 @@ fn plan(n: usize) -> Class1Plan {
         max_speed: 5,
         page_retries: 2,
         flo: None,
+        ecm: false,
+        ecm_frame: 256,
+        ecm_host_hdlc: false,
     }
 }
 
@@ -513,4 +516,285 @@ fn a_frame_that_starts_as_the_wait_is_cancelled_is_not_taken_for_flow_control() 
     );
     assert_eq!(r.result.code, 0, "{:?}", r.events);
     assert_eq!(kinds(&r.dce), ["TSI", "DCS", "TSI", "DCS", "EOP", "DCN"]);
+}
+
+/// Pages dense enough that MMR needs more than one block of 256 frames of 256 octets.
+fn dense(n: usize) -> Vec<Page> {
+    let text = (1..=66 * n)
+        .map(|i| format!("{i:3} {}", "W#M@ ".repeat(15)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let pages = render_text(text.as_bytes());
+    assert_eq!(pages.len(), n);
+    pages
+}
+
+/// The FCD frame numbers of an ECM transmission, and its RCP count.
+fn fcd_numbers(frames: &[Vec<u8>]) -> (Vec<usize>, usize) {
+    let fcd = frames
+        .iter()
+        .filter(|f| f[2] == fcf::FCD)
+        .map(|f| usize::from(f[3]))
+        .collect();
+    let rcp = frames.iter().filter(|f| f[2] == fcf::RCP).count();
+    (fcd, rcp)
+}
+
+/// ECM with MMR in the sans-IO machine: DCS bits 24/27/31 (28 clear: 256-octet frames, 16
+/// clear: T.6, not MR), each page MMR-coded and cut into numbered FCD frames sent with
+/// `+FTH=146` (V.17 14400, short training), blocks of 256 frames each closed by three RCP and
+/// PPS with the page, block and frame counts (PPS-NULL inside a page, PPS-MPS/EOP at its end).
+/// A PPR listing frames 3 and 200 gets exactly those two again (and the same PPS); the
+/// reassembled pages decode with hayro-ccitt's T.6 decoder equal to the source.
+#[test]
+fn ecm_blocks_pps_counts_and_ppr_resends_only_the_bad_frames() {
+    use redial::fax::{decode::decode, BitOrder, Resolution, Scheme};
+    use redial::modem::t30::caps::bit;
+    let sent = dense(2);
+    let r = run(
+        Class1Plan {
+            two_d: true,
+            ecm: true,
+            pages: sent.clone(),
+            ..plan(2)
+        },
+        Faults {
+            dis: Some(dis_with_ecm_mmr()),
+            ppr: [vec![3, 200]].into(),
+            ..Faults::default()
+        },
+    );
+    assert_eq!(
+        (r.result.code, r.result.pages_sent),
+        (0, 2),
+        "{:?}",
+        r.events
+    );
+    let dcs = &r.dce.sent_frames[1][3..];
+    assert_eq!(dcs.len(), 4);
+    assert!(bit(dcs, 24) && bit(dcs, 27) && bit(dcs, 31));
+    assert!(!bit(dcs, 28) && !bit(dcs, 16));
+    assert!(r.dce.ecm_tx.iter().all(|(code, _)| *code == 146));
+    // Page 1: block 0 (256 frames), the two frames PPR asked for, block 1; page 2: 2 blocks.
+    let tx: Vec<(Vec<usize>, usize)> = r.dce.ecm_tx.iter().map(|(_, f)| fcd_numbers(f)).collect();
+    assert_eq!(tx.len(), 5, "{:?}", r.dce.pps);
+    assert_eq!(tx[0].0, (0..256).collect::<Vec<_>>());
+    assert_eq!(
+        tx[1],
+        (vec![3, 200], 3),
+        "only the frames PPR listed, then RCP x3"
+    );
+    assert!(tx.iter().all(|(_, rcp)| *rcp == 3));
+    let (mps, eop) = (fcf::MPS | fcf::X, fcf::EOP | fcf::X);
+    let last1 = tx[2].0.len() - 1;
+    let last2 = tx[4].0.len() - 1;
+    assert_eq!(
+        r.dce.pps,
+        [
+            vec![fcf::NULL, 0, 0, 255],
+            vec![fcf::NULL, 0, 0, 255],
+            vec![mps, 0, 1, last1 as u8],
+            vec![fcf::NULL, 1, 0, 255],
+            vec![eop, 1, 1, last2 as u8],
+        ]
+    );
+    // Reassemble each page from its frames (the latest copy of each number wins).
+    let mut pages: Vec<Vec<u8>> = Vec::new();
+    for (block_tx, page) in [(&[0usize, 1, 2][..], 0usize), (&[3, 4][..], 1)] {
+        let mut data = Vec::new();
+        let mut blocks: Vec<std::collections::BTreeMap<u8, Vec<u8>>> = Vec::new();
+        for &i in block_tx {
+            let frames = &r.dce.ecm_tx[i].1;
+            let pps = &r.dce.pps[i];
+            let b = usize::from(pps[2]);
+            if blocks.len() <= b {
+                blocks.resize(b + 1, Default::default());
+            }
+            for f in frames.iter().filter(|f| f[2] == fcf::FCD) {
+                blocks[b].insert(f[3], f[4..].to_vec());
+            }
+        }
+        for b in blocks {
+            data.extend(b.into_values().flatten());
+        }
+        assert_eq!(usize::from(r.dce.pps[block_tx[0]][1]), page);
+        pages.push(data);
+    }
+    for (i, data) in pages.iter().enumerate() {
+        let want = sent[i].to_resolution(Resolution::Fine);
+        let got = decode(data, 1728, 0, Scheme::G4, BitOrder::LsbFirst).expect("T.6 decodes");
+        assert_eq!(&got, want.bitmap(), "page {}", i + 1);
+    }
+    let log: Vec<String> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            FaxEvent::Progress(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        log.iter()
+            .any(|l| l == "PPR 1 for page 1 block 0: frames [3, 200] to resend"),
+        "{log:?}"
+    );
+}
+
+/// Four PPRs for one block: CTC with the DCS's first two octets at the next slower rate
+/// (V.17 12000), CTR, then the frames still bad go with long training (`+FTH=121`) and the
+/// call goes on at 12000. Without CTR the CTC is repeated three times, then 1050. A receiver
+/// that does not offer ECM gets neither ECM nor MMR; `ecm: false` turns it off.
+#[test]
+fn four_pprs_bring_ctc_and_a_slower_speed() {
+    use redial::modem::t30::caps::bit;
+    let r = run(
+        Class1Plan {
+            ecm: true,
+            ..plan(1)
+        },
+        Faults {
+            dis: Some(dis_with_ecm_mmr()),
+            ppr: [vec![0], vec![0], vec![0], vec![0]].into(),
+            ctr: true,
+            ..Faults::default()
+        },
+    );
+    assert_eq!(
+        (r.result.code, r.result.pages_sent, r.result.baud),
+        (0, 1, 12000),
+        "{:?}",
+        r.events
+    );
+    assert_eq!(r.dce.ctc.len(), 1);
+    let ctc = &r.dce.ctc[0];
+    // 12000 is rate bits 11-14 = 0101.
+    assert!(!bit(ctc, 11) && bit(ctc, 12) && !bit(ctc, 13) && bit(ctc, 14));
+    let codes: Vec<u32> = r.dce.ecm_tx.iter().map(|(c, _)| *c).collect();
+    assert_eq!(codes, [146, 146, 146, 146, 121]);
+    assert_eq!(fcd_numbers(&r.dce.ecm_tx[4].1).0, [0]);
+
+    let r = run(
+        Class1Plan {
+            ecm: true,
+            ..plan(1)
+        },
+        Faults {
+            dis: Some(dis_with_ecm_mmr()),
+            ppr: [vec![0], vec![0], vec![0], vec![0]].into(),
+            ..Faults::default()
+        },
+    );
+    assert_eq!((r.result.code, r.result.pages_sent), (1050, 0));
+    assert_eq!(r.dce.ctc.len(), 3, "CTC repeated after T4");
+    assert_eq!(
+        r.dce.sent_frames.last().map(|f| f[2] & 0xFE),
+        Some(fcf::DCN)
+    );
+
+    for (dis, ecm) in [(dis_with_2d(), true), (dis_with_ecm_mmr(), false)] {
+        let r = run(
+            Class1Plan {
+                ecm,
+                two_d: true,
+                ..plan(1)
+            },
+            Faults {
+                dis: Some(dis),
+                ..Faults::default()
+            },
+        );
+        assert_eq!(r.result.code, 0);
+        let dcs = &r.dce.sent_frames[1][3..];
+        assert!(!bit(dcs, 27) && !bit(dcs, 31) && bit(dcs, 16), "{dcs:02x?}");
+        assert!(r.dce.ecm_tx.is_empty() && r.dce.pps.is_empty());
+        assert_eq!(r.dce.pages.len(), 1, "the page as +FTM data");
+    }
+}
+
+/// RNR (receive not ready) to PPS: RR goes instead, again after every RNR, until the receiver
+/// answers the PPS (here MCF after three RNRs); the page counts once.
+#[test]
+fn rnr_is_answered_with_rr_until_the_receiver_is_ready() {
+    let r = run(
+        Class1Plan {
+            ecm: true,
+            ..plan(1)
+        },
+        Faults {
+            dis: Some(dis_with_ecm_mmr()),
+            rnr: 3,
+            ..Faults::default()
+        },
+    );
+    assert_eq!(
+        (r.result.code, r.result.pages_sent),
+        (0, 1),
+        "{:?}",
+        r.events
+    );
+    let kinds: Vec<&str> = kinds(&r.dce)
+        .into_iter()
+        .filter(|k| matches!(*k, "PPS" | "RR"))
+        .collect();
+    assert_eq!(kinds, ["PPS", "RR", "RR", "RR"]);
+    assert_eq!(r.dce.pps.len(), 1);
+}
+
+/// `ecm_frame: 64`: DCS bit 28 set, every FCD frame but the last of a page carries 64 octets,
+/// and PPS counts them (a page of more than 256 of them takes several blocks).
+#[test]
+fn sixty_four_octet_frames() {
+    use redial::modem::t30::caps::bit;
+    let r = run(
+        Class1Plan {
+            ecm: true,
+            ecm_frame: 64,
+            two_d: true,
+            pages: dense(1),
+            ..plan(1)
+        },
+        Faults {
+            dis: Some(dis_with_ecm_mmr()),
+            ..Faults::default()
+        },
+    );
+    assert_eq!(
+        (r.result.code, r.result.pages_sent),
+        (0, 1),
+        "{:?}",
+        r.events
+    );
+    assert!(bit(&r.dce.sent_frames[1][3..], 28));
+    let frames: Vec<&Vec<u8>> = r
+        .dce
+        .ecm_tx
+        .iter()
+        .flat_map(|(_, f)| f.iter().filter(|f| f[2] == fcf::FCD))
+        .collect();
+    assert!(frames.len() > 256, "{} frames", frames.len());
+    assert!(frames[..frames.len() - 1].iter().all(|f| f.len() == 4 + 64));
+    assert_eq!(r.dce.pps.len(), r.dce.ecm_tx.len());
+    assert_eq!(r.dce.pps[0][3], 255, "a full block of 256 frames");
+}
+
+/// Any answers to PPS, RR and CTC (MCF, PPR with any map, RNR, CTR, unknown frames with any
+/// FIF): the sender never panics and always ends the call with a result.
+#[test]
+fn random_answers_in_ecm_never_panic() {
+    for seed in 1..=40u64 {
+        let r = run(
+            Class1Plan {
+                ecm: true,
+                two_d: seed % 2 == 0,
+                ecm_frame: if seed % 3 == 0 { 64 } else { 256 },
+                ..plan(2)
+            },
+            Faults {
+                dis: Some(dis_with_ecm_mmr()),
+                chaos: Some(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1),
+                ..Faults::default()
+            },
+        );
+        assert!(r.result.pages_sent <= 2, "seed {seed}: {:?}", r.result);
+    }
 }

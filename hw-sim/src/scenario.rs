@@ -333,14 +333,37 @@ pub struct FaxAnswer {
     /// Class 1: the remote's frames that reach the DTE with a bad FCS (`ERROR` after the frame).
     #[serde(default)]
     pub garble: Vec<FrameFault>,
+    /// Class 1 with ECM: facsimile data frames (FCD) that arrive with a bad FCS, so the
+    /// receiver asks for them again with PPR.
+    #[serde(default)]
+    pub bad_frames: Vec<EcmFault>,
+    /// Class 1 with ECM: the first `rnr` answers to PPS (and to the sender's RR after them)
+    /// are RNR (receiver not ready); then the PPS is answered.
+    #[serde(default)]
+    pub rnr: u32,
+}
+
+/// An ECM data frame the line spoils: `{ frame = 3, page = 1, times = 1 }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcmFault {
+    /// The frame number (0-255) as the FCD frame carries it.
+    pub frame: u32,
+    /// Only on this page (1-based); any page if absent.
+    #[serde(default)]
+    pub page: Option<u32>,
+    /// How many times it arrives spoilt (each transmission of it counts).
+    #[serde(default = "one")]
+    pub times: u32,
 }
 
 /// A Class 1 frame the line spoils: `{ frame = "MPS", page = 2, times = 1 }`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FrameFault {
-    /// T.30 frame name: DCS, TSI, MPS, EOP, EOM, DCN, CRP (sent by the DTE: `drop`) or CSI,
-    /// DIS, CFR, FTT, MCF, RTN, RTP, DCN (sent by the remote: `garble`).
+    /// T.30 frame name: DCS, TSI, MPS, EOP, EOM, DCN, CRP, PPS, CTC, RR (sent by the DTE:
+    /// `drop`) or CSI, DIS, CFR, FTT, MCF, RTN, RTP, DCN, PPR, CTR, RNR (sent by the remote:
+    /// `garble`).
     pub frame: String,
     /// Only while this page (1-based) is being sent; any page if absent.
     #[serde(default)]
@@ -351,9 +374,9 @@ pub struct FrameFault {
 }
 
 /// Frame names a [`FrameFault`] may give.
-pub const FRAME_NAMES: [&str; 16] = [
+pub const FRAME_NAMES: [&str; 22] = [
     "DIS", "CSI", "NSF", "DCS", "TSI", "CFR", "FTT", "MCF", "RTN", "RTP", "EOM", "MPS", "EOP",
-    "CRP", "DCN", "PIN",
+    "CRP", "DCN", "PIN", "PPS", "PPR", "CTC", "CTR", "RR", "RNR",
 ];
 
 fn default_csi() -> String {
@@ -453,6 +476,12 @@ impl Scenario {
                         return Err(ScenarioError::Entry {
                             index,
                             reason: format!("unknown frame name {:?}", f.frame),
+                        });
+                    }
+                    if let Some(f) = a.bad_frames.iter().find(|f| f.frame > 255) {
+                        return Err(ScenarioError::Entry {
+                            index,
+                            reason: format!("ECM frame number {} is not 0-255", f.frame),
                         });
                     }
                 }

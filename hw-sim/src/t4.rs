@@ -22,6 +22,8 @@ pub enum Coding {
     Mh,
     /// Modified READ (2-D).
     Mr,
+    /// Modified Modified READ (T.6, sent with ECM).
+    Mmr,
 }
 
 /// A bilevel bitmap: rows packed MSB-first, 1 = black (PBM convention).
@@ -137,11 +139,12 @@ fn settings(width: u32, coding: Coding, strict: bool) -> DecodeSettings {
         columns: width,
         rows: 0,
         end_of_block: true,
-        end_of_line: true,
+        end_of_line: coding != Coding::Mmr,
         rows_are_byte_aligned: false,
         encoding: match coding {
             Coding::Mh => EncodingMode::Group3_1D,
             Coding::Mr => EncodingMode::Group3_2D,
+            Coding::Mmr => EncodingMode::Group4,
         },
         strict,
     }

@@ -49,7 +49,7 @@ pub fn write_tiff_f<W: Write + Seek>(out: W, info: PageInfo, strip: &[u8]) -> ti
         Tag::Unknown(292),
         match info.coding {
             Coding::Mh => 0u32,
-            Coding::Mr => 1u32,
+            Coding::Mr | Coding::Mmr => 1u32,
         },
     )?;
     dir.write_tag(Tag::Unknown(297), &[info.page, 0u16][..])?;

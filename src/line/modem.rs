@@ -69,6 +69,15 @@ pub struct ModemSettings {
     pub class1: Class1Mode,
     /// Offer 2-D (MR) coding to receivers that accept it (`mr=no` sends MH only).
     pub mr: bool,
+    /// Class 1: error correction mode (T.30 Annex A, with MMR coding when offered) when the
+    /// receiver offers it (`ecm=no` sends without ECM).
+    pub ecm: bool,
+    /// Class 1 ECM frame size: 256 octets (default) or 64 (`ecm_frame=64`).
+    pub ecm_frame: usize,
+    /// Class 1 ECM frames framed by redial and sent with `+FTM` (`ecm_hdlc=host`, the default:
+    /// spandsp's T.31 takes `+FTH=3` only) rather than by the modem after `+FTH=n`
+    /// (`ecm_hdlc=modem`).
+    pub ecm_host_hdlc: bool,
     /// Flow control toward the modem (`flow=xonxoff|rtscts|none`).
     pub flow: Flow,
 }
@@ -106,6 +115,9 @@ impl ModemSettings {
             timeouts: FaxTimeouts::default(),
             class1: Class1Mode::Never,
             mr: true,
+            ecm: true,
+            ecm_frame: 256,
+            ecm_host_hdlc: true,
             flow: Flow::default(),
         };
         for (k, v) in &def.params {
@@ -183,6 +195,27 @@ impl ModemSettings {
                         "yes" | "1" | "on" => true,
                         "no" | "0" | "off" => false,
                         _ => return Err(format!("mr={v}: expected yes or no")),
+                    }
+                }
+                "ecm" => {
+                    s.ecm = match v.as_str() {
+                        "yes" | "1" | "on" => true,
+                        "no" | "0" | "off" => false,
+                        _ => return Err(format!("ecm={v}: expected yes or no")),
+                    }
+                }
+                "ecm_frame" => {
+                    s.ecm_frame = match v.as_str() {
+                        "256" => 256,
+                        "64" => 64,
+                        _ => return Err(format!("ecm_frame={v}: expected 256 or 64")),
+                    }
+                }
+                "ecm_hdlc" => {
+                    s.ecm_host_hdlc = match v.as_str() {
+                        "modem" => false,
+                        "host" => true,
+                        _ => return Err(format!("ecm_hdlc={v}: expected modem or host")),
                     }
                 }
                 "flow" => {
@@ -632,13 +665,18 @@ where
         }
         None => AnyFax::Class1(Box::new(Class1Send::new(
             now(),
-            Class1Plan::from_fax_plan(
-                plan,
-                match &stamped {
-                    Some((pages, _, _)) => pages.clone(),
-                    None => docs.iter().flat_map(|d| d.pages.iter().cloned()).collect(),
-                },
-            ),
+            Class1Plan {
+                ecm: settings.ecm,
+                ecm_frame: settings.ecm_frame,
+                ecm_host_hdlc: settings.ecm_host_hdlc,
+                ..Class1Plan::from_fax_plan(
+                    plan,
+                    match &stamped {
+                        Some((pages, _, _)) => pages.clone(),
+                        None => docs.iter().flat_map(|d| d.pages.iter().cloned()).collect(),
+                    },
+                )
+            },
             settings.timeouts,
             Default::default(),
         ))),
@@ -858,6 +896,9 @@ mod tests {
             ("/dev/x", vec![("colour", "blue")]),
             ("/dev/x", vec![("flow", "xonx")]),
             ("/dev/x", vec![("mr", "maybe")]),
+            ("/dev/x", vec![("ecm", "sometimes")]),
+            ("/dev/x", vec![("ecm_frame", "128")]),
+            ("/dev/x", vec![("ecm_hdlc", "dce")]),
         ] {
             assert!(
                 ModemSettings::from_def(&def(kind, &params)).is_err(),

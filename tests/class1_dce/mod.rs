@@ -56,6 +56,16 @@ pub struct Faults {
     /// The first answer to TCF comes only as the sender gives up waiting: its cancel of
     /// `+FRH=3` crosses the CFR frame's start, so CONNECT, the frame and OK arrive after it.
     pub cfr_as_cancelled: bool,
+    /// ECM: the answers to successive PPS frames: `Some(frames)` = PPR listing those frame
+    /// numbers, `None` = MCF; MCF once the list is used up.
+    pub ppr: VecDeque<Vec<usize>>,
+    /// ECM: answer CTC with CTR.
+    pub ctr: bool,
+    /// ECM: answer this many PPS/RR frames with RNR before the PPS's answer.
+    pub rnr: u32,
+    /// ECM: answer every PPS, RR and CTC with a pseudo-random frame from this seed (MCF, PPR
+    /// with a random map, RNR, CTR, or any FCF with a random FIF).
+    pub chaos: Option<u64>,
 }
 
 #[derive(PartialEq)]
@@ -84,6 +94,14 @@ pub struct Dce {
     pub awaiting_tcf: bool,
     /// A frame that starts just as the sender cancels the `+FRH=3` waiting for it.
     pub late_frame: Option<Vec<u8>>,
+    /// The `+FTH` modulation in use (3 = V.21).
+    pub fth_code: u32,
+    /// ECM: each `+FTH=n` (n ≠ 3) transmission: its code and frames (no FCS).
+    pub ecm_tx: Vec<(u32, Vec<Vec<u8>>)>,
+    /// ECM: the FIF of every PPS received.
+    pub pps: Vec<Vec<u8>>,
+    /// ECM: the FIF of every CTC received.
+    pub ctc: Vec<Vec<u8>>,
 }
 
 impl Dce {
@@ -104,6 +122,10 @@ impl Dce {
             frh_count: 0,
             awaiting_tcf: false,
             late_frame: None,
+            fth_code: 3,
+            ecm_tx: Vec::new(),
+            pps: Vec::new(),
+            ctc: Vec::new(),
         }
     }
 
@@ -198,7 +220,23 @@ impl Dce {
     }
 
     fn sent(&mut self, f: Vec<u8>) {
-        let last = f[1] == 0x13;
+        if self.fth_code != 3 {
+            // ECM frames at a page modulation: CONNECT after each, OK after an empty one.
+            if f.is_empty() {
+                self.mode = Mode::Command;
+                self.fth_code = 3;
+                return self.say("OK");
+            }
+            if let Some((_, frames)) = self.ecm_tx.last_mut() {
+                frames.push(f);
+            }
+            return self.say("CONNECT");
+        }
+        let Some(&control) = f.get(1) else {
+            self.mode = Mode::Command;
+            return self.say("OK");
+        };
+        let last = control == 0x13;
         let kind = f[2] & 0xFE;
         self.sent_frames.push(f);
         if !last {
@@ -209,6 +247,75 @@ impl Dce {
         self.say("OK");
         match kind {
             fcf::DCS => self.awaiting_tcf = true,
+            fcf::PPS | fcf::RR | fcf::CTC if self.f.chaos.is_some() => {
+                let mut seed = self.f.chaos.unwrap_or(1);
+                let mut rnd = || {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed
+                };
+                let f = match rnd() % 6 {
+                    0 => rig_mcf(),
+                    1 => frame(fcf::RNR),
+                    2 => frame(fcf::CTR),
+                    3 | 4 => {
+                        let mut f = frame(fcf::PPR);
+                        let n = (rnd() % 40) as usize;
+                        f.extend((0..n).map(|_| rnd() as u8));
+                        f
+                    }
+                    _ => {
+                        let mut f = frame(rnd() as u8);
+                        let n = (rnd() % 6) as usize;
+                        f.extend((0..n).map(|_| rnd() as u8));
+                        f
+                    }
+                };
+                self.f.chaos = Some(seed);
+                self.queue.push_back(f);
+            }
+            fcf::PPS | fcf::RR => {
+                let fif = f_fif(&self.sent_frames);
+                if kind == fcf::PPS {
+                    self.pps.push(fif);
+                }
+                if self.f.rnr > 0 {
+                    self.f.rnr -= 1;
+                    return self.queue.push_back(frame(fcf::RNR));
+                }
+                let ppm = self
+                    .pps
+                    .last()
+                    .and_then(|f| f.first())
+                    .copied()
+                    .unwrap_or(0)
+                    & 0xFE;
+                match self.f.ppr.pop_front() {
+                    Some(bad) if !bad.is_empty() => {
+                        let mut map = vec![0u8; 32];
+                        for n in bad {
+                            map[n / 8] |= 1 << (n % 8);
+                        }
+                        let mut f = frame(fcf::PPR);
+                        f.extend(map);
+                        self.queue.push_back(f);
+                    }
+                    _ => {
+                        if ppm != 0 {
+                            self.page_no += 1;
+                        }
+                        self.queue.push_back(rig_mcf());
+                    }
+                }
+            }
+            fcf::CTC => {
+                let fif = f_fif(&self.sent_frames);
+                self.ctc.push(fif);
+                if self.f.ctr {
+                    self.queue.push_back(frame(fcf::CTR));
+                }
+            }
             fcf::MPS | fcf::EOP | fcf::EOM => {
                 if self.f.silent_ppm > 0 {
                     self.f.silent_ppm -= 1;
@@ -255,6 +362,13 @@ impl Dce {
                 self.mode = Mode::Fth;
                 self.say("CONNECT");
             }
+            c if c.starts_with("+FTH=") => {
+                let code: u32 = c[5..].parse().unwrap_or(0);
+                self.mode = Mode::Fth;
+                self.fth_code = code;
+                self.ecm_tx.push((code, Vec::new()));
+                self.say("CONNECT");
+            }
             c if c.starts_with("+FTM=") => {
                 if self.f.ftm_error && !self.tcf_expected() {
                     return self.say("ERROR");
@@ -273,4 +387,20 @@ impl Dce {
             _ => self.say("OK"),
         }
     }
+}
+
+/// The FIF of the last frame sent.
+fn f_fif(sent: &[Vec<u8>]) -> Vec<u8> {
+    sent.last()
+        .map(|f| f.get(3..).unwrap_or_default().to_vec())
+        .unwrap_or_default()
+}
+
+/// The rig's DIS with 2-D (bit 16), ECM (bits 24, 27) and T.6 (bit 31) as well, as HylaFAX's
+/// receiver offers them.
+pub fn dis_with_ecm_mmr() -> Vec<u8> {
+    let mut d = wire(&[0xff, 0xc8, 0x01, 0x00, 0x77, 0x1e]);
+    d[5] |= 0x80; // bit 24: extension
+    d.push(0x04 | 0x40); // bits 27 (ECM) and 31 (T.6)
+    d
 }

@@ -199,7 +199,8 @@ impl Modem {
             return Done::Started;
         }
         let valid = if hdlc {
-            value == 3
+            // `+FTH=n` at a page modulation carries ECM frames (T.30 Annex A).
+            value == 3 || (name == "FTH" && t30::CODES.contains(&value))
         } else {
             t30::CODES.contains(&value)
         };
@@ -212,7 +213,11 @@ impl Modem {
                 // Whatever the remote was saying is lost under our carrier.
                 line.air.clear();
                 self.state = State::Busy { dialling: false };
-                let delay = if hdlc { 0.2 } else { training_secs(value) };
+                let delay = if hdlc && value == 3 {
+                    0.2
+                } else {
+                    training_secs(value)
+                };
                 let at = now + self.scale_secs(delay);
                 self.at(
                     at,
@@ -296,11 +301,20 @@ impl Modem {
         let secs = move |s: f64| Duration::from_secs_f64(s.max(0.0) * scale);
         if buf.hdlc {
             let last = buf.data.get(1).is_none_or(|c| c & 0x10 != 0);
-            let pre = if buf.first { PREAMBLE } else { 0.0 };
-            let end =
-                (buf.start + secs(pre + (buf.data.len() as f64 + 3.0) * 8.0 / 300.0)).max(now);
+            let v21 = buf.code == 3;
+            let pre = if buf.first && v21 { PREAMBLE } else { 0.0 };
+            let bps = if v21 {
+                300.0
+            } else {
+                f64::from(t30::modulation(buf.code).map_or(2400, |m| m.1))
+            };
+            let end = (buf.start + secs(pre + (buf.data.len() as f64 + 3.0) * 8.0 / bps)).max(now);
             if let Some(line) = self.c1_line() {
-                line.remote.hear_frame(&buf.data);
+                if v21 {
+                    line.remote.hear_frame(&buf.data);
+                } else {
+                    line.remote.hear_ecm_frame(buf.code, &buf.data);
+                }
             }
             self.c1_pump(end + secs(TURNAROUND));
             if last {

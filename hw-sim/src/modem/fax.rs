@@ -212,9 +212,20 @@ impl Modem {
     /// Store an accepted page: event for the shell, record for the log.
     pub(crate) fn store_page(&mut self, data: &[u8], page: u32, dcs: [u32; 8]) -> bool {
         let width = [1728, 2048, 2432][dcs[2].min(2) as usize];
-        let coding = if dcs[4] == 0 { Coding::Mh } else { Coding::Mr };
-        let Ok(p) = decode_page(data, width, coding) else {
+        let coding = match (dcs[4], dcs[5]) {
+            (0, _) => Coding::Mh,
+            (3, ec) if ec >= 1 => Coding::Mmr,
+            _ => Coding::Mr,
+        };
+        let Ok(mut p) = decode_page(data, width, coding) else {
             return false;
+        };
+        // TIFF-F holds T.4: an MMR page is kept as the MH coding of the same pixels.
+        let stored = if coding == Coding::Mmr {
+            p.msb_first = crate::t4::encode_mh(&p.bitmap);
+            Coding::Mh
+        } else {
+            coding
         };
         let Some(call_no) = self.call.as_ref().map(|c| c.rec.call) else {
             return false;
@@ -225,7 +236,7 @@ impl Modem {
             width,
             height: p.bitmap.height,
             yres,
-            coding,
+            coding: stored,
             page: (page - 1) as u16,
         };
         if let Some(c) = self.call.as_mut() {
@@ -238,6 +249,7 @@ impl Modem {
                 coding: match coding {
                     Coding::Mh => "MH".into(),
                     Coding::Mr => "MR".into(),
+                    Coding::Mmr => "MMR".into(),
                 },
                 bytes: data.len(),
             });

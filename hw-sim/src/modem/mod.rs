@@ -465,6 +465,9 @@ impl Modem {
             if let Some(l) = &c.c1 {
                 c.rec.tsi = l.remote.tsi.clone();
                 c.rec.trained_bps = l.remote.trained_bps;
+                c.rec.ecm = l.remote.ecm;
+                c.rec.pprs = l.remote.pprs;
+                c.rec.rnrs = l.remote.rnrs;
             }
             c.rec.ended_by = if let (Some(why), "hangup by DTE") = (c1_gone, ended_by) {
                 why

@@ -10,6 +10,7 @@
 
 use super::commands::parse_caps;
 use super::t30::{dis_fif, fcf, frame, modulation, name, Dcs, Family};
+use crate::scenario::EcmFault;
 use crate::scenario::{FaxAnswer, FrameFault, Phase};
 use crate::t4::{decode_page, Coding};
 use std::collections::HashMap;
@@ -78,6 +79,20 @@ pub(crate) struct Remote {
     pub trained_bps: u32,
     /// Why the call is being refused (sent with DCN after the next training check).
     refusal: Option<String>,
+    /// ECM: the frames of the partial page being received, by frame number.
+    block: Vec<Option<Vec<u8>>>,
+    /// ECM: FCD frames heard since the last answer to a PPS.
+    ecm_heard: bool,
+    /// ECM: how often each `bad_frames` rule has spoilt a frame.
+    bad_used: HashMap<usize, u32>,
+    /// ECM: partial page requests sent (all blocks of the call).
+    pub pprs: u32,
+    /// The last DCS accepted asked for ECM.
+    pub ecm: bool,
+    /// ECM: RNRs sent so far (the scenario's `rnr` caps them).
+    pub rnrs: u32,
+    /// ECM: the PPS answered RNR, to be answered once ready.
+    held_pps: Option<Vec<u8>>,
 }
 
 /// How often the remote repeats DIS when no DCS comes.
@@ -103,6 +118,13 @@ impl Remote {
             tsi: String::new(),
             trained_bps: 0,
             refusal: None,
+            block: vec![None; 256],
+            ecm_heard: false,
+            bad_used: HashMap::new(),
+            pprs: 0,
+            ecm: false,
+            rnrs: 0,
+            held_pps: None,
         }
     }
 
@@ -201,6 +223,9 @@ impl Remote {
             }
             fcf::DCS => self.on_dcs(fif),
             fcf::MPS | fcf::EOP | fcf::EOM => self.on_ppm(kind),
+            fcf::PPS => self.on_pps(fif),
+            fcf::RR => self.on_rr(),
+            fcf::CTC => self.on_ctc(fif),
             fcf::CRP => {
                 if let Some((_, frames)) = self.last.clone() {
                     self.send(frames);
@@ -220,6 +245,8 @@ impl Remote {
 
     fn on_dcs(&mut self, fif: &[u8]) {
         self.last = None;
+        self.block.iter_mut().for_each(|f| *f = None);
+        self.page_data.clear();
         if let Some(h) = self.answer.hangup.filter(|h| h.phase == Phase::B) {
             self.refusal = Some(format!("remote hangup in phase B (code {})", h.code));
             self.step = Step::Refusing;
@@ -243,8 +270,10 @@ impl Remote {
             Some("DCS asks for fine resolution, not offered".to_string())
         } else if d.mr && self.caps[4] == 0 {
             Some("DCS asks for 2-D coding, not offered".to_string())
-        } else if d.ecm {
-            Some("DCS asks for ECM, not simulated".to_string())
+        } else if d.ecm && self.caps[5] == 0 {
+            Some("DCS asks for ECM, not offered".to_string())
+        } else if d.mmr && (!d.ecm || self.caps[4] < 3) {
+            Some("DCS asks for MMR, not offered (or without ECM)".to_string())
         } else {
             None
         };
@@ -253,13 +282,17 @@ impl Remote {
                 self.refusal = Some(w);
                 self.step = Step::Refusing;
             }
-            None => self.step = Step::WaitTcf(d),
+            None => {
+                self.ecm = d.ecm;
+                self.step = Step::WaitTcf(d);
+            }
         }
     }
 
     /// Whether high-speed data now would be a page (trained, waiting for one).
     pub(crate) fn takes_page(&self) -> bool {
-        self.gone.is_none() && matches!(self.step, Step::Ready(_))
+        // ECM data (frames the DTE framed itself) is not a T.4 page in one piece.
+        self.gone.is_none() && matches!(self.step, Step::Ready(d) if !d.ecm)
     }
 
     /// High-speed data from the sender (`+FTM=code`).
@@ -286,6 +319,12 @@ impl Remote {
                 } else {
                     self.step = Step::WaitDcs;
                     self.send(vec![frame(fcf::FTT, &[], true)]);
+                }
+            }
+            Step::Ready(d) if d.ecm => {
+                // ECM frames the DTE framed itself and sent as data.
+                for f in super::t30::hdlc_frames(&data) {
+                    self.hear_ecm_frame(code, &f);
                 }
             }
             Step::Ready(d) => {
@@ -329,7 +368,18 @@ impl Remote {
             return;
         }
         let data = std::mem::take(&mut self.page_data);
-        let coding = if d.mr { Coding::Mr } else { Coding::Mh };
+        self.end_of_page(d, ppm, data);
+    }
+
+    /// A whole page has arrived (with ECM: every block confirmed): decode, judge, answer.
+    fn end_of_page(&mut self, d: Dcs, ppm: u8, data: Vec<u8>) {
+        let coding = if d.mmr {
+            Coding::Mmr
+        } else if d.mr {
+            Coding::Mr
+        } else {
+            Coding::Mh
+        };
         let decodes = decode_page(&data, d.width, coding).is_ok();
         let page = self.page;
         let so_far = self.rtn_count.get(&page).copied().unwrap_or(0);
@@ -362,6 +412,159 @@ impl Remote {
         self.send(frames);
     }
 
+    /// ECM: an HDLC frame at the page modulation (`+FTH=n`, n not 3): FCD frames fill the
+    /// partial page by frame number, RCP ends it; a frame named in `bad_frames` is lost (its
+    /// FCS fails) as often as the rule says.
+    pub(crate) fn hear_ecm_frame(&mut self, code: u32, bytes: &[u8]) {
+        let Step::Ready(d) = self.step else { return };
+        if self.gone.is_some() || !d.ecm {
+            return;
+        }
+        if let Some(h) = self
+            .answer
+            .hangup
+            .filter(|h| h.phase == Phase::C && h.page == self.page)
+        {
+            self.gone = Some(format!("remote hangup in phase C (code {})", h.code));
+            return;
+        }
+        let same = modulation(code).is_some_and(|(f, bps, _)| f == d.family && bps == d.bps);
+        let size = if d.frame64 { 64 } else { 256 };
+        match bytes {
+            [0xff, 0x03, fcf::FCD, n, data @ ..]
+                if same && !data.is_empty() && data.len() <= size =>
+            {
+                self.ecm_heard = true;
+                let n = usize::from(*n);
+                if !self.spoil_ecm(n) {
+                    self.block[n] = Some(data.to_vec());
+                }
+            }
+            [0xff, 0x03, fcf::RCP, ..] => self.ecm_heard = true,
+            _ => {}
+        }
+    }
+
+    fn spoil_ecm(&mut self, n: usize) -> bool {
+        let rules: &[EcmFault] = &self.answer.bad_frames;
+        for (i, r) in rules.iter().enumerate() {
+            let used = self.bad_used.entry(i).or_insert(0);
+            if r.frame as usize == n && r.page.is_none_or(|p| p == self.page) && *used < r.times {
+                *used += 1;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// ECM: PPS-x with (page, block, frames − 1): PPR listing the frames missing, else MCF; at
+    /// the end of a page (PPS-MPS/EOP/EOM) the page is judged as without ECM.
+    fn on_pps(&mut self, fif: &[u8]) {
+        let Step::Ready(d) = self.step else {
+            // The page was answered already (our MCF was lost): the same answer again.
+            if let Some((_, frames)) = self.last.clone().filter(|(p, _)| *p == fcf::PPS) {
+                self.send(frames);
+            }
+            return;
+        };
+        let [ppm, _page, _block, count, ..] = *fif else {
+            return;
+        };
+        if !d.ecm {
+            return;
+        }
+        if self.rnrs < self.answer.rnr {
+            // Not ready: the PPS waits until the sender's RR finds the receiver ready.
+            self.rnrs += 1;
+            self.held_pps = Some(fif.to_vec());
+            return self.send(vec![frame(fcf::RNR, &[], true)]);
+        }
+        if !self.ecm_heard {
+            if let Some((_, frames)) = self.last.clone().filter(|(p, _)| *p == fcf::PPS) {
+                return self.send(frames);
+            }
+        }
+        self.ecm_heard = false;
+        let count = usize::from(count) + 1;
+        let mut map = [0u8; 32];
+        let mut missing = false;
+        for n in 0..count {
+            if self.block[n].is_none() {
+                map[n / 8] |= 1 << (n % 8);
+                missing = true;
+            }
+        }
+        if missing {
+            self.pprs += 1;
+            let frames = vec![frame(fcf::PPR, &map, true)];
+            self.last = Some((fcf::PPS, frames.clone()));
+            return self.send(frames);
+        }
+        for f in self.block.iter_mut().take(count) {
+            if let Some(data) = f.take() {
+                if self.page_data.len() + data.len() <= 16 << 20 {
+                    self.page_data.extend_from_slice(&data);
+                }
+            }
+        }
+        self.block.iter_mut().for_each(|f| *f = None);
+        let ppm = ppm & 0xfe;
+        if ppm == fcf::NULL {
+            let frames = vec![frame(fcf::MCF, &[], true)];
+            self.last = Some((fcf::PPS, frames.clone()));
+            return self.send(frames);
+        }
+        if !matches!(ppm, fcf::MPS | fcf::EOP | fcf::EOM) {
+            return;
+        }
+        if let Some(h) = self
+            .answer
+            .hangup
+            .filter(|h| h.phase == Phase::D && h.page == self.page)
+        {
+            self.hang_up(format!("remote hangup in phase D (code {})", h.code));
+            return;
+        }
+        let data = std::mem::take(&mut self.page_data);
+        self.end_of_page(d, ppm, data);
+        if let Some((_, frames)) = self.last.take() {
+            self.last = Some((fcf::PPS, frames));
+        }
+    }
+
+    /// ECM: RR after RNR: RNR again while the scenario says so, then the held PPS's answer; an
+    /// RR with nothing held repeats the last answer.
+    fn on_rr(&mut self) {
+        if self.rnrs < self.answer.rnr && self.held_pps.is_some() {
+            self.rnrs += 1;
+            return self.send(vec![frame(fcf::RNR, &[], true)]);
+        }
+        if let Some(fif) = self.held_pps.take() {
+            return self.on_pps(&fif);
+        }
+        if let Some((_, frames)) = self.last.clone() {
+            self.send(frames);
+        }
+    }
+
+    /// ECM: continue to correct at the rate in the CTC's FIF (DCS bits 11–14): CTR, and the
+    /// frames kept so far stay.
+    fn on_ctc(&mut self, fif: &[u8]) {
+        let Step::Ready(d) = self.step else { return };
+        let mut f = fif.to_vec();
+        f.resize(3, 0);
+        if let Some(n) = Dcs::parse(&f) {
+            self.step = Step::Ready(Dcs {
+                family: n.family,
+                bps: n.bps,
+                ..d
+            });
+        }
+        let frames = vec![frame(fcf::CTR, &[], true)];
+        self.last = Some((fcf::CTC, frames.clone()));
+        self.send(frames);
+    }
+
     fn reject(&mut self, ppm: u8) {
         *self.rtn_count.entry(self.page).or_insert(0) += 1;
         self.verdicts.push(Verdict::Rejected);
@@ -377,12 +580,111 @@ impl Remote {
 mod tests {
     use super::*;
 
+    fn kinds(r: &mut Remote) -> Vec<(u8, Vec<u8>)> {
+        r.out
+            .drain(..)
+            .map(|o| (o.bytes[2], o.bytes[3..].to_vec()))
+            .collect()
+    }
+
+    /// ECM with MH: a page cut into 256-octet FCD frames, frame 1 spoilt twice: PPR lists it
+    /// (and only it) until it arrives, then PPS-EOP gets MCF and the page is stored whole.
+    #[test]
+    fn ecm_block_with_a_bad_frame_gets_ppr_then_mcf() {
+        use crate::t4::{encode_mh, Bitmap};
+        let answer: FaxAnswer = toml::from_str(
+            r#"dis = "1,5,0,2,0,1,0,0"
+            bad_frames = [{ frame = 1, times = 2 }]"#,
+        )
+        .unwrap();
+        let mut r = Remote::new(answer);
+        r.greet();
+        r.out.clear();
+        let mut dcs = vec![0u8; 3];
+        for n in [10, 14, 24, 27] {
+            super::super::t30::set(&mut dcs, n);
+        }
+        r.hear_frame(&frame(fcf::DCS | 1, &dcs, true));
+        r.hear_data(145, vec![0; 2700]);
+        assert_eq!(kinds(&mut r), [(fcf::CFR, vec![])]);
+        let mut bm = Bitmap {
+            width: 1728,
+            height: 40,
+            data: vec![0; 216 * 40],
+        };
+        for (i, b) in bm.data.iter_mut().enumerate() {
+            *b = if (i / 216) % 3 == 0 {
+                (i % 7) as u8 * 37
+            } else {
+                0
+            };
+        }
+        let page = encode_mh(&bm);
+        let chunks: Vec<&[u8]> = page.chunks(256).collect();
+        assert!(chunks.len() >= 3, "{} octets", page.len());
+        let send = |r: &mut Remote, which: &[usize]| {
+            for &n in which {
+                let mut f = vec![0xff, 0x03, fcf::FCD, n as u8];
+                f.extend_from_slice(chunks[n]);
+                r.hear_ecm_frame(146, &f);
+            }
+            for _ in 0..3 {
+                r.hear_ecm_frame(146, &[0xff, 0x03, fcf::RCP]);
+            }
+        };
+        let pps = [fcf::EOP | 1, 0, 0, chunks.len() as u8 - 1];
+        send(&mut r, &(0..chunks.len()).collect::<Vec<_>>());
+        r.hear_frame(&frame(fcf::PPS | 1, &pps, true));
+        let mut map = vec![0u8; 32];
+        map[0] = 0b10;
+        assert_eq!(kinds(&mut r), [(fcf::PPR, map.clone())]);
+        send(&mut r, &[1]);
+        r.hear_frame(&frame(fcf::PPS | 1, &pps, true));
+        assert_eq!(kinds(&mut r), [(fcf::PPR, map)], "spoilt twice");
+        send(&mut r, &[1]);
+        r.hear_frame(&frame(fcf::PPS | 1, &pps, true));
+        assert_eq!(kinds(&mut r), [(fcf::MCF, vec![])]);
+        assert_eq!(r.pprs, 2);
+        match r.verdicts.as_slice() {
+            [Verdict::Store { data, page: 1, dcs }] => {
+                assert_eq!(data, &page);
+                assert_eq!((dcs[4], dcs[5]), (0, 1));
+            }
+            v => panic!("{v:?}"),
+        }
+        // RNR twice (PPS, then RR), then the PPS's answer.
+        let mut r2 = Remote::new(
+            toml::from_str(
+                r#"dis = "1,5,0,2,0,1,0,0"
+                rnr = 2"#,
+            )
+            .unwrap(),
+        );
+        r2.hear_frame(&frame(fcf::DCS | 1, &dcs, true));
+        r2.hear_data(145, vec![0; 2700]);
+        r2.out.clear();
+        send(&mut r2, &(0..chunks.len()).collect::<Vec<_>>());
+        r2.hear_frame(&frame(fcf::PPS | 1, &pps, true));
+        assert_eq!(kinds(&mut r2), [(fcf::RNR, vec![])]);
+        r2.hear_frame(&frame(fcf::RR | 1, &[], true));
+        assert_eq!(kinds(&mut r2), [(fcf::RNR, vec![])]);
+        r2.hear_frame(&frame(fcf::RR | 1, &[], true));
+        assert_eq!(kinds(&mut r2), [(fcf::MCF, vec![])]);
+        assert_eq!(r2.rnrs, 2);
+        // The MCF was lost: PPS-EOP again gets MCF again, no new page.
+        r.hear_frame(&frame(fcf::PPS | 1, &pps, true));
+        assert_eq!(kinds(&mut r), [(fcf::MCF, vec![])]);
+        assert_eq!(r.verdicts.len(), 1);
+    }
+
     /// Any frames and data in any order: the receiver answers or keeps quiet, never panics.
     #[test]
     fn random_frames_and_data_never_panic() {
         let answer: FaxAnswer = toml::from_str(
             r#"dis = "1,5,2,2,3,2,0,7"
             rtn_pages = [1]
+            bad_frames = [{ frame = 0, times = 3 }]
+            rnr = 2
             drop = [{ frame = "MPS" }]
             garble = [{ frame = "CFR" }]
             hangup = { phase = "D", code = 50, page = 3 }"#,
@@ -403,6 +705,9 @@ mod tests {
             fcf::EOM,
             fcf::CRP,
             fcf::DCN,
+            fcf::PPS,
+            fcf::CTC,
+            fcf::RR,
             0x00,
             0xff,
         ];
@@ -414,7 +719,7 @@ mod tests {
                     0 => {
                         let n = (rnd() % 8) as usize;
                         let mut f =
-                            vec![0xff, 0x13, kinds[(rnd() % 9) as usize] | (rnd() & 1) as u8];
+                            vec![0xff, 0x13, kinds[(rnd() % 12) as usize] | (rnd() & 1) as u8];
                         f.extend((0..n).map(|_| rnd() as u8));
                         f.truncate((rnd() % 12) as usize);
                         r.hear_frame(&f);
@@ -423,6 +728,12 @@ mod tests {
                         let code = [24, 48, 72, 96, 145, 146, 0, 999][(rnd() % 8) as usize];
                         let data = (0..rnd() % 3000).map(|_| (rnd() % 3) as u8).collect();
                         r.hear_data(code, data);
+                    }
+                    2 if rnd() % 2 == 0 => {
+                        let mut f = vec![0xff, 0x03, [fcf::FCD, fcf::RCP, 0][(rnd() % 3) as usize]];
+                        f.extend((0..rnd() % 300).map(|_| rnd() as u8));
+                        f.truncate((rnd() % 300) as usize);
+                        r.hear_ecm_frame([146, 145, 96, 3][(rnd() % 4) as usize], &f);
                     }
                     2 => r.t4(),
                     _ => {

@@ -21,6 +21,20 @@ pub(crate) mod fcf {
     pub const EOP: u8 = 0x2e;
     pub const CRP: u8 = 0x1a;
     pub const DCN: u8 = 0xfa;
+    /// ECM (T.30 Annex A): partial page signal, partial page request, continue to correct
+    /// and its response.
+    pub const PPS: u8 = 0xbe;
+    pub const PPR: u8 = 0xbc;
+    pub const CTC: u8 = 0x12;
+    pub const CTR: u8 = 0xc4;
+    /// ECM flow control: receive ready (the sender asks), receive not ready (the answer).
+    pub const RR: u8 = 0x6e;
+    pub const RNR: u8 = 0xec;
+    /// ECM: the end of a partial page that is not the end of a page (PPS-NULL).
+    pub const NULL: u8 = 0x00;
+    /// T.4 Annex A frames at the page modulation: facsimile coded data, return to control.
+    pub const FCD: u8 = 0x06;
+    pub const RCP: u8 = 0x86;
 }
 
 /// The T.30 name of an FCF (X bit ignored).
@@ -42,6 +56,12 @@ pub(crate) fn name(f: u8) -> &'static str {
         fcf::EOP => "EOP",
         fcf::CRP => "CRP",
         fcf::DCN => "DCN",
+        fcf::PPS => "PPS",
+        fcf::PPR => "PPR",
+        fcf::CTC => "CTC",
+        fcf::CTR => "CTR",
+        fcf::RR => "RR",
+        fcf::RNR => "RNR",
         _ => "?",
     }
 }
@@ -110,6 +130,10 @@ pub(crate) struct Dcs {
     pub(crate) mr: bool,
     pub(crate) width: u32,
     pub(crate) ecm: bool,
+    /// T.6 (MMR) coding (bit 31, with ECM).
+    pub(crate) mmr: bool,
+    /// 64-octet ECM frames (bit 28) instead of 256.
+    pub(crate) frame64: bool,
 }
 
 impl Dcs {
@@ -141,6 +165,8 @@ impl Dcs {
             mr: bit(fif, 16),
             width,
             ecm: bit(fif, 24) && bit(fif, 27),
+            mmr: bit(fif, 24) && bit(fif, 31),
+            frame64: bit(fif, 24) && bit(fif, 28),
         })
     }
 
@@ -159,7 +185,17 @@ impl Dcs {
             2048 => 1,
             _ => 2,
         };
-        [u32::from(self.fine), br, wd, 0, u32::from(self.mr), 0, 0, 0]
+        let df = if self.mmr { 3 } else { u32::from(self.mr) };
+        [
+            u32::from(self.fine),
+            br,
+            wd,
+            0,
+            df,
+            u32::from(self.ecm),
+            0,
+            0,
+        ]
     }
 }
 
@@ -218,6 +254,54 @@ pub(crate) fn dis_fif(c: &[u32; 8]) -> Vec<u8> {
     f
 }
 
+/// HDLC frames in a bit stream (page data after `+FTM`, when the DTE frames ECM data itself):
+/// bits least significant first in each octet; a 0 after five 1s is removed, six 1s between 0s
+/// are a flag, seven or more abort the frame. Each frame between flags that is whole octets and
+/// whose FCS checks is returned without its FCS; anything else is dropped (a spoilt frame).
+pub(crate) fn hdlc_frames(data: &[u8]) -> Vec<Vec<u8>> {
+    let mut frames = Vec::new();
+    let mut bits: Vec<bool> = Vec::new();
+    let mut ones = 0u32;
+    for i in 0..data.len() * 8 {
+        let b = data[i / 8] & (1 << (i % 8)) != 0;
+        if b {
+            ones += 1;
+            if ones >= 7 {
+                bits.clear();
+            } else if bits.len() < 8 * 700 {
+                bits.push(true);
+            }
+            continue;
+        }
+        match ones {
+            5 => {} // inserted zero
+            6 => {
+                // A flag: its leading 0 and six 1s are in `bits`.
+                bits.truncate(bits.len().saturating_sub(7));
+                if bits.len() >= 40 && bits.len().is_multiple_of(8) && bits.len() <= 8 * 600 {
+                    let bytes: Vec<u8> = bits
+                        .chunks(8)
+                        .map(|c| {
+                            c.iter()
+                                .enumerate()
+                                .fold(0u8, |a, (k, &v)| a | u8::from(v) << k)
+                        })
+                        .collect();
+                    let (body, check) = bytes.split_at(bytes.len() - 2);
+                    if fcs(body).to_le_bytes() == check {
+                        frames.push(body.to_vec());
+                    }
+                }
+                bits.clear();
+            }
+            _ if bits.len() < 8 * 700 => bits.push(false),
+            _ => bits.clear(),
+        }
+        ones = 0;
+    }
+    frames
+}
+
 /// A frame as the remote sends it: address, control (final or not), FCF, FIF.
 pub(crate) fn frame(fcf_value: u8, fif: &[u8], last: bool) -> Vec<u8> {
     let mut v = vec![0xff, if last { 0x13 } else { 0x03 }, fcf_value];
@@ -248,6 +332,61 @@ mod tests {
         assert!(!bit(&d, 16) && bit(&d, 20) && bit(&d, 21) && bit(&d, 22) && bit(&d, 23));
         let d = dis_fif(&parse_caps("1,5,0,2,3,2,0,0"));
         assert!(bit(&d, 16) && bit(&d, 24) && bit(&d, 27) && bit(&d, 31));
+    }
+
+    /// A frame framed by hand (flags, zero-bit insertion after five 1s, FCS) is found; a spoilt
+    /// FCS, an abort and random bytes give nothing or garbage-free frames, never a panic.
+    #[test]
+    fn hdlc_frames_in_a_bit_stream() {
+        let body = [0xff, 0x03, fcf::FCD, 0, 0xff, 0x1f, 0x7e, 0x00];
+        let mut raw = body.to_vec();
+        raw.extend(fcs(&body).to_le_bytes());
+        let mut bits = Vec::new();
+        let flag = |bits: &mut Vec<bool>| bits.extend((0..8).map(|i| 0x7e & (1 << i) != 0));
+        flag(&mut bits);
+        let mut ones = 0;
+        for b in &raw {
+            for i in 0..8 {
+                let v = b & (1 << i) != 0;
+                bits.push(v);
+                ones = if v { ones + 1 } else { 0 };
+                if ones == 5 {
+                    bits.push(false);
+                    ones = 0;
+                }
+            }
+        }
+        flag(&mut bits);
+        bits.resize(bits.len().div_ceil(8) * 8, true);
+        let pack = |bits: &[bool]| -> Vec<u8> {
+            bits.chunks(8)
+                .map(|c| {
+                    c.iter()
+                        .enumerate()
+                        .fold(0u8, |a, (k, &v)| a | u8::from(v) << k)
+                })
+                .collect()
+        };
+        assert_eq!(hdlc_frames(&pack(&bits)), [body.to_vec()]);
+        let mut spoilt = bits.clone();
+        spoilt[20] = !spoilt[20];
+        assert!(hdlc_frames(&pack(&spoilt)).is_empty());
+        assert!(hdlc_frames(&[]).is_empty());
+        assert!(hdlc_frames(&[0xff; 100]).is_empty());
+        let mut seed = 0x9e37_79b9_u64;
+        for _ in 0..200 {
+            let data: Vec<u8> = (0..(seed % 2000))
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            for f in hdlc_frames(&data) {
+                assert!(f.len() >= 3);
+            }
+        }
     }
 
     #[test]

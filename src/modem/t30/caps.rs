@@ -218,6 +218,12 @@ pub struct Session {
     pub unlimited_length: bool,
     /// Minimum scan-line time at the chosen resolution.
     pub scan_ms: u32,
+    /// Error correction mode (T.30 Annex A) with 256-octet frames.
+    pub ecm: bool,
+    /// T.6 (MMR) coding (only with ECM).
+    pub mmr: bool,
+    /// ECM frames of 64 octets instead of 256 (DCS bit 28).
+    pub small_frames: bool,
 }
 
 impl Session {
@@ -243,7 +249,25 @@ impl Session {
         set_bit(&mut f, 21, b21);
         set_bit(&mut f, 22, b22);
         set_bit(&mut f, 23, b23);
+        if self.ecm {
+            // Extend to the fourth octet: bit 27 ECM, bit 28 clear (256-octet frames), bit 31 MMR.
+            set_bit(&mut f, 24, true);
+            set_bit(&mut f, 27, true);
+            set_bit(&mut f, 28, self.small_frames);
+            set_bit(&mut f, 31, self.mmr);
+        }
         f
+    }
+
+    /// The coding named for logs: "MMR", "MR" or "MH".
+    pub fn coding_name(&self) -> &'static str {
+        if self.mmr {
+            "MMR"
+        } else if self.two_d {
+            "MR"
+        } else {
+            "MH"
+        }
     }
 
     /// Minimum bytes per coded scan line at this speed.
@@ -275,6 +299,9 @@ mod tests {
             two_d: false,
             unlimited_length: true,
             scan_ms: 0,
+            ecm: false,
+            mmr: false,
+            small_frames: false,
         };
         assert_eq!(s.dcs(), wire(&[0x00, 0x46, 0x1e]));
         assert_eq!(s.min_line_bytes(), 0);
@@ -307,11 +334,30 @@ mod tests {
             two_d: true,
             unlimited_length: false,
             scan_ms: 20,
+            ecm: false,
+            mmr: false,
+            small_frames: false,
         };
         assert_eq!(s.min_line_bytes(), 24);
         let dcs = s.dcs();
         assert!(bit(&dcs, 11) && !bit(&dcs, 12) && !bit(&dcs, 13) && !bit(&dcs, 14));
         assert!(bit(&dcs, 16) && !bit(&dcs, 21) && !bit(&dcs, 22) && !bit(&dcs, 23));
         assert!(Dis::parse(&[0, 0]).is_none());
+        let e = Session {
+            ecm: true,
+            mmr: true,
+            ..s
+        };
+        let dcs = e.dcs();
+        assert_eq!(dcs.len(), 4);
+        assert!(bit(&dcs, 24) && bit(&dcs, 27) && !bit(&dcs, 28) && bit(&dcs, 31));
+        assert_eq!(e.coding_name(), "MMR");
+        let small = Session {
+            small_frames: true,
+            ..e
+        };
+        assert!(bit(&small.dcs(), 28));
+        let dis = Dis::parse(&dcs).unwrap();
+        assert!(dis.ecm && dis.mmr);
     }
 }

@@ -49,6 +49,28 @@ pub mod fcf {
     pub const CRP: u8 = 0x1A;
     /// Disconnect.
     pub const DCN: u8 = 0xFA;
+    /// ECM: partial page signal (FIF: post-page message, page, block, frames − 1).
+    pub const PPS: u8 = 0xBE;
+    /// ECM: partial page request (FIF: 32-octet map of frames to send again).
+    pub const PPR: u8 = 0xBC;
+    /// ECM: continue to correct (at the rate in the FIF).
+    pub const CTC: u8 = 0x12;
+    /// ECM: response to CTC.
+    pub const CTR: u8 = 0xC4;
+    /// ECM: receive ready.
+    pub const RR: u8 = 0x6E;
+    /// ECM: receive not ready.
+    pub const RNR: u8 = 0xEC;
+    /// ECM: end of retransmission.
+    pub const EOR: u8 = 0xCE;
+    /// ECM: response to EOR.
+    pub const ERR: u8 = 0x1C;
+    /// ECM: the post-page message inside PPS when more blocks of the page follow.
+    pub const NULL: u8 = 0x00;
+    /// T.4 Annex A: facsimile coded data (at the page modulation; FIF: frame number, data).
+    pub const FCD: u8 = 0x06;
+    /// T.4 Annex A: return to control for partial page.
+    pub const RCP: u8 = 0x86;
     /// The X bit: set on frames from the station that received a valid DIS.
     pub const X: u8 = 0x01;
 }
@@ -74,6 +96,16 @@ pub fn fcf_name(f: u8) -> &'static str {
         fcf::EOP => "EOP",
         fcf::CRP => "CRP",
         fcf::DCN => "DCN",
+        fcf::PPS => "PPS",
+        fcf::PPR => "PPR",
+        fcf::CTC => "CTC",
+        fcf::CTR => "CTR",
+        fcf::RR => "RR",
+        fcf::RNR => "RNR",
+        fcf::EOR => "EOR",
+        fcf::ERR => "ERR",
+        fcf::FCD => "FCD",
+        fcf::RCP => "RCP",
         _ => "?",
     }
 }
@@ -271,6 +303,14 @@ mod tests {
             (fcf::EOP, 0x74),
             (fcf::CRP, 0x58),
             (fcf::DCN, 0x5F),
+            (fcf::PPS, 0x7D),
+            (fcf::PPR, 0x3D),
+            (fcf::CTC, 0x48),
+            (fcf::CTR, 0x23),
+            (fcf::RR, 0x76),
+            (fcf::RNR, 0x37),
+            (fcf::EOR, 0x73),
+            (fcf::ERR, 0x38),
         ] {
             assert_eq!(rev(ours), t30, "{}", fcf_name(ours));
         }

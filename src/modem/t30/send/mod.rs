@@ -8,6 +8,7 @@
 //! fill depend on what the receiver said. Clock and bytes are inputs; no port, no sleeping.
 
 use super::caps::{Dis, Modulation, Session, FALLBACK};
+use super::ecm::EcmPage;
 use super::frame::{fcf, fcf_name, id_fif, id_from_fif, Frame, FrameReader};
 use crate::fax::{encode, BitOrder, Coding, EncodeOptions, Page, Resolution};
 use crate::modem::at::{AtSession, Event, Final};
@@ -18,6 +19,7 @@ use crate::modem::init_sequence;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+mod ecm;
 mod phases;
 
 /// What to send and how (the Class 1 twin of [`crate::modem::fax_send::FaxPlan`]: pages are
@@ -42,6 +44,13 @@ pub struct Class1Plan {
     pub page_retries: u32,
     /// `+FLO=n` after `+FCLASS=1` (optional), as in [`FaxPlan::flo`].
     pub flo: Option<u8>,
+    /// Use error correction mode (T.30 Annex A, with MMR when offered) when the receiver can.
+    pub ecm: bool,
+    /// ECM frame size: 256 octets, or 64 (DCS bit 28).
+    pub ecm_frame: usize,
+    /// ECM frames framed by us and sent with `+FTM` (for DCEs whose `+FTH` is V.21 only),
+    /// instead of `+FTH=n`.
+    pub ecm_host_hdlc: bool,
 }
 
 impl Class1Plan {
@@ -71,6 +80,9 @@ impl Class1Plan {
             max_speed,
             page_retries,
             flo,
+            ecm: true,
+            ecm_frame: super::ecm::FRAME_BYTES,
+            ecm_host_hdlc: false,
         }
     }
 }
@@ -86,6 +98,8 @@ pub struct T30Timers {
     pub frame: Duration,
     /// Tries of a command before giving up (T.30: 3).
     pub tries: u32,
+    /// T5: how long a receiver may answer RNR (not ready) before the sender gives up (ECM).
+    pub t5: Duration,
 }
 
 impl Default for T30Timers {
@@ -95,6 +109,7 @@ impl Default for T30Timers {
             t4: Duration::from_secs(3),
             frame: Duration::from_secs(6),
             tries: 3,
+            t5: Duration::from_secs(60),
         }
     }
 }
@@ -140,10 +155,15 @@ enum Step {
     Tcf,
     TrainResp,
     SwitchPage,
+    /// ECM: the pause before a block's (or its resent frames') transmission.
+    SwitchBlock,
     Page,
     PausePpm,
     Ppm,
     PpmResp,
+    /// ECM: CTC (continue to correct at a lower speed) being sent, then its answer awaited.
+    Ctc,
+    CtcResp,
     Dcn,
     Hangup,
     Done,
@@ -163,6 +183,8 @@ pub struct Class1Send {
     received: Option<Vec<u8>>,
     frame_deadline: Option<Instant>,
     tx_frames: Vec<Frame>,
+    /// The `+FTH` modulation of `tx_frames` (3 = V.21; else ECM frames at a page modulation).
+    tx_code: u8,
     tx_data: Vec<u8>,
     ftm_codes: Vec<u8>,
     t1_deadline: Instant,
@@ -175,6 +197,22 @@ pub struct Class1Send {
     page_tries: u32,
     page: usize,
     retrain: bool,
+    /// ECM: the page being sent, cut into blocks of frames.
+    ecm_page: Option<EcmPage>,
+    /// ECM: the block (partial page) being sent, 0-based.
+    block: usize,
+    /// ECM: the frames of the block to send in the next transmission.
+    resend: Vec<usize>,
+    /// ECM: PPRs received for this block (since the last CTC).
+    pprs: u32,
+    /// ECM: CTC sent without CTR.
+    ctc_tries: u32,
+    /// ECM: the next transmission starts with long training (after CTC).
+    long_train: bool,
+    /// ECM: the receiver answered RNR; RR goes instead of PPS until it is ready.
+    rr: bool,
+    /// ECM: when the receiver must be ready again (T5 from the first RNR).
+    t5_deadline: Option<Instant>,
     result: FaxResult,
     events: VecDeque<FaxEvent>,
 }
@@ -203,6 +241,7 @@ impl Class1Send {
             received: None,
             frame_deadline: None,
             tx_frames: Vec::new(),
+            tx_code: 3,
             tx_data: Vec::new(),
             ftm_codes: Vec::new(),
             t1_deadline: now + timers.t1,
@@ -215,6 +254,14 @@ impl Class1Send {
             page_tries: 0,
             page: 0,
             retrain: false,
+            ecm_page: None,
+            block: 0,
+            resend: Vec::new(),
+            pprs: 0,
+            ctc_tries: 0,
+            long_train: false,
+            rr: false,
+            t5_deadline: None,
             result: FaxResult::default(),
             events: VecDeque::new(),
         };
@@ -318,9 +365,23 @@ impl Class1Send {
             self.progress(format!("sending {}", fcf_name(f.fcf)));
         }
         self.tx_frames = frames;
+        self.tx_code = 3;
         self.op = Op::FthWait(0);
         self.at
             .command_then_raw(now, "+FTH=3", self.timeouts.command + self.timers.t4);
+    }
+
+    /// HDLC frames at a page modulation (ECM, `+FTH=code`): every frame is non-final, so the
+    /// DCE asks for the next with CONNECT; an empty frame (`DLE ETX` alone) ends the carrier.
+    fn fth_hs(&mut self, now: Instant, code: u8, frames: Vec<Frame>) {
+        self.tx_frames = frames;
+        self.tx_code = code;
+        self.op = Op::FthWait(0);
+        self.at.command_then_raw(
+            now,
+            &format!("+FTH={code}"),
+            self.timeouts.command + self.timers.t4,
+        );
     }
 
     fn ftm(&mut self, now: Instant, code: u8, data: Vec<u8>) {
@@ -453,6 +514,14 @@ impl Class1Send {
                 }
                 other => self.step_done(now, Done::Failed(format!("+FTH=3: {other:?}"))),
             },
+            Op::FthEnd if self.tx_code != 3 && matches!(f, Final::Connect(_)) => {
+                // ECM frames are non-final: close the transmission with an empty frame.
+                self.tx_code = 3;
+                self.at.send_raw(vec![DLE, ETX]);
+                self.at.end_raw();
+                self.at
+                    .expect_final(now, "frames sent", self.timeouts.command + self.timers.t4);
+            }
             Op::FthEnd => {
                 let d = if f == Final::Ok {
                     Done::Ok

@@ -70,6 +70,18 @@ impl Class1Send {
                 Done::Ok => self.send_page(now),
                 _ => self.fail(now, 1040, format!("before the page: {d:?}"), false),
             },
+            Step::SwitchBlock => match d {
+                Done::Ok => self.send_block(now),
+                _ => self.fail(now, 1040, format!("before the frames: {d:?}"), false),
+            },
+            Step::Ctc => match d {
+                Done::Ok => {
+                    self.step = Step::CtcResp;
+                    self.frh(now, self.timers.t4);
+                }
+                _ => self.fail(now, 1050, format!("sending CTC: {d:?}"), false),
+            },
+            Step::CtcResp => self.ctc_response(now, d),
             Step::Page => match d {
                 Done::Ok => {
                     self.step = Step::PausePpm;
@@ -155,16 +167,25 @@ impl Class1Send {
             );
         };
         let fine = self.plan.fine && dis.fine;
+        let ecm = self.plan.ecm && dis.ecm;
+        // T.6 only travels with ECM; `mr=no` (MH only) turns it off as well.
+        let mmr = ecm && dis.mmr && self.plan.two_d;
         self.session = Some(Session {
             modulation: first,
             fine,
-            two_d: self.plan.two_d && dis.two_d,
+            two_d: self.plan.two_d && dis.two_d && !mmr,
             unlimited_length: dis.unlimited_length,
-            scan_ms: if fine {
+            // With ECM the receiver buffers frames: no minimum scan-line time.
+            scan_ms: if ecm {
+                0
+            } else if fine {
                 dis.scan.fine_ms
             } else {
                 dis.scan.standard_ms
             },
+            ecm,
+            mmr,
+            small_frames: ecm && self.plan.ecm_frame == super::super::ecm::SMALL_FRAME_BYTES,
         });
         self.result.baud = first.bps;
         self.step = Step::SwitchDcs;
@@ -266,6 +287,9 @@ impl Class1Send {
 
     pub(super) fn send_page(&mut self, now: Instant) {
         let s = self.session.expect("session");
+        if s.ecm {
+            return self.send_ecm_page(now);
+        }
         let resolution = if s.fine {
             Resolution::Fine
         } else {
@@ -310,6 +334,10 @@ impl Class1Send {
 
     pub(super) fn send_ppm(&mut self, now: Instant) {
         self.step = Step::Ppm;
+        if self.ecm_page.is_some() {
+            let pps = self.pps();
+            return self.fth(now, vec![pps]);
+        }
         let ppm = self.ppm();
         self.fth(now, vec![Frame::ours(ppm, vec![], true)]);
     }
@@ -330,15 +358,18 @@ impl Class1Send {
                     return self.fail(
                         now,
                         no_answer,
-                        format!("no response to {} three times", fcf_name(ppm)),
+                        format!("no response to {} three times", self.ppm_label()),
                         true,
                     );
                 }
-                self.progress(format!("no response to {}: repeating", fcf_name(ppm)));
+                self.progress(format!("no response to {}: repeating", self.ppm_label()));
                 return self.send_ppm(now);
             }
         };
         self.ppm_tries = 0;
+        if self.ecm_page.is_some() && matches!(f.kind(), fcf::MCF | fcf::PPR | fcf::RNR) {
+            return self.ecm_response(now, f);
+        }
         match f.kind() {
             fcf::MCF => self.confirmed(now),
             fcf::RTP => {
@@ -372,7 +403,11 @@ impl Class1Send {
             other => self.fail(
                 now,
                 invalid,
-                format!("invalid response to {}: {}", fcf_name(ppm), fcf_name(other)),
+                format!(
+                    "invalid response to {}: {}",
+                    self.ppm_label(),
+                    fcf_name(other)
+                ),
                 true,
             ),
         }
