@@ -579,12 +579,14 @@ async fn remote_hangups_map_to_outcome_codes_and_a_low_end_dis_is_honoured() {
     rack.stop().await;
 }
 
-/// The node (`Daemon`, as `redial run` drives it) with a `class=1` line on hw-sim: a
-/// three-page job is sent and its attempt record is honest in Class 1 too: pages scheduled 3
-/// (pages, not documents), sent 3, the trained speed, and connect seconds from the receiver's
-/// V.21 after dialling to the hang-up (each page takes at least 1.1 s at hw-sim, so at least 3).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_nodes_attempt_record_is_honest_in_class_1() {
+/// A node (`Daemon`, as `redial run` drives it) with one `class=1` line (plus `settings`) on a
+/// fresh rack sends a three-page text job to `number`: the rack, the spool base, the job as it
+/// landed in SENT and its first attempt record.
+async fn node_sends_three_pages(
+    tag: &str,
+    settings: &str,
+    number: &str,
+) -> (Rack, PathBuf, String, redial::retry::attempt::AttemptRecord) {
     use redial::command::Document;
     use redial::daemon::clock::ManualClock;
     use redial::daemon::Daemon;
@@ -592,7 +594,7 @@ async fn the_nodes_attempt_record_is_honest_in_class_1() {
     use redial::spool::store;
     use std::sync::Arc;
 
-    let rack = start("node").await;
+    let rack = start(tag).await;
     let base = rack.dir.join("base");
     std::fs::create_dir_all(&base).unwrap();
     std::fs::write(
@@ -604,7 +606,7 @@ async fn the_nodes_attempt_record_is_honest_in_class_1() {
     std::fs::write(
         &cfg_path,
         format!(
-            "$request_dir spool 3\n$line 1 {} class=1 \"id=+1 555 0001\"\n",
+            "$request_dir spool 3\n$line 1 {} class=1 {settings} \"id=+1 555 0001\"\n",
             rack.tty(0).display()
         ),
     )
@@ -614,7 +616,7 @@ async fn the_nodes_attempt_record_is_honest_in_class_1() {
     d.start().unwrap();
     std::fs::write(
         base.join("spool/TOSEND/1.FS"),
-        "$fax_phone 5551100\n$fax_filename three.txt\n",
+        format!("$fax_phone {number}\n$fax_filename three.txt\n"),
     )
     .unwrap();
     d.rescan();
@@ -625,7 +627,17 @@ async fn the_nodes_attempt_record_is_honest_in_class_1() {
     let text = std::fs::read(sent.join("1.FS")).unwrap();
     let shown = String::from_utf8_lossy(&text).to_string();
     let job = Job::from_document(&Document::parse(&text, "1.FS").unwrap()).unwrap();
-    let r = &job.records[0];
+    let record = job.records[0].clone();
+    (rack, base, shown, record)
+}
+
+/// The node with a `class=1` line on hw-sim: a three-page job is sent and its attempt record is
+/// honest in Class 1 too: pages scheduled 3 (pages, not documents), sent 3, the trained speed,
+/// and connect seconds from the receiver's V.21 after dialling to the hang-up (each page takes
+/// at least 1.1 s at hw-sim, so at least 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nodes_attempt_record_is_honest_in_class_1() {
+    let (rack, _, shown, r) = node_sends_three_pages("node", "", "5551100").await;
     assert_eq!(
         (r.outcome, r.scheduled, r.sent, r.baud),
         (0, 3, 3, 14400),
@@ -650,47 +662,7 @@ async fn the_nodes_attempt_record_is_honest_in_class_1() {
 /// coded MMR with ECM in frames, the PPS frames and the three confirmed pages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_nodes_attempt_record_and_session_log_show_ecm() {
-    use redial::command::Document;
-    use redial::daemon::clock::ManualClock;
-    use redial::daemon::Daemon;
-    use redial::job::Job;
-    use redial::spool::store;
-    use std::sync::Arc;
-
-    let rack = start("node-ecm").await;
-    let base = rack.dir.join("base");
-    std::fs::create_dir_all(&base).unwrap();
-    std::fs::write(
-        base.join("three.txt"),
-        "Page one.\n\x0cPage two.\n\x0cPage three.\n",
-    )
-    .unwrap();
-    let cfg_path = base.join("redial.cfg");
-    std::fs::write(
-        &cfg_path,
-        format!(
-            "$request_dir spool 3\n$line 1 {} class=1 ecm=yes \"id=+1 555 0001\"\n",
-            rack.tty(0).display()
-        ),
-    )
-    .unwrap();
-    let clock = ManualClock::new("2026-03-02T09:00:00Z".parse().unwrap());
-    let mut d = Daemon::new(Some(&cfg_path), &base, "n1", Arc::new(clock.clone()), None).unwrap();
-    d.start().unwrap();
-    std::fs::write(
-        base.join("spool/TOSEND/1.FS"),
-        "$fax_phone 5551113\n$fax_filename three.txt\n",
-    )
-    .unwrap();
-    d.rescan();
-    d.run_hybrid(&clock, 100).await;
-    d.shutdown();
-    let sent = base.join("spool/SENT");
-    assert_eq!(store::list_jobs(&sent).unwrap(), ["1.FS"]);
-    let text = std::fs::read(sent.join("1.FS")).unwrap();
-    let shown = String::from_utf8_lossy(&text).to_string();
-    let job = Job::from_document(&Document::parse(&text, "1.FS").unwrap()).unwrap();
-    let r = &job.records[0];
+    let (rack, base, shown, r) = node_sends_three_pages("node-ecm", "ecm=yes", "5551113").await;
     assert_eq!(
         (r.outcome, r.scheduled, r.sent, r.baud),
         (0, 3, 3, 14400),
