@@ -489,20 +489,10 @@ pub async fn run_call_with(
     run_call_observed(settings, call, documents, &mut cancel, |_, _| {}).await
 }
 
-/// [`run_call_with`], hung up when `cancel` is set: the result is then outcome 40
-/// ([`crate::daemon::CODE_CANCELLED`]).
-pub async fn run_call_cancellable(
-    settings: &ModemSettings,
-    call: &Call,
-    documents: &DocumentCache,
-    cancel: &mut Cancel,
-) -> CallResult {
-    run_call_observed(settings, call, documents, cancel, |_, _| {}).await
-}
-
 /// [`run_call_with`], handing each step of a fax call to `observe` when it happens (with the
 /// instant the line saw it): progress, the connection, every confirmed page, the result. Each
-/// step is also logged at that moment. A set `cancel` hangs the call up (outcome 40).
+/// step is also logged at that moment. A set `cancel` hangs the call up (outcome 40,
+/// [`crate::daemon::CODE_CANCELLED`]).
 pub async fn run_call_observed<F>(
     settings: &ModemSettings,
     call: &Call,
