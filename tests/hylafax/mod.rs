@@ -75,6 +75,10 @@ impl Spool {
                     cfg.push_str(&format!("FAXNumber: {NUMBER}\n"));
                 } else if line.starts_with("LocalIdentifier:") {
                     cfg.push_str(&format!("LocalIdentifier: \"{id}\"\n"));
+                } else if line.starts_with("TagLineFont:") {
+                    // No tag line imaged on sent pages: HylaFAX sends the document's own bits,
+                    // as redial does, so both send the same data.
+                    cfg.push_str("TagLineFont: \"\"\n");
                 } else {
                     cfg.push_str(line);
                     cfg.push('\n');
