@@ -111,7 +111,10 @@ fn main() {
     let sent = three_pages();
     let doc = tiff_of(&sent, rig.dir.path());
 
-    let modes: [(&str, &str, &[(&str, &str)], u8, u8); 2] = [
+    /// (label, the coding HylaFAX must log, redial's line settings, HylaFAX's desiredec and
+    /// desireddf).
+    type Mode<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], u8, u8);
+    let modes: [Mode; 2] = [
         ("ECM + MMR", "2-D MMR", &[], 2, 4),
         ("MR, no ECM", "2-D MR", &[("ecm", "no")], 0, 1),
     ];

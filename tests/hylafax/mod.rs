@@ -237,7 +237,7 @@ impl Reception {
         let mut pages = Vec::new();
         let mut tiff = None;
         for line in log.lines() {
-            let text = line.splitn(3, "]: ").nth(1).unwrap_or("");
+            let text = line.split("]: ").nth(1).unwrap_or("");
             if text.starts_with("ANSWER: FAX CONNECTION") {
                 answer = stamp(line);
             } else if text.starts_with("RECV recv DCN") {
