@@ -239,8 +239,7 @@ impl Daemon {
                         tracing::warn!(job, error = %e, "a finished job with late reports does not parse; reports left in LATE")
                     }
                 }
-                let back = free_name(&dir, &job);
-                if let Err(e) = self.store.rename(Point::MoveOn, &mine, &back) {
+                if let Err(e) = self.store.move_free(Point::MoveOn, &mine, &dir, &job) {
                     let next = if dir == layout.sent() {
                         Next::Sent
                     } else {

@@ -333,9 +333,9 @@ impl Daemon {
     /// Puts a claimed job back in its queue unchanged (kept and retried if the spool refuses).
     pub(super) fn return_to_queue(&mut self, dst: &Path, q: u8, name: &str) {
         let now = self.clock.now();
-        let back = free_name(&self.settings.layout.queue_dir(q), name);
-        match self.store.rename(Point::GiveBack, dst, &back) {
-            Ok(()) => {
+        let queue = self.settings.layout.queue_dir(q);
+        match self.store.move_free(Point::GiveBack, dst, &queue, name) {
+            Ok(back) => {
                 if let Some(n) = back.file_name().and_then(|n| n.to_str()) {
                     self.index_file(q, n);
                 }

@@ -200,9 +200,9 @@ impl Daemon {
             .map(|(c, t)| (c.path.as_path(), c.bytes.as_slice(), t.as_path()))
             .collect();
         let done = self.store.write_and_move_all(&jobs);
-        for ((c, target), r) in together.into_iter().zip(done) {
+        for ((c, _), r) in together.into_iter().zip(done) {
             match r {
-                Ok(()) => self.moved(&target, &c.name, &c.next),
+                Ok(target) => self.moved(&target, &c.name, &c.next),
                 Err((Point::ResultWrite, e)) => {
                     if !self.owns(&c.path) {
                         self.check_fenced();
@@ -312,8 +312,9 @@ impl Daemon {
 
     /// One durable rename to where `next` says, then the bookkeeping.
     pub(super) fn move_to(&mut self, path: &Path, name: &str, next: &Next) -> std::io::Result<()> {
-        let target = free_name(&self.dir_of(next), name);
-        self.store.rename(Point::MoveOn, path, &target)?;
+        let target = self
+            .store
+            .move_free(Point::MoveOn, path, &self.dir_of(next), name)?;
         self.moved(&target, name, next);
         Ok(())
     }

@@ -46,9 +46,85 @@ pub fn write_atomic(temp_dir: &Path, prefix: &str, target: &Path, bytes: &[u8]) 
     fsync_dir(parent(target))
 }
 
-/// Renames `from` to `to` and fsyncs both directories (the destination first).
+/// Renames `from` to `to` unless `to` exists, in one step: a job is moved, never put over
+/// another file (`ErrorKind::AlreadyExists`, both files untouched). `renameat2(2)` with
+/// `RENAME_NOREPLACE`; where the file system refuses the flag (`EINVAL`, as some FUSE and
+/// older NFS servers do), `link(2)` then `unlink(2)` of the old name, which fails the same way
+/// when the name is taken; only where neither exists (no hard links either) a check then a
+/// rename, the one case a concurrent writer of the same name could still lose a file.
+/// Existence is judged by the server in the first two, so a stale directory cache on a network
+/// mount cannot make a job overwrite another.
+pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let cstr = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in a path"))
+    };
+    let (f, t) = (cstr(from)?, cstr(to)?);
+    // SAFETY: both are valid NUL-terminated paths; AT_FDCWD resolves them as open(2) would.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) => {}
+        _ => return Err(err),
+    }
+    match std::fs::hard_link(from, to) {
+        Ok(()) => return std::fs::remove_file(from),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
+    }
+    if std::fs::symlink_metadata(to).is_ok() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists", to.display()),
+        ));
+    }
+    std::fs::rename(from, to)
+}
+
+/// Moves `from` into `dir` under `name`, or under the first free `STEM_n.EXT` when `name` is
+/// taken (see [`free_name`]), without ever replacing a file: a name taken between the check
+/// and the move (another node, a client, a stale cache) moves the job on to the next name.
+/// Durable as [`rename_durable`]. Returns where the job went.
+pub fn move_to_free_name(from: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
+    let mut target = free_name(dir, name);
+    for _ in 0..64 {
+        match rename_noreplace(from, &target) {
+            Ok(()) => {
+                fsync_dir(dir)?;
+                if parent(from) != dir {
+                    fsync_dir(parent(from))?;
+                }
+                return Ok(target);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                target = free_name(dir, name);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!(
+        "no free name for {name} in {} after 64 tries",
+        dir.display()
+    )))
+}
+
+/// Renames `from` to `to` (never over an existing file: [`rename_noreplace`]) and fsyncs both
+/// directories (the destination first).
 pub fn rename_durable(from: &Path, to: &Path) -> io::Result<()> {
-    std::fs::rename(from, to)?;
+    rename_noreplace(from, to)?;
     fsync_dir(parent(to))?;
     if parent(from) != parent(to) {
         fsync_dir(parent(from))?;
@@ -383,6 +459,17 @@ impl Store {
         self.check(point)?;
         rename_durable(from, to)
     }
+    /// [`move_to_free_name`] at `point`: the job goes to `dir/name` or the next free name.
+    pub fn move_free(
+        &self,
+        point: Point,
+        from: &Path,
+        dir: &Path,
+        name: &str,
+    ) -> io::Result<PathBuf> {
+        self.check(point)?;
+        move_to_free_name(from, dir, name)
+    }
     /// The claim's rename, not yet durable: nothing is dialled before the claim write that
     /// follows, whose fsync of the destination directory makes this rename durable too (both
     /// land in that one directory), and before the call the source directory is fsynced
@@ -390,7 +477,7 @@ impl Store {
     /// never dialled; recovery puts the latter back unchanged. One fsync fewer per attempt.
     pub fn rename_claim(&self, point: Point, from: &Path, to: &Path) -> io::Result<()> {
         self.check(point)?;
-        std::fs::rename(from, to)
+        rename_noreplace(from, to)
     }
     /// The claim write: [`write_atomic`] of the claimed job over the file [`Store::rename_claim`]
     /// moved (its fsync of the `ACTIVE/<node>` directory makes that rename durable too), then an
@@ -413,11 +500,13 @@ impl Store {
     /// batch waits for the disk about as long as one job does; each job's write still comes
     /// before its move. Injected faults are taken first, in the order one job after another
     /// would meet them (a write's, then its move's), and act where they would have: a failed
-    /// move still leaves the job written. Per job: `Ok`, or the point that failed and why.
+    /// move still leaves the job written. A target taken meanwhile (by anyone) is never
+    /// replaced: the job goes to the next free name in the target's directory
+    /// ([`move_to_free_name`]). Per job: where it went, or the point that failed and why.
     pub fn write_and_move_all(
         &self,
         jobs: &[(&Path, &[u8], &Path)],
-    ) -> Vec<Result<(), (Point, io::Error)>> {
+    ) -> Vec<Result<PathBuf, (Point, io::Error)>> {
         type Checked = (io::Result<()>, io::Result<()>);
         let checked: Vec<Checked> = jobs
             .iter()
@@ -431,7 +520,14 @@ impl Store {
             write_atomic(&self.temp, &self.prefix, job, bytes)
                 .map_err(|e| (Point::ResultWrite, e))?;
             moved.map_err(|e| (Point::MoveOn, e))?;
-            rename_durable(job, target).map_err(|e| (Point::MoveOn, e))
+            match rename_durable(job, target) {
+                Ok(()) => Ok(target.to_path_buf()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("job");
+                    move_to_free_name(job, parent(target), name).map_err(|e| (Point::MoveOn, e))
+                }
+                Err(e) => Err((Point::MoveOn, e)),
+            }
         };
         if jobs.len() == 1 {
             return jobs.iter().zip(checked).map(|(j, c)| one(j, c)).collect();
@@ -530,6 +626,64 @@ mod tests {
             0,
             "no temporary file left"
         );
+    }
+
+    #[test]
+    fn a_move_never_replaces_a_file() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a.FS"), d.path().join("b.FS"));
+        std::fs::write(&a, "$fax_phone 1\n").unwrap();
+        std::fs::write(&b, "$fax_phone 2\n").unwrap();
+        let e = rename_noreplace(&a, &b).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        let e = rename_durable(&a, &b).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&a).unwrap(), b"$fax_phone 1\n");
+        assert_eq!(std::fs::read(&b).unwrap(), b"$fax_phone 2\n");
+        // To a free name: the next STEM_n.
+        let sent = d.path().join("SENT");
+        std::fs::create_dir(&sent).unwrap();
+        std::fs::write(sent.join("b.FS"), "older").unwrap();
+        let to = move_to_free_name(&b, &sent, "b.FS").unwrap();
+        assert_eq!(to, sent.join("b_1.FS"));
+        assert_eq!(std::fs::read(sent.join("b.FS")).unwrap(), b"older");
+        assert_eq!(std::fs::read(&to).unwrap(), b"$fax_phone 2\n");
+        assert!(!b.exists());
+        // A vanished source is NotFound, as rename(2) says.
+        let e = rename_noreplace(&d.path().join("gone.FS"), &d.path().join("x.FS")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    }
+
+    /// Many movers racing for one name in one directory (nodes settling jobs of the same name
+    /// into SENT): every job arrives under its own name, none is replaced. A check-then-rename
+    /// (what `free_name` alone does) loses jobs here.
+    #[test]
+    fn racing_moves_to_one_name_lose_no_job() {
+        let d = tempfile::tempdir().unwrap();
+        let sent = d.path().join("SENT");
+        std::fs::create_dir(&sent).unwrap();
+        let (threads, each) = (4, 150);
+        std::thread::scope(|scope| {
+            for t in 0..threads {
+                let (root, sent) = (d.path().to_path_buf(), sent.clone());
+                scope.spawn(move || {
+                    let mine = root.join(format!("ACTIVE{t}"));
+                    std::fs::create_dir(&mine).unwrap();
+                    for i in 0..each {
+                        let job = mine.join("00000001.FS");
+                        std::fs::write(&job, format!("{t} {i}\n")).unwrap();
+                        move_to_free_name(&job, &sent, "00000001.FS").unwrap();
+                    }
+                });
+            }
+        });
+        let mut got: Vec<String> = std::fs::read_dir(&sent)
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect();
+        got.sort();
+        got.dedup();
+        assert_eq!(got.len(), threads * each);
     }
 
     #[test]
