@@ -75,4 +75,18 @@ pub struct CallRecord {
     pub pprs: u32,
     /// Class 1 with ECM: receive-not-ready answers (RNR) the remote sent.
     pub rnrs: u32,
+    /// Class 1 with ECM: partial pages the sender ended with EOR (end of retransmission),
+    /// giving up the frames still bad.
+    pub eors: Vec<EorRecord>,
+}
+
+/// A partial page the sender gave up on with EOR: the frames that never arrived.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EorRecord {
+    /// 1-based page number within the call.
+    pub page: u32,
+    /// 0-based partial page (block) of the page.
+    pub block: u32,
+    /// The frame numbers abandoned.
+    pub frames: Vec<u32>,
 }
