@@ -66,6 +66,20 @@ pub struct FaxResult {
     pub modem_unresponsive: bool,
     /// A sentence for the log.
     pub detail: String,
+    /// Class 1 with ECM: frames given up with EOR (T.30 Annex A end of retransmission). Their
+    /// pages count as sent (the receiver answered ERR and kept the rest) but lack these frames.
+    pub abandoned: Vec<AbandonedFrames>,
+}
+
+/// Frames of one partial page (block) the sender gave up on with EOR after four PPRs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbandonedFrames {
+    /// 1-based page number.
+    pub page: u32,
+    /// 0-based block (partial page) of the page.
+    pub block: u32,
+    /// The frame numbers within the block that never arrived good.
+    pub frames: Vec<usize>,
 }
 
 /// What the machine reports.

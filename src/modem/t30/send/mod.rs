@@ -162,6 +162,7 @@ enum Step {
     Ppm,
     PpmResp,
     /// ECM: CTC (continue to correct at a lower speed) being sent, then its answer awaited.
+    /// (EOR, which gives up a block's bad frames, goes as the post-page command: `Ppm`.)
     Ctc,
     CtcResp,
     Dcn,
@@ -205,6 +206,11 @@ pub struct Class1Send {
     resend: Vec<usize>,
     /// ECM: PPRs received for this block (since the last CTC).
     pprs: u32,
+    /// ECM: the frames still bad when CTC was last sent for this block (CTC helped when
+    /// fewer are bad after four more PPRs).
+    ctc_bad: Option<usize>,
+    /// ECM: EOR goes instead of PPS: the block's frames still bad are given up.
+    eor: bool,
     /// ECM: CTC sent without CTR.
     ctc_tries: u32,
     /// ECM: the next transmission starts with long training (after CTC).
@@ -258,6 +264,8 @@ impl Class1Send {
             block: 0,
             resend: Vec::new(),
             pprs: 0,
+            ctc_bad: None,
+            eor: false,
             ctc_tries: 0,
             long_train: false,
             rr: false,
