@@ -55,7 +55,8 @@ pub struct Class1Plan {
 
 impl Class1Plan {
     /// The Class 1 plan for what a line planned for Class 2/2.0: every setting carried over
-    /// (2-D coding, resolution, speed cap, retries, ID, init), the pages as bitmaps (Class 1
+    /// (2-D coding, resolution, speed cap, retries, ID, init, ECM and its frame size from
+    /// `ec`), the pages as bitmaps (Class 1
     /// encodes them itself once DCS is chosen).
     pub fn from_fax_plan(plan: FaxPlan, pages: Vec<Page>) -> Class1Plan {
         let FaxPlan {
@@ -69,6 +70,7 @@ impl Class1Plan {
             max_speed,
             page_retries,
             flo,
+            ec,
         } = plan;
         Class1Plan {
             dial,
@@ -80,8 +82,12 @@ impl Class1Plan {
             max_speed,
             page_retries,
             flo,
-            ecm: true,
-            ecm_frame: super::ecm::FRAME_BYTES,
+            ecm: ec != crate::modem::fax_send::EC_OFF,
+            ecm_frame: if ec == crate::modem::fax_send::EC_64 {
+                super::ecm::SMALL_FRAME_BYTES
+            } else {
+                super::ecm::FRAME_BYTES
+            },
             ecm_host_hdlc: false,
         }
     }
