@@ -69,7 +69,8 @@ pub struct CallRecord {
     pub tsi: String,
     /// Class 1: the bit rate of the last training the remote confirmed (CFR), 0 if none.
     pub trained_bps: u32,
-    /// Class 1: the sender's last DCS asked for error correction mode (T.30 Annex A).
+    /// Class 1: the sender's last DCS asked for error correction mode (T.30 Annex A);
+    /// Class 2.0/2: the last `+FCS`/`+FDCS` had `ec` 1 or 2.
     pub ecm: bool,
     /// Class 1 with ECM: partial page requests (PPR) the remote sent.
     pub pprs: u32,
