@@ -66,6 +66,9 @@ impl Class1Send {
         self.pprs = 0;
         self.ctc_bad = None;
         self.eor = false;
+        // The page goes again whole (after RTN): what an earlier try abandoned no longer counts.
+        let page = self.page as u32 + 1;
+        self.result.abandoned.retain(|a| a.page != page);
         self.send_block(now);
     }
 
