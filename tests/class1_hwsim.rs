@@ -106,6 +106,14 @@ outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", rtn_pages = [1], r
 [[number]]
 number = "5551118"
 outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,3,1,0,0", rnr = 2 }
+
+[[number]]
+number = "5551123"
+outcome = { kind = "fax", rings = 1, dis = "1,0,0,2,1,1,0,0", bad_frames = [{ frame = 1, page = 1, block = 0, always = true }] }
+
+[[number]]
+number = "5551124"
+outcome = { kind = "fax", rings = 1, dis = "1,5,0,2,1,1,0,0", bad_frames = [{ frame = 3, page = 1, block = 1, always = true }], eor_rnr = 1 }
 "#;
 
 /// Line time runs 50 times faster than the wall clock (a dense fine page is about a minute of
@@ -501,6 +509,88 @@ async fn bad_frames_are_resent_after_ppr_and_ctc_steps_down() {
             "{number}: {rec}"
         );
     }
+    rack.stop().await;
+}
+
+/// The stored page numbered `page` of the last call, decoded.
+fn stored_page(rack: &Rack, page: u64) -> Option<Page> {
+    let last = calls(rack).pop().expect("a call record");
+    let p = last["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["page"] == page)?
+        .clone();
+    let f = rack.dir.join(p["file"].as_str().unwrap());
+    read_tiff(&std::fs::read(f).unwrap()).unwrap().pop()
+}
+
+/// EOR (T.30 Annex A end of retransmission): a frame spoilt on every transmission.
+///
+/// At the lowest speed (a receiver offering 2400 only, ECM with MR) redial sends EOR-NULL
+/// after the fourth PPR for page 1's first block, the receiver answers ERR, the frame is
+/// abandoned and the call goes on: page 1's second block, then page 2, which arrives
+/// pixel-equal; page 1 counts as sent, its abandoned frame in the session log and the result.
+/// At 14400 the first four PPRs bring CTC (12000); when four more at 12000 leave the same frame
+/// bad, CTC did not help, and EOR-MPS gives up that frame of the page's last block (the
+/// receiver answers RNR once first: RR, then ERR). With MMR redial never sends EOR (everything
+/// after a lost frame would be lost): that call ends in 1050, see the PPR test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_bad_forever_is_abandoned_with_eor_and_the_call_goes_on() {
+    let rack = start("eor").await;
+    let (doc, sent) = pages_doc(&rack, 2);
+    let want = |i: usize| sent[i].to_resolution(Resolution::Fine);
+
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551123", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages, r.baud), (0, 2, 2400), "{r:?}\n{log}");
+    for step in [
+        "bytes MR with ECM: ",
+        "PPR 4 for page 1 block 0: frames [1] to resend",
+        "EOR after 4 PPRs for page 1 block 0: frames [1] abandoned (no slower speed than V.27ter 2400)",
+        "sending EOR",
+        "ERR: page 1 block 0 goes on without frames [1]",
+        "page 1 block 1: ",
+        "page 2 confirmed",
+        "2 page(s) sent; page 1 with 1 frame(s) abandoned after EOR",
+    ] {
+        assert!(log.contains(step), "{step:?} missing:\n{log}");
+    }
+    assert!(!log.contains("CTC"), "no CTC at the lowest speed:\n{log}");
+    let rec = calls(&rack).pop().unwrap();
+    assert_eq!(
+        rec["eors"],
+        serde_json::json!([{ "page": 1, "block": 0, "frames": [1] }]),
+        "{rec}"
+    );
+    assert_eq!(rec["pages_rejected"], 0);
+    let got = stored_page(&rack, 2).expect("page 2 stored");
+    assert!(got.bitmap() == want(1).bitmap(), "page 2 differs");
+
+    let r = run_call(&settings(&rack, &[]), &fax_call("5551124", &doc)).await;
+    let log = log_of(&r);
+    assert_eq!((r.code, r.pages, r.baud), (0, 2, 12000), "{r:?}\n{log}");
+    for step in [
+        "4 PPRs at V.17 14400: CTC, continuing at V.17 12000",
+        "EOR after 4 PPRs for page 1 block 1: frames [3] abandoned (CTC did not help: 1 frame(s) still bad at V.17 12000)",
+        "RNR: the receiver is not ready, asking with RR",
+        "ERR: page 1 block 1 goes on without frames [3]",
+        "page 1 with 1 frame(s) abandoned after EOR",
+    ] {
+        assert!(log.contains(step), "{step:?} missing:\n{log}");
+    }
+    assert_eq!(log.matches("sending CTC").count(), 1, "{log}");
+    let rec = calls(&rack).pop().unwrap();
+    assert_eq!(
+        (&rec["eors"], &rec["rnrs"]),
+        (
+            &serde_json::json!([{ "page": 1, "block": 1, "frames": [3] }]),
+            &serde_json::json!(1)
+        ),
+        "{rec}"
+    );
+    let got = stored_page(&rack, 2).expect("page 2 stored");
+    assert!(got.bitmap() == want(1).bitmap(), "page 2 differs");
     rack.stop().await;
 }
 

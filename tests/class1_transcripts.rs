@@ -777,8 +777,103 @@ fn sixty_four_octet_frames() {
     assert_eq!(r.dce.pps[0][3], 255, "a full block of 256 frames");
 }
 
-/// Any answers to PPS, RR and CTC (MCF, PPR with any map, RNR, CTR, unknown frames with any
-/// FIF): the sender never panics and always ends the call with a result.
+/// EOR on the line: with MH in ECM frames (no MMR: `two_d` off) and a receiver offering V.27ter
+/// 2400 only, four PPRs for frame 0 of page 1's only block bring EOR-MPS (`FF 13 CF 4F`: the
+/// post-page message with the X bit), ERR moves on to page 2, whose PPS-EOP gets MCF; page 1
+/// counts as sent and the result lists frame 0 as abandoned. The page after it is sent whole.
+/// Without ERR, EOR is repeated three times (T4 each), then 1052 (no response to the MPS three
+/// times). With MMR there is no EOR: 1050.
+#[test]
+fn eor_after_four_pprs_at_the_lowest_speed() {
+    use redial::modem::fax_send::AbandonedFrames;
+    let mut dis = dis_with_ecm_mmr();
+    // Rates: V.27ter 2400 only (DIS bits 11-14 clear).
+    dis[4] &= !0b0011_1100;
+    let faults = |err: bool| Faults {
+        dis: Some(dis.clone()),
+        ppr: [vec![0], vec![0], vec![0], vec![0]].into(),
+        err,
+        ..Faults::default()
+    };
+    let r = run(
+        Class1Plan {
+            ecm: true,
+            ..plan(2)
+        },
+        faults(true),
+    );
+    assert_eq!(
+        (r.result.code, r.result.pages_sent, r.result.baud),
+        (0, 2, 2400),
+        "{:?}",
+        r.events
+    );
+    assert!(r.dce.ctc.is_empty(), "no CTC at the lowest speed");
+    assert_eq!(r.dce.eor, [vec![fcf::MPS | fcf::X]]);
+    let eor = r
+        .dce
+        .sent_frames
+        .iter()
+        .find(|f| f[2] & 0xFE == fcf::EOR)
+        .unwrap();
+    assert_eq!(eor, &[0xff, 0x13, 0xCF, 0x4F]);
+    assert_eq!(
+        r.result.abandoned,
+        [AbandonedFrames {
+            page: 1,
+            block: 0,
+            frames: vec![0]
+        }]
+    );
+    assert_eq!(
+        r.result.detail,
+        "2 page(s) sent; page 1 with 1 frame(s) abandoned after EOR"
+    );
+    // Page 1: the block, three resends of frame 0; page 2: one block, PPS-EOP.
+    assert_eq!(r.dce.ecm_tx.len(), 5);
+    assert_eq!(fcd_numbers(&r.dce.ecm_tx[3].1).0, [0]);
+    assert!(r.dce.ecm_tx.iter().all(|(code, _)| *code == 24));
+    assert_eq!(r.dce.pps.last().map(|p| p[0]), Some(fcf::EOP | fcf::X));
+    assert!(r.events.contains(&FaxEvent::PageSent(1)));
+
+    let r = run(
+        Class1Plan {
+            ecm: true,
+            ..plan(2)
+        },
+        faults(false),
+    );
+    assert_eq!(
+        (r.result.code, r.result.pages_sent),
+        (1052, 0),
+        "{:?}",
+        r.events
+    );
+    assert_eq!(r.dce.eor.len(), 3, "EOR repeated after T4");
+    assert_eq!(
+        r.dce.sent_frames.last().map(|f| f[2] & 0xFE),
+        Some(fcf::DCN)
+    );
+
+    let r = run(
+        Class1Plan {
+            ecm: true,
+            two_d: true,
+            ..plan(2)
+        },
+        faults(true),
+    );
+    assert_eq!((r.result.code, r.result.pages_sent), (1050, 0));
+    assert!(r.dce.eor.is_empty(), "no EOR with MMR");
+    assert!(
+        r.result.detail.contains("no EOR with MMR"),
+        "{}",
+        r.result.detail
+    );
+}
+
+/// Any answers to PPS, RR, CTC and EOR (MCF, PPR with any map, RNR, CTR, ERR, unknown frames
+/// with any FIF): the sender never panics and always ends the call with a result.
 #[test]
 fn random_answers_in_ecm_never_panic() {
     for seed in 1..=40u64 {

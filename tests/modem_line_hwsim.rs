@@ -25,6 +25,10 @@ number = "5550110"
 outcome = { kind = "fax", rings = 1, csi = "MR RECEIVER", dis = "1,5,0,2,1,0,0,0" }
 
 [[number]]
+number = "5550111"
+outcome = { kind = "fax", rings = 1, csi = "ECM RECEIVER", dis = "1,5,0,2,1,2,0,0" }
+
+[[number]]
 number = "5550103"
 outcome = { kind = "fax", rings = 1, rtn_pages = [2], rtn_times = 1 }
 
@@ -461,6 +465,88 @@ async fn two_d_is_negotiated_in_class_20_and_class_2_and_mr_no_sends_mh() {
                 &rows[..rows.len().min(10)]
             );
         }
+    }
+    rack.stop().await;
+}
+
+/// ECM in Class 2.0 (`+FCC`/`+FIS` ec) and Class 2 (`+FDCC`/`+FDIS` ec): `ecm=yes` offers
+/// ec=2 (256-octet frames; `ecm_frame=64`: ec=1), a receiver offering ECM gets it (hw-sim's
+/// `+FCS`/`+FDCS` echo the ec offered, its call record says `ecm`), and the session log names
+/// what was negotiated; `ecm=no` offers ec=0, and a receiver without ECM gives ec=0 whatever
+/// was offered. The pages arrive either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ecm_is_offered_in_class_20_and_class_2_and_ecm_no_turns_it_off() {
+    let rack = Rack::start("ecm", 2).await;
+    let doc = two_page_document(&rack.dir.join("docs"));
+    for (modem, class, ecm, frame, number, offered, got, said) in [
+        (
+            0,
+            "2.0",
+            "yes",
+            "256",
+            "5550111",
+            2,
+            2,
+            "ECM with 256-octet frames",
+        ),
+        (
+            1,
+            "2",
+            "yes",
+            "256",
+            "5550111",
+            2,
+            2,
+            "ECM with 256-octet frames",
+        ),
+        (
+            0,
+            "2.0",
+            "yes",
+            "64",
+            "5550111",
+            1,
+            1,
+            "ECM with 64-octet frames",
+        ),
+        (0, "2.0", "no", "256", "5550111", 0, 0, "no ECM"),
+        (1, "2", "no", "256", "5550111", 0, 0, "no ECM"),
+        (0, "2.0", "yes", "256", "5550110", 2, 0, "no ECM"),
+    ] {
+        let what = format!("class {class} ecm={ecm} ecm_frame={frame} to {number}");
+        let r = run_call(
+            &rack.settings(
+                modem,
+                &[("class", class), ("ecm", ecm), ("ecm_frame", frame)],
+            ),
+            &fax_call(number, vec![doc.clone()]),
+        )
+        .await;
+        let log = r.transcript.clone().unwrap_or_default();
+        assert_eq!((r.code, r.pages), (0, 2), "{what}: {r:?}\n{log}");
+        let (cc, is, cs) = if class == "2.0" {
+            ("+FCC", "+FIS", "+FCS")
+        } else {
+            ("+FDCC", "+FDIS", "+FDCS")
+        };
+        for want in [
+            format!("AT{cc}=1,5,0,2,1,{offered},0,0"),
+            format!("AT{is}=1,5,0,2,1,{offered},0,0"),
+            format!("{cs}:1,5,0,2,1,{got},0,0"),
+            format!("session: 14400 bit/s, MR, {said}"),
+        ] {
+            assert!(log.contains(&want), "{what}: {want:?} missing:\n{log}");
+        }
+        let last: serde_json::Value = serde_json::from_str(
+            std::fs::read_to_string(rack.dir.join("calls.jsonl"))
+                .unwrap()
+                .lines()
+                .last()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(last["ecm"], got > 0, "{what}: {last}");
+        assert_eq!(last["pages"].as_array().map(Vec::len), Some(2), "{what}");
     }
     rack.stop().await;
 }

@@ -19,6 +19,7 @@ fn plan(pages: usize) -> FaxPlan {
         max_speed: 5,
         page_retries: 2,
         flo: None,
+        ec: 0,
     }
 }
 
@@ -374,6 +375,93 @@ fn the_negotiated_data_format_picks_mh_or_mr() {
         assert!(
             raw.iter().any(|w| w.starts_with(b"AT+FCC=1,5,0,2,1,")),
             "MR offered in +FCC"
+        );
+    }
+}
+
+/// ECM in Class 2.0 and Class 2: the plan's `ec` goes into `+FCC`/`+FIS` (`+FDCC`/`+FDIS`) as
+/// the sixth subparameter (0 off, 1 ECM with 64-octet frames, 2 with 256), and what the modem's
+/// `+FCS`/`+FDCS` says was negotiated is reported as a progress line for the session log.
+#[test]
+fn ecm_is_offered_in_the_ec_subparameter_and_the_negotiated_ec_is_reported() {
+    use redial::modem::fax_send::{EC_256, EC_64, EC_OFF};
+    for (class, ec, fcs, offered, said) in [
+        (
+            FaxClass::Class20,
+            EC_256,
+            "1,5,0,2,0,2,0,0",
+            "1,5,0,2,0,2,0,0",
+            "ECM with 256-octet frames",
+        ),
+        (
+            FaxClass::Class20,
+            EC_64,
+            "1,5,0,2,0,1,0,0",
+            "1,5,0,2,0,1,0,0",
+            "ECM with 64-octet frames",
+        ),
+        (
+            FaxClass::Class20,
+            EC_256,
+            "1,5,0,2,0,0,0,0",
+            "1,5,0,2,0,2,0,0",
+            "no ECM",
+        ),
+        (
+            FaxClass::Class20,
+            EC_OFF,
+            "1,5,0,2,0,0,0,0",
+            "1,5,0,2,0,0,0,0",
+            "no ECM",
+        ),
+        (
+            FaxClass::Class2,
+            EC_256,
+            "1,3,0,2,0,2,0,0",
+            "1,5,0,2,0,2,0,0",
+            "ECM with 256-octet frames",
+        ),
+    ] {
+        let what = format!("{class:?} ec={ec} +FCS:{fcs}");
+        let p = FaxPlan { ec, ..plan(1) };
+        let (r, written, events) = converse(class, p, |tx: &[u8]| {
+            let text = String::from_utf8_lossy(tx).trim_end().to_string();
+            if tx.ends_with(&[DLE, b'.']) {
+                return b"\r\n+FHS:00\r\n\r\nOK\r\n".to_vec();
+            }
+            if tx.ends_with(&[DLE, ETX]) {
+                return ok();
+            }
+            match text.as_str() {
+                t if t.starts_with("ATD") => ANSWERED.as_bytes().to_vec(),
+                "AT+FDT" if class == FaxClass::Class20 => {
+                    format!("\r\n+FCS:{fcs}\r\n\r\nCONNECT\r\n").into_bytes()
+                }
+                "AT+FDT" => format!("\r\n+FDCS:{fcs}\r\n\r\nCONNECT\r\n\x11").into_bytes(),
+                "AT+FET=2" => b"\r\n+FPTS:1\r\n\r\n+FHNG:0\r\n\r\nOK\r\n".to_vec(),
+                _ => ok(),
+            }
+        });
+        assert_eq!((r.code, r.pages_sent), (0, 1), "{what}: {r:?}");
+        let (cc, is) = if class == FaxClass::Class20 {
+            ("AT+FCC=", "AT+FIS=")
+        } else {
+            ("AT+FDCC=", "AT+FDIS=")
+        };
+        for cmd in [cc, is] {
+            assert!(
+                written
+                    .iter()
+                    .any(|w| w.trim_end() == format!("{cmd}{offered}")),
+                "{what}: {cmd}{offered} not in {written:?}"
+            );
+        }
+        let want = format!(", {said}");
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, FaxEvent::Progress(p) if p.starts_with("session: ") && p.ends_with(&want))),
+            "{what}: {events:?}"
         );
     }
 }

@@ -69,10 +69,25 @@ pub struct CallRecord {
     pub tsi: String,
     /// Class 1: the bit rate of the last training the remote confirmed (CFR), 0 if none.
     pub trained_bps: u32,
-    /// Class 1: the sender's last DCS asked for error correction mode (T.30 Annex A).
+    /// Class 1: the sender's last DCS asked for error correction mode (T.30 Annex A);
+    /// Class 2.0/2: the last `+FCS`/`+FDCS` had `ec` 1 or 2.
     pub ecm: bool,
     /// Class 1 with ECM: partial page requests (PPR) the remote sent.
     pub pprs: u32,
     /// Class 1 with ECM: receive-not-ready answers (RNR) the remote sent.
     pub rnrs: u32,
+    /// Class 1 with ECM: partial pages the sender ended with EOR (end of retransmission),
+    /// giving up the frames still bad.
+    pub eors: Vec<EorRecord>,
+}
+
+/// A partial page the sender gave up on with EOR: the frames that never arrived.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EorRecord {
+    /// 1-based page number within the call.
+    pub page: u32,
+    /// 0-based partial page (block) of the page.
+    pub block: u32,
+    /// The frame numbers abandoned.
+    pub frames: Vec<u32>,
 }

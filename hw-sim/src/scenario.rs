@@ -341,9 +341,14 @@ pub struct FaxAnswer {
     /// are RNR (receiver not ready); then the PPS is answered.
     #[serde(default)]
     pub rnr: u32,
+    /// Class 1 with ECM: the first `eor_rnr` answers to EOR (and to the sender's RR after
+    /// them) are RNR; then the EOR is answered with ERR.
+    #[serde(default)]
+    pub eor_rnr: u32,
 }
 
-/// An ECM data frame the line spoils: `{ frame = 3, page = 1, times = 1 }`.
+/// An ECM data frame the line spoils: `{ frame = 3, page = 1, block = 0, times = 1 }`, or on
+/// every transmission with `always = true` (so the sender must give it up with EOR).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EcmFault {
@@ -352,9 +357,15 @@ pub struct EcmFault {
     /// Only on this page (1-based); any page if absent.
     #[serde(default)]
     pub page: Option<u32>,
+    /// Only in this partial page (0-based block of the page); any block if absent.
+    #[serde(default)]
+    pub block: Option<u32>,
     /// How many times it arrives spoilt (each transmission of it counts).
     #[serde(default = "one")]
     pub times: u32,
+    /// Spoilt on every transmission (`times` is then ignored).
+    #[serde(default)]
+    pub always: bool,
 }
 
 /// A Class 1 frame the line spoils: `{ frame = "MPS", page = 2, times = 1 }`.

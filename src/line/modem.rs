@@ -23,7 +23,9 @@ use super::{Call, CallProgress, CallResult, Completion, Line, LineDef, Placed, R
 use crate::audio::load_message;
 use crate::fax::Resolution;
 use crate::modem::dialstring::DialString;
-use crate::modem::fax_send::{FaxClass, FaxEvent, FaxPlan, FaxResult, FaxSend, FaxTimeouts};
+use crate::modem::fax_send::{
+    FaxClass, FaxEvent, FaxPlan, FaxResult, FaxSend, FaxTimeouts, EC_256, EC_64, EC_OFF,
+};
 use crate::modem::query::Query;
 use crate::modem::t30::{pick_class, AnyFax, Class1Mode, Class1Plan, Class1Send};
 use crate::modem::voice_call::{VoiceCall, VoicePlan};
@@ -69,10 +71,11 @@ pub struct ModemSettings {
     pub class1: Class1Mode,
     /// Offer 2-D (MR) coding to receivers that accept it (`mr=no` sends MH only).
     pub mr: bool,
-    /// Class 1: error correction mode (T.30 Annex A, with MMR coding when offered) when the
-    /// receiver offers it (`ecm=no` sends without ECM).
+    /// Error correction mode (T.30 Annex A) when the receiver offers it (`ecm=no` sends
+    /// without): Class 1 runs it (with MMR coding when offered), Class 2.0/2 offer it to the
+    /// modem (`ec` of `+FCC`/`+FIS`, `+FDCC`/`+FDIS`).
     pub ecm: bool,
-    /// Class 1 ECM frame size: 256 octets (default) or 64 (`ecm_frame=64`).
+    /// ECM frame size: 256 octets (default) or 64 (`ecm_frame=64`; Class 2.0/2: `ec` 1).
     pub ecm_frame: usize,
     /// Class 1 ECM frames framed by redial and sent with `+FTM` (`ecm_hdlc=host`, the default:
     /// spandsp's T.31 takes `+FTH=3` only) rather than by the modem after `+FTH=n`
@@ -603,6 +606,12 @@ where
             Flow::XonXoff => 1,
             Flow::RtsCts => 2,
         }),
+        // ECM: Class 2.0/2 offer it in +FCC/+FIS (the modem runs it); Class 1 runs it itself.
+        ec: match (settings.ecm, settings.ecm_frame) {
+            (false, _) => EC_OFF,
+            (true, 64) => EC_64,
+            (true, _) => EC_256,
+        },
     };
     let (mut port, pacing, transcript) = match open_recorded(settings, call, "fax").await {
         Ok(p) => p,
@@ -656,8 +665,6 @@ where
         None => AnyFax::Class1(Box::new(Class1Send::new(
             now(),
             Class1Plan {
-                ecm: settings.ecm,
-                ecm_frame: settings.ecm_frame,
                 ecm_host_hdlc: settings.ecm_host_hdlc,
                 ..Class1Plan::from_fax_plan(
                     plan,

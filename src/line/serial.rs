@@ -282,6 +282,7 @@ mod tests {
             max_speed: 5,
             page_retries: 1,
             flo: None,
+            ec: 0,
         }
     }
 

@@ -47,6 +47,27 @@ pub struct FaxPlan {
     /// flow control the modem applies to our data, 0 none, 1 XON/XOFF, 2 RTS/CTS. `None`: leave
     /// the modem's default. Class 2.0 only (the Class 2 draft has no `+FLO`).
     pub flo: Option<u8>,
+    /// Error correction offered: the `ec` subparameter of `+FCC`/`+FIS` (`+FDCC`/`+FDIS`):
+    /// [`EC_OFF`], [`EC_64`] or [`EC_256`]. The modem runs ECM itself; `+FCS` says what the
+    /// receiver took. (A Class 1 line takes `ecm=`/`ecm_frame=` from it too.)
+    pub ec: u8,
+}
+
+/// T.32 `ec` 0: no error correction.
+pub const EC_OFF: u8 = 0;
+/// T.32 `ec` 1: ECM (T.30 Annex A) with 64-octet frames.
+pub const EC_64: u8 = 1;
+/// T.32 `ec` 2: ECM with 256-octet frames.
+pub const EC_256: u8 = 2;
+
+/// What a `+FCS`/`+FDCS` `ec` value means, for the session log.
+pub fn ec_name(ec: &str) -> String {
+    match ec.trim() {
+        "0" | "" => "no ECM".into(),
+        "1" => "ECM with 64-octet frames".into(),
+        "2" => "ECM with 256-octet frames".into(),
+        other => format!("error correction ec={other}"),
+    }
 }
 
 /// How the call ended.
@@ -66,6 +87,20 @@ pub struct FaxResult {
     pub modem_unresponsive: bool,
     /// A sentence for the log.
     pub detail: String,
+    /// Class 1 with ECM: frames given up with EOR (T.30 Annex A end of retransmission). Their
+    /// pages count as sent (the receiver answered ERR and kept the rest) but lack these frames.
+    pub abandoned: Vec<AbandonedFrames>,
+}
+
+/// Frames of one partial page (block) the sender gave up on with EOR after four PPRs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbandonedFrames {
+    /// 1-based page number.
+    pub page: u32,
+    /// 0-based block (partial page) of the page.
+    pub block: u32,
+    /// The frame numbers within the block that never arrived good.
+    pub frames: Vec<usize>,
 }
 
 /// What the machine reports.
@@ -194,10 +229,11 @@ impl FaxSend {
     pub fn new(now: Instant, plan: FaxPlan, class: FaxClass, timeouts: FaxTimeouts) -> FaxSend {
         let id = clean_id(&plan.local_id);
         let caps = format!(
-            "{},{},0,2,{},0,0,0",
+            "{},{},0,2,{},{},0,0",
             u8::from(plan.fine),
             plan.max_speed.min(5),
-            u8::from(plan.two_d)
+            u8::from(plan.two_d),
+            plan.ec.min(EC_256)
         );
         let mut init = init_sequence(&plan.init);
         let flo = plan.flo.map(|n| (format!("+FLO={}", n.min(2)), false));
@@ -340,9 +376,17 @@ impl FaxSend {
         } else if let Some(v) = report_value(line, &["+FCSI", "+FCI"]) {
             self.result.remote_id = v.trim_matches('"').trim().to_string();
         } else if let Some(v) = report_value(line, &["+FDCS", "+FCS"]) {
-            self.result.baud = v.split(',').nth(1).map_or(0, speed);
+            let fields: Vec<&str> = v.split(',').map(str::trim).collect();
+            self.result.baud = fields.get(1).map_or(0, |b| speed(b));
             // df (data format): 0 = 1-D MH, 1 = 2-D MR.
-            self.negotiated_mr = v.split(',').nth(4).map(str::trim) == Some("1");
+            self.negotiated_mr = fields.get(4) == Some(&"1");
+            // ec: what the receiver took of the error correction offered.
+            self.progress(format!(
+                "session: {} bit/s, {}, {}",
+                self.result.baud,
+                if self.negotiated_mr { "MR" } else { "MH" },
+                ec_name(fields.get(5).copied().unwrap_or("0"))
+            ));
         } else if let Some(v) = report_value(line, &["+FPTS", "+FPS"]) {
             self.ppr = v.split(',').next().and_then(|p| p.trim().parse().ok());
         } else if self.state == State::QueryPpr {

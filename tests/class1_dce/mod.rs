@@ -61,6 +61,8 @@ pub struct Faults {
     pub ppr: VecDeque<Vec<usize>>,
     /// ECM: answer CTC with CTR.
     pub ctr: bool,
+    /// ECM: answer EOR with ERR (else stay silent).
+    pub err: bool,
     /// ECM: answer this many PPS/RR frames with RNR before the PPS's answer.
     pub rnr: u32,
     /// ECM: answer every PPS, RR and CTC with a pseudo-random frame from this seed (MCF, PPR
@@ -102,6 +104,8 @@ pub struct Dce {
     pub pps: Vec<Vec<u8>>,
     /// ECM: the FIF of every CTC received.
     pub ctc: Vec<Vec<u8>>,
+    /// ECM: the FIF of every EOR received.
+    pub eor: Vec<Vec<u8>>,
 }
 
 impl Dce {
@@ -126,6 +130,7 @@ impl Dce {
             ecm_tx: Vec::new(),
             pps: Vec::new(),
             ctc: Vec::new(),
+            eor: Vec::new(),
         }
     }
 
@@ -247,7 +252,7 @@ impl Dce {
         self.say("OK");
         match kind {
             fcf::DCS => self.awaiting_tcf = true,
-            fcf::PPS | fcf::RR | fcf::CTC if self.f.chaos.is_some() => {
+            fcf::PPS | fcf::RR | fcf::CTC | fcf::EOR if self.f.chaos.is_some() => {
                 let mut seed = self.f.chaos.unwrap_or(1);
                 let mut rnd = || {
                     seed ^= seed << 13;
@@ -255,8 +260,9 @@ impl Dce {
                     seed ^= seed << 17;
                     seed
                 };
-                let f = match rnd() % 6 {
+                let f = match rnd() % 7 {
                     0 => rig_mcf(),
+                    5 => frame(fcf::ERR),
                     1 => frame(fcf::RNR),
                     2 => frame(fcf::CTR),
                     3 | 4 => {
@@ -307,6 +313,16 @@ impl Dce {
                         }
                         self.queue.push_back(rig_mcf());
                     }
+                }
+            }
+            fcf::EOR => {
+                let fif = f_fif(&self.sent_frames);
+                if fif.first().is_some_and(|p| *p != 0) {
+                    self.page_no += 1;
+                }
+                self.eor.push(fif);
+                if self.f.err {
+                    self.queue.push_back(frame(fcf::ERR));
                 }
             }
             fcf::CTC => {

@@ -26,7 +26,7 @@ pub(crate) enum Op {
     Action,
 }
 
-const CAPS_RANGE: &str = "(0,1),(0-5),(0-2),(0-2),(0,1),(0),(0),(0-7)";
+const CAPS_RANGE: &str = "(0,1),(0-5),(0-2),(0-2),(0,1),(0-2),(0),(0-7)";
 const DEFAULT_CAPS: &str = "1,5,0,2,0,0,0,0";
 
 impl Modem {

@@ -108,6 +108,10 @@ impl FaxSession {
         caps_text(&self.remote)
     }
 
+    /// The session parameters (`+FCS`): the lesser of what the DTE offers (`+FIS`/`+FCC`) and
+    /// what the remote's DIS offers, except `ec`: a remote offering ECM (DIS bit 27) takes either
+    /// frame size, so the DTE's choice (1 = 64-octet frames, 2 = 256) stands; 0 when either
+    /// side has none.
     fn dcs(&self) -> [u32; 8] {
         let (l, r) = (&self.local, &self.remote);
         [
@@ -116,7 +120,7 @@ impl FaxSession {
             l[2].min(r[2]),
             l[3].min(r[3]),
             l[4].min(r[4]),
-            0,
+            if r[5] >= 1 { l[5].min(2) } else { 0 },
             0,
             r[7],
         ]
@@ -156,11 +160,15 @@ impl Modem {
             return;
         };
         let class20 = f.class20;
+        let ecm = f.dcs()[5] >= 1;
         let line = format!(
             "{}{}",
             if class20 { "+FCS:" } else { "+FDCS:" },
             f.dcs_text()
         );
+        if let Some(c) = self.call.as_mut() {
+            c.rec.ecm = ecm;
+        }
         self.info(&line);
         self.result(Res::Connect(None));
         if !class20 {

@@ -468,6 +468,7 @@ impl Modem {
                 c.rec.ecm = l.remote.ecm;
                 c.rec.pprs = l.remote.pprs;
                 c.rec.rnrs = l.remote.rnrs;
+                c.rec.eors = l.remote.eors.clone();
             }
             c.rec.ended_by = if let (Some(why), "hangup by DTE") = (c1_gone, ended_by) {
                 why

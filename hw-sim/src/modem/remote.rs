@@ -3,13 +3,15 @@
 //!
 //! Owns what the receiver offers (its CSI and DIS, from the scenario's capabilities), refusing a
 //! DCS that asks for more, the training check (TCF), page verdicts (MCF, RTP, RTN,
-//! decodability), repeated commands (the previous answer again), CRP, DCN, and the scenario's
-//! faults (lost commands, garbled answers, FTT, hang-ups). Pure: frames and data in, frames and
+//! decodability), repeated commands (the previous answer again), CRP, DCN, ECM (partial pages,
+//! PPR, CTC, RNR, and EOR answered with ERR: the frames still missing are given up), and the
+//! scenario's faults (lost commands, garbled answers, FTT, spoilt frames, hang-ups). Pure: frames and data in, frames and
 //! verdicts out; the modem decides when they cross the line. Frames are in wire order (`FF`,
 //! control, FCF, FIF), without FCS; the bit-level facts are in [`super::t30`].
 
 use super::commands::parse_caps;
 use super::t30::{dis_fif, fcf, frame, modulation, name, Dcs, Family};
+use crate::calllog::EorRecord;
 use crate::scenario::EcmFault;
 use crate::scenario::{FaxAnswer, FrameFault, Phase};
 use crate::t4::{decode_page, Coding};
@@ -89,10 +91,22 @@ pub(crate) struct Remote {
     pub pprs: u32,
     /// The last DCS accepted asked for ECM.
     pub ecm: bool,
-    /// ECM: RNRs sent so far (the scenario's `rnr` caps them).
+    /// ECM: RNRs sent so far (to PPS and to EOR).
     pub rnrs: u32,
-    /// ECM: the PPS answered RNR, to be answered once ready.
-    held_pps: Option<Vec<u8>>,
+    /// ECM: RNRs sent to PPS (the scenario's `rnr` caps them).
+    pps_rnrs: u32,
+    /// ECM: RNRs sent to EOR (the scenario's `eor_rnr` caps them).
+    eor_rnrs: u32,
+    /// ECM: the PPS or EOR (FCF, FIF) answered RNR, to be answered once ready.
+    held: Option<(u8, Vec<u8>)>,
+    /// ECM: the partial page (block) of the page being received, 0-based.
+    ecm_block: u32,
+    /// ECM: frames in the current block, as its last PPS said.
+    pps_count: usize,
+    /// ECM: the page being received lost frames to EOR (it is taken whatever it decodes to).
+    page_damaged: bool,
+    /// ECM: the partial pages the sender ended with EOR, and the frames it gave up.
+    pub eors: Vec<EorRecord>,
 }
 
 /// How often the remote repeats DIS when no DCS comes.
@@ -124,7 +138,13 @@ impl Remote {
             pprs: 0,
             ecm: false,
             rnrs: 0,
-            held_pps: None,
+            pps_rnrs: 0,
+            eor_rnrs: 0,
+            held: None,
+            ecm_block: 0,
+            pps_count: 0,
+            page_damaged: false,
+            eors: Vec::new(),
         }
     }
 
@@ -224,6 +244,7 @@ impl Remote {
             fcf::DCS => self.on_dcs(fif),
             fcf::MPS | fcf::EOP | fcf::EOM => self.on_ppm(kind),
             fcf::PPS => self.on_pps(fif),
+            fcf::EOR => self.on_eor(fif),
             fcf::RR => self.on_rr(),
             fcf::CTC => self.on_ctc(fif),
             fcf::CRP => {
@@ -245,8 +266,7 @@ impl Remote {
 
     fn on_dcs(&mut self, fif: &[u8]) {
         self.last = None;
-        self.block.iter_mut().for_each(|f| *f = None);
-        self.page_data.clear();
+        self.new_page();
         if let Some(h) = self.answer.hangup.filter(|h| h.phase == Phase::B) {
             self.refusal = Some(format!("remote hangup in phase B (code {})", h.code));
             self.step = Step::Refusing;
@@ -380,7 +400,8 @@ impl Remote {
         } else {
             Coding::Mh
         };
-        let decodes = decode_page(&data, d.width, coding).is_ok();
+        // A page that lost frames to EOR is taken as it is (the sender gave them up).
+        let decodes = self.page_damaged || decode_page(&data, d.width, coding).is_ok();
         let page = self.page;
         let so_far = self.rtn_count.get(&page).copied().unwrap_or(0);
         let rtn = !decodes
@@ -395,6 +416,7 @@ impl Remote {
             dcs: d.t32(),
         });
         self.page += 1;
+        self.new_page();
         let rtp = self.answer.rtp_pages.contains(&page);
         let answer = if rtp { fcf::RTP } else { fcf::MCF };
         self.step = match ppm {
@@ -445,11 +467,23 @@ impl Remote {
         }
     }
 
+    /// A new page begins (or the same page again): no frames, no data, block 0.
+    fn new_page(&mut self) {
+        self.block.iter_mut().for_each(|f| *f = None);
+        self.page_data.clear();
+        self.ecm_block = 0;
+        self.page_damaged = false;
+    }
+
     fn spoil_ecm(&mut self, n: usize) -> bool {
         let rules: &[EcmFault] = &self.answer.bad_frames;
         for (i, r) in rules.iter().enumerate() {
             let used = self.bad_used.entry(i).or_insert(0);
-            if r.frame as usize == n && r.page.is_none_or(|p| p == self.page) && *used < r.times {
+            if r.frame as usize == n
+                && r.page.is_none_or(|p| p == self.page)
+                && r.block.is_none_or(|b| b == self.ecm_block)
+                && (r.always || *used < r.times)
+            {
                 *used += 1;
                 return true;
             }
@@ -473,10 +507,11 @@ impl Remote {
         if !d.ecm {
             return;
         }
-        if self.rnrs < self.answer.rnr {
+        if self.pps_rnrs < self.answer.rnr {
             // Not ready: the PPS waits until the sender's RR finds the receiver ready.
+            self.pps_rnrs += 1;
             self.rnrs += 1;
-            self.held_pps = Some(fif.to_vec());
+            self.held = Some((fcf::PPS, fif.to_vec()));
             return self.send(vec![frame(fcf::RNR, &[], true)]);
         }
         if !self.ecm_heard {
@@ -486,6 +521,7 @@ impl Remote {
         }
         self.ecm_heard = false;
         let count = usize::from(count) + 1;
+        self.pps_count = count;
         let mut map = [0u8; 32];
         let mut missing = false;
         for n in 0..count {
@@ -500,16 +536,10 @@ impl Remote {
             self.last = Some((fcf::PPS, frames.clone()));
             return self.send(frames);
         }
-        for f in self.block.iter_mut().take(count) {
-            if let Some(data) = f.take() {
-                if self.page_data.len() + data.len() <= 16 << 20 {
-                    self.page_data.extend_from_slice(&data);
-                }
-            }
-        }
-        self.block.iter_mut().for_each(|f| *f = None);
+        self.take_block(count);
         let ppm = ppm & 0xfe;
         if ppm == fcf::NULL {
+            self.ecm_block += 1;
             let frames = vec![frame(fcf::MCF, &[], true)];
             self.last = Some((fcf::PPS, frames.clone()));
             return self.send(frames);
@@ -532,18 +562,118 @@ impl Remote {
         }
     }
 
-    /// ECM: RR after RNR: RNR again while the scenario says so, then the held PPS's answer; an
-    /// RR with nothing held repeats the last answer.
-    fn on_rr(&mut self) {
-        if self.rnrs < self.answer.rnr && self.held_pps.is_some() {
+    /// ECM: the frames of the current block that arrived go to the page data (in frame
+    /// order; a frame given up with EOR leaves a gap), and the block is emptied.
+    fn take_block(&mut self, count: usize) {
+        for f in self.block.iter_mut().take(count) {
+            if let Some(data) = f.take() {
+                if self.page_data.len() + data.len() <= 16 << 20 {
+                    self.page_data.extend_from_slice(&data);
+                }
+            }
+        }
+        self.block.iter_mut().for_each(|f| *f = None);
+    }
+
+    /// ECM: EOR-x (end of retransmission; FIF: NULL or the post-page message): the sender gives
+    /// up the block's frames still missing. They are recorded, the frames that arrived are
+    /// kept, and the answer is ERR (RNR first while the scenario's `eor_rnr` says so). At the
+    /// end of a page (EOR-MPS/EOP/EOM) the page is taken as it is: stored if it decodes.
+    fn on_eor(&mut self, fif: &[u8]) {
+        let repeat = !self.ecm_heard && self.last.as_ref().is_some_and(|(p, _)| *p == fcf::EOR);
+        let d = match self.step {
+            Step::Ready(d) if d.ecm && !repeat => d,
+            _ => {
+                // Answered already (our ERR was lost): the same answer again.
+                if let Some((_, frames)) = self.last.clone().filter(|(p, _)| *p == fcf::EOR) {
+                    self.send(frames);
+                }
+                return;
+            }
+        };
+        let Some(&ppm) = fif.first() else { return };
+        let ppm = ppm & 0xfe;
+        if !matches!(ppm, fcf::NULL | fcf::MPS | fcf::EOP | fcf::EOM) {
+            return;
+        }
+        if self.eor_rnrs < self.answer.eor_rnr {
+            self.eor_rnrs += 1;
             self.rnrs += 1;
+            self.held = Some((fcf::EOR, fif.to_vec()));
             return self.send(vec![frame(fcf::RNR, &[], true)]);
         }
-        if let Some(fif) = self.held_pps.take() {
-            return self.on_pps(&fif);
+        let count = self.pps_count.max(1);
+        let frames = (0..count)
+            .filter(|&n| self.block[n].is_none())
+            .map(|n| n as u32)
+            .collect();
+        self.eors.push(EorRecord {
+            page: self.page,
+            block: self.ecm_block,
+            frames,
+        });
+        self.page_damaged = true;
+        self.take_block(count);
+        self.ecm_heard = false;
+        let mut answer = vec![frame(fcf::ERR, &[], true)];
+        if ppm == fcf::NULL {
+            self.ecm_block += 1;
+        } else {
+            if let Some(h) = self
+                .answer
+                .hangup
+                .filter(|h| h.phase == Phase::D && h.page == self.page)
+            {
+                return self.hang_up(format!("remote hangup in phase D (code {})", h.code));
+            }
+            let data = std::mem::take(&mut self.page_data);
+            self.verdicts.push(Verdict::Store {
+                data,
+                page: self.page,
+                dcs: d.t32(),
+            });
+            self.page += 1;
+            self.new_page();
+            self.step = match ppm {
+                fcf::EOP => Step::Done,
+                fcf::MPS => Step::Ready(d),
+                _ => Step::WaitDcs,
+            };
+            if ppm == fcf::EOM {
+                answer.push(frame(fcf::DIS, &dis_fif(&self.caps), true));
+            }
         }
-        if let Some((_, frames)) = self.last.clone() {
-            self.send(frames);
+        self.last = Some((fcf::EOR, answer.clone()));
+        self.send(answer);
+    }
+
+    /// ECM: RR after RNR: RNR again while the scenario says so, then the held PPS's or EOR's
+    /// answer; an RR with nothing held repeats the last answer.
+    fn on_rr(&mut self) {
+        match self.held.clone() {
+            Some((fcf::PPS, _)) if self.pps_rnrs < self.answer.rnr => {
+                self.pps_rnrs += 1;
+                self.rnrs += 1;
+                self.send(vec![frame(fcf::RNR, &[], true)]);
+            }
+            Some((fcf::EOR, _)) if self.eor_rnrs < self.answer.eor_rnr => {
+                self.eor_rnrs += 1;
+                self.rnrs += 1;
+                self.send(vec![frame(fcf::RNR, &[], true)]);
+            }
+            Some((kind, fif)) => {
+                self.held = None;
+                if kind == fcf::EOR {
+                    self.on_eor(&fif);
+                } else {
+                    self.on_pps(&fif);
+                }
+            }
+            None => {
+                if let Some((_, frames)) = self.last.clone() {
+                    self.send(frames);
+                }
+            }
         }
     }
 
@@ -568,7 +698,7 @@ impl Remote {
     fn reject(&mut self, ppm: u8) {
         *self.rtn_count.entry(self.page).or_insert(0) += 1;
         self.verdicts.push(Verdict::Rejected);
-        self.page_data.clear();
+        self.new_page();
         self.step = Step::WaitDcs;
         let frames = vec![frame(fcf::RTN, &[], true)];
         self.last = Some((ppm, frames.clone()));
@@ -677,14 +807,105 @@ mod tests {
         assert_eq!(r.verdicts.len(), 1);
     }
 
+    /// EOR: frame 1 of block 0 spoilt on every transmission. PPR lists it; EOR-NULL gets RNR
+    /// once (the scenario's `eor_rnr`), then ERR after RR; the frame is recorded as given up,
+    /// the next block's frames are taken whole (the rule is for block 0 only) and EOR-EOP ends
+    /// the page with ERR: the page's data is every frame that arrived, in order.
+    #[test]
+    fn eor_gives_up_the_missing_frames_and_answers_err() {
+        let answer: FaxAnswer = toml::from_str(
+            r#"dis = "1,5,0,2,0,1,0,0"
+            bad_frames = [{ frame = 1, block = 0, always = true }]
+            eor_rnr = 1"#,
+        )
+        .unwrap();
+        let mut r = Remote::new(answer);
+        let mut dcs = vec![0u8; 3];
+        for n in [10, 14, 24, 27] {
+            super::super::t30::set(&mut dcs, n);
+        }
+        r.hear_frame(&frame(fcf::DCS | 1, &dcs, true));
+        r.hear_data(145, vec![0; 2700]);
+        assert_eq!(kinds(&mut r), [(fcf::CFR, vec![])]);
+        let block = |b: u8| -> Vec<Vec<u8>> { (0..3).map(|n| vec![b * 16 + n; 256]).collect() };
+        let send = |r: &mut Remote, frames: &[Vec<u8>], which: &[usize]| {
+            for &n in which {
+                let mut f = vec![0xff, 0x03, fcf::FCD, n as u8];
+                f.extend_from_slice(&frames[n]);
+                r.hear_ecm_frame(146, &f);
+            }
+            r.hear_ecm_frame(146, &[0xff, 0x03, fcf::RCP]);
+        };
+        let (b0, b1) = (block(0), block(1));
+        send(&mut r, &b0, &[0, 1, 2]);
+        r.hear_frame(&frame(fcf::PPS | 1, &[fcf::NULL, 0, 0, 2], true));
+        let mut map = vec![0u8; 32];
+        map[0] = 0b10;
+        assert_eq!(kinds(&mut r), [(fcf::PPR, map.clone())]);
+        for _ in 0..3 {
+            send(&mut r, &b0, &[1]);
+            r.hear_frame(&frame(fcf::PPS | 1, &[fcf::NULL, 0, 0, 2], true));
+            assert_eq!(kinds(&mut r), [(fcf::PPR, map.clone())], "always bad");
+        }
+        r.hear_frame(&frame(fcf::EOR | 1, &[fcf::NULL], true));
+        assert_eq!(kinds(&mut r), [(fcf::RNR, vec![])]);
+        r.hear_frame(&frame(fcf::RR | 1, &[], true));
+        assert_eq!(kinds(&mut r), [(fcf::ERR, vec![])]);
+        // ERR lost: EOR again gets ERR again, nothing recorded twice.
+        r.hear_frame(&frame(fcf::EOR | 1, &[fcf::NULL], true));
+        assert_eq!(kinds(&mut r), [(fcf::ERR, vec![])]);
+        assert_eq!(
+            r.eors,
+            [EorRecord {
+                page: 1,
+                block: 0,
+                frames: vec![1]
+            }]
+        );
+        send(&mut r, &b1, &[0, 1, 2]);
+        r.hear_frame(&frame(fcf::PPS | 1, &[fcf::EOP | 1, 0, 1, 2], true));
+        assert_eq!(kinds(&mut r), [(fcf::MCF, vec![])], "block 1 is whole");
+        let mut want = b0[0].clone();
+        want.extend_from_slice(&b0[2]);
+        b1.iter().for_each(|f| want.extend_from_slice(f));
+        match r.verdicts.as_slice() {
+            [Verdict::Store { data, page: 1, .. }] => assert!(data == &want),
+            v => panic!("{:?}", v.len()),
+        }
+        assert_eq!((r.rnrs, r.pprs, r.eors.len()), (1, 4, 1));
+        // The same at a page's end: EOR-EOP gets ERR and ends the page.
+        let answer: FaxAnswer = toml::from_str(
+            r#"dis = "1,5,0,2,0,1,0,0"
+            bad_frames = [{ frame = 2, always = true }]"#,
+        )
+        .unwrap();
+        let mut r = Remote::new(answer);
+        r.hear_frame(&frame(fcf::DCS | 1, &dcs, true));
+        r.hear_data(145, vec![0; 2700]);
+        r.out.clear();
+        send(&mut r, &b0, &[0, 1, 2]);
+        r.hear_frame(&frame(fcf::PPS | 1, &[fcf::EOP | 1, 0, 0, 2], true));
+        map[0] = 0b100;
+        assert_eq!(kinds(&mut r), [(fcf::PPR, map)]);
+        r.hear_frame(&frame(fcf::EOR | 1, &[fcf::EOP | 1], true));
+        assert_eq!(kinds(&mut r), [(fcf::ERR, vec![])]);
+        assert_eq!(r.eors[0].frames, [2]);
+        assert!(matches!(
+            r.verdicts.as_slice(),
+            [Verdict::Store { page: 1, .. }]
+        ));
+        assert_eq!(r.step, Step::Done);
+    }
+
     /// Any frames and data in any order: the receiver answers or keeps quiet, never panics.
     #[test]
     fn random_frames_and_data_never_panic() {
         let answer: FaxAnswer = toml::from_str(
             r#"dis = "1,5,2,2,3,2,0,7"
             rtn_pages = [1]
-            bad_frames = [{ frame = 0, times = 3 }]
+            bad_frames = [{ frame = 0, times = 3 }, { frame = 2, block = 1, always = true }]
             rnr = 2
+            eor_rnr = 1
             drop = [{ frame = "MPS" }]
             garble = [{ frame = "CFR" }]
             hangup = { phase = "D", code = 50, page = 3 }"#,
@@ -708,6 +929,7 @@ mod tests {
             fcf::PPS,
             fcf::CTC,
             fcf::RR,
+            fcf::EOR,
             0x00,
             0xff,
         ];
@@ -719,7 +941,7 @@ mod tests {
                     0 => {
                         let n = (rnd() % 8) as usize;
                         let mut f =
-                            vec![0xff, 0x13, kinds[(rnd() % 12) as usize] | (rnd() & 1) as u8];
+                            vec![0xff, 0x13, kinds[(rnd() % 13) as usize] | (rnd() & 1) as u8];
                         f.extend((0..n).map(|_| rnd() as u8));
                         f.truncate((rnd() % 12) as usize);
                         r.hear_frame(&f);

@@ -30,6 +30,10 @@ pub(crate) mod fcf {
     /// ECM flow control: receive ready (the sender asks), receive not ready (the answer).
     pub const RR: u8 = 0x6e;
     pub const RNR: u8 = 0xec;
+    /// ECM: end of retransmission (the sender gives up a block's bad frames; FIF: the
+    /// post-page message, or NULL) and the receiver's response to it.
+    pub const EOR: u8 = 0xce;
+    pub const ERR: u8 = 0x1c;
     /// ECM: the end of a partial page that is not the end of a page (PPS-NULL).
     pub const NULL: u8 = 0x00;
     /// T.4 Annex A frames at the page modulation: facsimile coded data, return to control.
@@ -62,6 +66,8 @@ pub(crate) fn name(f: u8) -> &'static str {
         fcf::CTR => "CTR",
         fcf::RR => "RR",
         fcf::RNR => "RNR",
+        fcf::EOR => "EOR",
+        fcf::ERR => "ERR",
         _ => "?",
     }
 }

@@ -1,7 +1,7 @@
 //! ECM (T.30 Annex A, T.4 Annex A) as the sender sees it: the page coded once, cut into
 //! numbered FCD frames of 256 (or 64) octets, up to 256 frames to a partial page (block), each block
 //! ended by three RCP frames; the PPS information field (post-page message, page, block and
-//! frame counts) and the PPR map of frames to send again. Also T.6 (MMR) coding of a page, which
+//! frame counts), the PPR map of frames to send again and the EOR information field. Also T.6 (MMR) coding of a page, which
 //! only travels with ECM. Pure: bytes and frames in, bytes and frames out.
 
 use super::frame::{fcf, fcs, Frame};
@@ -13,7 +13,8 @@ pub const FRAME_BYTES: usize = 256;
 pub const SMALL_FRAME_BYTES: usize = 64;
 /// Frames in one partial page at most (frame numbers are one octet).
 pub const BLOCK_FRAMES: usize = 256;
-/// PPRs for one block before the sender changes speed (CTC) or gives up (T.30 A.4.1).
+/// PPRs for one block before the sender changes speed (CTC) or gives the frames up (EOR)
+/// (T.30 A.4.1).
 pub const MAX_PPR: u32 = 4;
 
 /// A page cut for ECM: blocks of frames of coded data.
@@ -88,6 +89,12 @@ pub fn pps_fif(ppm: u8, page: usize, block: usize, frames: usize) -> Vec<u8> {
         (block % 256) as u8,
         frames.clamp(1, BLOCK_FRAMES).saturating_sub(1) as u8,
     ]
+}
+
+/// The EOR information field: the post-page message (`fcf::NULL` when more blocks of the page
+/// follow, else MPS/EOP/EOM with the X bit as in our frames), one octet.
+pub fn eor_fif(ppm: u8) -> Vec<u8> {
+    pps_fif(ppm, 0, 0, 1)[..1].to_vec()
 }
 
 /// The frames a PPR asks for again, of a block of `frames` frames: bit n%8 of octet n/8 of its
@@ -273,6 +280,9 @@ mod tests {
         assert_eq!(pps_fif(fcf::MPS, 2, 0, 30), [fcf::MPS | 1, 2, 0, 29]);
         assert_eq!(pps_fif(fcf::NULL, 257, 3, 256), [0, 1, 3, 255]);
         assert_eq!(pps_fif(fcf::EOP, 0, 0, 0)[3], 0);
+        assert_eq!(eor_fif(fcf::NULL), [0]);
+        assert_eq!(eor_fif(fcf::MPS), [fcf::MPS | 1]);
+        assert_eq!(eor_fif(fcf::EOP), [0x2F]);
         let mut map = [0u8; 32];
         map[0] = 0b1000_0010;
         map[31] = 0x80;

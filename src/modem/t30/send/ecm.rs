@@ -1,12 +1,15 @@
 //! The ECM steps of a Class 1 send (T.30 Annex A): a page coded once (MMR when the receiver
 //! offers it, else MR or MH), sent block by block as FCD frames at the page modulation, each
-//! block closed by PPS; PPR resends the frames it lists, MCF moves on; after four PPRs for a
-//! block the speed steps down with CTC (or the call ends when no slower speed is left).
+//! block closed by PPS; PPR resends the frames it lists, MCF moves on. After four PPRs for a
+//! block: CTC (the speed steps down) while a slower speed is left and it helps, else EOR (the
+//! frames still bad are given up, the receiver answers ERR, the call goes on), except with MMR,
+//! where the call ends instead (everything after a lost frame would be lost).
 
 use super::super::ecm::{
-    encode_mmr, hdlc_stream, ppr_frames, pps_fif, FRAME_BYTES, MAX_PPR, SMALL_FRAME_BYTES,
+    encode_mmr, eor_fif, hdlc_stream, ppr_frames, pps_fif, FRAME_BYTES, MAX_PPR, SMALL_FRAME_BYTES,
 };
 use super::*;
+use crate::modem::fax_send::AbandonedFrames;
 
 impl Class1Send {
     /// Codes the current page for ECM, cuts it into frames and sends its first block.
@@ -61,6 +64,11 @@ impl Class1Send {
         self.ecm_page = Some(cut);
         self.block = 0;
         self.pprs = 0;
+        self.ctc_bad = None;
+        self.eor = false;
+        // The page goes again whole (after RTN): what an earlier try abandoned no longer counts.
+        let page = self.page as u32 + 1;
+        self.result.abandoned.retain(|a| a.page != page);
         self.send_block(now);
     }
 
@@ -106,8 +114,9 @@ impl Class1Send {
         }
     }
 
-    /// PPS for the current block: PPS-NULL while more blocks of the page follow, else PPS with
-    /// the post-page message.
+    /// The command after a block: PPS (or EOR when the block's bad frames are given up) with
+    /// NULL while more blocks of the page follow, else with the post-page message; RR while
+    /// the receiver is not ready.
     pub(super) fn pps(&self) -> Frame {
         if self.rr {
             return Frame::ours(fcf::RR, vec![], true);
@@ -119,21 +128,25 @@ impl Class1Send {
         } else {
             self.ppm()
         };
+        if self.eor {
+            return Frame::ours(fcf::EOR, eor_fif(ppm), true);
+        }
         let frames = page.map_or(1, |p| p.frames(self.block));
         Frame::ours(fcf::PPS, pps_fif(ppm, self.page, self.block, frames), true)
     }
 
     /// The post-page command as logs name it: `MPS`/`EOP` without ECM; `PPS-NULL`, `PPS-MPS`,
-    /// `PPS-EOP` or `RR` with it.
+    /// `PPS-EOP`, `EOR-NULL`, `EOR-MPS`, `EOR-EOP` or `RR` with it.
     pub(super) fn ppm_label(&self) -> String {
         if self.ecm_page.is_none() {
             return fcf_name(self.ppm()).to_string();
         }
         let f = self.pps();
+        let kind = fcf_name(f.kind());
         match f.fif.first() {
             _ if f.kind() == fcf::RR => "RR".into(),
-            Some(&fcf::NULL) | None => "PPS-NULL".into(),
-            Some(&p) => format!("PPS-{}", fcf_name(p)),
+            Some(&fcf::NULL) | None => format!("{kind}-NULL"),
+            Some(&p) => format!("{kind}-{}", fcf_name(p)),
         }
     }
 
@@ -161,21 +174,28 @@ impl Class1Send {
         }
         self.rr = false;
         self.t5_deadline = None;
+        if self.eor {
+            return self.eor_response(now, f);
+        }
         let (blocks, all) = self
             .ecm_page
             .as_ref()
             .map_or((0, 0), |p| (p.blocks.len(), p.frames(self.block)));
         if f.kind() == fcf::MCF {
-            self.pprs = 0;
             if self.block + 1 < blocks {
-                self.block += 1;
-                self.resend =
-                    (0..self.ecm_page.as_ref().map_or(0, |p| p.frames(self.block))).collect();
-                self.step = Step::SwitchBlock;
-                return self.cmd(now, "+FRS=7", self.timeouts.command);
+                return self.next_block(now);
             }
             self.ecm_page = None;
             return self.confirmed(now);
+        }
+        if f.kind() != fcf::PPR {
+            let label = self.ppm_label();
+            return self.fail(
+                now,
+                self.invalid_ppm_code(),
+                format!("invalid response to {label}: {}", fcf_name(f.kind())),
+                true,
+            );
         }
         // PPR: the frames its map lists go again (all of them if it lists none).
         self.pprs += 1;
@@ -198,29 +218,65 @@ impl Class1Send {
         self.cmd(now, "+FRS=7", self.timeouts.command);
     }
 
-    /// Four PPRs for one block: CTC at the next slower modulation, or give up.
+    /// The next block of the page, all its frames, after the pause.
+    fn next_block(&mut self, now: Instant) {
+        self.pprs = 0;
+        self.ctc_bad = None;
+        self.block += 1;
+        self.resend = (0..self.ecm_page.as_ref().map_or(0, |p| p.frames(self.block))).collect();
+        self.step = Step::SwitchBlock;
+        self.cmd(now, "+FRS=7", self.timeouts.command)
+    }
+
+    /// The outcome of an invalid answer to the post-page command (T.30's numbering by the
+    /// command: MPS, EOM, else EOP).
+    fn invalid_ppm_code(&self) -> u32 {
+        match self.ppm() {
+            fcf::MPS => 1053,
+            fcf::EOM => 1057,
+            _ => 1055,
+        }
+    }
+
+    /// Four PPRs for one block (the frames in `resend` still bad). The policy:
+    /// - CTC at the next slower modulation when there is one and this is the block's first CTC,
+    ///   or the last CTC helped (fewer frames bad now than when it was sent): errors that
+    ///   shrink with speed are a line problem;
+    /// - else EOR: the frames still bad are given up and the call goes on (at the lowest
+    ///   speed, or when stepping down did not help);
+    /// - except with MMR, where a lost frame takes the rest of the page with it: CTC while a
+    ///   slower speed is left, then the call ends (outcome 1050) and the job is retried.
     fn continue_to_correct(&mut self, now: Instant) {
         let m = self.modulation();
+        let bad = self.resend.len();
+        let mmr = self.session.is_some_and(|s| s.mmr);
         let next = self
             .modulations
             .iter()
             .position(|x| *x == m)
             .and_then(|i| self.modulations.get(i + 1))
             .copied();
-        let Some(next) = next else {
-            return self.fail(
-                now,
-                1050,
-                format!(
-                    "page {} block {}: frames still bad after {} PPRs at {} (no slower speed)",
-                    self.page + 1,
-                    self.block,
-                    self.pprs,
-                    m.name()
-                ),
-                true,
-            );
+        let helped = self.ctc_bad.is_none_or(|before| bad < before);
+        let next = match next {
+            Some(next) if helped || mmr => next,
+            _ if !mmr => return self.end_of_retransmission(now, next.is_some()),
+            _ => {
+                return self.fail(
+                    now,
+                    1050,
+                    format!(
+                        "page {} block {}: frames still bad after {} PPRs at {} (no slower \
+                         speed; no EOR with MMR, which would lose the rest of the page)",
+                        self.page + 1,
+                        self.block,
+                        self.pprs,
+                        m.name()
+                    ),
+                    true,
+                )
+            }
         };
+        self.ctc_bad = Some(bad);
         self.progress(format!(
             "{} PPRs at {}: CTC, continuing at {}",
             self.pprs,
@@ -232,6 +288,82 @@ impl Class1Send {
         }
         self.ctc_tries = 0;
         self.send_ctc(now);
+    }
+
+    /// EOR: the block's frames still bad (`resend`) are given up; EOR-NULL (more blocks of the
+    /// page follow) or EOR with the post-page message goes instead of PPS, and the receiver
+    /// answers ERR (or RNR first). `slower`: a slower speed was left (so CTC did not help).
+    fn end_of_retransmission(&mut self, now: Instant, slower: bool) {
+        let m = self.modulation();
+        let why = if slower {
+            format!(
+                "CTC did not help: {} frame(s) still bad at {}",
+                self.resend.len(),
+                m.name()
+            )
+        } else {
+            format!("no slower speed than {}", m.name())
+        };
+        self.progress(format!(
+            "EOR after {} PPRs for page {} block {}: frames {:?} abandoned ({why})",
+            self.pprs,
+            self.page + 1,
+            self.block,
+            self.resend
+        ));
+        self.eor = true;
+        self.ppm_tries = 0;
+        self.send_ppm(now);
+    }
+
+    /// The answer to EOR: ERR, and the page goes on without the frames given up (the next
+    /// block, or the page counts as sent and is flagged in the result).
+    fn eor_response(&mut self, now: Instant, f: Frame) {
+        if f.kind() != fcf::ERR {
+            let label = self.ppm_label();
+            return self.fail(
+                now,
+                self.invalid_ppm_code(),
+                format!("invalid response to {label}: {}", fcf_name(f.kind())),
+                true,
+            );
+        }
+        self.eor = false;
+        let frames = std::mem::take(&mut self.resend);
+        self.progress(format!(
+            "ERR: page {} block {} goes on without frames {:?}",
+            self.page + 1,
+            self.block,
+            frames
+        ));
+        self.result.abandoned.push(AbandonedFrames {
+            page: self.page as u32 + 1,
+            block: self.block as u32,
+            frames,
+        });
+        let blocks = self.ecm_page.as_ref().map_or(0, |p| p.blocks.len());
+        if self.block + 1 < blocks {
+            return self.next_block(now);
+        }
+        self.ecm_page = None;
+        self.confirmed(now)
+    }
+
+    /// The result's sentence for a call whose pages all went: the count, and the pages that
+    /// lost frames to EOR.
+    pub(super) fn sent_detail(&self) -> String {
+        let mut lost: Vec<(u32, usize)> = Vec::new();
+        for a in &self.result.abandoned {
+            match lost.last_mut() {
+                Some((p, n)) if *p == a.page => *n += a.frames.len(),
+                _ => lost.push((a.page, a.frames.len())),
+            }
+        }
+        let mut s = format!("{} page(s) sent", self.result.pages_sent);
+        for (p, n) in lost {
+            s.push_str(&format!("; page {p} with {n} frame(s) abandoned after EOR"));
+        }
+        s
     }
 
     fn send_ctc(&mut self, now: Instant) {

@@ -55,7 +55,8 @@ pub struct Class1Plan {
 
 impl Class1Plan {
     /// The Class 1 plan for what a line planned for Class 2/2.0: every setting carried over
-    /// (2-D coding, resolution, speed cap, retries, ID, init), the pages as bitmaps (Class 1
+    /// (2-D coding, resolution, speed cap, retries, ID, init, ECM and its frame size from
+    /// `ec`), the pages as bitmaps (Class 1
     /// encodes them itself once DCS is chosen).
     pub fn from_fax_plan(plan: FaxPlan, pages: Vec<Page>) -> Class1Plan {
         let FaxPlan {
@@ -69,6 +70,7 @@ impl Class1Plan {
             max_speed,
             page_retries,
             flo,
+            ec,
         } = plan;
         Class1Plan {
             dial,
@@ -80,8 +82,12 @@ impl Class1Plan {
             max_speed,
             page_retries,
             flo,
-            ecm: true,
-            ecm_frame: super::ecm::FRAME_BYTES,
+            ecm: ec != crate::modem::fax_send::EC_OFF,
+            ecm_frame: if ec == crate::modem::fax_send::EC_64 {
+                super::ecm::SMALL_FRAME_BYTES
+            } else {
+                super::ecm::FRAME_BYTES
+            },
             ecm_host_hdlc: false,
         }
     }
@@ -162,6 +168,7 @@ enum Step {
     Ppm,
     PpmResp,
     /// ECM: CTC (continue to correct at a lower speed) being sent, then its answer awaited.
+    /// (EOR, which gives up a block's bad frames, goes as the post-page command: `Ppm`.)
     Ctc,
     CtcResp,
     Dcn,
@@ -205,6 +212,11 @@ pub struct Class1Send {
     resend: Vec<usize>,
     /// ECM: PPRs received for this block (since the last CTC).
     pprs: u32,
+    /// ECM: the frames still bad when CTC was last sent for this block (CTC helped when
+    /// fewer are bad after four more PPRs).
+    ctc_bad: Option<usize>,
+    /// ECM: EOR goes instead of PPS: the block's frames still bad are given up.
+    eor: bool,
     /// ECM: CTC sent without CTR.
     ctc_tries: u32,
     /// ECM: the next transmission starts with long training (after CTC).
@@ -258,6 +270,8 @@ impl Class1Send {
             block: 0,
             resend: Vec::new(),
             pprs: 0,
+            ctc_bad: None,
+            eor: false,
             ctc_tries: 0,
             long_train: false,
             rr: false,

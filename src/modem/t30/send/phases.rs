@@ -367,7 +367,10 @@ impl Class1Send {
             }
         };
         self.ppm_tries = 0;
-        if self.ecm_page.is_some() && matches!(f.kind(), fcf::MCF | fcf::PPR | fcf::RNR) {
+        if self.ecm_page.is_some()
+            && (self.eor || matches!(f.kind(), fcf::MCF | fcf::PPR | fcf::RNR))
+            && f.kind() != fcf::DCN
+        {
             return self.ecm_response(now, f);
         }
         match f.kind() {
@@ -428,7 +431,7 @@ impl Class1Send {
             }
         } else {
             self.result.code = 0;
-            self.result.detail = format!("{} page(s) sent", self.result.pages_sent);
+            self.result.detail = self.sent_detail();
             self.step = Step::Dcn;
             self.fth(now, vec![Frame::ours(fcf::DCN, vec![], true)]);
         }
