@@ -56,6 +56,23 @@ pub fn realtime(program: &str) -> Command {
     }
 }
 
+/// The machine-wide turn: an exclusive `flock` on `/tmp/redial-iaxmodem-rig.lock`, held while
+/// a rig runs, so rigs of other test processes (another checkout's test run, a benchmark) wait
+/// instead of meeting this one's modem names, UDP ports and real-time budget. Released when
+/// the file closes, also when the process dies.
+fn machine_turn() -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open("/tmp/redial-iaxmodem-rig.lock")
+        .expect("rig lock file");
+    // SAFETY: a valid open descriptor; flock has no memory effects.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
+    f
+}
+
 /// One rig at a time: spandsp's modulation is real-time work, and T.30's timers do not forgive
 /// a starved CPU, so the rigs of one test binary take turns.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -63,6 +80,7 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// A running pair.
 pub struct Rig {
     _turn: std::sync::MutexGuard<'static, ()>,
+    _machine_turn: std::fs::File,
     pub dir: tempfile::TempDir,
     /// The caller's pty (Class 1 only).
     pub a: PathBuf,
@@ -92,6 +110,7 @@ impl Rig {
         require("efax");
         require("efix");
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let machine_turn = machine_turn();
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all("/etc/iaxmodem").expect("/etc/iaxmodem (run as root)");
         let _ = std::fs::create_dir_all("/var/log/iaxmodem");
@@ -109,6 +128,7 @@ impl Rig {
         };
         let mut rig = Rig {
             _turn: turn,
+            _machine_turn: machine_turn,
             a,
             b,
             dir,
