@@ -400,6 +400,47 @@ fn restart_recovers_this_nodes_active_jobs() {
     assert_eq!(rig.files(&l.sent()), ["1.FS", "2.FS", "3.FS"]);
 }
 
+/// A lease that cannot be parsed (half-visible on a network mount, damaged) says nothing about
+/// its node: the node's jobs stay where they are however long that lasts. Once the lease is
+/// truly gone, the node is taken over after two readings a renewal apart.
+#[test]
+fn an_unreadable_lease_is_not_a_dead_node() {
+    let rig = Rig::new("$node_lease 1 5\n$retry_delays E \"1\"\n");
+    let l = rig.layout();
+    rig.drop_job(0, "1.FS", "$fax_phone 1\n");
+    let mut a = rig.daemon("a", 1, always(0, 600));
+    a.start().unwrap();
+    a.poll();
+    assert_eq!(rig.files(&l.active("a")), ["1.FS"]);
+    drop(a);
+    std::fs::write(l.lease("a"), "{\"node\": \"a\", \"pid\"").unwrap();
+    let mut b = rig.daemon("b", 1, always(0, 10));
+    b.start().unwrap();
+    for _ in 0..5 {
+        rig.clock.advance(Duration::seconds(10));
+        b.maintain();
+        assert_eq!(
+            rig.files(&l.active("a")),
+            ["1.FS"],
+            "a damaged lease made its node dead"
+        );
+    }
+    std::fs::remove_file(l.lease("a")).unwrap();
+    b.maintain();
+    assert!(
+        l.active("a").exists(),
+        "one reading without a lease is not proof"
+    );
+    rig.clock.advance(Duration::seconds(1));
+    b.maintain();
+    assert!(
+        !l.active("a").exists(),
+        "a directory without a lease, seen twice: dead"
+    );
+    b.run_virtual(&rig.clock, 100);
+    assert_eq!(rig.files(&l.sent()), ["1.FS"]);
+}
+
 #[test]
 fn a_stale_nodes_active_directory_is_taken_over_once() {
     let rig = Rig::new("$node_lease 1 5\n$retry_delays E \"1\"\n");
@@ -420,6 +461,14 @@ fn a_stale_nodes_active_directory_is_taken_over_once() {
     b.maintain();
     assert!(l.active("a").exists(), "a's lease is still fresh");
     rig.clock.advance(Duration::seconds(6));
+    c.renew_lease().unwrap();
+    b.maintain();
+    c.maintain();
+    assert!(
+        l.active("a").exists(),
+        "one reading of a stale lease is not proof (a network mount's cache can show an old one)"
+    );
+    rig.clock.advance(Duration::seconds(1));
     c.renew_lease().unwrap();
     b.maintain();
     c.maintain();

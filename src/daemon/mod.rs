@@ -234,6 +234,10 @@ pub struct Daemon {
     linemap: crate::linegroup::LineMap,
     /// The counts last published and when (see [`Daemon::publish_summary`]).
     published: Option<(crate::spool::summary::Summary, DateTime<Utc>)>,
+    /// Nodes whose lease was seen stale or missing: when first, and how many readings since.
+    suspects: HashMap<String, (DateTime<Utc>, u32)>,
+    /// Nodes whose unreadable lease was already warned about.
+    unknown_warned: std::collections::HashSet<String>,
     /// The `$fax_send_line` groups warned about as served by no line since the last (re)load.
     unserved_warned: std::collections::HashSet<String>,
     /// Unknown FS commands already logged: (job file name, line, command).
@@ -382,6 +386,8 @@ impl Daemon {
             usr_cache: HashMap::new(),
             linemap: line_map(&sys_doc, node),
             published: None,
+            suspects: HashMap::new(),
+            unknown_warned: std::collections::HashSet::new(),
             unserved_warned: Default::default(),
             typos_warned: Default::default(),
             empty_seen: Default::default(),
@@ -914,15 +920,41 @@ impl Daemon {
             self.spool_refused(Point::Lease, "lease", &e);
         }
         let now = self.clock.now();
-        let leases = lease::read_all(&self.settings.layout);
-        for l in &leases {
-            if l.node != self.node && l.is_stale(now) {
-                self.take_over(&l.node);
+        let names = lease::node_names(&self.settings.layout);
+        self.suspects.retain(|n, _| names.contains(n));
+        for node in names {
+            if node != self.node && self.seen_dead(&node, now) {
+                self.take_over(&node);
             }
         }
-        for dir in lease::node_dirs(&self.settings.layout) {
-            if dir != self.node && !dir.starts_with('.') && !leases.iter().any(|l| l.node == dir) {
-                self.take_over(&dir);
+    }
+
+    /// Whether `node` is proven dead at `now`: its lease stale or missing (with its directory
+    /// still there) on at least two readings at least one lease renewal apart, with no live or
+    /// unreadable reading in between. One reading proves nothing on a network file system,
+    /// whose caches can show an old lease or no lease for a while; a lease that cannot be read
+    /// or parsed is not evidence at all and clears the suspicion.
+    fn seen_dead(&mut self, node: &str, now: DateTime<Utc>) -> bool {
+        match lease::look(&self.settings.layout, node, now) {
+            lease::Look::Live(_) => {
+                self.suspects.remove(node);
+                false
+            }
+            lease::Look::Unknown(why) => {
+                if self.suspects.remove(node).is_some() || !self.unknown_warned.contains(node) {
+                    tracing::warn!(node, reason = %why, "a node's lease cannot be read: not taken for dead");
+                    self.unknown_warned.insert(node.to_string());
+                }
+                false
+            }
+            lease::Look::Stale(_) | lease::Look::Missing => {
+                self.unknown_warned.remove(node);
+                let (first, seen) = self
+                    .suspects
+                    .entry(node.to_string())
+                    .and_modify(|(_, seen)| *seen += 1)
+                    .or_insert((now, 1));
+                *seen >= 2 && (now - *first).num_seconds() >= self.settings.lease_renew
             }
         }
     }

@@ -163,10 +163,14 @@ impl Daemon {
         let layout = self.settings.layout.clone();
         // Judged again right before acting: the node may have renewed (rejoined after a fence,
         // or woken from a stall) since the leases were read.
-        if crate::spool::lease::read(&layout, other).is_some_and(|l| !l.is_stale(self.clock.now()))
-        {
+        use crate::spool::lease::{look, Look};
+        if !matches!(
+            look(&layout, other, self.clock.now()),
+            Look::Stale(_) | Look::Missing
+        ) {
             return;
         }
+        self.suspects.remove(other);
         let src = layout.active(other);
         if !src.is_dir() {
             let _ = std::fs::remove_file(layout.lease(other));

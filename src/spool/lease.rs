@@ -111,6 +111,57 @@ pub fn host_name() -> String {
         .unwrap_or_default()
 }
 
+/// What one reading of a node's lease shows. Only `Stale` and `Missing` can make the node
+/// dead, and only when seen again later (see the daemon's takeover); a lease that cannot be
+/// read or parsed says nothing about its node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Look {
+    /// Renewed within its stale limit.
+    Live(Lease),
+    /// Older than its stale limit.
+    Stale(Lease),
+    /// No lease file (`ENOENT`).
+    Missing,
+    /// The file is there but could not be read or parsed (a read error, a half-visible
+    /// replacement on a network mount, a damaged file): not evidence of death.
+    Unknown(String),
+}
+
+/// Reads `node`'s lease once and says what it shows at `now`.
+pub fn look(layout: &Layout, node: &str, now: DateTime<Utc>) -> Look {
+    match std::fs::read(layout.lease(node)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Look::Missing,
+        Err(e) => Look::Unknown(e.to_string()),
+        Ok(bytes) => match serde_json::from_slice::<Lease>(&bytes) {
+            Err(e) => Look::Unknown(format!("not a lease: {e}")),
+            Ok(l) if l.is_stale(now) => Look::Stale(l),
+            Ok(l) => Look::Live(l),
+        },
+    }
+}
+
+/// Names of every node that has a lease file or a directory in `ACTIVE` (readable or not).
+pub fn node_names(layout: &Layout) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(layout.active_root()) {
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with('.') {
+                continue;
+            }
+            if let Some(node) = name.strip_suffix(".lease") {
+                out.push(node.to_string());
+            } else if e.file_type().is_ok_and(|t| t.is_dir()) {
+                out.push(name.to_string());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The lease of `node`, when there is a readable one.
 pub fn read(layout: &Layout, node: &str) -> Option<Lease> {
     serde_json::from_slice(&std::fs::read(layout.lease(node)).ok()?).ok()
