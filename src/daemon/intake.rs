@@ -127,7 +127,13 @@ impl Daemon {
                                 path.display());
                         }
                     }
-                    let group = self.index.group_id(spec);
+                    let group = if l.job.channel() == Some(Channel::Email) && !held {
+                        // E-mail jobs go to e-mail lines only (see `dispatch`).
+                        self.index
+                            .group_id(&format!("{}{spec}", crate::dispatch::EMAIL_GROUP))
+                    } else {
+                        self.index.group_id(spec)
+                    };
                     let dest = dest_hash(&number_of(&l).unwrap_or_default());
                     let cal = l.policy.calendar();
                     let wait = match (l.job.next, l.job.send_at()) {
@@ -426,6 +432,15 @@ fn check_with(
             doc: Some(l.doc),
         }),
         None => {
+            if l.job.channel() == Some(Channel::Email) {
+                if let Err((code, reason)) = super::email::email_parts(settings, &l.doc) {
+                    return Err(Bad {
+                        code,
+                        reason,
+                        doc: Some(l.doc),
+                    });
+                }
+            }
             if l.job.channel() == Some(Channel::Fax) {
                 let docs = cover_path.iter().chain(&documents);
                 let usr = usr_document(base, &settings.paths, &l.job);
