@@ -469,7 +469,7 @@ fn e_mail_jobs_through_a_real_postfix() {
         starts.windows(2).all(|w| w[1] - w[0] >= 1),
         "each retry waits its 1 s: {starts:?}"
     );
-    assert!(pf.delivered("busy").is_empty());
+    // (The busy mailbox gets only the fallback job's message, checked below.)
 
     // Prefix E: the retry went to $email_alt_address.
     let r = records(&sent.join("alt.FS"));
