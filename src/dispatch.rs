@@ -255,6 +255,35 @@ mod tests {
     }
 
     #[test]
+    fn e_mail_jobs_get_e_mail_lines_and_calls_get_the_others() {
+        let (mut d, mut ix) = setup();
+        // Line 3 is an smtp line; line 2 a sim line (takes both); 1 and 4 modems.
+        d.set_takes(1, true, false);
+        d.set_takes(2, true, true);
+        d.set_takes(3, false, true);
+        d.set_takes(4, true, false);
+        assert_eq!(d.resolve("*"), [1, 2, 4]);
+        assert_eq!(d.resolve("email:*"), [2, 3]);
+        assert_eq!(d.resolve("email:fax"), [2]);
+        assert_eq!(d.resolve("email:3"), [3]);
+        assert!(d.resolve("3").is_empty(), "no call goes to an smtp line");
+        let mail = ix.group_id("email:3");
+        ix.upsert(
+            0,
+            JobName::new("m.FS"),
+            Entry {
+                due: 0,
+                group: mail,
+                dest: 1,
+                wait: crate::spool::index::Wait::Nothing,
+                stamp: 0,
+            },
+        );
+        ix.promote(0);
+        assert_eq!(d.pick(&ix, &[0]).map(|p| p.line), Some(3));
+    }
+
+    #[test]
     fn priority_fifo_no_head_of_line_blocking_and_one_call_per_number() {
         let (mut d, mut ix) = setup();
         let fax = ix.group_id("fax");
