@@ -17,6 +17,17 @@ use std::collections::{BTreeMap, HashMap};
 /// e-mail; without it, lines that dial.
 pub const EMAIL_GROUP: &str = "email:";
 
+/// The line group a queued job is dispatched by: its `$fax_send_line` (`*` without one), with
+/// [`EMAIL_GROUP`] in front for an e-mail job.
+pub fn routed_group(job: &crate::job::Job) -> String {
+    let spec = job.send_line.as_deref().unwrap_or("*");
+    if job.channel() == Some(crate::retry::outcome::Channel::Email) {
+        format!("{EMAIL_GROUP}{spec}")
+    } else {
+        spec.to_string()
+    }
+}
+
 /// How far down one group's FIFO the dispatcher looks past jobs whose destination is busy.
 pub const MAX_SKIP: usize = 4096;
 
