@@ -21,6 +21,7 @@ struct Postfix {
     dir: PathBuf,
     relay: u16,
     fallback: u16,
+    smtps: u16,
     master: Option<u32>,
 }
 
@@ -75,11 +76,9 @@ impl Postfix {
             .arg(etc.join("key.pem"))
             .arg("-out")
             .arg(etc.join("cert.pem")));
-        let (a, b) = (free_port(), free_port());
-        let (relay, fallback) = (
-            a.local_addr().unwrap().port(),
-            b.local_addr().unwrap().port(),
-        );
+        let ports = [free_port(), free_port(), free_port()];
+        let port = |i: usize| ports[i].local_addr().unwrap().port();
+        let (relay, fallback, smtps) = (port(0), port(1), port(2));
         let d = dir.display();
         std::fs::write(
             etc.join("main.cf"),
@@ -154,15 +153,18 @@ postlog unix-dgram n - n - 1 postlogd
                 "127.0.0.1:{relay} inet n - n - - smtpd
 127.0.0.1:{fallback} inet n - n - - smtpd
   -o smtpd_recipient_restrictions=permit_mynetworks,reject_unauth_destination
+127.0.0.1:{smtps} inet n - n - - smtpd
+  -o smtpd_tls_wrappermode=yes
 {services}"
             ),
         )
         .unwrap();
-        drop((a, b));
+        drop(ports);
         let mut me = Postfix {
             dir,
             relay,
             fallback,
+            smtps,
             master: None,
         };
         let out = Command::new("postfix")
@@ -181,7 +183,7 @@ postlog unix-dgram n - n - 1 postlogd
             String::from_utf8_lossy(&out.stderr),
             me.log()
         );
-        for port in [relay, fallback] {
+        for port in [relay, fallback, smtps] {
             assert!(
                 wait_until(Duration::from_secs(20), || TcpStream::connect((
                     "127.0.0.1",
@@ -307,13 +309,15 @@ impl Mail {
     }
 }
 
-/// `(outcome, class, boardline, answerback)` of every attempt record of a job file.
+/// `(outcome, class, boardline, answerback)` of every attempt record of a job file, after
+/// checking each is an e-mail attempt (type 3).
 fn records(path: &Path) -> Vec<(String, String, String, String)> {
     let bytes = std::fs::read(path).unwrap();
     let d = Document::parse(&bytes, "job").unwrap();
     d.all("attempt_record")
         .map(|c| {
             let a = |i: usize| c.arg(i).unwrap_or("").to_string();
+            assert_eq!(a(2), "3", "an e-mail attempt: {:?}", c.texts());
             (a(5), a(6), a(10), a(14))
         })
         .collect()
@@ -342,9 +346,14 @@ fn e_mail_jobs_through_a_real_postfix() {
     let pf = Postfix::start(pf_dir.path());
     let cfg = format!(
         "$request_dir spool 2\n$timezone UTC\n\
-         $line 1 smtp relay=127.0.0.1:{} fallback=127.0.0.1:{} tls=starttls ca_file=relay.pem \"from=Fax Desk <fax@example.org>\" timeout=30\n\
+         $line 1 smtp relay=127.0.0.1:{relay} fallback=127.0.0.1:{fallback} tls=starttls ca_file=relay.pem \"from=Fax Desk <fax@example.org>\" timeout=30\n\
+         $line 2 smtp relay=127.0.0.1:{relay} tls=starttls from=fax@example.org\n\
+         $line 3 smtp relay=127.0.0.1:{smtps} tls=tls ca_file=relay.pem from=fax@example.org\n\
+         $line 4 smtp relay=127.0.0.1:{relay} tls=none from=fax@example.org\n\
          $email_retry_delays B \"1S 1S\"\n",
-        pf.relay, pf.fallback
+        relay = pf.relay,
+        fallback = pf.fallback,
+        smtps = pf.smtps,
     );
     let d = scratch(&cfg);
     let root = d.path();
@@ -363,43 +372,62 @@ fn e_mail_jobs_through_a_real_postfix() {
     std::fs::write(root.join("page.tif"), &tif).unwrap();
     std::fs::write(root.join("body.txt"), "Kind regards,\nthe fax desk\n").unwrap();
     let q = root.join("spool/TOSEND");
-    std::fs::write(
-        q.join("ok.FS"),
+    // Every job names its line: line 1 (STARTTLS, trusted, with a fallback) unless told.
+    let job = |name: &str, text: &str| {
+        let text = if text.contains("$fax_send_line") {
+            text.to_string()
+        } else {
+            format!("{text}$fax_send_line 1\n")
+        };
+        std::fs::write(q.join(name), text).unwrap();
+    };
+    job(
+        "ok.FS",
         "$email_address ok@test.example\n$email_subject \"Order 4711\"\n\
          $email_text \"Hello,\"\n$email_text \"your order is attached.\"\n$email_body body.txt\n\
          $fax_filename order.pdf\n$fax_filename page.tif\n",
-    )
-    .unwrap();
+    );
     // 450 twice (the CFG's list: 1 s, 1 s), then the list's end: FAIL.
-    std::fs::write(
-        q.join("busy.FS"),
+    job(
+        "busy.FS",
         "$email_address busy@test.example\n$email_subject Busy\n$fax_filename order.pdf\n",
-    )
-    .unwrap();
+    );
     // 450, then (prefix E) the alternate address: delivered there.
-    std::fs::write(
-        q.join("alt.FS"),
+    job(
+        "alt.FS",
         "$email_address busy@test.example\n$email_alt_address alt@test.example\n\
          $email_subject Alternate\n$email_retry_delays B \"E1S\"\n",
-    )
-    .unwrap();
+    );
     // 450, then (prefix I) the fallback relay, which has no access table: delivered.
-    std::fs::write(
-        q.join("relay.FS"),
+    job(
+        "relay.FS",
         "$email_address busy@test.example\n$email_subject Fallback\n$email_retry_delays B \"I1S\"\n",
-    )
-    .unwrap();
+    );
     // 550: failed for good at once.
-    std::fs::write(
-        q.join("nobody.FS"),
+    job(
+        "nobody.FS",
         "$email_address nobody@test.example\n$email_subject Nobody\n",
-    )
-    .unwrap();
+    );
+    // Line 2 does not trust the relay's certificate: a TLS failure (class C; no retry here).
+    job(
+        "untrusted.FS",
+        "$email_address ok@test.example\n$email_subject Untrusted\n$fax_send_line 2\n\
+         $email_retry_delays C \"\"\n",
+    );
+    // Line 3: TLS from the first byte (SMTPS); line 4: in clear.
+    job(
+        "smtps.FS",
+        "$email_address ok@test.example\n$email_subject Wrapped\n$fax_send_line 3\n",
+    );
+    job(
+        "plain.FS",
+        "$email_address ok@test.example\n$email_subject Plain\n$fax_send_line 4\n",
+    );
 
     let node = start(root, "a");
     let (sent, fail) = (root.join("spool/SENT"), root.join("spool/FAIL"));
     let done = wait_until(Duration::from_secs(90), || {
-        jobs_in(&sent).len() + jobs_in(&fail).len() == 5
+        jobs_in(&sent).len() + jobs_in(&fail).len() == 8
     });
     assert!(terminate_within(node, Duration::from_secs(20)));
     let log = std::fs::read_to_string(root.join("a.log")).unwrap_or_default();
@@ -410,8 +438,23 @@ fn e_mail_jobs_through_a_real_postfix() {
         jobs_in(&fail),
         pf.log()
     );
-    assert_eq!(jobs_in(&sent), ["alt.FS", "ok.FS", "relay.FS"], "{log}");
-    assert_eq!(jobs_in(&fail), ["busy.FS", "nobody.FS"], "{log}");
+    assert_eq!(
+        jobs_in(&sent),
+        ["alt.FS", "ok.FS", "plain.FS", "relay.FS", "smtps.FS"],
+        "{log}"
+    );
+    assert_eq!(
+        jobs_in(&fail),
+        ["busy.FS", "nobody.FS", "untrusted.FS"],
+        "{log}"
+    );
+    let ok: Vec<Mail> = pf.delivered("ok").iter().map(|m| Mail::parse(m)).collect();
+    assert_eq!(ok.len(), 3, "{}", pf.log());
+    let by_subject = |s: &str| {
+        ok.iter()
+            .find(|m| m.header("Subject") == Some(s))
+            .unwrap_or_else(|| panic!("no message {s:?} delivered"))
+    };
 
     // Delivered: subject, body, attachments byte for byte, Message-ID as in the record.
     let r = records(&sent.join("ok.FS"));
@@ -425,10 +468,7 @@ fn e_mail_jobs_through_a_real_postfix() {
         message_id.starts_with("<redial.ok-FS.1.") && message_id.ends_with("@example.org>"),
         "{message_id}"
     );
-    let ok = pf.delivered("ok");
-    assert_eq!(ok.len(), 1, "{}", pf.log());
-    let m = Mail::parse(&ok[0]);
-    assert_eq!(m.header("Subject"), Some("Order 4711"));
+    let m = by_subject("Order 4711");
     assert_eq!(m.header("Message-ID"), Some(message_id.as_str()));
     assert_eq!(m.header("To"), Some("ok@test.example"));
     assert!(m.header("From").unwrap().contains("fax@example.org"));
@@ -450,6 +490,28 @@ fn e_mail_jobs_through_a_real_postfix() {
     assert_eq!(m.attachment("page.tif").as_deref(), Some(&tif[..]));
     assert!(m.parts.iter().any(|(h, _)| h.contains("application/pdf")));
     assert!(m.parts.iter().any(|(h, _)| h.contains("image/tiff")));
+
+    // SMTPS and clear text, each on its own line.
+    let r = records(&sent.join("smtps.FS"));
+    assert_eq!((r[0].0.as_str(), r[0].2.as_str()), ("0", "E3"), "{r:?}");
+    assert!(by_subject("Wrapped").headers.contains("with ESMTPS"));
+    let r = records(&sent.join("plain.FS"));
+    assert_eq!((r[0].0.as_str(), r[0].2.as_str()), ("0", "E4"), "{r:?}");
+    let plain = &by_subject("Plain").headers;
+    assert!(
+        plain.contains("with ESMTP ") && !plain.contains("ESMTPS"),
+        "{plain}"
+    );
+
+    // An untrusted certificate: outcome 2004 (class C), nothing delivered.
+    let r = records(&fail.join("untrusted.FS"));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].3.contains("certificate"), "{r:?}");
+    assert_eq!(
+        (r[0].0.as_str(), r[0].1.as_str(), r[0].2.as_str()),
+        ("2004", "Z", "E2"),
+        "{r:?}"
+    );
 
     // 450: retried by $email_retry_delays B "1S 1S", then failed when the list ran out.
     let r = records(&fail.join("busy.FS"));

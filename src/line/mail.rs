@@ -215,7 +215,7 @@ impl Failure {
             }
         } else if e.is_timeout() {
             Failure::Timeout(e.to_string())
-        } else if e.is_tls() {
+        } else if e.is_tls() || is_tls_failure(e) {
             Failure::Tls(e.to_string())
         } else {
             Failure::Connection(e.to_string())
@@ -233,6 +233,24 @@ impl Failure {
             Failure::Connection(t) => (CODE_CONNECTION, note(t)),
         }
     }
+}
+
+/// Whether a lettre error is a TLS failure it reports as a connection error: a rustls error
+/// (an untrusted certificate, a failed handshake) somewhere in its sources, or a relay that does
+/// not offer the STARTTLS that `tls=starttls` requires.
+fn is_tls_failure(e: &lettre::transport::smtp::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<rustls::Error>()
+            || s.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    e.is_client() && e.to_string().contains("STARTTLS")
 }
 
 /// The enhanced status code (RFC 3463, `5.1.1`) at the start of a reply's text, if any.

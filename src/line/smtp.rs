@@ -389,6 +389,44 @@ mod tests {
         SmtpSettings::from_def(&line_defs(&d).unwrap()[0])
     }
 
+    #[tokio::test]
+    async fn a_relay_that_is_not_there_is_outcome_2002() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let s = def(&format!(
+            "$line 5 smtp relay=127.0.0.1:{port} tls=none timeout=5\n"
+        ))
+        .unwrap();
+        let call = Call {
+            job: "1.FS".into(),
+            number: "a@example.org".into(),
+            channel: Channel::Email,
+            documents: vec![],
+            message: None,
+            attempt: 1,
+            alternate: false,
+            low_resolution: false,
+            fax_speed: None,
+            header: None,
+            cover: None,
+            email: None,
+        };
+        let r = send(&s, &call).await;
+        assert_eq!(r.code, mail::CODE_CONNECTION, "{r:?}");
+        let r = send(
+            &s,
+            &Call {
+                number: "no address".into(),
+                ..call
+            },
+        )
+        .await;
+        assert_eq!(r.code, mail::CODE_BAD_ADDRESS, "nothing sent: {r:?}");
+    }
+
     #[test]
     fn reads_the_settings() {
         let s = def("$line 5 smtp relay=127.0.0.1:2525 tls=none from=fax@example.org fallback=isp.example.net:587 timeout=20\n").unwrap();
