@@ -146,12 +146,11 @@ fn choice<'a>(key: &str, v: &str, choices: &[&'a str]) -> Result<&'a str, String
         Some((c, _)) => format!(" (did you mean {key}={c}?)"),
         None => String::new(),
     };
-    Err(format!(
-        "{key}={v}: expected {}{hint}",
-        choices
-            .join(", ")
-            .replacen(", ", " or ", usize::from(choices.len() == 2))
-    ))
+    let expected = match choices.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => choices.join(""),
+    };
+    Err(format!("{key}={v}: expected {expected}{hint}"))
 }
 
 impl SmtpSettings {
@@ -442,7 +441,10 @@ mod tests {
         let e = def("$line 5 smtp relay=h:25 tls=none form=a@b.c\n").unwrap_err();
         assert!(e.contains("did you mean from=?"), "{e}");
         let e = def("$line 5 smtp relay=h:25 tls=startls\n").unwrap_err();
-        assert!(e.contains("did you mean tls=starttls?"), "{e}");
+        assert_eq!(
+            e,
+            "tls=startls: expected starttls, tls or none (did you mean tls=starttls?)"
+        );
         let e = def("$line 5 smtp relay=h tls=none\n").unwrap_err();
         assert!(e.contains("expected HOST:PORT"), "{e}");
         let e = def("$line 5 smtp relay=h:0 tls=none\n").unwrap_err();
