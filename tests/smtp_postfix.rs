@@ -1,10 +1,12 @@
 //! E-mail lines against a real Postfix (Debian package `postfix`), started by the test in a
-//! temporary directory of its own: its own `config_directory`, queue and data directories, two
+//! temporary directory of its own: its own `config_directory`, queue and data directories, four
 //! listeners on free loopback ports (the relay, with a recipient-access table that answers 450
-//! and 550 for chosen addresses, and a fallback relay without that table), STARTTLS with a
-//! certificate made for the test, and virtual delivery into Maildirs. A real `redial run` node
+//! and 550 for chosen addresses; a fallback relay without that table; SMTPS; a port that relays
+//! for logged-in users only), STARTTLS with a certificate made for the test, and virtual delivery
+//! into Maildirs. A real `redial run` node
 //! sends e-mail jobs through it; the delivered messages are read back from the Maildirs.
-//! Needs root (Postfix's master runs as root) and the `postfix` and `openssl` programs.
+//! Needs root (Postfix's master runs as root), `postfix`, `openssl` and `saslpasswd2` (Debian
+//! packages postfix, openssl, sasl2-bin with libsasl2-modules; `.ci/run` installs them).
 
 mod common;
 
@@ -22,6 +24,7 @@ struct Postfix {
     relay: u16,
     fallback: u16,
     smtps: u16,
+    submission: u16,
     master: Option<u32>,
 }
 
@@ -57,6 +60,37 @@ impl Postfix {
         run(Command::new("chmod").arg("755").arg(&dir));
         run(Command::new("chown").arg("postfix").arg(&data));
         run(Command::new("chown").arg("65534:65534").arg(&mail));
+        // The submission port's logins: Cyrus SASL with its own sasldb (Debian's Postfix reads
+        // `smtpd.conf` from `<config_directory>/sasl/`), user fax@test.example, password s3cret.
+        let sasl = etc.join("sasl");
+        std::fs::create_dir_all(&sasl).unwrap();
+        let sasldb = sasl.join("sasldb2");
+        std::fs::write(
+            sasl.join("smtpd.conf"),
+            format!(
+                "pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: {}\n",
+                sasldb.display()
+            ),
+        )
+        .unwrap();
+        let mut saslpasswd = Command::new("saslpasswd2")
+            .args(["-p", "-c", "-u", "test.example", "-f"])
+            .arg(&sasldb)
+            .arg("fax")
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("saslpasswd2 (apt-get install sasl2-bin)");
+        {
+            use std::io::Write;
+            saslpasswd
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"s3cret")
+                .unwrap();
+        }
+        assert!(saslpasswd.wait().unwrap().success());
+        run(Command::new("chown").arg("postfix").arg(&sasldb));
         // The relay's certificate: a self-signed leaf for 127.0.0.1 (not a CA, so rustls takes
         // it as a trust anchor for exactly this server).
         run(Command::new("openssl")
@@ -76,9 +110,9 @@ impl Postfix {
             .arg(etc.join("key.pem"))
             .arg("-out")
             .arg(etc.join("cert.pem")));
-        let ports = [free_port(), free_port(), free_port()];
+        let ports = [free_port(), free_port(), free_port(), free_port()];
         let port = |i: usize| ports[i].local_addr().unwrap().port();
-        let (relay, fallback, smtps) = (port(0), port(1), port(2));
+        let (relay, fallback, smtps, submission) = (port(0), port(1), port(2), port(3));
         let d = dir.display();
         std::fs::write(
             etc.join("main.cf"),
@@ -110,6 +144,7 @@ smtpd_recipient_restrictions = check_recipient_access texthash:{d}/etc/access, p
 smtpd_tls_cert_file = {d}/etc/cert.pem
 smtpd_tls_key_file = {d}/etc/key.pem
 smtpd_tls_security_level = may
+smtpd_sasl_type = cyrus
 "
             ),
         )
@@ -155,6 +190,10 @@ postlog unix-dgram n - n - 1 postlogd
   -o smtpd_recipient_restrictions=permit_mynetworks,reject_unauth_destination
 127.0.0.1:{smtps} inet n - n - - smtpd
   -o smtpd_tls_wrappermode=yes
+127.0.0.1:{submission} inet n - n - - smtpd
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_tls_auth_only=yes
+  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject
 {services}"
             ),
         )
@@ -165,6 +204,7 @@ postlog unix-dgram n - n - 1 postlogd
             relay,
             fallback,
             smtps,
+            submission,
             master: None,
         };
         let out = Command::new("postfix")
@@ -183,7 +223,7 @@ postlog unix-dgram n - n - 1 postlogd
             String::from_utf8_lossy(&out.stderr),
             me.log()
         );
-        for port in [relay, fallback, smtps] {
+        for port in [relay, fallback, smtps, submission] {
             assert!(
                 wait_until(Duration::from_secs(20), || TcpStream::connect((
                     "127.0.0.1",
@@ -350,13 +390,18 @@ fn e_mail_jobs_through_a_real_postfix() {
          $line 2 smtp relay=127.0.0.1:{relay} tls=starttls from=fax@example.org\n\
          $line 3 smtp relay=127.0.0.1:{smtps} tls=tls ca_file=relay.pem from=fax@example.org\n\
          $line 4 smtp relay=127.0.0.1:{relay} tls=none from=fax@example.org\n\
+         $line 5 smtp relay=127.0.0.1:{submission} tls=starttls ca_file=relay.pem user=fax@test.example password_file=good.pw from=fax@example.org\n\
+         $line 6 smtp relay=127.0.0.1:{submission} tls=starttls ca_file=relay.pem user=fax@test.example password_file=bad.pw from=fax@example.org\n\
          $email_retry_delays B \"1S 1S\"\n",
         relay = pf.relay,
         fallback = pf.fallback,
         smtps = pf.smtps,
+        submission = pf.submission,
     );
     let d = scratch(&cfg);
     let root = d.path();
+    std::fs::write(root.join("good.pw"), "s3cret\n").unwrap();
+    std::fs::write(root.join("bad.pw"), "wrong\n").unwrap();
     std::fs::copy(pf.dir.join("etc/cert.pem"), root.join("relay.pem")).unwrap();
     let pdf: Vec<u8> = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
         .iter()
@@ -423,11 +468,20 @@ fn e_mail_jobs_through_a_real_postfix() {
         "plain.FS",
         "$email_address ok@test.example\n$email_subject Plain\n$fax_send_line 4\n",
     );
+    // Lines 5 and 6 log in (the port relays for logged-in users only): right and wrong password.
+    job(
+        "auth.FS",
+        "$email_address ok@test.example\n$email_subject Login\n$fax_send_line 5\n",
+    );
+    job(
+        "badauth.FS",
+        "$email_address ok@test.example\n$email_subject Refused\n$fax_send_line 6\n",
+    );
 
     let node = start(root, "a");
     let (sent, fail) = (root.join("spool/SENT"), root.join("spool/FAIL"));
     let done = wait_until(Duration::from_secs(90), || {
-        jobs_in(&sent).len() + jobs_in(&fail).len() == 8
+        jobs_in(&sent).len() + jobs_in(&fail).len() == 10
     });
     assert!(terminate_within(node, Duration::from_secs(20)));
     let log = std::fs::read_to_string(root.join("a.log")).unwrap_or_default();
@@ -440,16 +494,16 @@ fn e_mail_jobs_through_a_real_postfix() {
     );
     assert_eq!(
         jobs_in(&sent),
-        ["alt.FS", "ok.FS", "plain.FS", "relay.FS", "smtps.FS"],
+        ["alt.FS", "auth.FS", "ok.FS", "plain.FS", "relay.FS", "smtps.FS"],
         "{log}"
     );
     assert_eq!(
         jobs_in(&fail),
-        ["busy.FS", "nobody.FS", "untrusted.FS"],
+        ["badauth.FS", "busy.FS", "nobody.FS", "untrusted.FS"],
         "{log}"
     );
     let ok: Vec<Mail> = pf.delivered("ok").iter().map(|m| Mail::parse(m)).collect();
-    assert_eq!(ok.len(), 3, "{}", pf.log());
+    assert_eq!(ok.len(), 4, "{}", pf.log());
     let by_subject = |s: &str| {
         ok.iter()
             .find(|m| m.header("Subject") == Some(s))
@@ -502,6 +556,18 @@ fn e_mail_jobs_through_a_real_postfix() {
         plain.contains("with ESMTP ") && !plain.contains("ESMTPS"),
         "{plain}"
     );
+
+    // Logged in: delivered; a wrong password: 535, failed for good with 5.7.8 in the record.
+    let r = records(&sent.join("auth.FS"));
+    assert_eq!((r[0].0.as_str(), r[0].2.as_str()), ("0", "E5"), "{r:?}");
+    assert!(
+        by_subject("Login").headers.contains("with ESMTPSA"),
+        "authenticated"
+    );
+    let r = records(&fail.join("badauth.FS"));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!((r[0].0.as_str(), r[0].1.as_str()), ("2535", "Z"), "{r:?}");
+    assert!(r[0].3.starts_with("535 5.7.8"), "{r:?}");
 
     // An untrusted certificate: outcome 2004 (class C), nothing delivered.
     let r = records(&fail.join("untrusted.FS"));
