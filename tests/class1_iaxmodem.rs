@@ -212,19 +212,6 @@ async fn a_busy_receiver_shows_as_no_dialtone() {
     assert_eq!(r.code, 4, "{r:?}");
 }
 
-/// Three pages at fine resolution through the machine directly.
-#[tokio::test(flavor = "multi_thread")]
-async fn three_pages_fine() {
-    run_rig(
-        "rdl3p",
-        4730,
-        pages(&["Page one\n", "Page two\n", "Page three\n"]),
-        true,
-        5,
-    )
-    .await;
-}
-
 /// Not a check: the time one and three pages take through the rig, redial vs efax, same run.
 /// `cargo test --test class1_iaxmodem -- --ignored --nocapture measure`
 #[tokio::test(flavor = "multi_thread")]

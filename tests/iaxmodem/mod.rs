@@ -37,6 +37,25 @@ pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// `program` under SCHED_FIFO priority 10 (`chrt -f 10`): spandsp's modulation and T.30's
+/// timers are real-time work, and on a loaded 2-core machine a starved iaxmodem drops audio
+/// (../shared/spec/hylafax-rig.md). Plain when `chrt` cannot raise the priority.
+pub fn realtime(program: &str) -> Command {
+    let can = Command::new("chrt")
+        .args(["-f", "10", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if can {
+        let mut c = Command::new("chrt");
+        c.args(["-f", "10", program]);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
 /// One rig at a time: spandsp's modulation is real-time work, and T.30's timers do not forgive
 /// a starved CPU, so the rigs of one test binary take turns.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -51,11 +70,24 @@ pub struct Rig {
     pub b: PathBuf,
     configs: Vec<PathBuf>,
     children: Vec<Child>,
+    /// Pty links under `/dev` to remove afterwards.
+    links: Vec<PathBuf>,
 }
 
 impl Rig {
-    /// Starts iaxmodem `<tag>a` on UDP `port` and `<tag>b` on `port + 1`.
+    /// Starts iaxmodem `<tag>a` on UDP `port` and `<tag>b` on `port + 1`, their ptys in the
+    /// rig's temporary directory.
     pub fn start(tag: &str, port: u16) -> Rig {
+        Rig::start_at(tag, port, None)
+    }
+
+    /// The same with both ptys as `/dev/ttyIAX<tag>a` and `b`, owned by uucp, where HylaFAX
+    /// looks for its modems (`faxgetty`/`faxsend` name a modem by its tty under `/dev`).
+    pub fn start_in_dev(tag: &str, port: u16) -> Rig {
+        Rig::start_at(tag, port, Some(Path::new("/dev")))
+    }
+
+    fn start_at(tag: &str, port: u16, ptys: Option<&Path>) -> Rig {
         require("iaxmodem");
         require("efax");
         require("efix");
@@ -63,29 +95,45 @@ impl Rig {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all("/etc/iaxmodem").expect("/etc/iaxmodem (run as root)");
         let _ = std::fs::create_dir_all("/var/log/iaxmodem");
+        let (a, b, owner) = match ptys {
+            None => (
+                dir.path().join("ttyIAXa"),
+                dir.path().join("ttyIAXb"),
+                "root:root",
+            ),
+            Some(d) => (
+                d.join(format!("ttyIAX{tag}a")),
+                d.join(format!("ttyIAX{tag}b")),
+                "uucp:uucp",
+            ),
+        };
         let mut rig = Rig {
             _turn: turn,
-            a: dir.path().join("ttyIAXa"),
-            b: dir.path().join("ttyIAXb"),
+            a,
+            b,
             dir,
             configs: Vec::new(),
             children: Vec::new(),
+            links: Vec::new(),
         };
+        if ptys.is_some() {
+            rig.links = vec![rig.a.clone(), rig.b.clone()];
+        }
         for (side, own, peer) in [("a", port, port + 1), ("b", port + 1, port)] {
             let name = format!("{tag}{side}");
             let cfg = PathBuf::from("/etc/iaxmodem").join(&name);
             std::fs::write(
                 &cfg,
                 format!(
-                    "device     {}\nowner      root:root\nmode       660\nport       {own}\nrefresh    0\nserver     127.0.0.1:{peer}\npeername   {side}\nsecret     x\ncodec      slinear\n",
-                    rig.dir.path().join(format!("ttyIAX{side}")).display()
+                    "device     {}\nowner      {owner}\nmode       660\nport       {own}\nrefresh    0\nserver     127.0.0.1:{peer}\npeername   {side}\nsecret     x\ncodec      slinear\n",
+                    if side == "a" { &rig.a } else { &rig.b }.display()
                 ),
             )
             .expect("write iaxmodem config");
             rig.configs.push(cfg);
             let log = std::fs::File::create(rig.dir.path().join(format!("iaxmodem-{side}.log")))
                 .expect("log");
-            let child = Command::new("iaxmodem")
+            let child = realtime("iaxmodem")
                 .arg(&name)
                 .stdout(log.try_clone().expect("log"))
                 .stderr(log)
@@ -142,6 +190,11 @@ impl Rig {
         None
     }
 
+    /// Keeps `child` running for the rig's lifetime (stopped by PID, before the modems).
+    pub fn adopt(&mut self, child: Child) {
+        self.children.push(child);
+    }
+
     /// A log file of the rig, for failure messages.
     pub fn log(&self, name: &str) -> String {
         let mut s = String::new();
@@ -160,6 +213,14 @@ impl Drop for Rig {
         }
         for cfg in &self.configs {
             let _ = std::fs::remove_file(cfg);
+        }
+        for link in &self.links {
+            let _ = std::fs::remove_file(link);
+            if let Some(name) = link.file_name() {
+                let _ = std::fs::remove_file(
+                    Path::new("/var/lock").join(format!("LCK..{}", name.to_string_lossy())),
+                );
+            }
         }
     }
 }
