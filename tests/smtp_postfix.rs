@@ -627,4 +627,8 @@ fn e_mail_jobs_through_a_real_postfix() {
     );
     let text = std::fs::read_to_string(fail.join("nobody.FS")).unwrap();
     assert!(text.contains("$fax_status2 2550"), "{text}");
+    assert!(
+        text.contains("$fail_reason \"outcome 2550 (SMTP 550: mailbox unavailable (does not exist)) is final (class Z)\""),
+        "{text}"
+    );
 }
