@@ -214,11 +214,11 @@ impl Failure {
                 text: source,
             }
         } else if e.is_timeout() {
-            Failure::Timeout(e.to_string())
+            Failure::Timeout(format!("no answer in time: {}", innermost(e)))
         } else if e.is_tls() || is_tls_failure(e) {
-            Failure::Tls(e.to_string())
+            Failure::Tls(format!("TLS failed: {}", innermost(e)))
         } else {
-            Failure::Connection(e.to_string())
+            Failure::Connection(format!("connection failed: {}", innermost(e)))
         }
     }
 
@@ -233,6 +233,15 @@ impl Failure {
             Failure::Connection(t) => (CODE_CONNECTION, note(t)),
         }
     }
+}
+
+/// The innermost cause of an error, as text (lettre's own text repeats each layer's kind).
+fn innermost(e: &lettre::transport::smtp::Error) -> String {
+    let mut last: &(dyn std::error::Error + 'static) = e;
+    while let Some(s) = last.source() {
+        last = s;
+    }
+    last.to_string()
 }
 
 /// Whether a lettre error is a TLS failure it reports as a connection error: a rustls error

@@ -415,6 +415,7 @@ mod tests {
         };
         let r = send(&s, &call).await;
         assert_eq!(r.code, mail::CODE_CONNECTION, "{r:?}");
+        assert!(r.answerback.starts_with("connection failed: "), "{r:?}");
         let r = send(
             &s,
             &Call {
