@@ -285,6 +285,14 @@ impl LineMap {
                 "an e-mail job's $fax_send_line {group} has no e-mail line on any node ($line N smtp relay=… tls=…)"
             ));
         }
+        let mail_only = self.resolve(&format!("{}{spec}", crate::dispatch::EMAIL_GROUP));
+        if !mail_only.is_empty() && mail_only.iter().all(|l| self.mail_only.contains(l)) {
+            let lines: Vec<String> = mail_only.iter().map(u32::to_string).collect();
+            return Some(format!(
+                "$fax_send_line {spec} selects only e-mail lines ({}), which place no calls",
+                lines.join(",")
+            ));
+        }
         Some(if self.lines.is_empty() {
             format!("$fax_send_line {spec} matches no configured line (the CFG defines no $line)")
         } else {
@@ -390,7 +398,10 @@ $line 3 smtp relay=h:25 tls=none
         assert_eq!(m.resolve("*"), [1, 2]);
         assert_eq!(m.resolve("email:*"), [2, 3]);
         assert!(m.unserved("email:1").unwrap().contains("no e-mail line"));
-        assert!(m.unserved("3").is_some(), "no call goes to an smtp line");
+        assert_eq!(
+            m.unserved("3").unwrap(),
+            "$fax_send_line 3 selects only e-mail lines (3), which place no calls"
+        );
         let modems = crate::command::Document::parse_str(
             "$line 1 /dev/ttyS0
 ",

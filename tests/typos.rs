@@ -331,7 +331,10 @@ fn e_mail_jobs_without_an_e_mail_line_and_calls_for_one_are_held() {
             .to_string()
     };
     assert!(reason("2.FS").contains("no e-mail line on any node"), "{v}");
-    assert!(reason("3.FS").contains("matches no configured line"), "{v}");
+    assert!(
+        reason("3.FS").contains("selects only e-mail lines (2), which place no calls"),
+        "{v}"
+    );
 }
 
 #[test]
