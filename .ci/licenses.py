@@ -20,6 +20,10 @@ out = ["# Third-party licences", "",
        "* hayro (PDF documents) is MIT OR Apache-2.0; hayro-font embeds the 14 standard PDF fonts as",
        "  extracted from PDFium (Foxit's fonts, BSD-style PDFium licence: free to use and embed,",
        "  notice kept). unescaper (through serialport) is MIT OR GPL-3.0-only: used under MIT.",
+       "* lettre (e-mail lines, SMTP) is MIT. Its TLS is rustls (Apache-2.0 OR ISC OR MIT) with",
+       "  ring (Apache-2.0 AND ISC: permissive, notices kept) and rustls-webpki (ISC); the",
+       "  webpki-roots crate (Mozilla's root certificates as data) is CDLA-Permissive-2.0, a",
+       "  permissive data licence (use and redistribute freely, licence text kept). No OpenSSL.",
        "* redial-sim (hw-sim/) is part of this repository, under the same licence as redial.", ""]
 for lic in sorted(by_license, key=lambda l: (-len(by_license[l]), l)):
     crates = sorted(by_license[lic])

@@ -2,7 +2,9 @@
 //!
 //! Pure decisions over the [`Index`]: queues in the node's priority order, FIFO by file name
 //! among due jobs of a queue, only lines of the job's line group (`$fax_send_line`), at most
-//! `$max_concurrent_calls` calls to one destination. A job whose group has no free line waits
+//! `$max_concurrent_calls` calls to one destination, and only lines that take the job's kind of
+//! call: an e-mail job's group is written with [`EMAIL_GROUP`] in front and selects only e-mail
+//! lines; any other group selects only lines that dial. A job whose group has no free line waits
 //! without blocking jobs of other groups. It never performs I/O and never reads a clock: the
 //! caller promotes the index to "now" first.
 
@@ -10,6 +12,21 @@ use crate::linegroup::LineSet;
 use crate::spool::index::Index;
 use crate::spool::JobName;
 use std::collections::{BTreeMap, HashMap};
+
+/// Put in front of an e-mail job's line group (`email:*`): the group selects lines that take
+/// e-mail; without it, lines that dial.
+pub const EMAIL_GROUP: &str = "email:";
+
+/// The line group a queued job is dispatched by: its `$fax_send_line` (`*` without one), with
+/// [`EMAIL_GROUP`] in front for an e-mail job.
+pub fn routed_group(job: &crate::job::Job) -> String {
+    let spec = job.send_line.as_deref().unwrap_or("*");
+    if job.channel() == Some(crate::retry::outcome::Channel::Email) {
+        format!("{EMAIL_GROUP}{spec}")
+    } else {
+        spec.to_string()
+    }
+}
 
 /// How far down one group's FIFO the dispatcher looks past jobs whose destination is busy.
 pub const MAX_SKIP: usize = 4096;
@@ -34,6 +51,8 @@ pub struct Dispatcher {
     max_per_dest: u32,
     dest_calls: HashMap<u64, u32>,
     members: HashMap<u32, Vec<u32>>,
+    /// Per line: (takes calls that dial, takes e-mail); a line not listed takes both.
+    takes: HashMap<u32, (bool, bool)>,
 }
 
 /// One dispatch decision.
@@ -66,11 +85,30 @@ impl Dispatcher {
             max_per_dest: max_per_dest.max(1),
             dest_calls: HashMap::new(),
             members: HashMap::new(),
+            takes: HashMap::new(),
         }
+    }
+
+    /// Says which kinds of job `line` takes: calls that dial (fax, voice, SMS, poll) and e-mail.
+    pub fn set_takes(&mut self, line: u32, dial: bool, email: bool) {
+        self.takes.insert(line, (dial, email));
+        self.members.clear();
     }
 
     /// The lines a group reference such as `fax,~3` or `*,~7,~2` selects, of this node's lines.
     pub fn resolve(&self, spec: &str) -> Vec<u32> {
+        let (spec, email) = match spec.strip_prefix(EMAIL_GROUP) {
+            Some(s) => (s, true),
+            None => (spec, false),
+        };
+        let fits = |l: u32| {
+            let (dial, mail) = self.takes.get(&l).copied().unwrap_or((true, true));
+            if email {
+                mail
+            } else {
+                dial
+            }
+        };
         let mut include: Vec<Box<dyn Fn(u32) -> bool + '_>> = Vec::new();
         let mut exclude: Vec<LineSet> = Vec::new();
         for raw in spec.split(',').map(str::trim) {
@@ -95,7 +133,9 @@ impl Dispatcher {
         self.lines
             .keys()
             .copied()
-            .filter(|&l| include.iter().any(|f| f(l)) && !exclude.iter().any(|s| s.contains(l)))
+            .filter(|&l| {
+                fits(l) && include.iter().any(|f| f(l)) && !exclude.iter().any(|s| s.contains(l))
+            })
             .collect()
     }
 
@@ -223,6 +263,35 @@ mod tests {
         assert_eq!(d.resolve("N1,~3-4"), [1, 2]);
         assert_eq!(d.resolve("3"), [3]);
         assert!(d.resolve("other").is_empty());
+    }
+
+    #[test]
+    fn e_mail_jobs_get_e_mail_lines_and_calls_get_the_others() {
+        let (mut d, mut ix) = setup();
+        // Line 3 is an smtp line; line 2 a sim line (takes both); 1 and 4 modems.
+        d.set_takes(1, true, false);
+        d.set_takes(2, true, true);
+        d.set_takes(3, false, true);
+        d.set_takes(4, true, false);
+        assert_eq!(d.resolve("*"), [1, 2, 4]);
+        assert_eq!(d.resolve("email:*"), [2, 3]);
+        assert_eq!(d.resolve("email:fax"), [2]);
+        assert_eq!(d.resolve("email:3"), [3]);
+        assert!(d.resolve("3").is_empty(), "no call goes to an smtp line");
+        let mail = ix.group_id("email:3");
+        ix.upsert(
+            0,
+            JobName::new("m.FS"),
+            Entry {
+                due: 0,
+                group: mail,
+                dest: 1,
+                wait: crate::spool::index::Wait::Nothing,
+                stamp: 0,
+            },
+        );
+        ix.promote(0);
+        assert_eq!(d.pick(&ix, &[0]).map(|p| p.line), Some(3));
     }
 
     #[test]

@@ -167,6 +167,10 @@ pub fn exclude_failed(
 pub struct LineMap {
     lines: Vec<u32>,
     groups: Vec<(String, LineSet)>,
+    /// The lines that take e-mail (`smtp` and `sim`); the others dial and take no e-mail.
+    mail: Vec<u32>,
+    /// The `smtp` lines (they take nothing but e-mail).
+    mail_only: Vec<u32>,
 }
 
 impl LineMap {
@@ -174,9 +178,20 @@ impl LineMap {
     /// lines reports it).
     pub fn from_cfg(cfg: &crate::command::Document) -> LineMap {
         let defs = crate::line::line_defs(cfg).unwrap_or_default();
+        let kind = |k: &str| -> Vec<u32> {
+            defs.iter()
+                .filter(|d| d.kind == k)
+                .map(|d| d.number)
+                .collect()
+        };
+        let mail_only = kind("smtp");
+        let mut mail = kind("sim");
+        mail.extend(&mail_only);
         let mut m = LineMap {
             lines: defs.iter().map(|d| d.number).collect(),
             groups: Vec::new(),
+            mail,
+            mail_only,
         };
         for d in &defs {
             for name in d.param("group").into_iter().flat_map(|g| g.split(',')) {
@@ -211,8 +226,20 @@ impl LineMap {
         }
     }
 
-    /// The configured lines a group reference (`fax`, `1-4,~3`, `*`) selects on any node.
+    /// The configured lines a group reference (`fax`, `1-4,~3`, `*`) selects on any node: lines
+    /// that dial, or with [`crate::dispatch::EMAIL_GROUP`] in front, lines that take e-mail.
     pub fn resolve(&self, spec: &str) -> Vec<u32> {
+        let (spec, email) = match spec.strip_prefix(crate::dispatch::EMAIL_GROUP) {
+            Some(s) => (s, true),
+            None => (spec, false),
+        };
+        let fits = |l: u32| {
+            if email {
+                self.mail.contains(&l)
+            } else {
+                !self.mail_only.contains(&l)
+            }
+        };
         let mut include: Vec<&LineSet> = Vec::new();
         let mut owned: Vec<LineSet> = Vec::new();
         let mut exclude: Vec<LineSet> = Vec::new();
@@ -240,7 +267,9 @@ impl LineMap {
             .iter()
             .copied()
             .filter(|&l| {
-                (include.iter().any(|s| s.contains(l)) || owned.iter().any(|s| s.contains(l)))
+                fits(l)
+                    && (include.iter().any(|s| s.contains(l))
+                        || owned.iter().any(|s| s.contains(l)))
                     && !exclude.iter().any(|s| s.contains(l))
             })
             .collect()
@@ -250,6 +279,19 @@ impl LineMap {
     pub fn unserved(&self, spec: &str) -> Option<String> {
         if !self.resolve(spec).is_empty() {
             return None;
+        }
+        if let Some(group) = spec.strip_prefix(crate::dispatch::EMAIL_GROUP) {
+            return Some(format!(
+                "an e-mail job's $fax_send_line {group} has no e-mail line on any node ($line N smtp relay=… tls=…)"
+            ));
+        }
+        let mail_only = self.resolve(&format!("{}{spec}", crate::dispatch::EMAIL_GROUP));
+        if !mail_only.is_empty() && mail_only.iter().all(|l| self.mail_only.contains(l)) {
+            let lines: Vec<String> = mail_only.iter().map(u32::to_string).collect();
+            return Some(format!(
+                "$fax_send_line {spec} selects only e-mail lines ({}), which place no calls",
+                lines.join(",")
+            ));
         }
         Some(if self.lines.is_empty() {
             format!("$fax_send_line {spec} matches no configured line (the CFG defines no $line)")
@@ -340,5 +382,32 @@ mod tests {
         assert_eq!(m.resolve("n1"), [1, 2, 3]);
         let none = LineMap::from_cfg(&crate::command::Document::new("x"));
         assert!(none.unserved("*").unwrap().contains("defines no $line"));
+    }
+
+    #[test]
+    fn e_mail_jobs_need_an_e_mail_line() {
+        let d = crate::command::Document::parse_str(
+            "$line 1 /dev/ttyS0
+$line 2 sim
+$line 3 smtp relay=h:25 tls=none
+",
+            "t.cfg",
+        )
+        .unwrap();
+        let m = LineMap::from_cfg(&d);
+        assert_eq!(m.resolve("*"), [1, 2]);
+        assert_eq!(m.resolve("email:*"), [2, 3]);
+        assert!(m.unserved("email:1").unwrap().contains("no e-mail line"));
+        assert_eq!(
+            m.unserved("3").unwrap(),
+            "$fax_send_line 3 selects only e-mail lines (3), which place no calls"
+        );
+        let modems = crate::command::Document::parse_str(
+            "$line 1 /dev/ttyS0
+",
+            "t.cfg",
+        )
+        .unwrap();
+        assert!(LineMap::from_cfg(&modems).unserved("email:*").is_some());
     }
 }

@@ -155,6 +155,7 @@ fn fax_call(number: &str, doc: &Path) -> Call {
         fax_speed: None,
         header: None,
         cover: None,
+        email: None,
     }
 }
 

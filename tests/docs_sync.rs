@@ -13,7 +13,7 @@ fn render() -> String {
          66 interrupted; 183 send window expired; 300-319 voice; 400-409 SMS delivery reports;\n\
          1000+n fax hang-up code n (`+FHS`/`+FHNG`, 2388-A decimal numbering; Class 2.0's A0-A3 are\n\
          1100-1103); 2000+n SMTP reply n, and 2001-2009 SMTP failures without a reply.\n\
-         Unlisted codes: 1000-1199 class F, 2400-2499 class E, 2500-2599 class H, anything else class E.\n\n\
+         Unlisted codes: 1000-1199 class F, 2400-2499 class E, 2500-2599 class Z (every 5xx reply fails for good), anything else class E.\n\n\
          This file is checked against the built-in table by `tests/docs_sync.rs`.\n\n\
          | code | channel | class | meaning |\n|---:|---|:---:|---|\n",
     );

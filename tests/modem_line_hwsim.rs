@@ -143,6 +143,7 @@ fn fax_call(number: &str, documents: Vec<PathBuf>) -> Call {
         fax_speed: None,
         header: None,
         cover: None,
+        email: None,
     }
 }
 
@@ -331,6 +332,7 @@ async fn voice_calls_report_dtmf_and_person_or_machine() {
         fax_speed: None,
         header: None,
         cover: None,
+        email: None,
     };
     let r = run_call(&s, &call("5550400")).await;
     assert_eq!((r.code, r.answerback.as_str()), (300, "42"), "{r:?}");

@@ -44,6 +44,7 @@ fn fax_call(documents: Vec<PathBuf>) -> Call {
         fax_speed: None,
         header: None,
         cover: None,
+        email: None,
     }
 }
 

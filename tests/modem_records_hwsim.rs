@@ -66,6 +66,7 @@ async fn steps_arrive_as_they_happen_and_connect_time_runs_to_the_hang_up() {
         fax_speed: None,
         header: None,
         cover: None,
+        email: None,
     };
     let mut steps: Vec<(Instant, FaxEvent)> = Vec::new();
     let began = Instant::now();

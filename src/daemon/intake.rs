@@ -120,14 +120,20 @@ impl Daemon {
                     } else {
                         l.job.send_line.as_deref().unwrap_or("*")
                     };
-                    if let Some(why) = self.linemap.unserved(spec).filter(|_| !held) {
-                        if self.unserved_warned.insert(spec.to_ascii_lowercase()) {
+                    let routed = if held {
+                        spec.to_string()
+                    } else {
+                        // E-mail jobs go to e-mail lines only (see `dispatch`).
+                        crate::dispatch::routed_group(&l.job)
+                    };
+                    if let Some(why) = self.linemap.unserved(&routed).filter(|_| !held) {
+                        if self.unserved_warned.insert(routed.to_ascii_lowercase()) {
                             tracing::warn!(job = name, group = spec,
                                 "{}: {why}; jobs of this group wait (redial status shows them HELD) until the CFG gives it a line",
                                 path.display());
                         }
                     }
-                    let group = self.index.group_id(spec);
+                    let group = self.index.group_id(&routed);
                     let dest = dest_hash(&number_of(&l).unwrap_or_default());
                     let cal = l.policy.calendar();
                     let wait = match (l.job.next, l.job.send_at()) {
@@ -426,6 +432,15 @@ fn check_with(
             doc: Some(l.doc),
         }),
         None => {
+            if l.job.channel() == Some(Channel::Email) {
+                if let Err((code, reason)) = super::email::email_parts(settings, &l.doc) {
+                    return Err(Bad {
+                        code,
+                        reason,
+                        doc: Some(l.doc),
+                    });
+                }
+            }
             if l.job.channel() == Some(Channel::Fax) {
                 let docs = cover_path.iter().chain(&documents);
                 let usr = usr_document(base, &settings.paths, &l.job);

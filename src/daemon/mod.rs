@@ -10,6 +10,7 @@
 mod cancel;
 pub mod clock;
 mod drive;
+mod email;
 mod fence;
 mod intake;
 mod limits;
@@ -427,6 +428,13 @@ impl Daemon {
             .collect();
         let groups = self.line_groups();
         self.dispatch = Dispatcher::new(&states, groups, &self.node, self.settings.max_per_dest);
+        for l in self.lines.values() {
+            let dial = [Channel::Fax, Channel::Voice, Channel::Sms, Channel::Poll]
+                .into_iter()
+                .any(|c| l.takes(c));
+            self.dispatch
+                .set_takes(l.number(), dial, l.takes(Channel::Email));
+        }
         for (line, f) in &self.inflight {
             self.dispatch.start(*line, f.dest);
         }
@@ -1047,11 +1055,17 @@ fn line_map(cfg: &Document, node: &str) -> crate::linegroup::LineMap {
     m
 }
 
-/// The number a job dials (the alternate one when `$fax_use_alternate` is set).
+/// The number a job dials (the alternate one when `$fax_use_alternate` is set), or the address
+/// it mails (`$email_alt_address` when `$email_use_alternate` is set).
 fn number_of(l: &Loaded) -> Option<String> {
     let d = &l.job.destinations;
     if l.doc.last("fax_use_alternate").is_some() {
         if let Some(a) = &d.alternate_phone {
+            return Some(a.clone());
+        }
+    }
+    if l.job.channel() == Some(Channel::Email) && l.doc.last("email_use_alternate").is_some() {
+        if let Some(a) = &d.email_alt_address {
             return Some(a.clone());
         }
     }

@@ -254,6 +254,7 @@ impl Daemon {
                 .and_then(|s| s.parse().ok()),
             header: None,
             cover: None,
+            email: None,
         };
         let mut call = call;
         if channel == Channel::Fax {
@@ -275,6 +276,15 @@ impl Daemon {
                 Ok(None) => {}
                 Err(e) => tracing::warn!(job = %name, "cover page left out: {e}"),
             }
+        }
+        if channel == Channel::Email {
+            // Checked at intake; a body file that went bad since is left out with a warning.
+            call.email = Some(
+                super::email::email_parts(&self.settings, &loaded.doc).unwrap_or_else(|(_, e)| {
+                    tracing::warn!(job = %name, "e-mail body left out: {e}");
+                    super::email::email_parts_unchecked(&loaded.doc)
+                }),
+            );
         }
         let placed = match self.lines.get_mut(&line) {
             Some(l) => l.place(&call, now, &self.completion),

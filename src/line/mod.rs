@@ -3,15 +3,18 @@
 //! Owns the [`Line`] trait (place one attempt for a job; the outcome comes back as a code plus
 //! details), the `$line` definitions of the CFG, and the line kinds that need no hardware: the
 //! `sim` line ([`sim`]) whose outcomes follow a scenario, and a scripted line for tests
-//! ([`scripted`]). It never touches the spool: the daemon turns outcomes into records.
+//! ([`scripted`]). Modem lines are in [`modem`], e-mail lines (SMTP) in [`smtp`]. It never
+//! touches the spool: the daemon turns outcomes into records.
 
 pub mod breaker;
 pub mod documents;
 pub mod flow;
+pub mod mail;
 pub mod modem;
 pub mod scripted;
 pub mod serial;
 pub mod sim;
+pub mod smtp;
 pub mod transcript;
 
 use crate::command::Document;
@@ -46,6 +49,8 @@ pub struct Call {
     /// sent before the documents. A cover that is a document (PDF, TIFF…) is the first of
     /// `documents` instead.
     pub cover: Option<String>,
+    /// An e-mail's parts (subject, body, sender, relay choice); `None` for other channels.
+    pub email: Option<mail::Email>,
 }
 
 /// What an attempt produced.
@@ -146,8 +151,13 @@ pub type Completion = tokio::sync::mpsc::UnboundedSender<(u32, Report)>;
 pub trait Line: Send {
     /// Its number (`$line N …`).
     fn number(&self) -> u32;
-    /// The board letter written in attempt records (`S` sim, `T` test, `M` modem).
+    /// The board letter written in attempt records (`S` sim, `T` test, `M` modem, `E` e-mail).
     fn board(&self) -> char;
+    /// Whether the line takes jobs of `channel` at all (the dispatcher gives it no others).
+    /// Lines that dial take every channel but e-mail; e-mail lines take only e-mail.
+    fn takes(&self, channel: Channel) -> bool {
+        channel != Channel::Email
+    }
     /// Whether the line can take calls now. The daemon asks before every dispatch round, so a
     /// line whose breaker opens takes no further call until it reports up again.
     fn is_up(&self) -> bool {
@@ -172,7 +182,7 @@ pub trait Line: Send {
 pub struct LineDef {
     /// Line number.
     pub number: u32,
-    /// Kind: `sim` (others come with their issues).
+    /// Kind: `sim`, `modem` (or a device path), `smtp`.
     pub kind: String,
     /// `key=value` parameters (bare words get an empty value).
     pub params: Vec<(String, String)>,
@@ -208,7 +218,7 @@ pub fn line_defs(cfg: &Document) -> Result<Vec<LineDef>, String> {
             })?;
         let kind = c.arg(1).ok_or_else(|| {
             format!(
-                "{} line {}: $line {number} needs a kind (sim, modem) or a device path",
+                "{} line {}: $line {number} needs a kind (sim, modem, smtp) or a device path",
                 cfg.origin(),
                 c.line
             )
@@ -263,8 +273,13 @@ pub fn build_lines(cfg: &Document, defs: &[LineDef]) -> Result<Vec<Box<dyn Line>
                         documents.clone(),
                     )))
                 }
+                "smtp" => {
+                    let settings = smtp::SmtpSettings::from_def(d)
+                        .map_err(|e| format!("{} line {}: {e}", cfg.origin(), d.cfg_line))?;
+                    Ok(Box::new(smtp::SmtpLine::new(d.number, settings)))
+                }
                 other => Err(format!(
-                    "{} line {}: line kind {other:?} is not available (known: sim, modem, or a device path such as /dev/ttyS0)",
+                    "{} line {}: line kind {other:?} is not available (known: sim, modem, smtp, or a device path such as /dev/ttyS0)",
                     cfg.origin(),
                     d.cfg_line
                 )),

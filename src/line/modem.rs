@@ -919,6 +919,7 @@ mod tests {
             fax_speed: None,
             header: None,
             cover: None,
+            email: None,
         };
         assert_eq!(
             run_call(&s, &call).await.code,

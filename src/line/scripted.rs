@@ -50,6 +50,10 @@ impl Line for ScriptedLine {
     fn board(&self) -> char {
         'T'
     }
+    /// Every channel: simulated and scripted calls stand in for any line.
+    fn takes(&self, _channel: crate::retry::outcome::Channel) -> bool {
+        true
+    }
     fn place(&mut self, call: &Call, now: DateTime<Utc>, _done: &Completion) -> Placed {
         let (code, secs) = (self.script)(call, self.number);
         let until = now + Duration::seconds(secs);

@@ -573,25 +573,25 @@ pub const DEFAULT_TABLE: &[(u32, Option<Channel>, char, &str)] = &[
     (
         2500,
         Some(Channel::Email),
-        'H',
+        'Z',
         "SMTP 500: syntax error, command unrecognised",
     ),
     (
         2501,
         Some(Channel::Email),
-        'H',
+        'Z',
         "SMTP 501: syntax error in parameters",
     ),
     (
         2530,
         Some(Channel::Email),
-        'H',
+        'Z',
         "SMTP 530: authentication required",
     ),
     (
         2535,
         Some(Channel::Email),
-        'H',
+        'Z',
         "SMTP 535: authentication failed",
     ),
     (
@@ -604,7 +604,7 @@ pub const DEFAULT_TABLE: &[(u32, Option<Channel>, char, &str)] = &[
     (
         2552,
         Some(Channel::Email),
-        'B',
+        'Z',
         "SMTP 552: mailbox over quota",
     ),
     (
@@ -616,7 +616,7 @@ pub const DEFAULT_TABLE: &[(u32, Option<Channel>, char, &str)] = &[
     (
         2554,
         Some(Channel::Email),
-        'H',
+        'Z',
         "SMTP 554: transaction failed",
     ),
 ];
@@ -652,7 +652,7 @@ impl Default for OutcomeTable {
 fn fallback(code: u32) -> (Class, &'static str) {
     match code {
         2400..=2499 => (Class(b'E'), "unlisted SMTP 4xx reply"),
-        2500..=2599 => (Class(b'H'), "unlisted SMTP 5xx reply"),
+        2500..=2599 => (Class(b'Z'), "unlisted SMTP 5xx reply"),
         1000..=1199 => (Class(b'F'), "unlisted fax hang-up code"),
         _ => (Class(b'E'), "unlisted outcome code"),
     }
@@ -785,7 +785,7 @@ mod tests {
         assert_eq!(c(40, Some(Channel::Fax)), 'Z');
         assert_eq!(c(1025, Some(Channel::Fax)), 'F');
         assert_eq!(c(2550, Some(Channel::Email)), 'Z');
-        assert_eq!(c(2599, Some(Channel::Email)), 'H');
+        assert_eq!(c(2599, Some(Channel::Email)), 'Z');
         assert_eq!(c(2471, Some(Channel::Email)), 'E');
         assert_eq!(c(406, Some(Channel::Sms)), 'S');
         assert_eq!(c(401, Some(Channel::Sms)), 'J');

@@ -149,8 +149,7 @@ pub fn queued_state_of(
             crate::ops::alter::HELD_REASON.to_string(),
         ));
     }
-    if let Some(reason) = lines.and_then(|m| m.unserved(l.job.send_line.as_deref().unwrap_or("*")))
-    {
+    if let Some(reason) = lines.and_then(|m| m.unserved(&crate::dispatch::routed_group(&l.job))) {
         return Some(QueuedState::HeldForGood(reason));
     }
     Some(match standing(&l.policy, &l.job, now) {
@@ -226,7 +225,7 @@ pub fn status_with(
                 (Some(l), _) if crate::ops::alter::is_held(&l.document) => {
                     Some(crate::ops::alter::HELD_REASON.to_string())
                 }
-                (Some(l), Some(m)) => m.unserved(l.job.send_line.as_deref().unwrap_or("*")),
+                (Some(l), Some(m)) => m.unserved(&crate::dispatch::routed_group(&l.job)),
                 _ => None,
             };
             if let Some(reason) = unserved {
@@ -478,7 +477,7 @@ pub fn report_with(
             for l in lease::read_all(layout) {
                 m.add_node(&l.node);
             }
-            m.unserved(job.send_line.as_deref().unwrap_or("*"))
+            m.unserved(&crate::dispatch::routed_group(&job))
         }
         _ => None,
     };

@@ -387,6 +387,7 @@ pub async fn redial_sends(rig: &Rig, doc: &Path, extra: &[(&str, &str)]) -> Call
         fax_speed: None,
         header: None,
         cover: None,
+        email: None,
     };
     redial::line::modem::run_call(&settings, &call).await
 }
