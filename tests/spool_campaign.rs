@@ -454,6 +454,19 @@ fn a_stale_nodes_active_directory_is_taken_over_once() {
     a.poll();
     assert_eq!(rig.files(&l.active("a")).len(), 2);
     drop(a);
+    // The live step a's call had reported when a died: gone with the takeover.
+    let step = redial::spool::progress::Calls {
+        node: "a".into(),
+        calls: vec![redial::spool::progress::Progress {
+            job: "1.FS".into(),
+            attempt: 1,
+            line: 1,
+            at: chrono::Utc::now(),
+            step: "page 1/2 at 9600".into(),
+        }],
+    };
+    redial::spool::progress::write(&l, ".test-", &step).unwrap();
+    assert_eq!(redial::spool::progress::read_all(&l).len(), 1);
     let mut b = rig.daemon("b", 2, always(0, 10));
     let mut c = rig.daemon("c", 2, always(0, 10));
     b.start().unwrap();
@@ -473,6 +486,10 @@ fn a_stale_nodes_active_directory_is_taken_over_once() {
     b.maintain();
     c.maintain();
     assert!(!l.active("a").exists() && !l.lease("a").exists());
+    assert!(
+        redial::spool::progress::read_all(&l).is_empty(),
+        "the dead node's live steps are gone with its directory"
+    );
     let takeovers = rig
         .events
         .lock()

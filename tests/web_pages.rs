@@ -130,6 +130,28 @@ fn the_job_page_shows_each_page_as_a_thumbnail_of_what_preview_writes() {
     }
     assert_eq!(get_bytes(&addr, "/job/1.FS/page/3").0, 404);
     assert_eq!(get_bytes(&addr, "/job/1.FS/page/0").0, 404);
+    // Hostile names and page numbers: a clear refusal, never a file outside the spool.
+    for path in [
+        "/job/..%2F..%2Fredial.cfg/page/1",
+        "/job/..%2Fredial.cfg/page/1",
+        "/job/%2Fetc%2Fpasswd/page/1",
+        "/job/1.FS%00/page/1",
+        "/job/1.FS/page/-1",
+        "/job/1.FS/page/99999999999999999999",
+        "/job/1.FS/page/one",
+    ] {
+        let (status, body) = get_bytes(&addr, path);
+        assert!(
+            status == 404 || status == 400,
+            "{path}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+        assert!(!body.starts_with(b"\x89PNG"), "{path} drew a page");
+        assert!(
+            !String::from_utf8_lossy(&body).contains("$request_dir"),
+            "{path} showed the CFG"
+        );
+    }
 
     let (status, page) = common::web::get(&addr, "/job/2.FS", TOKEN);
     assert_eq!(status, 200, "{page}");

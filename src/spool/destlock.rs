@@ -104,7 +104,9 @@ pub fn acquire(
                         // A dead owner's lock.
                         _ => {
                             tracing::warn!(lock = %path.display(), holder = %holder.as_ref().map_or_else(|| "unreadable".to_string(), |h| format!("{} (lease generation {})", h.node, h.generation)), "breaking a destination lock whose owner is gone");
-                            let _ = std::fs::remove_file(&path);
+                            if !break_if_still(&path, holder.as_ref(), me)? {
+                                break;
+                            }
                         }
                     }
                 }
@@ -113,6 +115,46 @@ pub fn acquire(
         }
     }
     Ok(None)
+}
+
+/// Removes the lock at `path` only if it is still the one judged: `judged` is the holder read
+/// from it (None: unreadable). Another node may have broken the same dead lock and taken the
+/// slot meanwhile, so a plain unlink of the name could remove that node's fresh lock and let
+/// two calls to one number start at once. Instead the lock is first renamed aside under a
+/// name of this node's own (only one breaker gets it), then read: the judged lock is
+/// deleted; a fresh one is put back where it was (`RENAME_NOREPLACE`). `Ok(true)`: the slot
+/// may be tried again; `Ok(false)`: it is held by someone alive.
+fn break_if_still(path: &Path, judged: Option<&Holder>, me: &Holder) -> io::Result<bool> {
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let aside = path.with_extension(format!(
+        "lock.breaking-{}-{}-{}-{nonce}",
+        me.node,
+        me.generation,
+        std::process::id()
+    ));
+    match std::fs::rename(path, &aside) {
+        Ok(()) => {}
+        // Someone else broke (or released) it first: try to take the slot.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(e),
+    }
+    if holder_of(&aside).as_ref() == judged {
+        let _ = std::fs::remove_file(&aside);
+        return Ok(true);
+    }
+    // A fresh lock replaced the dead one between our reading and the rename: give it back.
+    match super::store::rename_noreplace(&aside, path) {
+        Ok(()) => Ok(false),
+        Err(e) => {
+            // The slot was taken again in that instant; the lock moved aside is its owner's
+            // only record, so it is kept (under its aside name) for the operator, and this node
+            // does not take the slot.
+            tracing::error!(lock = %path.display(), aside = %aside.display(), error = %e, "a destination lock changed hands while being broken; left aside");
+            Ok(false)
+        }
+    }
 }
 
 fn create(path: &Path, me: &Holder) -> io::Result<()> {
@@ -151,6 +193,41 @@ mod tests {
             host: String::new(),
             spool_error: None,
         }
+    }
+
+    /// Two nodes break the same dead lock at once: the first takes the slot; the second, which
+    /// judged the dead lock a moment before, must not remove the first one's fresh lock.
+    #[test]
+    fn a_lock_replaced_while_being_broken_is_left_to_its_new_owner() {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::new(d.path(), 2);
+        std::fs::create_dir_all(dir(&layout)).unwrap();
+        let path = slot_path(&layout, 42, 0);
+        let dead = Holder {
+            node: "b".into(),
+            generation: 1,
+        };
+        let reborn = Holder {
+            node: "b".into(),
+            generation: 2,
+        };
+        let c = Holder {
+            node: "c".into(),
+            generation: 5,
+        };
+        // c read the dead lock; meanwhile b (restarted) broke it and took the slot.
+        create(&path, &reborn).unwrap();
+        assert!(!break_if_still(&path, Some(&dead), &c).unwrap());
+        assert_eq!(holder_of(&path), Some(reborn.clone()));
+        assert_eq!(std::fs::read_dir(dir(&layout)).unwrap().count(), 1);
+        // The dead lock itself is broken, and nothing is left aside.
+        release(&path, &reborn);
+        create(&path, &dead).unwrap();
+        assert!(break_if_still(&path, Some(&dead), &c).unwrap());
+        assert!(std::fs::symlink_metadata(&path).is_err());
+        assert_eq!(std::fs::read_dir(dir(&layout)).unwrap().count(), 0);
+        // Someone else broke it first: the slot may be tried.
+        assert!(break_if_still(&path, Some(&dead), &c).unwrap());
     }
 
     #[test]
