@@ -91,19 +91,21 @@ fn json(addr: &str, path: &str) -> (u16, Value) {
     (status, v)
 }
 
+/// `2026-03-02T09:00:00…` or `2026-03-02 09:51:25…`.
+fn looks_like_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 19 && b[4] == b'-' && b[7] == b'-' && matches!(b[10], b'T' | b' ') && b[13] == b':'
+}
+
 /// Every string in `v` that looks like a time parses as RFC 3339 and carries an offset.
 fn times_are_rfc3339(v: &Value, path: &str, seen: &mut usize) {
     match v {
-        Value::String(s)
-            if s.len() >= 19 && s.as_bytes()[4] == b'-' && s.as_bytes()[10] != b'/' =>
-        {
-            if s.as_bytes().get(13) == Some(&b':') || s.as_bytes().get(10) == Some(&b' ') {
-                assert!(
-                    chrono::DateTime::parse_from_rfc3339(s).is_ok(),
-                    "{path}: {s:?} is not RFC 3339 with an offset"
-                );
-                *seen += 1;
-            }
+        Value::String(s) if looks_like_time(s) => {
+            assert!(
+                chrono::DateTime::parse_from_rfc3339(s).is_ok(),
+                "{path}: {s:?} is not RFC 3339 with an offset"
+            );
+            *seen += 1;
         }
         Value::Array(a) => a.iter().for_each(|x| times_are_rfc3339(x, path, seen)),
         Value::Object(o) => o.values().for_each(|x| times_are_rfc3339(x, path, seen)),

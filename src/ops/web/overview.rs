@@ -351,7 +351,7 @@ pub(super) async fn overview_page(State(s): St, client: Client, headers: HeaderM
             csrf,
             now: local(now, tz),
             counted: format!(
-                "counted from the {} {}",
+                "counted from the {} at {}",
                 o.counted_by,
                 both(counted_at, now, tz)
             ),
