@@ -363,3 +363,53 @@ fn every_json_answer_writes_times_in_rfc3339_with_the_offset() {
     let (_, job) = json(&addr, "/api/jobs/8.FS");
     assert_eq!(job["steps"][0]["at"], "2026-03-02T08:00:00+01:00", "{job}");
 }
+
+#[test]
+fn the_jobs_page_follows_files_that_move_change_and_go() {
+    let dir = spool();
+    let (_web, addr) = web(dir.path());
+    let root = dir.path().join("spool");
+    let state_of = |job: &str| {
+        let (_, v) = json(&addr, &format!("/api/jobs?q={job}"));
+        v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["name"] == job)
+            .map(|j| {
+                (
+                    j["state"].as_str().unwrap().to_string(),
+                    j["attempts"].as_u64().unwrap(),
+                )
+            })
+    };
+    let until = |what: &str, ok: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ok() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    assert_eq!(state_of("1.FS"), Some(("queued".into(), 0)));
+    // 1.FS is sent: moved to SENT with its record, as a node does.
+    let text = format!(
+        "{}{}",
+        std::fs::read_to_string(root.join("TOSEND/1.FS")).unwrap(),
+        rec("03/02/2026", "10:55:00", 0, 'S')
+    );
+    std::fs::write(root.join("SENT/1.FS"), text).unwrap();
+    std::fs::remove_file(root.join("TOSEND/1.FS")).unwrap();
+    until("1.FS never showed as sent", &|| {
+        state_of("1.FS") == Some(("sent".into(), 1))
+    });
+    // A file rewritten in place of another (rename over it) is read again.
+    let tmp = root.join("TEMP.new");
+    std::fs::write(&tmp, "$fax_phone 999 0102\n").unwrap();
+    std::fs::rename(&tmp, root.join("TOSEND/2.FS")).unwrap();
+    until("2.FS was not read again", &|| {
+        json(&addr, "/api/jobs?dest=9990102").1["total"] == 1
+    });
+    // A file gone is gone from the list.
+    std::fs::remove_file(root.join("FAIL/8.FS")).unwrap();
+    until("8.FS is still listed", &|| state_of("8.FS").is_none());
+}
