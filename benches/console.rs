@@ -30,11 +30,12 @@ fn build(root: &std::path::Path) {
     for d in ["TOSEND", "TOSEND1", "ACTIVE/n1", "SENT", "FAIL", "TEMP"] {
         std::fs::create_dir_all(spool.join(d)).unwrap();
     }
+    let lines: String = (1..=8).map(|l| format!("$line {l} sim group=fax\n")).collect();
     std::fs::write(
         root.join("redial.cfg"),
         format!(
-            "$request_dir spool 1\n$timezone Europe/Paris\n$web_token {TOKEN}\n\
-             $line 1-8 sim group=fax\n$retry_delays B \"60\"\n"
+            "$request_dir spool 1\n$timezone Europe/Paris\n$web_token {TOKEN}\n{lines}\
+             $retry_delays B \"60\"\n"
         ),
     )
     .unwrap();
@@ -160,7 +161,6 @@ fn main() {
         ])
         .current_dir(dir.path())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
