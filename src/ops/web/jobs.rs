@@ -10,7 +10,7 @@
 //! changes a job.
 
 use super::catalogue::{JobState, QueuedNow, Row};
-use super::when::{both, rfc3339, rfc3339_opt};
+use super::when::{both, day_start, rfc3339, rfc3339_opt};
 use super::*;
 
 /// The most rows on one page.
@@ -50,8 +50,10 @@ pub struct JobsFilter {
     queue: Option<u8>,
     class: Option<String>,
     dest: Option<String>,
-    since: Option<NaiveDate>,
-    until: Option<NaiveDate>,
+    /// The start of `since`'s local day.
+    from: Option<DateTime<Utc>>,
+    /// The end of `until`'s local day.
+    to: Option<DateTime<Utc>>,
     text: Option<String>,
     page: usize,
     per: usize,
@@ -120,8 +122,8 @@ impl JobsQuery {
                 .map(|c| crate::ops::retry::parse_classes(c).map_err(|e| format!("class: {e}")))
                 .transpose()?,
             dest: bounded("dest", &self.dest)?.map(str::to_string),
-            since,
-            until,
+            from: since.map(|d| day_start(d, tz)),
+            to: until.map(|d| day_start(d + chrono::Days::new(1), tz)),
             text: bounded("q", &self.q)?.map(str::to_lowercase),
             page: number("page", &self.page, 1, 1_000_000)?.unwrap_or(1),
             per: number("per", &self.per, 1, MAX_PER)?.unwrap_or(DEFAULT_PER),
@@ -130,7 +132,7 @@ impl JobsQuery {
 }
 
 impl JobsFilter {
-    fn matches(&self, r: &Row, tz: chrono_tz::Tz) -> bool {
+    fn matches(&self, r: &Row) -> bool {
         if !self.states.contains(&r.state) {
             return false;
         }
@@ -145,11 +147,8 @@ impl JobsFilter {
                 return false;
             }
         }
-        if self.since.is_some() || self.until.is_some() {
-            let day = r.when.with_timezone(&tz).date_naive();
-            if self.since.is_some_and(|d| day < d) || self.until.is_some_and(|d| day > d) {
-                return false;
-            }
+        if self.from.is_some_and(|t| r.when < t) || self.to.is_some_and(|t| r.when >= t) {
+            return false;
         }
         if let Some(p) = &self.dest {
             let glob = crate::ops::retry::glob;
@@ -241,7 +240,7 @@ pub fn query(s: &WebState, q: &JobsFilter, now: DateTime<Utc>) -> (JobsOut, Vec<
     let mut total = 0;
     let skip = (q.page - 1).saturating_mul(q.per);
     let mut page = Vec::new();
-    for r in rows.iter().filter(|r| q.matches(r, tz)) {
+    for r in rows.iter().filter(|r| q.matches(r)) {
         if total >= skip && page.len() < q.per {
             page.push(r.clone());
         }

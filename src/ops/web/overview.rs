@@ -228,17 +228,21 @@ pub fn overview(s: &WebState, now: DateTime<Utc>) -> OverviewOut {
     let mut held_until: Vec<Option<DateTime<Utc>>> = vec![None; queues.len()];
     let mut held = Vec::new();
     let (mut in_progress, mut sent, mut failed, mut sent_today, mut failed_today) = (0, 0, 0, 0, 0);
-    let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
+    let (start, end) = (
+        super::when::day_start(today, tz),
+        super::when::day_start(today + chrono::Days::new(1), tz),
+    );
+    let is_today = |t: DateTime<Utc>| start <= t && t < end;
     for r in rows.iter() {
         match r.state {
             JobState::InProgress => in_progress += 1,
             JobState::Sent => {
                 sent += 1;
-                sent_today += usize::from(day(r.last_end.unwrap_or(r.changed)) == today);
+                sent_today += usize::from(is_today(r.last_end.unwrap_or(r.changed)));
             }
             JobState::Failed => {
                 failed += 1;
-                failed_today += usize::from(day(r.last_end.unwrap_or(r.changed)) == today);
+                failed_today += usize::from(is_today(r.last_end.unwrap_or(r.changed)));
             }
             JobState::Queued => {
                 let Some(i) = queues.iter().position(|c| c.number == r.queue) else {

@@ -42,6 +42,19 @@ pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
+/// The instant local day `d` starts in `tz` (at the first valid local time when midnight falls
+/// in a clock change).
+pub fn day_start(d: chrono::NaiveDate, tz: Tz) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let midnight = d.and_time(chrono::NaiveTime::MIN);
+    (0..=3)
+        .find_map(|h| {
+            tz.from_local_datetime(&(midnight + chrono::Duration::hours(h)))
+                .earliest()
+        })
+        .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
+}
+
 /// [`local`] followed by [`relative`] in parentheses.
 pub fn both(t: DateTime<Utc>, now: DateTime<Utc>, tz: Tz) -> String {
     format!("{} ({})", local(t, tz), relative(t, now))
@@ -69,5 +82,10 @@ mod tests {
         assert_eq!(relative(t, t), "now");
         assert_eq!(relative(m(-30), t), "30 s ago");
         assert_eq!(relative(m(2 * 86_400), t), "in 2 d");
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        assert_eq!(
+            day_start(d, chrono_tz::Europe::Paris).to_rfc3339(),
+            "2026-03-01T23:00:00+00:00"
+        );
     }
 }
