@@ -182,6 +182,41 @@ fn the_overview_counts_every_state_and_shows_each_line() {
         "{lines:?}"
     );
 
+    // A running node's published summary stands for the queues it counts.
+    std::fs::write(
+        dir.path().join("spool/ACTIVE/n1.summary.json"),
+        r#"{"node":"n1","as_of":"2026-03-02T09:59:59Z","queues":[{"queue":"TOSEND","due":42,"held":3,"held_until":"2026-03-02T17:00:00Z","waiting_retry":7,"scheduled":0,"unserved":1}],"held":[{"queue":"TOSEND","job":"99.FS","reason":"no line serves group fax2"}],"held_total":1}"#,
+    )
+    .unwrap();
+    let (_, o) = json(&addr, "/api/overview");
+    assert_eq!(o["counted_by"], "summary of n1", "{o}");
+    assert_eq!(o["counted_at"], "2026-03-02T10:59:59+01:00");
+    let q0 = &o["queues"][0];
+    assert_eq!(
+        (
+            &q0["due"],
+            &q0["held"],
+            &q0["waiting_retry"],
+            &q0["held_for_good"]
+        ),
+        (
+            &Value::from(42),
+            &Value::from(3),
+            &Value::from(7),
+            &Value::from(1)
+        )
+    );
+    assert_eq!(q0["held_until"], "2026-03-02T18:00:00+01:00");
+    // TOSEND1 is not in the summary: still counted from the files.
+    assert_eq!(o["queues"][1]["scheduled"], 1);
+    let held: Vec<&str> = o["held"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["job"].as_str().unwrap())
+        .collect();
+    assert_eq!(held, ["99.FS", "4.FS"]);
+
     // The page, without JavaScript, says the same.
     let (status, page) = common::web::get(&addr, "/", TOKEN);
     assert_eq!(status, 200, "{page}");
