@@ -192,6 +192,51 @@ impl Driver {
     }
 }
 
+/// chromedriver on a free port and a headless Chromium session (its profile in a temporary
+/// directory): both end when the test lets go of them.
+fn browser(chromium: &Path, chromedriver: &Path) -> (Kill, tempfile::TempDir, Driver) {
+    let port = free_port();
+    let cd = Kill(
+        Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let addr = format!("127.0.0.1:{port}");
+    let t0 = Instant::now();
+    loop {
+        if TcpStream::connect(&addr).is_ok() && http(&addr, "GET", "/status", None).0 == 200 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "chromedriver did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let caps = json!({"capabilities": {"alwaysMatch": {
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": chromium.to_str().unwrap(),
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--disable-dev-shm-usage",
+                     format!("--user-data-dir={}", profile.path().display())]
+        }
+    }}});
+    let (st, body) = http(&addr, "POST", "/session", Some(&caps));
+    assert_eq!(st, 200, "new session: {body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let d = Driver {
+        addr,
+        session: v["value"]["sessionId"].as_str().unwrap().to_string(),
+    };
+    (cd, profile, d)
+}
+
 fn rec(dt: &str, code: u32, class: char) -> String {
     format!("$attempt_record {dt} 1 0 1 {code} {class} 0 0 0 S1 0 5 0 \"\"\n")
 }
@@ -247,45 +292,7 @@ fn bulk_retry_in_headless_chromium() {
         .trim_end_matches('/')
         .to_string();
 
-    let port = free_port();
-    let _cd = Kill(
-        Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let addr = format!("127.0.0.1:{port}");
-    let t0 = Instant::now();
-    loop {
-        if TcpStream::connect(&addr).is_ok() && http(&addr, "GET", "/status", None).0 == 200 {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "chromedriver did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let profile = tempfile::tempdir().unwrap();
-    let caps = json!({"capabilities": {"alwaysMatch": {
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": chromium.to_str().unwrap(),
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--disable-dev-shm-usage",
-                     format!("--user-data-dir={}", profile.path().display())]
-        }
-    }}});
-    let (st, body) = http(&addr, "POST", "/session", Some(&caps));
-    assert_eq!(st, 200, "new session: {body}");
-    let v: Value = serde_json::from_str(&body).unwrap();
-    let d = Driver {
-        addr: addr.clone(),
-        session: v["value"]["sessionId"].as_str().unwrap().to_string(),
-    };
+    let (_cd, _profile, d) = browser(&chromium, &chromedriver);
 
     d.cmd(
         "POST",
@@ -327,7 +334,7 @@ fn bulk_retry_in_headless_chromium() {
     d.click("#back");
     d.wait_for("#jobs");
     assert_eq!(d.find_all("#jobs tr[data-job]").len(), 2);
-    let _ = http(&addr, "DELETE", &format!("/session/{}", d.session), None);
+    let _ = http(&d.addr, "DELETE", &format!("/session/{}", d.session), None);
 
     let tosend = base.join("spool/TOSEND");
     for j in ["1.FS", "2.FS"] {
@@ -341,4 +348,197 @@ fn bulk_retry_in_headless_chromium() {
     for j in ["3.FS", "4.FS"] {
         assert!(fail.join(j).exists() && !Path::new(&tosend.join(j)).exists());
     }
+}
+
+/// Decodes standard base64 (WebDriver's screenshots).
+fn base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        .map(value)
+        .collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &d)| n | u32::from(d) << (18 - 6 * i));
+        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
+    }
+    out
+}
+
+impl Driver {
+    /// Saves a screenshot of the page to docs/screenshots/NAME.png (linked from
+    /// docs/operations.md).
+    fn screenshot(&self, name: &str) {
+        let png = base64(self.cmd("GET", "/screenshot", None).as_str().unwrap());
+        assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+/// The console in headless Chromium: the overview's lines panel follows a node's files without
+/// a reload (line 1 goes busy, shows its call's page and speed, and goes back to idle), a sent
+/// job is found by search on the jobs page and its page opens. Screenshots of each page go to
+/// docs/screenshots/.
+#[test]
+fn console_overview_and_jobs_in_headless_chromium() {
+    let chromium = find(&["chromium", "chromium-browser"])
+        .expect("chromium is missing: apt-get install chromium chromium-driver (.ci/run does)");
+    let chromedriver = find(&["chromedriver"])
+        .expect("chromedriver is missing: apt-get install chromium-driver (.ci/run does)");
+
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    std::fs::write(
+        base.join("redial.cfg"),
+        "$request_dir spool 2\n$timezone Europe/Paris\n$web_token chromium-test-token\n\
+         $line 1 sim group=sales\n$line 2 sim group=sales\n$line 3 sim group=support\n$retry_wait B 15\n",
+    )
+    .unwrap();
+    let spool = base.join("spool");
+    let w = |p: &str, t: &str| {
+        let p = spool.join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, t).unwrap();
+    };
+    for i in 1..=6 {
+        w(
+            &format!("TOSEND/{i}.FS"),
+            &format!("$fax_phone \"555 010{i}\"\n"),
+        );
+    }
+    w(
+        "TOSEND1/7.FS",
+        "$fax_phone \"555 0107\"\n$fax_send_date 01/01/2099\n",
+    );
+    w(
+        "SENT/20.FS",
+        &format!(
+            "$fax_phone \"555 0120\"\n{}",
+            rec("03/02/2026 09:40:00", 0, 'S')
+        ),
+    );
+    w(
+        "SENT/21.FS",
+        &format!(
+            "$fax_phone \"555 0121\"\n{}",
+            rec("03/02/2026 09:20:00", 0, 'S')
+        ),
+    );
+    w(
+        "FAIL/30.FS",
+        &format!(
+            "$fax_phone \"555 0130\"\n{}",
+            rec("03/02/2026 09:00:00", 2, 'Z')
+        ),
+    );
+    let lease = |line1: &str| {
+        format!(
+            r#"{{"node":"n1","pid":1,"renewed":"2026-03-02T10:00:00Z","stale_after":60,"draining":false,"lines":[
+            {line1},
+            {{"line":2,"state":"idle","job":null}},
+            {{"line":3,"state":"down","job":null,"next_probe":"2026-03-02T10:16:00Z"}}],"generation":1,"host":"fax1"}}"#
+        )
+    };
+    let idle = r#"{"line":1,"state":"idle","job":null}"#;
+    w("ACTIVE/n1.lease", &lease(idle));
+
+    let mut web = Command::new(env!("CARGO_BIN_EXE_redial"))
+        .args([
+            "web",
+            "--listen",
+            "127.0.0.1:0",
+            "--now",
+            "2026-03-02T10:00:00Z",
+            "--cfg",
+        ])
+        .arg(base.join("redial.cfg"))
+        .arg("--base")
+        .arg(base)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(web.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _web = Kill(web);
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .trim_end_matches('/')
+        .to_string();
+
+    let (_cd, _profile, d) = browser(&chromium, &chromedriver);
+    d.cmd(
+        "POST",
+        "/window/rect",
+        Some(json!({"width": 1100, "height": 800})),
+    );
+    let go = |path: &str| {
+        d.cmd(
+            "POST",
+            "/url",
+            Some(json!({ "url": format!("{url}{path}") })),
+        )
+    };
+    go("/");
+    d.wait_for("input[name=token]");
+    d.type_in("input[name=token]", "chromium-test-token");
+    d.click("#signin");
+    d.wait_for("#jobs");
+    go("/");
+    d.wait_for("tr[data-line='n1/1'] td.state.idle");
+    assert_eq!(d.text("#sent-today"), "2");
+    assert!(d.text("tr[data-line='n1/3']").contains("in 16 min"));
+    d.screenshot("console-overview");
+
+    // Line 1 takes 1.FS: the panel shows it connected, with the page and speed, without a reload.
+    let calls = spool.join("ACTIVE/n1.calls.json");
+    w(
+        "ACTIVE/n1.lease",
+        &lease(r#"{"line":1,"state":"busy","job":"1.FS"}"#),
+    );
+    std::fs::write(
+        &calls,
+        r#"{"node":"n1","calls":[{"job":"1.FS","attempt":1,"line":1,"at":"2026-03-02T09:59:40Z","step":"page 2/3 at 14400"}]}"#,
+    )
+    .unwrap();
+    d.wait_for("tr[data-line='n1/1'] td.state.connected");
+    let row = d.text("tr[data-line='n1/1']");
+    assert!(
+        row.contains("page 2/3 at 14400") && row.contains("1.FS"),
+        "{row}"
+    );
+    d.screenshot("console-overview-busy");
+    // The call ends: idle again.
+    w("ACTIVE/n1.lease", &lease(idle));
+    std::fs::remove_file(&calls).unwrap();
+    d.wait_for("tr[data-line='n1/1'] td.state.idle");
+
+    // A sent job found by search, and its page.
+    go("/jobs");
+    d.wait_for("#jobs tr[data-job]");
+    d.screenshot("console-jobs");
+    d.type_in("input[name=q]", "555 0121");
+    d.click("#filter button[type=submit]");
+    d.wait_for("#jobs tr[data-job='21.FS']");
+    assert_eq!(d.find_all("#jobs tr[data-job]").len(), 1);
+    d.click("#jobs tr[data-job='21.FS'] a");
+    d.wait_for("#history");
+    assert!(d.text("#history").contains("2026-03-02 09:20:00 CET"));
+    d.screenshot("console-job");
+    let _ = http(&d.addr, "DELETE", &format!("/session/{}", d.session), None);
 }

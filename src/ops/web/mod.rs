@@ -1,13 +1,18 @@
-//! The failed-jobs web page and its JSON API (axum, askama templates, server-rendered HTML that
-//! works without JavaScript).
+//! The web console and its JSON API (axum, askama templates, server-rendered HTML that works
+//! without JavaScript).
 //!
+//! * `GET /` (and `/overview`) — counts per queue and state and the lines panel
+//!   ([`overview`]); a small script polls `GET /api/lines` every 2 s to refresh the panel.
+//! * `GET /jobs` — every job in one searchable, paginated table ([`jobs`], from the in-memory
+//!   [`catalogue`]).
 //! * `GET /failed` — failed jobs with destination, last outcome and class, time, attempt badge,
 //!   eligibility (a countdown when the wait is not over), per-row retry, checkbox bulk retry
 //!   with a reason, "retry all matching" for a filter, queue counters.
 //! * `POST /retry` — the retry; answers with the result dialog (queued / skipped with reasons).
 //! * `GET /job/{name}` — one job's history (attempts and retries) and a retry form.
-//! * `GET /api/failed`, `GET /api/jobs/{name}`, `GET /api/status`, `POST /api/retry` — the same
-//!   as JSON.
+//! * `GET /api/failed`, `GET /api/jobs/{name}`, `GET /api/status`, `POST /api/retry`,
+//!   `GET /api/overview`, `GET /api/lines`, `GET /api/jobs` — the same as JSON, every time in
+//!   RFC 3339 with its offset ([`when`]).
 //! * `GET /metrics` — OpenMetrics text.
 //!
 //! Every route but `/login` needs the token: `Authorization: Bearer TOKEN`, or the session
@@ -39,7 +44,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 mod api;
+pub mod catalogue;
+pub mod jobs;
+pub mod overview;
 mod session;
+pub mod when;
 use api::*;
 use session::*;
 
@@ -58,6 +67,8 @@ pub struct WebState {
     token: String,
     /// Documents drawn for page thumbnails, shared by requests (a job's pages are drawn once).
     documents: crate::line::documents::DocumentCache,
+    /// Every job's row for the overview and the jobs page, kept up to date incrementally.
+    catalogue: catalogue::Catalogue,
     sessions: Mutex<HashMap<String, Session>>,
     failures: Mutex<Failures>,
     random: Random,
@@ -85,10 +96,18 @@ impl WebState {
             metrics,
             token,
             documents: crate::line::documents::DocumentCache::default(),
+            catalogue: catalogue::Catalogue::default(),
             sessions: Mutex::new(HashMap::new()),
             failures: Mutex::new(Failures::default()),
             random: getrandom::fill,
         })
+    }
+}
+
+impl WebState {
+    /// The CFG's time zone (UTC without one): pages and JSON show times in it.
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.sys.layer.timezone.unwrap_or(chrono_tz::UTC)
     }
 }
 
@@ -97,7 +116,9 @@ type St = State<Arc<WebState>>;
 /// The router.
 pub fn router(state: Arc<WebState>) -> Router {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/failed") }))
+        .route("/", get(overview::overview_page))
+        .route("/overview", get(overview::overview_page))
+        .route("/jobs", get(jobs::jobs_page))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/failed", get(failed_page))
@@ -108,6 +129,9 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/api/failed", get(api_failed))
         .route("/api/jobs/{name}", get(api_job))
         .route("/api/status", get(api_status))
+        .route("/api/overview", get(overview::api_overview))
+        .route("/api/lines", get(overview::api_lines))
+        .route("/api/jobs", get(jobs::api_jobs))
         .route("/api/retry", post(api_retry))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(256 * 1024))
@@ -190,7 +214,7 @@ pub struct FailedJob {
     pub class: Option<char>,
     /// Its description.
     pub description: String,
-    /// Last attempt's local start.
+    /// Last attempt's start (RFC 3339, in the CFG's time zone).
     pub last_attempt: Option<String>,
     /// Cycles so far (1 = original).
     pub attempt_number: usize,
@@ -236,7 +260,7 @@ fn describe(v: &JobView, newest: &Newest, s: &WebState, now: DateTime<Utc>) -> F
         last_attempt: v
             .records
             .last()
-            .map(|r| r.start().format("%Y-%m-%d %H:%M:%S").to_string()),
+            .map(|r| when::rfc3339(v.instant(r.start()), s.tz())),
         attempt_number: v.cycles(),
         badge: badge(v.cycles()),
         queue: v.tosend,
@@ -327,7 +351,7 @@ struct FailedPage {
     error: String,
 }
 
-fn row_view(j: FailedJob, now: DateTime<Utc>) -> RowView {
+fn row_view(j: FailedJob, now: DateTime<Utc>, tz: chrono_tz::Tz) -> RowView {
     let wait = match &j.skip {
         Some(Skip::Wait { eligible_at, .. }) => Some(*eligible_at),
         _ => None,
@@ -340,7 +364,11 @@ fn row_view(j: FailedJob, now: DateTime<Utc>) -> RowView {
         },
         class: j.class.map(String::from).unwrap_or_else(|| "-".into()),
         code: j.code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
-        when: j.last_attempt.clone().unwrap_or_else(|| "-".into()),
+        when: j
+            .last_attempt
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map_or_else(|| "-".into(), |t| when::both(t.to_utc(), now, tz)),
         status: if j.eligible {
             "eligible".into()
         } else {
@@ -392,7 +420,7 @@ async fn failed_html(s: Arc<WebState>, f: Filter, csrf: String) -> Response {
         page(FailedPage {
             csrf,
             eligible: jobs.iter().filter(|j| j.eligible).count(),
-            rows: jobs.into_iter().map(|j| row_view(j, now)).collect(),
+            rows: jobs.into_iter().map(|j| row_view(j, now, tz)).collect(),
             counters: st
                 .as_ref()
                 .map(|st| {
@@ -418,7 +446,7 @@ async fn failed_html(s: Arc<WebState>, f: Filter, csrf: String) -> Response {
             dest: Filter::field(&f.dest),
             since: Filter::field(&f.since),
             until: Filter::field(&f.until),
-            now: now.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            now: when::local(now, tz),
             error,
         })
     })
@@ -651,11 +679,67 @@ pub struct JobDetail {
     /// Where it is.
     pub place: String,
     /// Its history in file order.
-    pub steps: Vec<Step>,
+    pub steps: Vec<StepOut>,
     /// The failed-job view (eligibility), when it is in FAIL.
     pub failed: Option<FailedJob>,
     /// Destination.
     pub destination: Option<String>,
+}
+
+/// One step of a job's history for the API (times in RFC 3339).
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum StepOut {
+    /// An attempt.
+    Attempt {
+        /// Start.
+        at: String,
+        /// Outcome code.
+        code: u32,
+        /// Class recorded.
+        class: char,
+        /// Line.
+        line: String,
+        /// Seconds of the call.
+        call_secs: u32,
+    },
+    /// A retry note.
+    Retry {
+        /// When.
+        at: String,
+        /// `manual` or `auto`.
+        kind: RetryKind,
+        /// Queue it went to.
+        queue: u8,
+        /// The operator's reason.
+        reason: String,
+    },
+}
+
+impl StepOut {
+    fn of(st: &Step, v: &JobView, tz: chrono_tz::Tz) -> StepOut {
+        match st {
+            Step::Attempt {
+                at,
+                code,
+                class,
+                line,
+                call_secs,
+            } => StepOut::Attempt {
+                at: when::rfc3339(v.instant(*at), tz),
+                code: *code,
+                class: *class,
+                line: line.clone(),
+                call_secs: *call_secs,
+            },
+            Step::Retry(n) => StepOut::Retry {
+                at: when::rfc3339(v.instant(n.at), tz),
+                kind: n.kind,
+                queue: n.queue,
+                reason: n.reason.clone(),
+            },
+        }
+    }
 }
 
 fn job_detail(s: &WebState, name: &str, now: DateTime<Utc>) -> Option<(JobView, JobDetail)> {
@@ -674,7 +758,11 @@ fn job_detail(s: &WebState, name: &str, now: DateTime<Utc>) -> Option<(JobView, 
     let failed = (v.place == Place::Fail).then(|| describe(&v, &newest, s, now));
     let d = JobDetail {
         place: place_name(&v.place),
-        steps: v.steps.clone(),
+        steps: v
+            .steps
+            .iter()
+            .map(|st| StepOut::of(st, &v, s.tz()))
+            .collect(),
         failed,
         destination: v.destination.clone(),
     };
@@ -771,7 +859,7 @@ async fn job_page(
         let Some((v, d)) = job_detail(&s, &name, now) else {
             return (StatusCode::NOT_FOUND, format!("no job {name:?}")).into_response();
         };
-        let row = d.failed.clone().map(|f| row_view(f, now));
+        let row = d.failed.clone().map(|f| row_view(f, now, s.tz()));
         let (pages, pages_note) = match job_pages(&s, &v.name) {
             Some(Ok(p)) => (
                 (1..=p.len())
@@ -811,7 +899,7 @@ async fn job_page(
                                 String::new()
                             }
                         },
-                        when: at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        when: when::local(v.instant(*at), s.tz()),
                         what: format!("attempt on {line}"),
                         detail: format!(
                             "outcome {code} ({}), class {class}, {call_secs} s",
@@ -824,7 +912,7 @@ async fn job_page(
                         },
                     },
                     Step::Retry(n) => StepView {
-                        when: n.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        when: when::local(v.instant(n.at), s.tz()),
                         what: format!(
                             "{} retry to {}",
                             n.kind.as_str(),
