@@ -237,6 +237,36 @@ fn browser(chromium: &Path, chromedriver: &Path) -> (Kill, tempfile::TempDir, Dr
     (cd, profile, d)
 }
 
+/// `redial web` on `base` at the tests' fixed time, on a free port; its URL (no trailing `/`).
+fn start_web(base: &Path) -> (Kill, String) {
+    let mut web = Command::new(env!("CARGO_BIN_EXE_redial"))
+        .args([
+            "web",
+            "--listen",
+            "127.0.0.1:0",
+            "--now",
+            "2026-03-02T10:00:00Z",
+            "--cfg",
+        ])
+        .arg(base.join("redial.cfg"))
+        .arg("--base")
+        .arg(base)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(web.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .trim_end_matches('/')
+        .to_string();
+    (Kill(web), url)
+}
+
 fn rec(dt: &str, code: u32, class: char) -> String {
     format!("$attempt_record {dt} 1 0 1 {code} {class} 0 0 0 S1 0 5 0 \"\"\n")
 }
@@ -265,32 +295,7 @@ fn bulk_retry_in_headless_chromium() {
     job("3.FS", "555 0003", rec("03/02/2026 09:00:00", 11, 'Z'));
     job("4.FS", "555 0004", rec("03/02/2026 09:55:00", 2, 'Z'));
 
-    let mut web = Command::new(env!("CARGO_BIN_EXE_redial"))
-        .args([
-            "web",
-            "--listen",
-            "127.0.0.1:0",
-            "--now",
-            "2026-03-02T10:00:00Z",
-            "--cfg",
-        ])
-        .arg(base.join("redial.cfg"))
-        .arg("--base")
-        .arg(base)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(web.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _web = Kill(web);
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{line}"))
-        .trim_end_matches('/')
-        .to_string();
+    let (_web, url) = start_web(base);
 
     let (_cd, _profile, d) = browser(&chromium, &chromedriver);
 
@@ -454,32 +459,7 @@ fn console_overview_and_jobs_in_headless_chromium() {
     let idle = r#"{"line":1,"state":"idle","job":null}"#;
     w("ACTIVE/n1.lease", &lease(idle));
 
-    let mut web = Command::new(env!("CARGO_BIN_EXE_redial"))
-        .args([
-            "web",
-            "--listen",
-            "127.0.0.1:0",
-            "--now",
-            "2026-03-02T10:00:00Z",
-            "--cfg",
-        ])
-        .arg(base.join("redial.cfg"))
-        .arg("--base")
-        .arg(base)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(web.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _web = Kill(web);
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{line}"))
-        .trim_end_matches('/')
-        .to_string();
+    let (_web, url) = start_web(base);
 
     let (_cd, _profile, d) = browser(&chromium, &chromedriver);
     d.cmd(
