@@ -171,6 +171,8 @@ pub struct LineMap {
     mail: Vec<u32>,
     /// The `smtp` lines (they take nothing but e-mail).
     mail_only: Vec<u32>,
+    /// The `sms_http` lines (they take nothing but SMS).
+    sms_only: Vec<u32>,
 }
 
 impl LineMap {
@@ -192,6 +194,7 @@ impl LineMap {
             groups: Vec::new(),
             mail,
             mail_only,
+            sms_only: kind("sms_http"),
         };
         for d in &defs {
             for name in d.param("group").into_iter().flat_map(|g| g.split(',')) {
@@ -233,11 +236,17 @@ impl LineMap {
             Some(s) => (s, true),
             None => (spec, false),
         };
+        let (spec, sms) = match spec.strip_prefix(crate::dispatch::SMS_GROUP) {
+            Some(s) => (s, true),
+            None => (spec, false),
+        };
         let fits = |l: u32| {
             if email {
                 self.mail.contains(&l)
-            } else {
+            } else if sms {
                 !self.mail_only.contains(&l)
+            } else {
+                !self.mail_only.contains(&l) && !self.sms_only.contains(&l)
             }
         };
         let mut include: Vec<&LineSet> = Vec::new();

@@ -920,6 +920,7 @@ mod tests {
             header: None,
             cover: None,
             email: None,
+            sms: None,
         };
         assert_eq!(
             run_call(&s, &call).await.code,

@@ -1,0 +1,185 @@
+//! SMS jobs on gateway lines: the parts of an attempt (text, price point, message id), the hold
+//! after the gateway took a message, and the delivery reports that end the hold.
+//!
+//! A message the gateway took (outcome 410) is not settled: the job goes back to its queue with
+//! `$sms_pending ID SUBMITTED DEADLINE PRICE LINE` and `$fax_next_time` at the deadline, written
+//! like every result (temp file, fsync, rename, fsync of the directories), so it survives a
+//! restart and `redial list`/`status` show it waiting, with status 410. A job with
+//! `$sms_pending` is never placed: when a node claims it (its deadline came, or a final report
+//! for it is in `DLR/`, which makes it due at once), the attempt is settled with the report's
+//! outcome, or with 411 when the deadline passed without one. Part of the daemon (see its module
+//! documentation); it never sends anything and never reads `redial web`'s requests.
+
+use super::*;
+use crate::line::sms_http::{self, DeliveryReport, Sms};
+
+/// `$sms_pending`, as written into a job that waits for its report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Pending {
+    pub id: String,
+    pub submitted: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+    pub price: Option<String>,
+    pub line: Option<u32>,
+}
+
+/// The `$sms_pending` of a job, when it waits for a report (`None` when absent or unreadable;
+/// an unreadable one is a job damaged by hand and waits no longer).
+pub(super) fn pending(doc: &Document) -> Option<Pending> {
+    let c = doc.last("sms_pending")?;
+    let arg = |i| c.arg(i).map(str::to_string);
+    let time = |i| {
+        arg(i)
+            .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    Some(Pending {
+        id: arg(0)?,
+        submitted: time(1)?,
+        deadline: time(2)?,
+        price: arg(3).filter(|p| !p.is_empty() && p != "-"),
+        line: arg(4).and_then(|l| l.parse().ok()),
+    })
+}
+
+/// What attempt `attempt` of job `name` sends.
+pub(super) fn sms_parts(doc: &Document, name: &str, attempt: usize) -> Sms {
+    let step = doc
+        .last("sms_price_step")
+        .and_then(|c| c.arg(0).and_then(|s| s.parse::<usize>().ok()))
+        .unwrap_or(0);
+    Sms {
+        text: doc
+            .all("sms_text")
+            .map(|c| c.joined())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        price: doc
+            .last("sms_price")
+            .and_then(|c| sms_http::price_at(&c.joined(), step)),
+        id: sms_http::message_id(name, attempt),
+        retry: attempt > 1,
+    }
+}
+
+impl Daemon {
+    /// Holds a job whose message the gateway took: back to its queue until its report or its
+    /// deadline, with the reference in the file. Not an attempt record yet (that is written
+    /// when the report settles it).
+    pub(super) fn hold_for_report(
+        &mut self,
+        mut l: Loaded,
+        a: settle::Attempted,
+        lock: Option<PathBuf>,
+    ) {
+        let attempt = l.job.cycle().len() + 1;
+        let sms = sms_parts(&l.doc, &a.name, attempt);
+        let deadline = a.ended + Duration::seconds(self.settings.sms_report_timeout);
+        let cal = l.policy.calendar();
+        let local = cal.local(deadline);
+        let line = a.line.map(|n| n.to_string()).unwrap_or_default();
+        l.doc.set(
+            "sms_pending",
+            &[
+                &sms.id,
+                &a.started.to_rfc3339(),
+                &deadline.to_rfc3339(),
+                sms.price.as_deref().unwrap_or("-"),
+                &line,
+            ],
+        );
+        l.doc.set("fax_status1", &["2"]);
+        l.doc
+            .set("fax_status2", &[&sms_http::CODE_SUBMITTED.to_string()]);
+        l.doc.set(
+            "fax_next_date",
+            &[&crate::command::format_date(local.date())],
+        );
+        l.doc.set(
+            "fax_next_time",
+            &[&crate::command::format_time(local.time())],
+        );
+        tracing::info!(job = %a.name, id = %sms.id, deadline = %deadline,
+            "SMS submitted: the job waits for its final delivery report (never resent while it waits)");
+        let entry = a.journalled();
+        let next = Next::Retry(a.queue, deadline);
+        self.conclude(&a.path, &a.name, &l.doc, &next, Some(entry));
+        self.release_destination(lock.as_deref());
+    }
+
+    /// A claimed job that waits for a report: settled with the report when one is in `DLR/`,
+    /// with 411 when its deadline passed, else given back untouched. Never placed.
+    pub(super) fn settle_waiting(
+        &mut self,
+        dst: &Path,
+        q: u8,
+        name: &str,
+        line: u32,
+        mut loaded: Loaded,
+        p: Pending,
+        now: DateTime<Utc>,
+    ) {
+        let layout = self.settings.layout.clone();
+        let report = sms_http::read_report(&layout, &p.id);
+        let (code, status) = match report
+            .as_ref()
+            .and_then(|r| sms_http::outcome_of(&r.status).map(|c| (c, r.status.clone())))
+        {
+            Some(c) => c,
+            None if now >= p.deadline => (sms_http::CODE_REPORT_TIMEOUT, "no final report".into()),
+            None => return self.return_to_queue(dst, q, name),
+        };
+        loaded.doc.remove("sms_pending");
+        let price = p
+            .price
+            .as_deref()
+            .map(|x| format!(" price={x}"))
+            .unwrap_or_default();
+        let line = p.line.unwrap_or(line);
+        tracing::info!(job = name, id = %p.id, code, status = %status, "SMS delivery report settles the attempt");
+        let attempt = settle::Attempted {
+            cancelled: None,
+            path: dst.to_path_buf(),
+            name: name.to_string(),
+            queue: q,
+            started: p.submitted,
+            ended: report.as_ref().map_or(now, |r: &DeliveryReport| r.at),
+            line: Some(line),
+            board: 'G',
+            channel: Channel::Sms,
+            result: CallResult {
+                code,
+                answerback: format!("id={}{price} status={status}", p.id),
+                ..CallResult::default()
+            },
+        };
+        self.settle(loaded, attempt);
+        if report.is_some() {
+            let _ = std::fs::remove_file(sms_http::dlr_path(&layout, &p.id));
+        }
+    }
+
+    /// Makes every queued job with a report in `DLR/` due now, so the next round settles it
+    /// (called with the cancel requests: on changes in `DLR/` and on the maintenance ticks).
+    pub fn take_delivery_reports(&mut self) {
+        if self.fenced.is_some() {
+            return;
+        }
+        let now = due_ms(self.clock.now());
+        for r in sms_http::read_reports(&self.settings.layout) {
+            let Some(job) = sms_http::job_of(&r.id) else {
+                continue;
+            };
+            let name = JobName::new(&job);
+            for q in self.settings.order.clone() {
+                if let Some(e) = self.index.get(q, &name) {
+                    if e.due > now {
+                        let mut e = e.clone();
+                        e.due = now;
+                        self.index.upsert(q, name.clone(), e);
+                    }
+                }
+            }
+        }
+    }
+}
