@@ -139,7 +139,7 @@ pub const ACTED: &[(&str, &str)] = &[
     // long a submitted SMS waits for its final report.
     ("sms_dlr_secret", "C"),
     ("sms_dlr_secret_file", "C"),
-    ("sms_report_timeout", "C"),
+    ("sms_report_timeout", "CF"),
 ];
 
 /// CopiaFacts commands redial accepts without acting on them: name, file kinds, what it does

@@ -74,7 +74,14 @@ impl Daemon {
     ) {
         let attempt = l.job.cycle().len() + 1;
         let sms = sms_parts(&l.doc, &a.name, attempt);
-        let deadline = a.ended + Duration::seconds(self.settings.sms_report_timeout);
+        // The job's own `$sms_report_timeout` over the CFG's.
+        let timeout = l
+            .doc
+            .last("sms_report_timeout")
+            .and_then(|c| c.arg(0).and_then(|s| s.parse::<i64>().ok()))
+            .filter(|t| *t > 0)
+            .unwrap_or(self.settings.sms_report_timeout);
+        let deadline = a.ended + Duration::seconds(timeout);
         let cal = l.policy.calendar();
         let local = cal.local(deadline);
         let line = a.line.map(|n| n.to_string()).unwrap_or_default();
