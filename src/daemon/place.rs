@@ -105,7 +105,7 @@ impl Daemon {
         if let Some(p) = super::sms::pending(&loaded.doc) {
             // An SMS the gateway took: settled by its report or its deadline, never resent.
             give_up(self);
-            return self.settle_waiting(&dst, q, name.as_str(), line, loaded, p, now);
+            return self.settle_waiting(&dst, q, name.as_str(), line, loaded, p);
         }
         match self.due(&loaded, now) {
             Err(e) => {

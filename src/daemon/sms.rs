@@ -124,8 +124,8 @@ impl Daemon {
         line: u32,
         mut loaded: Loaded,
         p: Pending,
-        now: DateTime<Utc>,
     ) {
+        let now = self.clock.now();
         let layout = self.settings.layout.clone();
         let report = sms_http::read_report(&layout, &p.id);
         let (code, status) = match report
