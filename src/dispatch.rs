@@ -285,6 +285,29 @@ mod tests {
     }
 
     #[test]
+    fn sms_jobs_get_the_lines_that_take_sms_and_calls_never_an_sms_line() {
+        let (mut d, _) = setup();
+        // Line 4 is an sms_http line; line 2 a sim line (takes everything); 1 and 3 modems.
+        for (l, dial, mail, sms) in [
+            (1, true, false, false),
+            (2, true, true, true),
+            (3, true, false, false),
+            (4, false, false, true),
+        ] {
+            d.set_takes(l, dial, mail);
+            d.set_takes_sms(l, sms);
+        }
+        assert_eq!(d.resolve("sms:*"), [2, 4]);
+        assert_eq!(d.resolve("sms:4"), [4]);
+        assert!(d.resolve("sms:1").is_empty(), "no SMS goes to a modem");
+        assert_eq!(d.resolve("*"), [1, 2, 3]);
+        assert!(
+            d.resolve("4").is_empty(),
+            "no call goes to an sms_http line"
+        );
+    }
+
+    #[test]
     fn e_mail_jobs_get_e_mail_lines_and_calls_get_the_others() {
         let (mut d, mut ix) = setup();
         // Line 3 is an smtp line; line 2 a sim line (takes both); 1 and 4 modems.

@@ -190,3 +190,40 @@ impl Daemon {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> Document {
+        Document::parse(text.as_bytes(), "t.FS").unwrap()
+    }
+
+    #[test]
+    fn the_pending_reference_reads_back_and_a_damaged_one_is_none() {
+        let d = doc(
+            "$sms_pending R-2.t.FS 2026-12-02T04:00:00+00:00 2026-12-04T04:00:00+00:00 5.00 7\n",
+        );
+        let p = pending(&d).unwrap();
+        assert_eq!(p.id, "R-2.t.FS");
+        assert_eq!(p.price.as_deref(), Some("5.00"));
+        assert_eq!(p.line, Some(7));
+        assert_eq!(p.deadline - p.submitted, Duration::days(2));
+        let d =
+            doc("$sms_pending 1.t.FS 2026-12-02T04:00:00+00:00 2026-12-04T04:00:00+00:00 - \"\"\n");
+        assert_eq!(pending(&d).unwrap().price, None);
+        assert_eq!(pending(&doc("$sms_pending 1.t.FS yesterday\n")), None);
+        assert_eq!(pending(&doc("$sms_phone 5550100\n")), None);
+    }
+
+    #[test]
+    fn each_attempt_takes_its_price_point_and_retries_are_marked() {
+        let d = doc("$sms_text \"line one\"\n$sms_text two\n$sms_price \"10.00 5.00 4.50\"\n$sms_price_step 1\n");
+        let s = sms_parts(&d, "t.FS", 2);
+        assert_eq!(s.text, "line one\ntwo");
+        assert_eq!(s.price.as_deref(), Some("5.00"));
+        assert_eq!((s.id.as_str(), s.retry), ("R-2.t.FS", true));
+        let s = sms_parts(&doc("$sms_text hi\n"), "t.FS", 1);
+        assert_eq!((s.price, s.id.as_str(), s.retry), (None, "1.t.FS", false));
+    }
+}
