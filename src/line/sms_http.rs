@@ -355,6 +355,14 @@ pub async fn send(settings: &SmsHttpSettings, call: &Call) -> CallResult {
             "the job has no $sms_text".into(),
         );
     };
+    if sms.text.trim().is_empty() {
+        tracing::warn!(job = %call.job, "SMS not sent: the job has no $sms_text");
+        return result(
+            crate::daemon::CODE_INVALID,
+            0,
+            "the job has no $sms_text".into(),
+        );
+    }
     let body = match serde_urlencoded::to_string(form(settings, &call.number, sms)) {
         Ok(b) => b,
         Err(e) => return result(crate::daemon::CODE_INVALID, 0, format!("form: {e}")),
@@ -532,6 +540,53 @@ mod tests {
         ] {
             assert_eq!(job_of(bad), None, "{bad:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn an_empty_text_is_not_sent_and_a_gateway_that_is_not_there_is_413() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let s = def(&format!(
+            "$line 7 sms_http url=http://127.0.0.1:{port}/send timeout=5\n"
+        ))
+        .unwrap();
+        let sms = Sms {
+            text: " ".into(),
+            price: Some("10.00".into()),
+            id: "1.t.FS".into(),
+            retry: false,
+        };
+        let mut call = Call {
+            job: "t.FS".into(),
+            number: "5550100".into(),
+            channel: Channel::Sms,
+            documents: vec![],
+            message: None,
+            attempt: 1,
+            alternate: false,
+            low_resolution: false,
+            fax_speed: None,
+            header: None,
+            cover: None,
+            email: None,
+            sms: Some(sms.clone()),
+        };
+        let r = send(&s, &call).await;
+        assert_eq!(r.code, crate::daemon::CODE_INVALID, "{r:?}");
+        call.sms = Some(Sms {
+            text: "hi".into(),
+            ..sms
+        });
+        let r = send(&s, &call).await;
+        assert_eq!(r.code, CODE_UNREACHABLE, "{r:?}");
+        assert!(
+            r.answerback
+                .starts_with("id=1.t.FS price=10.00 connection failed"),
+            "{r:?}"
+        );
     }
 
     #[test]
