@@ -327,6 +327,28 @@ fn sms_jobs_through_an_http_gateway_with_delivery_reports() {
             == 2
     }));
     assert_eq!(pending(&q.join("ack.FS")).as_deref(), Some("1.ack.FS"));
+    // Reports for jobs that no longer wait for them (a node stopped after settling, before it
+    // removed the report) are removed: one for a finished job, an hour old; one for another
+    // attempt of the waiting job. The waiting job is not settled by either.
+    let dlr = root.join("spool/DLR");
+    let stale = |id: &str, age: i64| {
+        let at = (chrono::Utc::now() - chrono::Duration::seconds(age)).to_rfc3339();
+        std::fs::write(
+            dlr.join(format!("{id}.dlr")),
+            format!(r#"{{"id":"{id}","status":"DELIVERED","at":"{at}"}}"#),
+        )
+        .unwrap();
+    };
+    stale("1.ok.FS", 7200);
+    stale("R-5.ack.FS", 0);
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            !dlr.join("1.ok.FS.dlr").exists() && !dlr.join("R-5.ack.FS.dlr").exists()
+        }),
+        "{}",
+        logs()
+    );
+    assert_eq!(pending(&q.join("ack.FS")).as_deref(), Some("1.ack.FS"));
     // The final report, after the restart: delivered, still one request.
     report_until_taken(web, &id, "DELIVERED");
     assert!(

@@ -168,24 +168,58 @@ impl Daemon {
 
     /// Makes every queued job with a report in `DLR/` due now, so the next round settles it
     /// (called with the cancel requests: on changes in `DLR/` and on the maintenance ticks).
+    /// A report whose job no longer waits for it (settled, and the node stopped before the
+    /// report was removed; or the job cancelled while it waited) is removed once the job is
+    /// read without that id pending in one of this node's queues (or, an hour after the
+    /// report, in SENT or FAIL).
     pub fn take_delivery_reports(&mut self) {
         if self.fenced.is_some() {
             return;
         }
+        let layout = self.settings.layout.clone();
         let now = due_ms(self.clock.now());
-        for r in sms_http::read_reports(&self.settings.layout) {
+        // Whether the job file at `path` was read and waits for another id, or none.
+        let stale = |path: &Path, id: &str| {
+            store::read_job(path)
+                .ok()
+                .and_then(|b| Document::from_vec(b, &path.display().to_string()).ok())
+                .is_some_and(|d| pending(&d).is_none_or(|p| p.id != id))
+        };
+        for r in sms_http::read_reports(&layout) {
             let Some(job) = sms_http::job_of(&r.id) else {
                 continue;
             };
             let name = JobName::new(&job);
-            for q in self.settings.order.clone() {
-                if let Some(e) = self.index.get(q, &name) {
-                    if e.due > now {
-                        let mut e = e.clone();
-                        e.due = now;
-                        self.index.upsert(q, name.clone(), e);
+            let queued = self
+                .settings
+                .order
+                .iter()
+                .find_map(|q| self.index.get(*q, &name).map(|e| (*q, e.clone())));
+            let gone = match queued {
+                Some((q, e)) => {
+                    if stale(&layout.queue_dir(q).join(&job), &r.id) {
+                        true
+                    } else {
+                        if e.due > now {
+                            let mut e = e;
+                            e.due = now;
+                            self.index.upsert(q, name.clone(), e);
+                        }
+                        false
                     }
                 }
+                // Not queued here: the job may be in a claim for a moment, or on another node;
+                // only a report an hour old is judged by a finished file of that name.
+                None => {
+                    self.clock.now() - r.at > Duration::hours(1)
+                        && [layout.sent(), layout.fail()]
+                            .iter()
+                            .any(|d| stale(&d.join(&job), &r.id))
+                }
+            };
+            if gone {
+                tracing::info!(job, id = %r.id, status = %r.status, "delivery report for a job that no longer waits for it: removed");
+                let _ = std::fs::remove_file(sms_http::dlr_path(&layout, &r.id));
             }
         }
     }
