@@ -14,7 +14,6 @@
 //!   `GET /api/overview`, `GET /api/lines`, `GET /api/jobs` — the same as JSON, every time in
 //!   RFC 3339 with its offset ([`when`]).
 //! * `GET /metrics` — OpenMetrics text.
-//!
 //! * `POST /dlr/{secret}` — SMS delivery reports from a gateway (see `dlr.rs`; its own secret).
 //!
 //! Every route but `/login` and `/dlr` needs the token: `Authorization: Bearer TOKEN`, or the session
