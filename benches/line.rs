@@ -30,7 +30,7 @@ fn main() {
         }
         let def = LineDef { number: 1, kind: "modem".into(), params: vec![("device".into(), dir.join("ttySIM0").display().to_string())], cfg_line: 1 };
         let settings = ModemSettings::from_def(&def).unwrap();
-        let call = Call { job: "B.FS".into(), number: "5550200".into(), channel: Channel::Voice, documents: vec![], message: None, attempt: 1, alternate: false, low_resolution: false, fax_speed: None, header: None, cover: None, email: None };
+        let call = Call { job: "B.FS".into(), number: "5550200".into(), channel: Channel::Voice, documents: vec![], message: None, attempt: 1, alternate: false, low_resolution: false, fax_speed: None, header: None, cover: None, email: None, sms: None };
         // Voice calls need a message; write one.
         let msg = dir.join("m.ul");
         std::fs::write(&msg, [0xffu8; 8]).unwrap();

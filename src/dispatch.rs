@@ -17,14 +17,18 @@ use std::collections::{BTreeMap, HashMap};
 /// e-mail; without it, lines that dial.
 pub const EMAIL_GROUP: &str = "email:";
 
+/// Put in front of an SMS job's line group (`sms:*`): the group selects lines that take SMS
+/// (SMS gateway lines, and lines that dial and say they take SMS).
+pub const SMS_GROUP: &str = "sms:";
+
 /// The line group a queued job is dispatched by: its `$fax_send_line` (`*` without one), with
-/// [`EMAIL_GROUP`] in front for an e-mail job.
+/// [`EMAIL_GROUP`] in front for an e-mail job and [`SMS_GROUP`] for an SMS.
 pub fn routed_group(job: &crate::job::Job) -> String {
     let spec = job.send_line.as_deref().unwrap_or("*");
-    if job.channel() == Some(crate::retry::outcome::Channel::Email) {
-        format!("{EMAIL_GROUP}{spec}")
-    } else {
-        spec.to_string()
+    match job.channel() {
+        Some(crate::retry::outcome::Channel::Email) => format!("{EMAIL_GROUP}{spec}"),
+        Some(crate::retry::outcome::Channel::Sms) => format!("{SMS_GROUP}{spec}"),
+        _ => spec.to_string(),
     }
 }
 
@@ -53,6 +57,8 @@ pub struct Dispatcher {
     members: HashMap<u32, Vec<u32>>,
     /// Per line: (takes calls that dial, takes e-mail); a line not listed takes both.
     takes: HashMap<u32, (bool, bool)>,
+    /// Per line: whether it takes SMS; a line not listed takes SMS when it dials.
+    takes_sms: HashMap<u32, bool>,
 }
 
 /// One dispatch decision.
@@ -86,6 +92,7 @@ impl Dispatcher {
             dest_calls: HashMap::new(),
             members: HashMap::new(),
             takes: HashMap::new(),
+            takes_sms: HashMap::new(),
         }
     }
 
@@ -95,9 +102,19 @@ impl Dispatcher {
         self.members.clear();
     }
 
+    /// Says whether `line` takes SMS jobs (groups with [`SMS_GROUP`] in front).
+    pub fn set_takes_sms(&mut self, line: u32, sms: bool) {
+        self.takes_sms.insert(line, sms);
+        self.members.clear();
+    }
+
     /// The lines a group reference such as `fax,~3` or `*,~7,~2` selects, of this node's lines.
     pub fn resolve(&self, spec: &str) -> Vec<u32> {
         let (spec, email) = match spec.strip_prefix(EMAIL_GROUP) {
+            Some(s) => (s, true),
+            None => (spec, false),
+        };
+        let (spec, sms) = match spec.strip_prefix(SMS_GROUP) {
             Some(s) => (s, true),
             None => (spec, false),
         };
@@ -105,6 +122,8 @@ impl Dispatcher {
             let (dial, mail) = self.takes.get(&l).copied().unwrap_or((true, true));
             if email {
                 mail
+            } else if sms {
+                self.takes_sms.get(&l).copied().unwrap_or(dial)
             } else {
                 dial
             }
@@ -263,6 +282,29 @@ mod tests {
         assert_eq!(d.resolve("N1,~3-4"), [1, 2]);
         assert_eq!(d.resolve("3"), [3]);
         assert!(d.resolve("other").is_empty());
+    }
+
+    #[test]
+    fn sms_jobs_get_the_lines_that_take_sms_and_calls_never_an_sms_line() {
+        let (mut d, _) = setup();
+        // Line 4 is an sms_http line; line 2 a sim line (takes everything); 1 and 3 modems.
+        for (l, dial, mail, sms) in [
+            (1, true, false, false),
+            (2, true, true, true),
+            (3, true, false, false),
+            (4, false, false, true),
+        ] {
+            d.set_takes(l, dial, mail);
+            d.set_takes_sms(l, sms);
+        }
+        assert_eq!(d.resolve("sms:*"), [2, 4]);
+        assert_eq!(d.resolve("sms:4"), [4]);
+        assert!(d.resolve("sms:1").is_empty(), "no SMS goes to a modem");
+        assert_eq!(d.resolve("*"), [1, 2, 3]);
+        assert!(
+            d.resolve("4").is_empty(),
+            "no call goes to an sms_http line"
+        );
     }
 
     #[test]

@@ -171,6 +171,10 @@ pub struct LineMap {
     mail: Vec<u32>,
     /// The `smtp` lines (they take nothing but e-mail).
     mail_only: Vec<u32>,
+    /// The `sms_http` lines (they take nothing but SMS).
+    sms_only: Vec<u32>,
+    /// The lines that take SMS (`sms_http` and `sim`).
+    sms: Vec<u32>,
 }
 
 impl LineMap {
@@ -192,6 +196,8 @@ impl LineMap {
             groups: Vec::new(),
             mail,
             mail_only,
+            sms_only: kind("sms_http"),
+            sms: [kind("sms_http"), kind("sim")].concat(),
         };
         for d in &defs {
             for name in d.param("group").into_iter().flat_map(|g| g.split(',')) {
@@ -233,11 +239,17 @@ impl LineMap {
             Some(s) => (s, true),
             None => (spec, false),
         };
+        let (spec, sms) = match spec.strip_prefix(crate::dispatch::SMS_GROUP) {
+            Some(s) => (s, true),
+            None => (spec, false),
+        };
         let fits = |l: u32| {
             if email {
                 self.mail.contains(&l)
+            } else if sms {
+                self.sms.contains(&l)
             } else {
-                !self.mail_only.contains(&l)
+                !self.mail_only.contains(&l) && !self.sms_only.contains(&l)
             }
         };
         let mut include: Vec<&LineSet> = Vec::new();
@@ -279,6 +291,11 @@ impl LineMap {
     pub fn unserved(&self, spec: &str) -> Option<String> {
         if !self.resolve(spec).is_empty() {
             return None;
+        }
+        if let Some(group) = spec.strip_prefix(crate::dispatch::SMS_GROUP) {
+            return Some(format!(
+                "an SMS job's $fax_send_line {group} has no SMS line on any node ($line N sms_http url=…)"
+            ));
         }
         if let Some(group) = spec.strip_prefix(crate::dispatch::EMAIL_GROUP) {
             return Some(format!(

@@ -156,6 +156,7 @@ fn fax_call(number: &str, doc: &Path) -> Call {
         header: None,
         cover: None,
         email: None,
+        sms: None,
     }
 }
 

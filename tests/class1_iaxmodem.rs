@@ -142,6 +142,7 @@ fn fax_call(doc: &Path, low_resolution: bool, fax_speed: Option<u32>) -> redial:
         header: None,
         cover: None,
         email: None,
+        sms: None,
     }
 }
 
@@ -381,6 +382,7 @@ async fn a_pdf_with_cover_and_header_arrives_as_prepared_in_class_1() {
         header: Some(header),
         cover: Some(cover),
         email: None,
+        sms: None,
         ..fax_call(&doc, false, None)
     };
     let r = redial::line::modem::run_call_with(&settings, &call, &cache).await;

@@ -144,6 +144,7 @@ fn fax_call(number: &str, documents: Vec<PathBuf>) -> Call {
         header: None,
         cover: None,
         email: None,
+        sms: None,
     }
 }
 
@@ -333,6 +334,7 @@ async fn voice_calls_report_dtmf_and_person_or_machine() {
         header: None,
         cover: None,
         email: None,
+        sms: None,
     };
     let r = run_call(&s, &call("5550400")).await;
     assert_eq!((r.code, r.answerback.as_str()), (300, "42"), "{r:?}");

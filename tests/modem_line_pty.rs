@@ -45,6 +45,7 @@ fn fax_call(documents: Vec<PathBuf>) -> Call {
         header: None,
         cover: None,
         email: None,
+        sms: None,
     }
 }
 

@@ -67,6 +67,7 @@ async fn steps_arrive_as_they_happen_and_connect_time_runs_to_the_hang_up() {
         header: None,
         cover: None,
         email: None,
+        sms: None,
     };
     let mut steps: Vec<(Instant, FaxEvent)> = Vec::new();
     let began = Instant::now();

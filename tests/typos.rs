@@ -338,6 +338,46 @@ fn e_mail_jobs_without_an_e_mail_line_and_calls_for_one_are_held() {
 }
 
 #[test]
+fn sms_jobs_without_an_sms_line_and_calls_for_one_are_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    std::fs::write(
+        base.join("redial.cfg"),
+        "$request_dir spool 1\n$line 1 /dev/ttyS9\n$line 2 sms_http url=http://127.0.0.1:9/send\n",
+    )
+    .unwrap();
+    let q = base.join("spool/TOSEND");
+    std::fs::create_dir_all(&q).unwrap();
+    std::fs::write(q.join("1.FS"), "$sms_phone 1\n$sms_text hi\n").unwrap();
+    std::fs::write(
+        q.join("2.FS"),
+        "$sms_phone 2\n$sms_text hi\n$fax_send_line 1\n",
+    )
+    .unwrap();
+    std::fs::write(q.join("3.FS"), "$fax_phone 3\n$fax_send_line 2\n").unwrap();
+    std::fs::write(q.join("4.FS"), "$fax_phone 4\n").unwrap();
+    let out = redial(base, &["status", "--json", "--cfg", "redial.cfg"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let held = v["held"].as_array().unwrap();
+    let mut names: Vec<&str> = held.iter().map(|h| h["job"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["2.FS", "3.FS"], "{v}");
+    let reason = |job: &str| {
+        held.iter().find(|h| h["job"] == job).unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(reason("2.FS").contains("no SMS line on any node"), "{v}");
+    assert!(reason("3.FS").contains("matches no configured line"), "{v}");
+}
+
+#[test]
 fn run_refuses_a_missing_spool_and_logs_what_it_serves() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path();

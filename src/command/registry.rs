@@ -60,6 +60,12 @@ pub const ACTED: &[(&str, &str)] = &[
     ("email_text", "F"),
     ("email_body", "F"),
     ("email_from", "F"),
+    // SMS: the text, the price list (drop-down billing), the price step prefix `P` wrote, and
+    // the submitted message waiting for its delivery report (written by the daemon).
+    ("sms_text", "F"),
+    ("sms_price", "F"),
+    ("sms_price_step", "F"),
+    ("sms_pending", "F"),
     ("fax_user", "F"),
     ("fax_filename", "F"),
     ("fax_cover", "F"),
@@ -129,6 +135,11 @@ pub const ACTED: &[(&str, &str)] = &[
     ("web", "C"),
     ("web_token", "C"),
     ("web_token_file", "C"),
+    // SMS gateway delivery reports (`POST /dlr/…` on `redial web`): the shared secret, and how
+    // long a submitted SMS waits for its final report.
+    ("sms_dlr_secret", "C"),
+    ("sms_dlr_secret_file", "C"),
+    ("sms_report_timeout", "CF"),
 ];
 
 /// CopiaFacts commands redial accepts without acting on them: name, file kinds, what it does

@@ -20,6 +20,7 @@ mod recover;
 pub mod service;
 pub mod settings;
 mod settle;
+mod sms;
 
 pub use intake::{check_submission, fax_preview, line_id_of, FaxPreview};
 pub use pending::{Journalled, SpoolHealth};
@@ -429,11 +430,13 @@ impl Daemon {
         let groups = self.line_groups();
         self.dispatch = Dispatcher::new(&states, groups, &self.node, self.settings.max_per_dest);
         for l in self.lines.values() {
-            let dial = [Channel::Fax, Channel::Voice, Channel::Sms, Channel::Poll]
+            let dial = [Channel::Fax, Channel::Voice, Channel::Poll]
                 .into_iter()
                 .any(|c| l.takes(c));
             self.dispatch
                 .set_takes(l.number(), dial, l.takes(Channel::Email));
+            self.dispatch
+                .set_takes_sms(l.number(), l.takes(Channel::Sms));
         }
         for (line, f) in &self.inflight {
             self.dispatch.start(*line, f.dest);

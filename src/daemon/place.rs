@@ -102,6 +102,11 @@ impl Daemon {
                 return self.reject_active(&dst, name.as_str(), bad);
             }
         };
+        if let Some(p) = super::sms::pending(&loaded.doc) {
+            // An SMS the gateway took: settled by its report or its deadline, never resent.
+            give_up(self);
+            return self.settle_waiting(&dst, q, name.as_str(), line, loaded, p);
+        }
         match self.due(&loaded, now) {
             Err(e) => {
                 give_up(self);
@@ -255,6 +260,7 @@ impl Daemon {
             header: None,
             cover: None,
             email: None,
+            sms: None,
         };
         let mut call = call;
         if channel == Channel::Fax {
@@ -285,6 +291,13 @@ impl Daemon {
                     super::email::email_parts_unchecked(&loaded.doc)
                 }),
             );
+        }
+        if channel == Channel::Sms {
+            call.sms = Some(super::sms::sms_parts(
+                &loaded.doc,
+                name.as_str(),
+                call.attempt,
+            ));
         }
         let placed = match self.lines.get_mut(&line) {
             Some(l) => l.place(&call, now, &self.completion),

@@ -36,8 +36,12 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
     // Cancel requests wake the loop too.
     let cancels = crate::ops::cancel::dir(d.layout());
     let _ = std::fs::create_dir_all(&cancels);
+    // Delivery reports `redial web` leaves for SMS jobs wake the loop like cancel requests.
+    let reports_dir = crate::line::sms_http::dlr_dir(d.layout());
+    let _ = std::fs::create_dir_all(&reports_dir);
     let with_cancels = |mut v: Vec<std::path::PathBuf>| {
         v.push(cancels.clone());
+        v.push(reports_dir.clone());
         v
     };
     let mut watcher = Some(watch(&with_cancels(dirs), tx.clone())?);
@@ -95,6 +99,7 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
     loop {
         if std::mem::take(&mut cancels_due) {
             d.take_cancels();
+            d.take_delivery_reports();
         }
         d.poll();
         metrics.sample_lines(&d.lines_up());
@@ -152,7 +157,8 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
                     for e in evs {
                         if let WatchEvent::Paths(ps) = e {
                             for p in ps {
-                                cancels_due |= p.parent() == Some(cancels.as_path());
+                                cancels_due |= p.parent() == Some(cancels.as_path())
+                                    || p.parent() == Some(reports_dir.as_path());
                                 d.on_path(&p);
                             }
                         }

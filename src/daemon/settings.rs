@@ -59,6 +59,9 @@ pub struct Settings {
     pub max_pages: Option<u32>,
     /// `$queue_disable`: queues no node takes jobs from.
     pub disabled: Vec<u8>,
+    /// `$sms_report_timeout SECONDS`: how long a submitted SMS waits for its final delivery
+    /// report before it ends with outcome 411 (default two days, the seed's validity period).
+    pub sms_report_timeout: i64,
 }
 
 impl Settings {
@@ -245,6 +248,7 @@ impl Settings {
             max_calls_per_day: Some(num(doc, "max_calls_per_day", 0, 0u32)?).filter(|n| *n > 0),
             max_pages: Some(num(doc, "max_pages", 0, 0u32)?).filter(|n| *n > 0),
             disabled,
+            sms_report_timeout: num(doc, "sms_report_timeout", 0, 172_800i64)?.max(1),
         })
     }
 }

@@ -94,6 +94,13 @@ impl Daemon {
     /// record. While [`Daemon::poll`] takes a batch of results, the writing and moving wait in
     /// the batch and are done together ([`Daemon::conclude_batch`]).
     fn settle_then_release(&mut self, mut l: Loaded, a: Attempted, lock: Option<PathBuf>) {
+        if a.channel == Channel::Sms
+            && a.result.code == crate::line::sms_http::CODE_SUBMITTED
+            && a.cancelled.is_none()
+        {
+            // Taken by the gateway: not final until its delivery report (see `sms`).
+            return self.hold_for_report(l, a, lock);
+        }
         if a.result.code == CODE_OPTED_OUT {
             self.opted_out(&l, &a);
         }

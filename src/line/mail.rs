@@ -333,6 +333,7 @@ mod tests {
             header: None,
             cover: None,
             email: Some(email),
+            sms: None,
         }
     }
 

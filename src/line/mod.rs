@@ -3,7 +3,8 @@
 //! Owns the [`Line`] trait (place one attempt for a job; the outcome comes back as a code plus
 //! details), the `$line` definitions of the CFG, and the line kinds that need no hardware: the
 //! `sim` line ([`sim`]) whose outcomes follow a scenario, and a scripted line for tests
-//! ([`scripted`]). Modem lines are in [`modem`], e-mail lines (SMTP) in [`smtp`]. It never
+//! ([`scripted`]). Modem lines are in [`modem`], e-mail lines (SMTP) in [`smtp`], SMS gateway lines in
+//! [`sms_http`]. It never
 //! touches the spool: the daemon turns outcomes into records.
 
 pub mod breaker;
@@ -14,6 +15,7 @@ pub mod modem;
 pub mod scripted;
 pub mod serial;
 pub mod sim;
+pub mod sms_http;
 pub mod smtp;
 pub mod transcript;
 
@@ -51,6 +53,8 @@ pub struct Call {
     pub cover: Option<String>,
     /// An e-mail's parts (subject, body, sender, relay choice); `None` for other channels.
     pub email: Option<mail::Email>,
+    /// An SMS's text, price and message id (SMS gateway lines); `None` for other channels.
+    pub sms: Option<sms_http::Sms>,
 }
 
 /// What an attempt produced.
@@ -218,7 +222,7 @@ pub fn line_defs(cfg: &Document) -> Result<Vec<LineDef>, String> {
             })?;
         let kind = c.arg(1).ok_or_else(|| {
             format!(
-                "{} line {}: $line {number} needs a kind (sim, modem, smtp) or a device path",
+                "{} line {}: $line {number} needs a kind (sim, modem, smtp, sms_http) or a device path",
                 cfg.origin(),
                 c.line
             )
@@ -278,8 +282,13 @@ pub fn build_lines(cfg: &Document, defs: &[LineDef]) -> Result<Vec<Box<dyn Line>
                         .map_err(|e| format!("{} line {}: {e}", cfg.origin(), d.cfg_line))?;
                     Ok(Box::new(smtp::SmtpLine::new(d.number, settings)))
                 }
+                "sms_http" => {
+                    let settings = sms_http::SmsHttpSettings::from_def(d)
+                        .map_err(|e| format!("{} line {}: {e}", cfg.origin(), d.cfg_line))?;
+                    Ok(Box::new(sms_http::SmsHttpLine::new(d.number, settings)))
+                }
                 other => Err(format!(
-                    "{} line {}: line kind {other:?} is not available (known: sim, modem, smtp, or a device path such as /dev/ttyS0)",
+                    "{} line {}: line kind {other:?} is not available (known: sim, modem, smtp, sms_http, or a device path such as /dev/ttyS0)",
                     cfg.origin(),
                     d.cfg_line
                 )),

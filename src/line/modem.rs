@@ -299,6 +299,11 @@ impl Line for ModemLine {
         self.number
     }
 
+    fn takes(&self, channel: Channel) -> bool {
+        // A fax/voice modem sends no SMS: SMS jobs wait for a line that does (sms_http).
+        !matches!(channel, Channel::Email | Channel::Sms)
+    }
+
     fn next_probe(&self) -> Option<DateTime<Utc>> {
         match self
             .health
@@ -920,6 +925,7 @@ mod tests {
             header: None,
             cover: None,
             email: None,
+            sms: None,
         };
         assert_eq!(
             run_call(&s, &call).await.code,

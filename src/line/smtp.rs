@@ -412,6 +412,7 @@ mod tests {
             header: None,
             cover: None,
             email: None,
+            sms: None,
         };
         let r = send(&s, &call).await;
         assert_eq!(r.code, mail::CODE_CONNECTION, "{r:?}");

@@ -15,7 +15,7 @@ use rand_core::{RngCore, SeedableRng};
 use std::fmt;
 
 /// The prefix letters redial knows (spec 8.1), in canonical order.
-pub const PREFIX_LETTERS: &str = "AEGIQRTXY";
+pub const PREFIX_LETTERS: &str = "AEGIPQRTXY";
 
 /// A set of prefix letters on one list entry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

@@ -83,6 +83,8 @@ pub struct Effects {
     pub low_resolution: bool,
     /// `T`: one fax speed step lower.
     pub speed_down: bool,
+    /// `P`: the next point of the job's `$sms_price` list (drop-down billing).
+    pub price_down: bool,
     /// `X`/`Y`: commands to write into the job.
     pub params: Vec<(String, Vec<String>)>,
 }
@@ -463,6 +465,7 @@ fn apply_prefixes(d: &mut Decision, input: &Input) {
         isp_relay: p.has('I'),
         low_resolution: p.has('R'),
         speed_down: p.has('T'),
+        price_down: p.has('P'),
         params: ['X', 'Y']
             .into_iter()
             .filter(|&l| p.has(l))

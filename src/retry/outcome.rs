@@ -139,7 +139,8 @@ pub struct OutcomeRow {
 }
 
 // Numbering: 0 success; 1-29 call placement and fax session; 30-49 system and job errors;
-// 66 interrupted; 183 window expired; 300-319 voice; 400-409 SMS delivery reports;
+// 66 interrupted; 183 window expired; 300-319 voice; 400-409 SMS delivery reports, 410-419 SMS
+// gateway (HTTP) outcomes;
 // 1000 + n fax hang-up code n (+FHS/+FHNG, 2388-A decimal numbering; 2.0's A0-A3 = 1100-1103);
 // 2000 + n SMTP reply n, and 2001-2009 for SMTP failures without a reply.
 /// The built-in table: `(code, channel, class, description)`.
@@ -339,6 +340,30 @@ pub const DEFAULT_TABLE: &[(u32, Option<Channel>, char, &str)] = &[
         Some(Channel::Sms),
         'D',
         "SMS OPERATOR_ERROR: network problem",
+    ),
+    (
+        410,
+        Some(Channel::Sms),
+        'Z',
+        "SMS submitted: waiting for a final delivery report (the job is held, never resent)",
+    ),
+    (
+        411,
+        Some(Channel::Sms),
+        'Z',
+        "SMS no final delivery report before the deadline (never resent: it could charge twice)",
+    ),
+    (
+        412,
+        Some(Channel::Sms),
+        'Z',
+        "SMS gateway refused the request (HTTP 4xx)",
+    ),
+    (
+        413,
+        Some(Channel::Sms),
+        'D',
+        "SMS gateway unreachable or failing (connection, timeout, HTTP 5xx)",
     ),
     (1000, None, 'S', "fax hang-up 0: normal end"),
     (

@@ -388,6 +388,7 @@ pub async fn redial_sends(rig: &Rig, doc: &Path, extra: &[(&str, &str)]) -> Call
         header: None,
         cover: None,
         email: None,
+        sms: None,
     };
     redial::line::modem::run_call(&settings, &call).await
 }

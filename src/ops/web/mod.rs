@@ -14,8 +14,9 @@
 //!   `GET /api/overview`, `GET /api/lines`, `GET /api/jobs` — the same as JSON, every time in
 //!   RFC 3339 with its offset ([`when`]).
 //! * `GET /metrics` — OpenMetrics text.
+//! * `POST /dlr/{secret}` — SMS delivery reports from a gateway (see `dlr.rs`; its own secret).
 //!
-//! Every route but `/login` needs the token: `Authorization: Bearer TOKEN`, or the session
+//! Every route but `/login` and `/dlr` needs the token: `Authorization: Bearer TOKEN`, or the session
 //! cookie `POST /login` sets. Form posts carry the session's CSRF token (synchronizer token);
 //! a JSON post with a session cookie needs it in `X-CSRF-Token`. Cookies are HttpOnly and
 //! SameSite=Strict. Failed token checks are limited per client address and in all (429 with
@@ -45,6 +46,7 @@ use std::sync::{Arc, Mutex};
 
 mod api;
 pub mod catalogue;
+mod dlr;
 pub mod jobs;
 pub mod overview;
 mod session;
@@ -134,6 +136,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/api/jobs", get(jobs::api_jobs))
         .route("/api/retry", post(api_retry))
         .route("/metrics", get(metrics))
+        .route("/dlr/{secret}", post(dlr::report))
         .layer(DefaultBodyLimit::max(256 * 1024))
         .with_state(state)
 }

@@ -1,0 +1,609 @@
+//! SMS gateway lines: `$line N sms_http url=http://HOST[:PORT]/PATH …` posts each SMS attempt to
+//! a premium-SMS gateway as form parameters, and the gateway's delivery reports settle it later.
+//!
+//! Owns the line's settings (read from the CFG, with "did you mean" for mistyped keys), the
+//! message id of an attempt (which names the job, so a report finds it), the statuses of
+//! delivery reports and the outcome codes they map to, the report files `redial web` leaves in
+//! `DLR/` for the daemon, and one HTTP POST per attempt. A gateway that takes the message
+//! answers 2xx: the attempt reports outcome 410 (submitted), and the daemon holds the job until
+//! its final report. It never resends a message by itself, never waits for a report (the daemon
+//! does, in the spool), never touches a job file, and never takes fax, voice or e-mail jobs.
+
+use super::{Call, CallProgress, CallResult, Completion, Line, LineDef, Placed, Report};
+use crate::retry::outcome::Channel;
+use crate::spool::Layout;
+use chrono::{DateTime, Utc};
+use http_body_util::BodyExt;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Outcome: the gateway took the message; the job waits for its final delivery report.
+pub const CODE_SUBMITTED: u32 = 410;
+/// Outcome: no final delivery report came before the deadline (never resent).
+pub const CODE_REPORT_TIMEOUT: u32 = 411;
+/// Outcome: the gateway refused the request (HTTP 4xx).
+pub const CODE_REFUSED: u32 = 412;
+/// Outcome: the gateway could not be reached or failed (connection, timeout, HTTP 5xx).
+pub const CODE_UNREACHABLE: u32 = 413;
+/// Outcome of a report status the seed's table does not list (UNKNOWN).
+pub const CODE_UNKNOWN_STATUS: u32 = 407;
+
+/// The settings an sms_http line knows.
+pub const KEYS: &[&str] = &["url", "user", "password_file", "sender", "timeout", "group"];
+
+/// The longest message id a report may carry.
+pub const MAX_ID: usize = 128;
+
+/// What one attempt sends: the text, the price point, the message id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sms {
+    /// `$sms_text`.
+    pub text: String,
+    /// The price of this attempt (`$sms_price`'s point `$sms_price_step`), when the job has one.
+    pub price: Option<String>,
+    /// The message id (see [`message_id`]).
+    pub id: String,
+    /// Whether this attempt repeats an earlier one (sent with `reply=0`).
+    pub retry: bool,
+}
+
+/// The id of attempt `attempt` (1-based, in the cycle) of job `job`: `N.JOB`, and for a retry
+/// the retry marker in front, `R-N.JOB` (the seed's "the id prefixed with a retry marker").
+pub fn message_id(job: &str, attempt: usize) -> String {
+    if attempt > 1 {
+        format!("R-{attempt}.{job}")
+    } else {
+        format!("{attempt}.{job}")
+    }
+}
+
+/// The job a message id names, or `None` when the id is not one of ours (or is hostile: too
+/// long, a path, odd characters).
+pub fn job_of(id: &str) -> Option<String> {
+    if id.is_empty()
+        || id.len() > MAX_ID
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    {
+        return None;
+    }
+    let rest = id.strip_prefix("R-").unwrap_or(id);
+    let (n, job) = rest.split_once('.')?;
+    n.parse::<u32>().ok().filter(|n| *n > 0)?;
+    crate::spool::is_job_name(job).then(|| job.to_string())
+}
+
+/// The price point for step `step` of a `$sms_price` list ("10.00 5.00 4.50"): the last point
+/// once the steps run past the list.
+pub fn price_at(list: &str, step: usize) -> Option<String> {
+    let points: Vec<&str> = list.split_whitespace().collect();
+    points
+        .get(step.min(points.len().saturating_sub(1)))
+        .map(|s| s.to_string())
+}
+
+/// A delivery report's status and the outcome code it maps to; `None` for ACKNOWLEDGED (not
+/// final: the job keeps waiting) and for statuses that are not words.
+pub fn outcome_of(status: &str) -> Option<u32> {
+    Some(match status.to_ascii_uppercase().as_str() {
+        "DELIVERED" => 400,
+        "NO_CREDIT" => 401,
+        "FAILED" => 402,
+        "VALIDITY_EXPIRED" => 403,
+        "REJECTED" => 404,
+        "INVALID_MSISDN" => 405,
+        "ACKNOWLEDGED" => return None,
+        "OPERATOR_ERROR" => 408,
+        _ => CODE_UNKNOWN_STATUS,
+    })
+}
+
+/// A delivery report as `redial web` leaves it for the daemon: `DLR/<id>.dlr` (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryReport {
+    /// The message id.
+    pub id: String,
+    /// The gateway's status word (upper case).
+    pub status: String,
+    /// When the report arrived.
+    pub at: DateTime<Utc>,
+}
+
+/// `DLR`: final delivery reports waiting for the node that holds their job.
+pub fn dlr_dir(layout: &Layout) -> PathBuf {
+    layout.root.join("DLR")
+}
+
+/// `DLR/<id>.dlr`.
+pub fn dlr_path(layout: &Layout, id: &str) -> PathBuf {
+    dlr_dir(layout).join(format!("{id}.dlr"))
+}
+
+/// Writes a report atomically and durably (temp file, fsync, rename, fsync of the directory).
+pub fn write_report(layout: &Layout, r: &DeliveryReport) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(layout.temp())?;
+    std::fs::create_dir_all(dlr_dir(layout))?;
+    let path = dlr_path(layout, &r.id);
+    let bytes = serde_json::to_vec(r).map_err(std::io::Error::other)?;
+    crate::spool::store::write_atomic(&layout.temp(), ".dlr.", &path, &bytes)?;
+    Ok(path)
+}
+
+/// The report left for message `id`, when there is a readable one.
+pub fn read_report(layout: &Layout, id: &str) -> Option<DeliveryReport> {
+    let bytes = std::fs::read(dlr_path(layout, id)).ok()?;
+    serde_json::from_slice::<DeliveryReport>(&bytes)
+        .ok()
+        .filter(|r| r.id == id)
+}
+
+/// Every readable report (others are skipped).
+pub fn read_reports(layout: &Layout) -> Vec<DeliveryReport> {
+    let Ok(rd) = std::fs::read_dir(dlr_dir(layout)) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let id = name.strip_suffix(".dlr")?;
+            read_report(layout, id)
+        })
+        .collect()
+}
+
+/// Where the gateway is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Path and query.
+    pub path: String,
+}
+
+impl Endpoint {
+    fn parse(v: &str) -> Result<Endpoint, String> {
+        let bad = |why: &str| format!("url={v}: {why}, e.g. url=http://gateway.example.net/send");
+        if v.to_ascii_lowercase().starts_with("https://") {
+            return Err(bad("https is not supported by this build (use http:// to a gateway on a trusted network or through a local TLS proxy)"));
+        }
+        let rest = v
+            .strip_prefix("http://")
+            .ok_or_else(|| bad("expected http://HOST[:PORT]/PATH"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+                let port = p
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| bad("the port is not a number from 1 to 65535"))?;
+                (h, port)
+            }
+            _ => (authority, 80),
+        };
+        if host.is_empty()
+            || host.contains('@')
+            || path.bytes().any(|b| b <= b' ' || b == 0x7f)
+            || host.bytes().any(|b| b <= b' ')
+        {
+            return Err(bad("expected http://HOST[:PORT]/PATH"));
+        }
+        Ok(Endpoint {
+            host: host.to_string(),
+            port,
+            path: path.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "http://{}:{}{}", self.host, self.port, self.path)
+    }
+}
+
+/// An sms_http line's settings.
+#[derive(Clone)]
+pub struct SmsHttpSettings {
+    /// The gateway.
+    pub url: Endpoint,
+    /// Login name and password (read from `password_file=` when the CFG is read), sent as the
+    /// `user` and `password` form parameters.
+    pub login: Option<(String, String)>,
+    /// The sender (`from` parameter), when the gateway wants one.
+    pub sender: Option<String>,
+    /// Time allowed for the whole request.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for SmsHttpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password.
+        f.debug_struct("SmsHttpSettings")
+            .field("url", &self.url)
+            .field("user", &self.login.as_ref().map(|l| &l.0))
+            .field("sender", &self.sender)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// "unknown setting" with the nearest known key, when one is close.
+fn unknown(key: &str) -> String {
+    let near = KEYS
+        .iter()
+        .map(|k| (*k, strsim::damerau_levenshtein(key, k)))
+        .filter(|(_, d)| *d <= 2)
+        .min_by_key(|(_, d)| *d);
+    match near {
+        Some((k, _)) => format!("unknown sms_http setting {key:?} (did you mean {k}=?)"),
+        None => format!(
+            "unknown sms_http setting {key:?} (known: {})",
+            KEYS.iter()
+                .map(|k| format!("{k}="))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+impl SmsHttpSettings {
+    /// Reads a `$line N sms_http …` definition (a `password_file=` is read now, so a missing
+    /// file stops the start with its name).
+    pub fn from_def(def: &LineDef) -> Result<SmsHttpSettings, String> {
+        let mut url = None;
+        let mut user = None;
+        let mut password_file: Option<PathBuf> = None;
+        let mut sender = None;
+        let mut timeout = Duration::from_secs(30);
+        for (k, v) in &def.params {
+            match k.as_str() {
+                "group" => {}
+                "url" => url = Some(Endpoint::parse(v)?),
+                "user" if v.is_empty() => return Err("user= needs a login name".into()),
+                "user" => user = Some(v.clone()),
+                "password_file" => password_file = Some(PathBuf::from(v)),
+                "sender" if v.is_empty() => return Err("sender= needs a name or number".into()),
+                "sender" => sender = Some(v.clone()),
+                "timeout" => {
+                    timeout = v
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|t| (1..=600).contains(t))
+                        .map(Duration::from_secs)
+                        .ok_or_else(|| format!("timeout={v}: expected seconds (1 to 600)"))?
+                }
+                other => return Err(unknown(other)),
+            }
+        }
+        let url = url.ok_or_else(|| {
+            format!(
+                "line {} (sms_http) needs url=http://HOST[:PORT]/PATH, e.g. url=http://gateway.example.net/send",
+                def.number
+            )
+        })?;
+        let login = match (user, password_file) {
+            (Some(u), Some(p)) => {
+                let text = std::fs::read_to_string(&p)
+                    .map_err(|e| format!("password_file={}: {e}", p.display()))?;
+                let pw = text.lines().next().unwrap_or("").to_string();
+                if pw.is_empty() {
+                    return Err(format!("password_file={}: the file is empty", p.display()));
+                }
+                Some((u, pw))
+            }
+            (Some(_), None) => return Err("user= needs password_file=PATH".into()),
+            (None, Some(_)) => return Err("password_file= needs user=NAME".into()),
+            (None, None) => None,
+        };
+        Ok(SmsHttpSettings {
+            url,
+            login,
+            sender,
+            timeout,
+        })
+    }
+}
+
+/// The form parameters of one attempt: `to`, `text`, `id`, `reply` (1 first, 0 for a retry),
+/// `price` when the job has a price list, `from` and `user`/`password` when the line has them.
+pub fn form(settings: &SmsHttpSettings, number: &str, sms: &Sms) -> Vec<(&'static str, String)> {
+    let mut f = vec![
+        ("to", number.to_string()),
+        ("text", sms.text.clone()),
+        ("id", sms.id.clone()),
+        ("reply", if sms.retry { "0" } else { "1" }.to_string()),
+    ];
+    if let Some(p) = &sms.price {
+        f.push(("price", p.clone()));
+    }
+    if let Some(s) = &settings.sender {
+        f.push(("from", s.clone()));
+    }
+    if let Some((u, p)) = &settings.login {
+        f.push(("user", u.clone()));
+        f.push(("password", p.clone()));
+    }
+    f
+}
+
+fn result(code: u32, secs: u32, note: String) -> CallResult {
+    CallResult {
+        code,
+        call_secs: secs,
+        answerback: note,
+        ..CallResult::default()
+    }
+}
+
+/// Posts one attempt's message and says how it went: outcome 410 with the message id when the
+/// gateway answers 2xx, 412 for 4xx, 413 when it cannot be reached, times out or answers 5xx.
+pub async fn send(settings: &SmsHttpSettings, call: &Call) -> CallResult {
+    let started = Instant::now();
+    let Some(sms) = &call.sms else {
+        return result(
+            crate::daemon::CODE_INVALID,
+            0,
+            "the job has no $sms_text".into(),
+        );
+    };
+    if sms.text.trim().is_empty() {
+        tracing::warn!(job = %call.job, "SMS not sent: the job has no $sms_text");
+        return result(
+            crate::daemon::CODE_INVALID,
+            0,
+            "the job has no $sms_text".into(),
+        );
+    }
+    let body = match serde_urlencoded::to_string(form(settings, &call.number, sms)) {
+        Ok(b) => b,
+        Err(e) => return result(crate::daemon::CODE_INVALID, 0, format!("form: {e}")),
+    };
+    let outcome = tokio::time::timeout(settings.timeout, post(&settings.url, body)).await;
+    let secs = started.elapsed().as_secs() as u32;
+    let note = |what: String| {
+        let mut s = format!("id={} {what}", sms.id);
+        if let Some(p) = &sms.price {
+            s = format!("id={} price={p} {what}", sms.id);
+        }
+        s
+    };
+    match outcome {
+        Ok(Ok(status)) if (200..300).contains(&status) => {
+            tracing::info!(job = %call.job, id = %sms.id, price = ?sms.price, to = %call.number, "SMS taken by the gateway");
+            result(CODE_SUBMITTED, secs, sms.id.clone())
+        }
+        Ok(Ok(status)) if (400..500).contains(&status) => {
+            tracing::warn!(job = %call.job, id = %sms.id, status, "SMS refused by the gateway");
+            result(CODE_REFUSED, secs, note(format!("HTTP {status}")))
+        }
+        Ok(Ok(status)) => {
+            tracing::warn!(job = %call.job, id = %sms.id, status, "SMS gateway failed");
+            result(CODE_UNREACHABLE, secs, note(format!("HTTP {status}")))
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(job = %call.job, id = %sms.id, error = %e, "SMS gateway unreachable");
+            result(
+                CODE_UNREACHABLE,
+                secs,
+                note(format!("connection failed: {e}")),
+            )
+        }
+        Err(_) => {
+            tracing::warn!(job = %call.job, id = %sms.id, "SMS gateway did not answer in time");
+            result(CODE_UNREACHABLE, secs, note("timeout".into()))
+        }
+    }
+}
+
+/// One `POST` of `body` to `url` (HTTP/1.1, one connection per request): the status code.
+async fn post(url: &Endpoint, body: String) -> Result<u16, String> {
+    let stream = tokio::net::TcpStream::connect((url.host.as_str(), url.port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+    let conn = tokio::spawn(conn);
+    let host = if url.port == 80 {
+        url.host.clone()
+    } else {
+        format!("{}:{}", url.host, url.port)
+    };
+    let req = hyper::Request::post(url.path.as_str())
+        .header(hyper::header::HOST, host)
+        .header(
+            hyper::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let res = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let status = res.status().as_u16();
+    // The answer's body is read (at most 64 KiB) so the connection ends cleanly; its text
+    // decides nothing.
+    let _ = http_body_util::Limited::new(res.into_body(), 64 * 1024)
+        .collect()
+        .await;
+    conn.abort();
+    Ok(status)
+}
+
+/// An SMS gateway line.
+pub struct SmsHttpLine {
+    number: u32,
+    settings: Arc<SmsHttpSettings>,
+}
+
+impl SmsHttpLine {
+    /// A line from its settings.
+    pub fn new(number: u32, settings: SmsHttpSettings) -> SmsHttpLine {
+        SmsHttpLine {
+            number,
+            settings: Arc::new(settings),
+        }
+    }
+}
+
+impl Line for SmsHttpLine {
+    fn number(&self) -> u32 {
+        self.number
+    }
+
+    fn board(&self) -> char {
+        'G'
+    }
+
+    fn takes(&self, channel: Channel) -> bool {
+        channel == Channel::Sms
+    }
+
+    fn place(&mut self, call: &Call, _now: DateTime<Utc>, done: &Completion) -> Placed {
+        let (number, settings, call, done) = (
+            self.number,
+            self.settings.clone(),
+            call.clone(),
+            done.clone(),
+        );
+        tokio::spawn(async move {
+            let _ = done.send((number, Report::Progress(CallProgress::Dialling)));
+            let result = if call.channel != Channel::Sms {
+                result(
+                    37,
+                    0,
+                    format!("an sms_http line cannot place {:?} calls", call.channel),
+                )
+            } else {
+                send(&settings, &call).await
+            };
+            let _ = done.send((number, Report::Done(result)));
+        });
+        Placed::Reported
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::Document;
+    use crate::line::line_defs;
+
+    fn def(line: &str) -> Result<SmsHttpSettings, String> {
+        let d = Document::parse(line.as_bytes(), "t.cfg").unwrap();
+        SmsHttpSettings::from_def(&line_defs(&d).unwrap()[0])
+    }
+
+    #[test]
+    fn reads_the_settings_and_names_mistakes() {
+        let s =
+            def("$line 7 sms_http url=http://127.0.0.1:8080/send sender=ACME timeout=5\n").unwrap();
+        assert_eq!(s.url.to_string(), "http://127.0.0.1:8080/send");
+        assert_eq!(s.sender.as_deref(), Some("ACME"));
+        assert_eq!(s.timeout, Duration::from_secs(5));
+        let e = def("$line 7 sms_http url=http://h/ sendr=x\n").unwrap_err();
+        assert!(e.contains("did you mean sender=?"), "{e}");
+        let e = def("$line 7 sms_http url=h/send\n").unwrap_err();
+        assert!(e.contains("expected http://"), "{e}");
+        let e = def("$line 7 sms_http url=https://h/send\n").unwrap_err();
+        assert!(e.contains("https is not supported"), "{e}");
+        let e = def("$line 7 sms_http url=http://h:0/\n").unwrap_err();
+        assert!(e.contains("port"), "{e}");
+        let e = def("$line 7 sms_http sender=x\n").unwrap_err();
+        assert!(e.contains("needs url="), "{e}");
+        let e = def("$line 7 sms_http url=http://h/ user=u\n").unwrap_err();
+        assert!(e.contains("password_file"), "{e}");
+    }
+
+    #[test]
+    fn ids_name_their_job_and_hostile_ids_name_nothing() {
+        assert_eq!(message_id("00000017.FS", 1), "1.00000017.FS");
+        assert_eq!(message_id("00000017.FS", 3), "R-3.00000017.FS");
+        assert_eq!(job_of("R-3.00000017.FS").as_deref(), Some("00000017.FS"));
+        assert_eq!(job_of("1.00000017.FS").as_deref(), Some("00000017.FS"));
+        for bad in [
+            "",
+            "1.../etc/passwd",
+            "1./x.FS",
+            "x.00000017.FS",
+            "0.00000017.FS",
+            "1.00000017",
+            &"9".repeat(400),
+        ] {
+            assert_eq!(job_of(bad), None, "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_empty_text_is_not_sent_and_a_gateway_that_is_not_there_is_413() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let s = def(&format!(
+            "$line 7 sms_http url=http://127.0.0.1:{port}/send timeout=5\n"
+        ))
+        .unwrap();
+        let sms = Sms {
+            text: " ".into(),
+            price: Some("10.00".into()),
+            id: "1.t.FS".into(),
+            retry: false,
+        };
+        let mut call = Call {
+            job: "t.FS".into(),
+            number: "5550100".into(),
+            channel: Channel::Sms,
+            documents: vec![],
+            message: None,
+            attempt: 1,
+            alternate: false,
+            low_resolution: false,
+            fax_speed: None,
+            header: None,
+            cover: None,
+            email: None,
+            sms: Some(sms.clone()),
+        };
+        let r = send(&s, &call).await;
+        assert_eq!(r.code, crate::daemon::CODE_INVALID, "{r:?}");
+        call.sms = Some(Sms {
+            text: "hi".into(),
+            ..sms
+        });
+        let r = send(&s, &call).await;
+        assert_eq!(r.code, CODE_UNREACHABLE, "{r:?}");
+        assert!(
+            r.answerback
+                .starts_with("id=1.t.FS price=10.00 connection failed"),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn prices_step_down_and_stay_on_the_last_point() {
+        assert_eq!(price_at("10.00 5.00 4.50", 0).as_deref(), Some("10.00"));
+        assert_eq!(price_at("10.00 5.00 4.50", 1).as_deref(), Some("5.00"));
+        assert_eq!(price_at("10.00 5.00 4.50", 9).as_deref(), Some("4.50"));
+        assert_eq!(price_at("", 0), None);
+    }
+
+    #[test]
+    fn statuses_map_as_the_seed_table_says() {
+        assert_eq!(outcome_of("DELIVERED"), Some(400));
+        assert_eq!(outcome_of("no_credit"), Some(401));
+        assert_eq!(outcome_of("REJECTED"), Some(404));
+        assert_eq!(outcome_of("INVALID_MSISDN"), Some(405));
+        assert_eq!(outcome_of("ACKNOWLEDGED"), None);
+        assert_eq!(outcome_of("WHATEVER"), Some(407));
+    }
+}
