@@ -14,6 +14,7 @@ pub mod mail;
 pub mod modem;
 pub mod scripted;
 pub mod serial;
+pub mod setting;
 pub mod sim;
 pub mod sms_http;
 pub mod smtp;

@@ -9,6 +9,7 @@
 //! its final report. It never resends a message by itself, never waits for a report (the daemon
 //! does, in the spool), never touches a job file, and never takes fax, voice or e-mail jobs.
 
+use super::setting;
 use super::{Call, CallProgress, CallResult, Completion, Line, LineDef, Placed, Report};
 use crate::retry::outcome::Channel;
 use crate::spool::Layout;
@@ -236,25 +237,6 @@ impl std::fmt::Debug for SmsHttpSettings {
     }
 }
 
-/// "unknown setting" with the nearest known key, when one is close.
-fn unknown(key: &str) -> String {
-    let near = KEYS
-        .iter()
-        .map(|k| (*k, strsim::damerau_levenshtein(key, k)))
-        .filter(|(_, d)| *d <= 2)
-        .min_by_key(|(_, d)| *d);
-    match near {
-        Some((k, _)) => format!("unknown sms_http setting {key:?} (did you mean {k}=?)"),
-        None => format!(
-            "unknown sms_http setting {key:?} (known: {})",
-            KEYS.iter()
-                .map(|k| format!("{k}="))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
 impl SmsHttpSettings {
     /// Reads a `$line N sms_http …` definition (a `password_file=` is read now, so a missing
     /// file stops the start with its name).
@@ -273,15 +255,8 @@ impl SmsHttpSettings {
                 "password_file" => password_file = Some(PathBuf::from(v)),
                 "sender" if v.is_empty() => return Err("sender= needs a name or number".into()),
                 "sender" => sender = Some(v.clone()),
-                "timeout" => {
-                    timeout = v
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|t| (1..=600).contains(t))
-                        .map(Duration::from_secs)
-                        .ok_or_else(|| format!("timeout={v}: expected seconds (1 to 600)"))?
-                }
-                other => return Err(unknown(other)),
+                "timeout" => timeout = setting::timeout(v, 600)?,
+                other => return Err(setting::unknown("sms_http", other, KEYS)),
             }
         }
         let url = url.ok_or_else(|| {
@@ -290,20 +265,7 @@ impl SmsHttpSettings {
                 def.number
             )
         })?;
-        let login = match (user, password_file) {
-            (Some(u), Some(p)) => {
-                let text = std::fs::read_to_string(&p)
-                    .map_err(|e| format!("password_file={}: {e}", p.display()))?;
-                let pw = text.lines().next().unwrap_or("").to_string();
-                if pw.is_empty() {
-                    return Err(format!("password_file={}: the file is empty", p.display()));
-                }
-                Some((u, pw))
-            }
-            (Some(_), None) => return Err("user= needs password_file=PATH".into()),
-            (None, Some(_)) => return Err("password_file= needs user=NAME".into()),
-            (None, None) => None,
-        };
+        let login = setting::login(user, password_file)?;
         Ok(SmsHttpSettings {
             url,
             login,

@@ -10,6 +10,7 @@
 //! and never takes fax, voice or SMS jobs.
 
 use super::mail::{self, Failure};
+use super::setting;
 use super::{Call, CallProgress, CallResult, Completion, Line, LineDef, Placed, Report};
 use crate::retry::outcome::Channel;
 use chrono::{DateTime, Utc};
@@ -112,25 +113,6 @@ impl std::fmt::Debug for SmtpSettings {
     }
 }
 
-/// "unknown setting" with the nearest known key, when one is close.
-fn unknown(key: &str) -> String {
-    let near = KEYS
-        .iter()
-        .map(|k| (*k, strsim::damerau_levenshtein(key, k)))
-        .filter(|(_, d)| *d <= 2)
-        .min_by_key(|(_, d)| *d);
-    match near {
-        Some((k, _)) => format!("unknown smtp setting {key:?} (did you mean {k}=?)"),
-        None => format!(
-            "unknown smtp setting {key:?} (known: {})",
-            KEYS.iter()
-                .map(|k| format!("{k}="))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
 /// A value out of `choices`, or an error naming the nearest.
 fn choice<'a>(key: &str, v: &str, choices: &[&'a str]) -> Result<&'a str, String> {
     let lower = v.to_ascii_lowercase();
@@ -200,15 +182,8 @@ impl SmtpSettings {
                         .map_err(|e| format!("ca_file={v}: not a PEM certificate ({e})"))?;
                     s.ca = Some(pem);
                 }
-                "timeout" => {
-                    s.timeout = v
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|t| (1..=3600).contains(t))
-                        .map(Duration::from_secs)
-                        .ok_or_else(|| format!("timeout={v}: expected seconds (1 to 3600)"))?
-                }
-                other => return Err(unknown(other)),
+                "timeout" => s.timeout = setting::timeout(v, 3600)?,
+                other => return Err(setting::unknown("smtp", other, KEYS)),
             }
         }
         s.relay = relay.ok_or_else(|| {
@@ -223,20 +198,7 @@ impl SmtpSettings {
                 def.number
             ));
         }
-        s.login = match (user, password_file) {
-            (Some(u), Some(p)) => {
-                let text = std::fs::read_to_string(&p)
-                    .map_err(|e| format!("password_file={}: {e}", p.display()))?;
-                let pw = text.lines().next().unwrap_or("").to_string();
-                if pw.is_empty() {
-                    return Err(format!("password_file={}: the file is empty", p.display()));
-                }
-                Some((u, pw))
-            }
-            (Some(_), None) => return Err("user= needs password_file=PATH".into()),
-            (None, Some(_)) => return Err("password_file= needs user=NAME".into()),
-            (None, None) => None,
-        };
+        s.login = setting::login(user, password_file)?;
         if s.login.is_some() && s.tls == TlsMode::None {
             return Err(
                 "user= with tls=none would send the password in clear: use tls=starttls or tls=tls"
