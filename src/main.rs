@@ -109,7 +109,9 @@ fn main() -> ExitCode {
     // Default first, so `redial --help | head` and clap's other output end quietly as well.
     sigpipe(true);
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Run(_) | Command::Web(_)) {
+    if matches!(cli.command, Command::Run(_))
+        || matches!(&cli.command, Command::Web(w) if w.serves())
+    {
         sigpipe(false);
     }
     let result = match cli.command {

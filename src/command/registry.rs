@@ -135,6 +135,8 @@ pub const ACTED: &[(&str, &str)] = &[
     ("web", "C"),
     ("web_token", "C"),
     ("web_token_file", "C"),
+    // The console's named operators (`$web_user NAME role=view|operate hash=PHC`).
+    ("web_user", "C"),
     // SMS gateway delivery reports (`POST /dlr/…` on `redial web`): the shared secret, and how
     // long a submitted SMS waits for its final report.
     ("sms_dlr_secret", "C"),

@@ -8,6 +8,7 @@
 //! $web 127.0.0.1:8470           ; the web page inside `redial run` (and `redial web`'s default)
 //! $web_token SECRET             ; the token the page and the API require
 //! $web_token_file /etc/redial/web.token   ; or read it from a file (first line)
+//! $web_user alice role=operate hash=$argon2id$v=19$...   ; a named operator (`redial web passwd`)
 //! $archive_after 30             ; daily: SENT/FAIL jobs older than 30 days go to ARCHIVE/
 //! $delete_after 365             ; daily: finished or archived jobs older than a year are deleted
 //! ```
@@ -70,6 +71,8 @@ pub struct OpsConfig {
     pub web: Option<WebSettings>,
     /// The token even when `$web` is absent (for `redial web`).
     pub token: Option<String>,
+    /// `$web_user`: the console's named operators.
+    pub users: Vec<super::web::operators::WebUser>,
     /// `$archive_after` and `$delete_after`: the daemon's daily clean of SENT and FAIL.
     pub clean: super::clean::Settings,
     /// The directory relative paths of the CFG are read from (`--base`).
@@ -83,6 +86,7 @@ impl Default for OpsConfig {
             auto_retry: None,
             web: None,
             token: None,
+            users: Vec::new(),
             clean: super::clean::Settings::default(),
             base: std::path::PathBuf::from("."),
         }
@@ -183,6 +187,7 @@ impl OpsConfig {
             c.token = text.lines().next().map(|l| l.trim().to_string());
         }
         c.token = c.token.filter(|t| !t.is_empty());
+        c.users = super::web::operators::from_cfg(doc)?;
         if let Some(cmd) = doc.last("web") {
             let a = cmd.arg(0).unwrap_or(DEFAULT_WEB_ADDR);
             let a = if a.eq_ignore_ascii_case("on") {

@@ -97,6 +97,22 @@ pub(super) async fn api_retry(
             }
         }
     }
+    if let Err(why) = require_operate(&signed_in) {
+        super::audit::record(
+            &s,
+            &client.0.to_string(),
+            &signed_in.operator().name,
+            "retry",
+            "",
+            "refused",
+            &why,
+        );
+        return (
+            StatusCode::FORBIDDEN,
+            Json(serde_json::json!({"error": why})),
+        )
+            .into_response();
+    }
     req.kind = RetryKind::Manual;
     req.auto_max = None;
     let asked = super::audit_request(&req);
@@ -107,6 +123,7 @@ pub(super) async fn api_retry(
     })
     .await;
     super::audit_retry(&who, &asked, &r);
+    super::record_retry(&s, client, &signed_in.operator().name, &asked, &r);
     match r {
         Ok(r) => {
             s.metrics.retried(RetryKind::Manual, &r);

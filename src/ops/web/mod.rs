@@ -9,15 +9,20 @@
 //!   eligibility (a countdown when the wait is not over), per-row retry, checkbox bulk retry
 //!   with a reason, "retry all matching" for a filter, queue counters.
 //! * `POST /retry` — the retry; answers with the result dialog (queued / skipped with reasons).
-//! * `GET /job/{name}` — one job's history (attempts and retries) and a retry form.
+//! * `GET /job/{name}` — one job's history (attempts and retries) and the actions that apply to
+//!   its state: retry (when eligible, else why not), cancel, hold / release, change the time or
+//!   queue; `POST /job/{name}/{cancel|hold|release|alter}` ([`actions`]).
+//! * `POST /api/jobs/{name}/{cancel|hold|release|alter}` — the same actions as JSON.
+//! * `GET /audit`, `GET /api/audit` — the audit trail, newest first ([`audit`]; role operate).
 //! * `GET /api/failed`, `GET /api/jobs/{name}`, `GET /api/status`, `POST /api/retry`,
 //!   `GET /api/overview`, `GET /api/lines`, `GET /api/jobs` — the same as JSON, every time in
 //!   RFC 3339 with its offset ([`when`]).
 //! * `GET /metrics` — OpenMetrics text.
 //! * `POST /dlr/{secret}` — SMS delivery reports from a gateway (see `dlr.rs`; its own secret).
 //!
-//! Every route but `/login` and `/dlr` needs the token: `Authorization: Bearer TOKEN`, or the session
-//! cookie `POST /login` sets. Form posts carry the session's CSRF token (synchronizer token);
+//! Every route but `/login` and `/dlr` needs the token (`Authorization: Bearer TOKEN`) or the
+//! session cookie `POST /login` sets (for the token, or an operator's name and password, see
+//! [`operators`]); actions and the audit trail need the role operate (the token has it). Form posts carry the session's CSRF token (synchronizer token);
 //! a JSON post with a session cookie needs it in `X-CSRF-Token`. Cookies are HttpOnly and
 //! SameSite=Strict. Failed token checks are limited per client address and in all (429 with
 //! `Retry-After`); sessions end when idle for 30 minutes and 12 hours after the sign-in (see
@@ -44,10 +49,13 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+mod actions;
 mod api;
+pub mod audit;
 pub mod catalogue;
 mod dlr;
 pub mod jobs;
+pub mod operators;
 pub mod overview;
 mod session;
 pub mod when;
@@ -74,10 +82,13 @@ pub struct WebState {
     sessions: Mutex<HashMap<String, Session>>,
     failures: Mutex<Failures>,
     random: Random,
+    /// A hash no password matches, checked for unknown operator names (made at the first use).
+    dummy: std::sync::OnceLock<String>,
 }
 
 impl WebState {
-    /// The state; `token` is required (an empty token is refused).
+    /// The state; `token` is required (an empty token is refused) unless the CFG names
+    /// operators (`$web_user`): then an empty token turns the token off.
     pub fn new(
         layout: Layout,
         sys: SystemConfig,
@@ -87,8 +98,8 @@ impl WebState {
         token: String,
     ) -> anyhow::Result<WebState> {
         anyhow::ensure!(
-            token.len() >= 8,
-            "the web page needs a token of at least 8 characters: set $web_token or $web_token_file in the CFG"
+            token.len() >= 8 || (token.is_empty() && !cfg.users.is_empty()),
+            "the web page needs a token of at least 8 characters or a $web_user: set $web_token, $web_token_file or $web_user in the CFG"
         );
         Ok(WebState {
             layout,
@@ -102,6 +113,15 @@ impl WebState {
             sessions: Mutex::new(HashMap::new()),
             failures: Mutex::new(Failures::default()),
             random: getrandom::fill,
+            dummy: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The hash unknown operator names are checked against (so they take as long as known ones).
+    fn dummy_hash(&self) -> &str {
+        self.dummy.get_or_init(|| {
+            operators::hash_password("no operator has this password")
+                .unwrap_or_else(|_| "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$".into())
         })
     }
 }
@@ -126,6 +146,10 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/failed", get(failed_page))
         .route("/retry", post(retry_form))
         .route("/job/{name}", get(job_page))
+        .route("/job/{name}/{action}", post(actions::form_action))
+        .route("/audit", get(audit_page))
+        .route("/api/audit", get(api_audit))
+        .route("/api/jobs/{name}/{action}", post(actions::api_action))
         .route("/job/{name}/log/{n}", get(session_log))
         .route("/job/{name}/page/{n}", get(page_thumbnail))
         .route("/api/failed", get(api_failed))
@@ -541,6 +565,19 @@ async fn retry_form(
         )
             .into_response();
     }
+    if let Err(why) = require_operate(&signed_in) {
+        audit::record(
+            &s,
+            &client.0.to_string(),
+            &signed_in.operator().name,
+            "retry",
+            "",
+            "refused",
+            &why,
+        );
+        return (StatusCode::FORBIDDEN, why).into_response();
+    }
+    let operator = signed_in.operator().name;
     let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let mut req = Request {
         reason: get("reason").unwrap_or_default().trim().to_string(),
@@ -590,6 +627,7 @@ async fn retry_form(
     })
     .await;
     audit_retry(&who, &asked, &r);
+    record_retry(&s, client, &operator, &asked, &r);
     match r {
         Ok(r) => {
             s.metrics.retried(RetryKind::Manual, &r);
@@ -626,6 +664,48 @@ pub(super) fn audit_request(req: &Request) -> String {
         .unwrap_or_default();
     let dry = if req.dry_run { " (dry run)" } else { "" };
     format!("{what}{queue}, reason {:?}{dry}", req.reason)
+}
+
+/// Puts a retry in the audit trail: one entry per job queued or skipped (one for a refusal).
+fn record_retry(
+    s: &WebState,
+    client: Client,
+    operator: &str,
+    asked: &str,
+    r: &Result<Report, crate::ops::retry::RetryError>,
+) {
+    let c = client.0.to_string();
+    match r {
+        Ok(r) => {
+            for q in &r.queued {
+                audit::record(
+                    s,
+                    &c,
+                    operator,
+                    "retry",
+                    &q.job,
+                    "ok",
+                    &format!(
+                        "queued to {} (cycle {}); asked: {asked}",
+                        crate::spool::queue_name(q.queue),
+                        q.cycle
+                    ),
+                );
+            }
+            for x in &r.skipped {
+                audit::record(s, &c, operator, "retry", &x.job, "refused", &x.message);
+            }
+        }
+        Err(e) => audit::record(
+            s,
+            &c,
+            operator,
+            "retry",
+            "",
+            "refused",
+            &format!("{asked}: {e}"),
+        ),
+    }
 }
 
 /// Logs a retry asked from the page or the API, with what came of it.
@@ -674,6 +754,27 @@ struct JobPage {
     pages: Vec<String>,
     /// Why no pages are shown (not a fax, or it cannot be sent as it is).
     pages_note: String,
+    /// Whether the operator may act (role operate).
+    can_act: bool,
+    /// The operator's name and role, for the note shown instead of the actions.
+    operator: String,
+    /// Queued (cancel, hold or release, alter apply).
+    queued: bool,
+    /// Queued and held by an operator.
+    held: bool,
+    /// Being dialled by a node (cancel applies: the node hangs up).
+    in_progress: bool,
+    /// The queues to move it to: (number, name).
+    queues: Vec<(u8, String)>,
+    /// What the last action did (from a fixed list).
+    done: &'static str,
+}
+
+/// `?done=` after an action.
+#[derive(Deserialize, Default)]
+struct JobQuery {
+    #[serde(default)]
+    done: String,
 }
 
 /// A job's details for the API.
@@ -851,12 +952,15 @@ async fn job_page(
     client: Client,
     headers: HeaderMap,
     Path(name): Path<String>,
+    Query(q): Query<JobQuery>,
 ) -> Response {
-    let csrf = match auth(&s, client, &headers) {
-        Ok(Auth::Session { csrf, .. }) => csrf,
-        Ok(Auth::Bearer) => String::new(),
+    let signed_in = match auth(&s, client, &headers) {
+        Ok(a) => a,
         Err(d) => return d.html(),
     };
+    let csrf = signed_in.csrf();
+    let op = signed_in.operator();
+    let can_act = require_operate(&signed_in).is_ok();
     blocking(move || {
         let now = s.clock.now();
         let Some((v, d)) = job_detail(&s, &name, now) else {
@@ -960,7 +1064,92 @@ async fn job_page(
             is_failed: v.place == Place::Fail,
             pages,
             pages_note,
+            can_act,
+            operator: format!("{} (role {})", op.name, op.role),
+            queued: matches!(v.place, Place::Queue(_)),
+            held: actions::held(&s.layout, &v.name) == Some(true),
+            in_progress: matches!(v.place, Place::Active(_)),
+            queues: s
+                .layout
+                .queues()
+                .map(|n| (n, crate::spool::queue_name(n)))
+                .collect(),
+            done: actions::done_message(&q.done),
         })
+    })
+    .await
+}
+
+// ----- the audit trail -----
+
+/// Entries the audit page and `GET /api/audit` show at most.
+const AUDIT_ROWS: usize = 500;
+
+struct AuditRow {
+    when: String,
+    ago: String,
+    entry: audit::Entry,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    csrf: String,
+    rows: Vec<AuditRow>,
+    file: String,
+}
+
+async fn audit_page(State(s): St, client: Client, headers: HeaderMap) -> Response {
+    let signed_in = match auth(&s, client, &headers) {
+        Ok(a) => a,
+        Err(d) => return d.html(),
+    };
+    if let Err(why) = require_operate(&signed_in) {
+        return (StatusCode::FORBIDDEN, why).into_response();
+    }
+    let csrf = signed_in.csrf();
+    blocking(move || {
+        let now = s.clock.now();
+        page(AuditPage {
+            csrf,
+            rows: audit::read(&s.layout, AUDIT_ROWS)
+                .into_iter()
+                .map(|e| AuditRow {
+                    when: when::local(e.at, s.tz()),
+                    ago: when::relative(e.at, now),
+                    entry: e,
+                })
+                .collect(),
+            file: "LOG/web-audit.jsonl".into(),
+        })
+    })
+    .await
+}
+
+async fn api_audit(State(s): St, client: Client, headers: HeaderMap) -> Response {
+    let signed_in = match auth(&s, client, &headers) {
+        Ok(a) => a,
+        Err(d) => return d.json(),
+    };
+    if let Err(why) = require_operate(&signed_in) {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(serde_json::json!({"error": why})),
+        )
+            .into_response();
+    }
+    blocking(move || {
+        let tz = s.tz();
+        let entries: Vec<serde_json::Value> = audit::read(&s.layout, AUDIT_ROWS)
+            .into_iter()
+            .map(|e| {
+                serde_json::json!({
+                    "at": when::rfc3339(e.at, tz), "client": e.client, "operator": e.operator,
+                    "action": e.action, "job": e.job, "outcome": e.outcome, "detail": e.detail,
+                })
+            })
+            .collect();
+        Json(serde_json::json!({ "entries": entries })).into_response()
     })
     .await
 }

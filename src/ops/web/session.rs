@@ -1,10 +1,17 @@
-//! Sign-in and sessions of the web page: the token, session cookies (HttpOnly, SameSite=Strict),
-//! CSRF tokens, and the checks every handler makes.
+//! Sign-in and sessions of the web page: the token, named operators (`$web_user`, see
+//! [`super::operators`]), session cookies (HttpOnly, SameSite=Strict), CSRF tokens, roles, and
+//! the checks every handler makes.
 //!
 //! Every comparison with the token (the login form and `Authorization: Bearer`) goes through
-//! [`check_token`]: a constant-time compare behind a limiter of failed attempts, per client
-//! address and in all, over a sliding minute on the state's clock. While a limit is reached the
-//! token is not compared at all (429 with `Retry-After`), so blocked guesses learn nothing.
+//! [`check_token`], every password through [`check_password`]: a constant-time compare (an
+//! argon2 verification for a password) behind a limiter of failed attempts, per client address,
+//! per operator name and in all, over a sliding minute on the state's clock. While a limit is
+//! reached nothing is compared at all (429 with `Retry-After`), so blocked guesses learn
+//! nothing; an unknown name costs the same argon2 work as a known one.
+//!
+//! The token acts as an operator named `token` with the `operate` role (as before operators
+//! existed); a `$web_user` signs in by name and password with the role its line gives. Actions
+//! need `operate` ([`require_operate`], 403 otherwise).
 //! Session and CSRF ids are 128 bits from the operating system's generator; when it fails, the
 //! sign-in fails (500) rather than hand out a guessable id. A session ends after
 //! [`SESSION_IDLE`] without a request or [`SESSION_LIFETIME`] after the sign-in, whichever
@@ -26,6 +33,26 @@ pub(super) const FAILURE_WINDOW: TimeDelta = TimeDelta::minutes(1);
 pub(super) const FAILURES_PER_CLIENT: usize = 5;
 /// Failed token checks from all clients in [`FAILURE_WINDOW`] before everyone is refused.
 pub(super) const FAILURES_IN_ALL: usize = 20;
+/// Failed password checks for one operator name in [`FAILURE_WINDOW`] before the name is
+/// refused (from any address).
+pub(super) const FAILURES_PER_NAME: usize = 5;
+
+/// Who acts: an operator's name and role (the token is `token`, role operate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Operator {
+    pub(super) name: String,
+    pub(super) role: super::operators::Role,
+}
+
+impl Operator {
+    /// The shared token's operator.
+    pub(super) fn token() -> Operator {
+        Operator {
+            name: "token".into(),
+            role: super::operators::Role::Operate,
+        }
+    }
+}
 
 /// Fills a buffer with random bytes (the OS generator; a failing one in tests).
 pub(super) type Random = fn(&mut [u8]) -> Result<(), getrandom::Error>;
@@ -56,6 +83,8 @@ pub(super) struct Session {
     /// The sign-in's number since the server started: names the session in the audit trail
     /// (the session id itself is the secret cookie and is never logged).
     number: u64,
+    /// Who signed in.
+    operator: Operator,
     created: DateTime<Utc>,
     seen: DateTime<Utc>,
 }
@@ -97,6 +126,7 @@ impl Client {
 #[derive(Debug, Default)]
 pub(super) struct Failures {
     by_client: HashMap<IpAddr, Vec<DateTime<Utc>>>,
+    by_name: HashMap<String, Vec<DateTime<Utc>>>,
     all: Vec<DateTime<Utc>>,
 }
 
@@ -109,9 +139,17 @@ impl Failures {
             v.retain(live);
             !v.is_empty()
         });
+        self.by_name.retain(|_, v| {
+            v.retain(live);
+            !v.is_empty()
+        });
     }
     /// Seconds until `client` may try again, when a limit is reached.
     fn blocked(&self, client: IpAddr, now: DateTime<Utc>) -> Option<u64> {
+        self.blocked_as(client, None, now)
+    }
+    /// [`Failures::blocked`], also counting the failures for operator `name`.
+    fn blocked_as(&self, client: IpAddr, name: Option<&str>, now: DateTime<Utc>) -> Option<u64> {
         let wait = |v: &[DateTime<Utc>], limit: usize| {
             // The limit is lifted when the failure that reached it leaves the window.
             let t = v.len().checked_sub(limit).map(|i| v[i])?;
@@ -122,11 +160,19 @@ impl Failures {
             .by_client
             .get(&client)
             .and_then(|v| wait(v, FAILURES_PER_CLIENT));
-        mine.max(wait(&self.all, FAILURES_IN_ALL))
+        let named = name
+            .and_then(|n| self.by_name.get(n))
+            .and_then(|v| wait(v, FAILURES_PER_NAME));
+        mine.max(named).max(wait(&self.all, FAILURES_IN_ALL))
     }
     fn record(&mut self, client: IpAddr, now: DateTime<Utc>) {
         self.by_client.entry(client).or_default().push(now);
         self.all.push(now);
+    }
+    fn record_name(&mut self, name: &str, now: DateTime<Utc>) {
+        // Only names that exist are counted per name (unknown ones count per client and in
+        // all), so guessed names cannot grow the map without bound.
+        self.by_name.entry(name.to_string()).or_default().push(now);
     }
 }
 
@@ -179,12 +225,52 @@ pub(super) fn check_token(s: &WebState, client: Client, given: &str) -> Result<(
     if let Some(secs) = f.blocked(key, now) {
         return Err(Denied::Limited(secs));
     }
-    if ct_eq(given, &s.token) {
+    // No token configured (only named operators): nothing matches it.
+    if !s.token.is_empty() && ct_eq(given, &s.token) {
         f.by_client.remove(&key);
         Ok(())
     } else {
         f.record(key, now);
         Err(Denied::Unauthorized)
+    }
+}
+
+/// Checks operator `name`'s `password` (argon2) unless the client, the name or everyone failed
+/// too often lately; a wrong password (or an unknown name, checked against a dummy hash so it
+/// takes as long) is counted against the client, the name and in all. Slow (tens of
+/// milliseconds): call it off the async workers.
+pub(super) fn check_password(
+    s: &WebState,
+    client: Client,
+    name: &str,
+    password: &str,
+) -> Result<Operator, Denied> {
+    let now = s.clock.now();
+    let key = client.key();
+    let user = s.cfg.users.iter().find(|u| u.name == name);
+    let mut f = s.failures.lock().expect("failures");
+    f.prune(now);
+    if let Some(secs) = f.blocked_as(key, user.map(|u| u.name.as_str()), now) {
+        return Err(Denied::Limited(secs));
+    }
+    let hash = user.map_or_else(|| s.dummy_hash(), |u| u.hash.as_str());
+    let right = super::operators::verify(password, hash);
+    match user {
+        Some(u) if right => {
+            f.by_client.remove(&key);
+            f.by_name.remove(&u.name);
+            Ok(Operator {
+                name: u.name.clone(),
+                role: u.role,
+            })
+        }
+        _ => {
+            f.record(key, now);
+            if let Some(u) = user {
+                f.record_name(&u.name, now);
+            }
+            Err(Denied::Unauthorized)
+        }
     }
 }
 
@@ -201,15 +287,51 @@ pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 pub(super) enum Auth {
     Bearer,
-    Session { csrf: String, number: u64 },
+    Session {
+        csrf: String,
+        number: u64,
+        operator: Operator,
+    },
 }
 
-/// Who did something, for the audit trail: the client's address and how it signed in
-/// (`127.0.0.1 session 3`, `127.0.0.1 bearer token`).
+impl Auth {
+    /// Who this is: the session's operator, or the token's.
+    pub(super) fn operator(&self) -> Operator {
+        match self {
+            Auth::Bearer => Operator::token(),
+            Auth::Session { operator, .. } => operator.clone(),
+        }
+    }
+    /// The session's CSRF token (none for the bearer token, which needs none).
+    pub(super) fn csrf(&self) -> String {
+        match self {
+            Auth::Bearer => String::new(),
+            Auth::Session { csrf, .. } => csrf.clone(),
+        }
+    }
+}
+
+/// Who did something, for the log: the client's address, how it signed in and the operator
+/// (`127.0.0.1 session 3 (alice)`, `127.0.0.1 bearer token`).
 pub(super) fn who(client: Client, auth: &Auth) -> String {
     match auth {
         Auth::Bearer => format!("{} bearer token", client.0),
-        Auth::Session { number, .. } => format!("{} session {number}", client.0),
+        Auth::Session {
+            number, operator, ..
+        } => format!("{} session {number} ({})", client.0, operator.name),
+    }
+}
+
+/// `Ok` when the operator may act (role operate); else the 403 to answer, naming the role.
+pub(super) fn require_operate(auth: &Auth) -> Result<(), String> {
+    let op = auth.operator();
+    if op.role >= super::operators::Role::Operate {
+        Ok(())
+    } else {
+        Err(format!(
+            "operator {} has the role {}: only role operate may act on jobs or read the audit trail",
+            op.name, op.role
+        ))
     }
 }
 
@@ -238,6 +360,7 @@ pub(super) fn auth(s: &WebState, client: Client, headers: &HeaderMap) -> Result<
     Ok(Auth::Session {
         csrf: session.csrf.clone(),
         number: session.number,
+        operator: session.operator.clone(),
     })
 }
 
@@ -278,8 +401,12 @@ pub(super) async fn login_page() -> Response {
     })
 }
 
+/// The sign-in form: the token alone, or an operator's name with the password in the same
+/// field.
 #[derive(Deserialize)]
 pub(super) struct LoginForm {
+    #[serde(default)]
+    name: String,
     token: String,
 }
 
@@ -292,22 +419,45 @@ fn login_answer(status: StatusCode, error: String) -> Response {
 }
 
 pub(super) async fn login(State(s): St, client: Client, Form(f): Form<LoginForm>) -> Response {
-    match check_token(&s, client, f.token.trim()) {
-        Ok(()) => {}
+    let name = f.name.trim().to_string();
+    let checked = if name.is_empty() {
+        check_token(&s, client, f.token.trim()).map(|()| Operator::token())
+    } else {
+        let s2 = s.clone();
+        let password = f.token;
+        let n = name.clone();
+        blocking(move || check_password(&s2, client, &n, &password)).await
+    };
+    let (wrong, what) = if name.is_empty() {
+        ("wrong token".to_string(), "tokens")
+    } else {
+        ("wrong name or password".to_string(), "passwords")
+    };
+    let operator = match checked {
+        Ok(op) => op,
         Err(Denied::Unauthorized) => {
             tracing::warn!(target: "redial::audit", client = %client.0, action = "sign-in",
-                "audit: sign-in refused: wrong token");
-            return login_answer(StatusCode::UNAUTHORIZED, "wrong token".into());
+                name = %name, "audit: sign-in refused: {wrong}");
+            super::audit::record(
+                &s,
+                &format!("{}", client.0),
+                &name,
+                "sign-in",
+                "",
+                "refused",
+                &wrong,
+            );
+            return login_answer(StatusCode::UNAUTHORIZED, wrong);
         }
         Err(Denied::Limited(secs)) => {
             tracing::warn!(target: "redial::audit", client = %client.0, action = "sign-in",
-                "audit: sign-in refused: too many wrong tokens, {secs} s to wait");
+                name = %name, "audit: sign-in refused: too many wrong {what}, {secs} s to wait");
             let mut r = login_answer(StatusCode::TOO_MANY_REQUESTS, limited_message(secs));
             r.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
             return r;
         }
-    }
+    };
     let (sid, csrf) = match (random_hex(s.random), random_hex(s.random)) {
         (Ok(sid), Ok(csrf)) => (sid, csrf),
         (Err(e), _) | (_, Err(e)) => {
@@ -327,13 +477,24 @@ pub(super) async fn login(State(s): St, client: Client, Form(f): Form<LoginForm>
         Session {
             csrf,
             number,
+            operator: operator.clone(),
             created: now,
             seen: now,
         },
     );
     drop(sessions);
-    tracing::info!(target: "redial::audit", who = %format!("{} session {number}", client.0),
-        action = "sign-in", "audit: signed in");
+    tracing::info!(target: "redial::audit",
+        who = %format!("{} session {number} ({})", client.0, operator.name),
+        action = "sign-in", role = %operator.role, "audit: signed in");
+    super::audit::record(
+        &s,
+        &format!("{}", client.0),
+        &operator.name,
+        "sign-in",
+        "",
+        "ok",
+        &format!("session {number}, role {}", operator.role),
+    );
     (
         StatusCode::SEE_OTHER,
         [
@@ -418,6 +579,7 @@ mod tests {
             State(s.clone()),
             client(from),
             Form(LoginForm {
+                name: String::new(),
                 token: token.into(),
             }),
         )
