@@ -127,7 +127,7 @@ pub(super) fn parse(
                 .map(|t| {
                     DateArg::parse(&t)
                         .map(|d| d.instant(tz))
-                        .map_err(|e| Refused::bad("at", format!("{t:?}: {e}")))
+                        .map_err(|e| Refused::bad("at", e))
                 })
                 .transpose()?;
             let queue = field("queue")
