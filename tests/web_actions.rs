@@ -137,7 +137,8 @@ fn api_actions_go_through_the_commands_and_refuse_what_does_not_apply() {
     assert_eq!(v["place"], "TOSEND1");
     let moved = std::fs::read_to_string(root.join("TOSEND1/2.FS")).unwrap();
     assert!(
-        moved.contains("$fax_send_date 03/03/2026\n") && moved.contains("$fax_send_time 08:30:00\n"),
+        moved.contains("$fax_send_date 03/03/2026\n")
+            && moved.contains("$fax_send_time 08:30:00\n"),
         "{moved}"
     );
     assert!(!root.join("TOSEND/2.FS").exists());

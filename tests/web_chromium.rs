@@ -1,6 +1,14 @@
-//! The failed-jobs page end to end in headless Chromium: sign in with the token, tick three
-//! failed jobs, give a reason, "Retry selected", read the result dialog, and check on disk that
-//! the eligible files moved (with the reason recorded) and the others stayed in FAIL.
+//! The console end to end in headless Chromium: the failed-jobs page's bulk retry (sign in with
+//! the token, tick failed jobs, give a reason, read the result dialog, check on disk that the
+//! eligible files moved); the overview and jobs pages on a spool whose node files the test
+//! writes; and the live console on a real `redial run` node dialling hw-sim modems (a line goes
+//! busy and back to idle, the sent job found by search with its thumbnails, a queued job
+//! cancelled and another held from the job page, both checked on disk and in the audit trail).
+//!
+//! Screenshots of each page: into `docs/screenshots/` (linked from docs/operations.md) when
+//! `REDIAL_SCREENSHOTS=1`, else into a temporary directory, so a test run leaves the
+//! repository as it was:
+//! `REDIAL_SCREENSHOTS=1 cargo test --test web_chromium` refreshes them.
 //!
 //! Driven over the W3C WebDriver protocol with Debian's `chromedriver` (package
 //! `chromium-driver`) and a few lines of HTTP/JSON below: a standard protocol, no extra crate
@@ -13,6 +21,8 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
 
 /// A minimal HTTP/1.1 exchange, returning status and body (read by Content-Length, or chunks
 /// to the last one, or to the end: servers may keep the connection open).
@@ -239,15 +249,15 @@ fn browser(chromium: &Path, chromedriver: &Path) -> (Kill, tempfile::TempDir, Dr
 
 /// `redial web` on `base` at the tests' fixed time, on a free port; its URL (no trailing `/`).
 fn start_web(base: &Path) -> (Kill, String) {
+    start_web_at(base, Some("2026-03-02T10:00:00Z"))
+}
+
+/// `redial web` on `base` at `now` (the system clock without), on a free port; its URL.
+fn start_web_at(base: &Path, now: Option<&str>) -> (Kill, String) {
     let mut web = Command::new(env!("CARGO_BIN_EXE_redial"))
-        .args([
-            "web",
-            "--listen",
-            "127.0.0.1:0",
-            "--now",
-            "2026-03-02T10:00:00Z",
-            "--cfg",
-        ])
+        .args(["web", "--listen", "127.0.0.1:0"])
+        .args(now.map(|t| ["--now", t]).into_iter().flatten())
+        .args(["--cfg"])
         .arg(base.join("redial.cfg"))
         .arg("--base")
         .arg(base)
@@ -380,15 +390,40 @@ fn base64(text: &str) -> Vec<u8> {
     out
 }
 
+/// Where screenshots go: docs/screenshots/ with `REDIAL_SCREENSHOTS=1`, else a directory under
+/// the system's temporary directory.
+fn screenshot_dir() -> PathBuf {
+    if std::env::var_os("REDIAL_SCREENSHOTS").is_some_and(|v| v == "1") {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
+    } else {
+        std::env::temp_dir().join(format!("redial-screenshots-{}", std::process::id()))
+    }
+}
+
 impl Driver {
-    /// Saves a screenshot of the page to docs/screenshots/NAME.png (linked from
-    /// docs/operations.md).
+    /// Saves a screenshot of the page as NAME.png in [`screenshot_dir`].
     fn screenshot(&self, name: &str) {
         let png = base64(self.cmd("GET", "/screenshot", None).as_str().unwrap());
         assert!(png.starts_with(b"\x89PNG"), "not a PNG");
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+    /// Runs `script` in the page and returns its value.
+    fn script(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+    /// Waits (bounded) until `script` returns true.
+    fn wait_script(&self, script: &str, what: &str, within: Duration) {
+        let t0 = Instant::now();
+        while self.script(script) != Value::Bool(true) {
+            assert!(t0.elapsed() < within, "{what} never happened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -520,5 +555,221 @@ fn console_overview_and_jobs_in_headless_chromium() {
     d.wait_for("#history");
     assert!(d.text("#history").contains("2026-03-02 09:20:00 CET"));
     d.screenshot("console-job");
+    let _ = http(&d.addr, "DELETE", &format!("/session/{}", d.session), None);
+}
+
+/// The live console: a real `redial run` node with one modem line on a hw-sim rack, `redial
+/// web` beside it on the system clock, headless Chromium on the overview. A job submitted while
+/// the browser watches is dialled: the lines panel shows the line busy and then idle again
+/// without a reload; the job, now sent, is found by search and its page shows its thumbnails;
+/// a queued job is cancelled and another held from their pages (the files checked on disk:
+/// FAIL with the operator's reason, the hold in the file still in its queue), and both actions
+/// are in the audit trail with the operator's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_console_on_a_hw_sim_node_in_headless_chromium() {
+    let chromium = find(&["chromium", "chromium-browser"])
+        .expect("chromium is missing: apt-get install chromium chromium-driver (.ci/run does)");
+    let chromedriver = find(&["chromedriver"])
+        .expect("chromedriver is missing: apt-get install chromium-driver (.ci/run does)");
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().to_path_buf();
+    // One ring (6 s), then a fax that takes the page: the line is busy for several seconds.
+    let rack = common::hwsim::rack(
+        &base.join("rack"),
+        1,
+        "[defaults]\nunknown = { kind = \"fax\", rings = 1, csi = \"LIVE TEST\" }\n",
+        1.0,
+    )
+    .await;
+    std::fs::write(
+        base.join("redial.cfg"),
+        format!(
+            "$request_dir spool 2\n$timezone Europe/Paris\n$web_token chromium-test-token\n\
+             $node_lease 1 10\n$retry_delays A \"1\"\n$line 1 {} class=2.0 group=fax\n",
+            rack.tty(0).display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(base.join("page.txt"), "ORDER 77\nLIVE CONSOLE TEST\n").unwrap();
+    let spool = base.join("spool");
+    std::fs::create_dir_all(base.join("incoming")).unwrap();
+    for q in ["TOSEND", "TOSEND1", "TOSEND2"] {
+        std::fs::create_dir_all(spool.join(q)).unwrap();
+    }
+    // Two queued jobs for later (not due until 2099): one to cancel, one to hold.
+    for (n, phone) in [(20, "555 0420"), (21, "555 0421")] {
+        std::fs::write(
+            spool.join(format!("TOSEND/{n}.FS")),
+            format!("$fax_phone \"{phone}\"\n$fax_filename page.txt\n$fax_send_date 01/01/2099\n"),
+        )
+        .unwrap();
+    }
+    let b = base.clone();
+    let (node, web, url) = tokio::task::spawn_blocking(move || {
+        let node: Kill = Kill(
+            Command::new(env!("CARGO_BIN_EXE_redial"))
+                .args(["run", "--cfg", "redial.cfg", "--node", "n1", "--base", "."])
+                .current_dir(&b)
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(b.join("n1.log")).unwrap())
+                .spawn()
+                .unwrap(),
+        );
+        let (web, url) = start_web_at(&b, None);
+        (node, web, url)
+    })
+    .await
+    .unwrap();
+    let b = base.clone();
+    tokio::task::spawn_blocking(move || live_browser(&chromium, &chromedriver, &b, &url))
+        .await
+        .unwrap_or_else(|e| {
+            let log = std::fs::read_to_string(base.join("n1.log")).unwrap_or_default();
+            panic!("{e:?}\nnode log:\n{log}")
+        });
+    drop(web);
+    drop(node);
+    rack.stop().await;
+}
+
+fn live_browser(chromium: &Path, chromedriver: &Path, base: &Path, url: &str) {
+    let spool = base.join("spool");
+    let (_cd, _profile, d) = browser(chromium, chromedriver);
+    d.cmd(
+        "POST",
+        "/window/rect",
+        Some(json!({"width": 1100, "height": 800})),
+    );
+    let go = |path: &str| {
+        d.cmd(
+            "POST",
+            "/url",
+            Some(json!({ "url": format!("{url}{path}") })),
+        )
+    };
+    go("/");
+    d.wait_for("input[name=token]");
+    d.type_in("input[name=token]", "chromium-test-token");
+    d.click("#signin");
+    d.wait_for("#jobs");
+    go("/");
+    // The node's line, idle, in the panel (its lease is renewed every second).
+    let line = "tr[data-line='n1/1']";
+    d.wait_for(&format!("{line} td.state.idle"));
+
+    // A job arrives (written aside, renamed in, as `redial submit` does) and is dialled: the
+    // panel follows without a reload.
+    std::fs::write(
+        base.join("incoming/10.FS"),
+        "$fax_phone \"555 0410\"\n$fax_filename page.txt\n",
+    )
+    .unwrap();
+    std::fs::rename(base.join("incoming/10.FS"), spool.join("TOSEND/10.FS")).unwrap();
+    let reloads = "document.querySelector('#live-marker') === null";
+    d.script("var m = document.createElement('i'); m.id = 'live-marker'; document.body.appendChild(m); return true;");
+    let busy = format!(
+        "var c = document.querySelector(\"{line} td.state\"); return c !== null && (c.classList.contains('dialling') || c.classList.contains('connected'));"
+    );
+    d.wait_script(&busy, "line 1 busy", Duration::from_secs(20));
+    let row = d.text(line);
+    assert!(row.contains("10.FS"), "{row}");
+    d.screenshot("console-live-busy");
+    d.wait_script(
+        &format!("return document.querySelector(\"{line} td.state.idle\") !== null;"),
+        "line 1 idle again",
+        Duration::from_secs(40),
+    );
+    assert_eq!(
+        d.script(reloads),
+        Value::Bool(false),
+        "the page was not reloaded"
+    );
+    let sent = spool.join("SENT/10.FS");
+    let t0 = Instant::now();
+    while !sent.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "10.FS never reached SENT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    d.screenshot("console-live-overview");
+
+    // The sent job, found by search; its page with the thumbnails of its pages.
+    go("/jobs");
+    d.wait_for("input[name=q]");
+    d.type_in("input[name=q]", "555 0410");
+    d.click("#filter button[type=submit]");
+    d.wait_for("#jobs tr[data-job='10.FS']");
+    assert_eq!(d.find_all("#jobs tr[data-job]").len(), 1);
+    d.screenshot("console-live-search");
+    d.click("#jobs tr[data-job='10.FS'] a");
+    d.wait_for("#history");
+    assert!(d.text("h1").contains("10.FS"));
+    d.wait_script(
+        "var i = document.querySelectorAll('#pages img.thumb'); return i.length > 0 && Array.from(i).every(function (x) { return x.complete && x.naturalWidth > 0; });",
+        "the thumbnails loaded",
+        Duration::from_secs(20),
+    );
+    assert!(
+        d.text("#history").contains("attempt on"),
+        "{}",
+        d.text("#history")
+    );
+    assert!(
+        d.find_all("#cancel, #hold").is_empty(),
+        "a sent job offers no action"
+    );
+    d.screenshot("console-live-job");
+
+    // Cancel the queued 20.FS from its page.
+    go("/job/20.FS");
+    d.wait_for("#cancel");
+    d.type_in("#cancel input[name=reason]", "customer withdrew");
+    d.click("#cancel button");
+    d.wait_for("#done");
+    assert!(
+        d.text("#done").starts_with("Cancelled"),
+        "{}",
+        d.text("#done")
+    );
+    let failed = std::fs::read_to_string(spool.join("FAIL/20.FS")).unwrap();
+    assert!(
+        failed.contains("$fail_reason \"cancelled by token (web): customer withdrew\""),
+        "{failed}"
+    );
+    assert!(!spool.join("TOSEND/20.FS").exists());
+
+    // Hold 21.FS: still queued, the hold in the file, the page now offers release.
+    go("/job/21.FS");
+    d.wait_for("#hold");
+    d.click("#hold button");
+    d.wait_for("#done");
+    d.wait_for("#release");
+    let held = std::fs::read_to_string(spool.join("TOSEND/21.FS")).unwrap();
+    assert!(held.contains("$fax_hold 1\n"), "{held}");
+    d.screenshot("console-live-held");
+
+    // Both in the audit trail, newest first, with the operator.
+    go("/audit");
+    d.wait_for("#audit tr[data-action]");
+    let rows: Vec<String> = d
+        .find_all("#audit tr[data-action]")
+        .iter()
+        .map(|e| format!("{} {}", d.attr(e, "data-action"), d.attr(e, "data-job")))
+        .collect();
+    let pos = |x: &str| {
+        rows.iter()
+            .position(|r| r == x)
+            .unwrap_or_else(|| panic!("{x} not in {rows:?}"))
+    };
+    assert!(pos("hold 21.FS") < pos("cancel 20.FS"), "{rows:?}");
+    let audit = d.text("#audit");
+    assert!(
+        audit.contains("token") && audit.contains("customer withdrew"),
+        "{audit}"
+    );
+    d.screenshot("console-audit");
     let _ = http(&d.addr, "DELETE", &format!("/session/{}", d.session), None);
 }

@@ -770,6 +770,63 @@ mod tests {
         assert_eq!(sessions.len(), 1);
     }
 
+    /// A state with operator alice (role view) whose password hashes cheaply (the check reads
+    /// the parameters from the PHC string).
+    fn state_with_alice(clock: &ManualClock) -> WebState {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let cheap = argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(64, 1, 1, None).unwrap(),
+        );
+        let hash = cheap
+            .hash_password(
+                b"alice-password",
+                &SaltString::from_b64("c2FsdHNhbHRzYWx0").unwrap(),
+            )
+            .unwrap()
+            .to_string();
+        let mut s = state(clock);
+        s.cfg.users = vec![super::super::operators::WebUser {
+            name: "alice".into(),
+            role: super::super::operators::Role::View,
+            hash,
+        }];
+        s.dummy.set(s.cfg.users[0].hash.clone()).unwrap();
+        s
+    }
+
+    #[test]
+    fn failed_passwords_are_limited_per_name_from_any_address() {
+        let clock = clock();
+        let s = state_with_alice(&clock);
+        let ok = check_password(&s, client("192.0.2.1"), "alice", "alice-password").unwrap();
+        assert_eq!(ok.role, super::super::operators::Role::View);
+        // Five guesses from five addresses: none reaches its own limit, the name does.
+        for n in 1..=FAILURES_PER_NAME {
+            let c = client(&format!("198.51.100.{n}"));
+            assert_eq!(
+                check_password(&s, c, "alice", "guess"),
+                Err(Denied::Unauthorized)
+            );
+        }
+        let fresh = client("203.0.113.1");
+        assert_eq!(
+            check_password(&s, fresh, "alice", "alice-password"),
+            Err(Denied::Limited(60))
+        );
+        // Other names and the token are not held back by alice's.
+        assert_eq!(check_token(&s, fresh, TOKEN), Ok(()));
+        assert_eq!(
+            check_password(&s, fresh, "bob", "x"),
+            Err(Denied::Unauthorized)
+        );
+        clock.advance(FAILURE_WINDOW);
+        assert!(check_password(&s, fresh, "alice", "alice-password").is_ok());
+        // Unknown names are not kept per name (no growth from guessed names).
+        assert!(s.failures.lock().unwrap().by_name.is_empty());
+    }
+
     #[tokio::test]
     async fn a_blocked_client_gets_429_with_retry_after_at_the_form() {
         let clock = clock();
