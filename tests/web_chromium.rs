@@ -666,7 +666,7 @@ fn live_browser(chromium: &Path, chromedriver: &Path, base: &Path, url: &str) {
     )
     .unwrap();
     std::fs::rename(base.join("incoming/10.FS"), spool.join("TOSEND/10.FS")).unwrap();
-    let reloads = "document.querySelector('#live-marker') === null";
+    let reloads = "return document.querySelector('#live-marker') === null;";
     d.script("var m = document.createElement('i'); m.id = 'live-marker'; document.body.appendChild(m); return true;");
     let busy = format!(
         "var c = document.querySelector(\"{line} td.state\"); return c !== null && (c.classList.contains('dialling') || c.classList.contains('connected'));"
