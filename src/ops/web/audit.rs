@@ -44,7 +44,11 @@ pub fn path(layout: &Layout) -> PathBuf {
 pub fn append(layout: &Layout, e: &Entry) -> io::Result<()> {
     let p = path(layout);
     let dir = p.parent().expect("LOG/");
-    std::fs::create_dir_all(dir)?;
+    // LOG/ is made inside an existing spool only: the trail never creates a spool.
+    match std::fs::create_dir(dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
     let new = !p.exists();
     let mut line = serde_json::to_vec(e).map_err(io::Error::other)?;
     line.push(b'\n');
@@ -129,6 +133,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path().join("spool"), 1);
         assert!(read(&layout, 10).is_empty());
+        // No spool: nothing is created.
+        assert!(append(&layout, &entry(0)).is_err());
+        assert!(!layout.root.exists());
+        std::fs::create_dir(&layout.root).unwrap();
         for n in 1..=3 {
             append(&layout, &entry(n)).unwrap();
         }
