@@ -357,6 +357,15 @@ fn named_operators_sign_in_and_only_operate_may_act() {
         &format!("GET /audit HTTP/1.0\r\nCookie: {cookie}\r\n\r\n"),
     );
     assert_eq!(st, 403);
+    let (_, failed) = http(
+        &addr,
+        &format!("GET /failed HTTP/1.0\r\nCookie: {cookie}\r\n\r\n"),
+    );
+    assert!(
+        failed.contains("retries need the role operate")
+            && !failed.contains("id=\"retry-selected\""),
+        "{failed}"
+    );
     assert!(!std::fs::read_to_string(root.join("TOSEND/2.FS"))
         .unwrap()
         .contains("$fax_hold"));

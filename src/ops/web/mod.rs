@@ -361,6 +361,8 @@ struct Counter {
 #[template(path = "failed.html")]
 struct FailedPage {
     csrf: String,
+    /// Whether the operator may retry (role operate).
+    can_act: bool,
     rows: Vec<RowView>,
     counters: Vec<Counter>,
     /// Queued jobs no configured line serves, with the reason.
@@ -425,15 +427,15 @@ async fn failed_page(
     headers: HeaderMap,
     Query(f): Query<Filter>,
 ) -> Response {
-    let csrf = match auth(&s, client, &headers) {
-        Ok(Auth::Session { csrf, .. }) => csrf,
-        Ok(Auth::Bearer) => String::new(),
+    let signed_in = match auth(&s, client, &headers) {
+        Ok(a) => a,
         Err(d) => return d.html(),
     };
-    failed_html(s, f, csrf).await
+    let can_act = require_operate(&signed_in).is_ok();
+    failed_html(s, f, signed_in.csrf(), can_act).await
 }
 
-async fn failed_html(s: Arc<WebState>, f: Filter, csrf: String) -> Response {
+async fn failed_html(s: Arc<WebState>, f: Filter, csrf: String, can_act: bool) -> Response {
     blocking(move || {
         let now = s.clock.now();
         let tz = s.sys.layer.timezone.unwrap_or(chrono_tz::UTC);
@@ -446,6 +448,7 @@ async fn failed_html(s: Arc<WebState>, f: Filter, csrf: String) -> Response {
         let st = report::status_with(&s.layout, &s.sys, now, Some(&lines)).ok();
         page(FailedPage {
             csrf,
+            can_act,
             eligible: jobs.iter().filter(|j| j.eligible).count(),
             rows: jobs.into_iter().map(|j| row_view(j, now, tz)).collect(),
             counters: st
