@@ -178,7 +178,9 @@ fn report_shows_retry_notes_in_time_order_and_a_never_tried_job_where_and_when()
 /// deadline, instead of a retry time (it is never resent while it waits).
 #[test]
 fn report_tells_what_each_channel_answered() {
-    let dir = spool("$request_dir spool 0\n$line 9 smtp relay=127.0.0.1:25 tls=none\n");
+    let dir = spool(
+        "$request_dir spool 0\n$line 9 smtp relay=127.0.0.1:25 tls=none\n$line 7 sms_http url=http://127.0.0.1:9/send\n",
+    );
     let base = dir.path();
     std::fs::write(
         base.join("spool/SENT/mail.FS"),
@@ -255,6 +257,12 @@ fn report_tells_what_each_channel_answered() {
     assert_eq!(j["sms_pending"]["id"], "R-2.sms.FS", "{j}");
     assert_eq!(j["sms_pending"]["price"], "5.00", "{j}");
     assert_eq!(j["sms_pending"]["deadline"], "2026-03-05T09:00:00Z", "{j}");
+    let text = ok(&redial(base, &[&["list"][..], &now[..]].concat()));
+    let row = text.lines().find(|l| l.starts_with("sms.FS")).unwrap();
+    assert!(
+        row.contains("waiting for the delivery report of SMS R-2.sms.FS until 2026-03-05 09:00:00"),
+        "{text}"
+    );
 
     let text = ok(&redial(base, &["report", "fax"]));
     assert!(text.contains("remote station: +1 212 555 0100"), "{text}");
