@@ -68,6 +68,14 @@ fn spool(extra_cfg: &str) -> tempfile::TempDir {
     );
     w("ACTIVE/n1/4.FS", "$fax_phone 5550104\n");
     w(
+        "SENT/5.FS",
+        "$email_address a@example.com\n$attempt_record 03/02/2026 09:00:00 3 0 1 0 S 1 0 0 M1 0 2 2 \"<abc@example.com>\"\n",
+    );
+    w(
+        "FAIL/6.FS",
+        "$fax_phone 5550106\n$attempt_record 03/02/2026 09:00:00 1 0 3 11 Z 2 0 0 M1 14400 60 50 \"FAR END\"\n",
+    );
+    w(
         "ACTIVE/n1.lease",
         r#"{"node":"n1","pid":1,"renewed":"2026-03-02T09:59:58Z","stale_after":60,"draining":false,"lines":[{"line":1,"state":"busy","job":"4.FS"}],"generation":1,"host":"h1"}"#,
     );
@@ -219,6 +227,24 @@ fn api_actions_go_through_the_commands_and_refuse_what_does_not_apply() {
         &post("/api/jobs/2.FS/hold", "", "application/json", ""),
     );
     assert_eq!(st, 401);
+
+    // The history shows what the other end said, pages and speed; an ineligible failed job
+    // shows why instead of a retry button.
+    let (_, page) = common::web::get(&addr, "/job/5.FS", TOKEN);
+    assert!(
+        page.contains("Message-ID: &#60;abc@example.com&#62;")
+            || page.contains("Message-ID: &lt;abc@example.com&gt;"),
+        "{page}"
+    );
+    let (_, page) = common::web::get(&addr, "/job/6.FS", TOKEN);
+    assert!(
+        page.contains("2 of 3 pages at 14400 bit/s; remote station: FAR END"),
+        "{page}"
+    );
+    assert!(
+        page.contains("id=\"retry-why\"") && !page.contains("action=\"/retry\""),
+        "{page}"
+    );
 
     // The audit trail: every action, newest first, with the operator and the time's zone.
     let (st, b) = common::web::get(&addr, "/api/audit", TOKEN);

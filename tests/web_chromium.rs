@@ -712,10 +712,13 @@ fn live_browser(chromium: &Path, chromedriver: &Path, base: &Path, url: &str) {
         "the thumbnails loaded",
         Duration::from_secs(20),
     );
+    // The attempt as the node recorded it: pages, speed and the remote station's ID.
+    let history = d.text("#history");
     assert!(
-        d.text("#history").contains("attempt on"),
-        "{}",
-        d.text("#history")
+        history.contains("attempt on")
+            && history.contains("1 of 1 pages at")
+            && history.contains("remote station: LIVE TEST"),
+        "{history}"
     );
     assert!(
         d.find_all("#cancel, #hold").is_empty(),

@@ -876,6 +876,23 @@ fn job_detail(s: &WebState, name: &str, now: DateTime<Utc>) -> Option<(JobView, 
     Some((v, d))
 }
 
+/// What else an attempt record says, for the job page: pages sent of those scheduled and the
+/// speed (a fax connection), and what the other end said (remote station ID, an e-mail's
+/// Message-ID or SMTP reply, an SMS's id, price and delivery-report status); `; `-led.
+fn attempt_extra(r: &crate::retry::attempt::AttemptRecord) -> String {
+    let mut out = String::new();
+    if r.scheduled > 0 || r.sent > 0 {
+        out.push_str(&format!("; {} of {} pages", r.sent, r.scheduled));
+    }
+    if r.baud > 0 {
+        out.push_str(&format!(" at {} bit/s", r.baud));
+    }
+    if let Some(d) = crate::retry::remote::Remote::read(r.kind, r.answerback()).describe() {
+        out.push_str(&format!("; {d}"));
+    }
+    out
+}
+
 /// The pages a job in the spool would send now (its name as on the job page; `None` when there
 /// is no such job, the reasons when it cannot be sent).
 fn job_pages(s: &WebState, name: &str) -> Option<Result<Vec<crate::fax::Page>, String>> {
@@ -1012,8 +1029,12 @@ async fn job_page(
                         when: when::local(v.instant(*at), s.tz()),
                         what: format!("attempt on {line}"),
                         detail: format!(
-                            "outcome {code} ({}), class {class}, {call_secs} s",
-                            s.sys.outcomes.classify(*code, v.channel).description
+                            "outcome {code} ({}), class {class}, {call_secs} s{}",
+                            s.sys.outcomes.classify(*code, v.channel).description,
+                            v.records
+                                .get(attempt - 1)
+                                .map(attempt_extra)
+                                .unwrap_or_default()
                         ),
                         css: match class {
                             'S' => "ok",
