@@ -236,6 +236,24 @@ fn api_actions_go_through_the_commands_and_refuse_what_does_not_apply() {
             || page.contains("Message-ID: &lt;abc@example.com&gt;"),
         "{page}"
     );
+    let (_, j) = common::web::get(&addr, "/api/jobs/6.FS", TOKEN);
+    let j: Value = serde_json::from_str(&j).unwrap();
+    let a = &j["steps"][0];
+    assert_eq!(
+        (
+            &a["pages_sent"],
+            &a["pages_scheduled"],
+            &a["speed"],
+            &a["remote"]["remote_id"]
+        ),
+        (
+            &Value::from(2),
+            &Value::from(3),
+            &Value::from(14400),
+            &Value::from("FAR END")
+        ),
+        "{j}"
+    );
     let (_, page) = common::web::get(&addr, "/job/6.FS", TOKEN);
     assert!(
         page.contains("2 of 3 pages at 14400 bit/s; remote station: FAR END"),

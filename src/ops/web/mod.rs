@@ -809,6 +809,15 @@ pub enum StepOut {
         line: String,
         /// Seconds of the call.
         call_secs: u32,
+        /// Pages sent.
+        pages_sent: u16,
+        /// Pages scheduled.
+        pages_scheduled: u16,
+        /// Fax speed in bit/s (0 when not a fax connection).
+        speed: u16,
+        /// What the other end said (remote ID, Message-ID or SMTP reply, SMS id, price and
+        /// delivery-report status), the fields it had.
+        remote: crate::retry::remote::Remote,
     },
     /// A retry note.
     Retry {
@@ -824,7 +833,13 @@ pub enum StepOut {
 }
 
 impl StepOut {
-    fn of(st: &Step, v: &JobView, tz: chrono_tz::Tz) -> StepOut {
+    /// Step `st` of `v`; `record` is its attempt record when it is an attempt.
+    fn of(
+        st: &Step,
+        v: &JobView,
+        record: Option<&crate::retry::attempt::AttemptRecord>,
+        tz: chrono_tz::Tz,
+    ) -> StepOut {
         match st {
             Step::Attempt {
                 at,
@@ -838,6 +853,12 @@ impl StepOut {
                 class: *class,
                 line: line.clone(),
                 call_secs: *call_secs,
+                pages_sent: record.map_or(0, |r| r.sent),
+                pages_scheduled: record.map_or(0, |r| r.scheduled),
+                speed: record.map_or(0, |r| r.baud),
+                remote: record
+                    .map(|r| crate::retry::remote::Remote::read(r.kind, r.answerback()))
+                    .unwrap_or_default(),
             },
             Step::Retry(n) => StepOut::Retry {
                 at: when::rfc3339(v.instant(n.at), tz),
@@ -865,11 +886,19 @@ fn job_detail(s: &WebState, name: &str, now: DateTime<Utc>) -> Option<(JobView, 
     let failed = (v.place == Place::Fail).then(|| describe(&v, &newest, s, now));
     let d = JobDetail {
         place: place_name(&v.place),
-        steps: v
-            .steps
-            .iter()
-            .map(|st| StepOut::of(st, &v, s.tz()))
-            .collect(),
+        steps: {
+            let mut attempts = v.records.iter();
+            v.steps
+                .iter()
+                .map(|st| {
+                    let record = match st {
+                        Step::Attempt { .. } => attempts.next(),
+                        Step::Retry(_) => None,
+                    };
+                    StepOut::of(st, &v, record, s.tz())
+                })
+                .collect()
+        },
         failed,
         destination: v.destination.clone(),
     };
