@@ -366,6 +366,9 @@ impl GsmModem {
                 self.info("234150123456789");
             }
             ("+CSQ", "") => self.info("+CSQ: 20,99"),
+            ("+CFUN", "?") => self.info("+CFUN: 1"),
+            ("+CFUN", "=?") => self.info("+CFUN: (0,1,4)"),
+            ("+CFUN", _) => {}
             ("+CPIN", "?") => {
                 let w = self.sim.word();
                 if self.sim == Sim::Blocked {
