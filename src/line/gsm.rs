@@ -9,8 +9,9 @@
 //! job's message id across restarts (`DLR/gsm/L<line>-<mr>.ref`). A final report becomes a
 //! `DLR/<id>.dlr` file with status `GSM:<TP-ST hex>`, which the daemon settles like a
 //! gateway's (see `daemon::sms`). PIN handling never burns the SIM: one `AT+CPIN=` try with
-//! the `pin_file=` PIN, and on any refusal the line goes down for good with the reason; it
-//! never enters a PUK. It never touches a job file and never resends by itself.
+//! the `pin_file=` PIN, and on any refusal the line goes down for good with the reason, and
+//! a marker (`DLR/gsm/L<line>.pin-refused`, holding the file's modification time) keeps later
+//! starts from trying the same file again; it never enters a PUK. It never touches a job file and never resends by itself.
 
 use super::setting;
 use super::{Call, CallProgress, CallResult, Completion, Line, LineDef, Placed, Report};
@@ -81,6 +82,8 @@ pub struct GsmSettings {
     pub baud: u32,
     /// The SIM PIN (read from `pin_file=` when the CFG is read); never logged.
     pub pin: Option<String>,
+    /// The file it came from.
+    pub pin_file: Option<PathBuf>,
     /// The service centre to set with `AT+CSCA` (else the SIM's).
     pub smsc: Option<String>,
     /// Time allowed for one command's answer (and for `+CMGS`).
@@ -95,6 +98,7 @@ impl GsmSettings {
             device: PathBuf::from(&def.kind),
             baud: 115_200,
             pin: None,
+            pin_file: None,
             smsc: None,
             timeout: Duration::from_secs(60),
         };
@@ -113,6 +117,7 @@ impl GsmSettings {
                         ));
                     }
                     s.pin = Some(pin.to_string());
+                    s.pin_file = Some(PathBuf::from(v));
                 }
                 "smsc" => {
                     pdu::check_number(v).map_err(|_| {
@@ -157,6 +162,21 @@ pub struct Reference {
 /// `DLR/gsm`: the references of messages whose reports have not all come.
 pub fn ref_dir(layout: &Layout) -> PathBuf {
     crate::line::sms_http::dlr_dir(layout).join("gsm")
+}
+
+/// The marker of a PIN the SIM refused: it holds the `pin_file=`'s modification time, so a
+/// start tries again only once the file was changed.
+fn pin_marker(layout: &Layout, line: u32) -> PathBuf {
+    ref_dir(layout).join(format!("L{line}.pin-refused"))
+}
+
+fn file_stamp(path: &std::path::Path) -> String {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos().to_string())
+        .unwrap_or_default()
 }
 
 fn ref_path(layout: &Layout, line: u32, mr: u8) -> PathBuf {
@@ -469,7 +489,8 @@ pub struct GsmLine {
     settings: Arc<GsmSettings>,
     status: Arc<Mutex<Status>>,
     layout: Option<Layout>,
-    tx: Option<tokio::sync::mpsc::UnboundedSender<Request>>,
+    /// The session's queue, once it runs (started from the first call that has a runtime).
+    tx: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Request>>>,
 }
 
 impl GsmLine {
@@ -480,7 +501,7 @@ impl GsmLine {
             settings: Arc::new(settings),
             status: Arc::new(Mutex::new(Status::Starting)),
             layout: None,
-            tx: None,
+            tx: Mutex::new(None),
         }
     }
 
@@ -489,16 +510,18 @@ impl GsmLine {
         self.status.lock().map(|s| s.clone()).unwrap_or(Status::Starting)
     }
 
-    fn start(&mut self) {
-        if self.tx.is_some() {
-            return;
+    /// Starts the session (once the spool is known and a tokio runtime is there).
+    fn start(&self) -> Option<tokio::sync::mpsc::UnboundedSender<Request>> {
+        let mut guard = self.tx.lock().ok()?;
+        if let Some(tx) = guard.as_ref() {
+            return Some(tx.clone());
         }
         let (Some(layout), Ok(rt)) = (self.layout.clone(), tokio::runtime::Handle::try_current())
         else {
-            return;
+            return None;
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        self.tx = Some(tx);
+        *guard = Some(tx.clone());
         let session = Session {
             line: self.number,
             settings: self.settings.clone(),
@@ -507,6 +530,7 @@ impl GsmLine {
             next_ref: (std::process::id() as u8).wrapping_mul(31),
         };
         rt.spawn(session.run(rx));
+        Some(tx)
     }
 }
 
@@ -529,26 +553,24 @@ impl Line for GsmLine {
     }
 
     fn is_up(&self) -> bool {
+        self.start();
         self.status() == Status::Up
     }
 
     fn place(&mut self, call: &Call, _now: DateTime<Utc>, done: &Completion) -> Placed {
-        self.start();
         let request = Request {
             call: call.clone(),
             done: done.clone(),
         };
-        if let Some(Err(e)) = self.tx.as_ref().map(|tx| tx.send(request)) {
-            let _ = e.0.done.send((
-                self.number,
-                Report::Done(failed(CODE_MODEM_FAILED, "the modem session ended".into())),
-            ));
-        } else if self.tx.is_none() {
-            let _ = done.send((
-                self.number,
-                Report::Done(failed(CODE_MODEM_FAILED, "the modem session is not running".into())),
-            ));
-        }
+        let why = match self.start().map(|tx| tx.send(request)) {
+            Some(Ok(())) => return Placed::Reported,
+            Some(Err(_)) => "the modem session ended",
+            None => "the modem session is not running",
+        };
+        let _ = done.send((
+            self.number,
+            Report::Done(failed(CODE_MODEM_FAILED, why.into())),
+        ));
         Placed::Reported
     }
 }
@@ -724,13 +746,34 @@ impl Session {
                         "the SIM wants its PIN and the line has no pin_file=".into(),
                     ));
                 };
+                let marker = pin_marker(&self.layout, self.line);
+                let stamp = self.settings.pin_file.as_deref().map(file_stamp).unwrap_or_default();
+                if std::fs::read_to_string(&marker).is_ok_and(|m| m == stamp) {
+                    return Ok(Start::Never(format!(
+                        "the SIM refused the PIN from pin_file= before ({}); not tried again until the file changes",
+                        marker.display()
+                    )));
+                }
                 // One try only: a second wrong PIN brings the SIM closer to its PUK.
                 let (_, end) = at.command(&format!("AT+CPIN=\"{pin}\"")).await?;
                 if end != End::Ok {
+                    let kept = std::fs::create_dir_all(ref_dir(&self.layout)).and_then(|()| {
+                        crate::spool::store::write_atomic(
+                            &self.layout.temp(),
+                            ".pin.",
+                            &marker,
+                            stamp.as_bytes(),
+                        )
+                    });
+                    if let Err(e) = kept {
+                        tracing::error!(line = self.line, marker = %marker.display(), error = %e,
+                            "cannot keep the refused-PIN marker: the next start will try the PIN again");
+                    }
                     return Ok(Start::Never(format!(
                         "the SIM refused the PIN from pin_file= ({end:?}); not tried again: check the file, then reload"
                     )));
                 }
+                let _ = std::fs::remove_file(&marker);
                 tracing::info!(line = self.line, "SIM PIN accepted");
             }
             (Some(other), End::Ok) => {
