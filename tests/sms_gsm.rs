@@ -205,3 +205,71 @@ async fn sms_jobs_through_hw_sim_gsm_modems() {
         std::panic::resume_unwind(e.into_panic());
     }
 }
+
+/// Runs gammu with `rc` and the arguments; its exit status and output (stdout then stderr).
+fn gammu(rc: &Path, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("gammu")
+        .arg("-c")
+        .arg(rc)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("gammu is installed (apt-get install gammu; .ci/run does)");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gammu_identifies_and_sends_through_hw_sim_gsm_modem() {
+    let work = tempfile::tempdir().unwrap();
+    let sim = rack(
+        &work.path().join("rack"),
+        1,
+        "[[gsm]]\nindex = 0\nreport_delay = 0.2\n",
+        1.0,
+    )
+    .await;
+    let rc = work.path().join("gammurc");
+    std::fs::write(
+        &rc,
+        format!(
+            "[gammu]\ndevice = {}\nconnection = at\nlogfile = {}\nlogformat = textall\n",
+            sim.tty(0).display(),
+            work.path().join("gammu.log").display()
+        ),
+    )
+    .unwrap();
+    let (rack_dir, rc2, log) = (sim.dir.clone(), rc.clone(), work.path().join("gammu.log"));
+    let outcome = tokio::task::spawn_blocking(move || {
+        let trace = || std::fs::read_to_string(&log).unwrap_or_default();
+        let (ok, out) = gammu(&rc2, &["identify"]);
+        assert!(ok, "gammu identify failed:\n{out}\n{}", trace());
+        assert!(out.contains("hw-sim") && out.contains("353456789012348"), "{out}");
+        assert!(out.contains("234150123456789"), "the SIM's IMSI: {out}");
+        let text = "Hello from gammu: 100€ [ok]";
+        let (ok, out) = gammu(&rc2, &["sendsms", "TEXT", "+15550100", "-text", text]);
+        assert!(ok, "gammu sendsms failed:\n{out}\n{}", trace());
+        assert!(out.contains("OK, message reference=0"), "{out}");
+        let t = taken(&rack_dir, "+15550100");
+        assert_eq!(t.len(), 1, "{t:?}");
+        assert_eq!(t[0]["text"], text, "what hw-sim decoded is what gammu sent");
+        assert_eq!(t[0]["coding"], "gsm7");
+        // A text outside the 7-bit alphabet: gammu sends it as UCS-2 (-unicode).
+        let text = "Привет из gammu";
+        let (ok, out) = gammu(&rc2, &["sendsms", "TEXT", "+15550101", "-unicode", "-text", text]);
+        assert!(ok, "gammu sendsms -unicode failed:\n{out}\n{}", trace());
+        let t = taken(&rack_dir, "+15550101");
+        assert_eq!((t.len(), t[0]["text"].as_str(), t[0]["coding"].as_str()), (1, Some(text), Some("ucs2")), "{t:?}");
+    })
+    .await;
+    sim.stop().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
