@@ -109,7 +109,7 @@ async fn sms_jobs_through_hw_sim_gsm_modems() {
         "temporary.FS",
         "+15550003",
         "try again",
-        "$retry_delays D \"P1S\"\n",
+        "$retry_delays D \"1S\"\n",
     );
     job("report_failed.FS", "+15550004", "refused later", "");
     job("unassigned.FS", "+15550005", "nobody", "");
@@ -127,25 +127,52 @@ async fn sms_jobs_through_hw_sim_gsm_modems() {
         let done = wait_until(Duration::from_secs(40), || {
             jobs_in(&sent).len() + jobs_in(&fail).len() == 5
         });
-        assert!(done, "SENT {:?} FAIL {:?}\n{}", jobs_in(&sent), jobs_in(&fail), logs(&root));
-        assert_eq!(jobs_in(&sent), ["long.FS", "ok.FS", "temporary.FS"], "{}", logs(&root));
-        assert_eq!(jobs_in(&fail), ["report_failed.FS", "unassigned.FS"], "{}", logs(&root));
+        assert!(
+            done,
+            "SENT {:?} FAIL {:?}\n{}",
+            jobs_in(&sent),
+            jobs_in(&fail),
+            logs(&root)
+        );
+        assert_eq!(
+            jobs_in(&sent),
+            ["long.FS", "ok.FS", "temporary.FS"],
+            "{}",
+            logs(&root)
+        );
+        assert_eq!(
+            jobs_in(&fail),
+            ["report_failed.FS", "unassigned.FS"],
+            "{}",
+            logs(&root)
+        );
 
         // 7-bit (the € from the extension table), a status report requested, delivered.
         let t = taken(&rack_dir, "+15550001");
         assert_eq!(t.len(), 1, "{t:?}");
         assert_eq!(t[0]["text"], "Your code is 4711 {ok} 5€");
-        assert_eq!((t[0]["coding"].as_str(), t[0]["status_report"].as_bool()), (Some("gsm7"), Some(true)));
+        assert_eq!(
+            (t[0]["coding"].as_str(), t[0]["status_report"].as_bool()),
+            (Some("gsm7"), Some(true))
+        );
         let r = records(&sent.join("ok.FS"));
         assert_eq!(r.len(), 1, "{r:?}");
-        assert_eq!((r[0].0.as_str(), r[0].1.as_str(), r[0].2.as_str()), ("400", "S", "G1"));
-        assert!(r[0].3.starts_with("id=1.ok.FS") && r[0].3.ends_with("status=GSM:00"), "{r:?}");
+        assert_eq!(
+            (r[0].0.as_str(), r[0].1.as_str(), r[0].2.as_str()),
+            ("400", "S", "G1")
+        );
+        assert!(
+            r[0].3.starts_with("id=1.ok.FS") && r[0].3.ends_with("status=GSM:00"),
+            "{r:?}"
+        );
 
         // UCS-2 in parts: one reference, parts in order, the text whole again.
         let t = taken(&rack_dir, "+15550002");
         let n = long.encode_utf16().count().div_ceil(67);
         assert_eq!(t.len(), n, "{t:?}");
-        assert!(t.iter().all(|p| p["coding"] == "ucs2" && p["parts"] == n && p["ref"] == t[0]["ref"]));
+        assert!(t
+            .iter()
+            .all(|p| p["coding"] == "ucs2" && p["parts"] == n && p["ref"] == t[0]["ref"]));
         let joined: String = t.iter().map(|p| p["text"].as_str().unwrap()).collect();
         assert_eq!(joined, long);
         assert_eq!(records(&sent.join("long.FS"))[0].0, "400");
@@ -155,22 +182,51 @@ async fn sms_jobs_through_hw_sim_gsm_modems() {
         let got: Vec<(&str, &str)> = r.iter().map(|x| (x.0.as_str(), x.1.as_str())).collect();
         assert_eq!(got, [("420", "D"), ("400", "S")], "{r:?}");
         assert!(r[0].3.contains("+CMS ERROR: 42"), "{r:?}");
-        assert_eq!(taken(&rack_dir, "+15550003").len(), 1, "sent once the error passed");
+        assert_eq!(
+            taken(&rack_dir, "+15550003").len(),
+            1,
+            "sent once the error passed"
+        );
 
         // Permanent: a report with TP-ST 0x41, and +CMS ERROR 1 (unassigned number).
         let r = records(&fail.join("report_failed.FS"));
-        assert_eq!((r.len(), r[0].0.as_str(), r[0].1.as_str()), (1, "422", "Z"), "{r:?}");
+        assert_eq!(
+            (r.len(), r[0].0.as_str(), r[0].1.as_str()),
+            (1, "422", "Z"),
+            "{r:?}"
+        );
         let r = records(&fail.join("unassigned.FS"));
-        assert_eq!((r.len(), r[0].0.as_str(), r[0].1.as_str()), (1, "421", "Z"), "{r:?}");
+        assert_eq!(
+            (r.len(), r[0].0.as_str(), r[0].1.as_str()),
+            (1, "421", "Z"),
+            "{r:?}"
+        );
 
         // The wrong PIN: one try, the line down with its reason, the SIM still has two tries.
-        let pins: Vec<Value> = sms_log(&rack_dir).into_iter().filter(|r| r["kind"] == "pin").collect();
+        let pins: Vec<Value> = sms_log(&rack_dir)
+            .into_iter()
+            .filter(|r| r["kind"] == "pin")
+            .collect();
         assert_eq!(pins.len(), 1, "{pins:?}");
-        assert_eq!((pins[0]["ok"].as_bool(), pins[0]["pin_tries_left"].as_u64(), pins[0]["sim"].as_str()),
-            (Some(false), Some(2), Some("SIM PIN")));
+        assert_eq!(
+            (
+                pins[0]["ok"].as_bool(),
+                pins[0]["pin_tries_left"].as_u64(),
+                pins[0]["sim"].as_str()
+            ),
+            (Some(false), Some(2), Some("SIM PIN"))
+        );
         let log = logs(&root);
-        assert!(log.contains("GSM line down") && log.contains("the SIM refused the PIN from pin_file="), "{log}");
-        assert!(sms_log(&rack_dir).iter().all(|r| r["modem"] == 0 || r["kind"] == "pin"), "line 2 sent nothing");
+        assert!(
+            log.contains("GSM line down") && log.contains("the SIM refused the PIN from pin_file="),
+            "{log}"
+        );
+        assert!(
+            sms_log(&rack_dir)
+                .iter()
+                .all(|r| r["modem"] == 0 || r["kind"] == "pin"),
+            "line 2 sent nothing"
+        );
 
         // A report after a restart: the job waits with its reference, the node is killed, the
         // modem reports while no node is there or after the start, and the new node matches it.
@@ -180,24 +236,42 @@ async fn sms_jobs_through_hw_sim_gsm_modems() {
         )
         .unwrap();
         let q = root.join("spool/TOSEND");
-        assert!(wait_until(Duration::from_secs(20), || pending(&q.join("restart.FS")).is_some()), "{}", logs(&root));
+        assert!(
+            wait_until(Duration::from_secs(20), || pending(&q.join("restart.FS"))
+                .is_some()),
+            "{}",
+            logs(&root)
+        );
         drop(node); // SIGKILL
         let p = pending(&q.join("restart.FS")).unwrap();
         assert_eq!(p[0], "1.restart.FS");
-        assert!(p[5].starts_with("mr="), "the reference is kept in the job: {p:?}");
+        assert!(
+            p[5].starts_with("mr="),
+            "the reference is kept in the job: {p:?}"
+        );
         assert!(!sent.join("restart.FS").exists());
         let _node = start(&root, "a");
-        assert!(wait_until(Duration::from_secs(30), || sent.join("restart.FS").exists()), "{}", logs(&root));
+        assert!(
+            wait_until(Duration::from_secs(30), || sent.join("restart.FS").exists()),
+            "{}",
+            logs(&root)
+        );
         let r = records(&sent.join("restart.FS"));
         assert_eq!((r.len(), r[0].0.as_str()), (1, "400"), "{r:?}");
         assert_eq!(taken(&rack_dir, "+15550006").len(), 1, "never sent again");
         assert_eq!(
-            sms_log(&rack_dir).iter().filter(|r| r["kind"] == "pin").count(),
+            sms_log(&rack_dir)
+                .iter()
+                .filter(|r| r["kind"] == "pin")
+                .count(),
             1,
             "the restarted node does not try the refused PIN again"
         );
         let log = logs(&root);
-        assert!(log.contains("the SIM refused the PIN from pin_file= before"), "{log}");
+        assert!(
+            log.contains("the SIM refused the PIN from pin_file= before"),
+            "{log}"
+        );
     })
     .await;
     sim.stop().await;
@@ -250,7 +324,10 @@ async fn gammu_identifies_and_sends_through_hw_sim_gsm_modem() {
         let trace = || std::fs::read_to_string(&log).unwrap_or_default();
         let (ok, out) = gammu(&rc2, &["identify"]);
         assert!(ok, "gammu identify failed:\n{out}\n{}", trace());
-        assert!(out.contains("hw-sim") && out.contains("353456789012348"), "{out}");
+        assert!(
+            out.contains("hw-sim") && out.contains("353456789012348"),
+            "{out}"
+        );
         assert!(out.contains("234150123456789"), "the SIM's IMSI: {out}");
         let text = "Hello from gammu: 100€ [ok]";
         let (ok, out) = gammu(&rc2, &["sendsms", "TEXT", "+15550100", "-text", text]);
@@ -262,10 +339,17 @@ async fn gammu_identifies_and_sends_through_hw_sim_gsm_modem() {
         assert_eq!(t[0]["coding"], "gsm7");
         // A text outside the 7-bit alphabet: gammu sends it as UCS-2 (-unicode).
         let text = "Привет из gammu";
-        let (ok, out) = gammu(&rc2, &["sendsms", "TEXT", "+15550101", "-unicode", "-text", text]);
+        let (ok, out) = gammu(
+            &rc2,
+            &["sendsms", "TEXT", "+15550101", "-unicode", "-text", text],
+        );
         assert!(ok, "gammu sendsms -unicode failed:\n{out}\n{}", trace());
         let t = taken(&rack_dir, "+15550101");
-        assert_eq!((t.len(), t[0]["text"].as_str(), t[0]["coding"].as_str()), (1, Some(text), Some("ucs2")), "{t:?}");
+        assert_eq!(
+            (t.len(), t[0]["text"].as_str(), t[0]["coding"].as_str()),
+            (1, Some(text), Some("ucs2")),
+            "{t:?}"
+        );
     })
     .await;
     sim.stop().await;

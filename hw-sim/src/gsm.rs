@@ -99,7 +99,10 @@ impl Sim {
 enum Input {
     Command,
     /// After `AT+CMGS`: collecting the PDU (length given) or the text (destination given).
-    Message { length: Option<usize>, to: String },
+    Message {
+        length: Option<usize>,
+        to: String,
+    },
 }
 
 /// One simulated GSM modem.
@@ -245,10 +248,18 @@ impl GsmModem {
             ESC => {
                 self.line.clear();
                 self.input = Input::Command;
-                self.log.push(json!({"kind": "cancelled", "modem": self.index}));
+                self.log
+                    .push(json!({"kind": "cancelled", "modem": self.index}));
                 self.ok();
             }
-            b'\r' | b'\n' if matches!(self.input, Input::Message { length: Some(_), .. }) => {}
+            b'\r' | b'\n'
+                if matches!(
+                    self.input,
+                    Input::Message {
+                        length: Some(_),
+                        ..
+                    }
+                ) => {}
             _ => {
                 if self.line.len() < 4096 {
                     self.line.push(b);
@@ -456,7 +467,11 @@ impl GsmModem {
             ("+CMGS", "=?") => {}
             ("+CMGS", _) => {
                 if self.sim != Sim::Ready {
-                    self.cms(if self.sim.word() == "SIM PIN" { 311 } else { 316 });
+                    self.cms(if self.sim.word() == "SIM PIN" {
+                        311
+                    } else {
+                        316
+                    });
                     return Done::Answered;
                 }
                 if !matches!(self.registration(), 1 | 5) {
@@ -504,7 +519,10 @@ impl GsmModem {
     }
 
     fn enter_pin(&mut self, value: &str) -> Done {
-        let args: Vec<&str> = value.split(',').map(|a| a.trim().trim_matches('"')).collect();
+        let args: Vec<&str> = value
+            .split(',')
+            .map(|a| a.trim().trim_matches('"'))
+            .collect();
         let before = self.sim;
         let ok = match (self.sim, args.as_slice()) {
             (Sim::Pin(n), [pin]) => {
@@ -590,7 +608,8 @@ impl GsmModem {
             *n += 1;
             if let Some(code) = r.errors.get(*n - 1) {
                 let code = *code;
-                self.log.push(json!({"kind": "cms_error", "modem": self.index,
+                self.log
+                    .push(json!({"kind": "cms_error", "modem": self.index,
                     "to": to, "code": code, "text": submit.text}));
                 return self.cms(code);
             }

@@ -121,7 +121,9 @@ impl GsmSettings {
                 }
                 "smsc" => {
                     pdu::check_number(v).map_err(|_| {
-                        format!("smsc={v}: expected the service centre number, e.g. smsc=+447785016005")
+                        format!(
+                            "smsc={v}: expected the service centre number, e.g. smsc=+447785016005"
+                        )
                     })?;
                     s.smsc = Some(v.clone());
                 }
@@ -212,8 +214,12 @@ pub fn take_report(
         .ok()
         .and_then(|b| serde_json::from_slice::<Reference>(&b).ok())
     else {
-        tracing::warn!(line, mr = report.mr, status = report.status,
-            "status report for a message reference no job waits for: ignored");
+        tracing::warn!(
+            line,
+            mr = report.mr,
+            status = report.status,
+            "status report for a message reference no job waits for: ignored"
+        );
         return None;
     };
     let fate = Fate::of(report.status);
@@ -379,7 +385,10 @@ impl<P: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> At<P> {
 
     /// Sends `AT…` and returns the information lines and how it ended.
     pub async fn command(&mut self, cmd: &str) -> Result<(Vec<String>, End), AtError> {
-        if cmd.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0x1a | 0x1b)) {
+        if cmd
+            .bytes()
+            .any(|b| matches!(b, b'\r' | b'\n' | 0x1a | 0x1b))
+        {
             return Err(AtError::Unsafe(cmd.into()));
         }
         self.write(format!("{cmd}\r").as_bytes()).await?;
@@ -424,7 +433,11 @@ impl<P: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> At<P> {
         loop {
             while let Some(line) = self.next_line() {
                 if let Some(n) = line.strip_prefix("+CMGS:") {
-                    mr = n.trim().split(',').next().and_then(|m| m.trim().parse().ok());
+                    mr = n
+                        .trim()
+                        .split(',')
+                        .next()
+                        .and_then(|m| m.trim().parse().ok());
                 } else if let Some(end) = is_final(&line) {
                     return Ok(match (end, mr) {
                         (End::Ok, Some(mr)) => Ok(mr),
@@ -507,7 +520,10 @@ impl GsmLine {
 
     /// What the session last saw.
     pub fn status(&self) -> Status {
-        self.status.lock().map(|s| s.clone()).unwrap_or(Status::Starting)
+        self.status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or(Status::Starting)
     }
 
     /// Starts the session (once the spool is known and a tokio runtime is there).
@@ -730,7 +746,9 @@ impl Session {
         for cmd in ["ATE0", "AT+CMEE=1", "AT+CMGF=0"] {
             let (_, end) = at.command(cmd).await?;
             if end != End::Ok {
-                return Ok(Start::Later(format!("the modem answered {cmd} with {end:?}")));
+                return Ok(Start::Later(format!(
+                    "the modem answered {cmd} with {end:?}"
+                )));
             }
         }
         let (info, end) = at.command("AT+CPIN?").await?;
@@ -747,7 +765,12 @@ impl Session {
                     ));
                 };
                 let marker = pin_marker(&self.layout, self.line);
-                let stamp = self.settings.pin_file.as_deref().map(file_stamp).unwrap_or_default();
+                let stamp = self
+                    .settings
+                    .pin_file
+                    .as_deref()
+                    .map(file_stamp)
+                    .unwrap_or_default();
                 if std::fs::read_to_string(&marker).is_ok_and(|m| m == stamp) {
                     return Ok(Start::Never(format!(
                         "the SIM refused the PIN from pin_file= before ({}); not tried again until the file changes",
@@ -812,7 +835,11 @@ impl Session {
         }
         let (_, end) = at.command("AT+CNMI=2,1,0,1,0").await?;
         if end != End::Ok {
-            tracing::warn!(line = self.line, ?end, "the modem refused +CNMI: no status reports will come");
+            tracing::warn!(
+                line = self.line,
+                ?end,
+                "the modem refused +CNMI: no status reports will come"
+            );
         }
         Ok(Start::Ready)
     }
@@ -822,10 +849,16 @@ impl Session {
         P: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
         let Some(sms) = call.sms.as_ref().filter(|s| !s.text.trim().is_empty()) else {
-            return failed(crate::daemon::CODE_INVALID, "the job has no $sms_text".into());
+            return failed(
+                crate::daemon::CODE_INVALID,
+                "the job has no $sms_text".into(),
+            );
         };
         if call.channel != Channel::Sms {
-            return failed(37, format!("a GSM line cannot place {:?} calls", call.channel));
+            return failed(
+                37,
+                format!("a GSM line cannot place {:?} calls", call.channel),
+            );
         }
         let number: String = call
             .number
@@ -927,7 +960,11 @@ mod tests {
         let e = def("$line 3 /dev/ttyUSB2 type=sms pin_fil=x\n").unwrap_err();
         assert!(e.contains("did you mean pin_file=?"), "{e}");
         std::fs::write(&pin, "12\r\n34").unwrap();
-        let e = def(&format!("$line 3 /dev/x type=sms pin_file={}\n", pin.display())).unwrap_err();
+        let e = def(&format!(
+            "$line 3 /dev/x type=sms pin_file={}\n",
+            pin.display()
+        ))
+        .unwrap_err();
         assert!(e.contains("4 to 8 digits"), "{e}");
         let e = def("$line 3 /dev/x type=sms pin_file=/nonexistent/pin\n").unwrap_err();
         assert!(e.contains("/nonexistent/pin"), "{e}");
@@ -970,19 +1007,41 @@ mod tests {
             status,
         };
         let now = Utc::now();
-        assert_eq!(take_report(&layout, 3, &rep(7, 0x21), now), None, "still trying");
-        assert_eq!(take_report(&layout, 3, &rep(7, 0x00), now), None, "one part of two");
-        assert_eq!(take_report(&layout, 4, &rep(8, 0x00), now), None, "another line's");
+        assert_eq!(
+            take_report(&layout, 3, &rep(7, 0x21), now),
+            None,
+            "still trying"
+        );
+        assert_eq!(
+            take_report(&layout, 3, &rep(7, 0x00), now),
+            None,
+            "one part of two"
+        );
+        assert_eq!(
+            take_report(&layout, 4, &rep(8, 0x00), now),
+            None,
+            "another line's"
+        );
         let d = take_report(&layout, 3, &rep(8, 0x00), now).unwrap();
         assert_eq!((d.id.as_str(), d.status.as_str()), ("1.t.FS", "GSM:00"));
         assert!(refs_of(&layout).is_empty(), "references removed");
         assert_eq!(
-            crate::line::sms_http::read_report(&layout, "1.t.FS").unwrap().status,
+            crate::line::sms_http::read_report(&layout, "1.t.FS")
+                .unwrap()
+                .status,
             "GSM:00"
         );
         // A failed part decides at once.
-        write_ref(&layout, 3, &Reference { id: "2.t.FS".into(), mrs: vec![9, 10], statuses: vec![] })
-            .unwrap();
+        write_ref(
+            &layout,
+            3,
+            &Reference {
+                id: "2.t.FS".into(),
+                mrs: vec![9, 10],
+                statuses: vec![],
+            },
+        )
+        .unwrap();
         let d = take_report(&layout, 3, &rep(10, 0x41), now).unwrap();
         assert_eq!(d.status, "GSM:41");
     }

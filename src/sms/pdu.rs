@@ -479,7 +479,9 @@ fn user_data(
         let mut i = 0;
         while i + 1 < h.len() {
             let (iei, len) = (h[i], h[i + 1] as usize);
-            let v = h.get(i + 2..i + 2 + len).ok_or(PduError::Short("UDH element"))?;
+            let v = h
+                .get(i + 2..i + 2 + len)
+                .ok_or(PduError::Short("UDH element"))?;
             match (iei, v) {
                 (0x00, [r, t, s]) => {
                     concat = Some(Concat {
@@ -678,11 +680,14 @@ mod tests {
         // "How are you doing?" to 09012345678, TP-VPF absent and no SRR (node-sms-pdu's example):
         // 0001000B819010325476F8000012C8F71D14969741F9771D447EA7DDE71F. Ours has VPF relative,
         // so compare the fields the example fixes and check ours round-trips.
-        let ex = Submit::decode("0001000B819010325476F8000012C8F71D14969741F9771D447EA7DDE71F")
-            .unwrap();
+        let ex =
+            Submit::decode("0001000B819010325476F8000012C8F71D14969741F9771D447EA7DDE71F").unwrap();
         assert_eq!(ex.destination, "09012345678");
         assert_eq!(ex.text, "How are you doing?");
-        assert_eq!((ex.coding, ex.status_report, ex.concat), (Coding::Gsm7, false, None));
+        assert_eq!(
+            (ex.coding, ex.status_report, ex.concat),
+            (Coding::Gsm7, false, None)
+        );
         let ex = Submit::decode("0001000B819010325476F800080A30533093306B3061308F").unwrap();
         assert_eq!((ex.text.as_str(), ex.coding), ("こんにちわ", Coding::Ucs2));
         let parts = submit_parts("+447700900123", "hellohello", true, 7).unwrap();
