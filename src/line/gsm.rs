@@ -578,9 +578,9 @@ impl Line for GsmLine {
             call: call.clone(),
             done: done.clone(),
         };
-        let why = match self.start().map(|tx| tx.send(request)) {
-            Some(Ok(())) => return Placed::Reported,
-            Some(Err(_)) => "the modem session ended",
+        let why = match self.start().map(|tx| tx.send(request).is_ok()) {
+            Some(true) => return Placed::Reported,
+            Some(false) => "the modem session ended",
             None => "the modem session is not running",
         };
         let _ = done.send((
@@ -987,6 +987,79 @@ mod tests {
         assert_eq!(outcome_of_word("GSM:62"), Some(CODE_REPORT_TEMPORARY));
         assert_eq!(outcome_of_word("DELIVERED"), None);
         assert_eq!(outcome_of_word("GSM:zz"), None);
+    }
+
+    #[tokio::test]
+    async fn the_at_client_takes_reports_aside_and_refuses_unsafe_commands() {
+        let (ours, mut modem) = tokio::io::duplex(4096);
+        let mut at = At::new(ours, Duration::from_secs(5));
+        let report = StatusReport {
+            mr: 3,
+            recipient: "+15550100".into(),
+            scts: pdu::timestamp(26, 1, 1, 0, 0, 0),
+            discharge: pdu::timestamp(26, 1, 1, 0, 0, 1),
+            status: 0,
+        }
+        .encode()
+        .unwrap();
+        let script = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 256];
+            // AT+CPIN? answered with a report in the middle.
+            while !got.ends_with(b"\r") {
+                let n = modem.read(&mut buf).await.unwrap();
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(got, b"AT+CPIN?\r");
+            let answer = format!(
+                "\r\n+CDS: {}\r\n{}\r\n\r\n+CPIN: READY\r\n\r\nOK\r\n",
+                report.length, report.hex
+            );
+            modem.write_all(answer.as_bytes()).await.unwrap();
+            // AT+CMGS=n, the prompt, the PDU and Ctrl-Z, +CMGS.
+            got.clear();
+            while !got.ends_with(b"\r") {
+                let n = modem.read(&mut buf).await.unwrap();
+                got.extend_from_slice(&buf[..n]);
+            }
+            modem.write_all(b"\r\n> ").await.unwrap();
+            got.clear();
+            while !got.ends_with(&[0x1a]) {
+                let n = modem.read(&mut buf).await.unwrap();
+                got.extend_from_slice(&buf[..n]);
+            }
+            modem
+                .write_all(b"\r\n+CMGS: 4\r\n\r\nOK\r\n")
+                .await
+                .unwrap();
+            // The next one is refused before the prompt.
+            got.clear();
+            while !got.ends_with(b"\r") {
+                let n = modem.read(&mut buf).await.unwrap();
+                got.extend_from_slice(&buf[..n]);
+            }
+            modem.write_all(b"\r\n+CMS ERROR: 331\r\n").await.unwrap();
+            got
+        });
+        let (info, end) = at.command("AT+CPIN?").await.unwrap();
+        assert_eq!((info, end), (vec!["+CPIN: READY".to_string()], End::Ok));
+        assert_eq!(at.reports.len(), 1);
+        assert_eq!((at.reports[0].mr, at.reports[0].status), (3, 0));
+        let e = pdu::submit_parts("+15550100", "hi", true, 0).unwrap()[0]
+            .encode()
+            .unwrap();
+        assert_eq!(at.cmgs(&e).await.unwrap(), Ok(4));
+        assert_eq!(at.cmgs(&e).await.unwrap(), Err(End::Cms(331)));
+        assert_eq!(
+            script.await.unwrap(),
+            format!("AT+CMGS={}\r", e.length).as_bytes()
+        );
+        for bad in ["AT+CSCA=\"+1\r\"", "AT\n", "AT\u{1a}", "AT\u{1b}"] {
+            assert!(
+                matches!(at.command(bad).await, Err(AtError::Unsafe(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
