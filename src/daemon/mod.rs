@@ -20,7 +20,7 @@ mod recover;
 pub mod service;
 pub mod settings;
 mod settle;
-mod sms;
+pub mod sms;
 
 pub use intake::{check_submission, fax_preview, line_id_of, FaxPreview};
 pub use pending::{Journalled, SpoolHealth};
@@ -103,6 +103,8 @@ pub enum Event {
         reason: String,
         /// Pages the receiving end confirmed in this attempt.
         pages: u32,
+        /// Fax, voice, e-mail or SMS.
+        channel: Channel,
     },
     /// A job could not be attempted (bad input) and went to FAIL.
     Rejected {

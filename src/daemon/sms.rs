@@ -17,7 +17,7 @@ use crate::line::sms_http::{self, DeliveryReport, Sms};
 
 /// `$sms_pending`, as written into a job that waits for its report.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Pending {
+pub struct Pending {
     pub id: String,
     pub submitted: DateTime<Utc>,
     pub deadline: DateTime<Utc>,
@@ -27,7 +27,7 @@ pub(super) struct Pending {
 
 /// The `$sms_pending` of a job, when it waits for a report (`None` when absent or unreadable;
 /// an unreadable one is a job damaged by hand and waits no longer).
-pub(super) fn pending(doc: &Document) -> Option<Pending> {
+pub fn pending(doc: &Document) -> Option<Pending> {
     let c = doc.last("sms_pending")?;
     let arg = |i| c.arg(i).map(str::to_string);
     let time = |i| {

@@ -110,6 +110,17 @@ impl Channel {
         }
     }
 
+    /// Its name, as the table's channel column writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Fax => "fax",
+            Channel::Voice => "voice",
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::Poll => "poll",
+        }
+    }
+
     /// The channel for a `type` field value.
     pub fn from_type_code(n: u8) -> Option<Channel> {
         Some(match n {
