@@ -3,7 +3,8 @@
 //! Covers: a 7-bit SMS delivered once its report comes (after a delay); a long UCS-2 text in
 //! concatenated parts, each part's reference kept and every part reported; a temporary
 //! `+CMS ERROR` then retried; a permanent `+CMS ERROR` and a permanent report status failing at
-//! once; a wrong PIN taking its line down after one try (the SIM keeps two tries, and the
+//! once; a line whose modem is not registered waiting (nothing sent through it); a wrong PIN
+//! taking its line down after one try (the SIM keeps two tries, and the
 //! restarted node does not try that PIN again); and a report
 //! that arrives after the node was killed (SIGKILL) while the job waited, matched after the
 //! start. Then gammu (a real SMS tool) identifies hw-sim's GSM modem and sends through it.
@@ -41,6 +42,10 @@ report_delay = 4
 [[gsm]]
 index = 1
 pin = "1234"
+
+[[gsm]]
+index = 2
+registration = 2
 "#;
 
 /// Every record hw-sim's GSM modems logged.
@@ -80,16 +85,18 @@ fn pending(path: &Path) -> Option<Vec<String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sms_jobs_through_hw_sim_gsm_modems() {
     let work = tempfile::tempdir().unwrap();
-    let sim = rack(&work.path().join("rack"), 2, SCENARIO, 1.0).await;
+    let sim = rack(&work.path().join("rack"), 3, SCENARIO, 1.0).await;
     let pin = work.path().join("pin");
     std::fs::write(&pin, "4321\n").unwrap();
     let cfg = format!(
         "$request_dir spool 2\n$timezone UTC\n$node_lease 1 5\n\
          $line 1 {} type=sms timeout=10\n\
-         $line 2 {} type=sms pin_file={}\n",
+         $line 2 {} type=sms pin_file={}\n\
+         $line 3 {} type=sms\n",
         sim.tty(0).display(),
         sim.tty(1).display(),
-        pin.display()
+        pin.display(),
+        sim.tty(2).display()
     );
     let d = scratch(&cfg);
     let root = d.path().to_path_buf();
@@ -225,8 +232,13 @@ async fn sms_jobs_through_hw_sim_gsm_modems() {
             sms_log(&rack_dir)
                 .iter()
                 .all(|r| r["modem"] == 0 || r["kind"] == "pin"),
-            "line 2 sent nothing"
+            "lines 2 and 3 sent nothing"
         );
+        // Line 3's modem is searching for a network: the line waits, said once.
+        let waits = log
+            .matches("network: searching for a network (+CREG stat 2)")
+            .count();
+        assert_eq!(waits, 1, "{log}");
 
         // A report after a restart: the job waits with its reference, the node is killed, the
         // modem reports while no node is there or after the start, and the new node matches it.

@@ -288,6 +288,17 @@ pub enum End {
     Cms(u16),
 }
 
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            End::Ok => f.write_str("OK"),
+            End::Error => f.write_str("ERROR"),
+            End::Cme(n) => write!(f, "+CME ERROR: {n}"),
+            End::Cms(n) => write!(f, "+CMS ERROR: {n}"),
+        }
+    }
+}
+
 /// Why talking to the modem failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AtError {
@@ -617,16 +628,21 @@ enum Start {
 }
 
 impl Session {
+    /// Records the status, logging it when it changed.
     fn set(&self, s: Status) {
+        let Ok(mut g) = self.status.lock() else {
+            return;
+        };
+        if *g == s {
+            return;
+        }
         match &s {
             Status::Up => tracing::info!(line = self.line, "GSM line up"),
             Status::Waiting(why) => tracing::warn!(line = self.line, why, "GSM line waits"),
             Status::Down(why) => tracing::error!(line = self.line, why, "GSM line down"),
             Status::Starting => {}
         }
-        if let Ok(mut g) = self.status.lock() {
-            *g = s;
-        }
+        *g = s;
     }
 
     async fn run(mut self, mut rx: tokio::sync::mpsc::UnboundedReceiver<Request>) {
@@ -746,9 +762,7 @@ impl Session {
         for cmd in ["ATE0", "AT+CMEE=1", "AT+CMGF=0"] {
             let (_, end) = at.command(cmd).await?;
             if end != End::Ok {
-                return Ok(Start::Later(format!(
-                    "the modem answered {cmd} with {end:?}"
-                )));
+                return Ok(Start::Later(format!("the modem answered {cmd} with {end}")));
             }
         }
         let (info, end) = at.command("AT+CPIN?").await?;
@@ -793,7 +807,7 @@ impl Session {
                             "cannot keep the refused-PIN marker: the next start will try the PIN again");
                     }
                     return Ok(Start::Never(format!(
-                        "the SIM refused the PIN from pin_file= ({end:?}); not tried again: check the file, then reload"
+                        "the SIM refused the PIN from pin_file= ({end}); not tried again: check the file, then reload"
                     )));
                 }
                 let _ = std::fs::remove_file(&marker);
@@ -807,7 +821,7 @@ impl Session {
             (_, End::Cme(10)) => return Ok(Start::Never("no SIM in the modem".into())),
             (_, end) => {
                 return Ok(Start::Never(format!(
-                    "the SIM state cannot be read ({end:?}): a blocked or missing SIM?"
+                    "the SIM state cannot be read ({end}): a blocked or missing SIM?"
                 )))
             }
         }
@@ -896,7 +910,7 @@ impl Session {
                 Ok(Err(end)) => {
                     return failed(
                         CODE_CMS_TEMPORARY,
-                        format!("id={} {end:?} (part {}/{total})", sms.id, i + 1),
+                        format!("id={} {end} (part {}/{total})", sms.id, i + 1),
                     )
                 }
                 Err(e) => {
