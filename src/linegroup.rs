@@ -432,4 +432,23 @@ $line 3 smtp relay=h:25 tls=none
         .unwrap();
         assert!(LineMap::from_cfg(&modems).unserved("email:*").is_some());
     }
+
+    #[test]
+    fn gsm_lines_take_sms_and_no_calls() {
+        let d = crate::command::Document::parse_str(
+            "$line 1 /dev/ttyS0
+$line 2 /dev/ttyUSB2 type=sms
+$line 3 sms_http url=http://h/send
+",
+            "t.cfg",
+        )
+        .unwrap();
+        let m = LineMap::from_cfg(&d);
+        assert_eq!(m.resolve("*"), [1], "no call goes to an SMS line");
+        assert_eq!(m.resolve("sms:*"), [2, 3]);
+        assert_eq!(m.resolve("sms:2"), [2]);
+        let modems = crate::command::Document::parse_str("$line 1 /dev/ttyS0\n", "t.cfg").unwrap();
+        let why = LineMap::from_cfg(&modems).unserved("sms:*").unwrap();
+        assert!(why.contains("type=sms"), "{why}");
+    }
 }
