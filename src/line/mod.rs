@@ -153,6 +153,38 @@ pub enum Report {
 /// number of [`Report::Progress`] and then exactly one [`Report::Done`] per placed call.
 pub type Completion = tokio::sync::mpsc::UnboundedSender<(u32, Report)>;
 
+/// Places one attempt of a line that does its work as a task (the smtp and sms_http lines):
+/// reports `Dialling`, then the result of `attempt`, or outcome 37 without running it when the
+/// call is not on `channel` (routing never sends one; the record says so if it did).
+pub fn spawn_attempt<F>(
+    number: u32,
+    done: &Completion,
+    call: &Call,
+    channel: Channel,
+    kind: &'static str,
+    attempt: impl FnOnce(Call) -> F,
+) -> Placed
+where
+    F: std::future::Future<Output = CallResult> + Send + 'static,
+{
+    let done = done.clone();
+    let wrong = (call.channel != channel).then(|| CallResult {
+        code: 37,
+        answerback: format!("an {kind} line cannot place {:?} calls", call.channel),
+        ..CallResult::default()
+    });
+    let work = attempt(call.clone());
+    tokio::spawn(async move {
+        let _ = done.send((number, Report::Progress(CallProgress::Dialling)));
+        let result = match wrong {
+            Some(r) => r,
+            None => work.await,
+        };
+        let _ = done.send((number, Report::Done(result)));
+    });
+    Placed::Reported
+}
+
 /// One line (a "channel" in CopiaFacts 8.3): places one attempt at a time.
 pub trait Line: Send {
     /// Its number (`$line N …`).
