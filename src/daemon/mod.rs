@@ -419,10 +419,14 @@ impl Daemon {
 
     fn install_lines(&mut self, lines: Vec<Box<dyn Line>>) {
         let keep = self.settings.lines.clone();
+        let layout = self.settings.layout.clone();
         self.lines = lines
             .into_iter()
             .filter(|l| keep.as_ref().is_none_or(|s| s.contains(l.number())))
-            .map(|l| (l.number(), l))
+            .map(|mut l| {
+                l.use_spool(&layout);
+                (l.number(), l)
+            })
             .collect();
         let states: Vec<(u32, bool)> = self
             .lines

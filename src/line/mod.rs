@@ -4,12 +4,13 @@
 //! details), the `$line` definitions of the CFG, and the line kinds that need no hardware: the
 //! `sim` line ([`sim`]) whose outcomes follow a scenario, and a scripted line for tests
 //! ([`scripted`]). Modem lines are in [`modem`], e-mail lines (SMTP) in [`smtp`], SMS gateway lines in
-//! [`sms_http`]. It never
+//! [`sms_http`], GSM modem lines (SMS over AT) in [`gsm`]. It never
 //! touches the spool: the daemon turns outcomes into records.
 
 pub mod breaker;
 pub mod documents;
 pub mod flow;
+pub mod gsm;
 pub mod mail;
 pub mod modem;
 pub mod scripted;
@@ -212,6 +213,9 @@ pub trait Line: Send {
     fn cancel(&mut self) -> bool {
         false
     }
+    /// Tells the line where the spool is (the daemon calls it once the line is installed);
+    /// lines that leave files there (GSM lines: delivery reports) start working then.
+    fn use_spool(&mut self, _layout: &crate::spool::Layout) {}
 }
 
 /// A `$line N KIND key=value…` definition from the CFG.
@@ -301,6 +305,11 @@ pub fn build_lines(cfg: &Document, defs: &[LineDef]) -> Result<Vec<Box<dyn Line>
                 "sim" => Ok(Box::new(sim::SimLine::new(d, scenario.clone()).map_err(
                     |e| format!("{} line {}: {e}", cfg.origin(), d.cfg_line),
                 )?)),
+                _ if gsm::is_gsm(d) => {
+                    let settings = gsm::GsmSettings::from_def(d)
+                        .map_err(|e| format!("{} line {}: {e}", cfg.origin(), d.cfg_line))?;
+                    Ok(Box::new(gsm::GsmLine::new(d.number, settings)))
+                }
                 kind if kind == "modem" || kind.starts_with('/') => {
                     let settings = modem::ModemSettings::from_def(d)
                         .map_err(|e| format!("{} line {}: {e}", cfg.origin(), d.cfg_line))?;

@@ -89,6 +89,10 @@ pub fn price_at(list: &str, step: usize) -> Option<String> {
 /// A delivery report's status and the outcome code it maps to; `None` for ACKNOWLEDGED (not
 /// final: the job keeps waiting) and for statuses that are not words.
 pub fn outcome_of(status: &str) -> Option<u32> {
+    if status.starts_with("GSM:") {
+        // A GSM modem's status report (see `gsm`).
+        return super::gsm::outcome_of_word(status);
+    }
     Some(match status.to_ascii_uppercase().as_str() {
         "DELIVERED" => 400,
         "NO_CREDIT" => 401,
