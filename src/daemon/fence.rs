@@ -84,7 +84,7 @@ impl Daemon {
 
     /// After a fence, once no call is up: a new generation, an empty directory, a fresh lease.
     pub(super) fn rejoin_if_fenced(&mut self) {
-        if self.fenced.is_none() || !self.inflight.is_empty() {
+        if self.fenced.is_none() || !self.inflight.is_empty() || self.claim_lost() {
             return;
         }
         self.drop_orphans();

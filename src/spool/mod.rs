@@ -6,6 +6,7 @@
 //! The in-memory picture of the queues is [`index`], fed by [`watch`] and by scans. This module
 //! never decides anything about a job's retries: that is the engine's.
 
+pub mod claim;
 pub mod counts;
 pub mod destlock;
 pub mod dnc;
