@@ -33,7 +33,7 @@ impl Daemon {
             if claim::acquire(&layout, &me)? {
                 tracing::info!(node = %self.node, claim = %claim::path(&layout, &self.node).display(), "node name claimed");
                 self.claim = Some(me);
-                return Ok(());
+                return self.refuse_an_unclaimed_twin();
             }
             let (holder, bytes) = match claim::read(&layout, &self.node) {
                 Seen::Free => continue,
@@ -49,7 +49,7 @@ impl Daemon {
                         // An earlier daemon in this very process, dropped (its flock is gone).
                     } else if h.alive_here() {
                         anyhow::bail!(
-                            "node {:?} is already running on {} (pid {}); start this one under another name",
+                            "node {:?} is running on {} (pid {}); start this one under another name",
                             self.node,
                             h.host,
                             h.pid
@@ -58,9 +58,9 @@ impl Daemon {
                         tracing::info!(node = %self.node, pid = h.pid, "the last run of this node on this machine has ended: taking its claim over");
                     }
                 } else {
-                    match self.watch_lease() {
+                    match self.watch_lease(self.proof_window()) {
                         Verdict::Alive(l) => anyhow::bail!(
-                            "node {:?} is already running on {} (pid {}, lease renewed {}); start this one under another name",
+                            "node {:?} is running on {} (pid {}, lease renewed {}); start this one under another name",
                             self.node,
                             l.host,
                             l.pid,
@@ -79,10 +79,10 @@ impl Daemon {
                     }
                 }
             } else {
-                match self.watch_lease() {
+                match self.watch_lease(self.proof_window()) {
                     Verdict::Dead => {}
                     Verdict::Alive(l) => anyhow::bail!(
-                        "node {:?} is already running on {} (pid {}, lease renewed {}); start this one under another name",
+                        "node {:?} is running on {} (pid {}, lease renewed {}); start this one under another name",
                         self.node,
                         l.host,
                         l.pid,
@@ -104,15 +104,48 @@ impl Daemon {
         )
     }
 
+    /// With the claim made: a fresh lease of this node from another process that made no
+    /// claim (a run of a version without claims) is watched for one renewal period; renewed,
+    /// the start fails. A lease of a process gone from this machine is a dead earlier run.
+    fn refuse_an_unclaimed_twin(&mut self) -> anyhow::Result<()> {
+        let layout = self.settings.layout.clone();
+        let Some(l) = lease::read(&layout, &self.node) else {
+            return Ok(());
+        };
+        let me = lease::host_name();
+        let gone_here = l.host == me && claim::process_start(l.pid).is_none();
+        if l.is_stale(self.clock.now()) || l.pid == std::process::id() && l.host == me || gone_here
+        {
+            return Ok(());
+        }
+        let window = StdDuration::from_secs(self.settings.lease_renew.max(1) as u64 + 1);
+        if let Verdict::Alive(l) = self.watch_lease(window) {
+            self.release_claim();
+            anyhow::bail!(
+                "node {:?} is running on {} (pid {}, lease renewed {}); start this one under another name",
+                self.node,
+                l.host,
+                l.pid,
+                l.renewed
+            );
+        }
+        Ok(())
+    }
+
+    /// How long a holder's lease is watched for proof of death: its stale limit plus two
+    /// renewals (a cache that lies for less than that cannot fake a renewal or a death).
+    fn proof_window(&self) -> StdDuration {
+        let renew = self.settings.lease_renew.max(1);
+        StdDuration::from_secs((self.settings.lease_stale + 2 * renew + 1) as u64)
+    }
+
     /// Watches this node's lease (written by a holder on another machine) until it is renewed,
-    /// or seen stale or missing twice a renewal apart, or the watch ends (the stale limit plus
-    /// two renewals).
-    fn watch_lease(&self) -> Verdict {
+    /// or seen stale or missing twice a renewal apart, or `window` ends.
+    fn watch_lease(&self, window: StdDuration) -> Verdict {
         let layout = &self.settings.layout;
         let renew = self.settings.lease_renew.max(1);
         let step = StdDuration::from_millis((renew as u64 * 1000 / 2).max(200));
-        let end = Instant::now()
-            + StdDuration::from_secs((self.settings.lease_stale + 2 * renew + 1) as u64);
+        let end = Instant::now() + window;
         let mut first_live: Option<DateTime<Utc>> = None;
         let mut suspect: Option<DateTime<Utc>> = None;
         tracing::warn!(node = %self.node, "this node's name is claimed from another machine: watching its lease before starting");
