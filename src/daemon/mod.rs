@@ -730,6 +730,15 @@ impl Daemon {
             lines = %lines.join(","), queues = %queues.join(","),
             "node {} on spool {} with lines [{}], queues {}",
             self.node, self.settings.layout.root.display(), lines.join(","), queues.join(","));
+        if self.settings.shared {
+            tracing::info!(node = %self.node, rescan = self.settings.rescan,
+                "the spool is shared ($spool_shared): new jobs are found by a rescan every {} s", self.settings.rescan);
+        }
+        if let Some(m) = &self.settings.mount {
+            for w in crate::spool::shared::warnings(m) {
+                tracing::warn!(node = %self.node, mount = %m.mount_point.display(), "{w}");
+            }
+        }
         if self.lines.is_empty() {
             tracing::warn!(node = %self.node,
                 "node {} has no line (no $line in the CFG, or none in its $node lines=): it never dials; jobs in {} wait for another node",

@@ -17,6 +17,7 @@ pub mod pathmap;
 pub mod progress;
 pub mod report;
 pub mod rewrite;
+pub mod shared;
 pub mod snapshot;
 pub mod store;
 pub mod summary;
