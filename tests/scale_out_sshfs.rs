@@ -252,3 +252,47 @@ fn the_start_up_check_names_the_cache_option_a_mount_lacks() {
         assert!(common::spool::terminate_within(n, Duration::from_secs(15)));
     }
 }
+
+/// Two nodes racing for the same jobs through two mounts with `mover`: returns how many jobs
+/// each took, and the jobs both took.
+fn race(mover: fn(&Path, &Path) -> std::io::Result<()>) -> (usize, usize, Vec<String>) {
+    const N: usize = 300;
+    let mut rig = Rig::start();
+    let srv = rig.server();
+    for d in ["q", "n1", "n2"] {
+        std::fs::create_dir_all(srv.join(d)).unwrap();
+    }
+    for i in 0..N {
+        std::fs::write(srv.join(format!("q/{i:08}.FS")), "$fax_phone 5550100\n").unwrap();
+    }
+    let a = rig.mount("a", SAFE_OPTIONS);
+    let b = rig.mount("b", SAFE_OPTIONS);
+    let take = |m: PathBuf, node: &'static str| {
+        std::thread::spawn(move || {
+            (0..N)
+                .filter(|i| {
+                    let name = format!("{i:08}.FS");
+                    mover(&m.join("q").join(&name), &m.join(node).join(&name)).is_ok()
+                })
+                .count()
+        })
+    };
+    let (ta, tb) = (take(a, "n1"), take(b, "n2"));
+    let (na, nb) = (ta.join().unwrap(), tb.join().unwrap());
+    let n1 = common::spool::jobs_in(&srv.join("n1"));
+    let both: Vec<String> = common::spool::jobs_in(&srv.join("n2"))
+        .into_iter()
+        .filter(|n| n1.contains(n))
+        .collect();
+    (na, nb, both)
+}
+
+#[test]
+fn racing_claims_through_two_mounts_take_each_job_once() {
+    if skip("racing_claims_through_two_mounts_take_each_job_once") {
+        return;
+    }
+    let (a, b, both) = race(redial::spool::store::claim_into_own);
+    assert!(both.is_empty(), "claimed by both nodes: {both:?}");
+    assert_eq!(a + b, 300, "{a} + {b}");
+}
