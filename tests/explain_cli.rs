@@ -324,3 +324,65 @@ fn a_scheduled_list_retries_at_its_instants() {
     let v = ask(&fs, "2026-03-04T10:00:30Z");
     assert_eq!(v["action"], "fail", "the schedule is used up: {v}");
 }
+
+/// An e-mail or SMS retry says what its prefix letters change: `E` the address it goes to, `I`
+/// the fallback relay, `P` the price it goes at (one point lower on the job's `$sms_price`); the
+/// JSON keys stay the contract's. A queued SMS that waits for its delivery report is not due at
+/// its deadline like a retry: `--next` says it waits for the report and is never resent.
+#[test]
+fn email_and_sms_retries_say_what_their_prefixes_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mail = write(
+        dir.path(),
+        "spool/TOSEND/00000007.FS",
+        "$email_address buyer@example.com\n$email_alt_address orders@example.com\n\
+         $email_retry_delays B \"I10 E10\"\n\
+         $attempt_record 03/02/2026 14:00:00 3 0 1 2450 B 0 0 0 E9 0 0 0 \"450 4.2.0 busy\"\n",
+    );
+    let (code, out, err) = explain(&[&mail, "--now", "2026-03-02T14:01:00Z", "--outcome", "2450"]);
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    assert_eq!(v.as_object().unwrap().len(), 8, "{v}");
+    assert_eq!(v["prefixes"], "E", "{v}");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the retry goes to orders@example.com ($email_alt_address)"),
+        "{reason}"
+    );
+
+    let sms = write(
+        dir.path(),
+        "spool/TOSEND/00000008.FS",
+        "$sms_phone +447700900123\n$sms_text hello\n$sms_price \"10.00 5.00 4.50\"\n\
+         $retry_delays J \"P1440 P1440\"\n\
+         $attempt_record 03/02/2026 14:00:00 4 0 1 401 J 0 0 0 G7 0 0 0 \"id=1.00000008.FS price=10.00 status=NO_CREDIT\"\n",
+    );
+    let (code, out, err) = explain(&[&sms, "--now", "2026-03-02T14:01:00Z", "--outcome", "401"]);
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    assert_eq!(v.as_object().unwrap().len(), 8, "{v}");
+    assert_eq!(v["prefixes"], "P", "{v}");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the retry goes at price 5.00 (point 2 of $sms_price \"10.00 5.00 4.50\")"),
+        "{reason}"
+    );
+    // Waiting for a report: not "waiting for its retry time".
+    let waiting = write(
+        dir.path(),
+        "spool/TOSEND/00000009.FS",
+        "$sms_phone +447700900123\n$sms_text hello\n\
+         $sms_pending 1.00000009.FS 2026-03-02T14:00:00Z 2026-03-04T14:00:00Z 10.00 7\n\
+         $fax_status2 410\n$fax_next_date 03/04/2026\n$fax_next_time 14:00:00\n",
+    );
+    let (code, out, err) = explain(&[&waiting, "--now", "2026-03-02T15:00:00Z", "--next"]);
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    assert_eq!(v["standing"], "waiting_report", "{v}");
+    assert_eq!(v["at"], "2026-03-04T14:00:00Z", "{v}");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("1.00000009.FS") && reason.contains("never resent"),
+        "{reason}"
+    );
+}

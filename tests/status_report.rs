@@ -171,3 +171,103 @@ fn report_shows_retry_notes_in_time_order_and_a_never_tried_job_where_and_when()
         "{text}"
     );
 }
+
+/// E-mail and SMS attempts tell what the other end said: the relay's reply or the delivered
+/// message's `Message-ID`, the SMS message id, its price and its delivery-report status; a fax
+/// attempt the remote station's ID. An SMS that waits for its report says so, with its
+/// deadline, instead of a retry time (it is never resent while it waits).
+#[test]
+fn report_tells_what_each_channel_answered() {
+    let dir = spool(
+        "$request_dir spool 0\n$line 9 smtp relay=127.0.0.1:25 tls=none\n$line 7 sms_http url=http://127.0.0.1:9/send\n",
+    );
+    let base = dir.path();
+    std::fs::write(
+        base.join("spool/SENT/mail.FS"),
+        "$email_address buyer@example.com\n\
+         $attempt_record 03/02/2026 09:00:00 3 0 1 2450 B 0 0 0 E9 0 0 0 \"450 4.2.0 <buyer@example.com>: mailbox busy\"\n\
+         $attempt_record 03/02/2026 09:10:00 3 0 1 0 S 1 0 E E9 0 2 2 <redial.mail-FS.2.1772442600000@example.org>\n",
+    )
+    .unwrap();
+    std::fs::write(
+        base.join("spool/TOSEND/sms.FS"),
+        "$sms_phone +447700900123\n$sms_text \"Your code is 4711\"\n$sms_price \"10.00 5.00 4.50\"\n\
+         $sms_price_step 1\n\
+         $attempt_record 03/02/2026 09:00:00 4 0 1 401 J 0 0 0 G7 0 0 0 \"id=1.sms.FS price=10.00 status=NO_CREDIT\"\n\
+         $sms_pending R-2.sms.FS 2026-03-03T09:00:00Z 2026-03-05T09:00:00Z 5.00 7\n\
+         $fax_status2 410\n$fax_next_date 03/05/2026\n$fax_next_time 09:00:00\n",
+    )
+    .unwrap();
+    std::fs::write(
+        base.join("spool/SENT/fax.FS"),
+        "$fax_phone 5550101\n\
+         $attempt_record 03/02/2026 09:00:00 1 0 2 0 S 2 0 0 M1 14400 40 35 \"+1 212 555 0100\"\n",
+    )
+    .unwrap();
+    let now = ["--now", "2026-03-03T10:00:00Z"];
+
+    let text = ok(&redial(base, &["report", "mail"]));
+    assert!(
+        text.contains("SMTP reply: 450 4.2.0 <buyer@example.com>: mailbox busy"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Message-ID: <redial.mail-FS.2.1772442600000@example.org>"),
+        "{text}"
+    );
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(&redial(base, &["report", "mail", "--json"]))).unwrap();
+    let a = &j["attempts"];
+    assert_eq!(a[0]["channel"], "email", "{j}");
+    assert_eq!(
+        a[0]["smtp_reply"], "450 4.2.0 <buyer@example.com>: mailbox busy",
+        "{j}"
+    );
+    assert_eq!(a[0]["enhanced_status"], "4.2.0", "{j}");
+    assert_eq!(
+        a[1]["message_id"], "<redial.mail-FS.2.1772442600000@example.org>",
+        "{j}"
+    );
+    assert_eq!(a[1]["pages_sent"], serde_json::Value::Null, "{j}");
+
+    let text = ok(&redial(base, &[&["report", "sms"][..], &now[..]].concat()));
+    assert!(
+        text.contains("SMS 1.sms.FS at price 10.00: delivery report NO_CREDIT"),
+        "{text}"
+    );
+    assert!(
+        text.contains("waiting for the delivery report of SMS R-2.sms.FS")
+            && text.contains("price 5.00")
+            && text.contains("until 2026-03-05 09:00:00")
+            && text.contains("never resent while it waits"),
+        "{text}"
+    );
+    assert!(!text.contains("waiting for its retry time"), "{text}");
+    let j: serde_json::Value = serde_json::from_str(&ok(&redial(
+        base,
+        &[&["report", "sms", "--json"][..], &now[..]].concat(),
+    )))
+    .unwrap();
+    let a = &j["attempts"][0];
+    assert_eq!(a["channel"], "sms", "{j}");
+    assert_eq!(a["sms_id"], "1.sms.FS", "{j}");
+    assert_eq!(a["price"], "10.00", "{j}");
+    assert_eq!(a["report_status"], "NO_CREDIT", "{j}");
+    assert_eq!(j["standing"], "waiting_report", "{j}");
+    assert_eq!(j["sms_pending"]["id"], "R-2.sms.FS", "{j}");
+    assert_eq!(j["sms_pending"]["price"], "5.00", "{j}");
+    assert_eq!(j["sms_pending"]["deadline"], "2026-03-05T09:00:00Z", "{j}");
+    let text = ok(&redial(base, &[&["list"][..], &now[..]].concat()));
+    let row = text.lines().find(|l| l.starts_with("sms.FS")).unwrap();
+    assert!(
+        row.contains("waiting for the delivery report of SMS R-2.sms.FS until 2026-03-05 09:00:00"),
+        "{text}"
+    );
+
+    let text = ok(&redial(base, &["report", "fax"]));
+    assert!(text.contains("remote station: +1 212 555 0100"), "{text}");
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(&redial(base, &["report", "fax", "--json"]))).unwrap();
+    assert_eq!(j["attempts"][0]["remote_id"], "+1 212 555 0100", "{j}");
+    assert_eq!(j["attempts"][0]["channel"], "fax", "{j}");
+}

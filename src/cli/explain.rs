@@ -95,6 +95,27 @@ fn next_attempt(loaded: &redial::load::LoadedJob, now: DateTime<Utc>) -> Result<
         println!("{}", serde_json::to_string(&out)?);
         return Ok(());
     }
+    if let Some(p) = redial::daemon::sms::pending(&loaded.document) {
+        let price = p
+            .price
+            .as_deref()
+            .map(|x| format!(" at price {x}"))
+            .unwrap_or_default();
+        let out = NextOutput {
+            action: "next",
+            at: Some(fmt(p.deadline)),
+            standing: "waiting_report",
+            linegroup: group,
+            reason: format!(
+                "waiting for the delivery report of SMS {}{price}, handed to the gateway {}: never resent while it waits (a second message could charge twice); settled when the report comes, or failed with outcome 411 at {}",
+                p.id,
+                fmt(p.submitted),
+                local(p.deadline)
+            ),
+        };
+        println!("{}", serde_json::to_string(&out)?);
+        return Ok(());
+    }
     let out = match standing(&loaded.policy, &loaded.job, now) {
         Ok(Standing::Due) => NextOutput {
             action: "next",
@@ -208,6 +229,17 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         },
         seed: job_seed(&args.fs_file),
     });
+    let reason = match decision.action {
+        Action::Retry { .. } => {
+            let mut r = decision.reason.clone();
+            for said in channel_effects(&decision.effects, &loaded.job, &loaded.document) {
+                r.push_str("; ");
+                r.push_str(&said);
+            }
+            r
+        }
+        _ => decision.reason.clone(),
+    };
     let (action, at) = match decision.action {
         Action::Retry { at } => ("retry", Some(at.format("%Y-%m-%dT%H:%M:%SZ").to_string())),
         Action::Fail => ("fail", None),
@@ -221,8 +253,54 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         tosend: decision.tosend,
         linegroup: decision.linegroup,
         prefixes: decision.prefixes.to_string(),
-        reason: decision.reason,
+        reason,
     };
     println!("{}", serde_json::to_string(&out)?);
     Ok(())
+}
+
+/// What a retry's e-mail and SMS prefix letters change, one phrase each (`E`, `I`, `P`); the
+/// fax letters are described by the engine's reason already.
+fn channel_effects(
+    e: &redial::retry::engine::Effects,
+    job: &redial::job::Job,
+    doc: &redial::command::Document,
+) -> Vec<String> {
+    let mut said = Vec::new();
+    if e.email_alternate {
+        said.push(match &job.destinations.email_alt_address {
+            Some(a) => format!("prefix E: the retry goes to {a} ($email_alt_address)"),
+            None => {
+                "prefix E: the job has no $email_alt_address, so the retry goes to its main address"
+                    .to_string()
+            }
+        });
+    }
+    if e.isp_relay {
+        said.push(
+            "prefix I: the retry goes through the line's fallback= relay (the main relay when the line has none)"
+                .to_string(),
+        );
+    }
+    if e.price_down {
+        let step = doc
+            .last("sms_price_step")
+            .and_then(|c| c.arg(0).and_then(|s| s.parse::<usize>().ok()))
+            .unwrap_or(0)
+            .saturating_add(1);
+        said.push(match doc.last("sms_price").map(|c| c.joined()) {
+            Some(list) => {
+                let points = list.split_whitespace().count();
+                match redial::line::sms_http::price_at(&list, step) {
+                    Some(p) => format!(
+                        "prefix P: the retry goes at price {p} (point {} of $sms_price \"{list}\")",
+                        (step + 1).min(points)
+                    ),
+                    None => format!("prefix P: $sms_price \"{list}\" lists no price"),
+                }
+            }
+            None => "prefix P: the job has no $sms_price, so no price is sent".to_string(),
+        });
+    }
+    said
 }

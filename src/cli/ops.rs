@@ -427,18 +427,23 @@ pub fn report(a: ReportArgs) -> Result<()> {
     for h in history {
         let when = h.when().format("%Y-%m-%d %H:%M:%S");
         match h {
-            report::HistoryLine::Attempt(x) => println!(
-                "{when:<20} {:<6} {:>5} {:<5} {:>5} {:<44} {}",
-                x.line,
-                x.code,
-                x.class,
-                match (x.pages_sent, x.pages_scheduled) {
-                    (Some(s), Some(of)) => format!("{s}/{of}"),
-                    _ => "-".into(),
-                },
-                x.description,
-                x.then
-            ),
+            report::HistoryLine::Attempt(x) => {
+                println!(
+                    "{when:<20} {:<6} {:>5} {:<5} {:>5} {:<44} {}",
+                    x.line,
+                    x.code,
+                    x.class,
+                    match (x.pages_sent, x.pages_scheduled) {
+                        (Some(s), Some(of)) => format!("{s}/{of}"),
+                        _ => "-".into(),
+                    },
+                    x.description,
+                    x.then
+                );
+                if let Some(said) = x.remote.describe() {
+                    println!("{:<20} {said}", "");
+                }
+            }
             report::HistoryLine::Note(n) => {
                 let how = if n.kind == "auto" {
                     "retried automatically"
@@ -456,6 +461,21 @@ pub fn report(a: ReportArgs) -> Result<()> {
     }
     let at = |t: &chrono::NaiveDateTime| format!("next start {}", t.format("%Y-%m-%d %H:%M:%S"));
     match (r.standing.as_deref(), &r.next_start_local) {
+        (Some("waiting_report"), _) => {
+            if let Some(p) = &r.sms_pending {
+                let price = p
+                    .price
+                    .as_deref()
+                    .map(|x| format!(" at price {x}"))
+                    .unwrap_or_default();
+                println!(
+                    "waiting for the delivery report of SMS {}{price} (handed to the gateway {}) until {}: never resent while it waits; without a final report by then it fails (outcome 411)",
+                    p.id,
+                    p.submitted.format("%Y-%m-%dT%H:%M:%SZ"),
+                    p.deadline_local.format("%Y-%m-%d %H:%M:%S")
+                );
+            }
+        }
         (Some("due"), _) => println!("due now: a node starts it when a line of its group is free"),
         (Some("held"), Some(t)) => println!(
             "{}: held by a window (its send window or a pause window) until then",

@@ -196,12 +196,13 @@ pub fn advise(a: AdviseArgs) -> Result<()> {
         since.map(|d| format!(", since {d}")).unwrap_or_default()
     );
     println!(
-        "\nby list entry:\n{:<6} {:>5} {:>8} {:>9} {:>6} {:>12}",
-        "CLASS", "ENTRY", "RETRIES", "SUCCESSES", "RATE", "MEDIAN DELAY"
+        "\nby list entry:\n{:<7} {:<6} {:>5} {:>8} {:>9} {:>6} {:>12}",
+        "CHANNEL", "CLASS", "ENTRY", "RETRIES", "SUCCESSES", "RATE", "MEDIAN DELAY"
     );
     for r in &adv.by_entry {
         println!(
-            "{:<6} {:>5} {:>8} {:>9} {:>5.0}% {:>12}",
+            "{:<7} {:<6} {:>5} {:>8} {:>9} {:>5.0}% {:>12}",
+            r.channel,
             r.class,
             r.entry,
             r.retries,
@@ -211,12 +212,13 @@ pub fn advise(a: AdviseArgs) -> Result<()> {
         );
     }
     println!(
-        "\nby delay:\n{:<6} {:<14} {:>8} {:>9} {:>6}",
-        "CLASS", "DELAY", "RETRIES", "SUCCESSES", "RATE"
+        "\nby delay:\n{:<7} {:<6} {:<14} {:>8} {:>9} {:>6}",
+        "CHANNEL", "CLASS", "DELAY", "RETRIES", "SUCCESSES", "RATE"
     );
     for r in &adv.by_delay {
         println!(
-            "{:<6} {:<14} {:>8} {:>9} {:>5.0}%",
+            "{:<7} {:<6} {:<14} {:>8} {:>9} {:>5.0}%",
+            r.channel,
             r.class,
             r.delay,
             r.retries,

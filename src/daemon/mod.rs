@@ -21,7 +21,7 @@ mod recover;
 pub mod service;
 pub mod settings;
 mod settle;
-mod sms;
+pub mod sms;
 
 pub use intake::{check_submission, fax_preview, line_id_of, FaxPreview};
 pub use pending::{Journalled, SpoolHealth};
@@ -104,6 +104,8 @@ pub enum Event {
         reason: String,
         /// Pages the receiving end confirmed in this attempt.
         pages: u32,
+        /// Fax, voice, e-mail or SMS.
+        channel: Channel,
     },
     /// A job could not be attempted (bad input) and went to FAIL.
     Rejected {
@@ -424,10 +426,14 @@ impl Daemon {
 
     fn install_lines(&mut self, lines: Vec<Box<dyn Line>>) {
         let keep = self.settings.lines.clone();
+        let layout = self.settings.layout.clone();
         self.lines = lines
             .into_iter()
             .filter(|l| keep.as_ref().is_none_or(|s| s.contains(l.number())))
-            .map(|l| (l.number(), l))
+            .map(|mut l| {
+                l.use_spool(&layout);
+                (l.number(), l)
+            })
             .collect();
         let states: Vec<(u32, bool)> = self
             .lines

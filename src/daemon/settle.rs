@@ -165,6 +165,7 @@ impl Daemon {
             next: next.clone(),
             reason: decision.reason.clone(),
             pages: r.pages,
+            channel: a.channel,
         });
         if decision.record_class == Class::I || matches!(next, Next::Retry(..)) {
             self.stats.retried += 1;

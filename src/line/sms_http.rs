@@ -10,7 +10,7 @@
 //! does, in the spool), never touches a job file, and never takes fax, voice or e-mail jobs.
 
 use super::setting;
-use super::{Call, CallProgress, CallResult, Completion, Line, LineDef, Placed, Report};
+use super::{Call, CallResult, Completion, Line, LineDef, Placed};
 use crate::retry::outcome::Channel;
 use crate::spool::Layout;
 use chrono::{DateTime, Utc};
@@ -89,6 +89,10 @@ pub fn price_at(list: &str, step: usize) -> Option<String> {
 /// A delivery report's status and the outcome code it maps to; `None` for ACKNOWLEDGED (not
 /// final: the job keeps waiting) and for statuses that are not words.
 pub fn outcome_of(status: &str) -> Option<u32> {
+    if status.starts_with("GSM:") {
+        // A GSM modem's status report (see `gsm`).
+        return super::gsm::outcome_of_word(status);
+    }
     Some(match status.to_ascii_uppercase().as_str() {
         "DELIVERED" => 400,
         "NO_CREDIT" => 401,
@@ -430,26 +434,15 @@ impl Line for SmsHttpLine {
     }
 
     fn place(&mut self, call: &Call, _now: DateTime<Utc>, done: &Completion) -> Placed {
-        let (number, settings, call, done) = (
+        let settings = self.settings.clone();
+        super::spawn_attempt(
             self.number,
-            self.settings.clone(),
-            call.clone(),
-            done.clone(),
-        );
-        tokio::spawn(async move {
-            let _ = done.send((number, Report::Progress(CallProgress::Dialling)));
-            let result = if call.channel != Channel::Sms {
-                result(
-                    37,
-                    0,
-                    format!("an sms_http line cannot place {:?} calls", call.channel),
-                )
-            } else {
-                send(&settings, &call).await
-            };
-            let _ = done.send((number, Report::Done(result)));
-        });
-        Placed::Reported
+            done,
+            call,
+            Channel::Sms,
+            "sms_http",
+            |call| async move { send(&settings, &call).await },
+        )
     }
 }
 

@@ -9,7 +9,7 @@
 
 use super::scan::JobView;
 use crate::retry::attempt::AttemptRecord;
-use crate::retry::outcome::Class;
+use crate::retry::outcome::{Channel, Class};
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -30,6 +30,9 @@ pub const MIN_SAMPLE: u64 = 5;
 /// Retries of one group.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Row {
+    /// The channel of the attempts (`fax`, `voice`, `email`, `sms`, `poll`): each is advised
+    /// apart, as an e-mail's class B (a busy mailbox) has nothing to do with a busy line.
+    pub channel: &'static str,
     /// Class of the failure that caused the retries.
     pub class: char,
     /// List entry position (1 = first entry); 0 in the per-delay table (all entries).
@@ -63,6 +66,32 @@ pub struct Advice {
     pub suggestions: Vec<String>,
 }
 
+/// What a class means on a channel (for sentences).
+pub fn channel_class_name(channel: &str, c: char) -> &'static str {
+    match (channel, c) {
+        ("email", 'A') => "relay timeout",
+        ("email", 'B') => "mailbox busy",
+        ("email", 'C') => "relay failure",
+        ("email", 'E') => "temporary relay refusal",
+        ("sms", 'J') => "no credit",
+        ("sms", 'C') => "delivery failure",
+        ("sms", 'D') => "gateway failure",
+        _ => class_name(c),
+    }
+}
+
+/// How a suggestion about `channel` starts: nothing for fax (the lists' own channel),
+/// `e-mail: `, `SMS: `, `voice: `, `poll: ` for the others.
+fn channel_lead(channel: &str) -> &'static str {
+    match channel {
+        "email" => "e-mail: ",
+        "sms" => "SMS: ",
+        "voice" => "voice: ",
+        "poll" => "poll: ",
+        _ => "",
+    }
+}
+
 /// What a class means (for sentences).
 pub fn class_name(c: char) -> &'static str {
     match c {
@@ -91,9 +120,10 @@ struct Acc {
 }
 
 impl Acc {
-    fn row(&mut self, class: char, entry: usize, delay: &str) -> Row {
+    fn row(&mut self, channel: &'static str, class: char, entry: usize, delay: &str) -> Row {
         self.delays.sort_unstable();
         Row {
+            channel,
             class,
             entry,
             delay: delay.to_string(),
@@ -115,8 +145,8 @@ fn pct(r: &Row) -> String {
 
 /// Builds the advice from the jobs (use those in SENT and FAIL).
 pub fn advise(jobs: &[JobView], since: Option<NaiveDate>) -> Advice {
-    let mut by_entry: BTreeMap<(char, usize), Acc> = BTreeMap::new();
-    let mut by_delay: BTreeMap<(char, usize), Acc> = BTreeMap::new();
+    let mut by_entry: BTreeMap<(&'static str, char, usize), Acc> = BTreeMap::new();
+    let mut by_delay: BTreeMap<(&'static str, char, usize), Acc> = BTreeMap::new();
     let (mut attempts, mut retries) = (0, 0);
     for j in jobs {
         let mut cycle: Vec<&AttemptRecord> = Vec::new();
@@ -127,13 +157,14 @@ pub fn advise(jobs: &[JobView], since: Option<NaiveDate>) -> Advice {
             }
             if let (Some(prev), true) = (cycle.last(), counted) {
                 let c = prev.class.letter();
+                let ch = Channel::from_type_code(prev.kind).map_or("fax", Channel::name);
                 let entry = cycle.iter().filter(|x| x.class.letter() == c).count();
                 let ended = prev.start() + chrono::Duration::seconds(i64::from(prev.call));
                 let delay = (r.start() - ended).num_seconds().max(0);
                 let ok = r.class == Class::S;
                 for (map, key) in [
-                    (&mut by_entry, (c, entry)),
-                    (&mut by_delay, (c, bucket(delay))),
+                    (&mut by_entry, (ch, c, entry)),
+                    (&mut by_delay, (ch, c, bucket(delay))),
                 ] {
                     let a = map.entry(key).or_default();
                     a.n += 1;
@@ -151,18 +182,19 @@ pub fn advise(jobs: &[JobView], since: Option<NaiveDate>) -> Advice {
     }
     let by_entry: Vec<Row> = by_entry
         .iter_mut()
-        .map(|((c, e), a)| a.row(*c, *e, "all"))
+        .map(|((ch, c, e), a)| a.row(ch, *c, *e, "all"))
         .collect();
     let by_delay: Vec<Row> = by_delay
         .iter_mut()
-        .map(|((c, b), a)| a.row(*c, 0, BUCKETS[*b].1))
+        .map(|((ch, c, b), a)| a.row(ch, *c, 0, BUCKETS[*b].1))
         .collect();
     let mut suggestions = Vec::new();
-    let classes: std::collections::BTreeSet<char> = by_delay.iter().map(|r| r.class).collect();
-    for c in classes {
+    let classes: std::collections::BTreeSet<(&'static str, char)> =
+        by_delay.iter().map(|r| (r.channel, r.class)).collect();
+    for (ch, c) in classes {
         let rows: Vec<&Row> = by_delay
             .iter()
-            .filter(|r| r.class == c && r.retries >= MIN_SAMPLE)
+            .filter(|r| r.channel == ch && r.class == c && r.retries >= MIN_SAMPLE)
             .collect();
         // The worst short delay against the best longer one.
         let mut best: Option<(&Row, &Row)> = None;
@@ -178,15 +210,19 @@ pub fn advise(jobs: &[JobView], since: Option<NaiveDate>) -> Advice {
         }
         if let Some((lo, hi)) = best {
             suggestions.push(format!(
-                "{} retries (class {c}) after {} succeeded {}; after {}, {}: lengthen the short entries of the class {c} list.",
-                class_name(c),
+                "{}{} retries (class {c}) after {} succeeded {}; after {}, {}: lengthen the short entries of the class {c} list.",
+                channel_lead(ch),
+                channel_class_name(ch, c),
                 lo.delay,
                 pct(lo),
                 hi.delay,
                 pct(hi)
             ));
         }
-        let entries: Vec<&Row> = by_entry.iter().filter(|r| r.class == c).collect();
+        let entries: Vec<&Row> = by_entry
+            .iter()
+            .filter(|r| r.channel == ch && r.class == c)
+            .collect();
         if let Some(k) = (2..=entries.iter().map(|r| r.entry).max().unwrap_or(0)).find(|k| {
             let tail: Vec<&&Row> = entries.iter().filter(|r| r.entry >= *k).collect();
             tail.iter().map(|r| r.retries).sum::<u64>() >= 2 * MIN_SAMPLE
@@ -198,8 +234,9 @@ pub fn advise(jobs: &[JobView], since: Option<NaiveDate>) -> Advice {
                 .map(|r| r.retries)
                 .sum();
             suggestions.push(format!(
-                "{} retries (class {c}) from list entry {k} on never succeeded (0 of {n}): the class {c} list could stop after entry {}.",
-                class_name(c),
+                "{}{} retries (class {c}) from list entry {k} on never succeeded (0 of {n}): the class {c} list could stop after entry {}.",
+                channel_lead(ch),
+                channel_class_name(ch, c),
                 k - 1
             ));
         }

@@ -314,6 +314,14 @@ fn in_days(v: &JobView, f: &Filter) -> bool {
     f.since.is_none_or(|d| day >= d) && f.until.is_none_or(|d| day <= d)
 }
 
+/// The message id an SMS job waits for a delivery report of (`$sms_pending`), if it does.
+fn sms_waiting(bytes: &[u8], path: &std::path::Path) -> Option<String> {
+    // Most jobs are not SMS jobs waiting for a report: only those are parsed again.
+    memchr::memmem::find(bytes, b"$sms_pending")?;
+    let doc = crate::command::Document::parse(bytes, &path.display().to_string()).ok()?;
+    crate::daemon::sms::pending(&doc).map(|p| p.id)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn row(
     v: &JobView,
@@ -355,7 +363,13 @@ fn row(
                         Standing::WaitingRetry(t) => (
                             State::WaitingRetry,
                             t,
-                            format!("waiting for its retry time {}", local(t)),
+                            match bytes.and_then(|b| sms_waiting(b, &v.path)) {
+                                Some(id) => format!(
+                                    "waiting for the delivery report of SMS {id} until {} (never resent while it waits)",
+                                    local(t)
+                                ),
+                                None => format!("waiting for its retry time {}", local(t)),
+                            },
                         ),
                         Standing::Scheduled(t) => {
                             (State::Scheduled, t, format!("scheduled for {}", local(t)))

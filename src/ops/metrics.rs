@@ -88,6 +88,12 @@ struct ClassCode {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelResult {
+    channel: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AttemptResult {
     attempt: String,
     result: String,
@@ -150,6 +156,7 @@ pub struct Metrics {
     outcomes: OutcomeTable,
     attempts: Family<ClassCode, Counter>,
     results: Family<AttemptResult, Counter>,
+    channels: Family<ChannelResult, Counter>,
     duration: Histogram,
     rejected: Counter,
     jobs: Family<QueueState, Gauge>,
@@ -198,6 +205,7 @@ impl Metrics {
             outcomes,
             attempts: Family::default(),
             results: Family::default(),
+            channels: Family::default(),
             duration: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
             rejected: Counter::default(),
             jobs: Family::default(),
@@ -240,6 +248,11 @@ impl Metrics {
             "redial_attempt_results",
             "Attempts by their number in the cycle (1 = first try) and result (success, retry, failed)",
             m.results.clone(),
+        );
+        registry.register(
+            "redial_channel_attempts",
+            "Attempts ended, by channel (fax, voice, email, sms, poll) and result (success, retry, failed)",
+            m.channels.clone(),
         );
         registry.register(
             "redial_attempt_duration_seconds",
@@ -330,10 +343,11 @@ impl Metrics {
                 at,
                 next,
                 pages,
+                channel,
                 ..
             } => {
                 self.pages.inc_by(u64::from(*pages));
-                let table = self.outcomes.classify(*code, None).class.letter();
+                let table = self.outcomes.classify(*code, Some(*channel)).class.letter();
                 let class = if *class == 'S' { 'S' } else { table };
                 self.attempts
                     .get_or_create(&ClassCode {
@@ -353,6 +367,12 @@ impl Metrics {
                 self.results
                     .get_or_create(&AttemptResult {
                         attempt: attempt_label(n),
+                        result: result.into(),
+                    })
+                    .inc();
+                self.channels
+                    .get_or_create(&ChannelResult {
+                        channel: channel.name().into(),
                         result: result.into(),
                     })
                     .inc();
@@ -532,6 +552,45 @@ mod tests {
              # HELP d Seconds.\n# TYPE d_seconds histogram\nd_seconds_count 1\n\
              # HELP g G.\n# TYPE g gauge\ng 3\n"
         );
+    }
+
+    /// SMS and e-mail codes are classed by their own channel's rows (401 is NO_CREDIT, class
+    /// J, only for SMS), and each channel's attempts are counted apart.
+    #[test]
+    fn sms_and_email_attempts_are_classed_and_counted_by_their_channel() {
+        use crate::retry::outcome::Channel;
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::new(d.path().join("spool"), 0);
+        layout.create(None).unwrap();
+        let at: DateTime<Utc> = "2026-03-02T09:00:00Z".parse().unwrap();
+        let m = Metrics::new(crate::load::SystemConfig::builtin().outcomes);
+        let ended = |job: &str, code, class, next, channel| Event::Outcome {
+            job: job.into(),
+            line: Some(7),
+            code,
+            class,
+            description: String::new(),
+            at,
+            next,
+            reason: String::new(),
+            pages: 0,
+            channel,
+        };
+        m.observe(&ended("s", 401, 'J', Next::Retry(0, at), Channel::Sms));
+        m.observe(&ended("s", 400, 'S', Next::Sent, Channel::Sms));
+        m.observe(&ended("e", 2550, 'Z', Next::Fail, Channel::Email));
+        m.observe(&ended("f", 0, 'S', Next::Sent, Channel::Fax));
+        let out = classic(&m.render(&layout, &crate::load::SystemConfig::builtin(), at));
+        for want in [
+            r#"redial_attempts_total{class="J",code="401"} 1"#,
+            r#"redial_attempts_total{class="Z",code="2550"} 1"#,
+            r#"redial_channel_attempts_total{channel="sms",result="retry"} 1"#,
+            r#"redial_channel_attempts_total{channel="sms",result="success"} 1"#,
+            r#"redial_channel_attempts_total{channel="email",result="failed"} 1"#,
+            r#"redial_channel_attempts_total{channel="fax",result="success"} 1"#,
+        ] {
+            assert!(out.lines().any(|l| l == want), "{want} missing:\n{out}");
+        }
     }
 
     #[test]

@@ -7,3 +7,4 @@ pub mod delays;
 pub mod engine;
 pub mod outcome;
 pub mod policy;
+pub mod remote;

@@ -110,6 +110,17 @@ impl Channel {
         }
     }
 
+    /// Its name, as the table's channel column writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Fax => "fax",
+            Channel::Voice => "voice",
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::Poll => "poll",
+        }
+    }
+
     /// The channel for a `type` field value.
     pub fn from_type_code(n: u8) -> Option<Channel> {
         Some(match n {
@@ -364,6 +375,36 @@ pub const DEFAULT_TABLE: &[(u32, Option<Channel>, char, &str)] = &[
         Some(Channel::Sms),
         'D',
         "SMS gateway unreachable or failing (connection, timeout, HTTP 5xx)",
+    ),
+    (
+        420,
+        Some(Channel::Sms),
+        'D',
+        "SMS GSM modem: +CMS ERROR that may pass (network, congestion, modem or SIM busy)",
+    ),
+    (
+        421,
+        Some(Channel::Sms),
+        'Z',
+        "SMS GSM modem: +CMS ERROR about the number or the message (unassigned, barred, invalid PDU)",
+    ),
+    (
+        422,
+        Some(Channel::Sms),
+        'Z',
+        "SMS status report: permanent error (TP-ST 0x40-0x5F)",
+    ),
+    (
+        423,
+        Some(Channel::Sms),
+        'D',
+        "SMS status report: temporary error, the service centre stopped trying (TP-ST 0x60-0x7F)",
+    ),
+    (
+        424,
+        Some(Channel::Sms),
+        'D',
+        "SMS GSM modem failed during the send (no answer, no prompt, port lost, line not up)",
     ),
     (1000, None, 'S', "fax hang-up 0: normal end"),
     (

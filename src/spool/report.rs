@@ -10,6 +10,7 @@ use crate::load::{self, LoadedJob, SystemConfig};
 use crate::retry::engine;
 use crate::retry::outcome::OutcomeTable;
 use crate::retry::policy::Policy;
+use crate::retry::remote::Remote;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -323,6 +324,27 @@ pub struct AttemptLine {
     pub pages_scheduled: Option<u16>,
     /// What happened next.
     pub then: String,
+    /// `fax`, `voice`, `email`, `sms` or `poll` (the record's type).
+    pub channel: &'static str,
+    /// What the other end said (remote station ID, SMTP reply or `Message-ID`, SMS id, price
+    /// and report status), each under its own key.
+    #[serde(flatten)]
+    pub remote: Remote,
+}
+
+/// An SMS the gateway took, waiting for its delivery report (`$sms_pending`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SmsPendingLine {
+    /// The message id the report must name.
+    pub id: String,
+    /// When it was handed to the gateway.
+    pub submitted: DateTime<Utc>,
+    /// When the wait ends without a final report (outcome 411, never resent).
+    pub deadline: DateTime<Utc>,
+    /// `deadline` in the job's local time.
+    pub deadline_local: NaiveDateTime,
+    /// The price point it went at.
+    pub price: Option<String>,
 }
 
 /// A job's history.
@@ -341,8 +363,12 @@ pub struct Report {
     /// `$fax_next_date/time`, if a retry is scheduled.
     pub next: Option<NaiveDateTime>,
     /// For a queued job: `due`, `held` (by a window), `waiting_retry` or `scheduled`
-    /// ([`standing`]); `no_start` when its windows allow none (the daemon fails it).
+    /// ([`standing`]); `no_start` when its windows allow none (the daemon fails it);
+    /// `waiting_report` for an SMS that waits for its delivery report.
     pub standing: Option<String>,
+    /// For an SMS that waits for its delivery report: which message, until when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms_pending: Option<SmsPendingLine>,
     /// For a queued job: when it may next start, as the daemon computes it.
     pub next_start: Option<DateTime<Utc>>,
     /// `next_start` in the job's local time.
@@ -439,24 +465,41 @@ pub fn report_with(
     notes.sort_by_key(|n| n.when);
     let (mut standing_name, mut next_start, mut next_start_local, mut no_start) =
         (None, None, None, None);
+    let mut sms_pending = None;
     if let Some(super::Place::Queue(_)) = layout.place_of(path) {
         if let Some(l) = load_queued(path, sys, layout.root.parent()) {
             let cal = l.policy.calendar();
-            match standing(&l.policy, &l.job, now) {
-                Ok(st) => {
-                    let (name, at) = match st {
-                        Standing::Due => ("due", engine::next_start(&l.policy, &l.job, now).ok()),
-                        Standing::Held(t) => ("held", Some(t)),
-                        Standing::WaitingRetry(t) => ("waiting_retry", Some(t)),
-                        Standing::Scheduled(t) => ("scheduled", Some(t)),
-                    };
-                    standing_name = Some(name.to_string());
-                    next_start = at;
-                    next_start_local = at.map(|t| cal.local(t));
-                }
-                Err(e) => {
-                    standing_name = Some("no_start".to_string());
-                    no_start = Some(e.to_string());
+            let waiting = crate::daemon::sms::pending(&doc);
+            if let Some(p) = waiting {
+                standing_name = Some("waiting_report".to_string());
+                next_start = Some(p.deadline);
+                next_start_local = Some(cal.local(p.deadline));
+                sms_pending = Some(SmsPendingLine {
+                    id: p.id,
+                    submitted: p.submitted,
+                    deadline: p.deadline,
+                    deadline_local: cal.local(p.deadline),
+                    price: p.price,
+                });
+            } else {
+                match standing(&l.policy, &l.job, now) {
+                    Ok(st) => {
+                        let (name, at) = match st {
+                            Standing::Due => {
+                                ("due", engine::next_start(&l.policy, &l.job, now).ok())
+                            }
+                            Standing::Held(t) => ("held", Some(t)),
+                            Standing::WaitingRetry(t) => ("waiting_retry", Some(t)),
+                            Standing::Scheduled(t) => ("scheduled", Some(t)),
+                        };
+                        standing_name = Some(name.to_string());
+                        next_start = at;
+                        next_start_local = at.map(|t| cal.local(t));
+                    }
+                    Err(e) => {
+                        standing_name = Some("no_start".to_string());
+                        no_start = Some(e.to_string());
+                    }
                 }
             }
         }
@@ -517,6 +560,9 @@ pub fn report_with(
                 pages_sent: (r.kind == 1).then_some(r.sent),
                 pages_scheduled: (r.kind == 1).then_some(r.scheduled),
                 then,
+                channel: crate::retry::outcome::Channel::from_type_code(r.kind)
+                    .map_or("fax", |c| c.name()),
+                remote: Remote::read(r.kind, r.answerback()),
             }
         })
         .collect();
@@ -534,6 +580,7 @@ pub fn report_with(
         notes,
         next: job.next,
         standing: standing_name,
+        sms_pending,
         next_start,
         next_start_local,
         no_start,
