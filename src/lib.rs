@@ -18,4 +18,5 @@ pub mod modem;
 pub mod number;
 pub mod ops;
 pub mod retry;
+pub mod sms;
 pub mod spool;

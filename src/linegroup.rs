@@ -171,9 +171,9 @@ pub struct LineMap {
     mail: Vec<u32>,
     /// The `smtp` lines (they take nothing but e-mail).
     mail_only: Vec<u32>,
-    /// The `sms_http` lines (they take nothing but SMS).
+    /// The `sms_http` and GSM (`type=sms`) lines (they take nothing but SMS).
     sms_only: Vec<u32>,
-    /// The lines that take SMS (`sms_http` and `sim`).
+    /// The lines that take SMS (`sms_http`, GSM and `sim`).
     sms: Vec<u32>,
 }
 
@@ -189,6 +189,11 @@ impl LineMap {
                 .collect()
         };
         let mail_only = kind("smtp");
+        let gsm: Vec<u32> = defs
+            .iter()
+            .filter(|d| crate::line::gsm::is_gsm(d))
+            .map(|d| d.number)
+            .collect();
         let mut mail = kind("sim");
         mail.extend(&mail_only);
         let mut m = LineMap {
@@ -196,8 +201,8 @@ impl LineMap {
             groups: Vec::new(),
             mail,
             mail_only,
-            sms_only: kind("sms_http"),
-            sms: [kind("sms_http"), kind("sim")].concat(),
+            sms_only: [kind("sms_http"), gsm.clone()].concat(),
+            sms: [kind("sms_http"), gsm, kind("sim")].concat(),
         };
         for d in &defs {
             for name in d.param("group").into_iter().flat_map(|g| g.split(',')) {
@@ -294,7 +299,7 @@ impl LineMap {
         }
         if let Some(group) = spec.strip_prefix(crate::dispatch::SMS_GROUP) {
             return Some(format!(
-                "an SMS job's $fax_send_line {group} has no SMS line on any node ($line N sms_http url=…)"
+                "an SMS job's $fax_send_line {group} has no SMS line on any node ($line N sms_http url=… or $line N /dev/ttyX type=sms)"
             ));
         }
         if let Some(group) = spec.strip_prefix(crate::dispatch::EMAIL_GROUP) {
@@ -426,5 +431,24 @@ $line 3 smtp relay=h:25 tls=none
         )
         .unwrap();
         assert!(LineMap::from_cfg(&modems).unserved("email:*").is_some());
+    }
+
+    #[test]
+    fn gsm_lines_take_sms_and_no_calls() {
+        let d = crate::command::Document::parse_str(
+            "$line 1 /dev/ttyS0
+$line 2 /dev/ttyUSB2 type=sms
+$line 3 sms_http url=http://h/send
+",
+            "t.cfg",
+        )
+        .unwrap();
+        let m = LineMap::from_cfg(&d);
+        assert_eq!(m.resolve("*"), [1], "no call goes to an SMS line");
+        assert_eq!(m.resolve("sms:*"), [2, 3]);
+        assert_eq!(m.resolve("sms:2"), [2]);
+        let modems = crate::command::Document::parse_str("$line 1 /dev/ttyS0\n", "t.cfg").unwrap();
+        let why = LineMap::from_cfg(&modems).unserved("sms:*").unwrap();
+        assert!(why.contains("type=sms"), "{why}");
     }
 }

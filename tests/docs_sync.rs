@@ -11,7 +11,7 @@ fn render() -> String {
          Z final failure). A `$retry_parms` file in the CFG overrides rows (see retry.md).\n\n\
          Numbering: 0 success; 1-29 call placement and fax session; 30-49 system and job errors;\n\
          66 interrupted; 183 send window expired; 300-319 voice; 400-409 SMS delivery reports;\n\
-         410-419 SMS gateway (HTTP);\n\
+         410-419 SMS gateway (HTTP); 420-429 SMS through a GSM modem (`+CMS ERROR`, status reports);\n\
          1000+n fax hang-up code n (`+FHS`/`+FHNG`, 2388-A decimal numbering; Class 2.0's A0-A3 are\n\
          1100-1103); 2000+n SMTP reply n, and 2001-2009 SMTP failures without a reply.\n\
          Unlisted codes: 1000-1199 class F, 2400-2499 class E, 2500-2599 class Z (every 5xx reply fails for good), anything else class E.\n\n\

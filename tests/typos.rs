@@ -172,6 +172,13 @@ fn cfg_typos_and_prefixes_without_a_param_group_are_configuration_errors() {
         ),
         "{e}"
     );
+    let e = load("$spool_shraed yes\n").unwrap_err();
+    assert!(
+        e.ends_with(
+            "redial.cfg:1:1: unknown CFG command $spool_shraed (did you mean $spool_shared?)"
+        ),
+        "{e}"
+    );
     let e = load("$retry_delays B \"1 X5 10\"\n").unwrap_err();
     assert!(e.contains("redial.cfg:1:"), "{e}");
     assert!(

@@ -8,6 +8,7 @@
 
 pub mod calllog;
 pub mod dial;
+pub mod gsm;
 pub mod modem;
 pub mod pty;
 pub mod rack;

@@ -4,6 +4,7 @@
 //!
 //! It never interprets a byte; all protocol decisions are in [`crate::modem`].
 
+use crate::gsm::{GsmEntry, GsmModem};
 use crate::modem::{Event, Modem, ModemConfig};
 use crate::pty::{self, Pty};
 use crate::scenario::{Exchange, Scenario};
@@ -67,6 +68,7 @@ struct Shared {
     run_tag: String,
     time_scale: f64,
     bps: u32,
+    gsm: Vec<GsmEntry>,
 }
 
 impl Shared {
@@ -158,6 +160,7 @@ pub async fn run(
         ),
         time_scale: cfg.time_scale,
         bps: cfg.bps,
+        gsm: cfg.scenario.gsm.clone(),
     });
     let mut ptys = Vec::new();
     for i in 0..cfg.modems {
@@ -205,8 +208,14 @@ async fn modem_task(shared: Arc<Shared>, index: usize, first: Pty) {
             },
         };
         let Pty { master, slave, .. } = p;
-        let modem = shared.modem(index, Instant::now());
-        let back = match serve(&shared, modem, master).await {
+        let served = match shared.gsm.iter().find(|g| g.index == index) {
+            Some(g) => {
+                let modem = GsmModem::new(g.clone(), shared.time_scale);
+                serve_gsm(&shared, modem, master).await
+            }
+            None => serve(&shared, shared.modem(index, Instant::now()), master).await,
+        };
+        let back = match served {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(modem = index, error = %e, "pty failed");
@@ -257,6 +266,56 @@ async fn serve(
                     Ok(Ok(n)) => modem.feed(Instant::now(), &buf[..n]),
                     Ok(Err(e)) if e.raw_os_error() == Some(nix::libc::EIO) => {
                         // No slave open at the moment (cannot happen while we hold it).
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Ok(Err(e)) => return Err(e),
+                    Err(_would_block) => {}
+                }
+            }
+            _ = sleep_opt(deadline) => modem.handle_timeout(Instant::now()),
+        }
+    }
+}
+
+/// Run one GSM modem on one pty master (it never vanishes); its log records go to
+/// `sms.jsonl`.
+async fn serve_gsm(
+    shared: &Shared,
+    mut modem: GsmModem,
+    master: OwnedFd,
+) -> std::io::Result<Option<Instant>> {
+    // SAFETY: as in `serve`.
+    let fd =
+        unsafe { AsyncFd::register_with_interest(master, Interest::READABLE | Interest::WRITABLE) }
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut buf = [0u8; 4096];
+    let mut pace_until = Instant::now();
+    loop {
+        while let Some(record) = modem.poll_log() {
+            let path = shared.dir.join("sms.jsonl");
+            let r = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .and_then(|mut f| f.write_all(format!("{record}\n").as_bytes()));
+            if let Err(e) = r {
+                tracing::error!(error = %e, "sms log not written");
+            }
+            tracing::info!(%record, "gsm");
+        }
+        while let Some(out) = modem.poll_transmit() {
+            write_paced(&fd, &out, shared.bps, &mut pace_until).await;
+        }
+        let deadline = modem.poll_timeout();
+        tokio::select! {
+            r = fd.readable() => {
+                let mut guard = r?;
+                match guard.try_io(|inner| {
+                    nix::unistd::read(inner.get_ref(), &mut buf).map_err(std::io::Error::from)
+                }) {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(n)) => modem.feed(Instant::now(), &buf[..n]),
+                    Ok(Err(e)) if e.raw_os_error() == Some(nix::libc::EIO) => {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                     Ok(Err(e)) => return Err(e),

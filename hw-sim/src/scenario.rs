@@ -52,6 +52,9 @@ pub struct Scenario {
     /// Incoming calls rung into modems.
     #[serde(default)]
     pub incoming: Vec<Incoming>,
+    /// Ports that are GSM modems (see [`crate::gsm`]).
+    #[serde(default)]
+    pub gsm: Vec<crate::gsm::GsmEntry>,
 }
 
 /// `[defaults]`.

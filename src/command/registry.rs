@@ -122,6 +122,7 @@ pub const ACTED: &[(&str, &str)] = &[
     ("destination_breaker", "C"),
     ("node_lease", "C"),
     ("rescan_interval", "C"),
+    ("spool_shared", "C"),
     ("shutdown_grace", "C"),
     ("document_root", "C"),
     ("path_map", "C"),

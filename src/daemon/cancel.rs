@@ -91,7 +91,7 @@ impl Daemon {
         if dst.exists() || self.spool.holding(self.clock.now()) {
             return;
         }
-        match self.store.rename(Point::Claim, &src, &dst) {
+        match self.store.rename_claim_durable(Point::Claim, &src, &dst) {
             Ok(()) => self.cancel_claimed(&dst, &r.job, r),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => self.spool_refused(Point::Claim, &r.job, &e),

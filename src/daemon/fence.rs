@@ -37,8 +37,19 @@ impl Daemon {
     }
 
     /// Checks whether this node's `ACTIVE` directory was taken over; if so, fences the node.
+    ///
+    /// Only a directory proven gone (`ENOENT`) fences: a network mount that fails a look-up
+    /// for a moment (an I/O error, sshfs's `EPERM`) proves nothing, and the next check sees again.
     pub(super) fn check_fenced(&mut self) {
-        if self.fenced.is_none() && !self.settings.layout.active(&self.node).is_dir() {
+        let gone = match std::fs::metadata(self.settings.layout.active(&self.node)) {
+            Ok(m) => !m.is_dir(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => {
+                tracing::warn!(node = %self.node, error = %e, "cannot look at this node's ACTIVE directory; not taken as fenced");
+                false
+            }
+        };
+        if self.fenced.is_none() && gone {
             let now = self.clock.now();
             self.fenced = Some(now);
             tracing::error!(node = %self.node, in_flight = self.inflight.len(),
@@ -84,7 +95,7 @@ impl Daemon {
 
     /// After a fence, once no call is up: a new generation, an empty directory, a fresh lease.
     pub(super) fn rejoin_if_fenced(&mut self) {
-        if self.fenced.is_none() || !self.inflight.is_empty() {
+        if self.fenced.is_none() || !self.inflight.is_empty() || self.claim_lost() {
             return;
         }
         self.drop_orphans();
@@ -212,7 +223,11 @@ impl Daemon {
                 }
                 let late = self.late_reports(&job);
                 let mine = layout.active(&self.node).join(&job);
-                if self.store.rename(Point::Claim, &src, &mine).is_err() {
+                if self
+                    .store
+                    .rename_claim_durable(Point::Claim, &src, &mine)
+                    .is_err()
+                {
                     continue;
                 }
                 let Ok(bytes) = store::read_job(&mine) else {

@@ -12,6 +12,7 @@ pub mod clock;
 mod drive;
 mod email;
 mod fence;
+mod identity;
 mod intake;
 mod limits;
 mod pending;
@@ -259,6 +260,10 @@ pub struct Daemon {
     draining: bool,
     temp_prefix: String,
     lock: Option<std::fs::File>,
+    /// This run's claim of its node name (see [`identity`]), once made.
+    claim: Option<crate::spool::claim::Holder>,
+    /// Whether another process took this node's claim over (this one then only ends).
+    claim_lost: bool,
     /// The only door to the spool's files.
     store: Store,
     /// Whether the spool takes writes.
@@ -402,6 +407,8 @@ impl Daemon {
             draining: false,
             temp_prefix: format!(".{node}."),
             lock: None,
+            claim: None,
+            claim_lost: false,
             store: Store::new(settings_temp, &format!(".{node}.")),
             spool: SpoolHealth::default(),
             pending: Vec::new(),
@@ -419,10 +426,14 @@ impl Daemon {
 
     fn install_lines(&mut self, lines: Vec<Box<dyn Line>>) {
         let keep = self.settings.lines.clone();
+        let layout = self.settings.layout.clone();
         self.lines = lines
             .into_iter()
             .filter(|l| keep.as_ref().is_none_or(|s| s.contains(l.number())))
-            .map(|l| (l.number(), l))
+            .map(|mut l| {
+                l.use_spool(&layout);
+                (l.number(), l)
+            })
             .collect();
         let states: Vec<(u32, bool)> = self
             .lines
@@ -599,7 +610,7 @@ impl Daemon {
             );
         }
         self.lock = Some(lock);
-        self.refuse_a_twin()?;
+        self.claim_node()?;
         store::clean_temp(&layout.temp(), &self.temp_prefix)?;
         // The steps of calls a previous run had up are over.
         crate::spool::progress::remove(&layout, &self.node);
@@ -711,36 +722,6 @@ impl Daemon {
         }
     }
 
-    /// The node's flock only works on one machine. When this node's lease is fresh and was
-    /// written on another machine, the node may be running there on the shared spool: watch the
-    /// lease for one renewal period; if it is renewed meanwhile, refuse to start (two processes
-    /// as one node would both recover and dial its jobs). A lease from this machine is a dead
-    /// earlier run (a live one would hold the flock).
-    fn refuse_a_twin(&self) -> anyhow::Result<()> {
-        let layout = &self.settings.layout;
-        let Some(first) = lease::read(layout, &self.node) else {
-            return Ok(());
-        };
-        let me = lease::host_name();
-        if first.host.is_empty() || first.host == me || first.is_stale(self.clock.now()) {
-            return Ok(());
-        }
-        let watch = std::time::Duration::from_secs((self.settings.lease_renew as u64).max(1) + 1);
-        tracing::warn!(node = %self.node, host = %first.host, seconds = watch.as_secs(),
-            "this node's lease is fresh and from another machine: watching it before starting");
-        std::thread::sleep(watch);
-        match lease::read(layout, &self.node) {
-            Some(l) if l.renewed != first.renewed && l.host == first.host => anyhow::bail!(
-                "node {:?} is running on {} (pid {}, lease renewed {}); start this one under another name",
-                self.node,
-                l.host,
-                l.pid,
-                l.renewed
-            ),
-            _ => Ok(()),
-        }
-    }
-
     /// Logs where this node works and what it dials with, and warns about queues it can never
     /// serve: no line at all, or a queue `$queue_disable` takes from every node.
     fn announce(&self) {
@@ -755,6 +736,15 @@ impl Daemon {
             lines = %lines.join(","), queues = %queues.join(","),
             "node {} on spool {} with lines [{}], queues {}",
             self.node, self.settings.layout.root.display(), lines.join(","), queues.join(","));
+        if self.settings.shared {
+            tracing::info!(node = %self.node, rescan = self.settings.rescan,
+                "the spool is shared ($spool_shared): new jobs are found by a rescan every {} s", self.settings.rescan);
+        }
+        if let Some(m) = &self.settings.mount {
+            for w in crate::spool::shared::warnings(m) {
+                tracing::warn!(node = %self.node, mount = %m.mount_point.display(), "{w}");
+            }
+        }
         if self.lines.is_empty() {
             tracing::warn!(node = %self.node,
                 "node {} has no line (no $line in the CFG, or none in its $node lines=): it never dials; jobs in {} wait for another node",
@@ -924,6 +914,7 @@ impl Daemon {
 
     /// Periodic work: renew the lease and take over dead nodes.
     pub fn maintain(&mut self) {
+        self.check_claim();
         self.check_fenced();
         if self.fenced.is_some() {
             return;
@@ -1002,6 +993,11 @@ impl Daemon {
 
     /// Clean shutdown: remove the (empty) ACTIVE directory and the lease.
     pub fn shutdown(&mut self) {
+        if self.claim_lost {
+            // Node files now belong to the process that took the claim.
+            tracing::error!(node = %self.node, "stopping without touching this node's files: another process holds its claim");
+            return;
+        }
         let layout = self.settings.layout.clone();
         self.save_snapshot();
         if self.spool.failing_since.is_some() || !self.pending.is_empty() {
@@ -1010,6 +1006,7 @@ impl Daemon {
         }
         if !self.pending.is_empty() {
             tracing::error!(pending = self.pending.len(), "stopping with results the spool refused: they stay in ACTIVE and the journal, and are recorded at the next start");
+            self.release_claim();
             return;
         }
         let _ = std::fs::remove_file(crate::spool::summary::path(&layout, &self.node));
@@ -1018,6 +1015,7 @@ impl Daemon {
             let _ = std::fs::remove_file(layout.lease(&self.node));
             let _ = std::fs::remove_file(layout.journal(&self.node));
         }
+        self.release_claim();
     }
 
     /// Re-reads the CFG (SIGHUP): policy, settings, lines (busy lines keep their call).

@@ -7,7 +7,8 @@
 //! $max_concurrent_calls 1                 ; calls at once to one number (default 1)
 //! $destination_breaker 5 30               ; 5 failures in a row pause a number 30 min (default off)
 //! $node_lease 10 60                       ; renew every 10 s; stale after 60 s
-//! $rescan_interval 60                     ; full directory rescan (seconds)
+//! $rescan_interval 60                     ; full directory rescan (seconds; 1 on a shared spool)
+//! $spool_shared auto                      ; yes|no|auto: a network file system (auto: by mount type)
 //! $shutdown_grace 30                      ; SIGTERM: seconds in-flight calls may take
 //! $document_root docs                     ; where documents may come from (several allowed;
 //!                                         ; default: the base and the request directory)
@@ -19,6 +20,7 @@
 use crate::command::Document;
 use crate::linegroup::LineSet;
 use crate::spool::docroot::DocRoots;
+use crate::spool::shared::SharedSetting;
 use crate::spool::Layout;
 use std::path::{Path, PathBuf};
 
@@ -40,8 +42,13 @@ pub struct Settings {
     pub lease_renew: i64,
     /// Lease staleness, seconds.
     pub lease_stale: i64,
-    /// Rescan interval, seconds.
+    /// Rescan interval, seconds (`$rescan_interval`; default 60, or 1 on a shared spool).
     pub rescan: u64,
+    /// Whether the spool is shared over a network file system (`$spool_shared`, see
+    /// [`shared`](crate::spool::shared)): then rescans find new jobs, not inotify.
+    pub shared: bool,
+    /// The mount the spool is on (read at load), for the start-up check of its options.
+    pub mount: Option<crate::spool::shared::Mount>,
     /// Shutdown grace, seconds.
     pub grace: u64,
     /// `$document_root DIR…` (relative to the base directory); without one, the base directory
@@ -229,6 +236,23 @@ impl Settings {
                 }
             },
         };
+        let setting = match doc.last("spool_shared") {
+            None => SharedSetting::Auto,
+            Some(c) => c.arg(0).and_then(SharedSetting::parse).ok_or_else(|| {
+                format!(
+                    "{} line {}: $spool_shared: expected yes, no or auto, not {:?}",
+                    doc.origin(),
+                    c.line,
+                    c.arg(0).unwrap_or("")
+                )
+            })?,
+        };
+        let mount = if setting == SharedSetting::No {
+            None
+        } else {
+            crate::spool::shared::mount_of(&layout.root)
+        };
+        let shared = crate::spool::shared::is_shared(setting, mount.as_ref());
         Ok(Settings {
             layout,
             order,
@@ -240,7 +264,9 @@ impl Settings {
             ),
             lease_renew: num(doc, "node_lease", 0, 10i64)?.max(1),
             lease_stale: num(doc, "node_lease", 1, 60i64)?.max(2),
-            rescan: num(doc, "rescan_interval", 0, 60u64)?.max(1),
+            rescan: num(doc, "rescan_interval", 0, if shared { 1 } else { 60u64 })?.max(1),
+            shared,
+            mount,
             grace: num(doc, "shutdown_grace", 0, 30u64)?,
             documents,
             paths,
@@ -256,6 +282,33 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_spool_is_rescanned_every_second_unless_told_otherwise() {
+        let s = |cfg: &str| {
+            Settings::from_cfg(
+                &Document::parse_str(cfg, "t.cfg").unwrap(),
+                Path::new("/b"),
+                "a",
+            )
+        };
+        let y = s("$spool_shared yes\n").unwrap();
+        assert!(y.shared);
+        assert_eq!(y.rescan, 1);
+        let y = s("$spool_shared yes\n$rescan_interval 5\n").unwrap();
+        assert_eq!(y.rescan, 5);
+        let n = s("$spool_shared no\n").unwrap();
+        assert!(!n.shared && n.mount.is_none());
+        assert_eq!(n.rescan, 60);
+        // /b does not exist: auto judges the mount of its nearest existing ancestor (/).
+        let a = s("").unwrap();
+        assert!(a.mount.is_some());
+        let e = s("\n$spool_shared maybe\n").unwrap_err();
+        assert!(
+            e.contains("t.cfg line 2") && e.contains("yes, no or auto") && e.contains("maybe"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn node_order_and_defaults() {

@@ -353,7 +353,7 @@ impl Daemon {
         if dst.exists() || self.spool.holding(self.clock.now()) || self.fenced.is_some() {
             return;
         }
-        match self.store.rename(Point::Claim, &src, &dst) {
+        match self.store.rename_claim_durable(Point::Claim, &src, &dst) {
             Ok(()) => self.reject_active(&dst, name, bad),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.check_fenced(),
             Err(e) => self.spool_refused(Point::Claim, name, &e),

@@ -8,7 +8,9 @@
 //! `$sms_pending` is never placed: when a node claims it (its deadline came, or a final report
 //! for it is in `DLR/`, which makes it due at once), the attempt is settled with the report's
 //! outcome, or with 411 when the deadline passed without one. Part of the daemon (see its module
-//! documentation); it never sends anything and never reads `redial web`'s requests.
+//! documentation); it never sends anything and never reads `redial web`'s requests. GSM lines
+//! (`line::gsm`) use the same hold: their 410 carries the message references (`mr=…`, kept as
+//! `$sms_pending`'s sixth word) and their reports arrive in `DLR/` as `GSM:<TP-ST>`.
 
 use super::*;
 use crate::line::sms_http::{self, DeliveryReport, Sms};
@@ -85,16 +87,25 @@ impl Daemon {
         let cal = l.policy.calendar();
         let local = cal.local(deadline);
         let line = a.line.map(|n| n.to_string()).unwrap_or_default();
-        l.doc.set(
-            "sms_pending",
-            &[
-                &sms.id,
-                &a.started.to_rfc3339(),
-                &deadline.to_rfc3339(),
-                sms.price.as_deref().unwrap_or("-"),
-                &line,
-            ],
-        );
+        // A GSM line's message references (`mr=7,8`), kept with the job for `redial list`.
+        let refs = a
+            .result
+            .answerback
+            .split_whitespace()
+            .find(|w| w.starts_with("mr="))
+            .unwrap_or("");
+        let mut pending = vec![
+            sms.id.clone(),
+            a.started.to_rfc3339(),
+            deadline.to_rfc3339(),
+            sms.price.clone().unwrap_or_else(|| "-".into()),
+            line,
+        ];
+        if !refs.is_empty() {
+            pending.push(refs.to_string());
+        }
+        let pending: Vec<&str> = pending.iter().map(String::as_str).collect();
+        l.doc.set("sms_pending", &pending);
         l.doc.set("fax_status1", &["2"]);
         l.doc
             .set("fax_status2", &[&sms_http::CODE_SUBMITTED.to_string()]);
@@ -109,7 +120,13 @@ impl Daemon {
         tracing::info!(job = %a.name, id = %sms.id, deadline = %deadline,
             "SMS submitted: the job waits for its final delivery report (never resent while it waits)");
         let entry = a.journalled();
-        let next = Next::Retry(a.queue, deadline);
+        // A GSM modem's report may be in `DLR/` before the job is back in its queue.
+        let due = if sms_http::read_report(&self.settings.layout, &sms.id).is_some() {
+            self.clock.now()
+        } else {
+            deadline
+        };
+        let next = Next::Retry(a.queue, due);
         self.conclude(&a.path, &a.name, &l.doc, &next, Some(entry));
         self.release_destination(lock.as_deref());
     }

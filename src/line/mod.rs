@@ -4,12 +4,13 @@
 //! details), the `$line` definitions of the CFG, and the line kinds that need no hardware: the
 //! `sim` line ([`sim`]) whose outcomes follow a scenario, and a scripted line for tests
 //! ([`scripted`]). Modem lines are in [`modem`], e-mail lines (SMTP) in [`smtp`], SMS gateway lines in
-//! [`sms_http`]. It never
+//! [`sms_http`], GSM modem lines (SMS over AT) in [`gsm`]. It never
 //! touches the spool: the daemon turns outcomes into records.
 
 pub mod breaker;
 pub mod documents;
 pub mod flow;
+pub mod gsm;
 pub mod mail;
 pub mod modem;
 pub mod scripted;
@@ -152,6 +153,38 @@ pub enum Report {
 /// number of [`Report::Progress`] and then exactly one [`Report::Done`] per placed call.
 pub type Completion = tokio::sync::mpsc::UnboundedSender<(u32, Report)>;
 
+/// Places one attempt of a line that does its work as a task (the smtp and sms_http lines):
+/// reports `Dialling`, then the result of `attempt`, or outcome 37 without running it when the
+/// call is not on `channel` (routing never sends one; the record says so if it did).
+pub fn spawn_attempt<F>(
+    number: u32,
+    done: &Completion,
+    call: &Call,
+    channel: Channel,
+    kind: &'static str,
+    attempt: impl FnOnce(Call) -> F,
+) -> Placed
+where
+    F: std::future::Future<Output = CallResult> + Send + 'static,
+{
+    let done = done.clone();
+    let wrong = (call.channel != channel).then(|| CallResult {
+        code: 37,
+        answerback: format!("an {kind} line cannot place {:?} calls", call.channel),
+        ..CallResult::default()
+    });
+    let work = attempt(call.clone());
+    tokio::spawn(async move {
+        let _ = done.send((number, Report::Progress(CallProgress::Dialling)));
+        let result = match wrong {
+            Some(r) => r,
+            None => work.await,
+        };
+        let _ = done.send((number, Report::Done(result)));
+    });
+    Placed::Reported
+}
+
 /// One line (a "channel" in CopiaFacts 8.3): places one attempt at a time.
 pub trait Line: Send {
     /// Its number (`$line N …`).
@@ -180,6 +213,9 @@ pub trait Line: Send {
     fn cancel(&mut self) -> bool {
         false
     }
+    /// Tells the line where the spool is (the daemon calls it once the line is installed);
+    /// lines that leave files there (GSM lines: delivery reports) start working then.
+    fn use_spool(&mut self, _layout: &crate::spool::Layout) {}
 }
 
 /// A `$line N KIND key=value…` definition from the CFG.
@@ -269,6 +305,11 @@ pub fn build_lines(cfg: &Document, defs: &[LineDef]) -> Result<Vec<Box<dyn Line>
                 "sim" => Ok(Box::new(sim::SimLine::new(d, scenario.clone()).map_err(
                     |e| format!("{} line {}: {e}", cfg.origin(), d.cfg_line),
                 )?)),
+                _ if gsm::is_gsm(d) => {
+                    let settings = gsm::GsmSettings::from_def(d)
+                        .map_err(|e| format!("{} line {}: {e}", cfg.origin(), d.cfg_line))?;
+                    Ok(Box::new(gsm::GsmLine::new(d.number, settings)))
+                }
                 kind if kind == "modem" || kind.starts_with('/') => {
                     let settings = modem::ModemSettings::from_def(d)
                         .map_err(|e| format!("{} line {}: {e}", cfg.origin(), d.cfg_line))?;

@@ -10,11 +10,12 @@
 //! does, in the spool), never touches a job file, and never takes fax, voice or e-mail jobs.
 
 use super::setting;
-use super::{Call, CallProgress, CallResult, Completion, Line, LineDef, Placed, Report};
+use super::{Call, CallResult, Completion, Line, LineDef, Placed};
 use crate::retry::outcome::Channel;
 use crate::spool::Layout;
 use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
+use rustls::pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,7 +33,15 @@ pub const CODE_UNREACHABLE: u32 = 413;
 pub const CODE_UNKNOWN_STATUS: u32 = 407;
 
 /// The settings an sms_http line knows.
-pub const KEYS: &[&str] = &["url", "user", "password_file", "sender", "timeout", "group"];
+pub const KEYS: &[&str] = &[
+    "url",
+    "user",
+    "password_file",
+    "sender",
+    "timeout",
+    "ca_file",
+    "group",
+];
 
 /// The longest message id a report may carry.
 pub const MAX_ID: usize = 128;
@@ -89,6 +98,10 @@ pub fn price_at(list: &str, step: usize) -> Option<String> {
 /// A delivery report's status and the outcome code it maps to; `None` for ACKNOWLEDGED (not
 /// final: the job keeps waiting) and for statuses that are not words.
 pub fn outcome_of(status: &str) -> Option<u32> {
+    if status.starts_with("GSM:") {
+        // A GSM modem's status report (see `gsm`).
+        return super::gsm::outcome_of_word(status);
+    }
     Some(match status.to_ascii_uppercase().as_str() {
         "DELIVERED" => 400,
         "NO_CREDIT" => 401,
@@ -158,6 +171,9 @@ pub fn read_reports(layout: &Layout) -> Vec<DeliveryReport> {
 /// Where the gateway is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
+    /// `https://`: the request goes over TLS (rustls), the gateway's certificate checked
+    /// against the web PKI's roots and the line's `ca_file=`.
+    pub tls: bool,
     /// Host name or address.
     pub host: String,
     /// TCP port.
@@ -168,13 +184,15 @@ pub struct Endpoint {
 
 impl Endpoint {
     fn parse(v: &str) -> Result<Endpoint, String> {
-        let bad = |why: &str| format!("url={v}: {why}, e.g. url=http://gateway.example.net/send");
-        if v.to_ascii_lowercase().starts_with("https://") {
-            return Err(bad("https is not supported by this build (use http:// to a gateway on a trusted network or through a local TLS proxy)"));
-        }
-        let rest = v
-            .strip_prefix("http://")
-            .ok_or_else(|| bad("expected http://HOST[:PORT]/PATH"))?;
+        let bad = |why: &str| format!("url={v}: {why}, e.g. url=https://gateway.example.net/send");
+        let lower = v.to_ascii_lowercase();
+        let (tls, rest) = if lower.starts_with("https://") {
+            (true, &v["https://".len()..])
+        } else if lower.starts_with("http://") {
+            (false, &v["http://".len()..])
+        } else {
+            return Err(bad("expected http[s]://HOST[:PORT]/PATH"));
+        };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
@@ -188,16 +206,17 @@ impl Endpoint {
                     .ok_or_else(|| bad("the port is not a number from 1 to 65535"))?;
                 (h, port)
             }
-            _ => (authority, 80),
+            _ => (authority, if tls { 443 } else { 80 }),
         };
         if host.is_empty()
             || host.contains('@')
             || path.bytes().any(|b| b <= b' ' || b == 0x7f)
             || host.bytes().any(|b| b <= b' ')
         {
-            return Err(bad("expected http://HOST[:PORT]/PATH"));
+            return Err(bad("expected http[s]://HOST[:PORT]/PATH"));
         }
         Ok(Endpoint {
+            tls,
             host: host.to_string(),
             port,
             path: path.to_string(),
@@ -207,7 +226,8 @@ impl Endpoint {
 
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "http://{}:{}{}", self.host, self.port, self.path)
+        let scheme = if self.tls { "https" } else { "http" };
+        write!(f, "{scheme}://{}:{}{}", self.host, self.port, self.path)
     }
 }
 
@@ -223,6 +243,9 @@ pub struct SmsHttpSettings {
     pub sender: Option<String>,
     /// Time allowed for the whole request.
     pub timeout: Duration,
+    /// Certificates `ca_file=` adds to the web PKI's roots (a private CA, a self-signed
+    /// gateway), read when the CFG is read.
+    pub extra_roots: Vec<CertificateDer<'static>>,
 }
 
 impl std::fmt::Debug for SmsHttpSettings {
@@ -233,6 +256,7 @@ impl std::fmt::Debug for SmsHttpSettings {
             .field("user", &self.login.as_ref().map(|l| &l.0))
             .field("sender", &self.sender)
             .field("timeout", &self.timeout)
+            .field("extra_roots", &self.extra_roots.len())
             .finish()
     }
 }
@@ -246,10 +270,12 @@ impl SmsHttpSettings {
         let mut password_file: Option<PathBuf> = None;
         let mut sender = None;
         let mut timeout = Duration::from_secs(30);
+        let mut extra_roots = Vec::new();
         for (k, v) in &def.params {
             match k.as_str() {
                 "group" => {}
                 "url" => url = Some(Endpoint::parse(v)?),
+                "ca_file" => extra_roots = read_roots(v)?,
                 "user" if v.is_empty() => return Err("user= needs a login name".into()),
                 "user" => user = Some(v.clone()),
                 "password_file" => password_file = Some(PathBuf::from(v)),
@@ -266,11 +292,18 @@ impl SmsHttpSettings {
             )
         })?;
         let login = setting::login(user, password_file)?;
+        if !extra_roots.is_empty() && !url.tls {
+            return Err(format!(
+                "line {} (sms_http): ca_file= is for an https:// url; {url} is plain HTTP",
+                def.number
+            ));
+        }
         Ok(SmsHttpSettings {
             url,
             login,
             sender,
             timeout,
+            extra_roots,
         })
     }
 }
@@ -329,7 +362,7 @@ pub async fn send(settings: &SmsHttpSettings, call: &Call) -> CallResult {
         Ok(b) => b,
         Err(e) => return result(crate::daemon::CODE_INVALID, 0, format!("form: {e}")),
     };
-    let outcome = tokio::time::timeout(settings.timeout, post(&settings.url, body)).await;
+    let outcome = tokio::time::timeout(settings.timeout, post(settings, body)).await;
     let secs = started.elapsed().as_secs() as u32;
     let note = |what: String| {
         let mut s = format!("id={} {what}", sms.id);
@@ -353,11 +386,12 @@ pub async fn send(settings: &SmsHttpSettings, call: &Call) -> CallResult {
         }
         Ok(Err(e)) => {
             tracing::warn!(job = %call.job, id = %sms.id, error = %e, "SMS gateway unreachable");
-            result(
-                CODE_UNREACHABLE,
-                secs,
-                note(format!("connection failed: {e}")),
-            )
+            let what = if e.starts_with("TLS failed") {
+                e
+            } else {
+                format!("connection failed: {e}")
+            };
+            result(CODE_UNREACHABLE, secs, note(what))
         }
         Err(_) => {
             tracing::warn!(job = %call.job, id = %sms.id, "SMS gateway did not answer in time");
@@ -367,16 +401,76 @@ pub async fn send(settings: &SmsHttpSettings, call: &Call) -> CallResult {
 }
 
 /// One `POST` of `body` to `url` (HTTP/1.1, one connection per request): the status code.
-async fn post(url: &Endpoint, body: String) -> Result<u16, String> {
+async fn post(settings: &SmsHttpSettings, body: String) -> Result<u16, String> {
+    let url = &settings.url;
     let stream = tokio::net::TcpStream::connect((url.host.as_str(), url.port))
         .await
         .map_err(|e| e.to_string())?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
+    if url.tls {
+        let stream = tls_connect(settings, stream).await?;
+        exchange(url, hyper_util::rt::TokioIo::new(stream), body).await
+    } else {
+        exchange(url, hyper_util::rt::TokioIo::new(stream), body).await
+    }
+}
+
+/// The TLS client of an `https://` gateway: rustls with ring, the web PKI's roots (webpki-roots)
+/// and the line's `ca_file=` certificates; the name checked is the url's host.
+async fn tls_connect(
+    settings: &SmsHttpSettings,
+    stream: tokio::net::TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for c in &settings.extra_roots {
+        roots
+            .add(c.clone())
+            .map_err(|e| format!("TLS failed: ca_file certificate: {e}"))?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("TLS failed: {e}"))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let host = settings
+        .url
+        .host
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| format!("TLS failed: {host:?} is not a server name ({e})"))?;
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, stream)
+        .await
+        .map_err(|e| format!("TLS failed: {e}"))
+}
+
+/// `ca_file=`: the PEM certificates in the file (at least one).
+fn read_roots(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let bytes = std::fs::read(path).map_err(|e| format!("ca_file={path}: {e}"))?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("ca_file={path}: not a PEM certificate ({e})"))?;
+    if certs.is_empty() {
+        return Err(format!("ca_file={path}: no PEM certificate in the file"));
+    }
+    Ok(certs)
+}
+
+/// One request over an open connection (plain or TLS): the status code.
+async fn exchange<T>(url: &Endpoint, io: T, body: String) -> Result<u16, String>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| e.to_string())?;
     let conn = tokio::spawn(conn);
-    let host = if url.port == 80 {
+    let default_port = if url.tls { 443 } else { 80 };
+    let host = if url.port == default_port {
         url.host.clone()
     } else {
         format!("{}:{}", url.host, url.port)
@@ -430,26 +524,15 @@ impl Line for SmsHttpLine {
     }
 
     fn place(&mut self, call: &Call, _now: DateTime<Utc>, done: &Completion) -> Placed {
-        let (number, settings, call, done) = (
+        let settings = self.settings.clone();
+        super::spawn_attempt(
             self.number,
-            self.settings.clone(),
-            call.clone(),
-            done.clone(),
-        );
-        tokio::spawn(async move {
-            let _ = done.send((number, Report::Progress(CallProgress::Dialling)));
-            let result = if call.channel != Channel::Sms {
-                result(
-                    37,
-                    0,
-                    format!("an sms_http line cannot place {:?} calls", call.channel),
-                )
-            } else {
-                send(&settings, &call).await
-            };
-            let _ = done.send((number, Report::Done(result)));
-        });
-        Placed::Reported
+            done,
+            call,
+            Channel::Sms,
+            "sms_http",
+            |call| async move { send(&settings, &call).await },
+        )
     }
 }
 
@@ -458,6 +541,7 @@ mod tests {
     use super::*;
     use crate::command::Document;
     use crate::line::line_defs;
+    use std::path::Path;
 
     fn def(line: &str) -> Result<SmsHttpSettings, String> {
         let d = Document::parse(line.as_bytes(), "t.cfg").unwrap();
@@ -474,9 +558,15 @@ mod tests {
         let e = def("$line 7 sms_http url=http://h/ sendr=x\n").unwrap_err();
         assert!(e.contains("did you mean sender=?"), "{e}");
         let e = def("$line 7 sms_http url=h/send\n").unwrap_err();
-        assert!(e.contains("expected http://"), "{e}");
-        let e = def("$line 7 sms_http url=https://h/send\n").unwrap_err();
-        assert!(e.contains("https is not supported"), "{e}");
+        assert!(e.contains("expected http[s]://"), "{e}");
+        let s = def("$line 7 sms_http url=HTTPS://gw.example.net/send?x=1\n").unwrap();
+        assert!(s.url.tls);
+        assert_eq!(s.url.to_string(), "https://gw.example.net:443/send?x=1");
+        let e =
+            def("$line 7 sms_http url=http://h/send ca_file=/nonexistent/ca.pem\n").unwrap_err();
+        assert!(e.contains("ca_file=/nonexistent/ca.pem"), "{e}");
+        let e = def("$line 7 sms_http url=https://h/send ca_file=/etc/hostname\n").unwrap_err();
+        assert!(e.contains("no PEM certificate"), "{e}");
         let e = def("$line 7 sms_http url=http://h:0/\n").unwrap_err();
         assert!(e.contains("port"), "{e}");
         let e = def("$line 7 sms_http sender=x\n").unwrap_err();
@@ -549,6 +639,162 @@ mod tests {
                 .starts_with("id=1.t.FS price=10.00 connection failed"),
             "{r:?}"
         );
+    }
+
+    /// A self-signed certificate for 127.0.0.1 made by `openssl` (as the Postfix test makes
+    /// its relay's): `(dir, cert.pem, key.pem)`; `None` without the program (CI installs it).
+    fn self_signed() -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+            ])
+            .args(["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .args(["-addext", "extendedKeyUsage=serverAuth"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(std::process::Stdio::null())
+            .status();
+        match made {
+            Ok(s) if s.success() => Some((dir, cert, key)),
+            _ if std::env::var_os("CI").is_some() => panic!("openssl is needed (CI installs it)"),
+            _ => {
+                eprintln!("skipped: no openssl to make the test gateway's certificate");
+                None
+            }
+        }
+    }
+
+    /// A one-request HTTPS gateway on 127.0.0.1 (tokio-rustls): answers 200 and hands back
+    /// the request it read.
+    async fn tls_gateway(
+        cert: &Path,
+        key: &Path,
+    ) -> (u16, tokio::task::JoinHandle<Result<String, String>>) {
+        use rustls::pki_types::pem::PemObject;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.map_err(|e| e.to_string())?;
+            let mut tls = acceptor.accept(tcp).await.map_err(|e| e.to_string())?;
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = tls.read(&mut buf).await.map_err(|e| e.to_string())?;
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_string())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    return Err("closed early".into());
+                }
+            }
+            tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = tls.shutdown().await;
+            Ok(String::from_utf8_lossy(&got).to_string())
+        });
+        (port, task)
+    }
+
+    fn sms_call(text: &str) -> Call {
+        Call {
+            job: "t.FS".into(),
+            number: "5550100".into(),
+            channel: Channel::Sms,
+            documents: vec![],
+            message: None,
+            attempt: 1,
+            alternate: false,
+            low_resolution: false,
+            fax_speed: None,
+            header: None,
+            cover: None,
+            email: None,
+            sms: Some(Sms {
+                text: text.into(),
+                price: None,
+                id: "1.t.FS".into(),
+                retry: false,
+            }),
+        }
+    }
+
+    /// An https:// gateway: the message goes over TLS when the gateway's certificate is
+    /// trusted (here by `ca_file=`); a certificate no root vouches for is refused before
+    /// anything is sent, as a failure that is retried (413), saying it was TLS.
+    #[tokio::test]
+    async fn an_https_gateway_gets_the_message_only_over_a_trusted_certificate() {
+        let Some((_dir, cert, key)) = self_signed() else {
+            return;
+        };
+        let (port, gateway) = tls_gateway(&cert, &key).await;
+        let s = def(&format!(
+            "$line 7 sms_http url=https://127.0.0.1:{port}/send ca_file={} timeout=10\n",
+            cert.display()
+        ))
+        .unwrap();
+        let r = send(&s, &sms_call("code 4711")).await;
+        assert_eq!(r.code, CODE_SUBMITTED, "{r:?}");
+        let request = gateway.await.unwrap().unwrap();
+        assert!(request.starts_with("POST /send HTTP/1.1\r\n"), "{request}");
+        assert!(
+            request.contains(&format!("host: 127.0.0.1:{port}")),
+            "{request}"
+        );
+        assert!(
+            request.ends_with("to=5550100&text=code+4711&id=1.t.FS&reply=1"),
+            "{request}"
+        );
+
+        // Without ca_file= only the web PKI's roots are trusted: the self-signed gateway is not.
+        let (port, gateway) = tls_gateway(&cert, &key).await;
+        let s = def(&format!(
+            "$line 7 sms_http url=https://127.0.0.1:{port}/send timeout=10\n"
+        ))
+        .unwrap();
+        let r = send(&s, &sms_call("code 4711")).await;
+        assert_eq!(r.code, CODE_UNREACHABLE, "{r:?}");
+        assert!(r.answerback.starts_with("id=1.t.FS TLS failed: "), "{r:?}");
+        assert!(gateway.await.unwrap().is_err(), "nothing was sent");
     }
 
     #[test]

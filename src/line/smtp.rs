@@ -11,7 +11,7 @@
 
 use super::mail::{self, Failure};
 use super::setting;
-use super::{Call, CallProgress, CallResult, Completion, Line, LineDef, Placed, Report};
+use super::{Call, CallResult, Completion, Line, LineDef, Placed};
 use crate::retry::outcome::Channel;
 use chrono::{DateTime, Utc};
 use lettre::transport::smtp::authentication::Credentials;
@@ -311,20 +311,14 @@ impl Line for SmtpLine {
     fn place(&mut self, call: &Call, _now: DateTime<Utc>, done: &Completion) -> Placed {
         let (cancel_tx, mut cancel) = tokio::sync::watch::channel(false);
         self.cancel = Some(cancel_tx);
-        let (number, settings, call, done) = (
+        let settings = self.settings.clone();
+        super::spawn_attempt(
             self.number,
-            self.settings.clone(),
-            call.clone(),
-            done.clone(),
-        );
-        tokio::spawn(async move {
-            let _ = done.send((number, Report::Progress(CallProgress::Dialling)));
-            let result = if call.channel != Channel::Email {
-                mail::failed(
-                    37,
-                    format!("an smtp line cannot place {:?} calls", call.channel),
-                )
-            } else {
+            done,
+            call,
+            Channel::Email,
+            "smtp",
+            |call| async move {
                 tokio::select! {
                     r = send(&settings, &call) => r,
                     _ = cancel.wait_for(|c| *c) => {
@@ -332,10 +326,8 @@ impl Line for SmtpLine {
                         mail::failed(crate::daemon::CODE_CANCELLED, "cancelled by an operator".into())
                     }
                 }
-            };
-            let _ = done.send((number, Report::Done(result)));
-        });
-        Placed::Reported
+            },
+        )
     }
 }
 

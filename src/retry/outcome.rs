@@ -376,6 +376,36 @@ pub const DEFAULT_TABLE: &[(u32, Option<Channel>, char, &str)] = &[
         'D',
         "SMS gateway unreachable or failing (connection, timeout, HTTP 5xx)",
     ),
+    (
+        420,
+        Some(Channel::Sms),
+        'D',
+        "SMS GSM modem: +CMS ERROR that may pass (network, congestion, modem or SIM busy)",
+    ),
+    (
+        421,
+        Some(Channel::Sms),
+        'Z',
+        "SMS GSM modem: +CMS ERROR about the number or the message (unassigned, barred, invalid PDU)",
+    ),
+    (
+        422,
+        Some(Channel::Sms),
+        'Z',
+        "SMS status report: permanent error (TP-ST 0x40-0x5F)",
+    ),
+    (
+        423,
+        Some(Channel::Sms),
+        'D',
+        "SMS status report: temporary error, the service centre stopped trying (TP-ST 0x60-0x7F)",
+    ),
+    (
+        424,
+        Some(Channel::Sms),
+        'D',
+        "SMS GSM modem failed during the send (no answer, no prompt, port lost, line not up)",
+    ),
     (1000, None, 'S', "fax hang-up 0: normal end"),
     (
         1001,

@@ -6,6 +6,7 @@
 //! The in-memory picture of the queues is [`index`], fed by [`watch`] and by scans. This module
 //! never decides anything about a job's retries: that is the engine's.
 
+pub mod claim;
 pub mod counts;
 pub mod destlock;
 pub mod dnc;
@@ -16,6 +17,7 @@ pub mod pathmap;
 pub mod progress;
 pub mod report;
 pub mod rewrite;
+pub mod shared;
 pub mod snapshot;
 pub mod store;
 pub mod summary;

@@ -83,7 +83,11 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
         Ok(()) => return std::fs::remove_file(from),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(e),
-        Err(_) => {}
+        Err(e) => {
+            if let Some(gone) = source_gone(from, &e) {
+                return Err(gone);
+            }
+        }
     }
     if std::fs::symlink_metadata(to).is_ok() {
         return Err(io::Error::new(
@@ -91,7 +95,37 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
             format!("{} exists", to.display()),
         ));
     }
-    std::fs::rename(from, to)
+    std::fs::rename(from, to).map_err(|e| source_gone(from, &e).unwrap_or(e))
+}
+
+/// Claims `from` (a job in a queue, or in `SENT`/`FAIL`, which other nodes may be claiming at
+/// the same moment) into `to`, a name in the claiming node's own `ACTIVE/<node>/`. A plain
+/// `rename(2)`: atomic on the source, so of several nodes claiming one job exactly one gets
+/// it, on every file system. [`rename_noreplace`]'s fallback (`link(2)` then `unlink(2)`, where
+/// `RENAME_NOREPLACE` is refused, as on sshfs) is not: two nodes can both link the job before
+/// either unlinks it, and both dial it. The destination is checked first, which cannot race:
+/// only this node puts names into its own directory.
+pub fn claim_into_own(from: &Path, to: &Path) -> io::Result<()> {
+    if std::fs::symlink_metadata(to).is_ok() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists", to.display()),
+        ));
+    }
+    std::fs::rename(from, to).map_err(|e| source_gone(from, &e).unwrap_or(e))
+}
+
+/// sshfs answers a link or rename whose source another client just moved with `EPERM` (the
+/// SFTP server's generic failure), not `ENOENT`: when `from` is indeed gone, the error is the
+/// `NotFound` a lost race is everywhere else (not a spool refusing writes).
+fn source_gone(from: &Path, e: &io::Error) -> Option<io::Error> {
+    match std::fs::symlink_metadata(from) {
+        Err(m) if m.kind() == io::ErrorKind::NotFound => Some(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} is gone (moved by another process): {e}", from.display()),
+        )),
+        _ => None,
+    }
 }
 
 /// Moves `from` into `dir` under `name`, or under the first free `STEM_n.EXT` when `name` is
@@ -475,9 +509,22 @@ impl Store {
     /// land in that one directory), and before the call the source directory is fsynced
     /// ([`Store::write_claim`]). A crash in between leaves the job in its queue or claimed and
     /// never dialled; recovery puts the latter back unchanged. One fsync fewer per attempt.
+    /// The rename is [`claim_into_own`]: exclusive on the job, also on a network mount.
     pub fn rename_claim(&self, point: Point, from: &Path, to: &Path) -> io::Result<()> {
         self.check(point)?;
-        rename_noreplace(from, to)
+        claim_into_own(from, to)
+    }
+    /// A claim into this node's own `ACTIVE/<node>/` ([`claim_into_own`]) made durable at once
+    /// (both directories fsynced, the destination first): for claims that are not followed by
+    /// a claim write (a cancel, a rejection, a late report's job).
+    pub fn rename_claim_durable(&self, point: Point, from: &Path, to: &Path) -> io::Result<()> {
+        self.check(point)?;
+        claim_into_own(from, to)?;
+        fsync_dir(parent(to))?;
+        if parent(from) != parent(to) {
+            fsync_dir(parent(from))?;
+        }
+        Ok(())
     }
     /// The claim write: [`write_atomic`] of the claimed job over the file [`Store::rename_claim`]
     /// moved (its fsync of the `ACTIVE/<node>` directory makes that rename durable too), then an
