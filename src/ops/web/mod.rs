@@ -817,7 +817,7 @@ pub enum StepOut {
         speed: u16,
         /// What the other end said (remote ID, Message-ID or SMTP reply, SMS id, price and
         /// delivery-report status), the fields it had.
-        remote: crate::retry::remote::Remote,
+        remote: Box<crate::retry::remote::Remote>,
     },
     /// A retry note.
     Retry {
@@ -856,9 +856,11 @@ impl StepOut {
                 pages_sent: record.map_or(0, |r| r.sent),
                 pages_scheduled: record.map_or(0, |r| r.scheduled),
                 speed: record.map_or(0, |r| r.baud),
-                remote: record
-                    .map(|r| crate::retry::remote::Remote::read(r.kind, r.answerback()))
-                    .unwrap_or_default(),
+                remote: Box::new(
+                    record
+                        .map(|r| crate::retry::remote::Remote::read(r.kind, r.answerback()))
+                        .unwrap_or_default(),
+                ),
             },
             Step::Retry(n) => StepOut::Retry {
                 at: when::rfc3339(v.instant(n.at), tz),
