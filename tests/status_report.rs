@@ -229,6 +229,15 @@ fn report_tells_what_each_channel_answered() {
         "{j}"
     );
     assert_eq!(a[1]["pages_sent"], serde_json::Value::Null, "{j}");
+    // Each attempt says what the engine decided after it: the mail's 450 was retried by the
+    // first entry of the list that applies (here the built-in shared one).
+    assert_eq!(a[0]["why"]["action"], "retry", "{j}");
+    assert_eq!(a[0]["why"]["entry"], 1, "{j}");
+    let reason = a[0]["why"]["reason"].as_str().unwrap();
+    assert!(reason.contains("entry 1 of 1"), "{j}");
+    assert_eq!(a[1]["why"]["action"], "done", "{j}");
+    let text = ok(&redial(base, &["report", "mail"]));
+    assert!(text.contains("decided: outcome 2450"), "{text}");
 
     let text = ok(&redial(base, &[&["report", "sms"][..], &now[..]].concat()));
     assert!(

@@ -516,27 +516,19 @@ fn operators_without_a_token_and_bad_lines_stop_the_start() {
     let dir = spool(&format!(
         "$web_token {TOKEN}\n$web_user carol rol=view hash=x\n"
     ));
-    let out = Command::new(BIN)
-        .args([
-            "web",
-            "--listen",
-            "127.0.0.1:0",
-            "--cfg",
-            "redial.cfg",
-            "--base",
-            ".",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let err = refused_start(dir.path());
     assert!(
         err.contains("redial.cfg line 5") && err.contains("did you mean role=?"),
         "{err}"
     );
     // A mistyped command name gets the registry's suggestion.
     let dir = spool(&format!("$web_token {TOKEN}\n$web_usr carol\n"));
+    let err = refused_start(dir.path());
+    assert!(err.contains("did you mean $web_user?"), "{err}");
+}
+
+/// Starts `redial web` on the spool in `dir`, which must refuse to start: its stderr.
+fn refused_start(dir: &std::path::Path) -> String {
     let out = Command::new(BIN)
         .args([
             "web",
@@ -547,10 +539,9 @@ fn operators_without_a_token_and_bad_lines_stop_the_start() {
             "--base",
             ".",
         ])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(err.contains("did you mean $web_user?"), "{err}");
+    assert!(!out.status.success(), "redial web started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }

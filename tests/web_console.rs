@@ -397,6 +397,29 @@ fn every_json_answer_writes_times_in_rfc3339_with_the_offset() {
     );
     let (_, job) = json(&addr, "/api/jobs/8.FS");
     assert_eq!(job["steps"][0]["at"], "2026-03-02T08:00:00+01:00", "{job}");
+    // Each attempt says what the retry engine decided after it, and why.
+    assert_eq!(job["steps"][0]["why"]["action"], "fail", "{job}");
+    assert_eq!(
+        job["steps"][0]["why"]["reason"], "too many busy signals",
+        "{job}"
+    );
+    let (_, job) = json(&addr, "/api/jobs/2.FS");
+    let why = &job["steps"][0]["why"];
+    assert_eq!(
+        (why["action"].as_str(), why["entry"].as_u64()),
+        (Some("retry"), Some(1)),
+        "{job}"
+    );
+    assert!(
+        why["at"].as_str().unwrap().starts_with("2026-03-02T11:3"),
+        "{job}"
+    );
+    assert!(
+        why["reason"].as_str().unwrap().contains("entry 1 of 1"),
+        "{job}"
+    );
+    let (_, page) = common::web::get(&addr, "/job/2.FS", TOKEN);
+    assert!(page.contains("retry at 2026-03-02 11:3"), "{page}");
 }
 
 #[test]

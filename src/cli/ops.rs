@@ -443,6 +443,9 @@ pub fn report(a: ReportArgs) -> Result<()> {
                 if let Some(said) = x.remote.describe() {
                     println!("{:<20} {said}", "");
                 }
+                if let Some(w) = x.why.as_ref().filter(|w| w.action != "done") {
+                    println!("{:<20} decided: {}", "", w.reason);
+                }
             }
             report::HistoryLine::Note(n) => {
                 let how = if n.kind == "auto" {

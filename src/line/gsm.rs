@@ -144,7 +144,10 @@ impl GsmSettings {
 
 /// Whether a `$line` definition is a GSM line (a device path with `type=sms`).
 pub fn is_gsm(def: &LineDef) -> bool {
-    def.kind.starts_with('/') && def.param("type").is_some()
+    def.kind.starts_with('/')
+        && def
+            .param("type")
+            .is_some_and(|t| t.eq_ignore_ascii_case("sms"))
 }
 
 // ----- reference files -----
@@ -956,6 +959,23 @@ mod tests {
     fn def(line: &str) -> Result<GsmSettings, String> {
         let d = Document::parse(line.as_bytes(), "t.cfg").unwrap();
         GsmSettings::from_def(&line_defs(&d).unwrap()[0])
+    }
+
+    /// Only `type=sms` makes a serial line a GSM modem: `type=fax`, `voice` and `both` are a
+    /// fax/voice modem's (a `class=1 type=fax` line was taken for a GSM one and refused).
+    #[test]
+    fn only_type_sms_is_a_gsm_line() {
+        let kinds = |cfg: &str| -> Vec<bool> {
+            let d = Document::parse(cfg.as_bytes(), "t.cfg").unwrap();
+            line_defs(&d).unwrap().iter().map(is_gsm).collect()
+        };
+        assert_eq!(
+            kinds(
+                "$line 1 /dev/ttyS0 type=sms\n$line 2 /dev/ttyS1 class=1 type=fax\n\
+                 $line 3 /dev/ttyS2 type=voice\n$line 4 /dev/ttyS3 type=SMS\n$line 5 /dev/ttyS4\n"
+            ),
+            [true, false, false, true, false]
+        );
     }
 
     #[test]

@@ -152,7 +152,11 @@ impl ModemSettings {
                         "fax" => (true, false),
                         "voice" => (false, true),
                         "both" => (true, true),
-                        _ => return Err(format!("type={v}: expected fax, voice or both")),
+                        _ => {
+                            return Err(format!(
+                                "type={v}: expected fax, voice or both (or sms for a GSM modem)"
+                            ))
+                        }
                     }
                 }
                 "init" => {

@@ -605,33 +605,16 @@ mod tests {
             "$line 7 sms_http url=http://127.0.0.1:{port}/send timeout=5\n"
         ))
         .unwrap();
-        let sms = Sms {
-            text: " ".into(),
-            price: Some("10.00".into()),
-            id: "1.t.FS".into(),
-            retry: false,
+        let priced = |text: &str| {
+            let mut call = sms_call(text);
+            if let Some(sms) = call.sms.as_mut() {
+                sms.price = Some("10.00".into());
+            }
+            call
         };
-        let mut call = Call {
-            job: "t.FS".into(),
-            number: "5550100".into(),
-            channel: Channel::Sms,
-            documents: vec![],
-            message: None,
-            attempt: 1,
-            alternate: false,
-            low_resolution: false,
-            fax_speed: None,
-            header: None,
-            cover: None,
-            email: None,
-            sms: Some(sms.clone()),
-        };
-        let r = send(&s, &call).await;
+        let r = send(&s, &priced(" ")).await;
         assert_eq!(r.code, crate::daemon::CODE_INVALID, "{r:?}");
-        call.sms = Some(Sms {
-            text: "hi".into(),
-            ..sms
-        });
+        let call = priced("hi");
         let r = send(&s, &call).await;
         assert_eq!(r.code, CODE_UNREACHABLE, "{r:?}");
         assert!(

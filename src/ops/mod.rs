@@ -25,3 +25,4 @@ pub mod retry;
 pub mod scan;
 pub mod sweep;
 pub mod web;
+pub mod why;

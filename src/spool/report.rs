@@ -330,6 +330,10 @@ pub struct AttemptLine {
     /// and report status), each under its own key.
     #[serde(flatten)]
     pub remote: Remote,
+    /// What the retry engine decided after it, replayed from the records before it (the list
+    /// entry and retry time, or why the job failed); absent when the job cannot be loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<crate::ops::why::Why>,
 }
 
 /// An SMS the gateway took, waiting for its delivery report (`$sms_pending`).
@@ -525,6 +529,16 @@ pub fn report_with(
         _ => None,
     };
     let channel = job.channel();
+    let whys = load::job_from_document(doc.clone(), path.parent(), sys, None)
+        .map(|l| {
+            crate::ops::why::replay(
+                &l,
+                outcomes,
+                load::queue_of(path, &l.job),
+                load::job_seed(path),
+            )
+        })
+        .unwrap_or_default();
     let n = job.records.len();
     let attempts = job
         .records
@@ -563,6 +577,7 @@ pub fn report_with(
                 channel: crate::retry::outcome::Channel::from_type_code(r.kind)
                     .map_or("fax", |c| c.name()),
                 remote: Remote::read(r.kind, r.answerback()),
+                why: whys.get(i).cloned(),
             }
         })
         .collect();

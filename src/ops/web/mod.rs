@@ -793,6 +793,20 @@ pub struct JobDetail {
     pub destination: Option<String>,
 }
 
+/// What the retry engine decided after an attempt, for the API ([`crate::ops::why::Why`] with
+/// the time in RFC 3339 in the console's zone).
+#[derive(Debug, Serialize)]
+pub struct WhyOut {
+    /// `retry`, `fail` or `done`.
+    pub action: &'static str,
+    /// For a retry: when it was scheduled for.
+    pub at: Option<String>,
+    /// The list entry used (1-based), when one was.
+    pub entry: Option<usize>,
+    /// The engine's sentence.
+    pub reason: String,
+}
+
 /// One step of a job's history for the API (times in RFC 3339).
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -818,6 +832,10 @@ pub enum StepOut {
         /// What the other end said (remote ID, Message-ID or SMTP reply, SMS id, price and
         /// delivery-report status), the fields it had.
         remote: Box<crate::retry::remote::Remote>,
+        /// What the retry engine decided after it (the list entry, the retry time and why, or
+        /// why the job failed), replayed from the records before it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        why: Option<Box<WhyOut>>,
     },
     /// A retry note.
     Retry {
@@ -838,6 +856,7 @@ impl StepOut {
         st: &Step,
         v: &JobView,
         record: Option<&crate::retry::attempt::AttemptRecord>,
+        why: Option<&crate::ops::why::Why>,
         tz: chrono_tz::Tz,
     ) -> StepOut {
         match st {
@@ -861,6 +880,14 @@ impl StepOut {
                         .map(|r| crate::retry::remote::Remote::read(r.kind, r.answerback()))
                         .unwrap_or_default(),
                 ),
+                why: why.map(|w| {
+                    Box::new(WhyOut {
+                        action: w.action,
+                        at: w.at.map(|t| when::rfc3339(t, tz)),
+                        entry: w.entry,
+                        reason: w.reason.clone(),
+                    })
+                }),
             },
             Step::Retry(n) => StepOut::Retry {
                 at: when::rfc3339(v.instant(n.at), tz),
@@ -889,15 +916,21 @@ fn job_detail(s: &WebState, name: &str, now: DateTime<Utc>) -> Option<(JobView, 
     let d = JobDetail {
         place: place_name(&v.place),
         steps: {
-            let mut attempts = v.records.iter();
+            let whys = history_why(s, &v);
+            let mut attempts = v
+                .records
+                .iter()
+                .zip(whys.iter().map(Some).chain(std::iter::repeat(None)));
             v.steps
                 .iter()
                 .map(|st| {
-                    let record = match st {
-                        Step::Attempt { .. } => attempts.next(),
-                        Step::Retry(_) => None,
+                    let (record, why) = match st {
+                        Step::Attempt { .. } => {
+                            attempts.next().map_or((None, None), |(r, w)| (Some(r), w))
+                        }
+                        Step::Retry(_) => (None, None),
                     };
-                    StepOut::of(st, &v, record, s.tz())
+                    StepOut::of(st, &v, record, why, s.tz())
                 })
                 .collect()
         },
@@ -905,6 +938,30 @@ fn job_detail(s: &WebState, name: &str, now: DateTime<Utc>) -> Option<(JobView, 
         destination: v.destination.clone(),
     };
     Some((v, d))
+}
+
+/// The retry engine's decision after each of `v`'s attempts (empty when the job cannot be
+/// loaded as the daemon loads it: its reason is shown elsewhere).
+fn history_why(s: &WebState, v: &JobView) -> Vec<crate::ops::why::Why> {
+    match crate::load::load_job(&v.path, &s.sys, None) {
+        Ok(l) => crate::ops::why::replay(
+            &l,
+            &s.sys.outcomes,
+            crate::load::queue_of(&v.path, &l.job),
+            crate::load::job_seed(&v.path),
+        ),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// What the engine decided after an attempt, for the job page (`; `-led; nothing after the
+/// success).
+fn why_text(w: &crate::ops::why::Why, tz: chrono_tz::Tz) -> String {
+    match (w.action, w.at) {
+        ("retry", Some(at)) => format!("; retry at {}: {}", when::local(at, tz), w.reason),
+        ("fail", _) => format!("; failed: {}", w.reason),
+        _ => String::new(),
+    }
 }
 
 /// What else an attempt record says, for the job page: pages sent of those scheduled and the
@@ -1030,6 +1087,7 @@ async fn job_page(
             }
             _ => (Vec::new(), String::new()),
         };
+        let whys = history_why(&s, &v);
         let mut attempt = 0;
         page(JobPage {
             csrf,
@@ -1066,7 +1124,10 @@ async fn job_page(
                                 .get(attempt - 1)
                                 .map(attempt_extra)
                                 .unwrap_or_default()
-                        ),
+                        ) + &whys
+                            .get(attempt - 1)
+                            .map(|w| why_text(w, s.tz()))
+                            .unwrap_or_default(),
                         css: match class {
                             'S' => "ok",
                             'Z' => "final",
