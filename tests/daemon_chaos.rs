@@ -11,9 +11,10 @@
 mod common;
 
 use chrono::{DateTime, Utc};
+use common::calls::{assert_never_twice_at_once, calls_in, StopSpan};
 use common::spool::*;
 use redial::command::Document;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -75,78 +76,6 @@ fn launch(dir: &Path, node: &str) -> Child {
         .stdin(std::process::Stdio::null())
         .spawn()
         .unwrap()
-}
-
-#[derive(Debug, Clone)]
-struct Call {
-    node: String,
-    job: String,
-    number: String,
-    start: DateTime<Utc>,
-    /// The end and whether it was a late report; None when the node was killed mid-call.
-    end: Option<(DateTime<Utc>, bool)>,
-}
-
-/// The calls each node's log shows: a dial, then on the same line an end (attempt ended or a
-/// late report), or nothing when the process died first (its successor's recovery of the job
-/// is not the call's end).
-fn calls(dir: &Path) -> Vec<Call> {
-    let mut out = Vec::new();
-    for node in NODES {
-        let text = std::fs::read_to_string(dir.join(format!("{node}.jsonl"))).unwrap_or_default();
-        let mut open: HashMap<String, usize> = HashMap::new(); // job -> index in out
-        for line in text.lines() {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue; // a line cut by SIGKILL
-            };
-            let at: DateTime<Utc> = v["timestamp"].as_str().unwrap().parse().unwrap();
-            let f = &v["fields"];
-            let msg = f["message"].as_str().unwrap_or("");
-            let job = f["job"]
-                .as_str()
-                .unwrap_or("")
-                .trim_matches('"')
-                .to_string();
-            if msg == "spooler running" {
-                open.clear(); // a new process: whatever was up died with the old one
-            } else if msg == "recovering a job left in ACTIVE" {
-                // A new process (it recovers before it says "spooler running") finds the job
-                // its killed predecessor had dialled: that call ended when the process died, at
-                // an instant the log does not show. The "attempt ended" that follows is the
-                // recovery's (outcome 66), not the call's end.
-                open.remove(&job);
-            } else if msg == "dialling" {
-                open.insert(job.clone(), out.len());
-                out.push(Call {
-                    node: node.into(),
-                    job,
-                    number: f["number"].as_str().unwrap_or("").into(),
-                    start: at,
-                    end: None,
-                });
-            } else if msg == "attempt ended" || msg.starts_with("late report") {
-                if let Some(i) = open.remove(&job) {
-                    out[i].end = Some((at, msg.starts_with("late report")));
-                }
-            }
-        }
-    }
-    out
-}
-
-fn overlaps(calls: &[&Call]) -> Vec<(Call, Call)> {
-    let mut bad = Vec::new();
-    for (i, x) in calls.iter().enumerate() {
-        for y in &calls[i + 1..] {
-            let (Some((xe, _)), Some((ye, _))) = (x.end, y.end) else {
-                continue;
-            };
-            if x.start < ye && y.start < xe {
-                bad.push(((*x).clone(), (*y).clone()));
-            }
-        }
-    }
-    bad
 }
 
 fn campaign(secs: u64, jobs: usize, seed: u64) {
@@ -245,7 +174,7 @@ fn campaign(secs: u64, jobs: usize, seed: u64) {
         assert_eq!(d.len(), 1, "{n} is in {d:?}");
     }
     // Records: final S in SENT, Z in FAIL, none before; one per dial.
-    let calls = calls(dir.path());
+    let calls = calls_in(dir.path(), &NODES);
     let mut dials: BTreeMap<String, usize> = BTreeMap::new();
     for c in &calls {
         *dials.entry(c.job.clone()).or_default() += 1;
@@ -283,31 +212,15 @@ fn campaign(secs: u64, jobs: usize, seed: u64) {
     // No two calls of one job, and no two calls to one number, at once. The fencing rule's one
     // exception: a call that was up while its node was stopped past its lease (the others may
     // take the job over, or break its number's lock, meanwhile). Late reports are such calls.
-    let stalled = |c: &Call| {
-        let i = NODES.iter().position(|n| *n == c.node).unwrap();
-        let end = c.end.map_or(c.start, |e| e.0);
-        stop_spans
-            .iter()
-            .any(|(n, from, to)| *n == i && *from < end && c.start < *to)
-    };
-    let settled: Vec<&Call> = calls
+    let spans: Vec<StopSpan> = stop_spans
         .iter()
-        .filter(|c| c.end.is_some_and(|(_, late)| !late) && !stalled(c))
+        .map(|(n, from, to)| StopSpan {
+            node: NODES[*n].to_string(),
+            from: *from,
+            to: *to,
+        })
         .collect();
-    let mut by_job: BTreeMap<&str, Vec<&Call>> = BTreeMap::new();
-    let mut by_number: BTreeMap<&str, Vec<&Call>> = BTreeMap::new();
-    for c in &settled {
-        by_job.entry(&c.job).or_default().push(c);
-        by_number.entry(&c.number).or_default().push(c);
-    }
-    for (j, cs) in &by_job {
-        let o = overlaps(cs);
-        assert!(o.is_empty(), "job {j} dialled twice at once: {o:?}");
-    }
-    for (n, cs) in &by_number {
-        let o = overlaps(cs);
-        assert!(o.is_empty(), "number {n} called twice at once: {o:?}");
-    }
+    assert_never_twice_at_once(&calls, &spans);
     let late = calls.iter().filter(|c| c.end.is_some_and(|e| e.1)).count();
     let mut per_node: BTreeMap<&str, usize> = BTreeMap::new();
     for c in &calls {

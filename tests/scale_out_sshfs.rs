@@ -2,7 +2,8 @@
 //! twice with sshfs (each mount is one machine's view of the file server, with its own caches
 //! and its own flock), a real `redial run` node on each, a campaign with a SIGKILL of one node and
 //! a SIGSTOP/SIGCONT of the other. Every job must end once, no job sit in two places at any
-//! moment, nothing stay in ACTIVE; a second `--node n1` through the other mount must refuse; and
+//! moment, no job or number be dialled twice at once (four jobs share each number), nothing
+//! stay in ACTIVE; a second `--node n1` through the other mount must refuse; and
 //! the start-up check must name the missing cache option of a mount made without it.
 //!
 //! Needs root, openssh-server, sshfs and /dev/fuse (`.ci/run` installs them); elsewhere it says
@@ -10,7 +11,10 @@
 
 mod common;
 
-use common::spool::{census, dialling_in, landed, signal, start_logging_to, wait_until, Node};
+use common::calls::{assert_never_twice_at_once, calls_in, StopSpan};
+use common::spool::{
+    census, dialling_in, landed, signal, start_json_logging_to, start_logging_to, wait_until, Node,
+};
 use common::sshfs::{skip, Rig, SAFE_OPTIONS};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -43,7 +47,9 @@ fn server_spool(rig: &Rig) -> PathBuf {
 fn drop_job(spool: &Path, i: usize) {
     let q = ["TOSEND", "TOSEND1", "TOSEND2"][i % 3];
     let tmp = spool.join(q).join(format!("{i:08}.TFS"));
-    std::fs::write(&tmp, format!("$fax_phone 555{i:04}\n")).unwrap();
+    // Four jobs per number: the nodes on the two mounts also contend for numbers (one call
+    // to a number at a time, across mounts, through the destination locks).
+    std::fs::write(&tmp, format!("$fax_phone 555{:04}\n", i % 20)).unwrap();
     std::fs::rename(&tmp, spool.join(q).join(format!("{i:08}.FS"))).unwrap();
 }
 
@@ -100,10 +106,10 @@ fn a_campaign_on_two_mounts_with_a_kill_and_a_stall_ends_every_job_once() {
     for i in 1..=JOBS / 2 {
         drop_job(&spool, i);
     }
-    let n1_log = logs.path().join("n1.log");
-    let n2_log = logs.path().join("n2.log");
-    let mut n1 = start_logging_to(&a, "n1", &n1_log);
-    let n2 = start_logging_to(&b, "n2", &n2_log);
+    let n1_log = logs.path().join("n1.jsonl");
+    let n2_log = logs.path().join("n2.jsonl");
+    let mut n1 = start_json_logging_to(&a, "n1", &n1_log);
+    let n2 = start_json_logging_to(&b, "n2", &n2_log);
     // The second half arrives through the other machine's mount while both run: found by the
     // shared spool's rescans (inotify sees nothing of another mount's writes).
     let b_spool = b.join("spool");
@@ -122,7 +128,7 @@ fn a_campaign_on_two_mounts_with_a_kill_and_a_stall_ends_every_job_once() {
     );
     n1.kill().unwrap();
     n1.wait().unwrap();
-    let n1 = start_logging_to(&a, "n1", &n1_log);
+    let n1 = start_json_logging_to(&a, "n1", &n1_log);
     let pid = n1.id().to_string();
     assert!(
         wait_until(Duration::from_secs(20), || {
@@ -157,12 +163,18 @@ fn a_campaign_on_two_mounts_with_a_kill_and_a_stall_ends_every_job_once() {
         "n2 never dialled: {}",
         log(&n2_log)
     );
+    let stopped_at = chrono::Utc::now();
     signal(&n2, "STOP");
     let taken = wait_until(Duration::from_secs(20), || {
         each_job_in_one_place(&spool);
         !spool.join("ACTIVE/n2").exists()
     });
     signal(&n2, "CONT");
+    let stops = [StopSpan {
+        node: "n2".into(),
+        from: stopped_at,
+        to: chrono::Utc::now(),
+    }];
     assert!(
         taken,
         "n2's directory was never taken over: {}",
@@ -202,6 +214,11 @@ fn a_campaign_on_two_mounts_with_a_kill_and_a_stall_ends_every_job_once() {
     assert!(jobs_below(&spool.join("ACTIVE")).is_empty());
     assert!(!spool.join("ACTIVE/n1.claim").exists() && !spool.join("ACTIVE/n2.claim").exists());
     assert!(log(&n2_log).contains("lost its lease"), "{}", log(&n2_log));
+    // No job and no number twice at once across the two machines (the nodes' own logs), but
+    // for what n2 had up while it was stopped.
+    let calls = calls_in(logs.path(), &["n1", "n2"]);
+    let judged = assert_never_twice_at_once(&calls, &stops);
+    assert!(judged >= JOBS / 2, "only {judged} calls ended in the logs");
 }
 
 #[test]

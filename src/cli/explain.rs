@@ -283,11 +283,7 @@ fn channel_effects(
         );
     }
     if e.price_down {
-        let step = doc
-            .last("sms_price_step")
-            .and_then(|c| c.arg(0).and_then(|s| s.parse::<usize>().ok()))
-            .unwrap_or(0)
-            .saturating_add(1);
+        let step = redial::line::sms_http::price_step(doc).saturating_add(1);
         said.push(match doc.last("sms_price").map(|c| c.joined()) {
             Some(list) => {
                 let points = list.split_whitespace().count();

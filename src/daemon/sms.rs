@@ -46,10 +46,7 @@ pub fn pending(doc: &Document) -> Option<Pending> {
 
 /// What attempt `attempt` of job `name` sends.
 pub(super) fn sms_parts(doc: &Document, name: &str, attempt: usize) -> Sms {
-    let step = doc
-        .last("sms_price_step")
-        .and_then(|c| c.arg(0).and_then(|s| s.parse::<usize>().ok()))
-        .unwrap_or(0);
+    let step = crate::line::sms_http::price_step(doc);
     Sms {
         text: doc
             .all("sms_text")

@@ -86,6 +86,14 @@ pub fn job_of(id: &str) -> Option<String> {
     crate::spool::is_job_name(job).then(|| job.to_string())
 }
 
+/// How many NO_CREDIT retries stepped the job's price down so far (`$sms_price_step`, which
+/// the spooler counts up on each `P`-prefixed retry; 0 when absent or not a number).
+pub fn price_step(doc: &crate::command::Document) -> usize {
+    doc.last("sms_price_step")
+        .and_then(|c| c.arg(0).and_then(|s| s.parse::<usize>().ok()))
+        .unwrap_or(0)
+}
+
 /// The price point for step `step` of a `$sms_price` list ("10.00 5.00 4.50"): the last point
 /// once the steps run past the list.
 pub fn price_at(list: &str, step: usize) -> Option<String> {
@@ -627,6 +635,11 @@ mod tests {
     /// A self-signed certificate for 127.0.0.1 made by `openssl` (as the Postfix test makes
     /// its relay's): `(dir, cert.pem, key.pem)`; `None` without the program (CI installs it).
     fn self_signed() -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
+        self_signed_for("IP:127.0.0.1")
+    }
+
+    /// As [`self_signed`], for the subject alternative name `san` (`IP:…` or `DNS:…`).
+    fn self_signed_for(san: &str) -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
         let made = std::process::Command::new("openssl")
@@ -639,7 +652,7 @@ mod tests {
                 "ec_paramgen_curve:prime256v1",
             ])
             .args(["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
-            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+            .args(["-addext", &format!("subjectAltName={san}")])
             .args(["-addext", "basicConstraints=critical,CA:FALSE"])
             .args(["-addext", "extendedKeyUsage=serverAuth"])
             .arg("-keyout")
@@ -772,6 +785,25 @@ mod tests {
         let (port, gateway) = tls_gateway(&cert, &key).await;
         let s = def(&format!(
             "$line 7 sms_http url=https://127.0.0.1:{port}/send timeout=10\n"
+        ))
+        .unwrap();
+        let r = send(&s, &sms_call("code 4711")).await;
+        assert_eq!(r.code, CODE_UNREACHABLE, "{r:?}");
+        assert!(r.answerback.starts_with("id=1.t.FS TLS failed: "), "{r:?}");
+        assert!(gateway.await.unwrap().is_err(), "nothing was sent");
+    }
+
+    /// A certificate the line trusts (its own `ca_file=`) but made out to another host than
+    /// the url's is refused as well: trust in a certificate is not trust in any host.
+    #[tokio::test]
+    async fn a_trusted_certificate_for_another_host_is_refused() {
+        let Some((_dir, cert, key)) = self_signed_for("DNS:gateway.example") else {
+            return;
+        };
+        let (port, gateway) = tls_gateway(&cert, &key).await;
+        let s = def(&format!(
+            "$line 7 sms_http url=https://127.0.0.1:{port}/send ca_file={} timeout=10\n",
+            cert.display()
         ))
         .unwrap();
         let r = send(&s, &sms_call("code 4711")).await;

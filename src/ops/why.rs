@@ -32,10 +32,17 @@ pub struct Why {
 pub fn replay(loaded: &LoadedJob, outcomes: &OutcomeTable, queue_from: u8, seed: u64) -> Vec<Why> {
     let cal = loaded.policy.calendar();
     let records = &loaded.job.records;
-    let mut before = loaded.job.clone();
+    // The job as the engine saw it before each attempt: its records grow one at a time (each
+    // record cloned once, not once per later attempt).
+    let mut before = crate::job::Job {
+        records: Vec::with_capacity(records.len()),
+        ..loaded.job.clone()
+    };
     let mut out = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
-        before.records = records[..i].to_vec();
+        if i > 0 {
+            before.records.push(records[i - 1].clone());
+        }
         let channel = Channel::from_type_code(r.kind)
             .or(loaded.job.channel())
             .unwrap_or(Channel::Fax);

@@ -470,8 +470,11 @@ pub fn report_with(
     let (mut standing_name, mut next_start, mut next_start_local, mut no_start) =
         (None, None, None, None);
     let mut sms_pending = None;
+    // The job with its profile, loaded once (its standing in a queue, and the retry engine's
+    // replay over its attempts); `None` when it cannot be loaded as the daemon loads it.
+    let loaded = load::job_from_document(doc.clone(), layout.root.parent(), sys, None).ok();
     if let Some(super::Place::Queue(_)) = layout.place_of(path) {
-        if let Some(l) = load_queued(path, sys, layout.root.parent()) {
+        if let Some(l) = &loaded {
             let cal = l.policy.calendar();
             let waiting = crate::daemon::sms::pending(&doc);
             if let Some(p) = waiting {
@@ -529,10 +532,11 @@ pub fn report_with(
         _ => None,
     };
     let channel = job.channel();
-    let whys = load::job_from_document(doc.clone(), path.parent(), sys, None)
+    let whys = loaded
+        .as_ref()
         .map(|l| {
             crate::ops::why::replay(
-                &l,
+                l,
                 outcomes,
                 load::queue_of(path, &l.job),
                 load::job_seed(path),

@@ -97,11 +97,7 @@ pub fn apply(doc: &mut Document, d: &Decision, rec: &AttemptRecord, cal: &Calend
             doc.set("fax_speed", &[&next.to_string()]);
         }
         if e.price_down {
-            let step = doc
-                .last("sms_price_step")
-                .and_then(|c| c.take_arg(0))
-                .and_then(|s| s.parse::<u32>().ok())
-                .unwrap_or(0);
+            let step = crate::line::sms_http::price_step(doc);
             doc.set("sms_price_step", &[&(step.saturating_add(1)).to_string()]);
         }
         for (name, args) in &e.params {

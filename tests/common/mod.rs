@@ -1,3 +1,4 @@
+pub mod calls;
 pub mod hwsim;
 pub mod inproc;
 pub mod ns;

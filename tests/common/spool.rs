@@ -58,6 +58,15 @@ pub fn start(dir: &Path, node: &str) -> Node {
 
 /// `redial run` as `node` in `dir`, its stderr appended to `log`.
 pub fn start_logging_to(dir: &Path, node: &str, log: &Path) -> Node {
+    start_with(dir, node, log, &[])
+}
+
+/// As [`start_logging_to`], the log in JSON lines (`--json`, what `common::calls` reads).
+pub fn start_json_logging_to(dir: &Path, node: &str, log: &Path) -> Node {
+    start_with(dir, node, log, &["--json"])
+}
+
+fn start_with(dir: &Path, node: &str, log: &Path, extra: &[&str]) -> Node {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -65,6 +74,7 @@ pub fn start_logging_to(dir: &Path, node: &str, log: &Path) -> Node {
         .unwrap();
     Command::new(BIN)
         .args(["run", "--cfg", "redial.cfg", "--node", node, "--base", "."])
+        .args(extra)
         .current_dir(dir)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())

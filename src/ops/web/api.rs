@@ -48,7 +48,7 @@ pub(super) async fn api_job(
         return d.json();
     }
     blocking(move || match job_detail(&s, &name, s.clock.now()) {
-        Some((_, d)) => Json(d).into_response(),
+        Some((_, d, _)) => Json(d).into_response(),
         None => (
             StatusCode::NOT_FOUND,
             Json(serde_json::json!({"error": format!("no job {name:?}")})),

@@ -899,7 +899,13 @@ impl StepOut {
     }
 }
 
-fn job_detail(s: &WebState, name: &str, now: DateTime<Utc>) -> Option<(JobView, JobDetail)> {
+/// One job's view, its API detail and the retry engine's decision after each attempt (replayed
+/// once per request: the page and the API show the same decisions).
+fn job_detail(
+    s: &WebState,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Option<(JobView, JobDetail, Vec<crate::ops::why::Why>)> {
     let name = if crate::spool::is_job_name(name) {
         name.to_string()
     } else {
@@ -913,10 +919,10 @@ fn job_detail(s: &WebState, name: &str, now: DateTime<Utc>) -> Option<(JobView, 
         .min_by_key(|v| v.place != Place::Fail)?
         .clone();
     let failed = (v.place == Place::Fail).then(|| describe(&v, &newest, s, now));
+    let whys = history_why(s, &v);
     let d = JobDetail {
         place: place_name(&v.place),
         steps: {
-            let whys = history_why(s, &v);
             let mut attempts = v
                 .records
                 .iter()
@@ -937,7 +943,7 @@ fn job_detail(s: &WebState, name: &str, now: DateTime<Utc>) -> Option<(JobView, 
         failed,
         destination: v.destination.clone(),
     };
-    Some((v, d))
+    Some((v, d, whys))
 }
 
 /// The retry engine's decision after each of `v`'s attempts (empty when the job cannot be
@@ -1071,7 +1077,7 @@ async fn job_page(
     let can_act = require_operate(&signed_in).is_ok();
     blocking(move || {
         let now = s.clock.now();
-        let Some((v, d)) = job_detail(&s, &name, now) else {
+        let Some((v, d, whys)) = job_detail(&s, &name, now) else {
             return (StatusCode::NOT_FOUND, format!("no job {name:?}")).into_response();
         };
         let row = d.failed.clone().map(|f| row_view(f, now, s.tz()));
@@ -1087,7 +1093,6 @@ async fn job_page(
             }
             _ => (Vec::new(), String::new()),
         };
-        let whys = history_why(&s, &v);
         let mut attempt = 0;
         page(JobPage {
             csrf,
