@@ -219,6 +219,14 @@ fn main() {
         "GET /api/jobs?state=sent&since=2026-03-10&until=2026-03-12",
         ok("/api/jobs?state=sent&since=2026-03-10&until=2026-03-12"),
     );
+    time(
+        "GET /job/NAME (a failed job: history, eligibility, actions)",
+        ok("/job/00090000"),
+    );
+    time(
+        "GET /api/jobs/NAME (the same job)",
+        ok("/api/jobs/00090000"),
+    );
     // A job lands in SENT before each request: SENT is listed again and the one file read.
     let sent = dir.path().join("spool/SENT");
     let mut ms = Vec::new();

@@ -471,3 +471,45 @@ fn the_jobs_page_follows_files_that_move_change_and_go() {
     std::fs::remove_file(root.join("FAIL/8.FS")).unwrap();
     until("8.FS is still listed", &|| state_of("8.FS").is_none());
 }
+
+/// A failed job's page judges its retry against the other jobs to its destination (however the
+/// number is written), without reading the rest of the spool; a name that is a path is no job.
+#[test]
+fn a_failed_jobs_page_knows_a_newer_job_to_its_number() {
+    let dir = spool();
+    let root = dir.path().join("spool");
+    let (_web, addr) = web(dir.path());
+    let (_, job) = json(&addr, "/api/jobs/8.FS");
+    assert_eq!(job["failed"]["eligible"], true, "{job}");
+    // A newer job to 555 0108, written another way, sent since.
+    std::fs::write(
+        root.join("SENT/9.FS"),
+        format!(
+            "$fax_phone 555-0108\n$fax_filename page.txt\n{}",
+            rec("03/02/2026", "09:30:00", 0, 'S')
+        ),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, job) = json(&addr, "/api/jobs/8.FS");
+        if job["failed"]["eligible"] == false {
+            assert!(
+                job["failed"]["skip_message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("9.FS in SENT is newer"),
+                "{job}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "9.FS never counted: {job}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, page) = common::web::get(&addr, "/job/8.FS", TOKEN);
+    assert!(page.contains("No retry: not the most recent job"), "{page}");
+    for path in ["/job/..%2F..%2Fredial.cfg", "/api/jobs/..%2FFAIL%2F8.FS"] {
+        let (status, _) = common::web::get(&addr, path, TOKEN);
+        assert_eq!(status, 404, "{path}");
+    }
+}

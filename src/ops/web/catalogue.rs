@@ -88,6 +88,8 @@ impl JobState {
 pub struct Row {
     /// File name.
     pub name: String,
+    /// The file.
+    pub path: PathBuf,
     /// Its state.
     pub state: JobState,
     /// Where it is (`Q1`, `ACTIVE/n1`, `SENT`, `FAIL`).
@@ -371,6 +373,7 @@ fn read_row(
     let haystack =
         format!("{}\n{}\n{}\n{}", v.name, destination, description, reason).to_lowercase();
     Row {
+        path: path.to_path_buf(),
         queue: match place {
             Place::Queue(q) => *q,
             _ => v.tosend,

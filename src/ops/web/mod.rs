@@ -911,14 +911,39 @@ fn job_detail(
     } else {
         format!("{name}.FS")
     };
-    let all = scan(&s.layout, &s.sys);
-    let newest = Newest::new(&all);
-    let v = all
-        .iter()
-        .filter(|v| v.name.eq_ignore_ascii_case(&name))
-        .min_by_key(|v| v.place != Place::Fail)?
-        .clone();
-    let failed = (v.place == Place::Fail).then(|| describe(&v, &newest, s, now));
+    // A file name, never a path (a `%2F` in the URL must not reach outside the spool).
+    if name.contains(['/', '\\']) || name.bytes().any(|b| b < 0x20) {
+        return None;
+    }
+    // The one file, found by name (FAIL first, as the failed-jobs page links there), not by
+    // reading every job: the page stays quick at 100,000 jobs.
+    let found = match s.layout.fail().join(&name) {
+        p if p.is_file() => crate::ops::locate::Found {
+            path: p,
+            place: Place::Fail,
+        },
+        _ => crate::ops::locate::find(&s.layout, &name).ok()?,
+    };
+    let v = crate::ops::scan::read_job(&found.path, found.place, &s.sys);
+    // A failed job's eligibility looks for a newer job to its destination: read only the jobs
+    // the catalogue lists under that destination.
+    let failed = (v.place == Place::Fail).then(|| {
+        let same_dest: Vec<JobView> = match &v.dest_key {
+            Some(k) => s
+                .catalogue
+                .rows(&s.layout, &s.sys, now)
+                .iter()
+                .filter(|r| r.dest_key == *k && r.path != v.path)
+                .filter_map(|r| {
+                    let place = s.layout.place_of(&r.path)?;
+                    Some(crate::ops::scan::read_job(&r.path, place, &s.sys))
+                })
+                .chain(std::iter::once(v.clone()))
+                .collect(),
+            None => vec![v.clone()],
+        };
+        describe(&v, &Newest::new(&same_dest), s, now)
+    });
     let whys = history_why(s, &v);
     let d = JobDetail {
         place: place_name(&v.place),
