@@ -400,6 +400,54 @@ fn restart_recovers_this_nodes_active_jobs() {
     assert_eq!(rig.files(&l.sent()), ["1.FS", "2.FS", "3.FS"]);
 }
 
+/// A node stalled past STALE but not yet taken over (that takes two readings a renewal apart)
+/// goes on where it stopped, and until its maintenance comes round its lease on the spool is
+/// the stale one. A destination lock taken on that lease is judged dead by the other nodes the
+/// moment they see it: one breaks it and calls the number too, both calls starting together
+/// (`daemon_chaos`: "number N called twice at once", neither node stopped during its call).
+/// So a node renews a lease that could be judged stale before it locks a number.
+#[test]
+fn a_node_back_from_a_stall_renews_its_lease_before_it_locks_a_number() {
+    let rig = Rig::new("$node_lease 1 3\n");
+    let l = rig.layout();
+    rig.drop_job(0, "1.FS", "$fax_phone 5550001\n");
+    rig.drop_job(0, "2.FS", "$fax_phone 5550001\n");
+    let mut a = rig.daemon("a", 1, always(0, 30));
+    let mut b = rig.daemon("b", 1, always(0, 30));
+    a.start().unwrap();
+    b.start().unwrap();
+    // a stalls for 5 s (its lease, renewed at the start, goes stale); b renews meanwhile and
+    // sees a stale once, which is not yet a takeover.
+    rig.clock.advance(Duration::seconds(5));
+    b.maintain();
+    assert!(l.active("a").exists());
+    // a runs again: its pending work (a due job) comes before its maintenance tick; b wants
+    // the same number a moment later.
+    a.poll();
+    b.poll();
+    let placed = rig.log.lock().unwrap().clone();
+    assert_eq!(
+        placed.len(),
+        1,
+        "number 5550001 called twice at once: {placed:?}"
+    );
+    assert_eq!((a.in_flight(), b.in_flight()), (1, 0));
+    let lease = redial::spool::lease::read(&l, "a").unwrap();
+    assert_eq!(lease.renewed, rig.clock.now(), "a renewed before it locked");
+    // The call ends; the other job of the number follows (the lock is free again), and a's
+    // lease was never judged dead: no takeover.
+    rig.clock.advance(Duration::seconds(30));
+    a.maintain();
+    b.maintain();
+    a.poll();
+    b.poll();
+    a.poll();
+    assert_eq!(rig.log.lock().unwrap().len(), 2);
+    assert_eq!(a.in_flight() + b.in_flight(), 1);
+    assert!(l.active("a").exists());
+    assert_eq!(rig.files(&l.sent()).len(), 1);
+}
+
 /// A lease that cannot be parsed (half-visible on a network mount, damaged) says nothing about
 /// its node: the node's jobs stay where they are however long that lasts. Once the lease is
 /// truly gone, the node is taken over after two readings a renewal apart.

@@ -276,6 +276,9 @@ pub struct Daemon {
     fenced: Option<DateTime<Utc>>,
     /// This run's lease generation.
     generation: u64,
+    /// The renewal time of the last lease this run wrote (on its clock): what the other nodes
+    /// judge its destination locks by (see [`Daemon::lease_holds_for_lock`]).
+    lease_renewed: std::cell::Cell<Option<DateTime<Utc>>>,
     /// Queue entries that are not jobs and could not be moved aside (reported once).
     stuck: std::collections::HashSet<PathBuf>,
     /// The do-not-call lists (the spool's and `$dnc_file`), re-read when they change.
@@ -415,6 +418,7 @@ impl Daemon {
             journal: None,
             fenced: None,
             generation: fence::new_generation(),
+            lease_renewed: std::cell::Cell::new(None),
             stuck: Default::default(),
             dnc,
             tally: Default::default(),
@@ -896,12 +900,13 @@ impl Daemon {
         } else {
             lease::write_atomic_only
         };
+        let renewed = self.clock.now();
         write(
             &self.settings.layout,
             &lease::Lease {
                 node: self.node.clone(),
                 pid: std::process::id(),
-                renewed: self.clock.now(),
+                renewed,
                 stale_after: self.settings.lease_stale,
                 draining: self.draining,
                 lines,
@@ -909,7 +914,44 @@ impl Daemon {
                 host: lease::host_name(),
                 spool_error: self.spool.error.clone(),
             },
-        )
+        )?;
+        self.lease_renewed.set(Some(renewed));
+        Ok(())
+    }
+
+    /// Whether this node's lease, as the spool has it, stays fresh for at least one more
+    /// renewal period after `now` (renewed less than STALE − RENEW ago, at least 1 s): the
+    /// condition for taking a destination lock. Other nodes judge a lock by its holder's lease
+    /// and break it when that is stale, so a lock taken on an older lease (a node back from a
+    /// stall shorter than a takeover, before its maintenance tick renews) would be broken the
+    /// moment another node wanted the number, and both would call it.
+    pub(super) fn lease_holds_for_lock(&self, now: DateTime<Utc>) -> bool {
+        let margin = (self.settings.lease_stale - self.settings.lease_renew).max(1);
+        self.lease_renewed
+            .get()
+            .is_some_and(|r| now - r < Duration::seconds(margin))
+    }
+
+    /// Makes sure the lease holds for a destination lock taken now (see
+    /// [`Daemon::lease_holds_for_lock`]): renews it first when it is too old, unless this node
+    /// turns out fenced or its claim lost. False: no lock may be taken now (fenced, or the
+    /// spool refuses the lease).
+    pub(super) fn lease_ready_for_lock(&mut self) -> bool {
+        if self.lease_holds_for_lock(self.clock.now()) {
+            return true;
+        }
+        self.check_claim();
+        self.check_fenced();
+        if self.fenced.is_some() {
+            return false;
+        }
+        match self.renew_lease() {
+            Ok(()) => true,
+            Err(e) => {
+                self.spool_refused(Point::Lease, "lease", &e);
+                false
+            }
+        }
     }
 
     /// Periodic work: renew the lease and take over dead nodes.

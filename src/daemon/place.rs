@@ -34,7 +34,16 @@ impl Daemon {
             return;
         }
         // One call at a time per number across every node (spool-wide lock), before the claim.
+        // Taken only on a lease that others judge fresh: renewed first when it is too old (the
+        // node is back from a stall): a lock on a stale lease counts as dead and another node
+        // would break it. Checked again right before the call (a stall in between).
         let dest = entry.as_ref().map(|e| e.dest);
+        if dest.is_some() && !self.lease_ready_for_lock() {
+            if let Some(e) = entry {
+                self.index.upsert(q, name, e);
+            }
+            return;
+        }
         let dest_lock = match dest {
             Some(d) => match self.lock_destination(d, now) {
                 Ok(Some(p)) => Some(p),
@@ -298,6 +307,16 @@ impl Daemon {
                 name.as_str(),
                 call.attempt,
             ));
+        }
+        if dest_lock.is_some() && !self.lease_holds_for_lock(self.clock.now()) {
+            // The node stalled after it renewed (the claim write's fsync is the longest step):
+            // its lease may have gone stale meanwhile, and its lock been broken and the number
+            // called by another node. Not dialled: the job goes back to its queue as written
+            // (a later claim renews first and dials it).
+            give_up(self);
+            tracing::warn!(job = %name, "stalled between locking the number and dialling: not dialled, back to its queue");
+            self.return_to_queue(&dst, q, name.as_str());
+            return;
         }
         let placed = match self.lines.get_mut(&line) {
             Some(l) => l.place(&call, now, &self.completion),

@@ -6,10 +6,13 @@
 //! creates it whole and fails when the name exists (atomic on local file systems and on NFS), so
 //! a lock is never seen half-written, and taking one costs one call, no inode of a temporary
 //! file, no link and no unlink. Locks written as regular files (by earlier versions) are still
-//! read. A lock is removed when the attempt settles. A lock is broken only when its owner is gone: the owner's
-//! lease is missing, stale, or carries another generation (the owner restarted, so the lock
-//! belongs to a process that no longer exists). This module owns those files and that rule; it
-//! never decides which job to dial.
+//! read. A lock is removed when the attempt settles. A lock is broken only when its owner is
+//! gone: the owner's lease is missing, stale, or carries another generation (the owner
+//! restarted, so the lock belongs to a process that no longer exists), as a reading taken after
+//! the lock was seen shows it. The rule holds only because a node takes a lock on a lease it
+//! knows fresh for a while yet (the daemon renews one that is not before it locks a number): a
+//! lock taken on a stale lease would be broken at once by the next node that wanted the number.
+//! This module owns those files and that rule; it never decides which job to dial.
 
 use super::lease::Lease;
 use super::Layout;
@@ -78,7 +81,10 @@ fn old_enough(path: &Path, leases: &[Lease]) -> bool {
 }
 
 /// Takes one of `slots` locks on `dest` for `me`. Returns the lock's path, or None when every
-/// slot is held by a live owner. `leases` is read only when a held slot must be judged.
+/// slot is held by a live owner. `leases` is read only when a held slot must be judged, and a
+/// lock is broken only on a reading taken after the lock was seen: its holder takes it on a
+/// lease it has just renewed (see `Daemon::lease_holds_for_lock`), so an earlier reading (one
+/// made for another slot) can show that lease stale when it no longer is.
 pub fn acquire(
     layout: &Layout,
     dest: u64,
@@ -95,19 +101,28 @@ pub fn acquire(
                 Ok(()) => return Ok(Some(path)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     let holder = holder_of(&path);
-                    let ls = judged.get_or_insert_with(&leases);
-                    match holder {
-                        Some(h) if !gone(&h, ls, now) => break,
+                    let dead = |ls: &[Lease]| match &holder {
+                        Some(h) => gone(h, ls, now),
                         // Locks are linked whole, so an unreadable one is damage: left alone
                         // unless it is older than any lease may stay fresh.
-                        None if !old_enough(&path, ls) => break,
-                        // A dead owner's lock.
-                        _ => {
-                            tracing::warn!(lock = %path.display(), holder = %holder.as_ref().map_or_else(|| "unreadable".to_string(), |h| format!("{} (lease generation {})", h.node, h.generation)), "breaking a destination lock whose owner is gone");
-                            if !break_if_still(&path, holder.as_ref(), me)? {
-                                break;
-                            }
-                        }
+                        None => old_enough(&path, ls),
+                    };
+                    // A reading made for an earlier slot may show the holder alive; a dead
+                    // one is read again.
+                    let alive = judged.as_deref().is_some_and(|ls| !dead(ls));
+                    let is_dead = !alive && {
+                        let ls = leases();
+                        let d = dead(&ls);
+                        judged = Some(ls);
+                        d
+                    };
+                    if !is_dead {
+                        break;
+                    }
+                    // A dead owner's lock.
+                    tracing::warn!(lock = %path.display(), holder = %holder.as_ref().map_or_else(|| "unreadable".to_string(), |h| format!("{} (lease generation {})", h.node, h.generation)), "breaking a destination lock whose owner is gone");
+                    if !break_if_still(&path, holder.as_ref(), me)? {
+                        break;
                     }
                 }
                 Err(e) => return Err(e),
@@ -228,6 +243,56 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir(&layout)).unwrap().count(), 0);
         // Someone else broke it first: the slot may be tried.
         assert!(break_if_still(&path, Some(&dead), &c).unwrap());
+    }
+
+    /// A node judging slot 1 must not break its lock on the reading it made for slot 0: the
+    /// holder of slot 1 may have renewed its lease and locked the slot after that reading
+    /// (a node back from a stall renews before it locks). Only a fresh reading may condemn.
+    #[test]
+    fn a_lock_is_broken_only_on_a_reading_made_after_it_was_seen() {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::new(d.path(), 2);
+        let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let (a, b, c) = (
+            Holder {
+                node: "a".into(),
+                generation: 1,
+            },
+            Holder {
+                node: "b".into(),
+                generation: 2,
+            },
+            Holder {
+                node: "c".into(),
+                generation: 3,
+            },
+        );
+        create(&slot_path(&layout, 9, 0), &a).unwrap();
+        create(&slot_path(&layout, 9, 1), &b).unwrap();
+        // The first reading shows b stale (b was stalled); b renewed before it locked slot 1.
+        let readings = std::cell::Cell::new(0);
+        let leases = || {
+            readings.set(readings.get() + 1);
+            let b_renewed = if readings.get() == 1 {
+                t - chrono::Duration::seconds(61)
+            } else {
+                t
+            };
+            vec![lease("a", 1, t), lease("b", 2, b_renewed)]
+        };
+        assert_eq!(acquire(&layout, 9, 2, &c, t, leases).unwrap(), None);
+        assert_eq!(readings.get(), 2, "read again before condemning b");
+        assert_eq!(holder_of(&slot_path(&layout, 9, 1)), Some(b));
+        // A holder dead on the fresh reading too loses its lock.
+        let dead_b = || {
+            vec![
+                lease("a", 1, t),
+                lease("b", 2, t - chrono::Duration::seconds(61)),
+            ]
+        };
+        let p = acquire(&layout, 9, 2, &c, t, dead_b).unwrap().unwrap();
+        assert_eq!(p, slot_path(&layout, 9, 1));
+        assert_eq!(holder_of(&p), Some(c));
     }
 
     #[test]

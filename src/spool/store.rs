@@ -120,9 +120,10 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
 /// the claim never replaces a file); where it refuses the flag (sshfs), a check of `to` then a
 /// plain `rename(2)`: atomic on the source, so of several nodes claiming one job exactly one
 /// gets it. [`rename_noreplace`]'s fallback (`link(2)` then `unlink(2)`) is not: two nodes can
-/// both link the job before either unlinks it, and both dial it. (Using the plain rename on a
-/// local disk too let two calls to one number start at once in `daemon_chaos`, 2 runs of 4;
-/// with `renameat2` 4 of 4 passed; the mechanism is not yet understood.)
+/// both link the job before either unlinks it, and both dial it. (`daemon_chaos` once failed
+/// with two calls to one number at once while the plain rename was used on a local disk too;
+/// the claim was not the cause: a node back from a stall locked numbers on its stale lease,
+/// which other nodes broke at once. See `Daemon::lease_holds_for_lock`.)
 pub fn claim_into_own(from: &Path, to: &Path) -> io::Result<()> {
     match renameat2_noreplace(from, to) {
         Ok(()) => return Ok(()),

@@ -120,9 +120,18 @@ pub fn assert_never_twice_at_once(calls: &[Call], stops: &[StopSpan]) -> usize {
         let o = overlaps(cs);
         assert!(o.is_empty(), "job {j} dialled twice at once: {o:?}");
     }
+    // When each node was stopped, for a failure's reader: a call that starts just after its
+    // node came back is not stalled, but its node's lease may still be the stale one.
+    let spans: Vec<String> = stops
+        .iter()
+        .map(|s| format!("{} {} .. {}", s.node, s.from.time(), s.to.time()))
+        .collect();
     for (n, cs) in &by_number {
         let o = overlaps(cs);
-        assert!(o.is_empty(), "number {n} called twice at once: {o:?}");
+        assert!(
+            o.is_empty(),
+            "number {n} called twice at once: {o:?}; nodes stopped: {spans:?}"
+        );
     }
     settled.len()
 }
