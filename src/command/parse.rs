@@ -295,55 +295,124 @@ impl Spans {
     }
 }
 
-/// The arguments of a line [`scan`] accepted, from `at` (just past the name). The line is
-/// checked for UTF-8 once; an argument is copied only when it holds `""` or invalid UTF-8.
-fn args_of(line: &[u8], at: usize) -> Vec<Arg<'_>> {
-    let valid = std::str::from_utf8(line).ok();
-    let text_of = |from: usize, to: usize| -> Cow<'_, str> {
+/// The next argument's bounds `(from, to, quoted)` in a line [`scan`] accepted, looking from
+/// `j` (just past the name or the previous argument); `None` past the last one.
+fn next_span(line: &[u8], j: usize) -> Option<(usize, usize, bool)> {
+    let k = skip_ws(line, j);
+    if k == j || k == line.len() || comment_at(line, k) {
+        return None;
+    }
+    Some(if line[k] == b'"' {
+        (
+            k,
+            quoted_end(line, k).expect("a scanned line closes its quotes"),
+            true,
+        )
+    } else {
+        (k, bare_end(line, k), false)
+    })
+}
+
+/// The argument at `from..to` of `line` (`valid`: the line as text when it is UTF-8).
+fn arg_at<'a>(
+    line: &'a [u8],
+    valid: Option<&'a str>,
+    (from, to, quoted): (usize, usize, bool),
+) -> Arg<'a> {
+    let text_of = |from: usize, to: usize| -> Cow<'a, str> {
         match valid {
             // Token bounds sit next to ASCII bytes, so they are character boundaries.
             Some(s) => Cow::Borrowed(&s[from..to]),
             None => String::from_utf8_lossy(&line[from..to]),
         }
     };
+    let text = if quoted {
+        match text_of(from + 1, to - 1) {
+            Cow::Borrowed(s) if !s.contains("\"\"") => Cow::Borrowed(s),
+            t => Cow::Owned(t.replace("\"\"", "\"")),
+        }
+    } else {
+        text_of(from, to)
+    };
+    Arg {
+        text,
+        quoted,
+        line,
+        at: from,
+    }
+}
+
+/// The arguments of a line [`scan`] accepted, from `at` (just past the name). The line is
+/// checked for UTF-8 once; an argument is copied only when it holds `""` or invalid UTF-8.
+fn args_of(line: &[u8], at: usize) -> Vec<Arg<'_>> {
+    let valid = std::str::from_utf8(line).ok();
     // Token bounds are found first (on the stack, for up to 24) so the vector is allocated
     // once, at its size.
     let mut spans = Spans::default();
     let mut j = at;
-    loop {
-        let k = skip_ws(line, j);
-        if k == j || k == line.len() || comment_at(line, k) {
-            break;
-        }
-        let (end, quoted) = if line[k] == b'"' {
-            (
-                quoted_end(line, k).expect("a scanned line closes its quotes"),
-                true,
-            )
-        } else {
-            (bare_end(line, k), false)
-        };
-        spans.push((k, end, quoted));
-        j = end;
+    while let Some(span) = next_span(line, j) {
+        spans.push(span);
+        j = span.1;
     }
     let mut args = Vec::with_capacity(spans.len());
-    for (from, to, quoted) in spans.iter() {
-        let text = if quoted {
-            match text_of(from + 1, to - 1) {
-                Cow::Borrowed(s) if !s.contains("\"\"") => Cow::Borrowed(s),
-                t => Cow::Owned(t.replace("\"\"", "\"")),
-            }
-        } else {
-            text_of(from, to)
-        };
-        args.push(Arg {
-            text,
-            quoted,
-            line,
-            at: from,
-        });
-    }
+    args.extend(spans.iter().map(|span| arg_at(line, valid, span)));
     args
+}
+
+/// The arguments of a command line read one at a time, as [`Command::args`] holds them, with
+/// no list built: for callers that read a command's few arguments once (a job's single-valued
+/// commands), where a [`Command`] would cost an allocation per line.
+#[derive(Debug, Clone)]
+pub struct Args<'a> {
+    line: &'a [u8],
+    valid: Option<&'a str>,
+    at: usize,
+    number: usize,
+}
+
+impl<'a> Args<'a> {
+    /// The arguments of a line [`scan`] accepted as a command whose name is at `name`.
+    pub(crate) fn from_scanned(line: &'a [u8], number: usize, name: (u16, u16)) -> Self {
+        Args {
+            line,
+            valid: std::str::from_utf8(line).ok(),
+            at: usize::from(name.0) + usize::from(name.1),
+            number,
+        }
+    }
+
+    /// The 1-based line number of the command.
+    pub fn line(&self) -> usize {
+        self.number
+    }
+
+    /// Whether no argument is left.
+    pub fn is_empty(&self) -> bool {
+        next_span(self.line, self.at).is_none()
+    }
+
+    /// All (remaining) arguments joined by single spaces, as [`Command::joined`] gives them.
+    pub fn joined(self) -> String {
+        // The arguments and their separators fit in the rest of the line: one allocation.
+        let mut out = String::with_capacity(self.line.len() - self.at);
+        for (i, a) in self.enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(&a.text);
+        }
+        out
+    }
+}
+
+impl<'a> Iterator for Args<'a> {
+    type Item = Arg<'a>;
+
+    fn next(&mut self) -> Option<Arg<'a>> {
+        let span = next_span(self.line, self.at)?;
+        self.at = span.1;
+        Some(arg_at(self.line, self.valid, span))
+    }
 }
 
 /// Parses one line (without its terminator). `line` is the 1-based number used in errors.

@@ -240,8 +240,8 @@ impl NameId {
     }
 
     /// Its place, `0..NAME_COUNT`.
-    pub fn index(self) -> usize {
-        usize::from(self.0)
+    pub const fn index(self) -> usize {
+        self.0 as usize
     }
 
     /// The id at `index` (below [`NAME_COUNT`]).
