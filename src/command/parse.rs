@@ -236,18 +236,27 @@ pub(crate) fn scan(line: &[u8]) -> Result<Shape, (usize, String)> {
         ));
     }
     // Past the name only quotes and comment starters can be wrong or end the arguments, and
-    // only at the start of a token (after white space): jump from one to the next.
+    // only at the start of a token (after white space): jump from one to the next. A `/*` is
+    // found by its `*` (slashes are common in dates and paths, stars rare): the byte before
+    // `line[j]` is never a `/` (it is a name character, a `"`, a `;` or a `*`), so the `/`
+    // before a star found from `j` lies at `j` or later, and so does a byte before it.
     let mut j = end;
-    while let Some(off) = memchr::memchr3(b'"', b';', b'/', &line[j..]) {
+    while let Some(off) = memchr::memchr3(b'"', b';', b'*', &line[j..]) {
         let p = j + off;
-        if !is_ws(line[p - 1]) {
-            j = p + 1;
-            continue;
-        }
         match line[p] {
-            b';' => break,
-            b'/' if line.get(p + 1) == Some(&b'*') => break,
-            b'/' => j = p + 1,
+            b'*' => {
+                if line[p - 1] == b'/' && is_ws(line[p - 2]) {
+                    break;
+                }
+                j = p + 1;
+            }
+            b';' => {
+                if is_ws(line[p - 1]) {
+                    break;
+                }
+                j = p + 1;
+            }
+            _ if !is_ws(line[p - 1]) => j = p + 1,
             _ => {
                 let after = quoted_end(line, p)
                     .ok_or_else(|| (p, "quoted argument has no closing quote".to_string()))?;
@@ -567,6 +576,79 @@ mod tests {
         assert_eq!(e.column, 7);
         let e = parse_line("$a! b", "x.FS", 2).unwrap_err();
         assert!(e.reason.contains("'!'"), "{e}");
+    }
+
+    /// The scan as it was written before stars found comments: every `"`, `;` and `/` from
+    /// the name on.
+    fn scan_by_slashes(line: &[u8]) -> Result<Shape, (usize, String)> {
+        // The name part, which both read alike (blank and comment lines too).
+        let i = skip_ws(line, 0);
+        if line.get(i) != Some(&b'$') || !line.get(i + 1).is_some_and(u8::is_ascii_alphabetic) {
+            return scan(line);
+        }
+        let start = i + 1;
+        let mut end = start + 1;
+        while end < line.len()
+            && (line[end].is_ascii_alphanumeric() || matches!(line[end], b'_' | b'-'))
+        {
+            end += 1;
+        }
+        if end < line.len() && !is_ws(line[end]) {
+            return scan(line);
+        }
+        let shape = Ok(Shape::Command {
+            name: (start as u16, (end - start) as u16),
+        });
+        let mut j = end;
+        while let Some(off) = memchr::memchr3(b'"', b';', b'/', &line[j..]) {
+            let p = j + off;
+            if !is_ws(line[p - 1]) {
+                j = p + 1;
+                continue;
+            }
+            match line[p] {
+                b';' => break,
+                b'/' if line.get(p + 1) == Some(&b'*') => break,
+                b'/' => j = p + 1,
+                _ => {
+                    let after = quoted_end(line, p)
+                        .ok_or_else(|| (p, "quoted argument has no closing quote".to_string()))?;
+                    if after < line.len() && !is_ws(line[after]) {
+                        return Err((
+                            after,
+                            format!(
+                                "expected white space after the closing quote, found {:?}",
+                                char_at(line, after)
+                            ),
+                        ));
+                    }
+                    j = after;
+                }
+            }
+        }
+        shape
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(8192))]
+        /// Finding `/*` by its star accepts and refuses what finding it by its slash does, at
+        /// the same place for the same reason.
+        #[test]
+        fn comments_found_by_star_as_by_slash(
+            tail in proptest::collection::vec(proptest::sample::select(vec![
+                b' ', b'\t', b'"', b'/', b'*', b';', b'a', b'0', b'-',
+            ]), 0..24),
+            name in proptest::sample::select(vec!["$a", "$a-", "$fax_phone", " $x_1"]),
+        ) {
+            let mut line = name.as_bytes().to_vec();
+            line.extend_from_slice(&tail);
+            proptest::prop_assert_eq!(scan(&line), scan_by_slashes(&line), "{}", String::from_utf8_lossy(&line));
+            if let Ok(Shape::Command { name }) = scan(&line) {
+                // The arguments stop where the scan says the comment starts.
+                let args = args_of(&line, usize::from(name.0) + usize::from(name.1));
+                proptest::prop_assert!(args.iter().all(|a| !a.text.starts_with("/*") || a.quoted));
+            }
+        }
     }
 
     #[test]
