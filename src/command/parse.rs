@@ -322,7 +322,9 @@ fn next_span(line: &[u8], j: usize) -> Option<(usize, usize, bool)> {
     })
 }
 
-/// The argument at `from..to` of `line` (`valid`: the line as text when it is UTF-8).
+/// The argument at `from..to` of `line` (`valid`: the line as text when it is UTF-8; `None`
+/// reads the argument's own bytes, which gives the same text: its bounds sit next to ASCII
+/// bytes, so its bytes are UTF-8 exactly where they are within the line).
 fn arg_at<'a>(
     line: &'a [u8],
     valid: Option<&'a str>,
@@ -374,7 +376,6 @@ fn args_of(line: &[u8], at: usize) -> Vec<Arg<'_>> {
 #[derive(Debug, Clone)]
 pub struct Args<'a> {
     line: &'a [u8],
-    valid: Option<&'a str>,
     at: usize,
     number: usize,
 }
@@ -384,7 +385,6 @@ impl<'a> Args<'a> {
     pub(crate) fn from_scanned(line: &'a [u8], number: usize, name: (u16, u16)) -> Self {
         Args {
             line,
-            valid: std::str::from_utf8(line).ok(),
             at: usize::from(name.0) + usize::from(name.1),
             number,
         }
@@ -420,7 +420,9 @@ impl<'a> Iterator for Args<'a> {
     fn next(&mut self) -> Option<Arg<'a>> {
         let span = next_span(self.line, self.at)?;
         self.at = span.1;
-        Some(arg_at(self.line, self.valid, span))
+        // Each argument's bytes are checked for UTF-8 as it is read: a single-valued command
+        // reads one or two of its arguments, not its whole line.
+        Some(arg_at(self.line, None, span))
     }
 }
 

@@ -470,7 +470,7 @@ fn plain_list(text: &str) -> Option<Result<RetryList, String>> {
     if !text.is_ascii() || text.contains('\u{b}') {
         return None;
     }
-    let mut words = text.split_ascii_whitespace();
+    let words = AsciiWords(text);
     if words
         .clone()
         .next()
@@ -479,13 +479,35 @@ fn plain_list(text: &str) -> Option<Result<RetryList, String>> {
         return None;
     }
     let mut entries = Vec::with_capacity(words.clone().count());
-    for w in &mut words {
+    for w in words {
         match entry_token(w) {
             Ok(e) => entries.push(e),
             Err(e) => return Some(Err(e)),
         }
     }
     Some(Ok(RetryList { entries }))
+}
+
+/// The words of ASCII text between ASCII white space (`str::split_ascii_whitespace`, in a
+/// loop over bytes).
+#[derive(Clone)]
+struct AsciiWords<'a>(&'a str);
+
+impl<'a> Iterator for AsciiWords<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let b = self.0.as_bytes();
+        let from = b.iter().position(|c| !c.is_ascii_whitespace())?;
+        let len = b[from..]
+            .iter()
+            .position(u8::is_ascii_whitespace)
+            .unwrap_or(b.len() - from);
+        // ASCII text: every byte is a character boundary.
+        let word = &self.0[from..from + len];
+        self.0 = &self.0[from + len..];
+        Some(word)
+    }
 }
 
 /// Parses a class letter of a retry command (`A`–`H`, `J`–`O`).
@@ -561,6 +583,12 @@ mod tests {
             }
         }
         assert!(n > 4000, "{n}");
+        for text in ["", " ", "a", " a  b\t\r\nc\u{c} ", "1 2 3"] {
+            assert!(
+                AsciiWords(text).eq(text.split_ascii_whitespace()),
+                "{text:?}"
+            );
+        }
         // The backoff form is left to the general path.
         assert!(plain_list("BackOff initial=30S").is_none());
         assert!(matches!(
