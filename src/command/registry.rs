@@ -344,7 +344,8 @@ fn id_in(table: &[u16; ID_SLOTS], name: &[u8]) -> Option<NameId> {
     loop {
         let id = NameId(table[slot].checked_sub(1)?);
         let known = id.name().as_bytes();
-        if known.len() == name.len() && known.eq_ignore_ascii_case(name) {
+        // Names are mostly written in lower case, as listed: compared whole first.
+        if known == name || (known.len() == name.len() && known.eq_ignore_ascii_case(name)) {
             return Some(id);
         }
         slot = (slot + 1) % ID_SLOTS;
