@@ -53,62 +53,57 @@ impl Texts {
 
 /// The blank-separated words of a plain record line, read one at a time, each byte once.
 struct Words<'a> {
-    /// What is left of the line.
     s: &'a [u8],
-}
-
-fn is_blank(b: u8) -> bool {
-    b == b' ' || b == b'\t'
+    at: usize,
 }
 
 impl<'a> Words<'a> {
+    #[inline]
+    fn skip_blanks(&mut self) {
+        while let Some(b' ' | b'\t') = self.s.get(self.at) {
+            self.at += 1;
+        }
+    }
+
     /// The next word, if any.
     #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
-        let from = self
-            .s
-            .iter()
-            .position(|&b| !is_blank(b))
-            .unwrap_or(self.s.len());
-        let rest = &self.s[from..];
-        let len = rest.iter().position(|&b| is_blank(b)).unwrap_or(rest.len());
-        let (word, rest) = rest.split_at(len);
-        self.s = rest;
-        (len > 0).then_some(word)
+        self.skip_blanks();
+        let from = self.at;
+        while let Some(&b) = self.s.get(self.at) {
+            if b == b' ' || b == b'\t' {
+                break;
+            }
+            self.at += 1;
+        }
+        (self.at > from).then(|| &self.s[from..self.at])
     }
 
-    /// The next field as a number: `Some(None)` at the end of the line, `None` when the word
-    /// is not digits (an optional `+` first) that fit a `u32`.
+    /// The next field as a number read as its digits go by: `Some(None)` at the end of the
+    /// line, `None` when the word is not digits (an optional `+` first) that fit a `u32`.
     #[inline]
     fn number(&mut self) -> Option<Option<u32>> {
-        let Some(word) = self.next() else {
+        self.skip_blanks();
+        if self.at == self.s.len() {
             return Some(None);
-        };
-        let digits = word.strip_prefix(b"+").unwrap_or(word);
-        if digits.is_empty() {
-            return None;
         }
-        if digits.len() <= 9 {
-            // Nine digits always fit: no overflow check per digit.
-            let mut n = 0u32;
-            for &b in digits {
-                let d = b.wrapping_sub(b'0');
-                if d > 9 {
-                    return None;
-                }
-                n = n * 10 + u32::from(d);
-            }
-            return Some(Some(n));
+        if self.s[self.at] == b'+' {
+            self.at += 1;
         }
+        let from = self.at;
         let mut n: u32 = 0;
-        for &b in digits {
+        while let Some(&b) = self.s.get(self.at) {
             let d = b.wrapping_sub(b'0');
             if d > 9 {
+                if b == b' ' || b == b'\t' {
+                    break;
+                }
                 return None;
             }
             n = n.checked_mul(10)?.checked_add(u32::from(d))?;
+            self.at += 1;
         }
-        Some(Some(n))
+        (self.at > from).then_some(Some(n))
     }
 
     /// The next word when it is a bare word (not quoted, not a comment); `None` otherwise, and
@@ -369,7 +364,7 @@ impl AttemptRecord {
     pub fn from_plain_line(line: &[u8]) -> Option<AttemptRecord> {
         // One pass over the bytes: each field is read where it lies (numbers as their digits
         // go by), with no list of words first.
-        let mut c = Words { s: line };
+        let mut c = Words { s: line, at: 0 };
         let name = c.next()?.strip_prefix(b"$")?;
         if !name.eq_ignore_ascii_case(b"attempt_record") {
             return None;
