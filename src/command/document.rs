@@ -7,7 +7,7 @@
 //! lines (new lines are added to the end of the buffer); every line it does not touch is written
 //! back byte for byte. It never reads or writes files itself.
 
-use super::parse::{error_at, scan, write_arg, Command, ParseError, Shape, MAX_LINE_BYTES};
+use super::parse::{error_at, scan, write_arg, Args, Command, ParseError, Shape, MAX_LINE_BYTES};
 use super::registry::{id_of, NameId, NAME_COUNT};
 use std::borrow::Cow;
 
@@ -182,6 +182,16 @@ impl Document {
         (line >= 1 && line <= self.entries.len())
             .then(|| self.command_at(line - 1))
             .flatten()
+    }
+
+    /// The arguments of the command on 1-based line `line`, read one at a time (no list is
+    /// built), if that line holds a command.
+    pub fn args(&self, line: usize) -> Option<Args<'_>> {
+        let e = self.entries.get(line.checked_sub(1)?)?;
+        match e.shape {
+            Shape::Command { name } => Some(Args::from_scanned(self.bytes_of(e), line, name)),
+            _ => None,
+        }
     }
 
     fn command_at(&self, i: usize) -> Option<Command<'_>> {

@@ -236,18 +236,27 @@ pub(crate) fn scan(line: &[u8]) -> Result<Shape, (usize, String)> {
         ));
     }
     // Past the name only quotes and comment starters can be wrong or end the arguments, and
-    // only at the start of a token (after white space): jump from one to the next.
+    // only at the start of a token (after white space): jump from one to the next. A `/*` is
+    // found by its `*` (slashes are common in dates and paths, stars rare): the byte before
+    // `line[j]` is never a `/` (it is a name character, a `"`, a `;` or a `*`), so the `/`
+    // before a star found from `j` lies at `j` or later, and so does a byte before it.
     let mut j = end;
-    while let Some(off) = memchr::memchr3(b'"', b';', b'/', &line[j..]) {
+    while let Some(off) = memchr::memchr3(b'"', b';', b'*', &line[j..]) {
         let p = j + off;
-        if !is_ws(line[p - 1]) {
-            j = p + 1;
-            continue;
-        }
         match line[p] {
-            b';' => break,
-            b'/' if line.get(p + 1) == Some(&b'*') => break,
-            b'/' => j = p + 1,
+            b'*' => {
+                if line[p - 1] == b'/' && is_ws(line[p - 2]) {
+                    break;
+                }
+                j = p + 1;
+            }
+            b';' => {
+                if is_ws(line[p - 1]) {
+                    break;
+                }
+                j = p + 1;
+            }
+            _ if !is_ws(line[p - 1]) => j = p + 1,
             _ => {
                 let after = quoted_end(line, p)
                     .ok_or_else(|| (p, "quoted argument has no closing quote".to_string()))?;
@@ -295,55 +304,126 @@ impl Spans {
     }
 }
 
-/// The arguments of a line [`scan`] accepted, from `at` (just past the name). The line is
-/// checked for UTF-8 once; an argument is copied only when it holds `""` or invalid UTF-8.
-fn args_of(line: &[u8], at: usize) -> Vec<Arg<'_>> {
-    let valid = std::str::from_utf8(line).ok();
-    let text_of = |from: usize, to: usize| -> Cow<'_, str> {
+/// The next argument's bounds `(from, to, quoted)` in a line [`scan`] accepted, looking from
+/// `j` (just past the name or the previous argument); `None` past the last one.
+fn next_span(line: &[u8], j: usize) -> Option<(usize, usize, bool)> {
+    let k = skip_ws(line, j);
+    if k == j || k == line.len() || comment_at(line, k) {
+        return None;
+    }
+    Some(if line[k] == b'"' {
+        (
+            k,
+            quoted_end(line, k).expect("a scanned line closes its quotes"),
+            true,
+        )
+    } else {
+        (k, bare_end(line, k), false)
+    })
+}
+
+/// The argument at `from..to` of `line` (`valid`: the line as text when it is UTF-8; `None`
+/// reads the argument's own bytes, which gives the same text: its bounds sit next to ASCII
+/// bytes, so its bytes are UTF-8 exactly where they are within the line).
+fn arg_at<'a>(
+    line: &'a [u8],
+    valid: Option<&'a str>,
+    (from, to, quoted): (usize, usize, bool),
+) -> Arg<'a> {
+    let text_of = |from: usize, to: usize| -> Cow<'a, str> {
         match valid {
             // Token bounds sit next to ASCII bytes, so they are character boundaries.
             Some(s) => Cow::Borrowed(&s[from..to]),
             None => String::from_utf8_lossy(&line[from..to]),
         }
     };
+    let text = if quoted {
+        match text_of(from + 1, to - 1) {
+            Cow::Borrowed(s) if !s.contains("\"\"") => Cow::Borrowed(s),
+            t => Cow::Owned(t.replace("\"\"", "\"")),
+        }
+    } else {
+        text_of(from, to)
+    };
+    Arg {
+        text,
+        quoted,
+        line,
+        at: from,
+    }
+}
+
+/// The arguments of a line [`scan`] accepted, from `at` (just past the name). The line is
+/// checked for UTF-8 once; an argument is copied only when it holds `""` or invalid UTF-8.
+fn args_of(line: &[u8], at: usize) -> Vec<Arg<'_>> {
+    let valid = std::str::from_utf8(line).ok();
     // Token bounds are found first (on the stack, for up to 24) so the vector is allocated
     // once, at its size.
     let mut spans = Spans::default();
     let mut j = at;
-    loop {
-        let k = skip_ws(line, j);
-        if k == j || k == line.len() || comment_at(line, k) {
-            break;
-        }
-        let (end, quoted) = if line[k] == b'"' {
-            (
-                quoted_end(line, k).expect("a scanned line closes its quotes"),
-                true,
-            )
-        } else {
-            (bare_end(line, k), false)
-        };
-        spans.push((k, end, quoted));
-        j = end;
+    while let Some(span) = next_span(line, j) {
+        spans.push(span);
+        j = span.1;
     }
     let mut args = Vec::with_capacity(spans.len());
-    for (from, to, quoted) in spans.iter() {
-        let text = if quoted {
-            match text_of(from + 1, to - 1) {
-                Cow::Borrowed(s) if !s.contains("\"\"") => Cow::Borrowed(s),
-                t => Cow::Owned(t.replace("\"\"", "\"")),
-            }
-        } else {
-            text_of(from, to)
-        };
-        args.push(Arg {
-            text,
-            quoted,
-            line,
-            at: from,
-        });
-    }
+    args.extend(spans.iter().map(|span| arg_at(line, valid, span)));
     args
+}
+
+/// The arguments of a command line read one at a time, as [`Command::args`] holds them, with
+/// no list built: for callers that read a command's few arguments once (a job's single-valued
+/// commands), where a [`Command`] would cost an allocation per line.
+#[derive(Debug, Clone)]
+pub struct Args<'a> {
+    line: &'a [u8],
+    at: usize,
+    number: usize,
+}
+
+impl<'a> Args<'a> {
+    /// The arguments of a line [`scan`] accepted as a command whose name is at `name`.
+    pub(crate) fn from_scanned(line: &'a [u8], number: usize, name: (u16, u16)) -> Self {
+        Args {
+            line,
+            at: usize::from(name.0) + usize::from(name.1),
+            number,
+        }
+    }
+
+    /// The 1-based line number of the command.
+    pub fn line(&self) -> usize {
+        self.number
+    }
+
+    /// Whether no argument is left.
+    pub fn is_empty(&self) -> bool {
+        next_span(self.line, self.at).is_none()
+    }
+
+    /// All (remaining) arguments joined by single spaces, as [`Command::joined`] gives them.
+    pub fn joined(self) -> String {
+        // The arguments and their separators fit in the rest of the line: one allocation.
+        let mut out = String::with_capacity(self.line.len() - self.at);
+        for (i, a) in self.enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(&a.text);
+        }
+        out
+    }
+}
+
+impl<'a> Iterator for Args<'a> {
+    type Item = Arg<'a>;
+
+    fn next(&mut self) -> Option<Arg<'a>> {
+        let span = next_span(self.line, self.at)?;
+        self.at = span.1;
+        // Each argument's bytes are checked for UTF-8 as it is read: a single-valued command
+        // reads one or two of its arguments, not its whole line.
+        Some(arg_at(self.line, None, span))
+    }
 }
 
 /// Parses one line (without its terminator). `line` is the 1-based number used in errors.
@@ -498,6 +578,79 @@ mod tests {
         assert_eq!(e.column, 7);
         let e = parse_line("$a! b", "x.FS", 2).unwrap_err();
         assert!(e.reason.contains("'!'"), "{e}");
+    }
+
+    /// The scan as it was written before stars found comments: every `"`, `;` and `/` from
+    /// the name on.
+    fn scan_by_slashes(line: &[u8]) -> Result<Shape, (usize, String)> {
+        // The name part, which both read alike (blank and comment lines too).
+        let i = skip_ws(line, 0);
+        if line.get(i) != Some(&b'$') || !line.get(i + 1).is_some_and(u8::is_ascii_alphabetic) {
+            return scan(line);
+        }
+        let start = i + 1;
+        let mut end = start + 1;
+        while end < line.len()
+            && (line[end].is_ascii_alphanumeric() || matches!(line[end], b'_' | b'-'))
+        {
+            end += 1;
+        }
+        if end < line.len() && !is_ws(line[end]) {
+            return scan(line);
+        }
+        let shape = Ok(Shape::Command {
+            name: (start as u16, (end - start) as u16),
+        });
+        let mut j = end;
+        while let Some(off) = memchr::memchr3(b'"', b';', b'/', &line[j..]) {
+            let p = j + off;
+            if !is_ws(line[p - 1]) {
+                j = p + 1;
+                continue;
+            }
+            match line[p] {
+                b';' => break,
+                b'/' if line.get(p + 1) == Some(&b'*') => break,
+                b'/' => j = p + 1,
+                _ => {
+                    let after = quoted_end(line, p)
+                        .ok_or_else(|| (p, "quoted argument has no closing quote".to_string()))?;
+                    if after < line.len() && !is_ws(line[after]) {
+                        return Err((
+                            after,
+                            format!(
+                                "expected white space after the closing quote, found {:?}",
+                                char_at(line, after)
+                            ),
+                        ));
+                    }
+                    j = after;
+                }
+            }
+        }
+        shape
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(8192))]
+        /// Finding `/*` by its star accepts and refuses what finding it by its slash does, at
+        /// the same place for the same reason.
+        #[test]
+        fn comments_found_by_star_as_by_slash(
+            tail in proptest::collection::vec(proptest::sample::select(vec![
+                b' ', b'\t', b'"', b'/', b'*', b';', b'a', b'0', b'-',
+            ]), 0..24),
+            name in proptest::sample::select(vec!["$a", "$a-", "$fax_phone", " $x_1"]),
+        ) {
+            let mut line = name.as_bytes().to_vec();
+            line.extend_from_slice(&tail);
+            proptest::prop_assert_eq!(scan(&line), scan_by_slashes(&line), "{}", String::from_utf8_lossy(&line));
+            if let Ok(Shape::Command { name }) = scan(&line) {
+                // The arguments stop where the scan says the comment starts.
+                let args = args_of(&line, usize::from(name.0) + usize::from(name.1));
+                proptest::prop_assert!(args.iter().all(|a| !a.text.starts_with("/*") || a.quoted));
+            }
+        }
     }
 
     #[test]

@@ -240,8 +240,8 @@ impl NameId {
     }
 
     /// Its place, `0..NAME_COUNT`.
-    pub fn index(self) -> usize {
-        usize::from(self.0)
+    pub const fn index(self) -> usize {
+        self.0 as usize
     }
 
     /// The id at `index` (below [`NAME_COUNT`]).
@@ -292,32 +292,64 @@ const fn const_eq(a: &str, b: &str) -> bool {
     true
 }
 
+/// Slots in [`id_of`]'s table: a power of two, more than twice [`NAME_COUNT`].
+const ID_SLOTS: usize = 256;
+const _: () = assert!(ID_SLOTS >= 2 * NAME_COUNT && ID_SLOTS.is_power_of_two());
+
+/// A hash of a command name that ignores ASCII case: name bytes are letters, digits, `_` and
+/// `-`, and `| 0x20` lower-cases the letters and leaves the others apart. Names of eight
+/// bytes or more are hashed by their first and last eight, in two loads.
+fn name_hash(name: &[u8]) -> usize {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    let n = name.len();
+    let h = if n >= 8 {
+        let head = u64::from_le_bytes(name[..8].try_into().expect("8 bytes")) | FOLD;
+        let tail = u64::from_le_bytes(name[n - 8..].try_into().expect("8 bytes")) | FOLD;
+        (head ^ tail.rotate_left(29)).wrapping_mul(K)
+    } else {
+        name.iter()
+            .fold(0u64, |h, &b| (h << 8) | u64::from(b | 0x20))
+            .wrapping_mul(K)
+    };
+    ((h ^ n as u64).wrapping_mul(K) >> 56) as usize
+}
+
 /// The id of a command name as written (any case, no `$`); `None` for a name redial does not
 /// know in any file kind.
 pub fn id_of(name: &[u8]) -> Option<NameId> {
-    // Asked once per command line when a file is read.
-    static BY_NAME: std::sync::LazyLock<FxHashMap<&'static [u8], NameId>> =
-        std::sync::LazyLock::new(|| {
-            let mut m = FxHashMap::default();
-            for (i, (n, _)) in ACTED.iter().enumerate() {
-                m.entry(n.as_bytes()).or_insert(NameId(i as u16));
+    // Asked once per command line when a file is read: an open-addressing table of ids plus
+    // one (0: empty), probed from the name's hash.
+    static TABLE: std::sync::LazyLock<[u16; ID_SLOTS]> = std::sync::LazyLock::new(|| {
+        let mut t = [0u16; ID_SLOTS];
+        for i in 0..NAME_COUNT {
+            let id = NameId(i as u16);
+            // The first of a name listed twice keeps it.
+            if id_in(&t, id.name().as_bytes()).is_some() {
+                continue;
             }
-            for (j, (n, _, _)) in ACCEPTED.iter().enumerate() {
-                m.entry(n.as_bytes())
-                    .or_insert(NameId((ACTED.len() + j) as u16));
+            let mut slot = name_hash(id.name().as_bytes());
+            while t[slot] != 0 {
+                slot = (slot + 1) % ID_SLOTS;
             }
-            m
-        });
-    if !name.iter().any(u8::is_ascii_uppercase) {
-        return BY_NAME.get(name).copied();
+            t[slot] = i as u16 + 1;
+        }
+        t
+    });
+    id_in(&TABLE, name)
+}
+
+fn id_in(table: &[u16; ID_SLOTS], name: &[u8]) -> Option<NameId> {
+    let mut slot = name_hash(name);
+    loop {
+        let id = NameId(table[slot].checked_sub(1)?);
+        let known = id.name().as_bytes();
+        // Names are mostly written in lower case, as listed: compared whole first.
+        if known == name || (known.len() == name.len() && known.eq_ignore_ascii_case(name)) {
+            return Some(id);
+        }
+        slot = (slot + 1) % ID_SLOTS;
     }
-    // No known name is longer than this; a longer one is unknown whatever its case.
-    let mut lower = [0u8; 48];
-    let lower = lower.get_mut(..name.len())?;
-    for (l, b) in lower.iter_mut().zip(name) {
-        *l = b.to_ascii_lowercase();
-    }
-    BY_NAME.get(&*lower).copied()
 }
 
 /// Whether `name` (lower case, no `$`) is known in a `kind` file.
@@ -462,6 +494,26 @@ mod tests {
         }
         for other in ["fax_phnoe", "", "x", &"a".repeat(60)] {
             assert_eq!(id_of(other.as_bytes()), None, "{other}");
+        }
+        // Near misses of every name (a byte changed, added or dropped, `_` for `-` and back,
+        // DEL for `_`, which the hash folds alike) are unknown unless they are names too.
+        for n in &all {
+            let b = n.as_bytes();
+            let mut variants = vec![b[..b.len() - 1].to_vec(), [b, b"x"].concat()];
+            for i in 0..b.len() {
+                for c in [b'_', b'-', b'x', b'0', 0x7f, b[i] ^ 0x20] {
+                    let mut v = b.to_vec();
+                    v[i] = c;
+                    variants.push(v);
+                }
+            }
+            for v in variants {
+                let want = all
+                    .iter()
+                    .position(|m| m.as_bytes().eq_ignore_ascii_case(&v))
+                    .map(|i| NameId(i as u16));
+                assert_eq!(id_of(&v), want, "{:?}", String::from_utf8_lossy(&v));
+            }
         }
     }
 

@@ -58,6 +58,7 @@ struct Words<'a> {
 }
 
 impl<'a> Words<'a> {
+    #[inline]
     fn skip_blanks(&mut self) {
         while let Some(b' ' | b'\t') = self.s.get(self.at) {
             self.at += 1;
@@ -65,6 +66,7 @@ impl<'a> Words<'a> {
     }
 
     /// The next word, if any.
+    #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
         self.skip_blanks();
         let from = self.at;
@@ -79,6 +81,7 @@ impl<'a> Words<'a> {
 
     /// The next field as a number read as its digits go by: `Some(None)` at the end of the
     /// line, `None` when the word is not digits (an optional `+` first) that fit a `u32`.
+    #[inline]
     fn number(&mut self) -> Option<Option<u32>> {
         self.skip_blanks();
         if self.at == self.s.len() {
@@ -105,6 +108,7 @@ impl<'a> Words<'a> {
 
     /// The next word when it is a bare word (not quoted, not a comment); `None` otherwise, and
     /// at the end of the line.
+    #[inline]
     fn plain(&mut self) -> Option<&'a [u8]> {
         self.next()
             .filter(|w| !matches!(w[0], b'"' | b';') && !w.starts_with(b"/*"))
@@ -112,6 +116,7 @@ impl<'a> Words<'a> {
 
     /// An optional text field: empty at the end of the line or when written `""`; `None` for
     /// any other quoted word and for a comment.
+    #[inline]
     fn optional_text(&mut self) -> Option<&'a [u8]> {
         match self.next() {
             None => Some(b""),

@@ -444,6 +444,9 @@ pub fn parse_list(text: &str) -> Result<ListSpec, ListError> {
         list: text.to_string(),
         reason,
     };
+    if let Some(list) = plain_list(text) {
+        return list.map(ListSpec::Entries).map_err(err);
+    }
     let words: Vec<&str> = text.split_whitespace().collect();
     if words
         .first()
@@ -457,6 +460,54 @@ pub fn parse_list(text: &str) -> Result<ListSpec, ListError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(err)?;
     Ok(ListSpec::Entries(RetryList { entries }))
+}
+
+/// A list of entries (not the backoff form) in ASCII text without a vertical tab, read into a
+/// list of exactly its size without a list of words first; `None` for any other text. There
+/// ASCII white space (the byte-wise split) is the Unicode white space `parse_list` splits on:
+/// the only ASCII character that is one and not the other is the vertical tab.
+fn plain_list(text: &str) -> Option<Result<RetryList, String>> {
+    if !text.is_ascii() || text.contains('\u{b}') {
+        return None;
+    }
+    let words = AsciiWords(text);
+    if words
+        .clone()
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("backoff"))
+    {
+        return None;
+    }
+    let mut entries = Vec::with_capacity(words.clone().count());
+    for w in words {
+        match entry_token(w) {
+            Ok(e) => entries.push(e),
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    Some(Ok(RetryList { entries }))
+}
+
+/// The words of ASCII text between ASCII white space (`str::split_ascii_whitespace`, in a
+/// loop over bytes).
+#[derive(Clone)]
+struct AsciiWords<'a>(&'a str);
+
+impl<'a> Iterator for AsciiWords<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let b = self.0.as_bytes();
+        let from = b.iter().position(|c| !c.is_ascii_whitespace())?;
+        let len = b[from..]
+            .iter()
+            .position(u8::is_ascii_whitespace)
+            .unwrap_or(b.len() - from);
+        // ASCII text: every byte is a character boundary.
+        let word = &self.0[from..from + len];
+        self.0 = &self.0[from + len..];
+        Some(word)
+    }
 }
 
 /// Parses a class letter of a retry command (`A`–`H`, `J`–`O`).
@@ -483,6 +534,67 @@ mod tests {
 
     fn t(h: u32, m: u32) -> NaiveTime {
         NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    /// The list fast path splits and reads as the general path does, errors included.
+    #[test]
+    fn plain_lists_read_as_the_general_path_reads_them() {
+        let general = |text: &str| -> Result<RetryList, String> {
+            text.split_whitespace()
+                .map(entry_token)
+                .collect::<Result<Vec<_>, _>>()
+                .map(|entries| RetryList { entries })
+        };
+        let words = [
+            "1",
+            "10S",
+            "2h",
+            "17:30W",
+            "AG5",
+            "@2026-03-02T10:00",
+            "x",
+            "5Q",
+            "",
+            " ",
+            "\t",
+            "\n",
+            "\r",
+            "\u{c}",
+            "\u{b}",
+            "\u{a0}",
+            "\u{3000}",
+            "9999999",
+            "e",
+        ];
+        let mut n = 0;
+        for a in words {
+            for b in words {
+                for c in words {
+                    let text = format!("{a} {b}{c}");
+                    let fast = plain_list(&text);
+                    match fast {
+                        Some(r) => {
+                            assert_eq!(r, general(&text), "{text:?}");
+                            n += 1;
+                        }
+                        None => assert!(!text.is_ascii() || text.contains('\u{b}'), "{text:?}"),
+                    }
+                }
+            }
+        }
+        assert!(n > 4000, "{n}");
+        for text in ["", " ", "a", " a  b\t\r\nc\u{c} ", "1 2 3"] {
+            assert!(
+                AsciiWords(text).eq(text.split_ascii_whitespace()),
+                "{text:?}"
+            );
+        }
+        // The backoff form is left to the general path.
+        assert!(plain_list("BackOff initial=30S").is_none());
+        assert!(matches!(
+            parse_list("backoff initial=30S factor=2 max=1H count=3"),
+            Ok(ListSpec::Backoff(_))
+        ));
     }
 
     /// The plain-delay fast path reads every token it takes as the grammar reads it.

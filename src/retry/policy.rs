@@ -9,8 +9,9 @@
 use super::delays::{parse_list, parse_retry_class, ListSpec, RetryEntry, RetryList, When};
 use super::outcome::Channel;
 use crate::calendar::{Calendar, DailyWindow, WindowDays};
+use crate::command::registry::{NameId, NAME_COUNT};
 use crate::command::{
-    parse_date, parse_days, parse_int, parse_time, Command, Document, ParseError,
+    parse_date, parse_days, parse_int, parse_time, Arg, Command, Document, ParseError,
 };
 use crate::linegroup::{validate_group_ref, LineSet};
 use chrono::NaiveDate;
@@ -113,15 +114,20 @@ pub struct PolicyLayer {
     pub retry_parms: Vec<Rule<String>>,
 }
 
-/// The commands a policy layer reads (the arms of `PolicyLayer::take`); a document's other
+/// Whether a command is one a policy layer reads, by [`NameId`]: [`READS`] as a table, so a
+/// document's lines are judged by their ids (every name in [`READS`] has one) and the other
 /// lines are never tokenized for it.
-/// Whether [`READS`] holds `name` (a set: every line of a file is asked).
-fn reads(name: &str) -> bool {
-    static SET: std::sync::LazyLock<rustc_hash::FxHashSet<&'static str>> =
-        std::sync::LazyLock::new(|| READS.iter().copied().collect());
-    SET.contains(name)
-}
+const READ_IDS: [bool; NAME_COUNT] = {
+    let mut set = [false; NAME_COUNT];
+    let mut i = 0;
+    while i < READS.len() {
+        set[NameId::of(READS[i]).index()] = true;
+        i += 1;
+    }
+    set
+};
 
+/// The commands a policy layer reads (the arms of `PolicyLayer::take`).
 const READS: &[&str] = &[
     "retry_delays",
     "email_retry_delays",
@@ -171,7 +177,11 @@ impl PolicyLayer {
     pub fn from_document(doc: &Document, level: Level) -> Result<PolicyLayer, ParseError> {
         let mut layer = PolicyLayer::empty(level);
         layer.origin = doc.origin().to_string();
-        for cmd in doc.named(reads) {
+        let ours = doc
+            .ids()
+            .filter(|(id, _)| id.is_some_and(|id| READ_IDS[id.index()]))
+            .filter_map(|(_, line)| doc.command(line));
+        for cmd in ours {
             layer.take(&cmd).map_err(|(column, reason)| ParseError {
                 file: doc.origin().to_string(),
                 line: cmd.line,
@@ -210,7 +220,7 @@ impl PolicyLayer {
 
     /// Splits a command's args into (selector, rest) given how many non-selector args it takes.
     fn selector<'c>(&self, cmd: &'c Command, n: usize) -> Result<Selected<'c>, (usize, String)> {
-        let args = cmd.texts();
+        let args = &cmd.args[..];
         if args.len() == n {
             return Ok((None, args));
         }
@@ -221,11 +231,8 @@ impl PolicyLayer {
                     format!("${} takes a line selector only in the CFG", cmd.name),
                 ));
             }
-            let sel = args[0].to_string();
-            return Ok((
-                if sel == "*" { None } else { Some(sel) },
-                args[1..].to_vec(),
-            ));
+            let sel = args[0].text.to_string();
+            return Ok((if sel == "*" { None } else { Some(sel) }, &args[1..]));
         }
         let form = if self.level == Level::Cfg {
             "with an optional line selector first"
@@ -250,8 +257,8 @@ impl PolicyLayer {
             "retry_delays" | "email_retry_delays" => {
                 let (selector, a) = self.selector(cmd, 2)?;
                 let off = cmd.args.len() - 2;
-                let class = parse_retry_class(a[0]).map_err(|e| (col(off), e))?;
-                let list = parse_list(a[1]).map_err(|e| (col(off + 1), e.to_string()))?;
+                let class = parse_retry_class(&a[0].text).map_err(|e| (col(off), e))?;
+                let list = parse_list(&a[1].text).map_err(|e| (col(off + 1), e.to_string()))?;
                 let rules = if cmd.name == "retry_delays" {
                     &mut self.delays
                 } else {
@@ -277,7 +284,7 @@ impl PolicyLayer {
             }
             "retry_max" => {
                 let (selector, a) = self.selector(cmd, 1)?;
-                let n = parse_int(a[0]).map_err(|e| (col(last), e.0))?;
+                let n = parse_int(&a[0].text).map_err(|e| (col(last), e.0))?;
                 self.retry_max.push(Rule {
                     selector,
                     value: n,
@@ -286,20 +293,20 @@ impl PolicyLayer {
             }
             "email_retry_max" => {
                 let (_, a) = self.selector(cmd, 1)?;
-                self.email_retry_max = Some(parse_int(a[0]).map_err(|e| (col(last), e.0))?);
+                self.email_retry_max = Some(parse_int(&a[0].text).map_err(|e| (col(last), e.0))?);
             }
             "retry_linegroup" | "retry_channelgroup" => {
                 let (selector, a) = self.selector(cmd, 1)?;
-                validate_group_ref(a[0]).map_err(|e| (col(last), e))?;
+                validate_group_ref(&a[0].text).map_err(|e| (col(last), e))?;
                 self.linegroup.push(Rule {
                     selector,
-                    value: a[0].to_string(),
+                    value: a[0].text.to_string(),
                     line: cmd.line,
                 });
             }
             "retry_tosend" => {
                 let (selector, a) = self.selector(cmd, 1)?;
-                let n = parse_queue(a[0]).map_err(|e| (col(last), e))?;
+                let n = parse_queue(&a[0].text).map_err(|e| (col(last), e))?;
                 self.tosend.push(Rule {
                     selector,
                     value: n,
@@ -335,17 +342,20 @@ impl PolicyLayer {
             }
             "timezone" => {
                 let (_, a) = self.selector(cmd, 1)?;
-                let tz = a[0].parse::<Tz>().map_err(|_| {
+                let tz = a[0].text.parse::<Tz>().map_err(|_| {
                     (
                         col(0),
-                        format!("{:?} is not an IANA time zone (e.g. Europe/Berlin)", a[0]),
+                        format!(
+                            "{:?} is not an IANA time zone (e.g. Europe/Berlin)",
+                            a[0].text
+                        ),
                     )
                 })?;
                 self.timezone = Some(tz);
             }
             "working_days" => {
                 let (_, a) = self.selector(cmd, 1)?;
-                self.working_days = Some(parse_days(a[0]).map_err(|e| (col(0), e.0))?);
+                self.working_days = Some(parse_days(&a[0].text).map_err(|e| (col(0), e.0))?);
             }
             "holiday" => {
                 if cmd.args.is_empty() {
@@ -415,7 +425,7 @@ impl PolicyLayer {
                 let (selector, a) = self.selector(cmd, 1)?;
                 self.retry_parms.push(Rule {
                     selector,
-                    value: a[0].to_string(),
+                    value: a[0].text.to_string(),
                     line: cmd.line,
                 });
             }
@@ -426,7 +436,7 @@ impl PolicyLayer {
 }
 
 /// A command's optional line selector and its remaining arguments.
-type Selected<'c> = (Option<String>, Vec<&'c str>);
+type Selected<'c> = (Option<String>, &'c [Arg<'c>]);
 
 fn parse_queue(s: &str) -> Result<u8, String> {
     s.parse::<u8>()
