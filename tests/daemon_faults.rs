@@ -226,8 +226,12 @@ fn stall_a_past_its_lease(a_line: &str) -> (tempfile::TempDir, Node, Node) {
     let root = dir.path().join("spool");
     std::fs::write(root.join("TOSEND/00000001.FS"), "$fax_phone 5550100\n").unwrap();
     let a = start(dir.path(), "a");
+    // The call is up: the claim is written and the node has logged the dial (placed). A stop
+    // between the two is a stall before dialling, after which the node does not dial at all.
+    let a_log = dir.path().join("a.log");
     assert!(wait_until(Duration::from_secs(20), || {
         dialling_in(&root.join("ACTIVE/a")) == 1
+            && std::fs::read_to_string(&a_log).is_ok_and(|l| l.contains(" dialling "))
     }));
     let b = start(dir.path(), "b");
     signal(&a, "STOP");
