@@ -448,6 +448,46 @@ fn a_node_back_from_a_stall_renews_its_lease_before_it_locks_a_number() {
     assert_eq!(rig.files(&l.sent()).len(), 1);
 }
 
+/// A node stopped in the middle of a call (SIGSTOP, a hung disk) past its stale limit still
+/// holds its number: it may wake and go on with the call. Another node wanting the number waits
+/// until it has taken the stopped node over (its lease seen dead twice, its ACTIVE directory
+/// renamed away); only then is the lock broken. Breaking it on one stale reading let two nodes
+/// call one number at once.
+#[test]
+fn a_stopped_nodes_number_stays_locked_until_it_is_taken_over() {
+    let rig = Rig::new("$node_lease 1 3\n");
+    let l = rig.layout();
+    rig.drop_job(0, "1.FS", "$fax_phone 5550001\n");
+    let mut a = rig.daemon("a", 1, always(0, 600));
+    a.start().unwrap();
+    a.poll();
+    assert_eq!(a.in_flight(), 1);
+    rig.drop_job(0, "2.FS", "$fax_phone 5550001\n");
+    let mut b = rig.daemon("b", 1, always(0, 30));
+    b.start().unwrap();
+    // a is stopped from here on: its lease goes stale while its call is up.
+    rig.clock.advance(Duration::seconds(5));
+    b.poll();
+    assert_eq!(
+        rig.log.lock().unwrap().len(),
+        1,
+        "a stale lease alone broke the lock of a node in a call"
+    );
+    assert_eq!(b.in_flight(), 0);
+    // One stale reading is a suspicion, not a takeover: still locked.
+    b.maintain();
+    b.poll();
+    assert_eq!(rig.log.lock().unwrap().len(), 1);
+    assert!(l.active("a").exists());
+    // Seen dead again a renewal later: taken over, and the number is free.
+    rig.clock.advance(Duration::seconds(1));
+    b.maintain();
+    assert!(!l.active("a").exists(), "a taken over");
+    b.poll();
+    assert_eq!(rig.log.lock().unwrap().len(), 2);
+    assert_eq!(b.in_flight(), 1);
+}
+
 /// A lease that cannot be parsed (half-visible on a network mount, damaged) says nothing about
 /// its node: the node's jobs stay where they are however long that lasts. Once the lease is
 /// truly gone, the node is taken over after two readings a renewal apart.

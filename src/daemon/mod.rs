@@ -921,10 +921,10 @@ impl Daemon {
 
     /// Whether this node's lease, as the spool has it, stays fresh for at least one more
     /// renewal period after `now` (renewed less than STALE − RENEW ago, at least 1 s): the
-    /// condition for taking a destination lock. Other nodes judge a lock by its holder's lease
-    /// and break it when that is stale, so a lock taken on an older lease (a node back from a
-    /// stall shorter than a takeover, before its maintenance tick renews) would be broken the
-    /// moment another node wanted the number, and both would call it.
+    /// condition for taking a destination lock. Other nodes break a lock once its holder is
+    /// taken over, which needs its lease seen dead twice; a lock taken on an old lease (a node
+    /// back from a stall, before its maintenance tick renews) gives them that time from a
+    /// lease already near its end, so the node renews first.
     pub(super) fn lease_holds_for_lock(&self, now: DateTime<Utc>) -> bool {
         let margin = (self.settings.lease_stale - self.settings.lease_renew).max(1);
         self.lease_renewed

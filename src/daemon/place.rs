@@ -310,8 +310,8 @@ impl Daemon {
         }
         if dest_lock.is_some() && !self.lease_holds_for_lock(self.clock.now()) {
             // The node stalled after it renewed (the claim write's fsync is the longest step):
-            // its lease may have gone stale meanwhile, and its lock been broken and the number
-            // called by another node. Not dialled: the job goes back to its queue as written
+            // its lease may have gone stale meanwhile, the node been taken over, its lock
+            // broken and the number called by another node. Not dialled: the job goes back to its queue as written
             // (a later claim renews first and dials it).
             give_up(self);
             tracing::warn!(job = %name, "stalled between locking the number and dialling: not dialled, back to its queue");

@@ -163,17 +163,22 @@ impl Daemon {
         let layout = self.settings.layout.clone();
         // Judged again right before acting: the node may have renewed (rejoined after a fence,
         // or woken from a stall) since the leases were read.
-        use crate::spool::lease::{look, Look};
-        if !matches!(
-            look(&layout, other, self.clock.now()),
-            Look::Stale(_) | Look::Missing
-        ) {
-            return;
-        }
+        use crate::spool::lease::{look, remove_if_still, Look};
+        let judged = match look(&layout, other, self.clock.now()) {
+            Look::Stale(l) => Some(l),
+            Look::Missing => None,
+            Look::Live(_) | Look::Unknown(_) => return,
+        };
         self.suspects.remove(other);
+        // Only the lease judged dead is removed: the node may rejoin (a new lease) meanwhile.
+        let remove_lease = |d: &Self| {
+            if let Err(e) = remove_if_still(&layout, other, judged.as_ref(), &d.node) {
+                tracing::warn!(node = other, error = %e, "cannot remove a dead node's lease");
+            }
+        };
         let src = layout.active(other);
         if !src.is_dir() {
-            let _ = std::fs::remove_file(layout.lease(other));
+            remove_lease(self);
             return;
         }
         let stamp = self.clock.now().timestamp_millis();
@@ -183,7 +188,7 @@ impl Daemon {
         if self.store.rename_dir(Point::Takeover, &src, &dst).is_err() {
             return; // another node won (or the spool refuses: the next round tries again)
         }
-        let _ = std::fs::remove_file(layout.lease(other));
+        remove_lease(self);
         crate::spool::progress::remove(&layout, other);
         tracing::warn!(node = other, by = %self.node, "took over a dead node's ACTIVE directory");
         self.emit(Event::TookOver {

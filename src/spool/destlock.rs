@@ -7,12 +7,15 @@
 //! a lock is never seen half-written, and taking one costs one call, no inode of a temporary
 //! file, no link and no unlink. Locks written as regular files (by earlier versions) are still
 //! read. A lock is removed when the attempt settles. A lock is broken only when its owner is
-//! gone: the owner's lease is missing, stale, or carries another generation (the owner
-//! restarted, so the lock belongs to a process that no longer exists), as a reading taken after
-//! the lock was seen shows it. The rule holds only because a node takes a lock on a lease it
-//! knows fresh for a while yet (the daemon renews one that is not before it locks a number): a
-//! lock taken on a stale lease would be broken at once by the next node that wanted the number.
-//! This module owns those files and that rule; it never decides which job to dial.
+//! gone, as a reading taken after the lock was seen shows it: the owner's lease carries another
+//! generation (the owner restarted, so the lock belongs to a process that no longer exists), or
+//! the owner has no live lease and its `ACTIVE/<node>/` is gone (another node took it over,
+//! which it does only after seeing the lease dead on two readings a renewal apart). A lease
+//! merely stale, or missing on one reading, is not enough: a node stopped for a while (or a
+//! network mount's cache) shows that, and the node may wake and dial under the lock it holds.
+//! A node also takes a lock only on a lease it knows fresh for a while yet (the daemon renews
+//! one that is not before it locks a number). This module owns those files and that rule; it
+//! never decides which job to dial.
 
 use super::lease::Lease;
 use super::Layout;
@@ -57,12 +60,20 @@ fn slot_path(layout: &Layout, dest: u64, slot: u32) -> PathBuf {
     dir(layout).join(format!("{dest:016x}.{slot}.lock"))
 }
 
-/// Whether `holder` is gone at `now`, judged by the leases on the spool.
-fn gone(holder: &Holder, leases: &[Lease], now: DateTime<Utc>) -> bool {
+/// Whether `holder` is gone at `now`, judged by the leases on the spool and by its node's
+/// `ACTIVE/<node>/` (see the module's rule).
+fn gone(layout: &Layout, holder: &Holder, leases: &[Lease], now: DateTime<Utc>) -> bool {
     match leases.iter().find(|l| l.node == holder.node) {
-        None => true,
-        Some(l) => l.generation != holder.generation || l.is_stale(now),
+        Some(l) if l.generation != holder.generation => true,
+        Some(l) if !l.is_stale(now) => false,
+        _ => taken_over(layout, &holder.node),
     }
+}
+
+/// Whether `node`'s `ACTIVE/<node>/` is proven gone (`ENOENT`): taken over by another node.
+/// A look-up that fails otherwise (a network mount's I/O error or `EPERM`) proves nothing.
+fn taken_over(layout: &Layout, node: &str) -> bool {
+    matches!(std::fs::symlink_metadata(layout.active(node)), Err(e) if e.kind() == io::ErrorKind::NotFound)
 }
 
 /// Whether a lock file is older than the longest lease staleness on the spool (default 60 s).
@@ -102,7 +113,7 @@ pub fn acquire(
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     let holder = holder_of(&path);
                     let dead = |ls: &[Lease]| match &holder {
-                        Some(h) => gone(h, ls, now),
+                        Some(h) => gone(layout, h, ls, now),
                         // Locks are linked whole, so an unreadable one is damage: left alone
                         // unless it is older than any lease may stay fresh.
                         None => old_enough(&path, ls),
@@ -293,6 +304,47 @@ mod tests {
         let p = acquire(&layout, 9, 2, &c, t, dead_b).unwrap().unwrap();
         assert_eq!(p, slot_path(&layout, 9, 1));
         assert_eq!(holder_of(&p), Some(c));
+    }
+
+    /// A node stopped past its stale limit (SIGSTOP, a long fsync) keeps its locks until
+    /// another node has taken it over: it may wake and dial under them, and its lease may read
+    /// stale or missing once on a network mount while it is well. Taken over (its `ACTIVE`
+    /// directory renamed away), its locks may be broken.
+    #[test]
+    fn a_stale_or_missing_lease_alone_does_not_break_a_lock() {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::new(d.path(), 2);
+        let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let later = t + chrono::Duration::seconds(300);
+        let (b, c) = (
+            Holder {
+                node: "b".into(),
+                generation: 2,
+            },
+            Holder {
+                node: "c".into(),
+                generation: 3,
+            },
+        );
+        std::fs::create_dir_all(layout.active("b")).unwrap();
+        create(&slot_path(&layout, 9, 0), &b).unwrap();
+        let stale_b = || vec![lease("b", 2, t), lease("c", 3, later)];
+        assert_eq!(acquire(&layout, 9, 1, &c, later, stale_b).unwrap(), None);
+        let no_lease_b = || vec![lease("c", 3, later)];
+        assert_eq!(acquire(&layout, 9, 1, &c, later, no_lease_b).unwrap(), None);
+        assert_eq!(holder_of(&slot_path(&layout, 9, 0)), Some(b.clone()));
+        // Taken over: its directory renamed into another node's.
+        std::fs::rename(layout.active("b"), d.path().join("b-taken")).unwrap();
+        let p = acquire(&layout, 9, 1, &c, later, stale_b).unwrap().unwrap();
+        assert_eq!(holder_of(&p), Some(c.clone()));
+        // A holder that restarted (another generation) is gone at once, directory or not.
+        release(&p, &c);
+        std::fs::create_dir_all(layout.active("b")).unwrap();
+        create(&slot_path(&layout, 9, 0), &b).unwrap();
+        let reborn_b = || vec![lease("b", 4, later), lease("c", 3, later)];
+        assert!(acquire(&layout, 9, 1, &c, later, reborn_b)
+            .unwrap()
+            .is_some());
     }
 
     #[test]

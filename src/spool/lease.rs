@@ -140,6 +140,51 @@ pub fn look(layout: &Layout, node: &str, now: DateTime<Utc>) -> Look {
     }
 }
 
+/// Removes `node`'s lease only if it is still the one judged dead (`judged`: the stale lease
+/// read, or None when none was there). The node may have rejoined since (a fenced node writes
+/// a new lease), and a plain unlink would delete its fresh lease: others would then find it
+/// missing and take it over again. The lease is renamed aside under a name of the remover's
+/// own (hidden, so no node reads it as a node), read, and deleted only when it is the judged
+/// one; a newer lease is put back unless another has been written meanwhile. Returns whether
+/// the judged lease was removed (or was already gone).
+pub fn remove_if_still(
+    layout: &Layout,
+    node: &str,
+    judged: Option<&Lease>,
+    by: &str,
+) -> io::Result<bool> {
+    let path = layout.lease(node);
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let aside = layout.active_root().join(format!(
+        ".{node}.lease.removing-{by}-{}-{nonce}",
+        std::process::id()
+    ));
+    match std::fs::rename(&path, &aside) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(e),
+    }
+    let found: Option<Lease> = std::fs::read(&aside)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let same = match (judged, &found) {
+        (Some(j), Some(f)) => j.generation == f.generation && j.renewed == f.renewed,
+        _ => false,
+    };
+    if same {
+        std::fs::remove_file(&aside)?;
+        return Ok(true);
+    }
+    // Renewed since it was judged: the node is back. Its lease goes back where it was (a newer
+    // one written meanwhile wins, and the aside copy is dropped).
+    if super::store::rename_noreplace(&aside, &path).is_err() {
+        let _ = std::fs::remove_file(&aside);
+    }
+    Ok(false)
+}
+
 /// Names of every node that has a lease file or a directory in `ACTIVE` (readable or not).
 pub fn node_names(layout: &Layout) -> Vec<String> {
     let mut out = Vec::new();
@@ -201,4 +246,55 @@ pub fn node_dirs(layout: &Layout) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn lease(node: &str, generation: u64, renewed: DateTime<Utc>) -> Lease {
+        Lease {
+            node: node.into(),
+            pid: 1,
+            renewed,
+            stale_after: 60,
+            draining: false,
+            lines: vec![],
+            generation,
+            host: String::new(),
+            spool_error: None,
+        }
+    }
+
+    /// A node taken for dead rejoined (a new lease) between the taker's reading and its
+    /// removal of the dead lease: the fresh lease stays; the judged one is removed.
+    #[test]
+    fn only_the_lease_judged_dead_is_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::new(d.path(), 2);
+        layout.create(None).unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let dead = lease("b", 1, t);
+        write(&layout, &dead).unwrap();
+        let rejoined = lease("b", 2, t + chrono::Duration::seconds(120));
+        write(&layout, &rejoined).unwrap();
+        assert!(!remove_if_still(&layout, "b", Some(&dead), "a").unwrap());
+        assert_eq!(read(&layout, "b"), Some(rejoined.clone()));
+        // Judged when there was none: whatever is there now is newer.
+        assert!(!remove_if_still(&layout, "b", None, "a").unwrap());
+        assert_eq!(read(&layout, "b"), Some(rejoined.clone()));
+        // The judged lease itself goes, and nothing is left aside.
+        assert!(remove_if_still(&layout, "b", Some(&rejoined), "a").unwrap());
+        assert_eq!(read(&layout, "b"), None);
+        assert_eq!(node_names(&layout), Vec::<String>::new());
+        let hidden: Vec<_> = std::fs::read_dir(layout.active_root())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".lease"))
+            .collect();
+        assert!(hidden.is_empty(), "{hidden:?}");
+        // Already gone: nothing to do.
+        assert!(remove_if_still(&layout, "b", Some(&rejoined), "a").unwrap());
+    }
 }
