@@ -754,6 +754,15 @@ mod tests {
         }
     }
 
+    /// An sms_http line posting to `https://127.0.0.1:PORT/send`, trusting `ca` (`ca_file=`).
+    fn https_line(port: u16, ca: &std::path::Path) -> SmsHttpSettings {
+        def(&format!(
+            "$line 7 sms_http url=https://127.0.0.1:{port}/send ca_file={} timeout=10\n",
+            ca.display()
+        ))
+        .unwrap()
+    }
+
     /// An https:// gateway: the message goes over TLS when the gateway's certificate is
     /// trusted (here by `ca_file=`); a certificate no root vouches for is refused before
     /// anything is sent, as a failure that is retried (413), saying it was TLS.
@@ -763,12 +772,7 @@ mod tests {
             return;
         };
         let (port, gateway) = tls_gateway(&cert, &key).await;
-        let s = def(&format!(
-            "$line 7 sms_http url=https://127.0.0.1:{port}/send ca_file={} timeout=10\n",
-            cert.display()
-        ))
-        .unwrap();
-        let r = send(&s, &sms_call("code 4711")).await;
+        let r = send(&https_line(port, &cert), &sms_call("code 4711")).await;
         assert_eq!(r.code, CODE_SUBMITTED, "{r:?}");
         let request = gateway.await.unwrap().unwrap();
         assert!(request.starts_with("POST /send HTTP/1.1\r\n"), "{request}");
@@ -801,12 +805,7 @@ mod tests {
             return;
         };
         let (port, gateway) = tls_gateway(&cert, &key).await;
-        let s = def(&format!(
-            "$line 7 sms_http url=https://127.0.0.1:{port}/send ca_file={} timeout=10\n",
-            cert.display()
-        ))
-        .unwrap();
-        let r = send(&s, &sms_call("code 4711")).await;
+        let r = send(&https_line(port, &cert), &sms_call("code 4711")).await;
         assert_eq!(r.code, CODE_UNREACHABLE, "{r:?}");
         assert!(r.answerback.starts_with("id=1.t.FS TLS failed: "), "{r:?}");
         assert!(gateway.await.unwrap().is_err(), "nothing was sent");

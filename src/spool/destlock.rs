@@ -207,17 +207,12 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn lease(node: &str, generation: u64, renewed: DateTime<Utc>) -> Lease {
-        Lease {
+    use crate::spool::lease::test_lease as lease;
+
+    fn holder(node: &str, generation: u64) -> Holder {
+        Holder {
             node: node.into(),
-            pid: 1,
-            renewed,
-            stale_after: 60,
-            draining: false,
-            lines: vec![],
             generation,
-            host: String::new(),
-            spool_error: None,
         }
     }
 
@@ -229,18 +224,9 @@ mod tests {
         let layout = Layout::new(d.path(), 2);
         std::fs::create_dir_all(dir(&layout)).unwrap();
         let path = slot_path(&layout, 42, 0);
-        let dead = Holder {
-            node: "b".into(),
-            generation: 1,
-        };
-        let reborn = Holder {
-            node: "b".into(),
-            generation: 2,
-        };
-        let c = Holder {
-            node: "c".into(),
-            generation: 5,
-        };
+        let dead = holder("b", 1);
+        let reborn = holder("b", 2);
+        let c = holder("c", 5);
         // c read the dead lock; meanwhile b (restarted) broke it and took the slot.
         create(&path, &reborn).unwrap();
         assert!(!break_if_still(&path, Some(&dead), &c).unwrap());
@@ -264,20 +250,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let layout = Layout::new(d.path(), 2);
         let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
-        let (a, b, c) = (
-            Holder {
-                node: "a".into(),
-                generation: 1,
-            },
-            Holder {
-                node: "b".into(),
-                generation: 2,
-            },
-            Holder {
-                node: "c".into(),
-                generation: 3,
-            },
-        );
+        let (a, b, c) = (holder("a", 1), holder("b", 2), holder("c", 3));
         create(&slot_path(&layout, 9, 0), &a).unwrap();
         create(&slot_path(&layout, 9, 1), &b).unwrap();
         // The first reading shows b stale (b was stalled); b renewed before it locked slot 1.
@@ -316,16 +289,7 @@ mod tests {
         let layout = Layout::new(d.path(), 2);
         let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
         let later = t + chrono::Duration::seconds(300);
-        let (b, c) = (
-            Holder {
-                node: "b".into(),
-                generation: 2,
-            },
-            Holder {
-                node: "c".into(),
-                generation: 3,
-            },
-        );
+        let (b, c) = (holder("b", 2), holder("c", 3));
         std::fs::create_dir_all(layout.active("b")).unwrap();
         create(&slot_path(&layout, 9, 0), &b).unwrap();
         let stale_b = || vec![lease("b", 2, t), lease("c", 3, later)];
@@ -352,14 +316,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let layout = Layout::new(d.path(), 2);
         let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
-        let a = Holder {
-            node: "a".into(),
-            generation: 7,
-        };
-        let b = Holder {
-            node: "b".into(),
-            generation: 9,
-        };
+        let a = holder("a", 7);
+        let b = holder("b", 9);
         let live = || vec![lease("a", 7, t), lease("b", 9, t)];
         let p = acquire(&layout, 42, 1, &a, t, live).unwrap().unwrap();
         assert_eq!(acquire(&layout, 42, 1, &b, t, live).unwrap(), None);
@@ -388,10 +346,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let layout = Layout::new(d.path(), 2);
         let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
-        let a = Holder {
-            node: "a".into(),
-            generation: 7,
-        };
+        let a = holder("a", 7);
         let live = || vec![lease("a", 7, t), lease("b", 9, t)];
         // LOCKS does not exist yet: made on first use.
         let p = acquire(&layout, 1, 1, &a, t, live).unwrap().unwrap();
@@ -406,10 +361,7 @@ mod tests {
         let old = slot_path(&layout, 2, 0);
         std::fs::write(&old, "b 9\n").unwrap();
         assert_eq!(acquire(&layout, 2, 1, &a, t, live).unwrap(), None);
-        let b = Holder {
-            node: "b".into(),
-            generation: 9,
-        };
+        let b = holder("b", 9);
         release(&old, &b);
         assert!(acquire(&layout, 2, 1, &a, t, live).unwrap().is_some());
     }

@@ -248,24 +248,27 @@ pub fn node_dirs(layout: &Layout) -> Vec<String> {
     out
 }
 
+/// A lease for tests: `node` with `generation`, renewed at `renewed`, stale after 60 s.
+#[cfg(test)]
+pub(crate) fn test_lease(node: &str, generation: u64, renewed: DateTime<Utc>) -> Lease {
+    Lease {
+        node: node.into(),
+        pid: 1,
+        renewed,
+        stale_after: 60,
+        draining: false,
+        lines: vec![],
+        generation,
+        host: String::new(),
+        spool_error: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_lease as lease;
     use super::*;
     use chrono::TimeZone;
-
-    fn lease(node: &str, generation: u64, renewed: DateTime<Utc>) -> Lease {
-        Lease {
-            node: node.into(),
-            pid: 1,
-            renewed,
-            stale_after: 60,
-            draining: false,
-            lines: vec![],
-            generation,
-            host: String::new(),
-            spool_error: None,
-        }
-    }
 
     /// A node taken for dead rejoined (a new lease) between the taker's reading and its
     /// removal of the dead lease: the fresh lease stays; the judged one is removed.
