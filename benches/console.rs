@@ -1,7 +1,8 @@
 //! The web console at 100,000 jobs: builds a spool (10,000 queued, 200 in progress, 70,000 in
 //! SENT, 19,800 in FAIL, a node's lease, live call steps and summary), starts the real
 //! `redial web` on it and times its answers over HTTP: the overview page and its JSON, the jobs
-//! page (first page, a search, a filtered deep page), against floors measured in the same run
+//! page (first page, a search, a filtered deep page), one job's page, the failed jobs with their
+//! eligibility (a selection, and all of them as JSON), against floors measured in the same run
 //! (reading and parsing the published summary file; an HTTP round trip to the login page).
 //!
 //! `cargo bench --bench console` (prints medians and 99th percentiles in milliseconds).
@@ -226,6 +227,14 @@ fn main() {
     time(
         "GET /api/jobs/NAME (the same job)",
         ok("/api/jobs/00090000"),
+    );
+    time(
+        "GET /failed?dest=5550042* (failed jobs to some numbers, with eligibility)",
+        ok("/failed?dest=5550042*"),
+    );
+    time(
+        "GET /api/failed (every failed job, 19,800, with eligibility)",
+        ok("/api/failed"),
     );
     // A job lands in SENT before each request: SENT is listed again and the one file read.
     let sent = dir.path().join("spool/SENT");

@@ -119,7 +119,7 @@ impl Skip {
 }
 
 /// One job to a destination: age, name, place, path.
-type Entry = (DateTime<Utc>, String, String, std::path::PathBuf);
+pub type Entry = (DateTime<Utc>, String, String, std::path::PathBuf);
 
 /// The newest job per destination, built once per spool picture.
 #[derive(Debug, Default)]
@@ -130,16 +130,21 @@ pub struct Newest {
 impl Newest {
     /// Indexes every job with a destination.
     pub fn new(all: &[JobView]) -> Newest {
+        Newest::from_entries(all.iter().filter_map(|j| {
+            let k = j.dest_key.clone()?;
+            Some((
+                k,
+                (j.age, j.name.clone(), place_name(&j.place), j.path.clone()),
+            ))
+        }))
+    }
+
+    /// Indexes jobs given as (normalised destination, (age, name, place, path)): what a
+    /// catalogue of the spool already holds, so no file need be read again.
+    pub fn from_entries(entries: impl IntoIterator<Item = (String, Entry)>) -> Newest {
         let mut by_dest: HashMap<_, Vec<_>> = HashMap::new();
-        for j in all {
-            if let Some(k) = &j.dest_key {
-                by_dest.entry(k.clone()).or_default().push((
-                    j.age,
-                    j.name.clone(),
-                    place_name(&j.place),
-                    j.path.clone(),
-                ));
-            }
+        for (k, e) in entries {
+            by_dest.entry(k).or_default().push(e);
         }
         Newest { by_dest }
     }

@@ -114,6 +114,9 @@ pub struct Row {
     pub last_end: Option<DateTime<Utc>>,
     /// The file's modification time.
     pub changed: DateTime<Utc>,
+    /// What "a newer job to the destination" compares: the first attempt's start, else the
+    /// file's modification time ([`crate::ops::scan::JobView::age`]).
+    pub age: DateTime<Utc>,
     /// What the list sorts by and the date range selects on: the last attempt's start, else
     /// the file's modification time.
     pub when: DateTime<Utc>,
@@ -387,6 +390,7 @@ fn read_row(
         last_attempt,
         last_end: v.last_end,
         changed,
+        age: v.age,
         when: last_attempt.unwrap_or(changed),
         standing,
         reason,

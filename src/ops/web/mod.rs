@@ -33,7 +33,7 @@ use super::config::OpsConfig;
 use super::eligibility::{check, eligible_at, Newest, Skip};
 use super::metrics::{classic, wants_openmetrics, Metrics, CLASSIC_CONTENT_TYPE, CONTENT_TYPE};
 use super::retry::{retry, Report, Request, Selection};
-use super::scan::{last_table_class, place_name, scan, JobView, RetryKind, Step};
+use super::scan::{last_table_class, place_name, JobView, RetryKind, Step};
 use crate::daemon::clock::Clock;
 use crate::load::SystemConfig;
 use crate::spool::{report, Layout, Place};
@@ -308,13 +308,31 @@ fn describe(v: &JobView, newest: &Newest, s: &WebState, now: DateTime<Utc>) -> F
     }
 }
 
+/// The failed jobs `sel` picks, newest failure first, each with its eligibility for a retry.
+/// Only the files in FAIL are read (their attempts decide the selection and the verdict); a
+/// newer job to the same destination is looked for in the console's catalogue of the spool,
+/// not by reading every job file per request. A file gone from FAIL since the catalogue saw
+/// it (retried, cleaned) is left out.
 fn failed_jobs(s: &WebState, sel: &Selection, now: DateTime<Utc>) -> Vec<FailedJob> {
-    let all = scan(&s.layout, &s.sys);
-    let newest = Newest::new(&all);
-    let mut fails: Vec<&JobView> = all
+    let rows = s.catalogue.rows(&s.layout, &s.sys, now);
+    let newest = Newest::from_entries(rows.iter().filter(|r| !r.dest_key.is_empty()).map(|r| {
+        let entry = (r.age, r.name.clone(), r.place.clone(), r.path.clone());
+        (r.dest_key.clone(), entry)
+    }));
+    let all: Vec<JobView> = rows
         .iter()
-        .filter(|v| v.place == Place::Fail && sel.matches(v, &s.sys))
+        .filter(|r| r.state == catalogue::JobState::Failed)
+        .filter_map(|r| match std::fs::read(&r.path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            bytes => Some(crate::ops::scan::view_of(
+                &r.path,
+                Place::Fail,
+                &s.sys,
+                bytes.as_deref().map_err(|e| e.to_string()),
+            )),
+        })
         .collect();
+    let mut fails: Vec<&JobView> = all.iter().filter(|v| sel.matches(v, &s.sys)).collect();
     // Newest failures first.
     fails.sort_by(|a, b| {
         b.last_end.cmp(&a.last_end).then_with(|| {
