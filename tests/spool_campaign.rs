@@ -488,6 +488,45 @@ fn a_stopped_nodes_number_stays_locked_until_it_is_taken_over() {
     assert_eq!(b.in_flight(), 1);
 }
 
+/// A node that stalls between locking a number and dialling it (here inside the claim
+/// write's fsync) for longer than its lease may stay fresh does not dial: meanwhile others may
+/// have taken it over, broken its lock and called the number. The job goes back to its queue
+/// undialled, the lock and the day's call it reserved (`$max_calls_per_day 1`) are given back,
+/// and the node's next turn (its lease renewed) dials it.
+#[test]
+fn a_node_stalled_before_its_dial_gives_the_job_back_undialled() {
+    let rig = Rig::new("$node_lease 1 3\n$max_calls_per_day 1\n");
+    let l = rig.layout();
+    rig.drop_job(0, "1.FS", "$fax_phone 5550001\n");
+    let mut a = rig.daemon("a", 1, always(0, 30));
+    let plan = Arc::new(Mutex::new(store::FaultPlan::default()));
+    let clock = rig.clock.clone();
+    plan.lock()
+        .unwrap()
+        .stall_at(store::Point::ClaimWrite, move || {
+            clock.advance(Duration::seconds(5))
+        });
+    a.inject_faults(plan);
+    a.start().unwrap();
+    a.poll();
+    // Given back, then (the job due again at once) claimed anew on a renewed lease: one call,
+    // placed after the stall. Without the check it is dialled on the old lease; without the
+    // cap's give-back the day's one call is spent and the job waits for tomorrow.
+    let placed = rig.log.lock().unwrap().clone();
+    assert_eq!(placed.len(), 1, "{placed:?}");
+    assert_eq!(placed[0].at, t0() + Duration::seconds(5));
+    let lease = redial::spool::lease::read(&l, "a").unwrap();
+    assert_eq!(
+        lease.renewed,
+        t0() + Duration::seconds(5),
+        "the call waited for a renewed lease"
+    );
+    assert_eq!(a.in_flight(), 1);
+    assert!(rig.files(&l.queue_dir(0)).is_empty());
+    let locks = std::fs::read_dir(l.root.join("LOCKS")).map_or(0, |d| d.count());
+    assert_eq!(locks, 1, "one lock: the first was given back");
+}
+
 /// A lease that cannot be parsed (half-visible on a network mount, damaged) says nothing about
 /// its node: the node's jobs stay where they are however long that lasts. Once the lease is
 /// truly gone, the node is taken over after two readings a renewal apart.

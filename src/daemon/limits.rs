@@ -127,4 +127,19 @@ impl Daemon {
         }
         Ok(ok)
     }
+
+    /// Gives back the call [`Daemon::reserve_call`] took at `now` for a job that was then not
+    /// dialled (given back to its queue): the day's count is one less again, for every node.
+    pub(super) fn release_call(&mut self, l: &Loaded, name: &str, now: DateTime<Utc>) {
+        let Some((_, key, day)) = self.cap_of(l, now) else {
+            return;
+        };
+        let note = format!("{} {} {name}", now.format("%Y-%m-%dT%H:%M:%SZ"), self.node);
+        let layout = self.settings.layout.clone();
+        if let Err(e) = self.tally.release(&layout, day, &key, &note) {
+            // The count stays one high: the cap errs on the side of fewer calls.
+            tracing::warn!(job = name, key = %key, day = %day, error = %e,
+                "cannot give back a daily-cap reservation of a job not dialled");
+        }
+    }
 }

@@ -227,6 +227,7 @@ impl Daemon {
             &layout.queue_dir(q),
         ) {
             give_up(self);
+            self.release_call(&loaded, name.as_str(), now);
             if !self.owns(&dst) {
                 self.check_fenced();
                 return;
@@ -314,6 +315,7 @@ impl Daemon {
             // broken and the number called by another node. Not dialled: the job goes back to its queue as written
             // (a later claim renews first and dials it).
             give_up(self);
+            self.release_call(&loaded, name.as_str(), now);
             tracing::warn!(job = %name, "stalled between locking the number and dialling: not dialled, back to its queue");
             self.return_to_queue(&dst, q, name.as_str());
             return;

@@ -1,7 +1,9 @@
 //! Daily attempt counts per destination, shared by every node (`$max_calls_per_day`).
 //!
 //! `COUNTS/YYYY-MM-DD` holds one line per attempt placed that (local) day:
-//! `KEY INSTANT NODE JOB`, KEY being [`crate::number::normalize`]d. Lines are only ever
+//! `KEY INSTANT NODE JOB`, KEY being [`crate::number::normalize`]d; a reservation given back
+//! before the call was placed (the node gave the job back) is a line `- KEY INSTANT NODE JOB`,
+//! which counts one less. Lines are only ever
 //! appended (`O_APPEND`), under an exclusive `flock` of the day's file, and a node counts and
 //! appends under the same lock ([`Tally::reserve`]), so two nodes can never both take the last
 //! call of a day. Readers keep what they have read and read only what was appended since. Files
@@ -61,8 +63,15 @@ impl Day {
         let complete = all.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         for line in all[..complete].split(|b| *b == b'\n') {
             let line = String::from_utf8_lossy(line);
-            if let Some(key) = line.split_whitespace().next() {
-                *self.counts.entry(key.to_string()).or_default() += 1;
+            let mut words = line.split_whitespace();
+            match words.next() {
+                Some("-") => {
+                    if let Some(c) = words.next().and_then(|k| self.counts.get_mut(k)) {
+                        *c = c.saturating_sub(1);
+                    }
+                }
+                Some(key) => *self.counts.entry(key.to_string()).or_default() += 1,
+                None => {}
             }
         }
         self.partial = all[complete..].to_vec();
@@ -134,6 +143,33 @@ impl Tally {
         }
         Ok((before, true))
     }
+
+    /// Gives back one attempt [`Tally::reserve`]d for `key` on `day` that was not placed
+    /// after all: appends `- KEY NOTE` under the day file's lock, which every reader counts as
+    /// one less.
+    pub fn release(
+        &mut self,
+        layout: &Layout,
+        day: NaiveDate,
+        key: &str,
+        note: &str,
+    ) -> io::Result<()> {
+        // No file: nothing was reserved that day.
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(day_path(layout, day))?;
+        f.lock()?;
+        let d = self.days.entry(day).or_default();
+        d.catch_up(&mut f)?;
+        let lead = if d.partial.is_empty() { "" } else { "\n" };
+        let note = note.replace(['\n', '\r'], " ");
+        f.write_all(format!("{lead}- {key} {note}\n").as_bytes())?;
+        if store::durable() {
+            f.sync_data()?;
+        }
+        d.catch_up(&mut f)
+    }
 }
 
 /// Removes day files more than [`KEEP_DAYS`] before `day` (best effort).
@@ -198,6 +234,38 @@ mod tests {
         assert_eq!(Tally::new().count(&layout, day, "5550177").unwrap(), 2);
         let text = std::fs::read_to_string(&p).unwrap();
         assert_eq!(text.lines().count(), 5, "{text}");
+    }
+
+    /// A reservation given back (the job was not dialled after all) frees its call for every
+    /// node, and a give-back never takes a count below zero.
+    #[test]
+    fn a_released_reservation_counts_one_less_everywhere() {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::new(d.path(), 1);
+        let day = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        let (mut a, mut b) = (Tally::new(), Tally::new());
+        assert_eq!(
+            a.reserve(&layout, day, "5550100", 1, "t n1 1.FS").unwrap(),
+            (0, true)
+        );
+        assert_eq!(
+            b.reserve(&layout, day, "5550100", 1, "t n2 2.FS").unwrap(),
+            (1, false)
+        );
+        a.release(&layout, day, "5550100", "t n1 1.FS").unwrap();
+        assert_eq!(b.count(&layout, day, "5550100").unwrap(), 0);
+        assert_eq!(
+            b.reserve(&layout, day, "5550100", 1, "t n2 2.FS").unwrap(),
+            (0, true)
+        );
+        assert_eq!(Tally::new().count(&layout, day, "5550100").unwrap(), 1);
+        // A give-back of a key never counted (a damaged file) does not go below zero.
+        b.release(&layout, day, "5550199", "t n2 3.FS").unwrap();
+        assert_eq!(Tally::new().count(&layout, day, "5550199").unwrap(), 0);
+        // No file that day: nothing to give back, and none is made.
+        let other = day.succ_opt().unwrap();
+        assert!(a.release(&layout, other, "5550100", "x").is_err());
+        assert!(!day_path(&layout, other).exists());
     }
 
     #[test]

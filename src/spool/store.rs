@@ -448,8 +448,19 @@ pub struct Fault {
 #[derive(Debug, Default)]
 pub struct FaultPlan {
     faults: Vec<(Fault, usize)>,
+    stalls: Vec<(Point, Stall)>,
     /// Every injected failure, in order.
     pub fired: Vec<Point>,
+}
+
+/// Something a test runs once, when the store next reaches a point: a stall of the node
+/// there (the test advances the clock, as a process stopped or a slow fsync would find it).
+struct Stall(Box<dyn FnOnce() + Send>);
+
+impl std::fmt::Debug for Stall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stall")
+    }
 }
 
 impl FaultPlan {
@@ -457,11 +468,18 @@ impl FaultPlan {
     pub fn add(&mut self, f: Fault) {
         self.faults.push((f, 0));
     }
+    /// Runs `then` once, the next time an operation at `point` starts (before it is done).
+    pub fn stall_at(&mut self, point: Point, then: impl FnOnce() + Send + 'static) {
+        self.stalls.push((point, Stall(Box::new(then))));
+    }
     /// Removes every fault (the disk has room again, the file system is writable again).
     pub fn clear(&mut self) {
         self.faults.clear();
     }
     fn check(&mut self, point: Point) -> io::Result<()> {
+        if let Some(i) = self.stalls.iter().position(|(p, _)| *p == point) {
+            (self.stalls.remove(i).1 .0)();
+        }
         for (f, seen) in &mut self.faults {
             if f.point.is_some_and(|p| p != point) {
                 continue;
