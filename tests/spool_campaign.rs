@@ -527,6 +527,49 @@ fn a_node_stalled_before_its_dial_gives_the_job_back_undialled() {
     assert_eq!(locks, 1, "one lock: the first was given back");
 }
 
+/// A job given back after its claim was written goes back as it came: a claim left in it
+/// (`$fax_status1 3`) would make a crash during its next claim look like an interrupted call
+/// at recovery, and an attempt that never happened would be recorded.
+#[test]
+fn a_job_given_back_after_its_claim_write_goes_back_unclaimed() {
+    let rig = Rig::new("$node_lease 1 3\n");
+    let l = rig.layout();
+    let job = "$fax_phone 5550001\n";
+    rig.drop_job(0, "1.FS", job);
+    let mut a = rig.daemon("a", 1, always(0, 30));
+    let plan = Arc::new(Mutex::new(store::FaultPlan::default()));
+    let clock = rig.clock.clone();
+    plan.lock()
+        .unwrap()
+        .stall_at(store::Point::ClaimWrite, move || {
+            clock.advance(Duration::seconds(5))
+        });
+    // The claim after the give-back fails to write: the job stays in its queue as given back.
+    plan.lock().unwrap().add(store::Fault {
+        point: Some(store::Point::ClaimWrite),
+        after: 1,
+        count: Some(1),
+        errno: libc::EIO,
+    });
+    a.inject_faults(plan);
+    a.start().unwrap();
+    a.poll();
+    assert!(rig.log.lock().unwrap().is_empty());
+    assert_eq!(rig.files(&l.queue_dir(0)), ["1.FS"]);
+    let text = std::fs::read_to_string(l.queue_dir(0).join("1.FS")).unwrap();
+    assert!(!text.contains("$fax_status1 3"), "{text}");
+    // A crash during the next claim (the job renamed into ACTIVE, its claim not written):
+    // recovery puts it back undialled, with no attempt recorded.
+    drop(a);
+    std::fs::rename(l.queue_dir(0).join("1.FS"), l.active("a").join("1.FS")).unwrap();
+    let mut a = rig.daemon("a", 1, always(0, 30));
+    a.start().unwrap();
+    let text = std::fs::read_to_string(l.queue_dir(0).join("1.FS"))
+        .or_else(|_| std::fs::read_to_string(l.active("a").join("1.FS")))
+        .unwrap();
+    assert!(!text.contains("$attempt_record"), "{text}");
+}
+
 /// A lease that cannot be parsed (half-visible on a network mount, damaged) says nothing about
 /// its node: the node's jobs stay where they are however long that lasts. Once the lease is
 /// truly gone, the node is taken over after two readings a renewal apart.
