@@ -353,8 +353,18 @@ fn main() {
         "redial spool benchmark (disk: {})",
         std::env::var("REDIAL_BENCH_DIR").unwrap_or_else(|_| ".".into())
     );
-    // `REDIAL_BENCH_ONLY=index` skips the per-attempt and drop-to-dial parts.
-    if std::env::var("REDIAL_BENCH_ONLY").as_deref() != Ok("index") {
+    // `REDIAL_BENCH_ONLY=index` skips the per-attempt and drop-to-dial parts;
+    // `REDIAL_BENCH_ONLY=attempt` runs only the per-attempt part (`REDIAL_BENCH_ATTEMPTS`
+    // jobs, default 500: a small number to trace it, `strace -f -c`).
+    let only = std::env::var("REDIAL_BENCH_ONLY").unwrap_or_default();
+    if only == "attempt" {
+        let n = std::env::var("REDIAL_BENCH_ATTEMPTS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(500);
+        return per_attempt(n);
+    }
+    if only != "index" {
         per_attempt(500);
         drop_to_dial(50);
     }

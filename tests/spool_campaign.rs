@@ -268,6 +268,38 @@ fn queue_priority_then_fifo_by_name() {
     assert_eq!(order, ["5.FS", "20.FS", "3.FS", "10.FS", "1.FS", "2.FS"]);
 }
 
+/// The claim does not look for the name in `ACTIVE/<node>/` first: its rename never replaces a
+/// file, so a queued job whose name is already in progress here is refused by the rename
+/// itself. It waits in its queue, untouched; nothing is dialled, nothing counts as the spool
+/// refusing writes, and the job in progress keeps its bytes.
+#[test]
+fn a_queued_job_whose_name_is_in_progress_here_waits_untouched() {
+    let rig = Rig::new("");
+    let queued = "$fax_phone 1\n";
+    rig.drop_job(0, "7.FS", queued);
+    let mut d = rig.daemon("n1", 1, always(0, 30));
+    d.start().unwrap();
+    let busy = rig.layout().active("n1").join("7.FS");
+    std::fs::write(&busy, "$fax_phone 2\n$fax_status1 3 1\n").unwrap();
+    d.poll();
+    assert!(rig.log.lock().unwrap().is_empty(), "dialled");
+    assert_eq!(
+        std::fs::read_to_string(rig.layout().queue_dir(0).join("7.FS")).unwrap(),
+        queued
+    );
+    assert_eq!(
+        std::fs::read_to_string(&busy).unwrap(),
+        "$fax_phone 2\n$fax_status1 3 1\n"
+    );
+    assert_eq!(d.spool_health().failing_since, None);
+    assert_eq!(d.spool_health().error, None);
+    // Once the name is free, the next rescan finds the job and it is dialled.
+    std::fs::remove_file(&busy).unwrap();
+    d.rescan();
+    d.poll();
+    assert_eq!(rig.log.lock().unwrap().len(), 1);
+}
+
 #[test]
 fn a_future_send_date_is_not_touched_early() {
     let rig = Rig::new("$timezone Europe/London\n");

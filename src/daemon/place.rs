@@ -29,10 +29,6 @@ impl Daemon {
         let layout = self.settings.layout.clone();
         let src = layout.queue_dir(q).join(name.as_str());
         let dst = layout.active(&self.node).join(name.as_str());
-        if dst.exists() {
-            // The same name is already in progress here: it waits for the rescan.
-            return;
-        }
         // One call at a time per number across every node (spool-wide lock), before the claim.
         // Taken only on a lease that others judge fresh: renewed first when it is too old (the
         // node is back from a stall): a lock on a stale lease counts as dead and another node
@@ -66,6 +62,12 @@ impl Daemon {
         let give_up = |d: &mut Daemon| d.release_destination(dest_lock.as_deref());
         match self.store.rename_claim(Point::Claim, &src, &dst) {
             Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // The same name is already in progress here (the claim never replaces a file):
+                // it waits for the rescan. No look before the claim: the rename itself says so.
+                give_up(self);
+                return;
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 give_up(self);
                 if src.exists() {
