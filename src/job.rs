@@ -325,7 +325,7 @@ impl Job {
             .map(|(_, l)| l)
             .take(lines.records);
         for l in record_lines {
-            if let Some(r) = doc.line_bytes(l).and_then(AttemptRecord::from_plain_line) {
+            if let Some(r) = doc.after_name(l).and_then(AttemptRecord::from_plain_fields) {
                 records.push(r);
                 continue;
             }

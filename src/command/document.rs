@@ -194,6 +194,18 @@ impl Document {
         }
     }
 
+    /// The bytes of the command on 1-based line `line` after its name (its arguments and any
+    /// comment, as written), if that line holds a command.
+    pub fn after_name(&self, line: usize) -> Option<&[u8]> {
+        let e = self.entries.get(line.checked_sub(1)?)?;
+        match e.shape {
+            Shape::Command { name } => {
+                Some(&self.bytes_of(e)[usize::from(name.0) + usize::from(name.1)..])
+            }
+            _ => None,
+        }
+    }
+
     fn command_at(&self, i: usize) -> Option<Command<'_>> {
         let e = &self.entries[i];
         match e.shape {

@@ -27,13 +27,21 @@ impl Texts {
         let len = flags.len() + boardline.len() + answerback.len() + 2;
         let parts = [flags, b"\n", boardline, b"\n", answerback];
         if len <= 7 {
-            let mut buf = [0u8; 7];
             // Byte by byte: a call to memcpy costs more than these few bytes.
-            for (slot, &b) in buf.iter_mut().zip(parts.iter().flat_map(|p| p.iter())) {
-                *slot = b;
+            let mut buf = [0u8; 8];
+            let mut i = 0;
+            for part in parts {
+                for &b in part {
+                    buf[i] = b;
+                    i += 1;
+                }
             }
-            std::str::from_utf8(&buf[..len]).ok()?;
-            return Some(Texts::Inline(buf, len as u8));
+            // ASCII (no byte with its top bit set, the usual case) is UTF-8 without a check.
+            if u64::from_le_bytes(buf) & 0x8080_8080_8080_8080 != 0 {
+                std::str::from_utf8(&buf[..len]).ok()?;
+            }
+            let [b0, b1, b2, b3, b4, b5, b6, _] = buf;
+            return Some(Texts::Inline([b0, b1, b2, b3, b4, b5, b6], len as u8));
         }
         let joined = parts.concat();
         Some(Texts::Heap(
@@ -58,7 +66,9 @@ struct Words<'a> {
 }
 
 impl<'a> Words<'a> {
-    #[inline]
+    // Every reader is inlined into the record's one loop of calls: a call per field costs more
+    // than the few bytes a field has.
+    #[inline(always)]
     fn skip_blanks(&mut self) {
         while let Some(b' ' | b'\t') = self.s.get(self.at) {
             self.at += 1;
@@ -66,7 +76,7 @@ impl<'a> Words<'a> {
     }
 
     /// The next word, if any.
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<&'a [u8]> {
         self.skip_blanks();
         let from = self.at;
@@ -81,7 +91,7 @@ impl<'a> Words<'a> {
 
     /// The next field as a number read as its digits go by: `Some(None)` at the end of the
     /// line, `None` when the word is not digits (an optional `+` first) that fit a `u32`.
-    #[inline]
+    #[inline(always)]
     fn number(&mut self) -> Option<Option<u32>> {
         self.skip_blanks();
         if self.at == self.s.len() {
@@ -91,7 +101,9 @@ impl<'a> Words<'a> {
             self.at += 1;
         }
         let from = self.at;
-        let mut n: u32 = 0;
+        // Held at 2^32 (one past the largest u32) instead of checked at every digit: leading
+        // zeros stay allowed, as `str::parse` allows them, and anything larger fails at the end.
+        let mut n: u64 = 0;
         while let Some(&b) = self.s.get(self.at) {
             let d = b.wrapping_sub(b'0');
             if d > 9 {
@@ -100,29 +112,39 @@ impl<'a> Words<'a> {
                 }
                 return None;
             }
-            n = n.checked_mul(10)?.checked_add(u32::from(d))?;
+            n = (n * 10 + u64::from(d)).min(1 << 32);
             self.at += 1;
         }
-        (self.at > from).then_some(Some(n))
+        if self.at == from {
+            return None;
+        }
+        u32::try_from(n).ok().map(Some)
     }
 
     /// The next word when it is a bare word (not quoted, not a comment); `None` otherwise, and
     /// at the end of the line.
-    #[inline]
+    #[inline(always)]
     fn plain(&mut self) -> Option<&'a [u8]> {
-        self.next()
-            .filter(|w| !matches!(w[0], b'"' | b';') && !w.starts_with(b"/*"))
+        let w = self.next()?;
+        match w[0] {
+            b'"' | b';' => None,
+            b'/' if w.get(1) == Some(&b'*') => None,
+            _ => Some(w),
+        }
     }
 
     /// An optional text field: empty at the end of the line or when written `""`; `None` for
     /// any other quoted word and for a comment.
-    #[inline]
+    #[inline(always)]
     fn optional_text(&mut self) -> Option<&'a [u8]> {
-        match self.next() {
-            None => Some(b""),
-            Some(b"\"\"") => Some(b""),
-            Some(w) if matches!(w[0], b'"' | b';') || w.starts_with(b"/*") => None,
-            Some(w) => Some(w),
+        let Some(w) = self.next() else {
+            return Some(b"");
+        };
+        match w[0] {
+            b'"' => (w.len() == 2 && w[1] == b'"').then_some(b""),
+            b';' => None,
+            b'/' if w.get(1) == Some(&b'*') => None,
+            _ => Some(w),
         }
     }
 }
@@ -369,6 +391,13 @@ impl AttemptRecord {
         if !name.eq_ignore_ascii_case(b"attempt_record") {
             return None;
         }
+        AttemptRecord::from_plain_fields(&line[c.at..])
+    }
+
+    /// [`AttemptRecord::from_plain_line`] of the part of a `$attempt_record` line after its
+    /// name, for a reader that already knows the name (a document notes each line's command).
+    pub fn from_plain_fields(fields: &[u8]) -> Option<AttemptRecord> {
+        let mut c = Words { s: fields, at: 0 };
         // The first seven fields must be there; the rest read as 0 or empty when missing.
         let date = date_of(c.plain()?)?;
         let secs = time_of(c.plain()?)?.num_seconds_from_midnight();
@@ -481,7 +510,8 @@ mod tests {
             ]), 7..8),
             tail in proptest::collection::vec(proptest::sample::select(vec![
                 "03/02/2026", "3/2/2026", "13/02/2026", "08:31:05", "8:31", "25:00",
-                "0", "1", "3", "255", "256", "4294967296", "-1", "B", "S", "Z", "Q", "A",
+                "0", "1", "3", "255", "256", "4294967296", "-1", "+7", "+", "007", "65535", "65536",
+                "4294967295", "00000000004294967295", "99999999999999999999", "1x", "B", "S", "Z", "Q", "A",
                 "M3", "XR", "\"\"", "\"a b\"", "\"\"x", "x\"y", ";c", "/*c", "/x", "ACME",
                 "M\u{b}3", "\u{1}", "A\u{7f}B", "\u{e9}t\u{e9}", "HYLAFAX-RECEIVER-WITH-A-LONG-NAME-0123456789",
             ]), 0..11),
@@ -503,6 +533,16 @@ mod tests {
                 Ok(LineKind::Command(c)) if c.name == "attempt_record" => AttemptRecord::from_command(&c).ok(),
                 _ => None,
             };
+            // The fields alone (the name already known, as a document's reader knows it) read
+            // as the whole line does.
+            if general.is_some() {
+                let after_name = line.find("$").unwrap() + "$attempt_record".len();
+                proptest::prop_assert_eq!(
+                    AttemptRecord::from_plain_fields(&line.as_bytes()[after_name..]),
+                    fast.clone(),
+                    "{}", line
+                );
+            }
             match fast {
                 Some(f) => proptest::prop_assert_eq!(Some(f), general, "{}", line),
                 // Declining is allowed only where the line is not plain or does not read.

@@ -114,6 +114,9 @@ pub struct PolicyLayer {
     pub retry_parms: Vec<Rule<String>>,
 }
 
+const RETRY_DELAYS: NameId = NameId::of("retry_delays");
+const EMAIL_RETRY_DELAYS: NameId = NameId::of("email_retry_delays");
+
 /// Whether a command is one a policy layer reads, by [`NameId`]: [`READS`] as a table, so a
 /// document's lines are judged by their ids (every name in [`READS`] has one) and the other
 /// lines are never tokenized for it.
@@ -177,19 +180,87 @@ impl PolicyLayer {
     pub fn from_document(doc: &Document, level: Level) -> Result<PolicyLayer, ParseError> {
         let mut layer = PolicyLayer::empty(level);
         layer.origin = doc.origin().to_string();
-        let ours = doc
-            .ids()
-            .filter(|(id, _)| id.is_some_and(|id| READ_IDS[id.index()]))
-            .filter_map(|(_, line)| doc.command(line));
-        for cmd in ours {
-            layer.take(&cmd).map_err(|(column, reason)| ParseError {
-                file: doc.origin().to_string(),
-                line: cmd.line,
-                column,
-                reason,
-            })?;
+        let fail = |line: usize, (column, reason): (usize, String)| ParseError {
+            file: doc.origin().to_string(),
+            line,
+            column,
+            reason,
+        };
+        for (id, line) in doc.ids() {
+            let Some(id) = id.filter(|id| READ_IDS[id.index()]) else {
+                continue;
+            };
+            // A retry list with its two arguments (the usual form at every level) is read in
+            // place, with no `Command`; any other form goes through `take`, which says what is
+            // wrong with it.
+            if id == RETRY_DELAYS || id == EMAIL_RETRY_DELAYS {
+                if let Some(done) = layer.delays_in_place(doc, id == EMAIL_RETRY_DELAYS, line) {
+                    done.map_err(|e| fail(line, e))?;
+                    continue;
+                }
+            }
+            let cmd = doc
+                .command(line)
+                .expect("an id is noted for command lines only");
+            layer.take(&cmd).map_err(|e| fail(line, e))?;
         }
         Ok(layer)
+    }
+
+    /// Reads the `$retry_delays` (or `$email_retry_delays`, `email`) on `line` when it has
+    /// exactly two arguments (class and list), borrowing them in place; `None` for any other
+    /// count, which [`PolicyLayer::take`] reads.
+    fn delays_in_place(
+        &mut self,
+        doc: &Document,
+        email: bool,
+        line: usize,
+    ) -> Option<Result<(), (usize, String)>> {
+        let mut a = doc.args(line)?;
+        let class = a.next()?;
+        let list = a.next()?;
+        if !a.is_empty() {
+            return None;
+        }
+        Some(self.add_delays(email, line, None, &class, &list))
+    }
+
+    /// Adds a retry list (`email`: an e-mail one) for `class` read from `list`, unless the
+    /// layer has one for that selector and class.
+    fn add_delays(
+        &mut self,
+        email: bool,
+        line: usize,
+        selector: Option<String>,
+        class: &Arg,
+        list: &Arg,
+    ) -> Result<(), (usize, String)> {
+        let class_col = class.column();
+        let class = parse_retry_class(&class.text).map_err(|e| (class_col, e))?;
+        let list = parse_list(&list.text).map_err(|e| (list.column(), e.to_string()))?;
+        let (rules, name) = if email {
+            (&mut self.email_delays, "email_retry_delays")
+        } else {
+            (&mut self.delays, "retry_delays")
+        };
+        if let Some(prev) = rules
+            .iter()
+            .find(|r| r.selector == selector && r.value.0 == class)
+        {
+            return Err((
+                class_col,
+                format!(
+                    "a second ${name} for class {class} (the first is on line {})",
+                    prev.line
+                ),
+            ));
+        }
+        rules.push(Rule {
+            selector,
+            value: (class, list),
+            line,
+        });
+        Ok(())
     }
 
     /// Every `X`/`Y` prefix this layer's lists use that `groups` (the CFG's `$param_group`
@@ -256,31 +327,8 @@ impl PolicyLayer {
         match cmd.name.as_ref() {
             "retry_delays" | "email_retry_delays" => {
                 let (selector, a) = self.selector(cmd, 2)?;
-                let off = cmd.args.len() - 2;
-                let class = parse_retry_class(&a[0].text).map_err(|e| (col(off), e))?;
-                let list = parse_list(&a[1].text).map_err(|e| (col(off + 1), e.to_string()))?;
-                let rules = if cmd.name == "retry_delays" {
-                    &mut self.delays
-                } else {
-                    &mut self.email_delays
-                };
-                if let Some(prev) = rules
-                    .iter()
-                    .find(|r| r.selector == selector && r.value.0 == class)
-                {
-                    return Err((
-                        col(off),
-                        format!(
-                            "a second ${} for class {class} (the first is on line {})",
-                            cmd.name, prev.line
-                        ),
-                    ));
-                }
-                rules.push(Rule {
-                    selector,
-                    value: (class, list),
-                    line: cmd.line,
-                });
+                let email = cmd.name == "email_retry_delays";
+                self.add_delays(email, cmd.line, selector, &a[0], &a[1])?;
             }
             "retry_max" => {
                 let (selector, a) = self.selector(cmd, 1)?;
@@ -647,6 +695,64 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The general reading: every line a layer reads, as a `Command` through `take`.
+    fn general(doc: &Document, level: Level) -> Result<PolicyLayer, ParseError> {
+        let mut layer = PolicyLayer::empty(level);
+        layer.origin = doc.origin().to_string();
+        for (id, line) in doc.ids() {
+            if !id.is_some_and(|id| READ_IDS[id.index()]) {
+                continue;
+            }
+            let cmd = doc.command(line).unwrap();
+            layer.take(&cmd).map_err(|(column, reason)| ParseError {
+                file: doc.origin().to_string(),
+                line,
+                column,
+                reason,
+            })?;
+        }
+        Ok(layer)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+        /// Retry lists read in place give the layer, or the error (file, line, column and
+        /// reason), that the general reading gives.
+        #[test]
+        fn retry_lists_read_in_place_agree_with_the_general_reading(
+            lines in proptest::collection::vec((
+                proptest::sample::select(vec![
+                    "$retry_delays", "$RETRY_Delays", "$email_retry_delays", "$retry_max",
+                ]),
+                proptest::collection::vec(proptest::sample::select(vec![
+                    "B", "A", "b", "Q", "S", "*", "M1", "10", "\"1 5 10\"", "\"1 1 5 10 10 30\"",
+                    "\"5 x\"", "\"\"", "\"30S 2H\"", "\"X3 A5\"", "\"caf\u{e9}\"",
+                    "\"say \"\"hi\"\"\"", "1,2", ";c", "/*c",
+                ]), 0..5),
+                proptest::sample::select(vec![" ", "\t", "  "]),
+            ), 0..6),
+            level in proptest::sample::select(vec![Level::Cfg, Level::Usr, Level::Fs]),
+            crlf in proptest::prelude::any::<bool>(),
+        ) {
+            let mut text = String::new();
+            for (name, args, sep) in &lines {
+                text.push_str(name);
+                for a in args {
+                    text.push_str(sep);
+                    text.push_str(a);
+                }
+                text.push_str(if crlf { "\r\n" } else { "\n" });
+            }
+            let doc = Document::parse_str(&text, "gen.CFG").unwrap();
+            proptest::prop_assert_eq!(
+                PolicyLayer::from_document(&doc, level),
+                general(&doc, level),
+                "{}",
+                text
+            );
+        }
+    }
 
     #[test]
     fn every_command_take_reads_is_in_reads() {
