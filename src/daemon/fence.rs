@@ -33,7 +33,12 @@ pub(super) struct Late {
 impl Daemon {
     /// Whether this node still owns the `ACTIVE` file at `path`.
     pub(super) fn owns(&self, path: &Path) -> bool {
-        self.settings.layout.active(&self.node).is_dir() && path.parent().is_some_and(Path::is_dir)
+        let mine = self.settings.layout.active(&self.node);
+        match path.parent() {
+            // A job of this node's own directory (every call's): one look.
+            Some(p) if p == mine => mine.is_dir(),
+            p => mine.is_dir() && p.is_some_and(Path::is_dir),
+        }
     }
 
     /// Checks whether this node's `ACTIVE` directory was taken over; if so, fences the node.

@@ -157,7 +157,9 @@ fn source_gone(from: &Path, e: &io::Error) -> Option<io::Error> {
 /// and the move (another node, a client, a stale cache) moves the job on to the next name.
 /// Durable as [`rename_durable`]. Returns where the job went.
 pub fn move_to_free_name(from: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
-    let mut target = free_name(dir, name);
+    // The name itself first, with no look before: the rename never replaces a file and says
+    // when the name is taken (then the next free one is looked for).
+    let mut target = dir.join(name);
     for _ in 0..64 {
         match rename_noreplace(from, &target) {
             Ok(()) => {
