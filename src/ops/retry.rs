@@ -155,16 +155,15 @@ impl Selection {
 
     /// Whether a job matches. The class must be letters already ([`Selection::checked`]).
     pub fn matches(&self, v: &JobView, sys: &SystemConfig) -> bool {
-        if self.queue.is_some_and(|q| q != v.tosend) {
+        // The class is looked up only when the selection asks for one.
+        let class = self
+            .class
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .and_then(|_| last_table_class(v, sys))
+            .map(|(_, class, _)| class.letter());
+        if !self.matches_summary(v.tosend, class, v.destination.as_deref()) {
             return false;
-        }
-        if let Some(cl) = self.class.as_deref().filter(|c| !c.is_empty()) {
-            let Some((_, class, _)) = last_table_class(v, sys) else {
-                return false;
-            };
-            if !cl.chars().any(|c| c.eq_ignore_ascii_case(&class.letter())) {
-                return false;
-            }
         }
         let last = v.records.last().map(|r| r.start().date());
         if self.since.is_some_and(|d| last.is_none_or(|l| l < d)) {
@@ -173,8 +172,32 @@ impl Selection {
         if self.until.is_some_and(|d| last.is_none_or(|l| l > d)) {
             return false;
         }
+        true
+    }
+
+    /// The part of [`Selection::matches`] that needs only what a listing of the spool keeps
+    /// of a job (its queue, its last outcome's class letter, its destination): a job this
+    /// refuses does not match, so a caller holding such a summary reads only the files it
+    /// lets through (the dates are then checked on the file).
+    pub fn matches_summary(
+        &self,
+        tosend: u8,
+        class: Option<char>,
+        destination: Option<&str>,
+    ) -> bool {
+        if self.queue.is_some_and(|q| q != tosend) {
+            return false;
+        }
+        if let Some(cl) = self.class.as_deref().filter(|c| !c.is_empty()) {
+            let Some(class) = class else {
+                return false;
+            };
+            if !cl.chars().any(|c| c.eq_ignore_ascii_case(&class)) {
+                return false;
+            }
+        }
         if let Some(p) = self.dest.as_deref().filter(|p| !p.is_empty()) {
-            let Some(dest) = &v.destination else {
+            let Some(dest) = destination else {
                 return false;
             };
             let digits = super::scan::dest_key(dest);
@@ -427,6 +450,77 @@ fn move_back(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a summary refuses, the whole check refuses too: the console reads only the files a
+    /// summary lets through, so a job it wrongly refused would vanish from the failed page.
+    #[test]
+    fn a_summary_never_refuses_a_job_the_whole_check_takes() {
+        let sys = SystemConfig::builtin();
+        let jobs = [
+            "$fax_phone 555-0142\n$fax_tosend 1\n$attempt_record 03/02/2026 09:00:00 1 0 1 1 A 0 0 0 S1 0 5 0 \"\"\n",
+            "$fax_phone 5550199\n$attempt_record 03/02/2026 09:00:00 1 0 1 4 B 0 0 0 S1 0 5 0 \"\"\n",
+            "$fax_phone \"\"\n",
+            "$email_address a@example.com\n",
+            "not a job at all\n",
+        ];
+        let selections = [
+            Selection::default(),
+            Selection {
+                dest: Some("*".into()),
+                ..Selection::default()
+            },
+            Selection {
+                dest: Some("555*".into()),
+                ..Selection::default()
+            },
+            Selection {
+                dest: Some("5550142".into()),
+                ..Selection::default()
+            },
+            Selection {
+                dest: Some("a@*".into()),
+                ..Selection::default()
+            },
+            Selection {
+                class: Some("A".into()),
+                ..Selection::default()
+            },
+            Selection {
+                class: Some("BZ".into()),
+                queue: Some(0),
+                ..Selection::default()
+            },
+            Selection {
+                queue: Some(1),
+                ..Selection::default()
+            },
+        ];
+        for (i, text) in jobs.iter().enumerate() {
+            let path = std::path::PathBuf::from(format!("FAIL/{i}.FS"));
+            let v = crate::ops::scan::view_of(
+                &path,
+                crate::spool::Place::Fail,
+                &sys,
+                Ok(text.as_bytes()),
+            );
+            let class = last_table_class(&v, &sys).map(|(_, c, _)| c.letter());
+            let dest = v.destination.clone().unwrap_or_default();
+            for sel in &selections {
+                if sel.matches(&v, &sys) {
+                    assert!(
+                        sel.matches_summary(v.tosend, class, Some(&dest)),
+                        "{sel:?} takes job {i} but its summary refuses it"
+                    );
+                }
+            }
+        }
+        // And the summary does rule jobs out (the point of it).
+        let sel = Selection {
+            dest: Some("555*".into()),
+            ..Selection::default()
+        };
+        assert!(!sel.matches_summary(0, None, Some("a@example.com")));
+    }
 
     #[test]
     fn class_selections() {
