@@ -66,6 +66,15 @@ impl Rig {
         d.on_event(move |e| ev.lock().unwrap().push(e.clone()));
         d
     }
+    /// A fault plan that stalls the node for `by` (the clock jumps) in its next claim write.
+    fn stall_in_claim_write(&self, by: Duration) -> Arc<Mutex<store::FaultPlan>> {
+        let plan = Arc::new(Mutex::new(store::FaultPlan::default()));
+        let clock = self.clock.clone();
+        plan.lock()
+            .unwrap()
+            .stall_at(store::Point::ClaimWrite, move || clock.advance(by));
+        plan
+    }
     fn files(&self, dir: &Path) -> Vec<String> {
         let mut v = store::list_jobs(dir).unwrap();
         v.sort();
@@ -531,13 +540,7 @@ fn a_node_stalled_before_its_dial_gives_the_job_back_undialled() {
     let l = rig.layout();
     rig.drop_job(0, "1.FS", "$fax_phone 5550001\n");
     let mut a = rig.daemon("a", 1, always(0, 30));
-    let plan = Arc::new(Mutex::new(store::FaultPlan::default()));
-    let clock = rig.clock.clone();
-    plan.lock()
-        .unwrap()
-        .stall_at(store::Point::ClaimWrite, move || {
-            clock.advance(Duration::seconds(5))
-        });
+    let plan = rig.stall_in_claim_write(Duration::seconds(5));
     a.inject_faults(plan);
     a.start().unwrap();
     a.poll();
@@ -569,13 +572,7 @@ fn a_job_given_back_after_its_claim_write_goes_back_unclaimed() {
     let job = "$fax_phone 5550001\n";
     rig.drop_job(0, "1.FS", job);
     let mut a = rig.daemon("a", 1, always(0, 30));
-    let plan = Arc::new(Mutex::new(store::FaultPlan::default()));
-    let clock = rig.clock.clone();
-    plan.lock()
-        .unwrap()
-        .stall_at(store::Point::ClaimWrite, move || {
-            clock.advance(Duration::seconds(5))
-        });
+    let plan = rig.stall_in_claim_write(Duration::seconds(5));
     // The claim after the give-back fails to write: the job stays in its queue as given back.
     plan.lock().unwrap().add(store::Fault {
         point: Some(store::Point::ClaimWrite),
