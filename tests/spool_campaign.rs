@@ -599,6 +599,31 @@ fn a_job_given_back_after_its_claim_write_goes_back_unclaimed() {
     assert!(!text.contains("$attempt_record"), "{text}");
 }
 
+/// A job that ends under a name SENT already holds (an older job of that name, archived there
+/// before) lands beside it under the next free name: neither replaces the other.
+#[test]
+fn a_job_ending_under_a_name_sent_holds_lands_beside_it() {
+    let rig = Rig::new("");
+    let l = rig.layout();
+    std::fs::write(
+        l.sent().join("1.FS"),
+        "; an older job\n$fax_phone 5550009\n",
+    )
+    .unwrap();
+    rig.drop_job(0, "1.FS", "$fax_phone 5550001\n");
+    let mut a = rig.daemon("a", 1, always(0, 30));
+    a.start().unwrap();
+    a.run_virtual(&rig.clock, 100);
+    assert_eq!(rig.files(&l.sent()), ["1.FS", "1_1.FS"]);
+    let old = std::fs::read_to_string(l.sent().join("1.FS")).unwrap();
+    assert!(old.contains("an older job"), "{old}");
+    let new = std::fs::read_to_string(l.sent().join("1_1.FS")).unwrap();
+    assert!(
+        new.contains("5550001") && new.contains("$attempt_record"),
+        "{new}"
+    );
+}
+
 /// A lease that cannot be parsed (half-visible on a network mount, damaged) says nothing about
 /// its node: the node's jobs stay where they are however long that lasts. Once the lease is
 /// truly gone, the node is taken over after two readings a renewal apart.

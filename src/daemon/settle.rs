@@ -191,12 +191,13 @@ impl Daemon {
     /// [`Store::write_and_move_all`]), then does for each what [`Daemon::conclude`] does after
     /// its write and move, in the batch's order, and releases its destination lock.
     pub(super) fn conclude_batch(&mut self, batch: Vec<Concluding>) {
-        // Targets chosen one after another, so no two jobs of the batch take the same free name;
-        // a job whose name another one took is concluded alone afterwards.
+        // Each job aims at its own name (no look first: the move never replaces a file, and a
+        // taken name moves it on to the next free one); two jobs of the batch aiming at one name
+        // would race for the free ones, so the second is concluded alone afterwards.
         let mut taken = std::collections::HashSet::new();
         let (mut together, mut alone) = (Vec::new(), Vec::new());
         for c in batch {
-            let target = free_name(&self.dir_of(&c.next), &c.name);
+            let target = self.dir_of(&c.next).join(&c.name);
             if taken.insert(target.clone()) {
                 together.push((c, target));
             } else {
