@@ -64,6 +64,10 @@ fn id_in(line: &[u8], shape: &Shape) -> u16 {
     }
 }
 
+/// A document's lines at one moment ([`Document::mark`]).
+#[derive(Debug, Clone)]
+pub struct Mark(Vec<Entry>);
+
 /// A parsed file that can be edited and written back losslessly.
 #[derive(Debug, Clone)]
 pub struct Document {
@@ -299,6 +303,18 @@ impl Document {
         });
     }
 
+    /// The document's lines as they stand now, to go back to with [`Document::restore`]. Edits
+    /// only ever add text to the buffer, so a mark is just the list of lines (12 bytes each).
+    pub fn mark(&self) -> Mark {
+        Mark(self.entries.clone())
+    }
+
+    /// Puts the lines back as they were at `mark` (taken from this document): every edit since
+    /// is undone, and [`Document::to_bytes`] gives the bytes it gave then.
+    pub fn restore(&mut self, mark: Mark) {
+        self.entries = mark.0;
+    }
+
     /// Replaces 1-based line `line` in place with `$name args` (its line ending kept); every
     /// other line stays as it is. Returns false when there is no such line.
     pub fn replace_line(&mut self, line: usize, name: &str, args: &[&str]) -> bool {
@@ -428,6 +444,24 @@ mod tests {
         let latin1 = b"$note caf\xe9\n";
         let d = Document::parse(latin1, "b.FS").unwrap();
         assert_eq!(d.to_bytes(), latin1);
+    }
+
+    #[test]
+    fn restoring_a_mark_undoes_every_edit_since() {
+        let mut d = Document::parse_str(FS, "a.FS").unwrap();
+        let mark = d.mark();
+        d.set("fax_status1", &["3", "7"]);
+        d.remove("custom");
+        d.append("new_cycle", &["03/02/2026", "09:00:00", "1", "why"]);
+        assert_ne!(d.to_bytes(), FS.as_bytes());
+        d.restore(mark);
+        assert_eq!(d.to_bytes(), FS.as_bytes());
+        assert_eq!(d.last("fax_status1").unwrap().line, 3);
+        // Edits after a restore still work on the lines as they were.
+        d.set("fax_status2", &["9"]);
+        assert!(String::from_utf8(d.to_bytes())
+            .unwrap()
+            .ends_with("$fax_status2 9"));
     }
 
     #[test]

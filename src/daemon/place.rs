@@ -206,7 +206,7 @@ impl Daemon {
             }
         }
         // The job as it came, for a give-back after its claim is written (see below).
-        let unclaimed = loaded.doc.to_bytes();
+        let unclaimed = loaded.doc.mark();
         if loaded.job.is_finished() {
             // Moved into a queue with a final status (from SENT or FAIL, or a file CopiaFacts
             // finished): a new cycle, as the reference says; the mark keeps it one.
@@ -323,7 +323,11 @@ impl Daemon {
             tracing::warn!(job = %name, "stalled between locking the number and dialling: not dialled, back to its queue");
             // Back as it came: its written claim (`$fax_status1 3`) would make a crash during
             // its next claim look like an interrupted call, recorded as an attempt.
-            if let Err(e) = self.store.write(Point::GiveBack, &dst, &unclaimed) {
+            loaded.doc.restore(unclaimed);
+            if let Err(e) = self
+                .store
+                .write(Point::GiveBack, &dst, &loaded.doc.to_bytes())
+            {
                 tracing::warn!(job = %name, error = %e, "cannot undo the claim written into a job given back");
             }
             self.return_to_queue(&dst, q, name.as_str());

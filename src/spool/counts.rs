@@ -42,6 +42,25 @@ struct Day {
 
 impl Day {
     /// Reads what was appended since the last read (from the start when the file was replaced).
+    /// Appends `{sign}{key} {note}` to the day's file `f` (opened for append and locked, this
+    /// tally caught up with it), durably, and reads it back into the counts.
+    fn append(
+        &mut self,
+        f: &mut std::fs::File,
+        sign: &str,
+        key: &str,
+        note: &str,
+    ) -> io::Result<()> {
+        // A line cut short by a writer that died is ended first, so ours stands alone.
+        let lead = if self.partial.is_empty() { "" } else { "\n" };
+        let note = note.replace(['\n', '\r'], " ");
+        f.write_all(format!("{lead}{sign}{key} {note}\n").as_bytes())?;
+        if store::durable() {
+            f.sync_data()?;
+        }
+        self.catch_up(f)
+    }
+
     fn catch_up(&mut self, f: &mut std::fs::File) -> io::Result<()> {
         use std::os::unix::fs::MetadataExt;
         let m = f.metadata()?;
@@ -129,14 +148,7 @@ impl Tally {
         if before >= cap {
             return Ok((before, false));
         }
-        // A line cut short by a writer that died is ended first, so ours stands alone.
-        let lead = if d.partial.is_empty() { "" } else { "\n" };
-        let note = note.replace(['\n', '\r'], " ");
-        f.write_all(format!("{lead}{key} {note}\n").as_bytes())?;
-        if store::durable() {
-            f.sync_data()?;
-        }
-        d.catch_up(&mut f)?;
+        d.append(&mut f, "", key, note)?;
         drop(f);
         if fresh {
             prune(layout, day);
@@ -162,13 +174,7 @@ impl Tally {
         f.lock()?;
         let d = self.days.entry(day).or_default();
         d.catch_up(&mut f)?;
-        let lead = if d.partial.is_empty() { "" } else { "\n" };
-        let note = note.replace(['\n', '\r'], " ");
-        f.write_all(format!("{lead}- {key} {note}\n").as_bytes())?;
-        if store::durable() {
-            f.sync_data()?;
-        }
-        d.catch_up(&mut f)
+        d.append(&mut f, "- ", key, note)
     }
 }
 

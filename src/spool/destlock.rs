@@ -151,33 +151,23 @@ pub fn acquire(
 /// deleted; a fresh one is put back where it was (`RENAME_NOREPLACE`). `Ok(true)`: the slot
 /// may be tried again; `Ok(false)`: it is held by someone alive.
 fn break_if_still(path: &Path, judged: Option<&Holder>, me: &Holder) -> io::Result<bool> {
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
     let aside = path.with_extension(format!(
-        "lock.breaking-{}-{}-{}-{nonce}",
-        me.node,
-        me.generation,
-        std::process::id()
+        "lock.breaking-{}",
+        super::store::aside_suffix(&format!("{}-{}", me.node, me.generation))
     ));
-    match std::fs::rename(path, &aside) {
-        Ok(()) => {}
-        // Someone else broke (or released) it first: try to take the slot.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
-        Err(e) => return Err(e),
-    }
-    if holder_of(&aside).as_ref() == judged {
-        let _ = std::fs::remove_file(&aside);
-        return Ok(true);
-    }
-    // A fresh lock replaced the dead one between our reading and the rename: give it back.
-    match super::store::rename_noreplace(&aside, path) {
-        Ok(()) => Ok(false),
-        Err(e) => {
+    use super::store::Removal;
+    match super::store::remove_if_unchanged(path, &aside, |copy| {
+        holder_of(copy).as_ref() == judged
+    })? {
+        // Removed, or someone else broke (or released) it first: try to take the slot.
+        Removal::Gone | Removal::Removed => Ok(true),
+        // A fresh lock replaced the dead one between our reading and the rename: it is back.
+        Removal::PutBack => Ok(false),
+        Removal::Displaced { aside, error } => {
             // The slot was taken again in that instant; the lock moved aside is its owner's
             // only record, so it is kept (under its aside name) for the operator, and this node
             // does not take the slot.
-            tracing::error!(lock = %path.display(), aside = %aside.display(), error = %e, "a destination lock changed hands while being broken; left aside");
+            tracing::error!(lock = %path.display(), aside = %aside.display(), error = %error, "a destination lock changed hands while being broken; left aside");
             Ok(false)
         }
     }

@@ -11,6 +11,7 @@ use super::Layout;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::io;
+use std::path::Path;
 
 /// A line in a lease.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -154,35 +155,27 @@ pub fn remove_if_still(
     by: &str,
 ) -> io::Result<bool> {
     let path = layout.lease(node);
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
     let aside = layout.active_root().join(format!(
-        ".{node}.lease.removing-{by}-{}-{nonce}",
-        std::process::id()
+        ".{node}.lease.removing-{}",
+        super::store::aside_suffix(by)
     ));
-    match std::fs::rename(&path, &aside) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
-        Err(e) => return Err(e),
-    }
-    let found: Option<Lease> = std::fs::read(&aside)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let same = match (judged, &found) {
-        (Some(j), Some(f)) => j.generation == f.generation && j.renewed == f.renewed,
-        _ => false,
+    let judged_same = |copy: &Path| {
+        let found: Option<Lease> = std::fs::read(copy)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        matches!((judged, &found), (Some(j), Some(f)) if j.generation == f.generation && j.renewed == f.renewed)
     };
-    if same {
-        std::fs::remove_file(&aside)?;
-        return Ok(true);
+    use super::store::Removal;
+    match super::store::remove_if_unchanged(&path, &aside, judged_same)? {
+        Removal::Gone | Removal::Removed => Ok(true),
+        // Renewed since it was judged: the node is back, and its lease is back where it was.
+        Removal::PutBack => Ok(false),
+        // A newer lease was written meanwhile: it wins, and the copy aside is dropped.
+        Removal::Displaced { aside, .. } => {
+            let _ = std::fs::remove_file(aside);
+            Ok(false)
+        }
     }
-    // Renewed since it was judged: the node is back. Its lease goes back where it was (a newer
-    // one written meanwhile wins, and the aside copy is dropped).
-    if super::store::rename_noreplace(&aside, &path).is_err() {
-        let _ = std::fs::remove_file(&aside);
-    }
-    Ok(false)
 }
 
 /// Names of every node that has a lease file or a directory in `ACTIVE` (readable or not).

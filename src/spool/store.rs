@@ -114,6 +114,55 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     std::fs::rename(from, to).map_err(|e| source_gone(from, &e).unwrap_or(e))
 }
 
+/// What [`remove_if_unchanged`] did.
+#[derive(Debug)]
+pub enum Removal {
+    /// Nothing was at the path (someone else removed it first).
+    Gone,
+    /// The file was the one judged, and is deleted.
+    Removed,
+    /// The file had changed since it was judged; it is back under its name.
+    PutBack,
+    /// The file had changed, and its name was taken again before it could go back: it stays at
+    /// `aside` (the caller decides whether that copy still matters).
+    Displaced { aside: PathBuf, error: io::Error },
+}
+
+/// Deletes `path` only if it is still what the caller judged it to be: renames it aside to
+/// `aside` (one atomic step no other remover can share), asks `unchanged` about the copy there,
+/// and deletes it, or puts it back with a no-replace rename. Between another node's reading and
+/// its removal a file can be replaced by a fresh one; a plain unlink would delete the fresh one.
+pub fn remove_if_unchanged(
+    path: &Path,
+    aside: &Path,
+    unchanged: impl FnOnce(&Path) -> bool,
+) -> io::Result<Removal> {
+    match std::fs::rename(path, aside) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Removal::Gone),
+        Err(e) => return Err(e),
+    }
+    if unchanged(aside) {
+        std::fs::remove_file(aside)?;
+        return Ok(Removal::Removed);
+    }
+    match rename_noreplace(aside, path) {
+        Ok(()) => Ok(Removal::PutBack),
+        Err(error) => Ok(Removal::Displaced {
+            aside: aside.to_path_buf(),
+            error,
+        }),
+    }
+}
+
+/// A name beside others for a file moved aside by `by`, unique to this process and instant.
+pub fn aside_suffix(by: &str) -> String {
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{by}-{}-{nonce}", std::process::id())
+}
+
 /// Claims `from` (a job in a queue, or in `SENT`/`FAIL`, which other nodes may be claiming at
 /// the same moment) into `to`, a name in the claiming node's own `ACTIVE/<node>/`.
 /// `renameat2(2)` with `RENAME_NOREPLACE` where the file system takes the flag (a local disk:

@@ -19,6 +19,7 @@
 //! has passed counts as due.
 
 use crate::load::SystemConfig;
+use crate::ops::eligibility::Newest;
 use crate::ops::scan::{last_table_class, view_of};
 use crate::spool::report::{self, QueuedState, Standing};
 use crate::spool::{lease, store, Layout, Place};
@@ -188,6 +189,8 @@ struct DirCache {
 struct Inner {
     dirs: HashMap<PathBuf, DirCache>,
     sorted: Arc<Vec<Arc<Row>>>,
+    /// The newest-job index of `sorted`, built on first asking after each change.
+    newest: Option<Arc<Newest>>,
     refreshed: Option<Instant>,
     full_checked: Option<Instant>,
 }
@@ -228,6 +231,35 @@ impl Catalogue {
         }
         inner.sorted.clone()
     }
+
+    /// [`Catalogue::rows`], with the newest job per destination among them (for a failed
+    /// job's "a newer job to this number" check). The index is built once per change of the
+    /// catalogue, not per request.
+    pub fn rows_and_newest(
+        &self,
+        layout: &Layout,
+        sys: &SystemConfig,
+        now: DateTime<Utc>,
+    ) -> (Arc<Vec<Arc<Row>>>, Arc<Newest>) {
+        let rows = self.rows(layout, sys, now);
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if !Arc::ptr_eq(&rows, &inner.sorted) {
+            // Refreshed by another request in between: index what this one got.
+            return (rows.clone(), Arc::new(newest_of(&rows)));
+        }
+        let newest = inner
+            .newest
+            .get_or_insert_with(|| Arc::new(newest_of(&rows)))
+            .clone();
+        (rows, newest)
+    }
+}
+
+fn newest_of(rows: &[Arc<Row>]) -> Newest {
+    Newest::from_entries(rows.iter().filter(|r| !r.dest_key.is_empty()).map(|r| {
+        let entry = (r.age, r.name.clone(), r.place.clone(), r.path.clone());
+        (r.dest_key.clone(), entry)
+    }))
 }
 
 fn dirs(layout: &Layout) -> Vec<(PathBuf, Place)> {
@@ -319,6 +351,7 @@ fn refresh(inner: &mut Inner, layout: &Layout, sys: &SystemConfig, now: DateTime
             .collect();
         all.sort_unstable_by(|a, b| b.when.cmp(&a.when).then_with(|| a.order.cmp(&b.order)));
         inner.sorted = Arc::new(all);
+        inner.newest = None;
     }
 }
 

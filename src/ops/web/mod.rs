@@ -314,11 +314,7 @@ fn describe(v: &JobView, newest: &Newest, s: &WebState, now: DateTime<Utc>) -> F
 /// not by reading every job file per request. A file gone from FAIL since the catalogue saw
 /// it (retried, cleaned) is left out.
 fn failed_jobs(s: &WebState, sel: &Selection, now: DateTime<Utc>) -> Vec<FailedJob> {
-    let rows = s.catalogue.rows(&s.layout, &s.sys, now);
-    let newest = Newest::from_entries(rows.iter().filter(|r| !r.dest_key.is_empty()).map(|r| {
-        let entry = (r.age, r.name.clone(), r.place.clone(), r.path.clone());
-        (r.dest_key.clone(), entry)
-    }));
+    let (rows, newest) = s.catalogue.rows_and_newest(&s.layout, &s.sys, now);
     let all: Vec<JobView> = rows
         .iter()
         .filter(|r| r.state == catalogue::JobState::Failed)
@@ -1327,6 +1323,84 @@ async fn api_audit(State(s): St, client: Client, headers: HeaderMap) -> Response
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::clock::ManualClock;
+
+    /// A console over `base/spool` with the built-in CFG, at 2026-03-02 10:00 UTC.
+    fn console(base: &std::path::Path) -> WebState {
+        let sys = SystemConfig::builtin();
+        WebState::new(
+            Layout::new(base.join("spool"), 1),
+            sys.clone(),
+            OpsConfig::from_cfg(&sys.document, base).unwrap(),
+            Arc::new(ManualClock::new("2026-03-02T10:00:00Z".parse().unwrap())),
+            Arc::new(Metrics::new(sys.outcomes.clone())),
+            "unit-test-token".into(),
+        )
+        .unwrap()
+    }
+
+    fn failed_job(number: &str, time: &str) -> String {
+        format!("$fax_phone {number}\n$attempt_record 03/02/2026 {time} 1 0 1 2 B 0 0 0 S1 0 5 0 \"\"\n$fax_status1 6\n")
+    }
+
+    fn names(jobs: &[FailedJob]) -> Vec<&str> {
+        jobs.iter().map(|j| j.name.as_str()).collect()
+    }
+
+    /// The failed page works from the catalogue: a job moved out of FAIL after the catalogue
+    /// last looked is left out (not shown as unreadable), the newest-job index built for one
+    /// request serves the next, and a console started afresh (a `redial web` restart) sees
+    /// the same jobs from its first request.
+    #[test]
+    fn the_failed_list_follows_the_spool_from_a_cold_or_a_stale_catalogue() {
+        let dir = tempfile::tempdir().unwrap();
+        let fail = dir.path().join("spool/FAIL");
+        std::fs::create_dir_all(&fail).unwrap();
+        std::fs::write(fail.join("1.FS"), failed_job("555 0101", "08:00:00")).unwrap();
+        std::fs::write(fail.join("2.FS"), failed_job("555 0102", "08:30:00")).unwrap();
+        std::fs::write(fail.join("3.FS"), failed_job("555-0101", "09:00:00")).unwrap();
+        let now: DateTime<Utc> = "2026-03-02T10:00:00Z".parse().unwrap();
+        let all = Selection::default();
+        let s = console(dir.path());
+        let first = failed_jobs(&s, &all, now);
+        assert_eq!(names(&first), ["3.FS", "2.FS", "1.FS"]);
+        // 3.FS is a newer job to 1.FS's number (written another way).
+        assert!(
+            !first[2].eligible && first[2].skip_message.contains("3.FS"),
+            "{:?}",
+            first[2]
+        );
+        let (rows, newest) = s.catalogue.rows_and_newest(&s.layout, &s.sys, now);
+        let (rows_again, newest_again) = s.catalogue.rows_and_newest(&s.layout, &s.sys, now);
+        if Arc::ptr_eq(&rows, &rows_again) {
+            assert!(
+                Arc::ptr_eq(&newest, &newest_again),
+                "index rebuilt for an unchanged catalogue"
+            );
+        }
+        // Retried by hand: out of FAIL before the catalogue looks again (it refreshes at most
+        // every REFRESH_EVERY).
+        std::fs::create_dir_all(dir.path().join("spool/TOSEND")).unwrap();
+        std::fs::rename(fail.join("2.FS"), dir.path().join("spool/TOSEND/2.FS")).unwrap();
+        let after = failed_jobs(&s, &all, now);
+        assert_eq!(names(&after), ["3.FS", "1.FS"]);
+        assert!(after
+            .iter()
+            .all(|j| j.fail_reason.is_empty() && j.code == Some(2)));
+        // A console started now reads the spool as it is.
+        let restarted = console(dir.path());
+        let cold = failed_jobs(&restarted, &all, now);
+        assert_eq!(names(&cold), ["3.FS", "1.FS"]);
+        assert!(!cold[1].eligible, "{:?}", cold[1]);
+        let by_dest = Selection {
+            dest: Some("5550101".into()),
+            ..Selection::default()
+        };
+        assert_eq!(
+            names(&failed_jobs(&restarted, &by_dest, now)),
+            ["3.FS", "1.FS"]
+        );
+    }
 
     #[test]
     fn back_link_accepts_only_local_paths() {
