@@ -106,6 +106,15 @@ impl Daemon {
         self.drop_orphans();
         // A fresh lease first, so no node judges the new directory by the old, stale lease.
         self.generation = new_generation();
+        // Locks (and spares) of the old generation are no longer this run's.
+        self.locks = crate::spool::destlock::Spares::new(
+            &self.settings.layout,
+            crate::spool::destlock::Holder {
+                node: self.node.clone(),
+                generation: self.generation,
+            },
+        );
+        self.locks.drop_earlier(&self.settings.layout);
         if let Err(e) = self.renew_lease() {
             tracing::error!(error = %e, "cannot renew the lease to rejoin; trying again later");
             return;

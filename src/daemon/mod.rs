@@ -276,6 +276,8 @@ pub struct Daemon {
     fenced: Option<DateTime<Utc>>,
     /// This run's lease generation.
     generation: u64,
+    /// This run's destination locks (and their spares), held under `generation`.
+    locks: destlock::Spares,
     /// The renewal time of the last lease this run wrote (on its clock): what the other nodes
     /// judge its destination locks by (see [`Daemon::lease_holds_for_lock`]).
     lease_renewed: std::cell::Cell<Option<DateTime<Utc>>>,
@@ -377,6 +379,14 @@ impl Daemon {
         };
         let (completion, reported) = mpsc::unbounded_channel();
         let settings_temp = settings.layout.temp();
+        let generation = fence::new_generation();
+        let locks = destlock::Spares::new(
+            &settings.layout,
+            destlock::Holder {
+                node: node.to_string(),
+                generation,
+            },
+        );
         let dnc = crate::spool::dnc::Lists::new(&settings.layout, settings.dnc_file.as_deref());
         let sys_doc = sys.document.clone();
         let mut d = Daemon {
@@ -417,7 +427,8 @@ impl Daemon {
             pending: Vec::new(),
             journal: None,
             fenced: None,
-            generation: fence::new_generation(),
+            generation,
+            locks,
             lease_renewed: std::cell::Cell::new(None),
             stuck: Default::default(),
             dnc,
@@ -616,6 +627,7 @@ impl Daemon {
         self.lock = Some(lock);
         self.claim_node()?;
         store::clean_temp(&layout.temp(), &self.temp_prefix)?;
+        self.locks.drop_earlier(&layout);
         // The steps of calls a previous run had up are over.
         crate::spool::progress::remove(&layout, &self.node);
         self.renew_lease()?;

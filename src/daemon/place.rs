@@ -414,24 +414,17 @@ impl Daemon {
 
     /// Takes a spool-wide lock on a destination (`$max_concurrent_calls` slots).
     fn lock_destination(&self, dest: u64, now: DateTime<Utc>) -> std::io::Result<Option<PathBuf>> {
-        let me = destlock::Holder {
-            node: self.node.clone(),
-            generation: self.generation,
-        };
         let layout = &self.settings.layout;
-        destlock::acquire(layout, dest, self.settings.max_per_dest, &me, now, || {
-            lease::read_all(layout)
-        })
+        self.locks
+            .acquire(layout, dest, self.settings.max_per_dest, now, || {
+                lease::read_all(layout)
+            })
     }
 
-    /// Releases a destination lock this node took.
+    /// Releases a destination lock this node took (kept as a spare for the next call).
     pub(super) fn release_destination(&self, lock: Option<&Path>) {
         if let Some(p) = lock {
-            let me = destlock::Holder {
-                node: self.node.clone(),
-                generation: self.generation,
-            };
-            destlock::release(p, &me);
+            self.locks.release(p);
         }
     }
 }

@@ -190,6 +190,7 @@ impl Daemon {
         }
         remove_lease(self);
         crate::spool::progress::remove(&layout, other);
+        crate::spool::destlock::drop_spares(&layout, other, None);
         tracing::warn!(node = other, by = %self.node, "took over a dead node's ACTIVE directory");
         self.emit(Event::TookOver {
             node: other.to_string(),

@@ -14,14 +14,23 @@
 //! merely stale, or missing on one reading, is not enough: a node stopped for a while (or a
 //! network mount's cache) shows that, and the node may wake and dial under the lock it holds.
 //! A node also takes a lock only on a lease it knows fresh for a while yet (the daemon renews
-//! one that is not before it locks a number). This module owns those files and that rule; it
-//! never decides which job to dial.
+//! one that is not before it locks a number).
+//!
+//! A released lock is not deleted but kept as a spare ([`Spares`]): renamed into
+//! `LOCKS/.spare/<node>.<generation>.<n>`, and renamed back into a slot for the node's next
+//! call with `RENAME_NOREPLACE`, as atomic as `symlink(2)` and without allocating an inode (on
+//! ext4 the inode allocator's search is most of a lock's cost). Where the file system refuses
+//! that flag (sshfs, some NFS servers) the node makes a fresh symlink each time, as before.
+//! Spares of a node's earlier runs are removed when it starts, a dead node's when it is taken
+//! over. This module owns those files and that rule; it never decides which job to dial.
 
 use super::lease::Lease;
 use super::Layout;
 use chrono::{DateTime, Utc};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// Who holds a lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,11 +113,27 @@ pub fn acquire(
     now: DateTime<Utc>,
     leases: impl Fn() -> Vec<Lease>,
 ) -> io::Result<Option<PathBuf>> {
+    acquire_by(layout, dest, slots, me, now, leases, |path| {
+        create(path, me)
+    })
+}
+
+/// [`acquire`], making a lock at a free slot's path with `take` (which fails with
+/// `AlreadyExists` when the slot is held).
+fn acquire_by(
+    layout: &Layout,
+    dest: u64,
+    slots: u32,
+    me: &Holder,
+    now: DateTime<Utc>,
+    leases: impl Fn() -> Vec<Lease>,
+    take: impl Fn(&Path) -> io::Result<()>,
+) -> io::Result<Option<PathBuf>> {
     let mut judged: Option<Vec<Lease>> = None;
     for slot in 0..slots.max(1) {
         let path = slot_path(layout, dest, slot);
         for _ in 0..2 {
-            match create(&path, me) {
+            match take(&path) {
                 Ok(()) => return Ok(Some(path)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     let holder = holder_of(&path);
@@ -192,6 +217,146 @@ pub fn release(path: &Path, me: &Holder) {
     }
 }
 
+/// `LOCKS/.spare`: released locks kept for their node's next calls.
+fn spare_dir(layout: &Layout) -> PathBuf {
+    dir(layout).join(".spare")
+}
+
+/// The node and generation a spare's name `<node>.<generation>.<n>` carries.
+fn spare_owner(name: &str) -> Option<(&str, u64)> {
+    let mut it = name.rsplitn(3, '.');
+    let _n: u64 = it.next()?.parse().ok()?;
+    let generation = it.next()?.parse().ok()?;
+    Some((it.next()?, generation))
+}
+
+/// Removes `node`'s spares, but those of generation `keep` (best effort: a spare left behind
+/// is a few bytes, and never a lock).
+pub fn drop_spares(layout: &Layout, node: &str, keep: Option<u64>) {
+    let dir = spare_dir(layout);
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some((owner, generation)) = name.to_str().and_then(spare_owner) else {
+            continue;
+        };
+        if owner == node && Some(generation) != keep {
+            let _ = std::fs::remove_file(dir.join(&name));
+        }
+    }
+}
+
+/// One node run's destination locks, taken from and released to its spares (see the module).
+#[derive(Debug)]
+pub struct Spares {
+    me: Holder,
+    dir: PathBuf,
+    free: Mutex<Vec<PathBuf>>,
+    made: AtomicU64,
+    /// False once the file system refused `RENAME_NOREPLACE`: fresh symlinks from then on.
+    renames: AtomicBool,
+}
+
+impl Spares {
+    /// `me`'s locks on `layout`, with no spares yet.
+    pub fn new(layout: &Layout, me: Holder) -> Spares {
+        Spares {
+            dir: spare_dir(layout),
+            me,
+            free: Mutex::new(Vec::new()),
+            made: AtomicU64::new(0),
+            renames: AtomicBool::new(true),
+        }
+    }
+
+    /// Removes the spares its node's earlier runs left (once the node knows it is the only
+    /// process of that name on the spool).
+    pub fn drop_earlier(&self, layout: &Layout) {
+        drop_spares(layout, &self.me.node, Some(self.me.generation));
+    }
+
+    /// Who these locks are held by.
+    pub fn holder(&self) -> &Holder {
+        &self.me
+    }
+
+    /// [`acquire`] for this node, taking a spare where there is one.
+    pub fn acquire(
+        &self,
+        layout: &Layout,
+        dest: u64,
+        slots: u32,
+        now: DateTime<Utc>,
+        leases: impl Fn() -> Vec<Lease>,
+    ) -> io::Result<Option<PathBuf>> {
+        acquire_by(layout, dest, slots, &self.me, now, leases, |path| {
+            self.take(path)
+        })
+    }
+
+    fn free(&self) -> std::sync::MutexGuard<'_, Vec<PathBuf>> {
+        self.free.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes the lock at `path`: a spare renamed there, or a fresh symlink.
+    fn take(&self, path: &Path) -> io::Result<()> {
+        let spare = if self.renames.load(Ordering::Relaxed) {
+            self.free().pop()
+        } else {
+            None
+        };
+        if let Some(spare) = spare {
+            match super::store::rename_exclusive(&spare, path) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    self.free().push(spare);
+                    return Err(e);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                    self.renames.store(false, Ordering::Relaxed);
+                    let _ = std::fs::remove_file(&spare);
+                }
+                // `LOCKS` removed, or the spare: a symlink below makes what is missing.
+                Err(_) => {
+                    if std::fs::symlink_metadata(&spare).is_ok() {
+                        self.free().push(spare);
+                    }
+                }
+            }
+        }
+        create(path, &self.me)
+    }
+
+    /// Releases a lock this node took (a lock someone else holds now is left alone), keeping
+    /// it as a spare.
+    pub fn release(&self, path: &Path) {
+        if holder_of(path).as_ref() != Some(&self.me) {
+            return;
+        }
+        if self.renames.load(Ordering::Relaxed) {
+            let n = self.made.fetch_add(1, Ordering::Relaxed);
+            let spare = self
+                .dir
+                .join(format!("{}.{}.{n}", self.me.node, self.me.generation));
+            let kept = std::fs::rename(path, &spare).or_else(|e| {
+                if e.kind() == io::ErrorKind::NotFound && std::fs::symlink_metadata(path).is_ok() {
+                    std::fs::create_dir_all(&self.dir)?;
+                    std::fs::rename(path, &spare)
+                } else {
+                    Err(e)
+                }
+            });
+            if kept.is_ok() {
+                self.free().push(spare);
+                return;
+            }
+        }
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +369,83 @@ mod tests {
             node: node.into(),
             generation,
         }
+    }
+
+    /// A released lock is kept as a spare and is the next lock taken: the same inode renamed
+    /// into the slot (no new one), readable as its holder's as before, and never over a held
+    /// slot. A spare lost (or `LOCKS` removed) falls back to a fresh symlink; spares of a
+    /// node's earlier runs go when it starts, a dead node's when it is taken over.
+    #[test]
+    fn released_locks_are_spares_for_the_next_call() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::new(d.path(), 2);
+        let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let a = Spares::new(&layout, holder("a", 7));
+        let none = Vec::new;
+        let first = a.acquire(&layout, 1, 1, t, none).unwrap().unwrap();
+        let inode = std::fs::symlink_metadata(&first).unwrap().ino();
+        a.release(&first);
+        assert!(std::fs::symlink_metadata(&first).is_err(), "released");
+        let spares: Vec<_> = std::fs::read_dir(spare_dir(&layout))
+            .unwrap()
+            .flatten()
+            .collect();
+        assert_eq!(spares.len(), 1);
+        let next = a.acquire(&layout, 2, 1, t, none).unwrap().unwrap();
+        assert_eq!(
+            std::fs::symlink_metadata(&next).unwrap().ino(),
+            inode,
+            "the spare was taken"
+        );
+        assert_eq!(holder_of(&next), Some(holder("a", 7)));
+        assert_eq!(std::fs::read_dir(spare_dir(&layout)).unwrap().count(), 0);
+        // A held slot is never taken by a spare, and the spare stays for later.
+        a.release(&next);
+        let b = Spares::new(&layout, holder("b", 1));
+        let held = b
+            .acquire(&layout, 3, 1, t, || vec![lease("b", 1, t)])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            a.acquire(&layout, 3, 1, t, || vec![lease("b", 1, t)])
+                .unwrap(),
+            None
+        );
+        assert_eq!(holder_of(&held), Some(holder("b", 1)));
+        assert_eq!(a.free().len(), 1);
+        // Someone else's lock is not a's to release (nor to keep).
+        a.release(&held);
+        assert_eq!(holder_of(&held), Some(holder("b", 1)));
+        // LOCKS removed under a's feet: a fresh symlink, and a's lost spare is forgotten.
+        b.release(&held);
+        std::fs::remove_dir_all(dir(&layout)).unwrap();
+        let again = a.acquire(&layout, 4, 1, t, none).unwrap().unwrap();
+        assert_eq!(holder_of(&again), Some(holder("a", 7)));
+        assert!(a.free().is_empty());
+        a.release(&again);
+        // a restarts (generation 8): its generation-7 spare goes, b's stays; b taken over: its go.
+        let a8 = Spares::new(&layout, holder("a", 8));
+        a8.drop_earlier(&layout);
+        let names = || -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(spare_dir(&layout))
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let lock_b = b.acquire(&layout, 5, 1, t, none).unwrap().unwrap();
+        b.release(&lock_b);
+        assert_eq!(names().len(), 1);
+        assert!(names()[0].starts_with("b.1."), "{:?}", names());
+        let lock_a = a8.acquire(&layout, 6, 1, t, none).unwrap().unwrap();
+        a8.release(&lock_a);
+        drop_spares(&layout, "b", None);
+        assert_eq!(names().len(), 1);
+        assert!(names()[0].starts_with("a.8."), "{:?}", names());
+        assert_eq!(spare_owner("n.1.x.42.3"), Some(("n.1.x", 42)));
     }
 
     /// Two nodes break the same dead lock at once: the first takes the slot; the second, which

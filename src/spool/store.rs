@@ -79,6 +79,17 @@ fn flag_refused(e: &io::Error) -> bool {
     )
 }
 
+/// Renames `from` to `to` unless `to` exists, only where the file system says so itself in
+/// one step (`renameat2(2)` with `RENAME_NOREPLACE`): where it refuses the flag, nothing is
+/// done and the error is `ErrorKind::Unsupported` (no check-then-rename fallback, for callers
+/// whose correctness rests on the name being taken atomically, such as a lock).
+pub fn rename_exclusive(from: &Path, to: &Path) -> io::Result<()> {
+    match renameat2_noreplace(from, to) {
+        Err(e) if flag_refused(&e) => Err(io::Error::new(io::ErrorKind::Unsupported, e)),
+        r => r,
+    }
+}
+
 /// Renames `from` to `to` unless `to` exists, in one step: a job is moved, never put over
 /// another file (`ErrorKind::AlreadyExists`, both files untouched). `renameat2(2)` with
 /// `RENAME_NOREPLACE`; where the file system refuses the flag (`EINVAL`, as some FUSE and
