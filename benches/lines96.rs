@@ -241,13 +241,16 @@ fn main() {
     for (dir, _) in &racks {
         common::wait_ready(dir);
     }
+    // Four rings take 24 s of line time: at the real pace (`REDIAL_LINES_SCALE=1`) the dial
+    // timeout is a real modem's 60 s, so no call ends as "no answer".
+    let dial_timeout = (60.0 * scale).max(20.0).ceil() as u32;
     let mut cfg = String::from("$request_dir spool 1\n$timezone UTC\n");
     let mut n = 0;
     for (dir, modems) in &racks {
         for i in 0..*modems {
             n += 1;
             cfg.push_str(&format!(
-                "$line {n} {} class=2.0 dial_timeout=20\n",
+                "$line {n} {} class=2.0 dial_timeout={dial_timeout}\n",
                 redial_sim::rack::link_path(dir, i).display()
             ));
         }

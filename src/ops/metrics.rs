@@ -405,6 +405,10 @@ impl Metrics {
     pub fn sample_lines(&self, lines: &[(u32, bool)]) {
         let mut inner = self.inner.lock().expect("metrics");
         for (line, up) in lines {
+            // Sampled on every turn of the service loop: only a change is news.
+            if inner.up.get(line) == Some(up) {
+                continue;
+            }
             let l = line.to_string();
             self.line_up
                 .get_or_create(&LineLabel { line: l.clone() })
