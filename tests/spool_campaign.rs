@@ -520,10 +520,22 @@ fn a_stopped_nodes_number_stays_locked_until_it_is_taken_over() {
     b.poll();
     assert_eq!(rig.log.lock().unwrap().len(), 1);
     assert!(l.active("a").exists());
+    // Spare locks (released locks kept for a node's next calls, see spool::destlock): a's
+    // go with its takeover, another node's stay.
+    let spares = l.root.join("LOCKS/.spare");
+    std::fs::create_dir_all(&spares).unwrap();
+    for name in ["a.1.0", "c.1.0"] {
+        std::os::unix::fs::symlink("x 1", spares.join(name)).unwrap();
+    }
     // Seen dead again a renewal later: taken over, and the number is free.
     rig.clock.advance(Duration::seconds(1));
     b.maintain();
     assert!(!l.active("a").exists(), "a taken over");
+    assert!(
+        spares.join("a.1.0").symlink_metadata().is_err(),
+        "a's spares dropped"
+    );
+    assert!(spares.join("c.1.0").symlink_metadata().is_ok());
     b.poll();
     assert_eq!(rig.log.lock().unwrap().len(), 2);
     assert_eq!(b.in_flight(), 1);
