@@ -100,12 +100,9 @@ fn old_enough(path: &Path, leases: &[Lease]) -> bool {
         .is_some_and(|age| age.as_secs() > stale)
 }
 
-/// Takes one of `slots` locks on `dest` for `me`. Returns the lock's path, or None when every
-/// slot is held by a live owner. `leases` is read only when a held slot must be judged, and a
-/// lock is broken only on a reading taken after the lock was seen: its holder takes it on a
-/// lease it has just renewed (see `Daemon::lease_holds_for_lock`), so an earlier reading (one
-/// made for another slot) can show that lease stale when it no longer is.
-pub fn acquire(
+/// A lock made whole by a fresh symlink ([`take_slot`] as a node without spares takes it).
+#[cfg(test)]
+fn acquire(
     layout: &Layout,
     dest: u64,
     slots: u32,
@@ -113,14 +110,18 @@ pub fn acquire(
     now: DateTime<Utc>,
     leases: impl Fn() -> Vec<Lease>,
 ) -> io::Result<Option<PathBuf>> {
-    acquire_by(layout, dest, slots, me, now, leases, |path| {
+    take_slot(layout, dest, slots, me, now, leases, |path| {
         create(path, me)
     })
 }
 
-/// [`acquire`], making a lock at a free slot's path with `take` (which fails with
-/// `AlreadyExists` when the slot is held).
-fn acquire_by(
+/// Takes one of `slots` locks on `dest` for `me`, making it at a free slot's path with `take`
+/// (which fails with `AlreadyExists` when the slot is held). Returns the lock's path, or None
+/// when every slot is held by a live owner. `leases` is read only when a held slot must be
+/// judged, and a lock is broken only on a reading taken after the lock was seen: its holder
+/// takes it on a lease it has just renewed (see `Daemon::lease_holds_for_lock`), so an earlier
+/// reading (one made for another slot) can show that lease stale when it no longer is.
+fn take_slot(
     layout: &Layout,
     dest: u64,
     slots: u32,
@@ -210,8 +211,10 @@ fn create(path: &Path, me: &Holder) -> io::Result<()> {
     }
 }
 
-/// Releases a lock taken by `me` (a lock someone else holds now is left alone).
-pub fn release(path: &Path, me: &Holder) {
+/// Releases a lock taken by `me` (a lock someone else holds now is left alone) without keeping
+/// a spare.
+#[cfg(test)]
+fn release(path: &Path, me: &Holder) {
     if holder_of(path).as_ref() == Some(me) {
         let _ = std::fs::remove_file(path);
     }
@@ -282,7 +285,8 @@ impl Spares {
         &self.me
     }
 
-    /// [`acquire`] for this node, taking a spare where there is one.
+    /// Takes one of `slots` locks on `dest` for this node ([`take_slot`]), a spare renamed into
+    /// the slot where there is one.
     pub fn acquire(
         &self,
         layout: &Layout,
@@ -291,7 +295,7 @@ impl Spares {
         now: DateTime<Utc>,
         leases: impl Fn() -> Vec<Lease>,
     ) -> io::Result<Option<PathBuf>> {
-        acquire_by(layout, dest, slots, &self.me, now, leases, |path| {
+        take_slot(layout, dest, slots, &self.me, now, leases, |path| {
             self.take(path)
         })
     }
