@@ -285,7 +285,7 @@ impl Spares {
         &self.me
     }
 
-    /// Takes one of `slots` locks on `dest` for this node ([`take_slot`]), a spare renamed into
+    /// Takes one of `slots` locks on `dest` for this node (the module's rule), a spare renamed into
     /// the slot where there is one.
     pub fn acquire(
         &self,
