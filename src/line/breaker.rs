@@ -58,7 +58,12 @@ impl Breaker {
         }
     }
 
-    /// The state at `now` (an open breaker whose cool-down is over is half-open).
+    /// Whether calls go through as normal (no failure streak open), without asking the clock.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// The state at `now` (an open breaker whose cool-down is over becomes half-open).
     pub fn state(&mut self, now: DateTime<Utc>) -> State {
         if let State::Open(until) = self.state {
             if now >= until {
@@ -166,15 +171,23 @@ mod tests {
     #[test]
     fn opens_after_threshold_and_probes_after_cool_down() {
         let mut b = Breaker::new(LINE);
+        assert!(b.is_closed());
         assert!(!b.failure(t(0)) && !b.failure(t(0)));
+        assert!(b.is_closed(), "two faults are not a streak yet");
         assert!(b.failure(t(0)), "third fault opens");
+        assert!(!b.is_closed());
         assert!(!b.allows(t(0)));
         assert_eq!(b.state(t(1)), State::HalfOpen);
+        assert!(
+            !b.is_closed(),
+            "half-open is not closed: a probe must pass first"
+        );
         assert!(b.allows(t(1)));
         assert!(b.failure(t(1)), "a failed probe re-opens");
         assert_eq!(b.state(t(2)), State::Open(t(3)), "cool-down doubled");
         assert_eq!(b.state(t(3)), State::HalfOpen);
         b.success();
+        assert!(b.is_closed());
         assert_eq!(b.state(t(3)), State::Closed);
         assert!(!b.failure(t(4)), "the count restarted");
         assert_eq!(b.opened, 2);

@@ -328,6 +328,11 @@ impl Line for ModemLine {
 
     fn is_up(&self) -> bool {
         let mut h = self.health.lock().expect("health lock");
+        // Asked on every turn of the service loop, for every line: the clock only when the
+        // breaker is open (its cool-down may be over).
+        if h.breaker.is_closed() {
+            return true;
+        }
         match h.breaker.state(Utc::now()) {
             State::Closed => true,
             State::Open(_) => false,
