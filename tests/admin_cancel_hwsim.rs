@@ -2,7 +2,8 @@
 //! cancel command leaves a request, the node hangs the line up (hw-sim's call log shows the DTE
 //! ended the call) and settles the attempt as cancelled: the job lands in FAIL with outcome 40
 //! and the operator's reason, and the node logs who cancelled it. Once while the callee lets it
-//! ring, once while a fax page is being sent.
+//! ring, once while a fax page is being sent; before each cancel, the node has published the
+//! call's live step.
 
 mod common;
 
@@ -59,6 +60,16 @@ async fn cancel_during(scenario: &str, page: &str, marker: &'static str) -> Canc
             .is_ok_and(|t| t.contains(marker))),
             "the call never got to {marker}: {}",
             std::fs::read_to_string(b.join("n1.log")).unwrap_or_default()
+        );
+        // The node publishes the call's step while it is up (`redial list` and the web page
+        // show it): steps arrive between the service loop's other work and are written on a
+        // timer of their own.
+        let live = b.join("spool/ACTIVE/n1.calls.json");
+        assert!(
+            wait_until(Duration::from_secs(30), || std::fs::read_to_string(&live)
+                .is_ok_and(|t| t.contains("\"job\":\"1.FS\""))),
+            "no live step published: {:?}",
+            std::fs::read_to_string(&live)
         );
         Command::new(BIN)
             .args([

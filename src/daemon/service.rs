@@ -96,15 +96,21 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
     // `CANCEL` is read when the watcher reports a change in it, and on the maintenance and
     // rescan ticks (a request left for a job this node took over later), not on every turn.
     let mut cancels_due = true;
+    // A wake that brought only calls' steps (a line reporting how far its call got) changes
+    // nothing a turn of the loop looks at: the steps are kept, and written when their pacing
+    // allows (a timer of their own). Such a turn only waits again.
+    let mut steps_only = false;
     loop {
         if std::mem::take(&mut cancels_due) {
             d.take_cancels();
             d.take_delivery_reports();
         }
-        d.poll();
-        metrics.sample_lines(&d.lines_up());
-        let h = d.spool_health();
-        metrics.sample_spool(h.failing_since.is_some(), h.refused, d.pending_results());
+        if !std::mem::take(&mut steps_only) {
+            d.poll();
+            metrics.sample_lines(&d.lines_up());
+            let h = d.spool_health();
+            metrics.sample_spool(h.failing_since.is_some(), h.refused, d.pending_results());
+        }
         if !d.is_draining() {
             let now = d.clock().now();
             match sweeper.tick(d.layout(), d.system(), &ops, now) {
@@ -142,10 +148,13 @@ pub async fn serve(mut d: Daemon) -> anyhow::Result<()> {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             Some((line, report)) = reports.recv() => {
+                let mut ended = matches!(report, crate::line::Report::Done(_));
                 d.reported(line, report);
                 while let Ok((line, report)) = reports.try_recv() {
+                    ended |= matches!(report, crate::line::Report::Done(_));
                     d.reported(line, report);
                 }
+                steps_only = !ended;
             }
             Some(ev) = rx.recv() => {
                 let mut evs = vec![ev];
