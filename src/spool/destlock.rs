@@ -280,11 +280,6 @@ impl Spares {
         drop_spares(layout, &self.me.node, Some(self.me.generation));
     }
 
-    /// Who these locks are held by.
-    pub fn holder(&self) -> &Holder {
-        &self.me
-    }
-
     /// Takes one of `slots` locks on `dest` for this node (the module's rule), a spare renamed into
     /// the slot where there is one.
     pub fn acquire(
