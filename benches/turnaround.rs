@@ -8,6 +8,13 @@
 //! loop doing the file work that lies between the two events (write the record atomically and
 //! move the job to FAIL; claim the next one by rename and write its claim atomically, each with
 //! its fsyncs), so the ratio shows what the service loop adds to the disk's own cost.
+//!
+//! Then retry timing (issue 12, item 2): a second `redial run` on the same rack with one job
+//! whose calls are all busy and whose list is `REDIAL_RETRIES` (default 30) retries of `1S`.
+//! From the node's log, each retry's lateness: its "dialling" time minus the instant the
+//! engine gave it ("attempt ended", `next = retry … at …`); negative would be a retry started
+//! early. The floor, in the same run: how late a bare thread wakes from a sleep until an
+//! instant, the same number of times.
 
 mod common;
 use common::pct;
@@ -68,7 +75,88 @@ fn floor(dir: &std::path::Path, n: usize) -> Vec<f64> {
     out
 }
 
+/// Each retry's lateness in ms (its dial minus its instant), from a node's JSON log.
+fn lateness(log: &str) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut due: Option<chrono::DateTime<chrono::Utc>> = None;
+    for line in log.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let at: chrono::DateTime<chrono::Utc> = v["timestamp"].as_str().unwrap().parse().unwrap();
+        match v["fields"]["message"].as_str().unwrap_or("") {
+            "attempt ended" => {
+                due = v["fields"]["next"]
+                    .as_str()
+                    .and_then(|n| n.rsplit_once(" at "))
+                    .map(|(_, t)| t.parse().unwrap());
+            }
+            "dialling" => {
+                if let Some(d) = due.take() {
+                    out.push((at - d).num_microseconds().unwrap() as f64 / 1000.0);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The floor for lateness: how late a bare thread wakes from sleeping until an instant 50 ms
+/// ahead, `n` times.
+fn timer_floor(n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|_| {
+            let until = Instant::now() + Duration::from_millis(50);
+            std::thread::sleep(until - Instant::now());
+            (Instant::now() - until).as_secs_f64() * 1000.0
+        })
+        .collect()
+}
+
+/// Runs one job through `retries` busy retries of `1S` on the rack's modem and returns each
+/// retry's lateness (ms).
+fn retry_run(dir: &std::path::Path, tty: &std::path::Path, retries: usize) -> Vec<f64> {
+    std::fs::create_dir_all(dir.join("spool/TOSEND")).unwrap();
+    std::fs::write(
+        dir.join("redial.cfg"),
+        format!(
+            "$request_dir spool 1\n$timezone UTC\n$retry_delays B \"{}\"\n\
+             $line 1 {} class=2.0 dial_timeout=20\n",
+            vec!["1S"; retries].join(" "),
+            tty.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("page.txt"), "A page.\n").unwrap();
+    std::fs::write(
+        dir.join("spool/TOSEND/00000001.FS"),
+        "$fax_phone 5559999\n$fax_filename page.txt\n",
+    )
+    .unwrap();
+    let log = dir.join("node.jsonl");
+    let mut node = common::spawn_node(dir, &log);
+    let t = Instant::now();
+    let fail = dir.join("spool/FAIL");
+    while std::fs::read_dir(&fail).map_or(0, |r| r.count()) < 1 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30 + 3 * retries as u64),
+            "the job did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &node.id().to_string()])
+        .status();
+    let _ = node.wait();
+    lateness(&std::fs::read_to_string(&log).unwrap())
+}
+
 fn main() {
+    let retries: usize = std::env::var("REDIAL_RETRIES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
     let jobs: usize = std::env::var("REDIAL_TURN_JOBS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -126,6 +214,11 @@ fn main() {
         .args(["-TERM", &node.id().to_string()])
         .status();
     let _ = node.wait();
+    let mut late = retry_run(
+        &base.path().join("retry"),
+        &rack_dir.join("ttySIM0"),
+        retries,
+    );
     rack.stop(&rt);
     let mut g = gaps(&std::fs::read_to_string(&log).unwrap());
     let mut f = floor(&base.path().join("floor"), g.len().max(40));
@@ -148,5 +241,19 @@ fn main() {
         "  ratio to the floor: p50 {:.2}x  p99 {:.2}x",
         pct(&mut g, 0.5) / pct(&mut f, 0.5),
         pct(&mut g, 0.99) / pct(&mut f, 0.99)
+    );
+    let mut tf = timer_floor(late.len().max(30));
+    println!(
+        "retry lateness, dial minus the engine's instant ({} retries of 1S, ms; negative = early):",
+        late.len()
+    );
+    let earliest = late.iter().copied().fold(f64::INFINITY, f64::min);
+    row("redial run (service loop)", &mut late);
+    row("floor: a bare timed sleep", &mut tf);
+    println!(
+        "  earliest {earliest:.1} ms (never before the instant: {}); ratio to the floor: p50 {:.2}x  p99 {:.2}x",
+        earliest >= 0.0,
+        pct(&mut late, 0.5) / pct(&mut tf, 0.5),
+        pct(&mut late, 0.99) / pct(&mut tf, 0.99)
     );
 }

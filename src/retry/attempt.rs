@@ -59,34 +59,65 @@ impl Texts {
     }
 }
 
-/// The blank-separated words of a plain record line, read one at a time, each byte once.
+/// The longest field text (all of a record line after its name) the one-pass reader takes;
+/// a longer line goes to the grammar, which reads it the same way.
+const PLAIN_MAX: usize = 200;
+
+/// The blank-separated words of a plain record line, read one at a time, each byte once. The
+/// fields lie in a buffer padded with `\n` (which no line holds) to 256 bytes ([`padded`]), and
+/// every position is read through an 8-bit mask: each scan stops at the padding, so a byte costs
+/// a load and a compare, with no test for the end of the line and no bounds check. The reader
+/// is a reference and a position, so the position can stay in a register.
 struct Words<'a> {
-    s: &'a [u8],
+    b: &'a [u8; 256],
     at: usize,
+}
+
+/// A word's bounds in [`Words::b`]: empty at the end of the line.
+type Span = (usize, usize);
+
+/// `fields` padded with `\n` to 256 bytes, or `None` when longer than [`PLAIN_MAX`].
+#[inline(always)]
+fn padded(fields: &[u8]) -> Option<[u8; 256]> {
+    if fields.len() > PLAIN_MAX {
+        return None;
+    }
+    let mut b = [b'\n'; 256];
+    b[..fields.len()].copy_from_slice(fields);
+    Some(b)
 }
 
 impl<'a> Words<'a> {
     // Every reader is inlined into the record's one loop of calls: a call per field costs more
     // than the few bytes a field has.
     #[inline(always)]
+    fn byte(&self, i: usize) -> u8 {
+        // The padding stops every scan before 256; the mask only spares the bounds check.
+        self.b[i & 0xff]
+    }
+
+    #[inline(always)]
     fn skip_blanks(&mut self) {
-        while let Some(b' ' | b'\t') = self.s.get(self.at) {
+        while matches!(self.byte(self.at), b' ' | b'\t') {
             self.at += 1;
         }
     }
 
-    /// The next word, if any.
+    /// The next word's bounds (empty at the end of the line).
     #[inline(always)]
-    fn next(&mut self) -> Option<&'a [u8]> {
+    fn next(&mut self) -> Span {
         self.skip_blanks();
         let from = self.at;
-        while let Some(&b) = self.s.get(self.at) {
-            if b == b' ' || b == b'\t' {
-                break;
-            }
+        while !matches!(self.byte(self.at), b' ' | b'\t' | b'\n') {
             self.at += 1;
         }
-        (self.at > from).then(|| &self.s[from..self.at])
+        (from, self.at)
+    }
+
+    /// The bytes of a word.
+    #[inline(always)]
+    fn word(&self, (from, to): Span) -> &'a [u8] {
+        &self.b[from..to]
     }
 
     /// The next field as a number read as its digits go by: `Some(None)` at the end of the
@@ -94,20 +125,21 @@ impl<'a> Words<'a> {
     #[inline(always)]
     fn number(&mut self) -> Option<Option<u32>> {
         self.skip_blanks();
-        if self.at == self.s.len() {
+        if self.byte(self.at) == b'\n' {
             return Some(None);
         }
-        if self.s[self.at] == b'+' {
+        if self.byte(self.at) == b'+' {
             self.at += 1;
         }
         let from = self.at;
         // Held at 2^32 (one past the largest u32) instead of checked at every digit: leading
         // zeros stay allowed, as `str::parse` allows them, and anything larger fails at the end.
         let mut n: u64 = 0;
-        while let Some(&b) = self.s.get(self.at) {
+        loop {
+            let b = self.byte(self.at);
             let d = b.wrapping_sub(b'0');
             if d > 9 {
-                if b == b' ' || b == b'\t' {
+                if matches!(b, b' ' | b'\t' | b'\n') {
                     break;
                 }
                 return None;
@@ -121,31 +153,36 @@ impl<'a> Words<'a> {
         u32::try_from(n).ok().map(Some)
     }
 
+    /// Whether the word at `from` opens a quote or a comment.
+    #[inline(always)]
+    fn opens_quote_or_comment(&self, from: usize) -> bool {
+        match self.byte(from) {
+            b'"' | b';' => true,
+            b'/' => self.byte(from + 1) == b'*',
+            _ => false,
+        }
+    }
+
     /// The next word when it is a bare word (not quoted, not a comment); `None` otherwise, and
     /// at the end of the line.
     #[inline(always)]
-    fn plain(&mut self) -> Option<&'a [u8]> {
-        let w = self.next()?;
-        match w[0] {
-            b'"' | b';' => None,
-            b'/' if w.get(1) == Some(&b'*') => None,
-            _ => Some(w),
-        }
+    fn plain(&mut self) -> Option<Span> {
+        let w = self.next();
+        (w.1 > w.0 && !self.opens_quote_or_comment(w.0)).then_some(w)
     }
 
     /// An optional text field: empty at the end of the line or when written `""`; `None` for
     /// any other quoted word and for a comment.
     #[inline(always)]
-    fn optional_text(&mut self) -> Option<&'a [u8]> {
-        let Some(w) = self.next() else {
-            return Some(b"");
-        };
-        match w[0] {
-            b'"' => (w.len() == 2 && w[1] == b'"').then_some(b""),
-            b';' => None,
-            b'/' if w.get(1) == Some(&b'*') => None,
-            _ => Some(w),
+    fn optional_text(&mut self) -> Option<Span> {
+        let w = self.next();
+        if w.1 == w.0 {
+            return Some(w);
         }
+        if self.byte(w.0) == b'"' {
+            return (w.1 - w.0 == 2 && self.byte(w.0 + 1) == b'"').then_some((w.0, w.0));
+        }
+        (!self.opens_quote_or_comment(w.0)).then_some(w)
     }
 }
 
@@ -384,43 +421,51 @@ impl AttemptRecord {
     /// the line and says where it is wrong). It gives what `from_command` gives, without
     /// building the argument list: a job file can hold a hundred thousand records.
     pub fn from_plain_line(line: &[u8]) -> Option<AttemptRecord> {
-        // One pass over the bytes: each field is read where it lies (numbers as their digits
-        // go by), with no list of words first.
-        let mut c = Words { s: line, at: 0 };
-        let name = c.next()?.strip_prefix(b"$")?;
+        let blank = |b: &u8| *b == b' ' || *b == b'\t';
+        let line = &line[line.iter().position(|b| !blank(b))?..];
+        let end = line.iter().position(blank).unwrap_or(line.len());
+        let name = line[..end].strip_prefix(b"$")?;
         if !name.eq_ignore_ascii_case(b"attempt_record") {
             return None;
         }
-        AttemptRecord::from_plain_fields(&line[c.at..])
+        AttemptRecord::from_plain_fields(&line[end..])
     }
 
     /// [`AttemptRecord::from_plain_line`] of the part of a `$attempt_record` line after its
     /// name, for a reader that already knows the name (a document notes each line's command).
     pub fn from_plain_fields(fields: &[u8]) -> Option<AttemptRecord> {
-        let mut c = Words { s: fields, at: 0 };
+        let buf = padded(fields)?;
+        let mut c = Words { b: &buf, at: 0 };
         // The first seven fields must be there; the rest read as 0 or empty when missing.
-        let date = date_of(c.plain()?)?;
-        let secs = time_of(c.plain()?)?.num_seconds_from_midnight();
+        let w = c.plain()?;
+        let date = date_of(c.word(w))?;
+        let w = c.plain()?;
+        let secs = time_of(c.word(w))?.num_seconds_from_midnight();
         let kind = u8::try_from(c.number()??).ok()?;
         let skipped = u16::try_from(c.number()??).ok()?;
         let scheduled = u16::try_from(c.number()??).ok()?;
         let outcome = c.number()??;
-        let class = Class::from_byte(c.plain()?)?;
+        let w = c.plain()?;
+        let class = Class::from_byte(c.word(w))?;
         let num = |c: &mut Words| c.number().map(|n| n.unwrap_or(0));
         let sent = u16::try_from(num(&mut c)?).ok()?;
         let tosend = u8::try_from(num(&mut c)?).ok()?;
         let flags = c.optional_text()?;
-        let flags = if flags == b"0" { b"" } else { flags };
         let boardline = c.optional_text()?;
         let baud = u16::try_from(num(&mut c)?).ok()?;
         let call = num(&mut c)?;
         let connect = num(&mut c)?;
         let answerback = c.optional_text()?;
-        if c.next().is_some() {
+        let rest = c.next();
+        if rest.1 > rest.0 {
             return None; // more fields than a record has, or a comment after them
         }
+        let flags: &[u8] = match c.word(flags) {
+            b"0" => b"",
+            f => f,
+        };
         // The three texts are joined and checked as UTF-8 once.
-        let text = Texts::join(flags, boardline, answerback)?;
+        let text = Texts::join(flags, c.word(boardline), c.word(answerback))?;
         Some(AttemptRecord {
             date,
             secs,
@@ -579,6 +624,40 @@ mod tests {
 
     fn rec(class: char) -> AttemptRecord {
         fields(class).into()
+    }
+
+    /// The one-pass reader takes fields up to [`PLAIN_MAX`] bytes long and leaves longer ones
+    /// to the grammar; both read the same record, and a blank at the very end changes nothing.
+    #[test]
+    fn the_one_pass_reader_stops_at_its_length_and_the_grammar_goes_on() {
+        let fields = |answerback_len: usize, tail: &str| {
+            let head = " 03/02/2026 08:31:05 1 0 3 2 B 0 1 0 M3 14400 30 0 ";
+            format!("{head}{}{tail}", "A".repeat(answerback_len - head.len()))
+        };
+        for (len, tail, fast) in [
+            (PLAIN_MAX, "", true),
+            (PLAIN_MAX - 1, " ", true),
+            (PLAIN_MAX + 1, "", false),
+            (3 * PLAIN_MAX, "", false),
+        ] {
+            let f = fields(len, tail);
+            assert_eq!(f.len(), len + tail.len());
+            let line = format!("$attempt_record{f}");
+            let general = match crate::command::parse_line(&line, "f", 1) {
+                Ok(LineKind::Command(c)) => AttemptRecord::from_command(&c).unwrap(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(general.answerback().len(), len - 51);
+            let one_pass = AttemptRecord::from_plain_fields(f.as_bytes());
+            assert_eq!(one_pass.is_some(), fast, "{len}");
+            if let Some(r) = one_pass {
+                assert_eq!(r, general);
+            }
+            // A job reads the record either way.
+            let doc = Document::parse_str(&format!("$fax_phone 1\n{line}\n"), "j.FS").unwrap();
+            let job = crate::job::Job::from_document(&doc).unwrap();
+            assert_eq!(job.records, [general]);
+        }
     }
 
     #[test]

@@ -467,6 +467,9 @@ pub fn parse_list(text: &str) -> Result<ListSpec, ListError> {
 /// ASCII white space (the byte-wise split) is the Unicode white space `parse_list` splits on:
 /// the only ASCII character that is one and not the other is the vertical tab.
 fn plain_list(text: &str) -> Option<Result<RetryList, String>> {
+    if let Some(list) = minutes_list(text.as_bytes()) {
+        return Some(Ok(list));
+    }
     if !text.is_ascii() || text.contains('\u{b}') {
         return None;
     }
@@ -486,6 +489,48 @@ fn plain_list(text: &str) -> Option<Result<RetryList, String>> {
         }
     }
     Some(Ok(RetryList { entries }))
+}
+
+/// The most entries [`minutes_list`] reads; a longer list takes the word-by-word path.
+const MINUTES_MAX: usize = 48;
+
+/// The commonest list, minutes only (`"1 1 5 10 10 30"`: numbers of up to six digits between
+/// spaces and tabs), read in one pass over its bytes into a list of its exact size; `None` for
+/// anything else (a unit, a prefix, a clock time, any other byte, a delay over a year, more than
+/// [`MINUTES_MAX`] entries), which [`plain_list`] reads word by word.
+fn minutes_list(text: &[u8]) -> Option<RetryList> {
+    let mut delays = [0u32; MINUTES_MAX];
+    let (mut n, mut digits, mut value) = (0usize, 0usize, 0u32);
+    // One blank past the end closes the last number.
+    for &b in text.iter().chain(b" ") {
+        let d = b.wrapping_sub(b'0');
+        if d <= 9 {
+            if digits == 6 {
+                return None;
+            }
+            value = value * 10 + u32::from(d);
+            digits += 1;
+        } else if b == b' ' || b == b'\t' {
+            if digits > 0 {
+                let secs = u64::from(value) * 60;
+                if n == MINUTES_MAX || secs > MAX_DELAY_SECS {
+                    return None;
+                }
+                delays[n] = secs as u32;
+                (n, digits, value) = (n + 1, 0, 0);
+            }
+        } else {
+            return None;
+        }
+    }
+    let entries = delays[..n]
+        .iter()
+        .map(|&secs| RetryEntry {
+            prefixes: Prefixes::default(),
+            when: When::Delay(secs),
+        })
+        .collect();
+    Some(RetryList { entries })
 }
 
 /// The words of ASCII text between ASCII white space (`str::split_ascii_whitespace`, in a
@@ -564,6 +609,9 @@ mod tests {
             "\u{a0}",
             "\u{3000}",
             "9999999",
+            "527040",
+            "527041",
+            "0005",
             "e",
         ];
         let mut n = 0;
@@ -588,6 +636,24 @@ mod tests {
                 AsciiWords(text).eq(text.split_ascii_whitespace()),
                 "{text:?}"
             );
+        }
+        // The minutes-only reader, at its edges: the most entries it takes, one more, blanks
+        // only, and a number on each side of the year's limit.
+        for text in [
+            vec!["5"; MINUTES_MAX].join(" "),
+            vec!["5"; MINUTES_MAX + 1].join("\t"),
+            " \t ".into(),
+            "527040 1".into(),
+            "1 527041".into(),
+        ] {
+            let fast = minutes_list(text.as_bytes());
+            let expect_fast =
+                text.split_ascii_whitespace().count() <= MINUTES_MAX && !text.contains("527041");
+            assert_eq!(fast.is_some(), expect_fast, "{text:?}");
+            assert_eq!(plain_list(&text).unwrap(), general(&text), "{text:?}");
+            if let Some(l) = fast {
+                assert_eq!(Ok(l), general(&text), "{text:?}");
+            }
         }
         // The backoff form is left to the general path.
         assert!(plain_list("BackOff initial=30S").is_none());
