@@ -567,10 +567,11 @@ impl FaultPlan {
 /// allocator scans past recently deleted inodes), for the daemon's fsyncs and its CPU alike.
 ///
 /// A spare is reused only when it is certainly nobody else's: a regular file with one link,
-/// owned by this process's user with the mode a fresh temporary file gets (0600), and open
-/// nowhere else: a write lease (`F_SETLEASE`) is granted only then, so a reader that opened
-/// the job before it was replaced never sees its bytes change. Anything else is unlinked (a
-/// reader keeps its inode) and a fresh file made. Where the file system refuses the exchange
+/// owned by this process's user, and open nowhere else: a write lease (`F_SETLEASE`) is
+/// granted only then, so a reader that opened the job before it was replaced never sees its
+/// bytes change. Its mode is set to a fresh temporary file's (0600) first: a job a client
+/// wrote as the same user is reused too. Anything else is unlinked (a reader keeps its inode)
+/// and a fresh file made. Where the file system refuses the exchange
 /// (sshfs, some NFS servers), the store writes fresh temporary files, as [`write_atomic`]
 /// does, for good. Spares are named `<prefix>spare.<n>` in the store's temporary directory,
 /// so [`clean_temp`] removes them at the next start; a store drops its own when it goes.
@@ -634,7 +635,7 @@ fn open_spare(path: &Path) -> Option<File> {
     let m = f.metadata().ok()?;
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
-    if !m.is_file() || m.nlink() != 1 || m.uid() != me || m.mode() & 0o7777 != 0o600 {
+    if !m.is_file() || m.nlink() != 1 || m.uid() != me {
         return None;
     }
     // SAFETY: a valid open descriptor; F_SETLEASE takes an int argument.
@@ -644,6 +645,12 @@ fn open_spare(path: &Path) -> Option<File> {
     }
     // SAFETY: as above; the lease proved no other open file, and is let go at once.
     unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK) };
+    // A job a client wrote as this user keeps no mode of its own: the store's files are 0600.
+    if m.mode() & 0o7777 != 0o600 {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .ok()?;
+    }
     Some(f)
 }
 
@@ -926,8 +933,9 @@ mod tests {
             .unwrap();
         assert_eq!(std::fs::read(&t).unwrap(), b"$fax_phone 1\n");
         assert_eq!(std::fs::read_dir(&temp).unwrap().count(), 0);
+        // A client's job, written as the store's user with its own mode.
         std::fs::write(&u, "$fax_phone 2\n").unwrap();
-        std::fs::set_permissions(&u, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(&u, std::fs::Permissions::from_mode(0o644)).unwrap();
         let (t_was, u_was) = (ino(&t), ino(&u));
         store
             .write(Point::ResultWrite, &t, b"$fax_phone 1\n$fax_status1 3 1\n")
@@ -979,15 +987,25 @@ mod tests {
         };
         let other = jobs.join("9.FS");
         std::fs::write(&other, "$fax_phone 9\n").unwrap();
-        // 1: open by a reader; 2: a second name; 3: a mode the store never gives.
-        let (one, two, three) = (job(1, 0o600), job(2, 0o600), job(3, 0o644));
+        // 1: open by a reader; 2: a second name; 3: another user's (when the test may give a
+        // file away: as root, as CI runs).
+        let (one, two, three) = (job(1, 0o600), job(2, 0o600), job(3, 0o600));
         let reader = std::fs::File::open(&one).unwrap();
         std::fs::hard_link(&two, dir.path().join("elsewhere")).unwrap();
+        let foreign = std::os::unix::fs::chown(&three, Some(65534), Some(65534)).is_ok();
+        let mut cases = vec![&one, &two];
+        if foreign {
+            cases.push(&three);
+        } else {
+            eprintln!("not root: the other user's file is not tried");
+        }
         // The first two stay alive (the reader, the other name), so their numbers cannot come
         // back; the third is freed when its spare is unlinked, and a fresh file may get its
-        // number, but never its mode.
+        // number, but never its owner.
         let in_use: Vec<u64> = [&one, &two].iter().map(|p| ino(p)).collect();
-        for p in [&one, &two, &three] {
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        for p in cases {
             store
                 .write(Point::ResultWrite, p, b"$replaced 1\n")
                 .unwrap();
@@ -999,10 +1017,11 @@ mod tests {
                 !in_use.contains(&ino(&other)),
                 "{p:?}: written into a replaced inode in use"
             );
-            let mode = std::fs::metadata(&other).unwrap().mode() & 0o777;
+            let m = std::fs::metadata(&other).unwrap();
             assert_eq!(
-                mode, 0o600,
-                "{p:?}: written into a file the store did not make"
+                (m.uid(), m.mode() & 0o777),
+                (me, 0o600),
+                "{p:?}: written into another user's file"
             );
             assert_eq!(std::fs::read(p).unwrap(), b"$replaced 1\n");
         }
