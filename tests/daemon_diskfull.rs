@@ -104,10 +104,14 @@ fn setup(fs: &Tmpfs, jobs: usize) -> PathBuf {
     for q in ["TOSEND", "TOSEND1", "TOSEND2"] {
         std::fs::create_dir_all(base.join("spool").join(q)).unwrap();
     }
+    // A job a little short of a page once claimed, so that its result (a record longer) needs
+    // a page more: the node rewrites a job in an inode it already holds (a spare it reuses),
+    // and only a write that needs new room meets the full disk.
+    let pad = format!("; {}\n", "x".repeat(3990));
     for i in 0..jobs {
         std::fs::write(
             base.join("spool/TOSEND").join(format!("{:08}.FS", i + 1)),
-            format!("$fax_phone 555{:04}\n", i),
+            format!("{pad}$fax_phone 555{:04}\n", i),
         )
         .unwrap();
     }
@@ -189,6 +193,11 @@ fn results_survive_a_full_disk_and_nothing_is_dialled_twice() {
         !jobs_in(&root.join("ACTIVE/n1")).is_empty()
             || log(&fs).contains("a result kept while the spool refused writes is now recorded"),
         "no result waiting, none kept: {}",
+        log(&fs)
+    );
+    assert!(
+        log(&fs).contains("point=result write"),
+        "no result was refused: {}",
         log(&fs)
     );
     drop(filler);

@@ -48,8 +48,8 @@ pub fn write_atomic(temp_dir: &Path, prefix: &str, target: &Path, bytes: &[u8]) 
     fsync_dir(parent(target))
 }
 
-/// `renameat2(2)` with `RENAME_NOREPLACE`: the raw call, its error as the OS gave it.
-fn renameat2_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+/// `renameat2(2)` with `flags`: the raw call, its error as the OS gave it.
+fn renameat2(from: &Path, to: &Path, flags: libc::c_uint) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let cstr = |p: &Path| {
         std::ffi::CString::new(p.as_os_str().as_bytes())
@@ -63,7 +63,7 @@ fn renameat2_noreplace(from: &Path, to: &Path) -> io::Result<()> {
             f.as_ptr(),
             libc::AT_FDCWD,
             t.as_ptr(),
-            libc::RENAME_NOREPLACE,
+            flags,
         )
     };
     if rc == 0 {
@@ -71,6 +71,11 @@ fn renameat2_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// `renameat2(2)` with `RENAME_NOREPLACE`: the raw call, its error as the OS gave it.
+fn renameat2_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    renameat2(from, to, libc::RENAME_NOREPLACE)
 }
 
 /// Whether the file system refused `RENAME_NOREPLACE` itself (not the rename).
@@ -599,27 +604,7 @@ impl Drop for TempSpares {
 
 /// `renameat2(2)` with `RENAME_EXCHANGE`: `a` and `b` swap names, atomically.
 fn exchange(a: &Path, b: &Path) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let cstr = |p: &Path| {
-        std::ffi::CString::new(p.as_os_str().as_bytes())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in a path"))
-    };
-    let (a, b) = (cstr(a)?, cstr(b)?);
-    // SAFETY: both are valid NUL-terminated paths; AT_FDCWD resolves them as open(2) would.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            a.as_ptr(),
-            libc::AT_FDCWD,
-            b.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    renameat2(a, b, libc::RENAME_EXCHANGE)
 }
 
 /// The spare at `path` opened for writing when it is certainly this store's alone (see
