@@ -26,25 +26,38 @@ use std::time::{Duration, Instant};
 
 const SCENARIO: &str = "[defaults]\nunknown = { kind = \"busy\" }\n";
 
-fn gaps(log: &str) -> Vec<f64> {
+type LogTime = chrono::DateTime<chrono::Utc>;
+
+/// For each "dialling" line of a node's JSON log that follows an "attempt ended" line, the
+/// time in ms from the instant `start` takes from that "attempt ended" line (its time and its
+/// fields) to the dial.
+fn to_next_dial(
+    log: &str,
+    start: impl Fn(LogTime, &serde_json::Value) -> Option<LogTime>,
+) -> Vec<f64> {
     let mut out = Vec::new();
-    let mut ended: Option<chrono::DateTime<chrono::Utc>> = None;
+    let mut from: Option<LogTime> = None;
     for line in log.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
-        let at: chrono::DateTime<chrono::Utc> = v["timestamp"].as_str().unwrap().parse().unwrap();
+        let at: LogTime = v["timestamp"].as_str().unwrap().parse().unwrap();
         match v["fields"]["message"].as_str().unwrap_or("") {
-            "attempt ended" => ended = Some(at),
+            "attempt ended" => from = start(at, &v["fields"]),
             "dialling" => {
-                if let Some(e) = ended.take() {
-                    out.push((at - e).num_microseconds().unwrap() as f64 / 1000.0);
+                if let Some(f) = from.take() {
+                    out.push((at - f).num_microseconds().unwrap() as f64 / 1000.0);
                 }
             }
             _ => {}
         }
     }
     out
+}
+
+/// Each turnaround in ms: an attempt's end to the next dial.
+fn gaps(log: &str) -> Vec<f64> {
+    to_next_dial(log, |at, _| Some(at))
 }
 
 /// The bare loop: per gap, two atomic writes and two durable renames, as the daemon does.
@@ -75,31 +88,14 @@ fn floor(dir: &std::path::Path, n: usize) -> Vec<f64> {
     out
 }
 
-/// Each retry's lateness in ms (its dial minus its instant), from a node's JSON log.
+/// Each retry's lateness in ms (its dial minus its instant, `next = retry … at …`).
 fn lateness(log: &str) -> Vec<f64> {
-    let mut out = Vec::new();
-    let mut due: Option<chrono::DateTime<chrono::Utc>> = None;
-    for line in log.lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        let at: chrono::DateTime<chrono::Utc> = v["timestamp"].as_str().unwrap().parse().unwrap();
-        match v["fields"]["message"].as_str().unwrap_or("") {
-            "attempt ended" => {
-                due = v["fields"]["next"]
-                    .as_str()
-                    .and_then(|n| n.rsplit_once(" at "))
-                    .map(|(_, t)| t.parse().unwrap());
-            }
-            "dialling" => {
-                if let Some(d) = due.take() {
-                    out.push((at - d).num_microseconds().unwrap() as f64 / 1000.0);
-                }
-            }
-            _ => {}
-        }
-    }
-    out
+    to_next_dial(log, |_, fields| {
+        fields["next"]
+            .as_str()
+            .and_then(|n| n.rsplit_once(" at "))
+            .map(|(_, t)| t.parse().unwrap())
+    })
 }
 
 /// The floor for lateness: how late a bare thread wakes from sleeping until an instant 50 ms
