@@ -886,6 +886,60 @@ mod tests {
         std::fs::symlink_metadata(p).unwrap().ino()
     }
 
+    /// A temporary directory with `TEMP` and `ACTIVE` in it.
+    fn spool_dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let (temp, jobs) = (dir.path().join("TEMP"), dir.path().join("ACTIVE"));
+        std::fs::create_dir_all(&temp).unwrap();
+        std::fs::create_dir_all(&jobs).unwrap();
+        (dir, temp, jobs)
+    }
+
+    /// Spares left by a node that died (its store never dropped) go at its next start
+    /// ([`clean_temp`] with its prefix), and a second node's spares in the same `TEMP` stay.
+    /// A link planted at a spare's name is never written through.
+    #[test]
+    fn spares_left_by_a_crash_go_at_start_and_a_planted_link_is_not_followed() {
+        let (dir, temp, jobs) = spool_dirs();
+        let (t, u) = (jobs.join("1.FS"), jobs.join("2.FS"));
+        for p in [&t, &u] {
+            std::fs::write(p, "$fax_phone 1\n").unwrap();
+        }
+        let (n1, n2) = (
+            Store::new(temp.clone(), ".n1."),
+            Store::new(temp.clone(), ".n2."),
+        );
+        n1.write(Point::ResultWrite, &t, b"$a\n").unwrap();
+        n2.write(Point::ResultWrite, &u, b"$b\n").unwrap();
+        let spares = |prefix: &str| -> Vec<PathBuf> {
+            std::fs::read_dir(&temp)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix))
+                .collect()
+        };
+        if spares_work_here(&temp) {
+            // Hostile: n1's spare replaced by a link to a file of someone else's.
+            let victim = dir.path().join("victim");
+            std::fs::write(&victim, "mine\n").unwrap();
+            let spare = spares(".n1.spare.").pop().expect("n1 keeps a spare");
+            std::fs::remove_file(&spare).unwrap();
+            std::os::unix::fs::symlink(&victim, &spare).unwrap();
+            n1.write(Point::ResultWrite, &t, b"$c\n").unwrap();
+            assert_eq!(std::fs::read(&t).unwrap(), b"$c\n");
+            assert_eq!(std::fs::read(&victim).unwrap(), b"mine\n");
+            assert!(std::fs::symlink_metadata(&t).unwrap().is_file());
+        }
+        // n1 dies: its store is never dropped, its spares stay until its next start.
+        std::mem::forget(n1);
+        assert!(!spares(".n1.").is_empty());
+        clean_temp(&temp, ".n1.").unwrap();
+        assert!(spares(".n1.").is_empty());
+        assert!(!spares(".n2.").is_empty(), "the other node's spares stay");
+        n2.write(Point::ResultWrite, &u, b"$d\n").unwrap();
+        assert_eq!(std::fs::read(&u).unwrap(), b"$d\n");
+    }
+
     /// Whether this file system exchanges names and grants leases (else a store writes fresh
     /// temporary files, which the tests below then check instead).
     fn spares_work_here(dir: &Path) -> bool {
@@ -905,10 +959,7 @@ mod tests {
     /// are not granted, every write still lands whole.
     #[test]
     fn a_write_reuses_the_inode_the_last_one_replaced() {
-        let dir = tempfile::tempdir().unwrap();
-        let (temp, jobs) = (dir.path().join("TEMP"), dir.path().join("ACTIVE"));
-        std::fs::create_dir_all(&temp).unwrap();
-        std::fs::create_dir_all(&jobs).unwrap();
+        let (_dir, temp, jobs) = spool_dirs();
         let reuse = spares_work_here(&temp);
         let store = Store::new(temp.clone(), ".n1.");
         let (t, u) = (jobs.join("1.FS"), jobs.join("2.FS"));
@@ -959,10 +1010,7 @@ mod tests {
     /// were, and the spare is unlinked (the other name and the reader keep the inode).
     #[test]
     fn a_replaced_file_in_use_or_not_the_stores_own_is_never_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let (temp, jobs) = (dir.path().join("TEMP"), dir.path().join("ACTIVE"));
-        std::fs::create_dir_all(&temp).unwrap();
-        std::fs::create_dir_all(&jobs).unwrap();
+        let (dir, temp, jobs) = spool_dirs();
         let store = Store::new(temp.clone(), ".n1.");
         let job = |n: u32, mode: u32| {
             let p = jobs.join(format!("{n}.FS"));
