@@ -2,7 +2,7 @@
 //!
 //! Reports, on the same disk in the same run:
 //! 1. per-attempt spool cost: the daemon running N one-attempt jobs on a virtual clock with
-//!    an instant scripted line (claim, claim write, engine, result write, move: 7 fsyncs),
+//!    an instant scripted line (claim, dialling mark, engine, result write, move: 6 fsyncs),
 //!    against a bare loop doing the minimal safe protocol on the same disk (a durable claim
 //!    rename, one atomic result write, a durable move: 6 fsyncs), and against the same loop
 //!    with its write made as the daemon's store makes writes (a spare temporary file exchanged
@@ -89,7 +89,7 @@ fn per_attempt(n: usize) {
         r[r.len() / 2]
     };
     println!(
-        "per-attempt ({} jobs in {ROUNDS} alternating rounds, 1 attempt each, fsync on): daemon {:.0} us/attempt (7 fsyncs), minimal protocol {:.0} us/attempt (6 fsyncs), overhead {:.0} us ({:.2}x; median of the rounds' ratios {:.2}x)",
+        "per-attempt ({} jobs in {ROUNDS} alternating rounds, 1 attempt each, fsync on): daemon {:.0} us/attempt (6 fsyncs), minimal protocol {:.0} us/attempt (6 fsyncs), overhead {:.0} us ({:.2}x; median of the rounds' ratios {:.2}x)",
         m * ROUNDS,
         per(&daemon),
         per(&bare),
@@ -136,8 +136,9 @@ fn daemon_attempts(n: usize) -> Duration {
 
 /// The bare loop: the minimal safe protocol, 6 fsyncs per attempt (a durable claim rename, one
 /// atomic write of the claimed file with its result, a durable move), no parsing, no engine.
-/// The daemon does 7: its claim is written into the file before the call (so a crash mid-call
-/// is known as one), which the minimal protocol leaves out. With `spared` the atomic write goes
+/// The daemon does 6 too: its dialling mark before the call (so a crash mid-call is known as
+/// one), which the minimal protocol leaves out, is a hard link made durable by the fsync of
+/// `ACTIVE/<node>/` its claim needs anyway. With `spared` the atomic write goes
 /// through a [`Store`](redial::spool::store::Store) (a spare temporary file) instead of a fresh
 /// one.
 fn minimal_protocol(n: usize, spared: bool) -> Duration {

@@ -441,6 +441,75 @@ fn restart_recovers_this_nodes_active_jobs() {
     assert_eq!(rig.files(&l.sent()), ["1.FS", "2.FS", "3.FS"]);
 }
 
+/// During a call the job keeps the bytes its client wrote: what says "dialling" is its mark, a
+/// hard link beside it (`.<job>~L<line>~Q<queue>`, the same inode). The result replaces the
+/// job's inode and the mark goes with it: the node's directory is left empty.
+#[test]
+fn a_call_under_way_is_marked_beside_the_job_and_the_mark_goes_with_its_result() {
+    use redial::spool::dialling;
+    let rig = Rig::new("");
+    let l = rig.layout();
+    let job = "$fax_phone 5550001\n";
+    rig.drop_job(2, "4.FS", job);
+    let mut a = rig.daemon("a", 1, always(0, 30));
+    a.start().unwrap();
+    a.poll();
+    assert_eq!(rig.log.lock().unwrap().len(), 1, "dialled");
+    let active = l.active("a").join("4.FS");
+    assert_eq!(std::fs::read_to_string(&active).unwrap(), job);
+    let mark = dialling::live_mark(&active).expect("a live dialling mark");
+    assert_eq!((mark.line, mark.queue), (1, 2));
+    assert_eq!(mark.path, l.active("a").join(".4.FS~L1~Q2"));
+    a.run_virtual(&rig.clock, 100);
+    assert_eq!(rig.files(&l.sent()), ["4.FS"]);
+    let left: Vec<_> = std::fs::read_dir(l.active("a"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Recovery reads the marks: a job whose mark is its own inode was dialling (an interrupted
+/// attempt on the mark's line, back to the mark's queue, though the file names neither); a
+/// mark naming another inode is stale (that job was never dialled under it) and a mark with
+/// no job is left from a finished one. Both stale kinds are removed, and nothing else counts.
+#[test]
+fn restart_reads_dialling_marks_and_removes_stale_ones() {
+    let rig = Rig::new("$retry_delays E \"5\"\n");
+    let l = rig.layout();
+    l.create(Some("n1")).unwrap();
+    let a = l.active("n1");
+    // Dialling on line 2, claimed from queue 1: the mark is the job's inode.
+    std::fs::write(a.join("1.FS"), "$fax_phone 1\n").unwrap();
+    std::fs::hard_link(a.join("1.FS"), a.join(".1.FS~L2~Q1")).unwrap();
+    // Claimed again, never dialled: its mark (from an earlier call) is another inode.
+    std::fs::write(a.join("2.FS"), "$fax_phone 2\n$fax_tosend 2\n").unwrap();
+    std::fs::write(a.join(".2.FS~L1~Q0"), "$fax_phone 2\n$fax_tosend 2\n").unwrap();
+    // A mark whose job has gone.
+    std::fs::write(a.join(".3.FS~L1~Q0"), "$fax_phone 3\n").unwrap();
+    let mut d = rig.daemon("n1", 2, always(0, 10));
+    d.start().unwrap();
+    let left: Vec<_> = std::fs::read_dir(&a)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let one = std::fs::read_to_string(l.queue_dir(1).join("1.FS")).unwrap();
+    assert!(
+        one.contains("$fax_status2 66") && one.contains(" 66 E 0 1 0 T2 "),
+        "{one}"
+    );
+    assert!(one.contains("$fax_next_time 09:05:00"), "{one}");
+    assert_eq!(
+        std::fs::read_to_string(l.queue_dir(2).join("2.FS")).unwrap(),
+        "$fax_phone 2\n$fax_tosend 2\n"
+    );
+    d.run_virtual(&rig.clock, 100);
+    assert_eq!(rig.files(&l.sent()), ["1.FS", "2.FS"]);
+}
+
 /// A node stalled past STALE but not yet taken over (that takes two readings a renewal apart)
 /// goes on where it stopped, and until its maintenance comes round its lease on the spool is
 /// the stale one. A destination lock taken on that lease is judged dead by the other nodes the
@@ -578,9 +647,10 @@ fn a_node_stalled_before_its_dial_gives_the_job_back_undialled() {
     assert_eq!(locks, 1, "one lock: the first was given back");
 }
 
-/// A job given back after its claim was written goes back as it came: a claim left in it
-/// (`$fax_status1 3`) would make a crash during its next claim look like an interrupted call
-/// at recovery, and an attempt that never happened would be recorded.
+/// A job given back after its claim was made durable goes back as it came: a dialling mark
+/// left beside it (or a `$fax_status1 3` left in it) would make a crash during its next claim
+/// look like an interrupted call at recovery, and an attempt that never happened would be
+/// recorded.
 #[test]
 fn a_job_given_back_after_its_claim_write_goes_back_unclaimed() {
     let rig = Rig::new("$node_lease 1 3\n");
@@ -603,6 +673,11 @@ fn a_job_given_back_after_its_claim_write_goes_back_unclaimed() {
     assert_eq!(rig.files(&l.queue_dir(0)), ["1.FS"]);
     let text = std::fs::read_to_string(l.queue_dir(0).join("1.FS")).unwrap();
     assert!(!text.contains("$fax_status1 3"), "{text}");
+    let marks = redial::spool::dialling::marks_in(&l.active("a"));
+    assert!(
+        marks.is_empty(),
+        "its dialling mark went with it: {marks:?}"
+    );
     // A crash during the next claim (the job renamed into ACTIVE, its claim not written):
     // recovery puts it back undialled, with no attempt recorded.
     drop(a);

@@ -27,8 +27,8 @@ the 1-based list entry used (null for class I and for fail/done); tosend is the 
 to (0 = TOSEND); linegroup is the new $fax_send_line (null when unchanged); prefixes are the \
 entry's prefix letters; reason is a sentence.\n\nExit status: 0 on a decision, 2 on unreadable or \
 invalid input (the error goes to stderr).\n\nWith --line N the attempt is taken as made on line N \
-(lists tied to a line by a CFG selector, and ~0 exclusions, follow it; default: the line in \
-$fax_status1). With --next instead of --class/--outcome it answers when the job starts next: \
+(lists tied to a line by a CFG selector, and ~0 exclusions, follow it; default: the line of a job \
+being dialled, from its dialling mark or $fax_status1). With --next instead of --class/--outcome it answers when the job starts next: \
 {\"action\":\"next\",\"at\":…,\"standing\":\"due|held|waiting_retry|scheduled\",\
 \"linegroup\":…,\"reason\":…}, the daemon's own computation (standing \
 held_by_operator, at null, for a job `redial alter --hold` holds)."
@@ -59,7 +59,8 @@ pub struct ExplainArgs {
     /// No attempt: when the queued job starts next, on which line group, and what holds it.
     #[arg(long)]
     next: bool,
-    /// The line the attempt was made on (default: the line in $fax_status1).
+    /// The line the attempt was made on (default: the line of a job being dialled, from its
+    /// dialling mark or its $fax_status1).
     #[arg(long)]
     line: Option<u32>,
     /// The attempt was made on a line of this group (the CFG's lines and groups; its first
@@ -205,6 +206,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     let line = args
         .line
         .or(group_line)
+        .or_else(|| redial::spool::dialling::live_mark(&args.fs_file).map(|m| m.line))
         .or_else(|| loaded.job.status1.and_then(|(_, line)| line));
     let (class, code, description) = match (&args.class, args.outcome) {
         (Some(c), _) => (Class::parse(c).map_err(anyhow::Error::msg)?, None, None),

@@ -222,24 +222,31 @@ impl Daemon {
             );
         }
         rewrite::claim(&mut loaded.doc, line, q);
-        // The claim write's fsync of ACTIVE/<node> also makes the claim's rename durable; the
-        // queue's directory follows, so the job cannot come back there after a crash.
-        if let Err(e) = self.store.write_claim(
+        // The dialling mark (or, where no hard link can be made, the claim written into the
+        // job): its fsync of ACTIVE/<node> also makes the claim's rename durable; the queue's
+        // directory follows, so the job cannot come back there after a crash.
+        let claimed = self.store.claim_dialling(
             Point::ClaimWrite,
             &dst,
-            &loaded.doc.to_bytes(),
+            line,
+            q,
+            || loaded.doc.to_bytes(),
             &layout.queue_dir(q),
-        ) {
-            give_up(self);
-            self.release_call(&loaded, name.as_str(), now);
-            if !self.owns(&dst) {
-                self.check_fenced();
+        );
+        let claimed = match claimed {
+            Ok(c) => c,
+            Err(e) => {
+                give_up(self);
+                self.release_call(&loaded, name.as_str(), now);
+                if !self.owns(&dst) {
+                    self.check_fenced();
+                    return;
+                }
+                self.spool_refused(Point::ClaimWrite, name.as_str(), &e);
+                self.return_to_queue(&dst, q, name.as_str());
                 return;
             }
-            self.spool_refused(Point::ClaimWrite, name.as_str(), &e);
-            self.return_to_queue(&dst, q, name.as_str());
-            return;
-        }
+        };
         for l in &late {
             let _ = std::fs::remove_file(&l.file);
         }
@@ -321,14 +328,20 @@ impl Daemon {
             give_up(self);
             self.release_call(&loaded, name.as_str(), now);
             tracing::warn!(job = %name, "stalled between locking the number and dialling: not dialled, back to its queue");
-            // Back as it came: its written claim (`$fax_status1 3`) would make a crash during
-            // its next claim look like an interrupted call, recorded as an attempt.
-            loaded.doc.restore(unclaimed);
-            if let Err(e) = self
-                .store
-                .write(Point::GiveBack, &dst, &loaded.doc.to_bytes())
-            {
-                tracing::warn!(job = %name, error = %e, "cannot undo the claim written into a job given back");
+            // Back as it came: its dialling mark, or its written claim (`$fax_status1 3`),
+            // would make a crash during its next claim look like an interrupted call, recorded
+            // as an attempt. The mark goes with the move's fsync of ACTIVE/<node>.
+            match claimed {
+                store::Claimed::Marked(_) => self.store.unmark(&dst),
+                store::Claimed::Written => {
+                    loaded.doc.restore(unclaimed);
+                    if let Err(e) = self
+                        .store
+                        .write(Point::GiveBack, &dst, &loaded.doc.to_bytes())
+                    {
+                        tracing::warn!(job = %name, error = %e, "cannot undo the claim written into a job given back");
+                    }
+                }
             }
             self.return_to_queue(&dst, q, name.as_str());
             return;

@@ -1,16 +1,21 @@
 //! Crash recovery: jobs found in an `ACTIVE` directory, this node's at start-up or a dead
 //! node's after a takeover.
 //!
-//! A file's `$fax_status1` says how far its attempt got: 3 = the call may have been under way
-//! (an interrupted attempt, code 66, and the policy decides); 6 = the decision was written but
-//! the file not yet moved (finish the move to SENT or FAIL); anything else = claimed but never
-//! dialled (back to its queue unchanged). Never dials anything itself.
+//! A job with a live dialling mark ([`crate::spool::dialling`]: the mark and the job are one
+//! inode), or whose `$fax_status1` is 3 (the claim written into it where no mark could be
+//! made), was claimed for a call that may have been under way: an interrupted attempt (code
+//! 66, and the policy decides) on the mark's line, back to the mark's queue. Otherwise the
+//! file's `$fax_status1` says how far its attempt got: 6 = the decision was written but the
+//! file not yet moved (finish the move to SENT or FAIL); anything else = claimed but never
+//! dialled (back to its queue unchanged). Stale marks (naming another inode, or no job) are
+//! removed. Never dials anything itself.
 
 use super::pending::Journalled;
 use super::settle::Attempted;
 use super::{Bad, Daemon, Event, Next, CODE_INTERRUPTED};
 use crate::line::CallResult;
 use crate::retry::outcome::Class;
+use crate::spool::dialling;
 use crate::spool::rewrite::{STATUS_ACTIVE, STATUS_DONE};
 use crate::spool::store::{fsync_dir, Point};
 use std::collections::HashMap;
@@ -36,6 +41,7 @@ impl Daemon {
         };
         let mut entries: Vec<_> = rd.flatten().collect();
         entries.sort_by_key(|e| e.file_name());
+        let mut marks = dialling::marks_in(dir);
         for e in entries {
             let path = e.path();
             let Some(name) = e.file_name().to_str().map(str::to_string) else {
@@ -51,8 +57,21 @@ impl Daemon {
                     let _ = fsync_dir(dir);
                 }
             } else if crate::spool::is_job_name(&name) {
-                self.recover_file(&path, &name, owner, journal.get(&name));
+                // The live one of the job's marks, if any; stale ones go.
+                let mut live = None;
+                for m in marks.remove(&name).unwrap_or_default() {
+                    if live.is_none() && dialling::is_live(&m.path, &path) {
+                        live = Some(m);
+                    } else {
+                        let _ = dialling::remove(&m.path);
+                    }
+                }
+                self.recover_file(&path, &name, owner, journal.get(&name), live);
             }
+        }
+        // Marks of jobs no longer here (their moves were durable, the marks' removal not).
+        for m in marks.into_values().flatten() {
+            let _ = dialling::remove(&m.path);
         }
     }
 
@@ -62,7 +81,12 @@ impl Daemon {
         name: &str,
         owner: &str,
         journalled: Option<&Journalled>,
+        mark: Option<dialling::Mark>,
     ) {
+        if let Some(m) = &mark {
+            // The job's next write (its recovered result) or move removes the mark.
+            self.store.adopt_mark(path, &m.path);
+        }
         let bytes = match crate::spool::store::read_job(path) {
             Ok(b) => b,
             Err(crate::spool::store::ReadJobError::Gone) => return,
@@ -85,8 +109,15 @@ impl Daemon {
             Err(bad) => return self.reject_active(path, name, bad),
         };
         let max = self.settings.layout.max_queue;
-        let queue = loaded.job.tosend.unwrap_or(0).min(max);
-        match loaded.job.status1 {
+        let status = match &mark {
+            Some(m) => Some((STATUS_ACTIVE, Some(m.line))),
+            None => loaded.job.status1,
+        };
+        let queue = mark
+            .as_ref()
+            .map_or(loaded.job.tosend.unwrap_or(0), |m| m.queue)
+            .min(max);
+        match status {
             Some((s, line)) if s == STATUS_ACTIVE => {
                 let Some(channel) = loaded.job.channel() else {
                     let bad = Bad {

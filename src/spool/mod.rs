@@ -9,6 +9,7 @@
 pub mod claim;
 pub mod counts;
 pub mod destlock;
+pub mod dialling;
 pub mod dnc;
 pub mod docroot;
 pub mod index;

@@ -457,7 +457,8 @@ pub fn clean_temp(temp_dir: &Path, prefix: &str) -> io::Result<usize> {
 pub enum Point {
     /// Renaming a due job from its queue into `ACTIVE/<node>/`.
     Claim,
-    /// Writing `$fax_status1 3` into the claimed job.
+    /// Making the claim durable before its call: the job's dialling mark
+    /// ([`super::dialling`]), or `$fax_status1 3` written into it where no mark can be made.
     ClaimWrite,
     /// Giving a claimed job back to its queue unchanged.
     GiveBack,
@@ -724,6 +725,28 @@ pub struct Store {
     prefix: String,
     faults: Option<std::sync::Arc<std::sync::Mutex<FaultPlan>>>,
     spares: std::sync::Arc<TempSpares>,
+    /// The dialling marks of the jobs whose calls may be under way: job path → mark path.
+    /// The first write over a job (its result) or move of it removes its mark.
+    marks: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<PathBuf, PathBuf>>>,
+}
+
+/// How a claim was made durable before its call ([`Store::claim_dialling`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// By a dialling mark at this path; the job's bytes are as they came.
+    Marked(PathBuf),
+    /// By the claimed text written into the job (no mark could be made).
+    Written,
+}
+
+/// `link(2)` errors that say no hard link can be made of this file here (another user's file
+/// under `fs.protected_hardlinks`, a file system without hard links or out of them), as
+/// opposed to a spool that refuses writes.
+fn link_refused(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EPERM | libc::EOPNOTSUPP | libc::EMLINK | libc::ENOSYS)
+    )
 }
 
 impl Store {
@@ -734,6 +757,7 @@ impl Store {
             prefix: prefix.to_string(),
             faults: None,
             spares: Default::default(),
+            marks: Default::default(),
         }
     }
     /// Injects faults (tests).
@@ -752,13 +776,77 @@ impl Store {
         self.check(point)?;
         self.write_spared(target, bytes)
     }
-    /// [`write_atomic`] of `bytes` over `target` through a spare temporary file.
+    /// [`write_atomic`] of `bytes` over `target` through a spare temporary file; the write
+    /// replaces the job's inode, so its dialling mark (if any) goes.
     fn write_spared(&self, target: &Path, bytes: &[u8]) -> io::Result<()> {
-        self.spares.write(&self.temp, &self.prefix, target, bytes)
+        self.spares.write(&self.temp, &self.prefix, target, bytes)?;
+        self.forget_mark(target);
+        Ok(())
+    }
+    /// Removes the dialling mark of the job at `job`, if it has one. Its removal becomes
+    /// durable with the next fsync of the job's directory; until then a crash may leave it,
+    /// stale (naming the replaced inode) or with no job, and recovery removes it.
+    fn forget_mark(&self, job: &Path) {
+        let mark = self.marks.lock().expect("marks").remove(job);
+        if let Some(mark) = mark {
+            if let Err(e) = super::dialling::remove(&mark) {
+                tracing::warn!(mark = %mark.display(), error = %e, "cannot remove a dialling mark; recovery removes it");
+            }
+        }
+    }
+    /// The claim made durable before its call, at `point`: a dialling mark of the job at
+    /// `target` ([`super::dialling::make`]) where a hard link can be made, else the text
+    /// `claimed()` gives written over the job (`$fax_status1 3`). Then fsyncs of the job's
+    /// directory (which also makes the claim's rename durable: [`Store::rename_claim`]) and of
+    /// `queue_dir` the job came from, so it cannot reappear there after a crash. After this the
+    /// call may be placed; the job's next write or move removes the mark.
+    pub fn claim_dialling(
+        &self,
+        point: Point,
+        target: &Path,
+        line: u32,
+        queue: u8,
+        claimed: impl FnOnce() -> Vec<u8>,
+        queue_dir: &Path,
+    ) -> io::Result<Claimed> {
+        self.check(point)?;
+        match super::dialling::make(target, line, queue) {
+            Ok(mark) => {
+                let synced = fsync_dir(parent(target)).and_then(|()| fsync_dir(queue_dir));
+                if let Err(e) = synced {
+                    let _ = super::dialling::remove(&mark);
+                    return Err(e);
+                }
+                self.marks
+                    .lock()
+                    .expect("marks")
+                    .insert(target.to_path_buf(), mark.clone());
+                Ok(Claimed::Marked(mark))
+            }
+            Err(e) if link_refused(&e) => {
+                self.write_spared(target, &claimed())?;
+                fsync_dir(queue_dir)?;
+                Ok(Claimed::Written)
+            }
+            Err(e) => Err(e),
+        }
+    }
+    /// Takes over a dialling mark recovery found live: the job's next write or move removes it.
+    pub fn adopt_mark(&self, job: &Path, mark: &Path) {
+        self.marks
+            .lock()
+            .expect("marks")
+            .insert(job.to_path_buf(), mark.to_path_buf());
+    }
+    /// Removes the job's dialling mark when its call was never placed (a give-back). Not
+    /// durable until the job's directory is fsynced: give it back with a durable move.
+    pub fn unmark(&self, job: &Path) {
+        self.forget_mark(job);
     }
     /// [`rename_durable`] at `point`.
     pub fn rename(&self, point: Point, from: &Path, to: &Path) -> io::Result<()> {
         self.check(point)?;
+        self.forget_mark(from);
         rename_durable(from, to)
     }
     /// [`move_to_free_name`] at `point`: the job goes to `dir/name` or the next free name.
@@ -770,12 +858,13 @@ impl Store {
         name: &str,
     ) -> io::Result<PathBuf> {
         self.check(point)?;
+        self.forget_mark(from);
         move_to_free_name(from, dir, name)
     }
-    /// The claim's rename, not yet durable: nothing is dialled before the claim write that
+    /// The claim's rename, not yet durable: nothing is dialled before the dialling mark that
     /// follows, whose fsync of the destination directory makes this rename durable too (both
     /// land in that one directory), and before the call the source directory is fsynced
-    /// ([`Store::write_claim`]). A crash in between leaves the job in its queue or claimed and
+    /// ([`Store::claim_dialling`]). A crash in between leaves the job in its queue or claimed and
     /// never dialled; recovery puts the latter back unchanged. One fsync fewer per attempt.
     /// The rename is [`claim_into_own`]: exclusive on the job, also on a network mount.
     pub fn rename_claim(&self, point: Point, from: &Path, to: &Path) -> io::Result<()> {
@@ -784,7 +873,7 @@ impl Store {
     }
     /// A claim into this node's own `ACTIVE/<node>/` ([`claim_into_own`]) made durable at once
     /// (both directories fsynced, the destination first): for claims that are not followed by
-    /// a claim write (a cancel, a rejection, a late report's job).
+    /// a dialling mark (a cancel, a rejection, a late report's job).
     pub fn rename_claim_durable(&self, point: Point, from: &Path, to: &Path) -> io::Result<()> {
         self.check(point)?;
         claim_into_own(from, to)?;
@@ -793,21 +882,6 @@ impl Store {
             fsync_dir(parent(from))?;
         }
         Ok(())
-    }
-    /// The claim write: [`write_atomic`] of the claimed job over the file [`Store::rename_claim`]
-    /// moved (its fsync of the `ACTIVE/<node>` directory makes that rename durable too), then an
-    /// fsync of the queue's directory the job came from, so it cannot reappear there after a
-    /// crash. After this the call may be placed.
-    pub fn write_claim(
-        &self,
-        point: Point,
-        target: &Path,
-        bytes: &[u8],
-        queue_dir: &Path,
-    ) -> io::Result<()> {
-        self.check(point)?;
-        self.write_spared(target, bytes)?;
-        fsync_dir(queue_dir)
     }
     /// Several jobs' results at once: for each `(job, bytes, target)`, [`write_atomic`] of the
     /// bytes over the job (at [`Point::ResultWrite`]), then [`rename_durable`] of the job to its
@@ -952,6 +1026,75 @@ mod tests {
         std::fs::remove_file(&a).unwrap();
         std::fs::remove_file(&b).unwrap();
         exchanged && leased
+    }
+
+    /// The claim's dialling mark is the job's inode until the result replaces it; no byte of
+    /// the job is written before the call. The result write removes the mark, so the replaced
+    /// inode (one link again) is the next write's spare. A give-back's move removes it too.
+    #[test]
+    fn a_dialling_mark_lasts_until_the_result_and_its_inode_is_reused_after() {
+        use super::super::dialling;
+        let (dir, temp, jobs) = spool_dirs();
+        let queue = dir.path().join("TOSEND");
+        std::fs::create_dir_all(&queue).unwrap();
+        let reuse = spares_work_here(&temp);
+        let store = Store::new(temp.clone(), ".n1.");
+        let job = jobs.join("1.FS");
+        std::fs::write(&job, "$fax_phone 1\n").unwrap();
+        let was = ino(&job);
+        let no_text = || -> Vec<u8> { panic!("no text is written where a mark can be made") };
+        let claimed = store
+            .claim_dialling(Point::ClaimWrite, &job, 3, 1, no_text, &queue)
+            .unwrap();
+        let mark = jobs.join(".1.FS~L3~Q1");
+        assert_eq!(claimed, Claimed::Marked(mark.clone()));
+        assert!(dialling::is_live(&mark, &job));
+        assert_eq!(std::fs::read(&job).unwrap(), b"$fax_phone 1\n");
+        store
+            .write(Point::ResultWrite, &job, b"$fax_phone 1\n$fax_status1 6\n")
+            .unwrap();
+        assert!(!mark.exists(), "the result write removes the mark");
+        if reuse {
+            let other = jobs.join("2.FS");
+            std::fs::write(&other, "$fax_phone 2\n").unwrap();
+            store.write(Point::ResultWrite, &other, b"$x\n").unwrap();
+            assert_eq!(
+                ino(&other),
+                was,
+                "the marked inode was reused once unmarked"
+            );
+        }
+        // Claimed again and given back before its call: the move takes the mark away.
+        let claimed = store
+            .claim_dialling(Point::ClaimWrite, &job, 1, 0, no_text, &queue)
+            .unwrap();
+        let Claimed::Marked(mark) = claimed else {
+            panic!("{claimed:?}")
+        };
+        store
+            .move_free(Point::GiveBack, &job, &queue, "1.FS")
+            .unwrap();
+        assert!(!mark.exists());
+        assert_eq!(
+            std::fs::read(queue.join("1.FS")).unwrap(),
+            b"$fax_phone 1\n$fax_status1 6\n"
+        );
+        // A spool that refuses the claim: no mark is left.
+        let plan = std::sync::Arc::new(std::sync::Mutex::new(FaultPlan::default()));
+        plan.lock().unwrap().add(Fault {
+            point: Some(Point::ClaimWrite),
+            after: 0,
+            count: None,
+            errno: libc::EROFS,
+        });
+        let mut refusing = Store::new(temp.clone(), ".n2.");
+        refusing.inject(plan);
+        std::fs::rename(queue.join("1.FS"), &job).unwrap();
+        let e = refusing
+            .claim_dialling(Point::ClaimWrite, &job, 1, 0, no_text, &queue)
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EROFS));
+        assert!(dialling::marks_in(&jobs).is_empty());
     }
 
     /// A store's write allocates no inode: the target's old inode becomes the spare and the

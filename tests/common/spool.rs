@@ -159,12 +159,15 @@ pub fn census(root: &Path) -> HashMap<String, Vec<PathBuf>> {
     m
 }
 
-/// Jobs in `dir` whose claim is written (`$fax_status1 3`): their calls have been placed.
+/// Jobs in `dir` claimed for a call (a live dialling mark, or `$fax_status1 3` written where
+/// no mark could be made): their calls have been placed.
 pub fn dialling_in(dir: &Path) -> usize {
     jobs_in(dir)
         .iter()
         .filter(|n| {
-            std::fs::read_to_string(dir.join(n)).is_ok_and(|t| t.contains("$fax_status1 3"))
+            let job = dir.join(n);
+            redial::spool::dialling::live_mark(&job).is_some()
+                || std::fs::read_to_string(&job).is_ok_and(|t| t.contains("$fax_status1 3"))
         })
         .count()
 }
