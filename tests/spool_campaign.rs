@@ -470,6 +470,36 @@ fn a_call_under_way_is_marked_beside_the_job_and_the_mark_goes_with_its_result()
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// A job whose name is too long for a mark beside it (a file name is at most 255 bytes, and
+/// the mark adds 7 or more) is claimed by writing into it instead; it does not read as a spool
+/// that refuses writes, which would hold every other call of the node.
+#[test]
+fn a_job_named_too_long_for_its_mark_is_dialled_and_holds_no_other_call() {
+    let rig = Rig::new("");
+    let l = rig.layout();
+    let long = format!("{}.FS", "7".repeat(250));
+    rig.drop_job(0, &long, "$fax_phone 5550001\n");
+    rig.drop_job(0, "8.FS", "$fax_phone 5550002\n");
+    let mut a = rig.daemon("a", 2, always(0, 30));
+    a.start().unwrap();
+    a.poll();
+    let during = std::fs::read_to_string(l.active("a").join(&long)).unwrap();
+    assert!(during.contains("$fax_status1 3 "), "{during}");
+    a.run_virtual(&rig.clock, 100);
+    let mut both = vec![long.clone(), "8.FS".to_string()];
+    both.sort();
+    assert_eq!(rig.files(&l.sent()), both);
+    let dialled: Vec<String> = rig
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| p.job.clone())
+        .collect();
+    assert_eq!(dialled.len(), 2, "{dialled:?}");
+    assert_eq!(a.spool_health().refused, 0, "{:?}", a.spool_health().error);
+}
+
 /// Recovery reads the marks: a job whose mark is its own inode was dialling (an interrupted
 /// attempt on the mark's line, back to the mark's queue, though the file names neither); a
 /// mark naming another inode is stale (that job was never dialled under it) and a mark with

@@ -739,13 +739,13 @@ pub enum Claimed {
     Written,
 }
 
-/// `link(2)` errors that say no hard link can be made of this file here (another user's file
-/// under `fs.protected_hardlinks`, a file system without hard links or out of them), as
-/// opposed to a spool that refuses writes.
+/// `link(2)` errors that say no mark can be made of this job here (another user's file under
+/// `fs.protected_hardlinks`, a file system without hard links or out of them, a job name too
+/// long for the mark's), as opposed to a spool that refuses writes.
 fn link_refused(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
-        Some(libc::EPERM | libc::EOPNOTSUPP | libc::EMLINK | libc::ENOSYS)
+        Some(libc::EPERM | libc::EOPNOTSUPP | libc::EMLINK | libc::ENOSYS | libc::ENAMETOOLONG)
     )
 }
 
