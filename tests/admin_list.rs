@@ -276,3 +276,26 @@ fn a_call_in_progress_shows_its_live_step_in_list_and_on_the_web_page() {
         "the job page shows the live step:\n{page}"
     );
 }
+
+/// A node that died mid-call has no lease naming the line; the job's dialling mark (a hard link
+/// beside it, `.<job>~L<line>~Q<queue>`) still does. A stale mark (another inode) does not.
+#[test]
+fn a_dead_nodes_call_shows_the_line_of_its_dialling_mark() {
+    let dir = scratch("$request_dir spool 2\n$line 3 sim\n");
+    let active = dir.path().join("spool/ACTIVE/n2");
+    std::fs::create_dir_all(&active).unwrap();
+    std::fs::write(dir.path().join("page.txt"), "x\n").unwrap();
+    let body = "$fax_phone 555 0109\n$fax_filename page.txt\n";
+    std::fs::write(active.join("9.FS"), body).unwrap();
+    std::fs::hard_link(active.join("9.FS"), active.join(".9.FS~L3~Q1")).unwrap();
+    std::fs::write(active.join("10.FS"), body).unwrap();
+    std::fs::write(active.join(".10.FS~L1~Q0"), body).unwrap();
+    let all = rows(dir.path(), &[]);
+    let by = |j: &str| all.iter().find(|r| r["job"] == j).unwrap().clone();
+    assert_eq!(all.len(), 2, "marks are not jobs: {all:?}");
+    assert_eq!(by("9.FS")["state"], "in_progress");
+    assert_eq!(by("9.FS")["line"], 3);
+    assert_eq!(by("9.FS")["node"], "n2");
+    assert_eq!(by("10.FS")["state"], "in_progress");
+    assert_eq!(by("10.FS")["line"], Value::Null);
+}

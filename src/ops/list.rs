@@ -383,9 +383,14 @@ fn row(
         }
         Place::Active(n) => {
             state = State::InProgress;
+            // The lease names the line while the node runs; the job's dialling mark also
+            // when it does not (a node that died mid-call, not yet taken over).
             let (holder, l) = match on_line.get(&v.name) {
                 Some((holder, l)) => (holder.clone(), Some(*l)),
-                None => (n.clone(), None),
+                None => (
+                    n.clone(),
+                    crate::spool::dialling::live_mark(&v.path).map(|m| m.line),
+                ),
             };
             detail = match l {
                 Some(l) => format!("in progress on line {l} (node {holder})"),
