@@ -6,10 +6,10 @@
 
 mod common;
 
-use common::spool::{dialling_in, scratch, terminate_within, wait_until, Node};
+use common::spool::{dialling_in, scratch, spawn_logged, terminate_within, wait_until, Node};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const NOBODY: u32 = 65534;
@@ -23,33 +23,21 @@ fn cfg(call_secs: u32) -> String {
 
 /// `redial run` as node `n` under the user nobody, from a copy of the binary in `dir`.
 fn start_as_nobody(dir: &Path) -> Node {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("n.log"))
-        .unwrap();
-    Command::new("setpriv")
-        .args([
-            &format!("--reuid={NOBODY}"),
-            &format!("--regid={NOBODY}"),
-            "--clear-groups",
-            "./redial",
-            "run",
-            "--cfg",
-            "redial.cfg",
-            "--node",
-            "n",
-            "--base",
-            ".",
-        ])
-        .current_dir(dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("setpriv")
-        .into()
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        &format!("--reuid={NOBODY}"),
+        &format!("--regid={NOBODY}"),
+        "--clear-groups",
+        "./redial",
+        "run",
+        "--cfg",
+        "redial.cfg",
+        "--node",
+        "n",
+        "--base",
+        ".",
+    ]);
+    spawn_logged(cmd, dir, &dir.join("n.log"))
 }
 
 fn chown_tree(p: &Path) {

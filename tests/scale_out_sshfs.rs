@@ -195,12 +195,17 @@ fn a_campaign_on_two_mounts_with_a_kill_and_a_stall_ends_every_job_once() {
         log(&n2_log)
     );
     assert_eq!(each_job_in_one_place(&spool), JOBS);
-    let mut finals = 0;
+    let (mut finals, mut interrupted) = (0, 0);
     for dir in ["SENT", "FAIL"] {
         for e in std::fs::read_dir(spool.join(dir)).unwrap().flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             assert!(!name.contains('_'), "a job delivered twice: {dir}/{name}");
             let text = std::fs::read_to_string(e.path()).unwrap();
+            interrupted += text
+                .lines()
+                .filter(|l| l.starts_with("$attempt_record"))
+                .filter(|l| l.split_whitespace().nth(6) == Some("66"))
+                .count();
             let ends = text
                 .lines()
                 .filter(|l| l.starts_with("$attempt_record"))
@@ -211,6 +216,9 @@ fn a_campaign_on_two_mounts_with_a_kill_and_a_stall_ends_every_job_once() {
         }
     }
     assert_eq!(finals, JOBS);
+    // The calls cut by n1's kill, recovered through its mount: recorded as interrupted (the
+    // claim that says "dialling" must read back through sshfs as it was made).
+    assert!(interrupted >= 1, "no call recorded as interrupted");
     assert!(jobs_below(&spool.join("ACTIVE")).is_empty());
     assert!(!spool.join("ACTIVE/n1.claim").exists() && !spool.join("ACTIVE/n2.claim").exists());
     assert!(log(&n2_log).contains("lost its lease"), "{}", log(&n2_log));

@@ -387,6 +387,21 @@ fn bad_input_goes_to_fail_and_the_daemon_keeps_going() {
     );
 }
 
+/// After a restart's recovery: `1.FS` was interrupted on line 2 (outcome 66, class E, retried
+/// at 09:05 from queue 1); `never` was never dialled and is back in queue 2 as `text`.
+fn recovered_as_interrupted_and_unchanged(l: &Layout, never: &str, text: &str) {
+    let one = std::fs::read_to_string(l.queue_dir(1).join("1.FS")).unwrap();
+    assert!(
+        one.contains("$fax_status2 66") && one.contains(" 66 E 0 1 0 T2 "),
+        "{one}"
+    );
+    assert!(one.contains("$fax_next_time 09:05:00"), "{one}");
+    assert_eq!(
+        std::fs::read_to_string(l.queue_dir(2).join(never)).unwrap(),
+        text
+    );
+}
+
 #[test]
 fn restart_recovers_this_nodes_active_jobs() {
     let rig = Rig::new("$retry_delays E \"5\"\n");
@@ -427,16 +442,7 @@ fn restart_recovers_this_nodes_active_jobs() {
         "the interrupted call's step is gone with the run that had it"
     );
     assert_eq!(rig.files(&l.sent()), ["2.FS"]);
-    let one = std::fs::read_to_string(l.queue_dir(1).join("1.FS")).unwrap();
-    assert!(
-        one.contains("$fax_status2 66") && one.contains(" 66 E 0 1 0 T2 "),
-        "{one}"
-    );
-    assert!(one.contains("$fax_next_time 09:05:00"), "{one}");
-    assert_eq!(
-        std::fs::read_to_string(l.queue_dir(2).join("3.FS")).unwrap(),
-        "$fax_phone 3\n$fax_tosend 2\n"
-    );
+    recovered_as_interrupted_and_unchanged(&l, "3.FS", "$fax_phone 3\n$fax_tosend 2\n");
     d.run_virtual(&rig.clock, 100);
     assert_eq!(rig.files(&l.sent()), ["1.FS", "2.FS", "3.FS"]);
 }
@@ -526,16 +532,7 @@ fn restart_reads_dialling_marks_and_removes_stale_ones() {
         .map(|e| e.file_name())
         .collect();
     assert!(left.is_empty(), "{left:?}");
-    let one = std::fs::read_to_string(l.queue_dir(1).join("1.FS")).unwrap();
-    assert!(
-        one.contains("$fax_status2 66") && one.contains(" 66 E 0 1 0 T2 "),
-        "{one}"
-    );
-    assert!(one.contains("$fax_next_time 09:05:00"), "{one}");
-    assert_eq!(
-        std::fs::read_to_string(l.queue_dir(2).join("2.FS")).unwrap(),
-        "$fax_phone 2\n$fax_tosend 2\n"
-    );
+    recovered_as_interrupted_and_unchanged(&l, "2.FS", "$fax_phone 2\n$fax_tosend 2\n");
     d.run_virtual(&rig.clock, 100);
     assert_eq!(rig.files(&l.sent()), ["1.FS", "2.FS"]);
 }

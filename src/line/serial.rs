@@ -8,6 +8,12 @@
 //! DC3 from the modem stops the data within one chunk; and with XON/XOFF on a serial device the
 //! driver's transmit queue is kept below [`MAX_UNSENT`] bytes ([`Pacing`]), because what is
 //! already in it still goes out after a DC3.
+//!
+//! It never flushes the port. The ports are unbuffered: a write hands the bytes to the kernel,
+//! which sends them in order. A serial port's flush is `tcdrain(3)` (tokio-serial makes that
+//! call on the runtime's thread), which blocks the thread until the UART has sent everything:
+//! while the queue empties at the line's speed, and for ever when a modem holds CTS low. Every
+//! line's calls share the daemon's two runtime threads.
 
 use super::flow::XonXoff;
 use crate::modem::Machine;
@@ -125,9 +131,6 @@ where
         while let Some(tx) = machine.poll_transmit() {
             out.extend(tx);
         }
-        if out.is_empty() {
-            wr.flush().await.map_err(PortError::Vanished)?;
-        }
         // Done: normally with everything written; while XOFF stands, what is left (a hang-up
         // command after the machine gave up on a modem that stopped us) is dropped.
         if machine.is_done() && (out.is_empty() || gate.paused()) {
@@ -236,7 +239,7 @@ where
     let mut on_hook = false;
     while !on_hook && tokio::time::Instant::now() < end {
         tracing::trace!(target: "redial::modem", "> \\x10\\x18\\x10\\x03 (hang-up)");
-        if port.write_all(b"\x10\x18\x10\x03").await.is_err() || port.flush().await.is_err() {
+        if port.write_all(b"\x10\x18\x10\x03").await.is_err() {
             return;
         }
         let quiet_by = tokio::time::Instant::now() + Duration::from_secs(2);
@@ -471,6 +474,86 @@ mod tests {
         // Without watching the queue the whole block sits in it at once.
         let (most, _, got) = through_a_uart(false).await;
         assert_eq!((most, got), (8192, 8192));
+    }
+
+    /// A port whose flush never returns: `tcdrain(3)` on a serial port whose modem holds CTS
+    /// low, or whose UART stopped. tokio-serial's flush is that call, made on the runtime's
+    /// thread (so in the daemon it would also hold every other line's calls on that thread).
+    struct StuckDrain(tokio::io::DuplexStream);
+
+    impl AsyncRead for StuckDrain {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for StuckDrain {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Pending
+        }
+        fn poll_shutdown(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+        }
+    }
+
+    /// The shell never waits for the port to drain: what it writes is handed to the kernel,
+    /// which sends it in order. Page data goes out and a hang-up ends, on a port whose drain
+    /// would never return.
+    #[tokio::test(start_paused = true)]
+    async fn the_shell_never_waits_for_the_port_to_drain() {
+        use tokio::io::AsyncReadExt;
+        let (ours, mut theirs) = tokio::io::duplex(1 << 16);
+        // The modem: takes everything, answers every command line with OK.
+        let modem = tokio::spawn(async move {
+            let (mut got, mut line) = (Vec::new(), Vec::new());
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = match theirs.read(&mut buf).await {
+                    Ok(0) | Err(_) => return got,
+                    Ok(n) => n,
+                };
+                for &b in &buf[..n] {
+                    got.push(b);
+                    line.push(b);
+                    if b == b'\r' {
+                        if line.windows(2).any(|w| w == b"AT") {
+                            theirs.write_all(b"\r\nOK\r\n").await.unwrap();
+                        }
+                        line.clear();
+                    }
+                }
+            }
+        });
+        let mut port = StuckDrain(ours);
+        let limit = Duration::from_secs(30);
+        let sent =
+            tokio::time::timeout(limit, drive(&mut port, &mut Blob(Some(vec![0x55; 8192])))).await;
+        assert!(sent.is_ok(), "the page data waited on the port's drain");
+        sent.unwrap().unwrap();
+        let hung = tokio::time::timeout(limit, hang_up(&mut port)).await;
+        assert!(hung.is_ok(), "the hang-up waited on the port's drain");
+        drop(port);
+        let got = modem.await.unwrap();
+        assert_eq!(got.iter().filter(|&&b| b == 0x55).count(), 8192);
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.contains("ATH0\r") && text.contains("ATZ\r"), "{text}");
     }
 
     #[tokio::test]

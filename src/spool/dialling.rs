@@ -54,6 +54,10 @@ pub fn parse_name(name: &str) -> Option<(&str, u32, u8)> {
 /// replaced. Not durable until the directory is fsynced. Errors as `link(2)` gives them:
 /// `EPERM` where the job is another user's and `fs.protected_hardlinks` forbids the link,
 /// `EOPNOTSUPP`/`EMLINK` where the file system has no (more) hard links.
+///
+/// A mark that does not read back as the job's inode (a FUSE mount such as sshfs without
+/// `use_ino` numbers each name on its own) could never be told live at recovery: it is removed
+/// and the call refused with `EOPNOTSUPP`, as on a file system without hard links.
 pub fn make(job: &Path, line: u32, queue: u8) -> io::Result<PathBuf> {
     let name = job
         .file_name()
@@ -61,14 +65,18 @@ pub fn make(job: &Path, line: u32, queue: u8) -> io::Result<PathBuf> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "job name is not UTF-8"))?;
     let mark = job.with_file_name(mark_name(name, line, queue));
     match std::fs::hard_link(job, &mark) {
-        Ok(()) => Ok(mark),
+        Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             std::fs::remove_file(&mark)?;
             std::fs::hard_link(job, &mark)?;
-            Ok(mark)
         }
-        Err(e) => Err(e),
+        Err(e) => return Err(e),
     }
+    if !is_live(&mark, job) {
+        let _ = remove(&mark);
+        return Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP));
+    }
+    Ok(mark)
 }
 
 /// Whether `mark` and `job` are one inode: the call the mark announced may still be under way

@@ -67,15 +67,21 @@ pub fn start_json_logging_to(dir: &Path, node: &str, log: &Path) -> Node {
 }
 
 fn start_with(dir: &Path, node: &str, log: &Path, extra: &[&str]) -> Node {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--cfg", "redial.cfg", "--node", node, "--base", "."])
+        .args(extra);
+    spawn_logged(cmd, dir, log)
+}
+
+/// Starts `cmd` (a `redial run`, or a program that runs one) in `dir`, its stderr appended to
+/// `log`, at log level info.
+pub fn spawn_logged(mut cmd: Command, dir: &Path, log: &Path) -> Node {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .unwrap();
-    Command::new(BIN)
-        .args(["run", "--cfg", "redial.cfg", "--node", node, "--base", "."])
-        .args(extra)
-        .current_dir(dir)
+    cmd.current_dir(dir)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(log)
