@@ -82,6 +82,15 @@ impl Rig {
     }
 }
 
+/// Every name in `dir`, jobs or not (dialling marks are dot files).
+fn entries(dir: &Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect()
+}
+
 fn always(code: u32, secs: i64) -> Script {
     Arc::new(move |_: &Call, _| (code, secs))
 }
@@ -468,11 +477,7 @@ fn a_call_under_way_is_marked_beside_the_job_and_the_mark_goes_with_its_result()
     assert_eq!(mark.path, l.active("a").join(".4.FS~L1~Q2"));
     a.run_virtual(&rig.clock, 100);
     assert_eq!(rig.files(&l.sent()), ["4.FS"]);
-    let left: Vec<_> = std::fs::read_dir(l.active("a"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
+    let left = entries(&l.active("a"));
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -526,11 +531,7 @@ fn restart_reads_dialling_marks_and_removes_stale_ones() {
     std::fs::write(a.join(".3.FS~L1~Q0"), "$fax_phone 3\n").unwrap();
     let mut d = rig.daemon("n1", 2, always(0, 10));
     d.start().unwrap();
-    let left: Vec<_> = std::fs::read_dir(&a)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
+    let left = entries(&a);
     assert!(left.is_empty(), "{left:?}");
     recovered_as_interrupted_and_unchanged(&l, "2.FS", "$fax_phone 2\n$fax_tosend 2\n");
     d.run_virtual(&rig.clock, 100);

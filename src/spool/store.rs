@@ -780,13 +780,15 @@ impl Store {
     /// replaces the job's inode, so its dialling mark (if any) goes.
     fn write_spared(&self, target: &Path, bytes: &[u8]) -> io::Result<()> {
         self.spares.write(&self.temp, &self.prefix, target, bytes)?;
-        self.forget_mark(target);
+        self.unmark(target);
         Ok(())
     }
-    /// Removes the dialling mark of the job at `job`, if it has one. Its removal becomes
-    /// durable with the next fsync of the job's directory; until then a crash may leave it,
-    /// stale (naming the replaced inode) or with no job, and recovery removes it.
-    fn forget_mark(&self, job: &Path) {
+    /// Removes the dialling mark of the job at `job`, if it has one: after its result is
+    /// written, or when its call was never placed (a give-back, which must then move the job
+    /// durably). Its removal becomes durable with the next fsync of the job's directory; until
+    /// then a crash may leave it, stale (naming the replaced inode) or with no job, and
+    /// recovery removes it.
+    pub fn unmark(&self, job: &Path) {
         let mark = self.marks.lock().expect("marks").remove(job);
         if let Some(mark) = mark {
             if let Err(e) = super::dialling::remove(&mark) {
@@ -838,15 +840,10 @@ impl Store {
             .expect("marks")
             .insert(job.to_path_buf(), mark.to_path_buf());
     }
-    /// Removes the job's dialling mark when its call was never placed (a give-back). Not
-    /// durable until the job's directory is fsynced: give it back with a durable move.
-    pub fn unmark(&self, job: &Path) {
-        self.forget_mark(job);
-    }
     /// [`rename_durable`] at `point`.
     pub fn rename(&self, point: Point, from: &Path, to: &Path) -> io::Result<()> {
         self.check(point)?;
-        self.forget_mark(from);
+        self.unmark(from);
         rename_durable(from, to)
     }
     /// [`move_to_free_name`] at `point`: the job goes to `dir/name` or the next free name.
@@ -858,7 +855,7 @@ impl Store {
         name: &str,
     ) -> io::Result<PathBuf> {
         self.check(point)?;
-        self.forget_mark(from);
+        self.unmark(from);
         move_to_free_name(from, dir, name)
     }
     /// The claim's rename, not yet durable: nothing is dialled before the dialling mark that
