@@ -73,11 +73,15 @@ impl Daemon {
     fn write_session_log(&self, job: &str, n: usize, text: &str) {
         let path = self.settings.layout.session_log(job, n);
         let tmp = path.with_extension("log.tmp");
-        let written = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&tmp, text))
-            .and_then(|()| std::fs::rename(&tmp, &path));
+        // `LOG/` is made the first time a log finds it missing, not asked for on every call.
+        let written = match std::fs::write(&tmp, text) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(&tmp, text)),
+            other => other,
+        }
+        .and_then(|()| std::fs::rename(&tmp, &path));
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
             tracing::warn!(job, attempt = n, log = %path.display(), error = %e,

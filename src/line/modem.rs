@@ -31,7 +31,7 @@ use crate::modem::t30::{pick_class, AnyFax, Class1Mode, Class1Plan, Class1Send};
 use crate::modem::voice_call::{VoiceCall, VoicePlan};
 use crate::retry::outcome::Channel;
 use chrono::{DateTime, Utc};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_serial::SerialPortBuilderExt;
@@ -460,18 +460,29 @@ async fn open_recorded(
 }
 
 /// How the shell paces writing to this line's open port: XON/XOFF per `flow=`, and the
-/// driver's transmit queue kept short at the port's speed (10 bits a byte).
+/// driver's transmit queue kept short at the port's speed (10 bits a byte). A pseudo-terminal
+/// (iaxmodem, t38modem, hw-sim) has no transmit queue: a write lands in the other side's input
+/// at once, so nothing is asked of it.
 fn pacing(settings: &ModemSettings, port: &tokio_serial::SerialStream) -> Pacing {
     let xonxoff = settings.flow == Flow::XonXoff;
     Pacing {
         xonxoff,
-        unsent: xonxoff.then(|| {
+        unsent: (xonxoff && !is_pty(&settings.device)).then(|| {
             (
                 tty_unsent(std::os::fd::AsRawFd::as_raw_fd(port)),
                 Duration::from_secs_f64(10.0 / f64::from(settings.baud.max(300))),
             )
         }),
     }
+}
+
+/// Whether `device` (after its symlinks) is the terminal side of a Unix98 pseudo-terminal
+/// (`/dev/pts/N`: character devices of majors 136 to 143).
+fn is_pty(device: &Path) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    std::fs::metadata(device).is_ok_and(|m| {
+        m.file_type().is_char_device() && (136..=143).contains(&libc::major(m.rdev()))
+    })
 }
 
 async fn probe(settings: &ModemSettings) -> bool {
@@ -859,6 +870,26 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             cfg_line: 1,
+        }
+    }
+
+    /// The transmit queue is asked of serial devices only: a pty's slave, also through a
+    /// symlink (as iaxmodem links `/dev/ttyIAX0`), is told apart from other devices and files.
+    #[test]
+    fn a_pseudo_terminal_is_told_from_a_serial_port() {
+        let pty = redial_sim::pty::open().unwrap();
+        assert!(is_pty(&pty.slave_path), "{}", pty.slave_path.display());
+        let d = tempfile::tempdir().unwrap();
+        let link = d.path().join("ttyIAX0");
+        std::os::unix::fs::symlink(&pty.slave_path, &link).unwrap();
+        assert!(is_pty(&link));
+        std::fs::write(d.path().join("plain"), "").unwrap();
+        for not in [
+            Path::new("/dev/null"),
+            &d.path().join("plain"),
+            &d.path().join("gone"),
+        ] {
+            assert!(!is_pty(not), "{}", not.display());
         }
     }
 

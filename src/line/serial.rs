@@ -125,7 +125,15 @@ where
     let queue = pacing.unsent.filter(|_| pacing.xonxoff);
     let mut out: VecDeque<u8> = VecDeque::new();
     let mut buf = vec![0u8; 4096];
+    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK);
     let (mut rd, mut wr) = tokio::io::split(port);
+    // One timer for the machine's deadline, moved only when the deadline moves, and one wait
+    // for a cancel, for the whole call: a page is hundreds of turns of this loop.
+    let timer = tokio::time::sleep_until(tokio::time::Instant::now());
+    tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
+    let cancel_wait = cancelled(&mut cancel);
+    tokio::pin!(cancel_wait);
     loop {
         observe(machine);
         while let Some(tx) = machine.poll_transmit() {
@@ -150,17 +158,19 @@ where
             _ => None,
         };
         let can_write = ready && drained.is_none();
-        let chunk: Vec<u8> = if can_write {
-            out.iter().take(CHUNK).copied().collect()
-        } else {
-            Vec::new()
-        };
-        let wake = deadline.unwrap_or_else(|| now() + Duration::from_secs(3600));
+        chunk.clear();
+        if can_write {
+            chunk.extend(out.iter().take(CHUNK));
+        }
+        if let Some(due) = deadline.filter(|d| armed != Some(*d)) {
+            timer.as_mut().reset(tokio::time::Instant::from_std(due));
+            armed = Some(due);
+        }
         let mut cancelled_now = false;
         tokio::select! {
             biased;
             // First: a modem that never stops talking must not keep a cancel waiting.
-            _ = cancelled(&mut cancel) => cancelled_now = true,
+            _ = &mut cancel_wait => cancelled_now = true,
             read = rd.read(&mut buf) => {
                 match read {
                     Ok(0) => return Err(PortError::Vanished(io::Error::new(io::ErrorKind::UnexpectedEof, "end of file on the port"))),
@@ -181,10 +191,12 @@ where
                     Err(e) => return Err(PortError::Vanished(e)),
                 }
             }
-            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)), if deadline.is_some() => {
+            _ = &mut timer, if deadline.is_some() => {
+                // Fired: the next turn sets it again, even to the same instant.
+                armed = None;
                 machine.handle_timeout(now());
             }
-            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(drained.unwrap_or(wake))), if drained.is_some() => {}
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(drained.unwrap_or_else(now))), if drained.is_some() => {}
         }
         if cancelled_now {
             // Whatever was still to go out is dropped; the modem gets the hang-up instead.
