@@ -65,7 +65,8 @@ impl Transcript {
             self.cut = true;
             return;
         }
-        self.text.push_str(&format!("{t:9.3} {dir} {what}\n"));
+        use std::fmt::Write;
+        let _ = writeln!(self.text, "{t:9.3} {dir} {what}");
     }
 
     /// Bytes written to the modem. Page data (anything but a line of text) is counted, one

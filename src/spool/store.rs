@@ -337,15 +337,35 @@ pub fn stamp_at(path: &Path) -> Option<u64> {
     std::fs::symlink_metadata(path).ok().map(|m| stamp(&m))
 }
 
+/// What a spool entry that is not a plain file is, for the error that sets it aside.
+fn not_plain(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else {
+        "not a plain file"
+    }
+}
+
 /// [`read_job`], with the [`stamp`] of the file as opened (the bytes are that version's).
 pub fn read_job_stamped(path: &Path) -> Result<(Vec<u8>, u64), ReadJobError> {
     use std::io::Read;
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    // Anything but a plain file is refused before it is opened: opening a device node can
+    // act on the device (a serial port raises DTR), a FIFO can block.
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ReadJobError::Gone),
         Err(e) => return Err(ReadJobError::Unreadable(e)),
-        Ok(m) if m.file_type().is_symlink() => {
-            return Err(ReadJobError::NotRegular("a symbolic link"))
+        Ok(m) if !m.file_type().is_file() => {
+            return Err(ReadJobError::NotRegular(not_plain(m.file_type())))
         }
         Ok(_) => {}
     }
@@ -373,17 +393,8 @@ pub fn read_job_stamped(path: &Path) -> Result<(Vec<u8>, u64), ReadJobError> {
         return Err(ReadJobError::TooLarge(meta.len()));
     }
     if !t.is_file() {
-        return Err(ReadJobError::NotRegular(if t.is_dir() {
-            "a directory"
-        } else if t.is_fifo() {
-            "a FIFO"
-        } else if t.is_socket() {
-            "a socket"
-        } else if t.is_char_device() || t.is_block_device() {
-            "a device"
-        } else {
-            "not a plain file"
-        }));
+        // Replaced between the look and the open.
+        return Err(ReadJobError::NotRegular(not_plain(t)));
     }
     // Sized once (a file that grows meanwhile still reads, and is still cut at the limit).
     let mut out = Vec::with_capacity(meta.len() as usize + 1);
@@ -1376,6 +1387,10 @@ mod tests {
         assert!(matches!(
             read_job(&d.path().join("none.FS")),
             Err(ReadJobError::Gone)
+        ));
+        assert!(matches!(
+            read_job(Path::new("/dev/null")),
+            Err(ReadJobError::NotRegular("a device"))
         ));
         std::fs::write(d.path().join("ok.FS"), b"$fax_phone 1\n").unwrap();
         assert_eq!(
