@@ -386,3 +386,39 @@ fn email_and_sms_retries_say_what_their_prefixes_change() {
         "{reason}"
     );
 }
+
+/// A mistyped command is never silently ignored: the decision is printed as before (the
+/// contract), and stderr names file, line, the command and what it probably meant; a typo the
+/// daemon fails the job for (a destination or document command) says so.
+#[test]
+fn typos_in_the_job_are_warned_about_with_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs_file = write(
+        dir.path(),
+        "q/TOSEND/1.FS",
+        "$fax_phone 5551234\n$retry_delay B \"5\"\n$fax_filname page.tif\n",
+    );
+    let (code, out, err) = explain(&["--class", "B", &fs_file]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&out)["action"], "retry");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("warning: ")
+            && lines[0].contains("1.FS:2:")
+            && lines[0].contains("$retry_delay")
+            && lines[0].contains("did you mean $retry_delays?")
+            && lines[0].contains("ignored"),
+        "{err}"
+    );
+    assert!(
+        lines[1].contains("1.FS:3:")
+            && lines[1].contains("did you mean $fax_filename?")
+            && lines[1].contains("fails the job"),
+        "{err}"
+    );
+    // A clean job says nothing on stderr.
+    let clean = write(dir.path(), "q/TOSEND/2.FS", "$fax_phone 5551234\n");
+    let (code, _, err) = explain(&["--class", "B", &clean]);
+    assert_eq!((code, err.as_str()), (0, ""));
+}
