@@ -358,7 +358,7 @@ fn not_plain(t: std::fs::FileType) -> &'static str {
 /// [`read_job`], with the [`stamp`] of the file as opened (the bytes are that version's).
 pub fn read_job_stamped(path: &Path) -> Result<(Vec<u8>, u64), ReadJobError> {
     use std::io::Read;
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
     // Anything but a plain file is refused before it is opened: opening a device node can
     // act on the device (a serial port raises DTR), a FIFO can block.
     match std::fs::symlink_metadata(path) {
