@@ -451,10 +451,14 @@ fn run_refuses_a_missing_spool_and_logs_what_it_serves() {
 }
 
 #[test]
-fn run_without_lines_warns() {
+fn run_warns_of_no_lines_and_of_a_header_field_it_does_not_know() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path();
-    std::fs::write(base.join("redial.cfg"), "$request_dir spool 1\n").unwrap();
+    std::fs::write(
+        base.join("redial.cfg"),
+        "$request_dir spool 1\n$fax_header \"%D|Page %p\"\n",
+    )
+    .unwrap();
     let c = Command::new(BIN)
         .args([
             "run",
@@ -477,6 +481,11 @@ fn run_without_lines_warns() {
     });
     assert!(terminate_within(Node::from(c), Duration::from_secs(10)));
     assert!(ok && log().contains("no line"), "{}", log());
+    assert!(
+        log().contains("redial.cfg:2: $fax_header: %D is not a header field"),
+        "{}",
+        log()
+    );
 }
 
 #[test]
@@ -519,6 +528,17 @@ fn submit_runs_the_intake_checks_and_writes_nothing_when_they_fail() {
         (
             &["--fax", "555 0100", "--file", "/etc/passwd"],
             "outside the document roots",
+        ),
+        (
+            &[
+                "--fax",
+                "555 0100",
+                "--file",
+                "page.txt",
+                "--set",
+                "$fax_header \"%D %t|Page %p of %q\"",
+            ],
+            "%D is not a header field, it would be printed as written (did you mean %d, the date?)",
         ),
     ];
     for (flags, want) in cases {

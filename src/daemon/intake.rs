@@ -189,6 +189,14 @@ impl Daemon {
             tracing::warn!(file = %u.file, line = u.line, suggestion = u.suggestion.map(|s| s.0),
                 "{u}; the command is ignored");
         }
+        for why in header_typos(&doc) {
+            if self
+                .typos_warned
+                .insert((job.clone().unwrap_or_default(), 0, why.clone()))
+            {
+                tracing::warn!("{why}");
+            }
+        }
         let cache = &mut self.usr_cache;
         let (base, sys) = (&self.base, &self.sys);
         load_with(doc, base, &self.settings.paths, sys, cache)
@@ -531,6 +539,7 @@ pub fn check_submission(
     let mut problems: Vec<String> = unknown_commands(&doc, FileKind::Fs)
         .iter()
         .map(ToString::to_string)
+        .chain(header_typos(&doc))
         .collect();
     let l = match load_with(doc, base, &settings.paths, sys, &mut HashMap::new())
         .and_then(|l| check_with(settings, sys, base, l))
@@ -577,6 +586,19 @@ pub fn check_submission(
         }
     }
     problems
+}
+
+/// What is wrong in `doc`'s own `$fax_header` (a `%` field the header does not know), each
+/// with file and line: `redial submit` refuses the job for it, the daemon logs it.
+pub(crate) fn header_typos(doc: &Document) -> Vec<String> {
+    doc.last("fax_header")
+        .map(|c| {
+            crate::fax::header::unknown_fields(&c.joined())
+                .into_iter()
+                .map(|why| format!("{}:{}: $fax_header: {why}", doc.origin(), c.line))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The job's header line (`$fax_header`, `$fax_sender`, `$fax_station_id`: the FS file's, else

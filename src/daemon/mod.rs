@@ -752,6 +752,10 @@ impl Daemon {
             lines = %lines.join(","), queues = %queues.join(","),
             "node {} on spool {} with lines [{}], queues {}",
             self.node, self.settings.layout.root.display(), lines.join(","), queues.join(","));
+        // The CFG's header line is every job's default: a field it does not know is said once.
+        for why in intake::header_typos(&self.sys.document) {
+            tracing::warn!("{why}");
+        }
         if self.settings.shared {
             tracing::info!(node = %self.node, rescan = self.settings.rescan,
                 "the spool is shared ($spool_shared): new jobs are found by a rescan every {} s", self.settings.rescan);

@@ -17,9 +17,10 @@
 //! | `%%` | a percent sign |
 //!
 //! `|` splits the line into a left, a centred and a right-aligned part (one or two `|`). Any other
-//! `%` sequence is kept as written. The line is drawn in DejaVu Sans Mono, about 8 points high,
-//! in a white band over the top 4.5 mm of the page (36 scan lines fine, 18 standard), which fax
-//! documents leave blank by convention.
+//! `%` sequence is kept as written; one that looks like a field (`%` and a letter) is named by
+//! [`unknown_fields`], which `redial submit` refuses and the daemon logs. The line is drawn in
+//! DejaVu Sans Mono, about 8 points high, in a white band over the top 4.5 mm of the page (36
+//! scan lines fine, 18 standard), which fax documents leave blank by convention.
 //!
 //! Pure: text and fields in, pixels out.
 
@@ -48,6 +49,57 @@ pub struct HeaderFields {
     pub station: String,
     /// `%r`.
     pub recipient: String,
+}
+
+/// The fields [`header_text`] fills, with what each is.
+const FIELDS: &[(char, &str)] = &[
+    ('d', "date"),
+    ('t', "time"),
+    ('z', "time zone"),
+    ('s', "sender"),
+    ('n', "sending number"),
+    ('r', "recipient"),
+    ('p', "page"),
+    ('P', "page count"),
+];
+
+/// The `%` sequences of `format` that look like a field but are none (`%` then a letter
+/// [`header_text`] does not know, which it would print as written), each as a sentence naming
+/// it and what it probably meant: the same letter in the other case, else the list. A `%`
+/// before anything but a letter is a plain percent sign and is not reported.
+pub fn unknown_fields(format: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        match chars.peek().copied() {
+            Some('%') => {
+                chars.next();
+            }
+            Some(x) if x.is_ascii_alphabetic() && !FIELDS.iter().any(|(f, _)| *f == x) => {
+                chars.next();
+                let near = FIELDS
+                    .iter()
+                    .find(|(f, _)| f.eq_ignore_ascii_case(&x))
+                    .map(|(f, what)| format!(" (did you mean %{f}, the {what}?)"));
+                let known = || {
+                    let list: Vec<String> = FIELDS
+                        .iter()
+                        .map(|(f, what)| format!("%{f} {what}"))
+                        .collect();
+                    format!("; known: {}, %% a percent sign", list.join(", "))
+                };
+                out.push(format!(
+                    "%{x} is not a header field, it would be printed as written{}",
+                    near.unwrap_or_else(known)
+                ));
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The header text for page `page` of `pages` (1-based): fields replaced, parts split at `|`
@@ -146,6 +198,31 @@ fn header_band(text: &str) -> Page {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_fields_are_named_with_what_they_probably_meant() {
+        assert!(unknown_fields("%d %t %z|From %s (%n) to %r|Page %p of %P, 100%% %").is_empty());
+        // A percent sign before a blank or a digit is a percent sign.
+        assert!(unknown_fields("100% sure, 5%2").is_empty());
+        let u = unknown_fields("%D %q");
+        assert_eq!(u.len(), 2, "{u:?}");
+        assert_eq!(
+            u[0],
+            "%D is not a header field, it would be printed as written (did you mean %d, the date?)"
+        );
+        assert!(
+            u[1].starts_with("%q is not a header field") && u[1].contains("known: %d date"),
+            "{}",
+            u[1]
+        );
+        // Every field it knows is one header_text fills.
+        for (f, _) in FIELDS {
+            assert_ne!(
+                header_text(&format!("%{f}"), &fields(), 1, 1),
+                format!("%{f}")
+            );
+        }
+    }
 
     fn fields() -> HeaderFields {
         HeaderFields {

@@ -93,6 +93,31 @@ fn seconds(key: &str, v: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{key}={v}: expected seconds"))
 }
 
+/// Every setting a modem line's `$line` takes (`setting::unknown` answers a typo from these).
+const MODEM_KEYS: &[&str] = &[
+    "device",
+    "group",
+    "down",
+    "speed",
+    "class",
+    "type",
+    "init",
+    "id",
+    "prefix",
+    "fax_speed",
+    "page_retries",
+    "amd_greeting",
+    "mr",
+    "ecm",
+    "ecm_frame",
+    "ecm_hdlc",
+    "flow",
+    "dial_timeout",
+    "command_timeout",
+    "amd_timeout",
+    "opt_out",
+];
+
 impl ModemSettings {
     /// Reads a `$line N DEVICE …` or `$line N modem device=DEVICE …` definition.
     pub fn from_def(def: &LineDef) -> Result<ModemSettings, String> {
@@ -240,7 +265,7 @@ impl ModemSettings {
                         _ => return Err(format!("opt_out={v}: expected one DTMF digit")),
                     }
                 }
-                other => return Err(format!("unknown modem setting {other:?}")),
+                other => return Err(super::setting::unknown("modem", other, MODEM_KEYS)),
             }
         }
         Ok(s)
@@ -870,6 +895,27 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             cfg_line: 1,
+        }
+    }
+
+    /// A mistyped setting of a modem line is answered with the nearest known one, or with
+    /// the list when none is near (`baud=` is `speed=` here, as in HylaFAX's config).
+    #[test]
+    fn a_mistyped_modem_setting_names_what_was_meant() {
+        let e = ModemSettings::from_def(&def("/dev/ttyS1", &[("flw", "xonxoff")])).unwrap_err();
+        assert!(
+            e.contains("unknown modem setting \"flw\" (did you mean flow=?)"),
+            "{e}"
+        );
+        let e = ModemSettings::from_def(&def("/dev/ttyS1", &[("baud", "19200")])).unwrap_err();
+        assert!(e.contains("known: ") && e.contains("speed="), "{e}");
+        for key in MODEM_KEYS {
+            let e = ModemSettings::from_def(&def("/dev/ttyS1", &[(key, "?")]));
+            assert!(
+                !e.as_ref()
+                    .is_err_and(|e| e.contains("unknown modem setting")),
+                "{key}: {e:?}"
+            );
         }
     }
 

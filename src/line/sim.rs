@@ -120,9 +120,19 @@ fn default_secs(code: u32) -> f64 {
     }
 }
 
+/// Every setting a `sim` line's `$line` takes (`setting::unknown` answers a typo from these).
+const SIM_KEYS: &[&str] = &["group", "down", "id", "outcomes", "duration", "pages"];
+
 impl SimLine {
     /// Builds a sim line from its `$line` definition.
     pub fn new(def: &LineDef, scenario: Scenario) -> Result<SimLine, String> {
+        if let Some((k, _)) = def
+            .params
+            .iter()
+            .find(|(k, _)| !SIM_KEYS.contains(&k.as_str()))
+        {
+            return Err(super::setting::unknown("sim", k, SIM_KEYS));
+        }
         let outcomes = match def.param("outcomes") {
             Some(s) => parse_outcomes(s)?,
             None => vec![SimOutcome {
@@ -231,6 +241,20 @@ impl Line for SimLine {
 mod tests {
     use super::*;
     use crate::line::line_defs;
+
+    /// A mistyped setting of a sim line stops the start with the nearest known one, as a
+    /// modem line's does (it was ignored, and the line served the default group).
+    #[test]
+    fn a_mistyped_sim_setting_names_what_was_meant() {
+        let cfg = Document::parse_str("$line 1 sim grup=fax\n$line 2 sim pages=2 id=X\n", "t.cfg")
+            .unwrap();
+        let defs = line_defs(&cfg).unwrap();
+        let e = SimLine::new(&defs[0], Scenario::from_cfg(&cfg).unwrap())
+            .err()
+            .unwrap();
+        assert_eq!(e, "unknown sim setting \"grup\" (did you mean group=?)");
+        assert!(SimLine::new(&defs[1], Scenario::from_cfg(&cfg).unwrap()).is_ok());
+    }
 
     #[test]
     fn scenario_per_number_wins_and_last_repeats() {
