@@ -301,11 +301,22 @@ impl ModemLine {
         settings: ModemSettings,
         documents: DocumentCache,
     ) -> ModemLine {
+        let mut breaker = Breaker::new(breaker::LINE);
+        if !settings.device.exists() {
+            // No call is charged for finding out: the line starts out of service, and the
+            // first probe (one cool-down from now) puts it in service once the device is there.
+            let now = Utc::now();
+            while !matches!(breaker.state(now), State::Open(_)) {
+                breaker.failure(now);
+            }
+            tracing::warn!(line = number, device = %settings.device.display(),
+                "modem device missing at start: line out of service until it appears");
+        }
         ModemLine {
             number,
             settings: Arc::new(settings),
             health: Arc::new(Mutex::new(Health {
-                breaker: Breaker::new(breaker::LINE),
+                breaker,
                 probing: false,
             })),
             documents,
