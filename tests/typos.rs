@@ -459,6 +459,13 @@ fn run_warns_of_no_lines_and_of_a_header_field_it_does_not_know() {
         "$request_dir spool 1\n$fax_header \"%D|Page %p\"\n",
     )
     .unwrap();
+    // A job's own header is looked at when the job is read.
+    std::fs::create_dir_all(base.join("spool/TOSEND")).unwrap();
+    std::fs::write(
+        base.join("spool/TOSEND/1.FS"),
+        "$fax_phone 5550100\n$fax_header \"%q\"\n",
+    )
+    .unwrap();
     let c = Command::new(BIN)
         .args([
             "run",
@@ -483,6 +490,11 @@ fn run_warns_of_no_lines_and_of_a_header_field_it_does_not_know() {
     assert!(ok && log().contains("no line"), "{}", log());
     assert!(
         log().contains("redial.cfg:2: $fax_header: %D is not a header field"),
+        "{}",
+        log()
+    );
+    assert!(
+        log().contains("1.FS:2: $fax_header: %q is not a header field"),
         "{}",
         log()
     );

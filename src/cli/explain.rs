@@ -193,11 +193,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     let loaded = load_job(&args.fs_file, &cfg, args.usr.as_deref())?;
     // Said as the daemon says it at intake: nothing mistyped passes unremarked.
     for u in unknown_commands(&loaded.document, FileKind::Fs) {
-        if u.is_critical() {
-            eprintln!("warning: {u}; the daemon fails the job (outcome 33) without dialling");
-        } else {
-            eprintln!("warning: {u}; the command is ignored");
-        }
+        eprintln!("warning: {u}; {}", u.consequence());
     }
     let Some(channel) = loaded.job.channel() else {
         bail!("{}: the job has no destination ($fax_phone, $voice_phone, $sms_phone or $email_address)", args.fs_file.display());

@@ -423,6 +423,16 @@ impl Unknown {
                 .is_some_and(|(n, d)| d <= NEAR && CRITICAL_FS.contains(&n))
     }
 
+    /// What the daemon does about it: fails the job ([`Unknown::is_critical`]) or ignores
+    /// the command.
+    pub fn consequence(&self) -> &'static str {
+        if self.is_critical() {
+            "the daemon fails the job (outcome 33) without dialling"
+        } else {
+            "the command is ignored"
+        }
+    }
+
     /// `unknown command $x` and the suggestion, without the location.
     pub fn reason(&self) -> String {
         match self.suggestion {

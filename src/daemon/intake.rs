@@ -187,7 +187,7 @@ impl Daemon {
                 continue;
             }
             tracing::warn!(file = %u.file, line = u.line, suggestion = u.suggestion.map(|s| s.0),
-                "{u}; the command is ignored");
+                "{u}; {}", u.consequence());
         }
         for why in header_typos(&doc) {
             if self

@@ -85,6 +85,14 @@ impl Breaker {
         self.cool_down = self.settings.cool_down;
     }
 
+    /// Opens the breaker at `now` whatever the streak (a modem that is gone or does not
+    /// answer): failures are recorded until it is open.
+    pub fn trip(&mut self, now: DateTime<Utc>) {
+        while !matches!(self.state(now), State::Open(_)) {
+            self.failure(now);
+        }
+    }
+
     /// Records a failure at `now`; returns true when this opened the breaker.
     pub fn failure(&mut self, now: DateTime<Utc>) -> bool {
         self.failures += 1;

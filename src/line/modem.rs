@@ -305,10 +305,7 @@ impl ModemLine {
         if !settings.device.exists() {
             // No call is charged for finding out: the line starts out of service, and the
             // first probe (one cool-down from now) puts it in service once the device is there.
-            let now = Utc::now();
-            while !matches!(breaker.state(now), State::Open(_)) {
-                breaker.failure(now);
-            }
+            breaker.trip(Utc::now());
             tracing::warn!(line = number, device = %settings.device.display(),
                 "modem device missing at start: line out of service until it appears");
         }
@@ -437,9 +434,7 @@ impl Line for ModemLine {
                 match result.code {
                     34 | 35 => {
                         // A modem that does not answer or is gone is out of service now.
-                        while !matches!(h.breaker.state(now), State::Open(_)) {
-                            h.breaker.failure(now);
-                        }
+                        h.breaker.trip(now);
                         tracing::warn!(line = number, code = result.code, "modem out of service");
                     }
                     c if breaker::LINE_FAULT_CODES.contains(&c) => {
