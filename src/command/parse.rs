@@ -418,6 +418,9 @@ impl<'a> Args<'a> {
 
     /// All (remaining) arguments joined by single spaces, as [`Command::joined`] gives them.
     pub fn joined(self) -> String {
+        if let Some(text) = plain_words(&self.line[self.at..]) {
+            return text.to_string();
+        }
         // The arguments and their separators fit in the rest of the line: one allocation.
         let mut out = String::with_capacity(self.line.len() - self.at);
         for (i, a) in self.enumerate() {
@@ -428,6 +431,26 @@ impl<'a> Args<'a> {
         }
         out
     }
+}
+
+/// The rest of a command line as [`Args::joined`] gives it, when it can be read off the bytes
+/// as they stand: bare words of ASCII text separated by single spaces, with blanks only around
+/// them (`" 555 0100"`). `None` for anything else (a quote, a `;` or `/`, a tab or a second
+/// space between words, a byte that is not ASCII), which the argument reader joins.
+fn plain_words(rest: &[u8]) -> Option<&str> {
+    let start = rest.iter().position(|&b| !is_ws(b))?;
+    let end = rest.iter().rposition(|&b| !is_ws(b))? + 1;
+    let words = &rest[start..end];
+    let mut blank = false;
+    for &b in words {
+        match b {
+            b' ' if !blank => blank = true,
+            b'!' | b'#'..=b'.' | b'0'..=b':' | b'<'..=b'~' => blank = false,
+            _ => return None,
+        }
+    }
+    // Every byte was checked to be ASCII.
+    std::str::from_utf8(words).ok()
 }
 
 impl<'a> Iterator for Args<'a> {

@@ -21,6 +21,7 @@ use super::serial::{drive, drive_with, now, tty_unsent, Cancel, Pacing, PortErro
 use super::transcript::{Recording, Transcript};
 use super::{Call, CallProgress, CallResult, Completion, Line, LineDef, Placed, Report};
 use crate::audio::load_message;
+use crate::daemon::clock::{Clock, SystemClock};
 use crate::fax::Resolution;
 use crate::modem::dialstring::DialString;
 use crate::modem::fax_send::{
@@ -278,6 +279,9 @@ pub struct ModemLine {
     settings: Arc<ModemSettings>,
     health: Arc<Mutex<Health>>,
     documents: DocumentCache,
+    /// The clock the line's health is kept by (the wall clock, but for tests): when it went
+    /// out of service and when to probe it.
+    clock: Arc<dyn Clock>,
     /// The cancel input of the call in progress (the last one placed).
     cancel: Option<tokio::sync::watch::Sender<bool>>,
 }
@@ -301,11 +305,21 @@ impl ModemLine {
         settings: ModemSettings,
         documents: DocumentCache,
     ) -> ModemLine {
+        ModemLine::with_clock(number, settings, documents, Arc::new(SystemClock))
+    }
+
+    /// [`ModemLine::with_documents`] keeping the line's health by `clock`.
+    pub fn with_clock(
+        number: u32,
+        settings: ModemSettings,
+        documents: DocumentCache,
+        clock: Arc<dyn Clock>,
+    ) -> ModemLine {
         let mut breaker = Breaker::new(breaker::LINE);
         if !settings.device.exists() {
             // No call is charged for finding out: the line starts out of service, and the
             // first probe (one cool-down from now) puts it in service once the device is there.
-            breaker.trip(Utc::now());
+            breaker.trip(clock.now());
             tracing::warn!(line = number, device = %settings.device.display(),
                 "modem device missing at start: line out of service until it appears");
         }
@@ -317,6 +331,7 @@ impl ModemLine {
                 probing: false,
             })),
             documents,
+            clock,
             cancel: None,
         }
     }
@@ -327,7 +342,7 @@ impl ModemLine {
             .lock()
             .expect("health lock")
             .breaker
-            .state(Utc::now())
+            .state(self.clock.now())
     }
 }
 
@@ -347,10 +362,10 @@ impl Line for ModemLine {
             .lock()
             .expect("health lock")
             .breaker
-            .state(Utc::now())
+            .state(self.clock.now())
         {
             State::Open(until) => Some(until),
-            State::HalfOpen => Some(Utc::now()),
+            State::HalfOpen => Some(self.clock.now()),
             State::Closed => None,
         }
     }
@@ -366,13 +381,17 @@ impl Line for ModemLine {
         if h.breaker.is_closed() {
             return true;
         }
-        match h.breaker.state(Utc::now()) {
+        match h.breaker.state(self.clock.now()) {
             State::Closed => true,
             State::Open(_) => false,
             State::HalfOpen => {
                 if !h.probing && tokio::runtime::Handle::try_current().is_ok() {
                     h.probing = true;
-                    let (settings, health) = (self.settings.clone(), self.health.clone());
+                    let (settings, health, clock) = (
+                        self.settings.clone(),
+                        self.health.clone(),
+                        self.clock.clone(),
+                    );
                     tokio::spawn(async move {
                         let ok = probe(&settings).await;
                         let mut h = health.lock().expect("health lock");
@@ -381,7 +400,7 @@ impl Line for ModemLine {
                             h.breaker.success();
                             tracing::info!(device = %settings.device.display(), "modem answers again: line back in service");
                         } else {
-                            h.breaker.failure(Utc::now());
+                            h.breaker.failure(clock.now());
                         }
                     });
                 }
@@ -397,13 +416,14 @@ impl Line for ModemLine {
     fn place(&mut self, call: &Call, _now: DateTime<Utc>, done: &Completion) -> Placed {
         let (cancel_tx, mut cancel) = tokio::sync::watch::channel(false);
         self.cancel = Some(cancel_tx);
-        let (number, settings, health, call, done, documents) = (
+        let (number, settings, health, call, done, documents, clock) = (
             self.number,
             self.settings.clone(),
             self.health.clone(),
             call.clone(),
             done.clone(),
             self.documents.clone(),
+            self.clock.clone(),
         );
         tokio::spawn(async move {
             let mut of = 0;
@@ -430,7 +450,7 @@ impl Line for ModemLine {
                 run_call_observed(&settings, &call, &documents, &mut cancel, progress).await;
             {
                 let mut h = health.lock().expect("health lock");
-                let now = Utc::now();
+                let now = clock.now();
                 match result.code {
                     34 | 35 => {
                         // A modem that does not answer or is gone is out of service now.
@@ -1037,5 +1057,94 @@ mod tests {
             ..call
         };
         assert_eq!(run_call(&s, &call).await.code, 11);
+    }
+}
+
+#[cfg(test)]
+mod health_tests {
+    //! The line's health on its own clock: a modem missing at start is probed one cool-down
+    //! later, again after twice that while the device is still missing, and is back in
+    //! service once the device is there and answers `ATZ`. The probes are real (a port opened,
+    //! `ATZ` sent to hw-sim); only the cool-downs are jumped over.
+    use super::*;
+    use crate::daemon::clock::ManualClock;
+    use redial_sim::rack::{run, RackConfig};
+    use redial_sim::scenario::Scenario;
+
+    fn t0() -> DateTime<Utc> {
+        "2026-03-02T09:00:00Z".parse().unwrap()
+    }
+
+    /// Asks the line whether it is up, and when that started a probe, waits for the probe
+    /// to end (a real port and a real modem: bounded, not timed).
+    async fn up_after_probe(line: &ModemLine) -> bool {
+        let up = line.is_up();
+        for _ in 0..1000 {
+            if !line.health.lock().unwrap().probing {
+                return line.is_up();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the probe never ended (up before it: {up})");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_modem_missing_at_start_comes_back_when_its_device_appears() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = dir.path().join("ttyLATE");
+        let settings = ModemSettings::from_def(&LineDef {
+            number: 1,
+            kind: device.display().to_string(),
+            params: vec![("class".into(), "2.0".into())],
+            cfg_line: 1,
+        })
+        .unwrap();
+        let clock = ManualClock::new(t0());
+        let line = ModemLine::with_clock(
+            1,
+            settings,
+            DocumentCache::default(),
+            Arc::new(clock.clone()),
+        );
+        // Out of service from the start, with its first probe one minute on.
+        assert!(!line.is_up());
+        assert_eq!(line.next_probe(), Some(t0() + chrono::Duration::minutes(1)));
+        // The probe finds no device: still out, and the next probe is twice as far.
+        clock.advance(chrono::Duration::minutes(1));
+        assert!(!up_after_probe(&line).await);
+        assert_eq!(line.next_probe(), Some(t0() + chrono::Duration::minutes(3)));
+        // The modem is plugged in (hw-sim's, under the name the line was given)…
+        let rack_dir = dir.path().join("rack");
+        let config = RackConfig {
+            modems: 1,
+            dir: rack_dir.clone(),
+            scenario: Scenario::parse("[defaults]\nunknown = { kind = \"busy\" }\n").unwrap(),
+            time_scale: 0.05,
+            bps: 0,
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let rack = tokio::spawn(run(config, async {
+            let _ = stopped.await;
+        }));
+        for _ in 0..400 {
+            if rack_dir.join("ready").exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        std::os::unix::fs::symlink(rack_dir.join("ttySIM0"), &device).unwrap();
+        // …but nothing is asked of it before the cool-down is over.
+        clock.advance(chrono::Duration::seconds(119));
+        assert!(!line.is_up());
+        assert!(!line.health.lock().unwrap().probing);
+        // Then the probe's ATZ is answered OK: back in service, no probe pending.
+        clock.advance(chrono::Duration::seconds(1));
+        assert!(up_after_probe(&line).await);
+        assert_eq!(line.next_probe(), None);
+        let _ = stop.send(());
+        rack.await.unwrap().unwrap();
+        // hw-sim saw the probe as a command, not a call.
+        let calls = std::fs::read_to_string(rack_dir.join("calls.jsonl")).unwrap_or_default();
+        assert_eq!(calls.lines().count(), 0, "{calls}");
     }
 }

@@ -235,8 +235,9 @@ impl PolicyLayer {
         class: &Arg,
         list: &Arg,
     ) -> Result<(), (usize, String)> {
-        let class_col = class.column();
-        let class = parse_retry_class(&class.text).map_err(|e| (class_col, e))?;
+        // Columns are counted only for an error: most lines have none.
+        let class_col = || class.column();
+        let class = parse_retry_class(&class.text).map_err(|e| (class_col(), e))?;
         let list = parse_list(&list.text).map_err(|e| (list.column(), e.to_string()))?;
         let (rules, name) = if email {
             (&mut self.email_delays, "email_retry_delays")
@@ -248,7 +249,7 @@ impl PolicyLayer {
             .find(|r| r.selector == selector && r.value.0 == class)
         {
             return Err((
-                class_col,
+                class_col(),
                 format!(
                     "a second ${name} for class {class} (the first is on line {})",
                     prev.line
