@@ -466,6 +466,13 @@ fn run_warns_of_no_lines_and_of_a_header_field_it_does_not_know() {
         "$fax_phone 5550100\n$fax_header \"%q\"\n",
     )
     .unwrap();
+    // And a profile's, when a job names it.
+    std::fs::write(base.join("HDR.USR"), "$fax_header \"%d %Q\"\n").unwrap();
+    std::fs::write(
+        base.join("spool/TOSEND/2.FS"),
+        "$fax_phone 5550101\n$fax_user HDR.USR\n",
+    )
+    .unwrap();
     let c = Command::new(BIN)
         .args([
             "run",
@@ -498,6 +505,8 @@ fn run_warns_of_no_lines_and_of_a_header_field_it_does_not_know() {
         "{}",
         log()
     );
+    let usr = "HDR.USR:1: $fax_header: %Q is not a header field";
+    assert_eq!(log().matches(usr).count(), 1, "{}", log());
 }
 
 #[test]
@@ -512,6 +521,11 @@ fn submit_runs_the_intake_checks_and_writes_nothing_when_they_fail() {
     std::fs::create_dir_all(base.join("spool/TOSEND")).unwrap();
     std::fs::write(base.join("page.txt"), "A page.\n").unwrap();
     std::fs::write(base.join("doc.pdf"), "%PDF-1.4\n%âãÏÓ\n1 0 obj\n").unwrap();
+    std::fs::write(
+        base.join("HDR.USR"),
+        "$retry_max 2\n$fax_header \"%D %t|Page %p\"\n",
+    )
+    .unwrap();
     let cases: &[(&[&str], &str)] = &[
         (
             &[
@@ -551,6 +565,12 @@ fn submit_runs_the_intake_checks_and_writes_nothing_when_they_fail() {
                 "$fax_header \"%D %t|Page %p of %q\"",
             ],
             "%D is not a header field, it would be printed as written (did you mean %d, the date?)",
+        ),
+        (
+            &[
+                "--fax", "555 0100", "--file", "page.txt", "--user", "HDR.USR",
+            ],
+            "HDR.USR:2: $fax_header: %D is not a header field",
         ),
     ];
     for (flags, want) in cases {
@@ -611,4 +631,37 @@ fn explain_reads_profiles_with_the_same_rules() {
         e.contains("b.FS:1:") && e.contains("user profile \"NOPE.USR\" does not exist"),
         "{e}"
     );
+}
+
+#[test]
+fn a_profile_edited_while_the_node_runs_is_read_again() {
+    // A running node has read HDR.USR for job 1; the operator then edits it. Job 2 gets the
+    // profile as it is now: its new header's field that is none is named (%Q, after %q).
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    std::fs::write(base.join("redial.cfg"), "$request_dir spool 1\n").unwrap();
+    std::fs::create_dir_all(base.join("spool/TOSEND")).unwrap();
+    std::fs::write(base.join("HDR.USR"), "$fax_header \"%d %q|Page %p\"\n").unwrap();
+    let job = "$fax_phone 5550101\n$fax_user HDR.USR\n";
+    std::fs::write(base.join("spool/TOSEND/1.FS"), job).unwrap();
+    let c = Command::new(BIN)
+        .args(["run", "--cfg", "redial.cfg", "--node", "n1", "--base", "."])
+        .current_dir(base)
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(base.join("n1.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let node = Node::from(c);
+    let log = || std::fs::read_to_string(base.join("n1.log")).unwrap_or_default();
+    // The profile as first read (its header names %q).
+    let read = wait_until(Duration::from_secs(20), || {
+        log().contains("HDR.USR:1: $fax_header: %q is not a header field")
+    });
+    std::fs::write(base.join("HDR.USR"), "$fax_header \"%d %Q|Page %p\"\n").unwrap();
+    std::fs::write(base.join("spool/TOSEND/2.FS"), job).unwrap();
+    let named = wait_until(Duration::from_secs(20), || {
+        log().contains("HDR.USR:1: $fax_header: %Q is not a header field")
+    });
+    assert!(terminate_within(node, Duration::from_secs(10)));
+    assert!(read && named, "{}", log());
 }

@@ -294,9 +294,15 @@ fn resolve_in(base: &Path, paths: &crate::spool::pathmap::PathMap, p: &str) -> P
     }
 }
 
+/// The USR profiles read, by path, with the [`store::content_stamp`] each had when read: a
+/// profile edited while the daemon runs is read again for the next job that names it.
+pub(crate) type UsrCache = HashMap<PathBuf, (Option<u64>, PolicyLayer)>;
+
 /// A USR profile's retry layer, refused when it names a command a USR file does not know.
-fn usr_layer(cache: &mut HashMap<PathBuf, PolicyLayer>, p: &Path) -> Result<PolicyLayer, String> {
-    if let Some(l) = cache.get(p) {
+fn usr_layer(cache: &mut UsrCache, p: &Path) -> Result<PolicyLayer, String> {
+    // One `stat` a job: what a running daemon pays to notice an edited profile.
+    let stamp = crate::spool::store::content_stamp(p);
+    if let Some((_, l)) = cache.get(p).filter(|(s, _)| *s == stamp) {
         return Ok(l.clone());
     }
     let doc = read_document(p).map_err(|e| e.to_string())?;
@@ -305,7 +311,11 @@ fn usr_layer(cache: &mut HashMap<PathBuf, PolicyLayer>, p: &Path) -> Result<Poli
     }
     let layer =
         PolicyLayer::from_document(&doc, Level::Usr).map_err(|e: ParseError| e.to_string())?;
-    cache.insert(p.to_path_buf(), layer.clone());
+    // Once per profile read (the cache holds it from then on), as the CFG's at start.
+    for why in header_typos(&doc) {
+        tracing::warn!("{why}");
+    }
+    cache.insert(p.to_path_buf(), (stamp, layer.clone()));
     Ok(layer)
 }
 
@@ -315,7 +325,7 @@ fn load_with(
     base: &Path,
     paths: &crate::spool::pathmap::PathMap,
     sys: &SystemConfig,
-    cache: &mut HashMap<PathBuf, PolicyLayer>,
+    cache: &mut UsrCache,
 ) -> Result<Loaded, Bad> {
     let bad = |reason: String, doc: Document| Bad {
         code: CODE_INVALID,
@@ -552,6 +562,12 @@ pub fn check_submission(
     };
     if let Err(e) = engine::next_start(&l.policy, &l.job, now) {
         problems.push(format!("{origin}: {e}"));
+    }
+    // The profile's header is the job's when the job has none of its own.
+    if l.doc.last("fax_header").is_none() {
+        if let Some(usr) = usr_document(base, &settings.paths, &l.job) {
+            problems.extend(header_typos(&usr));
+        }
     }
     let d = &l.job.destinations;
     for (cmd, n) in [

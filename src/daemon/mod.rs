@@ -234,7 +234,7 @@ pub struct Daemon {
     /// While [`Daemon::poll`] settles the results that came in together: their writes and
     /// moves, done together before any new call is placed.
     batch: Option<Vec<settle::Concluding>>,
-    usr_cache: HashMap<PathBuf, PolicyLayer>,
+    usr_cache: intake::UsrCache,
     /// Every node's lines and groups (the CFG), for jobs no line can ever serve.
     linemap: crate::linegroup::LineMap,
     /// The counts last published and when (see [`Daemon::publish_summary`]).
@@ -669,7 +669,7 @@ impl Daemon {
         let path = self.settings.layout.index_snapshot(&self.node);
         let now = due_ms(self.clock.now());
         let queues = self.settings.order.clone();
-        match snapshot::load(&path, &mut self.index, &queues, now, store::stamp_at) {
+        match snapshot::load(&path, &mut self.index, &queues, now, store::content_stamp) {
             Ok(n) => {
                 tracing::info!(entries = n, file = %path.display(), "index snapshot loaded; checking each queued file against it");
                 true
@@ -716,7 +716,7 @@ impl Daemon {
             .cfg_path
             .iter()
             .chain(self.usr_cache.keys())
-            .map(|p| (p.clone(), store::stamp_at(p).unwrap_or(0)))
+            .map(|p| (p.clone(), store::content_stamp(p).unwrap_or(0)))
             .collect();
         let layout = &self.settings.layout;
         let target = layout.index_snapshot(&self.node);

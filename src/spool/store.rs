@@ -337,6 +337,13 @@ pub fn stamp_at(path: &Path) -> Option<u64> {
     std::fs::symlink_metadata(path).ok().map(|m| stamp(&m))
 }
 
+/// The [`stamp`] of the file `path` leads to (links followed), if it exists: for a
+/// configuration file (the CFG, a USR profile), often a link into a managed directory, whose
+/// content is what matters.
+pub fn content_stamp(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| stamp(&m))
+}
+
 /// What a spool entry that is not a plain file is, for the error that sets it aside.
 fn not_plain(t: std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
