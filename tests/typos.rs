@@ -224,6 +224,27 @@ fn reload_with_a_cfg_typo_keeps_the_old_configuration() {
     std::fs::write(base.join("redial.cfg"), format!("{CFG}$shutdown_grase 5\n")).unwrap();
     let e = d.reload().unwrap_err().to_string();
     assert!(e.contains("did you mean $shutdown_grace?"), "{e}");
+    // A mistyped line setting, of a sim line and of a modem line, is refused the same way.
+    let lines_before = d.lines_up();
+    for (line, want) in [
+        (
+            "$line 2 sim grup=fax",
+            "unknown sim setting \"grup\" (did you mean group=?)",
+        ),
+        (
+            "$line 3 /dev/ttyS9 flw=xonxoff",
+            "unknown modem setting \"flw\" (did you mean flow=?)",
+        ),
+    ] {
+        std::fs::write(base.join("redial.cfg"), format!("{CFG}{line}\n")).unwrap();
+        let e = format!("{:#}", d.reload().unwrap_err());
+        assert!(e.contains(want), "{line}: {e}");
+        assert_eq!(d.lines_up(), lines_before, "{line}");
+        assert!(
+            !String::from_utf8_lossy(&d.system().document.to_bytes()).contains(line),
+            "{line}: the new CFG was taken"
+        );
+    }
 }
 
 fn redial(dir: &Path, args: &[&str]) -> Output {
