@@ -13,6 +13,13 @@ impl Daemon {
     /// Reads every queue and brings the index in line with the directories (start-up, periodic
     /// reconciliation, and after the watcher lost events).
     pub fn rescan(&mut self) {
+        // Its jobs are one pass: each profile they name is checked once.
+        self.usr_cache.begin_batch();
+        self.rescan_queues();
+        self.usr_cache.end_batch();
+    }
+
+    fn rescan_queues(&mut self) {
         let order = self.settings.order.clone();
         for q in order {
             let dir = self.settings.layout.queue_dir(q);
@@ -198,6 +205,7 @@ impl Daemon {
             }
         }
         let cache = &mut self.usr_cache;
+        cache.next_job();
         let (base, sys) = (&self.base, &self.sys);
         load_with(doc, base, &self.settings.paths, sys, cache)
     }
@@ -294,17 +302,71 @@ fn resolve_in(base: &Path, paths: &crate::spool::pathmap::PathMap, p: &str) -> P
     }
 }
 
-/// The USR profiles read, by path, with the [`store::content_stamp`] each had when read: a
-/// profile edited while the daemon runs is read again for the next job that names it.
-pub(crate) type UsrCache = HashMap<PathBuf, (Option<u64>, PolicyLayer)>;
+/// The USR profiles read, by path: a profile edited while the daemon runs is read again for
+/// the next job that names it. Each profile is checked (one `stat`) once per pass: a pass is
+/// one job read on its own (a new file, a claim), or a whole rescan, so a start that reads a
+/// million jobs naming one profile checks it once, not a million times.
+#[derive(Debug, Default)]
+pub(crate) struct UsrCache {
+    profiles: HashMap<PathBuf, UsrEntry>,
+    pass: u64,
+    /// While a rescan (or a batch) runs, its jobs are one pass.
+    in_batch: bool,
+}
+
+#[derive(Debug)]
+struct UsrEntry {
+    /// The profile's [`store::content_stamp`] when it was read.
+    stamp: Option<u64>,
+    /// The pass that last found the stamp unchanged.
+    checked: u64,
+    layer: PolicyLayer,
+}
+
+impl UsrCache {
+    /// Starts a pass: a job read on its own, unless a rescan holds one open.
+    fn next_job(&mut self) {
+        if !self.in_batch {
+            self.pass += 1;
+        }
+    }
+
+    /// Makes the jobs read until [`UsrCache::end_batch`] one pass.
+    pub(crate) fn begin_batch(&mut self) {
+        self.pass += 1;
+        self.in_batch = true;
+    }
+
+    /// Ends what [`UsrCache::begin_batch`] began.
+    pub(crate) fn end_batch(&mut self) {
+        self.in_batch = false;
+    }
+
+    /// Every profile read so far (the snapshot's dependencies).
+    pub(crate) fn paths(&self) -> impl Iterator<Item = &PathBuf> {
+        self.profiles.keys()
+    }
+
+    /// Forgets every profile (SIGHUP).
+    pub(crate) fn clear(&mut self) {
+        self.profiles.clear();
+    }
+}
 
 /// A USR profile's retry layer, refused when it names a command a USR file does not know.
 fn usr_layer(cache: &mut UsrCache, p: &Path) -> Result<PolicyLayer, String> {
-    // One `stat` a job: what a running daemon pays to notice an edited profile.
-    let stamp = crate::spool::store::content_stamp(p);
-    if let Some((_, l)) = cache.get(p).filter(|(s, _)| *s == stamp) {
-        return Ok(l.clone());
+    let pass = cache.pass;
+    if let Some(e) = cache.profiles.get_mut(p) {
+        if e.checked == pass {
+            return Ok(e.layer.clone());
+        }
+        if e.stamp == crate::spool::store::content_stamp(p) {
+            e.checked = pass;
+            return Ok(e.layer.clone());
+        }
     }
+    // Stamped before the read: a change during the read is seen at the next check.
+    let stamp = crate::spool::store::content_stamp(p);
     let doc = read_document(p).map_err(|e| e.to_string())?;
     if let Some(u) = unknown_commands(&doc, FileKind::Usr).into_iter().next() {
         return Err(u.to_string());
@@ -315,7 +377,14 @@ fn usr_layer(cache: &mut UsrCache, p: &Path) -> Result<PolicyLayer, String> {
     for why in header_typos(&doc) {
         tracing::warn!("{why}");
     }
-    cache.insert(p.to_path_buf(), (stamp, layer.clone()));
+    cache.profiles.insert(
+        p.to_path_buf(),
+        UsrEntry {
+            stamp,
+            checked: pass,
+            layer: layer.clone(),
+        },
+    );
     Ok(layer)
 }
 
@@ -551,7 +620,7 @@ pub fn check_submission(
         .map(ToString::to_string)
         .chain(header_typos(&doc))
         .collect();
-    let l = match load_with(doc, base, &settings.paths, sys, &mut HashMap::new())
+    let l = match load_with(doc, base, &settings.paths, sys, &mut UsrCache::default())
         .and_then(|l| check_with(settings, sys, base, l))
     {
         Ok(l) => l,
@@ -679,7 +748,7 @@ pub fn fax_preview(
     bytes: &[u8],
 ) -> Result<FaxPreview, Vec<String>> {
     let doc = Document::parse(bytes, origin).map_err(|e| vec![e.to_string()])?;
-    let l = load_with(doc, base, &settings.paths, sys, &mut HashMap::new())
+    let l = load_with(doc, base, &settings.paths, sys, &mut UsrCache::default())
         .and_then(|l| check_with(settings, sys, base, l))
         .map_err(|b| vec![b.reason])?;
     if l.job.channel() != Some(Channel::Fax) {
@@ -894,5 +963,47 @@ fn fill_with(
                         .then(String::new)
                 }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `$retry_max` a profile's layer holds.
+    fn max_of(l: PolicyLayer) -> Vec<i64> {
+        l.retry_max.iter().map(|r| r.value).collect()
+    }
+
+    /// An edited profile is read again at the next pass, and a pass checks it once: a rescan's
+    /// jobs all get the profile as the pass first found it.
+    #[test]
+    fn a_profile_is_checked_once_a_pass_and_read_again_when_edited() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("P.USR");
+        // Each edit changes the size: two writes within one tick of the file system's clock can
+        // leave the same modification time.
+        let (two, fifteen) = ("$retry_max 2\n", "$retry_max 15\n");
+        std::fs::write(&p, two).unwrap();
+        let mut cache = UsrCache::default();
+        cache.next_job();
+        assert_eq!(max_of(usr_layer(&mut cache, &p).unwrap()), [2]);
+        // One job read on its own after the edit gets the new profile.
+        std::fs::write(&p, fifteen).unwrap();
+        cache.next_job();
+        assert_eq!(max_of(usr_layer(&mut cache, &p).unwrap()), [15]);
+        // Within a batch, the profile as first checked in it; the next pass sees the edit.
+        cache.begin_batch();
+        assert_eq!(max_of(usr_layer(&mut cache, &p).unwrap()), [15]);
+        std::fs::write(&p, "$retry_max 7\n").unwrap();
+        cache.next_job();
+        assert_eq!(max_of(usr_layer(&mut cache, &p).unwrap()), [15]);
+        cache.end_batch();
+        cache.next_job();
+        assert_eq!(max_of(usr_layer(&mut cache, &p).unwrap()), [7]);
+        // A profile that is gone is refused, not served from the cache.
+        std::fs::remove_file(&p).unwrap();
+        cache.next_job();
+        assert!(usr_layer(&mut cache, &p).is_err());
     }
 }

@@ -405,7 +405,7 @@ impl Daemon {
             reported,
             waited: Vec::new(),
             batch: None,
-            usr_cache: HashMap::new(),
+            usr_cache: intake::UsrCache::default(),
             linemap: line_map(&sys_doc, node),
             published: None,
             suspects: HashMap::new(),
@@ -650,6 +650,12 @@ impl Daemon {
     /// whose stamp differs from its entry's, or that has none, is read again; one gone leaves
     /// the index.
     pub fn reconcile(&mut self, seen: Vec<(u8, String, Option<u64>)>) {
+        self.usr_cache.begin_batch();
+        self.reconcile_batch(seen);
+        self.usr_cache.end_batch();
+    }
+
+    fn reconcile_batch(&mut self, seen: Vec<(u8, String, Option<u64>)>) {
         for (q, name, stamp) in seen {
             let key = JobName::new(&name);
             match (self.index.get(q, &key), stamp) {
@@ -715,7 +721,7 @@ impl Daemon {
         let deps: Vec<(PathBuf, u64)> = self
             .cfg_path
             .iter()
-            .chain(self.usr_cache.keys())
+            .chain(self.usr_cache.paths())
             .map(|p| (p.clone(), store::content_stamp(p).unwrap_or(0)))
             .collect();
         let layout = &self.settings.layout;
