@@ -316,12 +316,12 @@ impl ModemLine {
         clock: Arc<dyn Clock>,
     ) -> ModemLine {
         let mut breaker = Breaker::new(breaker::LINE);
-        if !settings.device.exists() {
+        if let Some(why) = not_a_device(&settings.device) {
             // No call is charged for finding out: the line starts out of service, and the
             // first probe (one cool-down from now) puts it in service once the device is there.
             breaker.trip(clock.now());
             tracing::warn!(line = number, device = %settings.device.display(),
-                "modem device missing at start: line out of service until it appears");
+                "modem device {why} at start: line out of service until a probe finds a modem there");
         }
         ModemLine {
             number,
@@ -466,6 +466,20 @@ impl Line for ModemLine {
             let _ = done.send((number, Report::Done(result)));
         });
         Placed::Reported
+    }
+}
+
+/// Why `device` cannot be a modem's port, looked at without opening it (opening a serial port
+/// raises DTR): `missing`, or what it is instead of a character device (a directory, such as
+/// `/dev/serial/by-id/` without the name; a plain file). `None` for a character device, links
+/// followed.
+fn not_a_device(device: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata(device) {
+        Err(_) => Some("missing"),
+        Ok(m) if m.file_type().is_char_device() => None,
+        Ok(m) if m.is_dir() => Some("is a directory"),
+        Ok(_) => Some("is not a character device"),
     }
 }
 
@@ -947,6 +961,37 @@ mod tests {
 
     /// The transmit queue is asked of serial devices only: a pty's slave, also through a
     /// symlink (as iaxmodem links `/dev/ttyIAX0`), is told apart from other devices and files.
+    #[test]
+    fn what_cannot_be_a_port_is_named_without_opening_it() {
+        let pty = redial_sim::pty::open().unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let link = d.path().join("ttyIAX0");
+        std::os::unix::fs::symlink(&pty.slave_path, &link).unwrap();
+        std::fs::write(d.path().join("plain"), "").unwrap();
+        assert_eq!(not_a_device(&pty.slave_path), None);
+        assert_eq!(not_a_device(&link), None);
+        assert_eq!(not_a_device(&d.path().join("gone")), Some("missing"));
+        assert_eq!(not_a_device(d.path()), Some("is a directory"));
+        assert_eq!(
+            not_a_device(&d.path().join("plain")),
+            Some("is not a character device")
+        );
+        // A line on any of those starts out of service; on the pty, in service.
+        for (path, up) in [
+            (pty.slave_path.clone(), true),
+            (d.path().to_path_buf(), false),
+            (d.path().join("plain"), false),
+        ] {
+            let settings = ModemSettings::from_def(&def(&path.display().to_string(), &[])).unwrap();
+            assert_eq!(
+                ModemLine::new(3, settings).is_up(),
+                up,
+                "{}",
+                path.display()
+            );
+        }
+    }
+
     #[test]
     fn a_pseudo_terminal_is_told_from_a_serial_port() {
         let pty = redial_sim::pty::open().unwrap();
