@@ -494,27 +494,23 @@ fn run_warns_of_no_lines_and_of_a_header_field_it_does_not_know() {
         "$fax_phone 5550101\n$fax_user HDR.USR\n",
     )
     .unwrap();
-    let c = Command::new(BIN)
-        .args([
-            "run",
-            "--cfg",
-            "redial.cfg",
-            "--node",
-            "n1",
-            "--base",
-            ".",
-            "--create",
-        ])
-        .current_dir(base)
-        .env("RUST_LOG", "info")
-        .stderr(std::fs::File::create(base.join("n1.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "run",
+        "--cfg",
+        "redial.cfg",
+        "--node",
+        "n1",
+        "--base",
+        ".",
+        "--create",
+    ]);
+    let node = spawn_logged(cmd, base, &base.join("n1.log"));
     let log = || std::fs::read_to_string(base.join("n1.log")).unwrap_or_default();
     let ok = wait_until(Duration::from_secs(20), || {
         log().contains("spooler running")
     });
-    assert!(terminate_within(Node::from(c), Duration::from_secs(10)));
+    assert!(terminate_within(node, Duration::from_secs(10)));
     assert!(ok && log().contains("no line"), "{}", log());
     assert!(
         log().contains("redial.cfg:2: $fax_header: %D is not a header field"),
@@ -665,14 +661,7 @@ fn a_profile_edited_while_the_node_runs_is_read_again() {
     std::fs::write(base.join("HDR.USR"), "$fax_header \"%d %q|Page %p\"\n").unwrap();
     let job = "$fax_phone 5550101\n$fax_user HDR.USR\n";
     std::fs::write(base.join("spool/TOSEND/1.FS"), job).unwrap();
-    let c = Command::new(BIN)
-        .args(["run", "--cfg", "redial.cfg", "--node", "n1", "--base", "."])
-        .current_dir(base)
-        .env("RUST_LOG", "info")
-        .stderr(std::fs::File::create(base.join("n1.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let node = Node::from(c);
+    let node = start(base, "n1");
     let log = || std::fs::read_to_string(base.join("n1.log")).unwrap_or_default();
     // The profile as first read (its header names %q).
     let read = wait_until(Duration::from_secs(20), || {

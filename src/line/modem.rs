@@ -959,8 +959,8 @@ mod tests {
         }
     }
 
-    /// The transmit queue is asked of serial devices only: a pty's slave, also through a
-    /// symlink (as iaxmodem links `/dev/ttyIAX0`), is told apart from other devices and files.
+    /// What cannot be a modem's port (missing, a directory, a plain file) is named from its
+    /// type alone, and a line on it starts out of service; a pty, also through a link, can be.
     #[test]
     fn what_cannot_be_a_port_is_named_without_opening_it() {
         let pty = redial_sim::pty::open().unwrap();
@@ -992,6 +992,8 @@ mod tests {
         }
     }
 
+    /// The transmit queue is asked of serial devices only: a pty's slave, also through a
+    /// symlink (as iaxmodem links `/dev/ttyIAX0`), is told apart from other devices and files.
     #[test]
     fn a_pseudo_terminal_is_told_from_a_serial_port() {
         let pty = redial_sim::pty::open().unwrap();
