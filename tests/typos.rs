@@ -427,22 +427,7 @@ fn run_refuses_a_missing_spool_and_logs_what_it_serves() {
         "$request_dir spool 1\n$timezone UTC\n$shutdown_grace 1\n$line 1 sim outcomes=0@0.1 group=fax\n",
     )
     .unwrap();
-    let c = Command::new(BIN)
-        .args([
-            "run",
-            "--cfg",
-            "redial.cfg",
-            "--node",
-            "n1",
-            "--base",
-            ".",
-            "--create",
-        ])
-        .current_dir(base)
-        .env("RUST_LOG", "info")
-        .stderr(std::fs::File::create(base.join("n1.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let node = start_creating(base, "n1");
     let q = base.join("spool/TOSEND");
     assert!(wait_until(Duration::from_secs(20), || base
         .join("spool/ACTIVE/n1.lease")
@@ -459,7 +444,7 @@ fn run_refuses_a_missing_spool_and_logs_what_it_serves() {
     let ok = wait_until(Duration::from_secs(20), || {
         log().contains("did you mean $retry_max?") && log().contains("fax2")
     });
-    assert!(terminate_within(Node::from(c), Duration::from_secs(10)));
+    assert!(terminate_within(node, Duration::from_secs(10)));
     let log = log();
     assert!(ok, "{log}");
     let spool = base.canonicalize().unwrap().join("spool");
@@ -494,18 +479,7 @@ fn run_warns_of_no_lines_and_of_a_header_field_it_does_not_know() {
         "$fax_phone 5550101\n$fax_user HDR.USR\n",
     )
     .unwrap();
-    let mut cmd = Command::new(BIN);
-    cmd.args([
-        "run",
-        "--cfg",
-        "redial.cfg",
-        "--node",
-        "n1",
-        "--base",
-        ".",
-        "--create",
-    ]);
-    let node = spawn_logged(cmd, base, &base.join("n1.log"));
+    let node = start_creating(base, "n1");
     let log = || std::fs::read_to_string(base.join("n1.log")).unwrap_or_default();
     let ok = wait_until(Duration::from_secs(20), || {
         log().contains("spooler running")

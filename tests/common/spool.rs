@@ -56,6 +56,11 @@ pub fn start(dir: &Path, node: &str) -> Node {
     start_logging_to(dir, node, &dir.join(format!("{node}.log")))
 }
 
+/// As [`start`], making the spool's directories first (`--create`).
+pub fn start_creating(dir: &Path, node: &str) -> Node {
+    start_with(dir, node, &dir.join(format!("{node}.log")), &["--create"])
+}
+
 /// `redial run` as `node` in `dir`, its stderr appended to `log`.
 pub fn start_logging_to(dir: &Path, node: &str, log: &Path) -> Node {
     start_with(dir, node, log, &[])
