@@ -25,21 +25,32 @@ use std::time::{Duration, Instant};
 mod common;
 
 /// A minimal HTTP/1.1 exchange, returning status and body (read by Content-Length, or chunks
-/// to the last one, or to the end: servers may keep the connection open).
+/// to the last one, or to the end: servers may keep the connection open). A transport error
+/// fails the test.
 fn http(addr: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    try_http(addr, method, path, body).unwrap_or_else(|e| panic!("{method} {path} on {addr}: {e}"))
+}
+
+/// [`http`] with the transport error given back: a server still starting may accept a
+/// connection and reset it (chromedriver does), which a readiness probe must take as "not yet".
+fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(120)))?;
     let b = body.map(|v| v.to_string()).unwrap_or_default();
     write!(
         s,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
         b.len()
-    )
-    .unwrap();
+    )?;
     let mut raw = Vec::new();
     let mut buf = [0u8; 8192];
     loop {
-        let n = s.read(&mut buf).unwrap();
+        let n = s.read(&mut buf)?;
         raw.extend_from_slice(&buf[..n]);
         let text = String::from_utf8_lossy(&raw).to_string();
         if let Some((head, body)) = text.split_once("\r\n\r\n") {
@@ -58,17 +69,17 @@ fn http(addr: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Str
                     .nth(1)
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(0);
-                return (
+                return Ok((
                     status,
                     if chunked {
                         dechunk(body)
                     } else {
                         body.to_string()
                     },
-                );
+                ));
             }
         } else if n == 0 {
-            return (0, text);
+            return Ok((0, text));
         }
     }
 }
@@ -92,14 +103,6 @@ impl Drop for Kill {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn find(cmds: &[&str]) -> Option<PathBuf> {
@@ -205,24 +208,40 @@ impl Driver {
 /// chromedriver on a free port and a headless Chromium session (its profile in a temporary
 /// directory): both end when the test lets go of them.
 fn browser(chromium: &Path, chromedriver: &Path) -> (Kill, tempfile::TempDir, Driver) {
-    let port = free_port();
-    let cd = Kill(
-        Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    // Port 0: chromedriver takes a free port itself and names it once it listens, so no other
+    // test can take the port between choosing it and binding it.
+    let mut child = Command::new(chromedriver)
+        .arg("--port=0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let cd = Kill(child);
+    let mut said = String::new();
+    let port = loop {
+        let mut line = String::new();
+        let n = out.read_line(&mut line).unwrap();
+        assert!(n > 0, "chromedriver ended before it listened: {said}");
+        said.push_str(&line);
+        if let Some(p) = line
+            .trim()
+            .strip_prefix("ChromeDriver was started successfully on port ")
+        {
+            break p.trim_end_matches('.').parse::<u16>().unwrap();
+        }
+    };
+    // What chromedriver says later is read and dropped, so it never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let addr = format!("127.0.0.1:{port}");
     let t0 = Instant::now();
     loop {
-        if TcpStream::connect(&addr).is_ok() && http(&addr, "GET", "/status", None).0 == 200 {
+        if try_http(&addr, "GET", "/status", None).is_ok_and(|(status, _)| status == 200) {
             break;
         }
         assert!(
             t0.elapsed() < Duration::from_secs(30),
-            "chromedriver did not start"
+            "chromedriver did not answer /status"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
