@@ -221,3 +221,84 @@ fn a_snapshot_that_cannot_be_saved_costs_a_full_read_and_nothing_else() {
     }
     stop(d);
 }
+
+/// A CFG and a user profile that are symbolic links (a managed directory's copies linked into
+/// place): an edit of what they point at, or a link pointed elsewhere, while the node is down
+/// means every file is read, as an edit of a plain file does. The links themselves never
+/// change in the first two cases, so a stamp of the link alone would trust a stale snapshot.
+#[test]
+fn a_linked_cfg_or_profile_whose_target_changed_while_down_means_every_file_is_read() {
+    store::set_durable(false);
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    let managed = base.join("managed");
+    std::fs::create_dir(&managed).unwrap();
+    std::fs::write(
+        managed.join("redial.cfg"),
+        "$request_dir spool 1\n$timezone UTC\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(managed.join("redial.cfg"), base.join("redial.cfg")).unwrap();
+    std::fs::write(managed.join("OFFICE.USR"), "$retry_max 3\n").unwrap();
+    let usr = base.join("OFFICE.USR");
+    std::os::unix::fs::symlink(managed.join("OFFICE.USR"), &usr).unwrap();
+    let layout = Layout::new(base.join("spool"), 1);
+    layout.create(None).unwrap();
+    std::fs::write(
+        layout.queue_dir(0).join("a.FS"),
+        format!("$fax_user {}\n$fax_phone 5550100\n", usr.display()),
+    )
+    .unwrap();
+    std::fs::write(layout.queue_dir(0).join("b.FS"), "$fax_phone 5550101\n").unwrap();
+    let t1 = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    stop(start(base, t1));
+
+    // Nothing changed: both from the snapshot.
+    let t2 = t1 + Duration::hours(1);
+    let d = start(base, t2);
+    assert_eq!(due(&d, "a.FS"), Some(t1));
+    assert_eq!(due(&d, "b.FS"), Some(t1));
+    stop(d);
+
+    // The CFG's target edited in place (same size: a changed byte), the link untouched.
+    let text = std::fs::read_to_string(managed.join("redial.cfg")).unwrap();
+    std::fs::write(managed.join("redial.cfg"), text.replace("$timezone", "$TIMEZONE")).unwrap();
+    let t3 = t2 + Duration::hours(1);
+    let d = start(base, t3);
+    assert_eq!(
+        due(&d, "b.FS"),
+        Some(t3),
+        "the linked CFG's target changed: every file is read"
+    );
+    stop(d);
+
+    // The profile's target edited, its link untouched.
+    std::fs::write(managed.join("OFFICE.USR"), "$retry_max 4\n").unwrap();
+    let t4 = t3 + Duration::hours(1);
+    let d = start(base, t4);
+    assert_eq!(
+        due(&d, "b.FS"),
+        Some(t4),
+        "the linked profile's target changed: every file is read"
+    );
+    stop(d);
+
+    // The CFG's link pointed at another file with the same bytes.
+    std::fs::copy(managed.join("redial.cfg"), managed.join("redial-2.cfg")).unwrap();
+    std::fs::remove_file(base.join("redial.cfg")).unwrap();
+    std::os::unix::fs::symlink(managed.join("redial-2.cfg"), base.join("redial.cfg")).unwrap();
+    let t5 = t4 + Duration::hours(1);
+    let d = start(base, t5);
+    assert_eq!(
+        due(&d, "b.FS"),
+        Some(t5),
+        "the CFG's link points elsewhere: every file is read"
+    );
+    stop(d);
+
+    // And unchanged again: the snapshot is trusted.
+    let t6 = t5 + Duration::hours(1);
+    let d = start(base, t6);
+    assert_eq!(due(&d, "b.FS"), Some(t5));
+    stop(d);
+}

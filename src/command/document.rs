@@ -400,13 +400,14 @@ fn is_named_in(buf: &[u8], e: &Entry, name: &str) -> bool {
 /// fits. A value from a job (a path, a number, a reason quoting them) can be any length; the
 /// line the spooler writes never is.
 fn render_line(name: &str, args: &[&str]) -> String {
+    // The common case, every argument fitting: written straight from the borrowed arguments.
+    let text = line_of(name, args);
+    if text.len() <= MAX_LINE_BYTES {
+        return text;
+    }
     let mut owned: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     loop {
-        let mut text = format!("${name}");
-        for a in &owned {
-            text.push(' ');
-            write_arg(&mut text, a, false);
-        }
+        let text = line_of(name, &owned);
         if text.len() <= MAX_LINE_BYTES {
             return text;
         }
@@ -418,6 +419,20 @@ fn render_line(name: &str, args: &[&str]) -> String {
             .expect("a line over the limit has arguments");
         owned[i] = cut(&owned[i], excess);
     }
+}
+
+/// `$name a b …` with each argument written by `write_arg`, whatever its length.
+fn line_of(name: &str, args: &[impl AsRef<str>]) -> String {
+    // Room for the name, the arguments, a separator and a pair of quotes each.
+    let room = 1 + name.len() + args.iter().map(|a| a.as_ref().len() + 3).sum::<usize>();
+    let mut text = String::with_capacity(room);
+    text.push('$');
+    text.push_str(name);
+    for a in args {
+        text.push(' ');
+        write_arg(&mut text, a.as_ref(), false);
+    }
+    text
 }
 
 /// `a` shortened by at least `excess` bytes of its rendered form, with a marker saying so.

@@ -524,7 +524,12 @@ pub(crate) fn write_arg(out: &mut String, text: &str, force_quotes: bool) {
         || text.starts_with("/*");
     if needs {
         out.push('"');
-        out.push_str(&text.replace('"', "\"\""));
+        for (i, part) in text.split('"').enumerate() {
+            if i > 0 {
+                out.push_str("\"\"");
+            }
+            out.push_str(part);
+        }
         out.push('"');
     } else {
         out.push_str(text);
