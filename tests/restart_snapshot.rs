@@ -262,7 +262,11 @@ fn a_linked_cfg_or_profile_whose_target_changed_while_down_means_every_file_is_r
 
     // The CFG's target edited in place (same size: a changed byte), the link untouched.
     let text = std::fs::read_to_string(managed.join("redial.cfg")).unwrap();
-    std::fs::write(managed.join("redial.cfg"), text.replace("$timezone", "$TIMEZONE")).unwrap();
+    std::fs::write(
+        managed.join("redial.cfg"),
+        text.replace("$timezone", "$TIMEZONE"),
+    )
+    .unwrap();
     let t3 = t2 + Duration::hours(1);
     let d = start(base, t3);
     assert_eq!(

@@ -14,5 +14,5 @@ pub use document::{Document, Eol};
 pub use parse::{parse_line, Arg, Args, Command, LineKind, ParseError, MAX_LINE_BYTES};
 pub use value::{
     date_of, format_date, format_time, parse_date, parse_days, parse_int, parse_time, time_of,
-    ValueError,
+    write_date, write_time, ValueError,
 };

@@ -128,12 +128,29 @@ pub fn parse_int(s: &str) -> Result<i64, ValueError> {
 
 /// Formats `MM/DD/YYYY`.
 pub fn format_date(d: NaiveDate) -> String {
-    format!("{:02}/{:02}/{:04}", d.month(), d.day(), d.year())
+    let mut s = String::with_capacity(10);
+    write_date(&mut s, d);
+    s
 }
 
 /// Formats `HH:MM:SS`.
 pub fn format_time(t: NaiveTime) -> String {
-    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+    let mut s = String::with_capacity(8);
+    write_time(&mut s, t);
+    s
+}
+
+/// Writes `MM/DD/YYYY` at the end of `out`.
+pub fn write_date(out: &mut String, d: NaiveDate) {
+    use std::fmt::Write;
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{:02}/{:02}/{:04}", d.month(), d.day(), d.year());
+}
+
+/// Writes `HH:MM:SS` at the end of `out`.
+pub fn write_time(out: &mut String, t: NaiveTime) {
+    use std::fmt::Write;
+    let _ = write!(out, "{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second());
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! appended, never edited; a cycle is the records after the last `S` or `Z` (spec 8.8).
 
 use super::outcome::Class;
-use crate::command::{date_of, format_date, format_time, parse_date, parse_time, time_of, Command};
+use crate::command::{date_of, parse_date, parse_time, time_of, write_date, write_time, Command};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
 /// A record's three text fields (`flags`, `boardline`, `answerback`) joined by `\n`, which no
@@ -339,28 +339,60 @@ impl AttemptRecord {
 
     /// The arguments of the `$attempt_record` line, in field order.
     pub fn to_args(&self) -> Vec<String> {
+        self.with_args(|args| args.iter().map(|a| a.to_string()).collect())
+    }
+
+    /// Calls `f` with the arguments of the `$attempt_record` line, in field order: the numbers
+    /// are written into one buffer and lent as slices of it (no string per field).
+    pub fn with_args<R>(&self, f: impl FnOnce(&[&str; 15]) -> R) -> R {
+        use std::fmt::Write;
         let start = self.start();
-        vec![
-            format_date(start.date()),
-            format_time(start.time()),
-            self.kind.to_string(),
-            self.skipped.to_string(),
-            self.scheduled.to_string(),
-            self.outcome.to_string(),
-            self.class.to_string(),
-            self.sent.to_string(),
-            self.tosend.to_string(),
-            if self.flags().is_empty() {
-                "0".into()
-            } else {
-                self.flags().to_string()
-            },
-            self.boardline().to_string(),
-            self.baud.to_string(),
-            self.call.to_string(),
-            self.connect.to_string(),
-            self.answerback().to_string(),
-        ]
+        let mut buf = String::with_capacity(64);
+        // cuts[i]..cuts[i + 1] is the i-th written field.
+        let mut cuts = [0usize; 13];
+        write_date(&mut buf, start.date());
+        cuts[1] = buf.len();
+        write_time(&mut buf, start.time());
+        cuts[2] = buf.len();
+        let numbers: [&dyn std::fmt::Display; 10] = [
+            &self.kind,
+            &self.skipped,
+            &self.scheduled,
+            &self.outcome,
+            &self.class,
+            &self.sent,
+            &self.tosend,
+            &self.baud,
+            &self.call,
+            &self.connect,
+        ];
+        for (i, v) in numbers.into_iter().enumerate() {
+            // Writing into a String cannot fail.
+            let _ = write!(buf, "{v}");
+            cuts[i + 3] = buf.len();
+        }
+        let w = |i: usize| &buf[cuts[i]..cuts[i + 1]];
+        let flags = match self.flags() {
+            "" => "0",
+            f => f,
+        };
+        f(&[
+            w(0),
+            w(1),
+            w(2),
+            w(3),
+            w(4),
+            w(5),
+            w(6),
+            w(7),
+            w(8),
+            flags,
+            self.boardline(),
+            w(9),
+            w(10),
+            w(11),
+            self.answerback(),
+        ])
     }
 
     /// Reads a record; the first seven fields are required, the rest default.
@@ -706,6 +738,51 @@ mod tests {
         let back = AttemptRecord::from_command(&d.last("attempt_record").unwrap()).unwrap();
         assert_eq!(back, r);
         assert_eq!(back.line(), Some(12));
+    }
+
+    /// The record written through `with_args` (the spooler's way: one buffer, no string per
+    /// field) and through `to_args` is the same line, with every field in its place: no flags
+    /// are written as `0`, an empty answerback as `""`, and large numbers whole.
+    #[test]
+    fn with_args_and_to_args_write_the_same_fields() {
+        let r = AttemptRecord::from(AttemptFields {
+            start: parse_date("12/31/2026")
+                .unwrap()
+                .and_time(parse_time("23:59:59").unwrap()),
+            outcome: 4_000_000_000,
+            baud: 33600,
+            sent: 65535,
+            call: 86_400,
+            connect: 86_399,
+            tosend: 9,
+            ..fields('Z')
+        });
+        let owned = r.to_args();
+        r.with_args(|lent| assert_eq!(lent.to_vec(), owned));
+        assert_eq!(
+            owned,
+            [
+                "12/31/2026",
+                "23:59:59",
+                "1",
+                "0",
+                "3",
+                "4000000000",
+                "Z",
+                "65535",
+                "9",
+                "0",
+                "M12",
+                "33600",
+                "86400",
+                "86399",
+                ""
+            ]
+        );
+        let mut d = Document::new("x.FS");
+        r.with_args(|a| d.append("attempt_record", a));
+        let back = AttemptRecord::from_command(&d.last("attempt_record").unwrap()).unwrap();
+        assert_eq!(back, r);
     }
 
     #[test]

@@ -40,9 +40,7 @@ pub fn claim(doc: &mut Document, line: u32, queue: u8) {
 
 /// Appends an attempt record.
 pub fn append_record(doc: &mut Document, rec: &AttemptRecord) {
-    let args = rec.to_args();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    doc.append("attempt_record", &args);
+    rec.with_args(|args| doc.append("attempt_record", args));
 }
 
 /// Applies the engine's decision and appends this attempt's record.
