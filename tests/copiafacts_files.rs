@@ -105,3 +105,56 @@ fn windows_paths_are_mapped_for_documents_and_user_profiles() {
     assert_eq!(dials[1] - dials[0], chrono::Duration::seconds(5 + 7 * 60));
     assert_eq!(store::list_jobs(&layout.sent()).unwrap(), ["00000008.FS"]);
 }
+
+/// A `$param_group` whose arguments grow when written (control characters are written as
+/// `\xNN`, four bytes for one) past the line limit once the X retry writes them into the job:
+/// the node writes what fits with a marker naming what was left off, and goes on to the next
+/// attempt. Before, writing that line never ended: the node hung on its first X retry, every
+/// line with it.
+#[test]
+fn a_param_group_written_past_the_line_limit_is_cut_and_the_node_goes_on() {
+    store::set_durable(false);
+    let dir = tempfile::tempdir().unwrap();
+    let controls = vec!["\u{1}"; 3000].join(" ");
+    std::fs::write(
+        dir.path().join("redial.cfg"),
+        format!(
+            "$request_dir spool 1\n$timezone UTC\n$line 1 sim outcomes=2@5,0@60\n\
+             $param_group X email_subject {controls}\n"
+        ),
+    )
+    .unwrap();
+    let layout = Layout::new(dir.path().join("spool"), 1);
+    layout.create(None).unwrap();
+    std::fs::write(
+        layout.queue_dir(0).join("00000008.FS"),
+        "$fax_phone 5550100\n$retry_delays B \"X1\"\n",
+    )
+    .unwrap();
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
+    let (mut d, _) = node(dir.path(), "n1", &clock);
+    d.start().unwrap();
+    d.run_virtual(&clock, 100);
+    assert_eq!(store::list_jobs(&layout.sent()).unwrap(), ["00000008.FS"]);
+    let text = std::fs::read(layout.sent().join("00000008.FS")).unwrap();
+    for line in text.split(|b| *b == b'\n') {
+        assert!(
+            line.len() <= redial::command::MAX_LINE_BYTES,
+            "{}",
+            line.len()
+        );
+    }
+    let doc = Document::parse(&text, "8").unwrap();
+    let note = doc
+        .last("email_subject")
+        .expect("the X retry wrote its group");
+    let args = note.texts();
+    assert!(args.len() > 1000, "{}", args.len());
+    assert_eq!(args[0], "\\x01");
+    assert!(
+        args.last().unwrap().ends_with("more arguments cut]"),
+        "{:?}",
+        args.last()
+    );
+    assert_eq!(doc.all("attempt_record").count(), 2);
+}

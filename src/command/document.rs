@@ -412,13 +412,53 @@ fn render_line(name: &str, args: &[&str]) -> String {
             return text;
         }
         let excess = text.len() - MAX_LINE_BYTES;
-        let (i, _) = owned
+        let (i, longest) = owned
             .iter()
             .enumerate()
             .max_by_key(|(_, a)| a.len())
             .expect("a line over the limit has arguments");
+        if longest.len() <= SHORT_ARG {
+            // Cutting an argument this short would not shorten the line (its marker is about
+            // as long), so the line is over the limit by its number of arguments.
+            return first_that_fit(name, &owned);
+        }
+        // Longer than its marker: each cut shortens the line, so this loop ends.
         owned[i] = cut(&owned[i], excess);
     }
+}
+
+/// An argument at most this long is never cut: the `…[N bytes cut]` marker would take as much
+/// room as it gives back.
+const SHORT_ARG: usize = 64;
+
+/// `$name` with as many whole arguments, from the first, as fit within [`MAX_LINE_BYTES`]
+/// together with a last argument `…[N more arguments cut]` naming how many were left off.
+fn first_that_fit(name: &str, args: &[String]) -> String {
+    // Room for the marker with the largest count it can name: a space, and the quotes its
+    // spaces need.
+    let room = MAX_LINE_BYTES - (marker(args.len()).len() + 3);
+    let mut text = String::with_capacity(MAX_LINE_BYTES);
+    text.push('$');
+    text.push_str(name);
+    let mut kept = 0;
+    for a in args {
+        let before = text.len();
+        text.push(' ');
+        write_arg(&mut text, a, false);
+        if text.len() > room {
+            text.truncate(before);
+            break;
+        }
+        kept += 1;
+    }
+    text.push(' ');
+    write_arg(&mut text, &marker(args.len() - kept), false);
+    text
+}
+
+/// The last argument of a line whose `n` further arguments were left off.
+fn marker(n: usize) -> String {
+    format!("…[{n} more arguments cut]")
 }
 
 /// `$name a b …` with each argument written by `write_arg`, whatever its length.
@@ -511,6 +551,56 @@ mod tests {
             String::from_utf8(d.to_bytes()).unwrap(),
             "$fail_reason \"document \"\"x\"\" is missing\"\n$e \"\"\n"
         );
+    }
+
+    /// Thousands of short arguments (a file list, say) over the line limit: no argument is
+    /// long enough to cut, so the line keeps as many whole arguments as fit and says how many
+    /// were left off; it is written, it reads back, and it ends.
+    #[test]
+    fn a_line_of_many_short_arguments_is_cut_and_ends() {
+        let mut d = Document::new("n.FS");
+        let many: Vec<String> = (0..5000).map(|i| format!("f{i}")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        d.set("fax_filename", &refs);
+        // And quotes, which take twice their room, in a line that is mostly them.
+        let quotes = vec!["\""; 6000];
+        d.append("note", &quotes);
+        let bytes = d.to_bytes();
+        for line in bytes.split(|b| *b == b'\n') {
+            assert!(line.len() <= MAX_LINE_BYTES, "{}", line.len());
+        }
+        let back = Document::parse(&bytes, "n.FS").expect("what was written parses");
+        let last = back.last("fax_filename").unwrap();
+        let files = last.texts();
+        assert!(files.len() > 100, "{}", files.len());
+        assert_eq!(files[0], "f0");
+        assert!(
+            files.last().unwrap().contains("cut"),
+            "the last argument says what was left off: {:?}",
+            files.last()
+        );
+        assert_eq!(back.commands().count(), 2);
+        // Lengths up to the longest never cut, plain and quoted, at and past the limit.
+        for len in [1, 2, 3, 4, 7, 15, 31, SHORT_ARG - 1, SHORT_ARG] {
+            for unit in ["x", "\""] {
+                let arg = unit.repeat(len);
+                for count in [
+                    MAX_LINE_BYTES / (len + 1),
+                    MAX_LINE_BYTES / (len + 1) + 1,
+                    9000,
+                ] {
+                    let args = vec![arg.as_str(); count];
+                    let line = render_line("fax_filename", &args);
+                    assert!(
+                        line.len() <= MAX_LINE_BYTES,
+                        "{len} {unit} {count}: {}",
+                        line.len()
+                    );
+                    let d = Document::parse_str(&line, "n.FS").expect("parses");
+                    assert_eq!(d.commands().count(), 1);
+                }
+            }
+        }
     }
 
     #[test]
