@@ -78,6 +78,48 @@ proptest! {
 }
 
 /// A random retry list: delays, clock times and prefixes.
+/// Arguments for one written line: a few of any length, or very many short ones, with any
+/// characters (control characters, quotes, blanks, `;`, non-ASCII).
+fn gen_written_args() -> impl Strategy<Value = Vec<String>> {
+    prop_oneof![
+        prop::collection::vec(".{0,12}", 0..6),
+        prop::collection::vec("[\\x00-\\x1f\"; a\\u{80}-\\u{9f}é]{0,3}", 1000..4000),
+        prop::collection::vec("(.|\"){0,3000}", 1..5),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Whatever values the spooler writes into a job (a record, a reason, a `$param_group`),
+    /// the line ends, stays within the limit, and reads back as that one command: with every
+    /// value, in order, when nothing had to be cut; else with the first ones and a `…cut]`
+    /// marker last.
+    #[test]
+    fn any_written_line_ends_fits_and_reads_back(args in gen_written_args()) {
+        let mut doc = Document::new("w.FS");
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        doc.append("email_subject", &refs);
+        let bytes = doc.to_bytes();
+        prop_assert!(bytes.len() <= redial::command::MAX_LINE_BYTES + 1, "{}", bytes.len());
+        let back = Document::parse(&bytes, "w.FS").unwrap();
+        prop_assert_eq!(back.commands().count(), 1);
+        let cmd = back.last("email_subject").unwrap();
+        let texts = cmd.texts();
+        let cut = texts.iter().any(|t| t.contains("…[") && t.ends_with(" cut]"));
+        if !cut {
+            prop_assert_eq!(texts.len(), args.len());
+            for (t, a) in texts.iter().zip(&args) {
+                // Control characters come back as their visible escapes; nothing else changes.
+                if !a.chars().any(char::is_control) {
+                    prop_assert_eq!(t, a);
+                }
+            }
+        } else {
+            prop_assert!(texts.len() <= args.len() + 1);
+        }
+    }
+}
+
 fn gen_list() -> impl Strategy<Value = String> {
     let entry = prop_oneof![
         (0u32..120).prop_map(|m| m.to_string()),
