@@ -250,59 +250,49 @@ fn a_linked_cfg_or_profile_whose_target_changed_while_down_means_every_file_is_r
     )
     .unwrap();
     std::fs::write(layout.queue_dir(0).join("b.FS"), "$fax_phone 5550101\n").unwrap();
-    let t1 = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
-    stop(start(base, t1));
-
-    // Nothing changed: both from the snapshot.
-    let t2 = t1 + Duration::hours(1);
-    let d = start(base, t2);
-    assert_eq!(due(&d, "a.FS"), Some(t1));
-    assert_eq!(due(&d, "b.FS"), Some(t1));
-    stop(d);
+    let mut t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    stop(start(base, t));
+    // Nothing changed: every job from the snapshot (`b.FS` names no profile, so a read of it
+    // means every file was read).
+    assert!(!restart_reads_again(base, &mut t, "a.FS"));
+    assert!(!restart_reads_again(base, &mut t, "b.FS"));
 
     // The CFG's target edited in place (same size: a changed byte), the link untouched.
     let text = std::fs::read_to_string(managed.join("redial.cfg")).unwrap();
-    std::fs::write(
-        managed.join("redial.cfg"),
-        text.replace("$timezone", "$TIMEZONE"),
-    )
-    .unwrap();
-    let t3 = t2 + Duration::hours(1);
-    let d = start(base, t3);
-    assert_eq!(
-        due(&d, "b.FS"),
-        Some(t3),
+    let text = text.replace("$timezone", "$TIMEZONE");
+    std::fs::write(managed.join("redial.cfg"), text).unwrap();
+    assert!(
+        restart_reads_again(base, &mut t, "b.FS"),
         "the linked CFG's target changed: every file is read"
     );
-    stop(d);
 
     // The profile's target edited, its link untouched.
     std::fs::write(managed.join("OFFICE.USR"), "$retry_max 4\n").unwrap();
-    let t4 = t3 + Duration::hours(1);
-    let d = start(base, t4);
-    assert_eq!(
-        due(&d, "b.FS"),
-        Some(t4),
+    assert!(
+        restart_reads_again(base, &mut t, "b.FS"),
         "the linked profile's target changed: every file is read"
     );
-    stop(d);
 
     // The CFG's link pointed at another file with the same bytes.
     std::fs::copy(managed.join("redial.cfg"), managed.join("redial-2.cfg")).unwrap();
     std::fs::remove_file(base.join("redial.cfg")).unwrap();
     std::os::unix::fs::symlink(managed.join("redial-2.cfg"), base.join("redial.cfg")).unwrap();
-    let t5 = t4 + Duration::hours(1);
-    let d = start(base, t5);
-    assert_eq!(
-        due(&d, "b.FS"),
-        Some(t5),
+    assert!(
+        restart_reads_again(base, &mut t, "b.FS"),
         "the CFG's link points elsewhere: every file is read"
     );
-    stop(d);
 
     // And unchanged again: the snapshot is trusted.
-    let t6 = t5 + Duration::hours(1);
-    let d = start(base, t6);
-    assert_eq!(due(&d, "b.FS"), Some(t5));
+    assert!(!restart_reads_again(base, &mut t, "b.FS"));
+}
+
+/// Starts node n1 again an hour after `*t` (moving `*t` there) and stops it; whether that
+/// start read `job` again (its due time is the start's) rather than taking it from the
+/// snapshot of the run before.
+fn restart_reads_again(base: &Path, t: &mut DateTime<Utc>, job: &str) -> bool {
+    *t += Duration::hours(1);
+    let d = start(base, *t);
+    let due_now = due(&d, job).unwrap_or_else(|| panic!("{job} is not in the index"));
     stop(d);
+    due_now == *t
 }
