@@ -397,8 +397,9 @@ fn is_named_in(buf: &[u8], e: &Entry, name: &str) -> bool {
 /// Renders `$name args…` so that it always reads back as this one command on one line: control
 /// characters are escaped by `write_arg`, and a line that would pass the 8192-byte limit has its
 /// longest arguments cut (at a character boundary, ending in a `…[N bytes cut]` marker) until it
-/// fits. A value from a job (a path, a number, a reason quoting them) can be any length; the
-/// line the spooler writes never is.
+/// fits, or, when no argument is long enough to cut, keeps the first ones that fit
+/// ([`first_that_fit`]). A value from a job (a path, a number, a reason quoting them) can be
+/// any length; the line the spooler writes never is.
 fn render_line(name: &str, args: &[&str]) -> String {
     // The common case, every argument fitting: written straight from the borrowed arguments.
     let text = line_of(name, args);
