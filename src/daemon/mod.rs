@@ -551,6 +551,12 @@ impl Daemon {
         &self.index
     }
     /// Calls in progress.
+    /// How many directories a settled job left are owed an fsync now: none once a pass has
+    /// ended, unless that fsync failed ([`store::Store::pay_owed`]).
+    pub fn owed_fsyncs(&self) -> usize {
+        self.store.owes()
+    }
+
     pub fn in_flight(&self) -> usize {
         self.inflight.len()
     }
@@ -870,10 +876,20 @@ impl Daemon {
                     n += 1;
                 }
             }
+            // The moves of this pass's settled jobs made durable where no claim did it.
+            self.pay_owed_fsyncs();
             if !progressed {
                 self.publish_calls();
                 return n;
             }
+        }
+    }
+
+    /// fsyncs the directories settled jobs left and no claim has fsynced since
+    /// ([`store::Store::pay_owed`]); one that fails is tried again at the next pass.
+    fn pay_owed_fsyncs(&self) {
+        if let Err(e) = self.store.pay_owed() {
+            tracing::warn!(error = %e, "cannot fsync a directory a settled job left; trying again at the next pass");
         }
     }
 
@@ -1063,6 +1079,7 @@ impl Daemon {
             return;
         }
         let layout = self.settings.layout.clone();
+        self.pay_owed_fsyncs();
         self.save_snapshot();
         if self.spool.failing_since.is_some() || !self.pending.is_empty() {
             self.spool.retry_at = None;

@@ -83,6 +83,22 @@ impl Daemon {
         journalled: Option<&Journalled>,
         mark: Option<dialling::Mark>,
     ) {
+        if let Some(moved) = self.moved_on_already(path, name) {
+            // Its move was made and made durable where it went; only the removal of this name
+            // was not yet (a power cut before the fsync of `ACTIVE` a move owes: see
+            // `Store::rename_owing`). Recovering it would record it twice, or queue it twice.
+            tracing::warn!(job = name, node = owner, at = %moved.display(),
+                "a job left in ACTIVE is the same file as one already moved on: this name is removed");
+            if let Some(m) = &mark {
+                let _ = dialling::remove(&m.path);
+            }
+            if std::fs::remove_file(path).is_ok() {
+                if let Some(dir) = path.parent() {
+                    let _ = fsync_dir(dir);
+                }
+            }
+            return;
+        }
         if let Some(m) = &mark {
             // The job's next write (its recovered result) or move removes the mark.
             self.store.adopt_mark(path, &m.path);
@@ -186,6 +202,24 @@ impl Daemon {
                 self.move_on(path, name, &Next::Retry(queue, due));
             }
         }
+    }
+
+    /// Where the job at `path` already is under its own name, as the same file (device and
+    /// inode), in a queue, `SENT` or `FAIL`: a second name of one file, which only a move whose
+    /// removal from `ACTIVE` was cut off by a crash leaves. A client's new job of the same name
+    /// is another file and does not count.
+    fn moved_on_already(&self, path: &Path, name: &str) -> Option<std::path::PathBuf> {
+        use std::os::unix::fs::MetadataExt;
+        let here = std::fs::symlink_metadata(path).ok()?;
+        let layout = &self.settings.layout;
+        (0..=layout.max_queue)
+            .map(|q| layout.queue_dir(q))
+            .chain([layout.sent(), layout.fail()])
+            .map(|d| d.join(name))
+            .find(|p| {
+                std::fs::symlink_metadata(p)
+                    .is_ok_and(|m| m.dev() == here.dev() && m.ino() == here.ino())
+            })
     }
 
     /// Takes over a dead node's `ACTIVE/<node>/` by renaming it into this node's directory

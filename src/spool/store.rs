@@ -13,6 +13,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static DURABLE: AtomicBool = AtomicBool::new(true);
 
+thread_local! {
+    /// fsyncs made by this module on this thread (files and directories).
+    static FSYNCS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many fsyncs this module has made on the calling thread since it started: what a
+/// benchmark divides by its attempts, and what a test compares before and after a step (per
+/// thread, so tests running beside it on other threads do not count). The daemon's passes run
+/// on one thread; a batch of several results is written on threads of its own.
+pub fn fsyncs_on_this_thread() -> u64 {
+    FSYNCS.with(|n| n.get())
+}
+
+/// `sync_all` of `f`, counted in [`fsyncs_on_this_thread`].
+fn sync(f: &File) -> io::Result<()> {
+    FSYNCS.with(|n| n.set(n.get() + 1));
+    f.sync_all()
+}
+
 /// Turns fsync off (or back on) for the whole process. Only for in-process tests of the
 /// scheduling logic, where thousands of fsyncs would only measure the disk: renames stay
 /// atomic, but a power cut could lose them. The daemon never calls this.
@@ -30,7 +49,7 @@ pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     if !durable() {
         return Ok(());
     }
-    File::open(dir)?.sync_all()
+    sync(&File::open(dir)?)
 }
 
 /// Writes `bytes` to `target` atomically: a temporary file in `temp_dir` (same file system),
@@ -42,7 +61,7 @@ pub fn write_atomic(temp_dir: &Path, prefix: &str, target: &Path, bytes: &[u8]) 
         .tempfile_in(temp_dir)?;
     tmp.write_all(bytes)?;
     if durable() {
-        tmp.as_file().sync_all()?;
+        sync(tmp.as_file())?;
     }
     tmp.persist(target).map_err(|e| e.error)?;
     fsync_dir(parent(target))
@@ -707,7 +726,7 @@ impl TempSpares {
             file.write_all_at(bytes, 0)?;
             file.set_len(bytes.len() as u64)?;
             if durable() {
-                file.sync_all()?;
+                sync(&file)?;
             }
             Ok(())
         })();
@@ -746,6 +765,9 @@ pub struct Store {
     /// The dialling marks of the jobs whose calls may be under way: job path → mark path.
     /// The first write over a job (its result) or move of it removes its mark.
     marks: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<PathBuf, PathBuf>>>,
+    /// Directories owed an fsync: a settled job left them ([`Store::write_and_move_all`]) and
+    /// its new directory is already fsynced (see [`Store::pay_owed`]).
+    owed: std::sync::Arc<std::sync::Mutex<Vec<PathBuf>>>,
 }
 
 /// How a claim was made durable before its call ([`Store::claim_dialling`]).
@@ -776,6 +798,7 @@ impl Store {
             faults: None,
             spares: Default::default(),
             marks: Default::default(),
+            owed: Default::default(),
         }
     }
     /// Injects faults (tests).
@@ -797,7 +820,10 @@ impl Store {
     /// [`write_atomic`] of `bytes` over `target` through a spare temporary file; the write
     /// replaces the job's inode, so its dialling mark (if any) goes.
     fn write_spared(&self, target: &Path, bytes: &[u8]) -> io::Result<()> {
-        self.spares.write(&self.temp, &self.prefix, target, bytes)?;
+        // Its last step is an fsync of the target's directory: a debt of that one is paid.
+        self.paying(parent(target), || {
+            self.spares.write(&self.temp, &self.prefix, target, bytes)
+        })?;
         self.unmark(target);
         Ok(())
     }
@@ -832,7 +858,9 @@ impl Store {
         self.check(point)?;
         match super::dialling::make(target, line, queue) {
             Ok(mark) => {
-                let synced = fsync_dir(parent(target)).and_then(|()| fsync_dir(queue_dir));
+                let synced = self
+                    .paying(parent(target), || fsync_dir(parent(target)))
+                    .and_then(|()| self.paying(queue_dir, || fsync_dir(queue_dir)));
                 if let Err(e) = synced {
                     let _ = super::dialling::remove(&mark);
                     return Err(e);
@@ -924,7 +952,7 @@ impl Store {
             self.write_spared(job, bytes)
                 .map_err(|e| (Point::ResultWrite, e))?;
             moved.map_err(|e| (Point::MoveOn, e))?;
-            match rename_durable(job, target) {
+            match self.rename_owing(job, target) {
                 Ok(()) => Ok(target.to_path_buf()),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("job");
@@ -956,6 +984,69 @@ impl Store {
         })
     }
 
+    /// A settled job's move: `rename(2)` without replacing, then an fsync of `to`'s directory,
+    /// which makes the job durable at its new name with the bytes it was written with. The
+    /// fsync of `from`'s directory, which makes its old name's removal durable, is owed
+    /// ([`Store::pay_owed`]): the job's claim and dialling mark there are gone with it, and its
+    /// bytes are final, so until then a power cut can only leave a second name of a job that
+    /// is on record (the state a cut between the two fsyncs of [`rename_durable`] leaves).
+    /// The next claim into that directory fsyncs it anyway and pays the debt, so a busy node
+    /// makes one fsync fewer per attempt.
+    fn rename_owing(&self, from: &Path, to: &Path) -> io::Result<()> {
+        rename_noreplace(from, to)?;
+        if parent(from) != parent(to) {
+            self.owe(parent(from));
+        }
+        fsync_dir(parent(to))
+    }
+    fn owe(&self, dir: &Path) {
+        let mut owed = self.owed.lock().expect("owed fsyncs");
+        if !owed.iter().any(|d| d == dir) {
+            owed.push(dir.to_path_buf());
+        }
+    }
+    /// Runs `fsynced`, whose last step fsyncs `dir`, as the payment of `dir`'s debt if it has
+    /// one. The debt is taken off first, so a move out of `dir` that another thread makes
+    /// meanwhile stays owed; it is owed again if `fsynced` fails.
+    fn paying<T>(&self, dir: &Path, fsynced: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        let was = {
+            let mut owed = self.owed.lock().expect("owed fsyncs");
+            let n = owed.len();
+            owed.retain(|d| d != dir);
+            owed.len() != n
+        };
+        let r = fsynced();
+        if r.is_err() && was {
+            self.owe(dir);
+        }
+        r
+    }
+    /// fsyncs every directory owed one ([`Store::rename_owing`]). The daemon calls it before a
+    /// pass over the spool ends, so no debt outlives the pass that made it; one that fails
+    /// stays owed and the error is returned.
+    pub fn pay_owed(&self) -> io::Result<()> {
+        let owed = std::mem::take(&mut *self.owed.lock().expect("owed fsyncs"));
+        let mut first = Ok(());
+        for dir in owed {
+            match self.paying(&dir, || fsync_dir(&dir)) {
+                // Gone (removed, or taken over and renamed away): nothing is left to make
+                // durable in it.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Ok(()) => {}
+                Err(e) => {
+                    self.owe(&dir);
+                    if first.is_ok() {
+                        first = Err(e);
+                    }
+                }
+            }
+        }
+        first
+    }
+    /// How many directories are owed an fsync now.
+    pub fn owes(&self) -> usize {
+        self.owed.lock().expect("owed fsyncs").len()
+    }
     /// A plain rename (a directory takeover), then fsyncs of both parents.
     pub fn rename_dir(&self, point: Point, from: &Path, to: &Path) -> io::Result<()> {
         self.check(point)?;
@@ -1404,5 +1495,64 @@ mod tests {
             read_job(&d.path().join("ok.FS")).unwrap(),
             b"$fax_phone 1\n"
         );
+    }
+
+    /// A settled job's move owes its old directory one fsync: the next claim there (which
+    /// fsyncs it anyway), the next result written there, or [`Store::pay_owed`] pays it, each
+    /// on this thread's count of fsyncs; a debt whose fsync fails stays owed, and one of a
+    /// directory that is gone is dropped.
+    #[test]
+    fn a_settled_move_owes_its_old_directory_one_fsync_until_paid() {
+        let (dir, temp, jobs) = spool_dirs();
+        let (queue, sent) = (dir.path().join("TOSEND"), dir.path().join("SENT"));
+        std::fs::create_dir_all(&queue).unwrap();
+        std::fs::create_dir_all(&sent).unwrap();
+        let store = Store::new(temp.clone(), ".n1.");
+        let settle = |n: &str| {
+            let (job, to) = (jobs.join(n), sent.join(n));
+            std::fs::write(&job, "$fax_phone 1\n").unwrap();
+            let before = fsyncs_on_this_thread();
+            let r = store.write_and_move_all(&[(&job, b"$fax_status1 6\n", &to)]);
+            assert_eq!(r.len(), 1);
+            assert_eq!(r[0].as_ref().unwrap(), &to);
+            assert_eq!(std::fs::read(&to).unwrap(), b"$fax_status1 6\n");
+            fsyncs_on_this_thread() - before
+        };
+        // The write: the file and ACTIVE; the move: SENT only.
+        assert_eq!(settle("1.FS"), 3);
+        assert_eq!(store.owes(), 1);
+        // A claim into ACTIVE fsyncs it (and the queue): the debt goes with it.
+        let next = jobs.join("2.FS");
+        std::fs::write(&next, "$fax_phone 2\n").unwrap();
+        let before = fsyncs_on_this_thread();
+        let no_text = || -> Vec<u8> { panic!("a mark can be made here") };
+        store
+            .claim_dialling(Point::ClaimWrite, &next, 1, 0, no_text, &queue)
+            .unwrap();
+        assert_eq!(fsyncs_on_this_thread() - before, 2);
+        assert_eq!(store.owes(), 0);
+        // Owed again, then paid by a result written into ACTIVE (its fsync of the directory).
+        assert_eq!(settle("3.FS"), 3);
+        assert_eq!(store.owes(), 1);
+        store.write(Point::ResultWrite, &next, b"$x\n").unwrap();
+        assert_eq!(store.owes(), 0);
+        // Owed, then paid on its own: one fsync, once.
+        settle("4.FS");
+        let before = fsyncs_on_this_thread();
+        store.pay_owed().unwrap();
+        store.pay_owed().unwrap();
+        assert_eq!(fsyncs_on_this_thread() - before, 1);
+        assert_eq!(store.owes(), 0);
+        // A directory that cannot be opened keeps its debt (the error is returned); one that
+        // is gone has nothing left to make durable.
+        settle("5.FS");
+        let kept = jobs.with_extension("kept");
+        std::fs::rename(&jobs, &kept).unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(&jobs).unwrap();
+        assert!(store.pay_owed().is_err(), "a socket cannot be opened");
+        assert_eq!(store.owes(), 1, "still owed");
+        std::fs::remove_file(&jobs).unwrap();
+        store.pay_owed().unwrap();
+        assert_eq!(store.owes(), 0, "gone: dropped");
     }
 }
