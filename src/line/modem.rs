@@ -84,6 +84,9 @@ pub struct ModemSettings {
     pub ecm_host_hdlc: bool,
     /// Flow control toward the modem (`flow=xonxoff|rtscts|none`).
     pub flow: Flow,
+    /// The first cool-down of a line out of service before its probe (`probe=SECS`, 1 to
+    /// 1800; each failed probe doubles it, up to 30 minutes or this if longer).
+    pub probe: Duration,
 }
 
 fn seconds(key: &str, v: &str) -> Result<Duration, String> {
@@ -117,7 +120,18 @@ const MODEM_KEYS: &[&str] = &[
     "command_timeout",
     "amd_timeout",
     "opt_out",
+    "probe",
 ];
+
+/// The line breaker's tuning with `probe` as its first cool-down ([`ModemSettings::probe`]).
+fn line_breaker(probe: Duration) -> breaker::Settings {
+    let first = chrono::Duration::from_std(probe).unwrap_or(breaker::LINE.cool_down);
+    breaker::Settings {
+        cool_down: first,
+        max_cool_down: breaker::LINE.max_cool_down.max(first),
+        ..breaker::LINE
+    }
+}
 
 impl ModemSettings {
     /// Reads a `$line N DEVICE …` or `$line N modem device=DEVICE …` definition.
@@ -148,6 +162,10 @@ impl ModemSettings {
             ecm_frame: 256,
             ecm_host_hdlc: true,
             flow: Flow::default(),
+            probe: breaker::LINE
+                .cool_down
+                .to_std()
+                .expect("a positive cool-down"),
         };
         for (k, v) in &def.params {
             match k.as_str() {
@@ -223,6 +241,16 @@ impl ModemSettings {
                         .map_err(|_| format!("page_retries={v}: expected a number"))?
                 }
                 "amd_greeting" => s.amd_greeting = seconds(k, v)?,
+                "probe" => {
+                    s.probe = v
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| (1..=1800).contains(n))
+                        .map(Duration::from_secs)
+                        .ok_or_else(|| {
+                            format!("probe={v}: expected whole seconds from 1 to 1800")
+                        })?
+                }
                 "mr" => {
                     s.mr = match v.as_str() {
                         "yes" | "1" | "on" => true,
@@ -315,7 +343,7 @@ impl ModemLine {
         documents: DocumentCache,
         clock: Arc<dyn Clock>,
     ) -> ModemLine {
-        let mut breaker = Breaker::new(breaker::LINE);
+        let mut breaker = Breaker::new(line_breaker(settings.probe));
         if let Some(why) = not_a_device(&settings.device) {
             // No call is charged for finding out: the line starts out of service, and the
             // first probe (one cool-down from now) puts it in service once the device is there.
@@ -957,6 +985,31 @@ mod tests {
                 "{key}: {e:?}"
             );
         }
+    }
+
+    /// `probe=SECS` sets the first cool-down of a line out of service (whole seconds, 1 to
+    /// 1800; 60 by default); each failed probe doubles it up to 30 minutes, or up to it when
+    /// longer. Anything else is refused, naming the range; `prob=` is answered with `probe=`.
+    #[test]
+    fn probe_sets_the_first_cool_down_and_is_checked() {
+        let probe = |v: &str| ModemSettings::from_def(&def("/dev/ttyS1", &[("probe", v)]));
+        assert_eq!(probe("1").unwrap().probe, Duration::from_secs(1));
+        assert_eq!(probe("1800").unwrap().probe, Duration::from_secs(1800));
+        let none = ModemSettings::from_def(&def("/dev/ttyS1", &[])).unwrap();
+        assert_eq!(none.probe, Duration::from_secs(60));
+        assert_eq!(line_breaker(none.probe), breaker::LINE);
+        for bad in ["0", "1801", "-1", "1.5", "soon", ""] {
+            let e = probe(bad).unwrap_err();
+            assert!(e.contains("from 1 to 1800"), "{bad}: {e}");
+        }
+        let e = ModemSettings::from_def(&def("/dev/ttyS1", &[("prob", "5")])).unwrap_err();
+        assert!(e.contains("did you mean probe=?"), "{e}");
+        let short = line_breaker(Duration::from_secs(1));
+        assert_eq!(short.cool_down, chrono::Duration::seconds(1));
+        assert_eq!(short.max_cool_down, chrono::Duration::minutes(30));
+        let long = line_breaker(Duration::from_secs(1800));
+        assert_eq!(long.max_cool_down, chrono::Duration::minutes(30));
+        assert_eq!(long.threshold, breaker::LINE.threshold);
     }
 
     /// What cannot be a modem's port (missing, a directory, a plain file) is named from its
