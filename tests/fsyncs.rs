@@ -13,10 +13,8 @@ use common::inproc::node;
 use redial::daemon::clock::ManualClock;
 use redial::spool::{store, Layout};
 
-/// fsyncs of a node that sends `jobs` one-attempt jobs one after another on one line,
-/// checking after every pass that nothing is owed.
-fn fsyncs_for(jobs: usize) -> u64 {
-    assert!(store::durable(), "this binary keeps durable writes on");
+/// A scratch base with a CFG of one `sim` line whose calls succeed after 0.1 s, and its spool.
+fn one_line_spool() -> (tempfile::TempDir, Layout) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("redial.cfg"),
@@ -25,6 +23,14 @@ fn fsyncs_for(jobs: usize) -> u64 {
     .unwrap();
     let layout = Layout::new(dir.path().join("spool"), 1);
     layout.create(None).unwrap();
+    (dir, layout)
+}
+
+/// fsyncs of a node that sends `jobs` one-attempt jobs one after another on one line,
+/// checking after every pass that nothing is owed.
+fn fsyncs_for(jobs: usize) -> u64 {
+    assert!(store::durable(), "this binary keeps durable writes on");
+    let (dir, layout) = one_line_spool();
     for i in 0..jobs {
         std::fs::write(
             layout.queue_dir(0).join(format!("{:08}.FS", i + 1)),
@@ -72,14 +78,7 @@ fn a_busy_node_makes_five_fsyncs_an_attempt_and_owes_none_between_passes() {
 /// again, the queued one is not queued twice, and each is dialled as often as before the cut.
 #[test]
 fn a_job_both_moved_on_and_still_in_active_is_recovered_as_moved() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("redial.cfg"),
-        "$request_dir spool 1\n$timezone UTC\n$line 1 sim outcomes=0@0.1\n",
-    )
-    .unwrap();
-    let layout = Layout::new(dir.path().join("spool"), 1);
-    layout.create(None).unwrap();
+    let (dir, layout) = one_line_spool();
     let job = |n: u32| format!("{n:08}.FS");
     std::fs::write(layout.queue_dir(0).join(job(1)), "$fax_phone 5550101\n").unwrap();
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
