@@ -4,10 +4,13 @@
 //! total, split over four boards) run in this process on ptys. A real `redial run` child has one
 //! `$line` per modem and enough fax jobs queued that every line stays busy for the whole
 //! measuring window. Every number answers as a fax machine after one to four rings (by its last
-//! digit); line time runs at `REDIAL_LINES_SCALE` (default 0.05, so a one-page call takes 1.7 to
-//! 2.6 s of real time: the rings, the Class 2.0 exchange, and hw-sim's 1.1 s floor per page).
+//! digit); line time runs at `REDIAL_LINES_SCALE`: by default 1, the real pace (a one-page call
+//! takes 35 to 50 s: the rings, the Class 2.0 exchange, the page), which is what "96 busy lines"
+//! means; `REDIAL_LINES_SCALE=0.05` runs line time 20 times faster (a call of 1.7 to 2.6 s), so
+//! the 96 lines make as many calls a second as about 1,900 real lines would: a stress of the
+//! node's cost per call, not the goal's setting.
 //!
-//! Once every line has finished a call, a window of `REDIAL_LINES_SECS` (default 20) seconds is
+//! Once every line has finished a call, a window of `REDIAL_LINES_SECS` (default 60) seconds is
 //! measured:
 //!
 //! * redial's CPU: utime+stime of the child from `/proc/PID/stat` over the window, per call, per
@@ -208,8 +211,8 @@ fn modem_gaps(racks: &[PathBuf]) -> Vec<(i64, f64)> {
 
 fn main() {
     let lines: usize = env("REDIAL_LINES", 96);
-    let secs: f64 = env("REDIAL_LINES_SECS", 20.0);
-    let scale: f64 = env("REDIAL_LINES_SCALE", 0.05);
+    let secs: f64 = env("REDIAL_LINES_SECS", 60.0);
+    let scale: f64 = env("REDIAL_LINES_SCALE", 1.0);
     let per_board = lines.div_ceil(BOARDS);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -256,8 +259,9 @@ fn main() {
         }
     }
     std::fs::write(base.path().join("redial.cfg"), cfg).unwrap();
-    // Calls last about 2 s; queue enough for the warm-up and the window with room to spare.
-    let jobs = lines * ((secs / 1.2) as usize + 6);
+    // Calls last at least 34 s of line time (1.7 s at the stress scale); queue enough for the
+    // warm-up and the window with room to spare.
+    let jobs = lines * ((secs / (30.0 * scale)).ceil() as usize + 6);
     let q = base.path().join("spool/TOSEND");
     std::fs::create_dir_all(&q).unwrap();
     std::fs::write(base.path().join("page.txt"), "A page.\n").unwrap();
@@ -399,18 +403,21 @@ fn main() {
         pct(&mut mg, 0.5) / pct(&mut f_wall, 0.5),
         pct(&mut mg, 0.99) / pct(&mut f_wall, 0.99)
     );
+    let cpu_goal = if redial_cpu / wall < 0.10 {
+        "met"
+    } else {
+        "MISSED"
+    };
     println!(
-        "  goal: < 10% of one core -> {} (line time at {:.0}x the real pace{}); p99 <= 30 ms -> {}",
-        if redial_cpu / wall < 0.10 {
-            "met"
+        "  goal: < 10% of one core -> {} p99 <= 30 ms -> {}",
+        if scale >= 1.0 {
+            format!("{cpu_goal};")
         } else {
-            "MISSED"
-        },
-        1.0 / scale,
-        if scale < 1.0 {
-            "; REDIAL_LINES_SCALE=1 runs it at the real pace"
-        } else {
-            ""
+            format!(
+                "not measured at this pace (line time at {:.0}x the real pace, as many calls a second as about {:.0} real lines: 10% of a core here is {cpu_goal}; REDIAL_LINES_SCALE=1 is the goal's setting);",
+                1.0 / scale,
+                lines as f64 / scale
+            )
         },
         if pct(&mut g, 0.99) <= 30.0 {
             "met"
