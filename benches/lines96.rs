@@ -414,7 +414,7 @@ fn main() {
             format!("{cpu_goal};")
         } else {
             format!(
-                "not measured at this pace (line time at {:.0}x the real pace, as many calls a second as about {:.0} real lines: 10% of a core here is {cpu_goal}; REDIAL_LINES_SCALE=1 is the goal's setting);",
+                "judged at the real pace, REDIAL_LINES_SCALE=1 (this run is {:.0}x that, as many calls a second as about {:.0} real lines make; 10% of a core at this pace: {cpu_goal});",
                 1.0 / scale,
                 lines as f64 / scale
             )
