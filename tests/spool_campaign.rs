@@ -784,6 +784,49 @@ fn an_unreadable_lease_is_not_a_dead_node() {
     assert_eq!(rig.files(&l.sent()), ["1.FS"]);
 }
 
+/// A node that dies by a power cut right after settling: its sent job and its job put back in
+/// a queue are where they went and still in its `ACTIVE/<node>/` (one file under two names,
+/// as a cut before the directory's fsync leaves them). The node taking its directory over
+/// removes those second names: the sent job is not recorded again and the queued one is
+/// dialled once, not twice.
+#[test]
+fn a_taken_over_directory_with_jobs_already_moved_on_records_and_dials_each_once() {
+    let rig = Rig::new("$node_lease 1 5\n");
+    let l = rig.layout();
+    rig.drop_job(0, "1.FS", "$fax_phone 1\n");
+    let mut a = rig.daemon("a", 1, always(0, 10));
+    a.start().unwrap();
+    a.run_virtual(&rig.clock, 100);
+    assert_eq!(rig.files(&l.sent()), ["1.FS"]);
+    let sent = std::fs::read(l.sent().join("1.FS")).unwrap();
+    // The cut: both jobs at their new places and still in a's directory; a is gone.
+    std::fs::hard_link(l.sent().join("1.FS"), l.active("a").join("1.FS")).unwrap();
+    rig.drop_job(0, "2.FS", "$fax_phone 2\n");
+    std::fs::hard_link(l.queue_dir(0).join("2.FS"), l.active("a").join("2.FS")).unwrap();
+    drop(a);
+    let mut b = rig.daemon("b", 1, always(0, 10));
+    b.start().unwrap();
+    b.maintain();
+    for secs in [6, 1] {
+        rig.clock.advance(Duration::seconds(secs));
+        b.renew_lease().unwrap();
+        b.maintain();
+    }
+    assert!(!l.active("a").exists(), "taken over");
+    b.run_virtual(&rig.clock, 100);
+    assert_eq!(rig.files(&l.sent()), ["1.FS", "2.FS"], "each job sent once");
+    assert_eq!(std::fs::read(l.sent().join("1.FS")).unwrap(), sent);
+    assert!(rig.files(&l.queue_dir(0)).is_empty());
+    let calls: Vec<String> = rig
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| p.job.clone())
+        .collect();
+    assert_eq!(calls, ["1.FS", "2.FS"], "each job dialled once");
+}
+
 #[test]
 fn a_stale_nodes_active_directory_is_taken_over_once() {
     let rig = Rig::new("$node_lease 1 5\n$retry_delays E \"1\"\n");
