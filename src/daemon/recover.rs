@@ -209,7 +209,6 @@ impl Daemon {
     /// removal from `ACTIVE` was cut off by a crash leaves. A client's new job of the same name
     /// is another file and does not count.
     fn moved_on_already(&self, path: &Path, name: &str) -> Option<std::path::PathBuf> {
-        use std::os::unix::fs::MetadataExt;
         let here = std::fs::symlink_metadata(path).ok()?;
         let layout = &self.settings.layout;
         (0..=layout.max_queue)
@@ -218,7 +217,7 @@ impl Daemon {
             .map(|d| d.join(name))
             .find(|p| {
                 std::fs::symlink_metadata(p)
-                    .is_ok_and(|m| m.dev() == here.dev() && m.ino() == here.ino())
+                    .is_ok_and(|m| crate::spool::store::same_inode(&m, &here))
             })
     }
 

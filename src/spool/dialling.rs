@@ -16,7 +16,6 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// One mark found in a directory.
@@ -86,7 +85,7 @@ pub fn is_live(mark: &Path, job: &Path) -> bool {
         std::fs::symlink_metadata(mark),
         std::fs::symlink_metadata(job),
     ) {
-        (Ok(m), Ok(j)) => m.is_file() && m.dev() == j.dev() && m.ino() == j.ino(),
+        (Ok(m), Ok(j)) => m.is_file() && super::store::same_inode(&m, &j),
         _ => false,
     }
 }

@@ -26,6 +26,12 @@ pub fn fsyncs_on_this_thread() -> u64 {
     FSYNCS.with(|n| n.get())
 }
 
+/// Whether two files' metadata (from `symlink_metadata`) name one inode: two names of one file.
+pub fn same_inode(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
 /// `sync_all` of `f`, counted in [`fsyncs_on_this_thread`].
 fn sync(f: &File) -> io::Result<()> {
     FSYNCS.with(|n| n.set(n.get() + 1));
